@@ -1,0 +1,2 @@
+//! Crate `abi` (skeleton; its owner fills it in).
+#![no_std]

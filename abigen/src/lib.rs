@@ -1,0 +1,1 @@
+//! Crate `abigen` (skeleton; its owner fills it in).

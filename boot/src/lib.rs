@@ -1,0 +1,2 @@
+//! Crate `boot` (skeleton; its owner fills it in).
+#![no_std]

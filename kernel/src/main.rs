@@ -1,0 +1,8 @@
+//! `kernel` (skeleton; its owner fills it in).
+#![no_std]
+#![no_main]
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    loop {}
+}

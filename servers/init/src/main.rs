@@ -1,0 +1,8 @@
+//! `init` (skeleton; its owner fills it in).
+#![no_std]
+#![no_main]
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    loop {}
+}

@@ -1,0 +1,2 @@
+//! Crate `trona` (skeleton; its owner fills it in).
+#![no_std]

@@ -1,0 +1,53 @@
+//! `cargo xtask`: the project's developer commands (code generation, ABI review, build, boot, test, bench, CI).
+
+mod abi_diff;
+mod bench;
+mod build;
+mod ci;
+mod codegen;
+mod new;
+mod run;
+mod test;
+
+use clap::{Parser, Subcommand};
+
+/// Developer commands for kernite.
+#[derive(Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Regenerate every file derived from schema.toml (only files whose content changed are written).
+    Gen(codegen::Args),
+    /// Add a syscall or invocation to schema.toml with the next free number, then regenerate.
+    New(new::Args),
+    /// Compare the ABI declared by schema.toml at two git revisions and classify every change.
+    AbiDiff(abi_diff::Args),
+    /// Build the kernel and the user images for one architecture.
+    Build(build::Args),
+    /// Build everything and boot it in QEMU with the serial console on this terminal.
+    Run(run::Args),
+    /// Run the host tests and the in-QEMU test suite.
+    Test(test::Args),
+    /// Measure syscall, invocation and context-switch costs inside QEMU.
+    Bench(bench::Args),
+    /// Exactly what CI runs.
+    Ci(ci::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Gen(args) => codegen::run(args),
+        Command::New(args) => new::run(args),
+        Command::AbiDiff(args) => abi_diff::run(args),
+        Command::Build(args) => build::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Test(args) => test::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Ci(args) => ci::run(args),
+    }
+}

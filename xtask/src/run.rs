@@ -1,0 +1,9 @@
+//! `cargo xtask` subcommand module `run` (placeholder until its owner lands it).
+
+/// Arguments (placeholder).
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<()> {
+    anyhow::bail!("xtask run is not written yet")
+}
