@@ -1,0 +1,21 @@
+//! Architecture selection: the one place that chooses the port; everything else uses `crate::arch`.
+
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+#[cfg(target_arch = "x86_64")]
+pub use self::x86_64::*;
+
+#[cfg(not(target_arch = "x86_64"))]
+compile_error!("kernite has no port for this target architecture yet");
+
+/// One range of the physical memory map, as the boot firmware reported it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryRegion {
+    /// First physical address.
+    pub base: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// RAM the kernel may hand out (minus its own image); `false` for reserved, device or
+    /// unreachable ranges.
+    pub usable: bool,
+}
