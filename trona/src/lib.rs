@@ -83,5 +83,5 @@ pub use abi as uapi;
 pub use boot;
 pub use generated::substrate;
 
-pub use console::{Console, _print};
+pub use console::{_print, Console};
 pub use rt::{BootInfoError, boot_info, exit};
