@@ -1,9 +1,67 @@
-//! `cargo xtask` subcommand module `bench` (placeholder until its owner lands it).
+//! `cargo xtask bench`: boots abitest in bench mode and prints its measurements as a table.
 
-/// Arguments (placeholder).
+use crate::build::{BuildRequest, ImageMode, build};
+use crate::cargo::Profile;
+use crate::protocol::SerialReport;
+use crate::qemu::boot_captured;
+use crate::targets::{Arch, Program};
+use anyhow::{Result, bail};
+use std::time::Duration;
+
+/// Measure syscall, invocation and context-switch costs inside QEMU.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Target architecture.
+    #[arg(long, value_enum, default_value = "x86_64")]
+    pub arch: Arch,
+    /// Seconds the benchmark boot may run before it counts as hung.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("xtask bench is not written yet")
+pub fn run(args: Args) -> Result<()> {
+    // Benchmarks of unoptimized code measure the compiler, not the kernel: always release.
+    let request = BuildRequest {
+        arch: args.arch,
+        profile: Profile::Release,
+        root: Program::Abitest,
+        mode: ImageMode::Bench,
+    };
+    let kernel = build(request)?.kernel;
+    let label = format!("{} bench", args.arch);
+    let boot = boot_captured(
+        args.arch,
+        &kernel,
+        &label,
+        Duration::from_secs(args.timeout),
+    )?;
+    let report = SerialReport::parse(boot.lines.iter().map(String::as_str));
+
+    println!();
+    println!(
+        "benchmarks on {} (QEMU TCG; cycles as user space reads them):",
+        args.arch
+    );
+    let width = report
+        .benches
+        .iter()
+        .map(|bench| bench.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(9);
+    println!(
+        "  {:<width$}  {:>14}  {:>10}",
+        "benchmark", "median cycles", "iterations"
+    );
+    for bench in &report.benches {
+        println!(
+            "  {:<width$}  {:>14}  {:>10}",
+            bench.name, bench.median_cycles, bench.iterations
+        );
+    }
+    let verdict = report.judge_bench(boot.exit);
+    if !verdict.problems.is_empty() {
+        bail!("benchmark run failed: {}", verdict.problems.join("; "));
+    }
+    Ok(())
 }

@@ -1,9 +1,133 @@
-//! `cargo xtask` subcommand module `build` (placeholder until its owner lands it).
+//! `cargo xtask build`: builds the user programs, packs them into a boot image, and builds the kernel around it.
 
-/// Arguments (placeholder).
+use crate::cargo::{Profile, build_binaries, workspace_root};
+use crate::targets::{Arch, Program, ensure_rust_targets};
+use anyhow::{Context, Result, anyhow};
+use boot::Entry;
+use std::path::{Path, PathBuf};
+
+/// Build the kernel and the user images for one architecture.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Target architecture.
+    #[arg(long, value_enum, default_value = "x86_64")]
+    pub arch: Arch,
+    /// Build optimized binaries.
+    #[arg(long)]
+    pub release: bool,
+    /// The user program that runs as the root task; the others become boot modules.
+    #[arg(long, value_enum, default_value = "init")]
+    pub root: Program,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("xtask build is not written yet")
+/// What to build.
+#[derive(Clone, Copy, Debug)]
+pub struct BuildRequest {
+    pub arch: Arch,
+    pub profile: Profile,
+    pub root: Program,
+    pub mode: ImageMode,
+}
+
+/// The files a build produced.
+#[derive(Clone, Debug)]
+pub struct Built {
+    /// The bootable kernel ELF: a copy under `target/<arch>/`, so that images for
+    /// different root tasks do not overwrite each other.
+    pub kernel: PathBuf,
+    /// The boot image linked into that kernel.
+    pub image: PathBuf,
+}
+
+/// Whether the boot image asks abitest to run its benchmarks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageMode {
+    Normal,
+    /// Adds the boot module `bench` (docs/CONTRACTS.md, "Bench mode").
+    Bench,
+}
+
+/// The name and content of the boot module that switches abitest to benchmarks.
+const BENCH_MODULE: (&str, &[u8]) = ("bench", b"bench");
+
+pub fn run(args: Args) -> Result<()> {
+    let request = BuildRequest {
+        arch: args.arch,
+        profile: Profile::from_release_flag(args.release),
+        root: args.root,
+        mode: ImageMode::Normal,
+    };
+    let built = build(request)?;
+    println!("{}", built.kernel.display());
+    Ok(())
+}
+
+/// Builds the user programs, the boot image and the kernel that `request` describes.
+pub fn build(request: BuildRequest) -> Result<Built> {
+    let arch = request.arch;
+    ensure_rust_targets(&[arch.user_target(), arch.kernel_target()])?;
+
+    let packages: Vec<&str> = Program::ALL.iter().map(|program| program.name()).collect();
+    let programs = build_binaries(&packages, arch.user_target(), request.profile, &[])?;
+    let mut images = Vec::new();
+    let ordered = std::iter::once(request.root)
+        .chain(Program::ALL.into_iter().filter(|p| *p != request.root));
+    for program in ordered {
+        let path = programs
+            .get(program.name())
+            .ok_or_else(|| anyhow!("cargo built no binary named `{program}`"))?;
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        images.push((program.name(), bytes));
+    }
+    if request.mode == ImageMode::Bench {
+        images.push((BENCH_MODULE.0, BENCH_MODULE.1.to_vec()));
+    }
+
+    let out_dir = workspace_root().join("target").join(arch.name());
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let image_name = match request.mode {
+        ImageMode::Normal => request.root.name().to_string(),
+        ImageMode::Bench => format!("{}-bench", request.root),
+    };
+    let image_path = out_dir.join(format!("bootimage-{image_name}.bin"));
+    let entries: Vec<Entry<'_>> = images
+        .iter()
+        .map(|(name, data)| Entry {
+            name,
+            data: data.as_slice(),
+        })
+        .collect();
+    write_if_changed(&image_path, &pack(&entries)?)?;
+
+    let env = [("KERNITE_BOOT_IMAGE", image_path.as_path())];
+    let kernels = build_binaries(&["kernel"], arch.kernel_target(), request.profile, &env)?;
+    let kernel = kernels
+        .get("kernel")
+        .ok_or_else(|| anyhow!("cargo built no `kernel` binary"))?;
+    let kernel_copy = out_dir.join(format!("kernel-{image_name}.elf"));
+    std::fs::copy(kernel, &kernel_copy)
+        .with_context(|| format!("copying {} to {}", kernel.display(), kernel_copy.display()))?;
+    Ok(Built {
+        kernel: kernel_copy,
+        image: image_path,
+    })
+}
+
+/// Packs `entries` (root task first) into a boot image.
+fn pack(entries: &[Entry<'_>]) -> Result<Vec<u8>> {
+    let len =
+        boot::packed_len(entries).map_err(|error| anyhow!("packing the boot image: {error}"))?;
+    let mut image = vec![0; len];
+    boot::write_image(entries, &mut image)
+        .map_err(|error| anyhow!("packing the boot image: {error}"))?;
+    Ok(image)
+}
+
+/// Writes `contents` unless the file already holds exactly that, so that the kernel's
+/// build script (which watches the image) does not rebuild the kernel needlessly.
+fn write_if_changed(path: &Path, contents: &[u8]) -> Result<()> {
+    if std::fs::read(path).is_ok_and(|old| old == contents) {
+        return Ok(());
+    }
+    std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))
 }

@@ -3,10 +3,15 @@
 mod abi_diff;
 mod bench;
 mod build;
+mod cargo;
 mod ci;
 mod codegen;
+mod coverage;
 mod new;
+mod protocol;
+mod qemu;
 mod run;
+mod targets;
 mod test;
 
 use clap::{Parser, Subcommand};

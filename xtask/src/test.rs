@@ -1,9 +1,229 @@
-//! `cargo xtask` subcommand module `test` (placeholder until its owner lands it).
+//! `cargo xtask test`: host tests, the generated-files check, and the in-QEMU suite (abitest) and init boot per architecture.
 
-/// Arguments (placeholder).
+use crate::build::{BuildRequest, ImageMode, build};
+use crate::cargo::{Profile, cargo, run_streaming, workspace_root};
+use crate::coverage::expected_entries;
+use crate::protocol::{SerialReport, Verdict};
+use crate::qemu::boot_captured;
+use crate::targets::{Arch, Program};
+use anyhow::{Context, Result, bail};
+use std::process::Command;
+use std::time::Duration;
+
+/// Run the host tests and the in-QEMU test suite.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Architecture to boot; default: every architecture the kernel implements.
+    #[arg(long, value_enum)]
+    pub arch: Option<Arch>,
+    /// Only the host tests (`cargo test` and `cargo xtask gen --check`).
+    #[arg(long, conflicts_with = "qemu_only")]
+    pub host_only: bool,
+    /// Only the in-QEMU boots.
+    #[arg(long)]
+    pub qemu_only: bool,
+    /// Seconds each boot may run before it counts as hung.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+    /// Build the kernel and the user programs optimized.
+    #[arg(long)]
+    pub release: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("xtask test is not written yet")
+/// Which parts of the test run to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Everything,
+    HostOnly,
+    QemuOnly,
+}
+
+/// A complete description of one test run.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub scope: Scope,
+    pub arches: Vec<Arch>,
+    pub timeout: Duration,
+    pub profile: Profile,
+}
+
+/// One line of the closing summary.
+struct Phase {
+    name: String,
+    verdict: Verdict,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let scope = match (args.host_only, args.qemu_only) {
+        (true, _) => Scope::HostOnly,
+        (_, true) => Scope::QemuOnly,
+        _ => Scope::Everything,
+    };
+    let plan = Plan {
+        scope,
+        arches: args.arch.map_or_else(default_arches, |arch| vec![arch]),
+        timeout: Duration::from_secs(args.timeout),
+        profile: Profile::from_release_flag(args.release),
+    };
+    run_plan(&plan)
+}
+
+/// Every architecture whose kernel exists in the tree.
+pub fn default_arches() -> Vec<Arch> {
+    let root = workspace_root();
+    Arch::ALL
+        .into_iter()
+        .filter(|arch| arch.kernel_exists(&root))
+        .collect()
+}
+
+/// Runs `plan`, prints the summary, and fails if anything failed.
+pub fn run_plan(plan: &Plan) -> Result<()> {
+    let mut phases = Vec::new();
+    if plan.scope != Scope::QemuOnly {
+        phases.push(host_tests()?);
+        phases.push(generated_files_check()?);
+    }
+    if plan.scope != Scope::HostOnly {
+        let coverage = expected_entries(&workspace_root().join("schema.toml"))?;
+        for &arch in &plan.arches {
+            for program in [Program::Abitest, Program::Init] {
+                phases.push(boot_phase(plan, arch, program, &coverage));
+            }
+        }
+    }
+
+    println!();
+    println!("summary:");
+    let (mut passed, mut failed) = (0, 0);
+    for phase in &phases {
+        let verdict = &phase.verdict;
+        let status = if verdict.problems.is_empty() && verdict.failed == 0 {
+            "ok"
+        } else {
+            "FAILED"
+        };
+        println!(
+            "  {:<28} {:>5} passed, {:>3} failed   {status}",
+            phase.name, verdict.passed, verdict.failed
+        );
+        for problem in &verdict.problems {
+            println!("      - {problem}");
+        }
+        passed += verdict.passed;
+        failed += verdict.failed;
+    }
+    println!("total (host unit tests + checks + in-QEMU tests): {passed} passed, {failed} failed");
+    if failed > 0 {
+        bail!("{failed} failed");
+    }
+    Ok(())
+}
+
+/// `cargo test` over the host crates (the workspace's default members).
+fn host_tests() -> Result<Phase> {
+    let mut verdict = Verdict::default();
+    let succeeded = run_streaming(cargo().arg("test"), |line| {
+        if let Some((passed, failed)) = parse_test_result(line) {
+            verdict.passed += passed;
+            verdict.failed += failed;
+        }
+    })?;
+    if !succeeded {
+        verdict.problems.push("`cargo test` failed".to_string());
+        verdict.failed = verdict.failed.max(1);
+    }
+    Ok(Phase {
+        name: "host: cargo test".to_string(),
+        verdict,
+    })
+}
+
+/// `cargo xtask gen --check`: the generated files match schema.toml.
+fn generated_files_check() -> Result<Phase> {
+    let xtask = std::env::current_exe().context("locating the xtask binary")?;
+    let status = Command::new(xtask)
+        .args(["gen", "--check"])
+        .current_dir(workspace_root())
+        .status()
+        .context("running `cargo xtask gen --check`")?;
+    let verdict = if status.success() {
+        Verdict {
+            passed: 1,
+            ..Verdict::default()
+        }
+    } else {
+        let problem = "generated files are stale; run `cargo xtask gen`".to_string();
+        Verdict {
+            passed: 0,
+            failed: 1,
+            problems: vec![problem],
+        }
+    };
+    Ok(Phase {
+        name: "host: xtask gen --check".to_string(),
+        verdict,
+    })
+}
+
+/// Builds the image with `program` as root task, boots it and judges the serial output.
+fn boot_phase(plan: &Plan, arch: Arch, program: Program, coverage: &[String]) -> Phase {
+    let name = format!("{arch}: {program}");
+    let request = BuildRequest {
+        arch,
+        profile: plan.profile,
+        root: program,
+        mode: ImageMode::Normal,
+    };
+    let label = format!("{arch} {program}");
+    let booted =
+        build(request).and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
+    let verdict = match booted {
+        Ok(boot) => {
+            let report = SerialReport::parse(boot.lines.iter().map(String::as_str));
+            match program {
+                Program::Abitest => report.judge_suite(boot.exit, coverage),
+                Program::Init => report.judge_init(boot.exit),
+            }
+        }
+        Err(error) => Verdict {
+            passed: 0,
+            failed: 1,
+            problems: vec![format!("{error:#}")],
+        },
+    };
+    Phase { name, verdict }
+}
+
+/// Reads libtest's `test result: ok. 13 passed; 0 failed; ...` line.
+fn parse_test_result(line: &str) -> Option<(u64, u64)> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let mut passed = None;
+    let mut failed = None;
+    for part in rest.split(';') {
+        let mut words = part.split_whitespace().rev();
+        let (Some(what), Some(count)) = (words.next(), words.next()) else {
+            continue;
+        };
+        match what {
+            "passed" => passed = count.parse().ok(),
+            "failed" => failed = count.parse().ok(),
+            _ => {}
+        }
+    }
+    Some((passed?, failed?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libtest_result_lines_parse() {
+        let ok = "test result: ok. 13 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s";
+        let bad = "test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out";
+        assert_eq!(parse_test_result(ok), Some((13, 0)));
+        assert_eq!(parse_test_result(bad), Some((2, 1)));
+        assert_eq!(parse_test_result("running 13 tests"), None);
+    }
 }

@@ -1,0 +1,163 @@
+//! Running cargo from xtask: the `$CARGO` command, artifact paths from JSON messages, and streamed output.
+
+use anyhow::{Context, Result, bail};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The workspace root (the parent of xtask's manifest directory).
+pub fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+}
+
+/// A `cargo` command (the one that runs xtask, from `$CARGO`) in the workspace root.
+pub fn cargo() -> Command {
+    let program = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(program);
+    command.current_dir(workspace_root());
+    command
+}
+
+/// Build profile of the kernel and the user programs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    Dev,
+    Release,
+}
+
+impl Profile {
+    /// The profile from the `--release` command-line flag.
+    pub fn from_release_flag(release: bool) -> Profile {
+        if release {
+            Profile::Release
+        } else {
+            Profile::Dev
+        }
+    }
+
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Profile::Dev => &[],
+            Profile::Release => &["--release"],
+        }
+    }
+}
+
+/// Runs `cargo build` for `packages` on `target` and returns each binary's path by name.
+///
+/// `envs` are extra environment variables for the build. Diagnostics go to the terminal
+/// as usual; the artifact list is read from cargo's JSON messages.
+pub fn build_binaries(
+    packages: &[&str],
+    target: &str,
+    profile: Profile,
+    envs: &[(&str, &Path)],
+) -> Result<BTreeMap<String, PathBuf>> {
+    let mut command = cargo();
+    command.args([
+        "build",
+        "--message-format=json-render-diagnostics",
+        "--target",
+        target,
+    ]);
+    command.args(profile.args());
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    command.stdout(Stdio::piped());
+    let mut child = command.spawn().context("starting cargo build")?;
+    let stdout = child
+        .stdout
+        .take()
+        .context("cargo build has no stdout pipe")?;
+
+    let mut binaries = BTreeMap::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.context("reading cargo build output")?;
+        if let Some((name, path)) = executable_artifact(&line) {
+            binaries.insert(name, path);
+        }
+    }
+    let status = child.wait().context("waiting for cargo build")?;
+    if !status.success() {
+        bail!(
+            "cargo build -p {} --target {target} failed",
+            packages.join(" -p ")
+        );
+    }
+    Ok(binaries)
+}
+
+/// Runs `command`, echoing its stdout line by line to ours and handing each line to
+/// `on_line`; returns whether it succeeded.
+pub fn run_streaming(command: &mut Command, mut on_line: impl FnMut(&str)) -> Result<bool> {
+    command.stdout(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("starting {command:?}"))?;
+    let stdout = child.stdout.take().context("child has no stdout pipe")?;
+    let mut reader = BufReader::new(stdout);
+    let mut buffer = Vec::new();
+    loop {
+        buffer.clear();
+        let read = reader
+            .read_until(b'\n', &mut buffer)
+            .context("reading child output")?;
+        if read == 0 {
+            break;
+        }
+        let line = String::from_utf8_lossy(&buffer);
+        let line = line.trim_end_matches(['\n', '\r']);
+        println!("{line}");
+        on_line(line);
+    }
+    Ok(child.wait().context("waiting for child")?.success())
+}
+
+/// Runs `command` with inherited output and fails if it does.
+pub fn run_checked(command: &mut Command) -> Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("starting {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed ({status})");
+    }
+    Ok(())
+}
+
+/// The `(binary name, path)` of a cargo `compiler-artifact` message with an executable.
+fn executable_artifact(line: &str) -> Option<(String, PathBuf)> {
+    let message: serde_json::Value = serde_json::from_str(line).ok()?;
+    if message.get("reason")?.as_str()? != "compiler-artifact" {
+        return None;
+    }
+    let executable = message.get("executable")?.as_str()?;
+    let name = message.get("target")?.get("name")?.as_str()?;
+    Some((name.to_string(), PathBuf::from(executable)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifacts_are_read_from_json_messages() {
+        let artifact =
+            r#"{"reason":"compiler-artifact","target":{"name":"init"},"executable":"/t/init"}"#;
+        let library =
+            r#"{"reason":"compiler-artifact","target":{"name":"trona"},"executable":null}"#;
+        let other = r#"{"reason":"build-finished","success":true}"#;
+        assert_eq!(
+            executable_artifact(artifact),
+            Some(("init".into(), "/t/init".into()))
+        );
+        assert_eq!(executable_artifact(library), None);
+        assert_eq!(executable_artifact(other), None);
+        assert_eq!(executable_artifact("not json"), None);
+    }
+}

@@ -1,0 +1,306 @@
+//! The in-QEMU test protocol (docs/CONTRACTS.md): parsing `TEST`, `COVERS`, `RESULT`, `BENCH` and `INIT OK` lines and judging a boot.
+
+use crate::targets::MachineExit;
+use std::collections::BTreeSet;
+
+/// Everything the protocol lines of one boot said.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SerialReport {
+    /// Names of tests that printed `ok`.
+    pub passed: Vec<String>,
+    /// Tests that printed `FAILED`, with the reason.
+    pub failed: Vec<(String, String)>,
+    /// Every `COVERS` entry.
+    pub covers: BTreeSet<String>,
+    /// The `RESULT <N> passed, <M> failed` numbers, if the line appeared.
+    pub result: Option<(u64, u64)>,
+    /// Every `BENCH` line.
+    pub benches: Vec<Bench>,
+    /// Whether init printed `INIT OK`.
+    pub init_ok: bool,
+}
+
+/// One `BENCH <name> median=<cycles> iterations=<n>` line.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Bench {
+    pub name: String,
+    pub median_cycles: u64,
+    pub iterations: u64,
+}
+
+/// The verdict on one boot: how many checks passed and what went wrong.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Verdict {
+    pub passed: u64,
+    pub failed: u64,
+    /// One sentence per problem, for the summary.
+    pub problems: Vec<String>,
+}
+
+impl SerialReport {
+    /// Parses serial output; lines that are not part of the protocol are ignored.
+    pub fn parse<'a>(lines: impl IntoIterator<Item = &'a str>) -> SerialReport {
+        let mut report = SerialReport::default();
+        for line in lines {
+            report.add_line(line.trim());
+        }
+        report
+    }
+
+    fn add_line(&mut self, line: &str) {
+        if let Some(rest) = line.strip_prefix("TEST ") {
+            if let Some((name, outcome)) = rest.split_once(" ... ") {
+                let name = name.trim().to_string();
+                match outcome.strip_prefix("FAILED") {
+                    Some(why) => {
+                        let why = why.trim_start_matches(':').trim().to_string();
+                        self.failed.push((name, why));
+                    }
+                    None if outcome.trim() == "ok" => self.passed.push(name),
+                    None => self
+                        .failed
+                        .push((name, format!("unrecognized outcome `{outcome}`"))),
+                }
+            }
+        } else if let Some(entry) = line.strip_prefix("COVERS ") {
+            self.covers.insert(entry.trim().to_string());
+        } else if let Some(rest) = line.strip_prefix("RESULT ") {
+            self.result = parse_result(rest);
+        } else if let Some(rest) = line.strip_prefix("BENCH ") {
+            if let Some(bench) = parse_bench(rest) {
+                self.benches.push(bench);
+            }
+        } else if line == "INIT OK" {
+            self.init_ok = true;
+        }
+    }
+
+    /// Judges an abitest run: clean shutdown, a consistent `RESULT` line with no
+    /// failures, and a `COVERS` line for every entry in `expected_coverage`.
+    pub fn judge_suite(&self, exit: Option<MachineExit>, expected_coverage: &[String]) -> Verdict {
+        let mut verdict = Verdict {
+            passed: self.passed.len() as u64,
+            failed: self.failed.len() as u64,
+            problems: Vec::new(),
+        };
+        for (name, why) in &self.failed {
+            verdict
+                .problems
+                .push(format!("test `{name}` failed: {why}"));
+        }
+        match self.result {
+            None => verdict.problems.push("no `RESULT` line".to_string()),
+            Some((passed, failed)) if passed != verdict.passed || failed != verdict.failed => {
+                verdict.problems.push(format!(
+                    "`RESULT {passed} passed, {failed} failed` disagrees with the TEST lines \
+                     ({} ok, {} FAILED)",
+                    verdict.passed, verdict.failed
+                ));
+            }
+            Some(_) => {}
+        }
+        let missing: Vec<&str> = expected_coverage
+            .iter()
+            .filter(|entry| !self.covers.contains(*entry))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            verdict
+                .problems
+                .push(format!("no COVERS line for: {}", missing.join(", ")));
+        }
+        let unknown: Vec<&str> = self
+            .covers
+            .iter()
+            .filter(|entry| !expected_coverage.contains(entry))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            verdict.problems.push(format!(
+                "COVERS names entries not in schema.toml: {}",
+                unknown.join(", ")
+            ));
+        }
+        check_exit(exit, &mut verdict);
+        if !verdict.problems.is_empty() && verdict.failed == 0 {
+            // The suite itself reported no failure, but the run is still wrong: count it.
+            verdict.failed = 1;
+        }
+        verdict
+    }
+
+    /// Judges an init boot: `INIT OK` and a clean shutdown; one check.
+    pub fn judge_init(&self, exit: Option<MachineExit>) -> Verdict {
+        let mut verdict = Verdict::default();
+        if !self.init_ok {
+            verdict
+                .problems
+                .push("init never printed `INIT OK`".to_string());
+        }
+        check_exit(exit, &mut verdict);
+        if verdict.problems.is_empty() {
+            verdict.passed = 1;
+        } else {
+            verdict.failed = 1;
+        }
+        verdict
+    }
+
+    /// Judges a benchmark run: at least one `BENCH` line and a clean shutdown.
+    pub fn judge_bench(&self, exit: Option<MachineExit>) -> Verdict {
+        let mut verdict = Verdict {
+            passed: self.benches.len() as u64,
+            ..Verdict::default()
+        };
+        if self.benches.is_empty() {
+            verdict.problems.push("no `BENCH` lines".to_string());
+        }
+        for (name, why) in &self.failed {
+            verdict
+                .problems
+                .push(format!("benchmark `{name}` failed: {why}"));
+        }
+        check_exit(exit, &mut verdict);
+        verdict.failed = verdict.problems.len() as u64;
+        verdict
+    }
+}
+
+fn check_exit(exit: Option<MachineExit>, verdict: &mut Verdict) {
+    match exit {
+        Some(MachineExit::Shutdown(0)) => {}
+        Some(other) => verdict
+            .problems
+            .push(format!("{other} (expected shutdown code 0)")),
+        None => verdict
+            .problems
+            .push("timed out without a shutdown".to_string()),
+    }
+}
+
+/// Parses `<N> passed, <M> failed`.
+fn parse_result(rest: &str) -> Option<(u64, u64)> {
+    let (passed, failed) = rest.split_once(',')?;
+    let passed = passed.trim().strip_suffix("passed")?.trim().parse().ok()?;
+    let failed = failed.trim().strip_suffix("failed")?.trim().parse().ok()?;
+    Some((passed, failed))
+}
+
+/// Parses `<name> median=<cycles> iterations=<n>`.
+fn parse_bench(rest: &str) -> Option<Bench> {
+    let mut words = rest.split_whitespace();
+    let name = words.next()?.to_string();
+    let mut median_cycles = None;
+    let mut iterations = None;
+    for word in words {
+        match word.split_once('=')? {
+            ("median", value) => median_cycles = value.parse().ok(),
+            ("iterations", value) => iterations = value.parse().ok(),
+            _ => {}
+        }
+    }
+    Some(Bench {
+        name,
+        median_cycles: median_cycles?,
+        iterations: iterations?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLEAN: Option<MachineExit> = Some(MachineExit::Shutdown(0));
+
+    fn coverage(entries: &[&str]) -> Vec<String> {
+        entries.iter().map(|entry| entry.to_string()).collect()
+    }
+
+    /// Parses `serial`, judges it as a suite run, and compares the verdict.
+    fn check_suite(serial: &str, exit: Option<MachineExit>, expected: (u64, u64, &[&str])) {
+        let report = SerialReport::parse(serial.lines());
+        let verdict = report.judge_suite(exit, &coverage(&["sys.null", "Tcb.resume"]));
+        let (passed, failed, problems) = expected;
+        assert_eq!(
+            (verdict.passed, verdict.failed),
+            (passed, failed),
+            "{serial}\n{verdict:?}"
+        );
+        assert_eq!(verdict.problems.len(), problems.len(), "{verdict:?}");
+        for (problem, fragment) in verdict.problems.iter().zip(problems) {
+            assert!(problem.contains(fragment), "`{problem}` lacks `{fragment}`");
+        }
+    }
+
+    #[test]
+    fn suite_verdicts() {
+        let good = "kernel banner\nTEST a ... ok\nCOVERS sys.null\nTEST b ... ok\r\n\
+                    COVERS Tcb.resume\nRESULT 2 passed, 0 failed\n";
+        check_suite(good, CLEAN, (2, 0, &[]));
+        check_suite(good, Some(MachineExit::Shutdown(1)), (2, 1, &["code 1"]));
+        check_suite(good, Some(MachineExit::Reset), (2, 1, &["reset"]));
+        check_suite(good, None, (2, 1, &["timed out"]));
+
+        let failing = "TEST a ... FAILED: expected 3, got 4\nCOVERS sys.null\nCOVERS Tcb.resume\n\
+                       RESULT 0 passed, 1 failed\n";
+        check_suite(
+            failing,
+            Some(MachineExit::Shutdown(1)),
+            (0, 1, &["expected 3, got 4", "code 1"]),
+        );
+
+        let uncovered =
+            "TEST a ... ok\nCOVERS sys.null\nCOVERS Tcb.bogus\nRESULT 1 passed, 0 failed\n";
+        check_suite(uncovered, CLEAN, (1, 1, &["Tcb.resume", "Tcb.bogus"]));
+
+        let inconsistent =
+            "TEST a ... ok\nCOVERS sys.null\nCOVERS Tcb.resume\nRESULT 5 passed, 0 failed\n";
+        check_suite(inconsistent, CLEAN, (1, 1, &["disagrees"]));
+
+        check_suite(
+            "TEST a ... ok\n",
+            CLEAN,
+            (1, 1, &["no `RESULT`", "sys.null, Tcb.resume"]),
+        );
+    }
+
+    #[test]
+    fn init_verdicts() {
+        let ok = SerialReport::parse(["booting", "INIT OK"]);
+        assert_eq!(
+            ok.judge_init(CLEAN),
+            Verdict {
+                passed: 1,
+                failed: 0,
+                problems: vec![]
+            }
+        );
+        assert_eq!(ok.judge_init(Some(MachineExit::Reset)).failed, 1);
+        let silent = SerialReport::parse(["booting"]);
+        assert_eq!(
+            silent.judge_init(CLEAN).problems,
+            ["init never printed `INIT OK`"]
+        );
+    }
+
+    #[test]
+    fn bench_lines_parse() {
+        let report = SerialReport::parse([
+            "BENCH null_syscall median=812 iterations=1000",
+            "BENCH broken median=x iterations=3",
+            "RESULT 1 passed, 0 failed",
+        ]);
+        let expected = Bench {
+            name: "null_syscall".into(),
+            median_cycles: 812,
+            iterations: 1000,
+        };
+        assert_eq!(report.benches, [expected]);
+        assert_eq!(report.result, Some((1, 0)));
+        assert_eq!(report.judge_bench(CLEAN).failed, 0);
+        assert_eq!(
+            SerialReport::parse(["nothing"]).judge_bench(CLEAN).failed,
+            1
+        );
+    }
+}
