@@ -6,22 +6,40 @@ mod arch;
 mod console;
 mod panic;
 
+/// The boot image (root task and modules) packed by `cargo xtask build`. Its payload
+/// offsets are 8-aligned relative to the start, so the start is page-aligned here.
+#[repr(C, align(4096))]
+struct BootImage<T: ?Sized>(T);
+
+static BOOT_IMAGE: &BootImage<[u8]> = &BootImage(*include_bytes!(env!("KERNITE_BOOT_IMAGE")));
+
 /// Rust entry point, called by the architecture's boot assembly on the boot stack.
 #[unsafe(no_mangle)]
 extern "C" fn kmain(boot_arg: usize) -> ! {
     let regions = arch::init_early(boot_arg);
-    println!("kernite boot");
+    println!(
+        "kernite {} {}.{} fingerprint {:016x}",
+        abi::ABI_NAME,
+        abi::ABI_VERSION_MAJOR,
+        abi::ABI_VERSION_MINOR,
+        abi::ABI_FINGERPRINT
+    );
+    println!("{}", arch::describe_cpu());
     println!("physical memory map:");
     for r in regions {
         println!(
-            "  {:#014x}..{:#014x} {:>8} KiB {}",
+            "  {:#014x}..{:#014x} {:>9} KiB {}",
             r.base,
             r.base + r.len,
             r.len / 1024,
             if r.usable { "usable" } else { "reserved" }
         );
     }
-    let k = arch::kernel_phys_range();
-    println!("kernel image {:#x}..{:#x}", k.start, k.end);
+    let kernel = arch::kernel_phys_range();
+    println!("kernel image at {:#x}..{:#x}, boot image {} bytes", kernel.start, kernel.end, BOOT_IMAGE.0.len());
+    arch::timer_init(abi::TICKS_PER_SEC);
+    #[cfg(feature = "arch-selftest")]
+    arch::selftest::run();
+    #[cfg(not(feature = "arch-selftest"))]
     arch::shutdown(0x10)
 }

@@ -36,13 +36,34 @@
 
 mod boot;
 mod cell;
+mod context;
 mod cpu;
+mod fpu;
+mod frame;
+mod gdt;
+mod hooks;
+pub mod mmu;
+mod percpu;
 mod pvh;
+#[cfg(feature = "arch-selftest")]
+pub mod selftest;
 mod serial;
+mod syscall;
+mod timer;
+mod trap;
+
+mod generated;
 
 use crate::arch::MemoryRegion;
 
+pub use context::{KernelContext, current_thread, prepare_user_thread, set_current_thread, switch_context};
+pub use fpu::{FPU_AREA_SIZE, FpuArea};
+pub use frame::{FaultInfo, UserFrame};
 pub use pvh::MAX_REGIONS;
+
+/// Size of every thread's kernel stack; [`prepare_user_thread`] insists on it because the
+/// return-to-user path finds the stack canary at `kernel_stack_top - KERNEL_STACK_SIZE`.
+pub const KERNEL_STACK_SIZE: usize = 16 * 1024;
 
 /// Virtual address the kernel image is linked at, minus its physical load address.
 pub const KERNEL_VIRT_BASE: u64 = 0xffff_ffff_8000_0000;
@@ -94,12 +115,45 @@ static MEMORY_MAP: cell::CpuLocal<Option<pvh::MemoryMap>> = cell::CpuLocal::new(
 /// PVH start info. Call once, first thing in `kmain`.
 pub fn init_early(boot_arg: usize) -> &'static [MemoryRegion] {
     serial::init();
+    gdt::init();
+    trap::init();
+    mmu::drop_identity_map();
+    percpu::init();
+    syscall::init();
+    fpu::init();
     // SAFETY: The boot assembly passes EBX from the PVH entry, and the boot page tables
     // map the first 4 GiB, where QEMU places the start info and memory map.
     let map = unsafe { pvh::parse(boot_arg as u64, DIRECT_MAP_SIZE) };
     // SAFETY: init_early runs once, before anything else reads MEMORY_MAP.
     let slot = unsafe { &mut *MEMORY_MAP.get() };
     slot.insert(map).regions()
+}
+
+/// One line describing the CPU setup, for the boot log.
+pub fn describe_cpu() -> impl core::fmt::Display {
+    struct Cpu;
+    impl core::fmt::Display for Cpu {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            let (size, insn) = fpu::describe();
+            write!(f, "x86_64: eager FPU with {insn}, {size}-byte XSAVE area; timer PIT via 8259 PIC")
+        }
+    }
+    Cpu
+}
+
+/// Starts the periodic timer interrupt at `ticks_per_sec` (pass `abi::TICKS_PER_SEC`).
+/// Each tick calls `crate::sched::timer_tick`. Interrupts are taken only in user mode and
+/// in [`enable_interrupts_and_halt`].
+pub fn timer_init(ticks_per_sec: u64) {
+    timer::init(ticks_per_sec);
+}
+
+/// Idles until the next interrupt: enables interrupts, halts, and disables them again
+/// after the interrupt was handled. The `sti; hlt` pair cannot miss a wake-up.
+pub fn enable_interrupts_and_halt() {
+    // SAFETY: The IDT handles every interrupt that can arrive; the handlers run with
+    // interrupts off and return here.
+    unsafe { core::arch::asm!("sti", "hlt", "cli", options(nomem, nostack)) };
 }
 
 /// Writes bytes to the kernel console (COM1).

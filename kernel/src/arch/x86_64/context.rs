@@ -1,0 +1,110 @@
+//! Kernel thread contexts: `KernelContext`, `switch_context` and fresh user-thread stacks.
+
+use super::frame::UserFrame;
+use super::{KERNEL_STACK_SIZE, gdt, percpu};
+use core::mem::{offset_of, size_of};
+
+/// The callee-saved kernel state of a thread that is not running.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KernelContext {
+    rsp: u64,
+    rip: u64,
+    rbx: u64,
+    rbp: u64,
+    r12: u64,
+    r13: u64,
+    r14: u64,
+    r15: u64,
+}
+
+impl KernelContext {
+    /// A context to save into: switching *to* it before a `switch_context` saved into it is
+    /// a kernel bug.
+    pub const fn empty() -> Self {
+        Self { rsp: 0, rip: 0, rbx: 0, rbp: 0, r12: 0, r13: 0, r14: 0, r15: 0 }
+    }
+}
+
+/// Saves the running kernel context into `from` and resumes `to`. Returns when something
+/// later switches back to `from`. Interrupts stay as they are (off, in the kernel); FPU
+/// state is the caller's business ([`super::FpuArea`]).
+///
+/// # Safety
+/// `from` must be writable; `to` must hold a context saved by `switch_context` or made by
+/// [`prepare_user_thread`], whose stack is still alive and not in use by anyone else.
+#[unsafe(naked)]
+pub unsafe extern "C" fn switch_context(from: *mut KernelContext, to: *const KernelContext) {
+    core::arch::naked_asm!(
+        "mov rax, [rsp]",
+        "mov [rdi + {rip}], rax",
+        "lea rax, [rsp + 8]",
+        "mov [rdi + {rsp}], rax",
+        "mov [rdi + {rbx}], rbx",
+        "mov [rdi + {rbp}], rbp",
+        "mov [rdi + {r12}], r12",
+        "mov [rdi + {r13}], r13",
+        "mov [rdi + {r14}], r14",
+        "mov [rdi + {r15}], r15",
+        "mov rbx, [rsi + {rbx}]",
+        "mov rbp, [rsi + {rbp}]",
+        "mov r12, [rsi + {r12}]",
+        "mov r13, [rsi + {r13}]",
+        "mov r14, [rsi + {r14}]",
+        "mov r15, [rsi + {r15}]",
+        "mov rsp, [rsi + {rsp}]",
+        "jmp qword ptr [rsi + {rip}]",
+        rsp = const offset_of!(KernelContext, rsp),
+        rip = const offset_of!(KernelContext, rip),
+        rbx = const offset_of!(KernelContext, rbx),
+        rbp = const offset_of!(KernelContext, rbp),
+        r12 = const offset_of!(KernelContext, r12),
+        r13 = const offset_of!(KernelContext, r13),
+        r14 = const offset_of!(KernelContext, r14),
+        r15 = const offset_of!(KernelContext, r15),
+    )
+}
+
+unsafe extern "C" {
+    /// The return-to-user path in `trap.S`.
+    fn trap_return();
+}
+
+/// Lays out a fresh kernel stack so that switching to the returned context enters user
+/// mode through the returned `UserFrame` (all registers zero, rip and rsp 0, interrupts
+/// enabled): set at least its ip and sp before the first switch. Writes the stack canary
+/// into the bottom word.
+///
+/// # Safety
+/// `kstack_base` must point to `kstack_size` writable bytes, 16-byte aligned, owned by the
+/// new thread for as long as it exists.
+pub unsafe fn prepare_user_thread(kstack_base: *mut u8, kstack_size: usize) -> (KernelContext, *mut UserFrame) {
+    assert!(
+        kstack_size == KERNEL_STACK_SIZE,
+        "kernel stacks must be arch::KERNEL_STACK_SIZE bytes (the canary check relies on it), got {kstack_size}"
+    );
+    assert!(kstack_base as usize % 16 == 0, "kernel stack at {kstack_base:p} is not 16-byte aligned");
+    let top = kstack_base as usize + kstack_size;
+    let frame = (top - size_of::<UserFrame>()) as *mut UserFrame;
+    // SAFETY: Both writes lie inside the stack the caller hands over; the frame is aligned
+    // because the top is 16-byte aligned and UserFrame's size is a multiple of 16.
+    unsafe {
+        kstack_base.cast::<u64>().write(percpu::stack_canary());
+        frame.write(UserFrame::new_user());
+    }
+    let context = KernelContext { rsp: frame as u64, rip: trap_return as usize as u64, ..KernelContext::default() };
+    (context, frame)
+}
+
+/// Makes `tcb_addr` the current thread: the next entry from user mode uses the kernel
+/// stack ending at `kernel_stack_top` (per-CPU `kernel_rsp` for `syscall`, TSS.RSP0 for
+/// interrupts and exceptions). Call it before switching to the thread.
+pub fn set_current_thread(tcb_addr: u64, kernel_stack_top: u64) {
+    percpu::set_current(tcb_addr, kernel_stack_top);
+    gdt::set_kernel_stack(kernel_stack_top);
+}
+
+/// The TCB address last passed to [`set_current_thread`].
+pub fn current_thread() -> u64 {
+    percpu::current_thread()
+}

@@ -1,0 +1,188 @@
+//! `UserFrame`: the user registers saved on a thread's kernel stack at every entry from user mode.
+
+use super::gdt::{USER_CS, USER_DS};
+
+/// The `vector` value of a frame built by the `syscall` entry (not an IDT vector).
+pub const SYSCALL_VECTOR: u64 = 0x100;
+
+/// RFLAGS.IF.
+const RFLAGS_IF: u64 = 1 << 9;
+/// RFLAGS bit 1, which always reads as one.
+const RFLAGS_FIXED: u64 = 1 << 1;
+
+/// The saved user state of a thread, at the top of its kernel stack.
+///
+/// One layout serves both entries: the interrupt/exception stubs push `vector` and
+/// `error_code` over the hardware frame, and the `syscall` entry builds the same hardware
+/// frame by hand (with `vector` = [`SYSCALL_VECTOR`]). The assembly in `trap.S` and
+/// `syscall.S` pushes and pops in exactly this order (lowest address first); the
+/// `const` asserts below pin the offsets it relies on.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct UserFrame {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    /// IDT vector, or [`SYSCALL_VECTOR`].
+    pub vector: u64,
+    /// The exception's error code, or 0.
+    pub error_code: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+/// Offsets the assembly uses (it addresses the frame through these `const` operands).
+pub const FRAME_VECTOR: usize = core::mem::offset_of!(UserFrame, vector);
+pub const FRAME_RIP: usize = core::mem::offset_of!(UserFrame, rip);
+pub const FRAME_CS: usize = core::mem::offset_of!(UserFrame, cs);
+pub const FRAME_RFLAGS: usize = core::mem::offset_of!(UserFrame, rflags);
+pub const FRAME_RSP: usize = core::mem::offset_of!(UserFrame, rsp);
+pub const FRAME_RCX: usize = core::mem::offset_of!(UserFrame, rcx);
+pub const FRAME_R11: usize = core::mem::offset_of!(UserFrame, r11);
+const _: () = assert!(core::mem::size_of::<UserFrame>() == 22 * 8);
+const _: () = assert!(core::mem::size_of::<UserFrame>() % 16 == 0);
+const _: () = assert!(FRAME_VECTOR == 15 * 8 && FRAME_RIP == 17 * 8 && FRAME_RSP == 20 * 8);
+
+impl UserFrame {
+    /// A frame that enters user mode at address 0 with everything zero and interrupts on.
+    pub fn new_user() -> Self {
+        Self {
+            cs: u64::from(USER_CS),
+            ss: u64::from(USER_DS),
+            rflags: RFLAGS_IF | RFLAGS_FIXED,
+            vector: SYSCALL_VECTOR,
+            ..Self::default()
+        }
+    }
+
+    /// The user instruction pointer.
+    pub fn ip(&self) -> u64 {
+        self.rip
+    }
+
+    /// Sets where the thread resumes in user mode. A non-canonical address makes the
+    /// return fault, which ends the thread as a user fault (never a kernel fault).
+    pub fn set_ip(&mut self, ip: u64) {
+        self.rip = ip;
+    }
+
+    /// The user stack pointer.
+    pub fn sp(&self) -> u64 {
+        self.rsp
+    }
+
+    /// Sets the user stack pointer.
+    pub fn set_sp(&mut self, sp: u64) {
+        self.rsp = sp;
+    }
+
+    /// C-ABI argument register `i` (0..6 = rdi, rsi, rdx, rcx, r8, r9): what a thread's
+    /// entry function sees as its arguments (`UserRegisters.arg0..arg5`). Note that the
+    /// syscall convention uses r10 instead of rcx; see [`Self::syscall_args`].
+    pub fn arg(&self, i: usize) -> u64 {
+        match i {
+            0 => self.rdi,
+            1 => self.rsi,
+            2 => self.rdx,
+            3 => self.rcx,
+            4 => self.r8,
+            5 => self.r9,
+            _ => panic!("UserFrame::arg({i}): there are six argument registers"),
+        }
+    }
+
+    /// Sets C-ABI argument register `i` (0..6 = rdi, rsi, rdx, rcx, r8, r9).
+    pub fn set_arg(&mut self, i: usize, value: u64) {
+        let reg = match i {
+            0 => &mut self.rdi,
+            1 => &mut self.rsi,
+            2 => &mut self.rdx,
+            3 => &mut self.rcx,
+            4 => &mut self.r8,
+            5 => &mut self.r9,
+            _ => panic!("UserFrame::set_arg({i}): there are six argument registers"),
+        };
+        *reg = value;
+    }
+
+    /// The syscall number (rax).
+    pub fn syscall_number(&self) -> u64 {
+        self.rax
+    }
+
+    /// The six syscall argument registers in schema order: rdi, rsi, rdx, r10, r8, r9.
+    pub fn syscall_args(&self) -> [u64; 6] {
+        [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9]
+    }
+
+    /// Writes the two result registers in schema order: rax (status), rdx (value).
+    pub fn set_results(&mut self, results: [u64; 2]) {
+        self.rax = results[0];
+        self.rdx = results[1];
+    }
+
+    /// Whether the frame was saved on entry from user mode (CPL 3).
+    pub fn from_user(&self) -> bool {
+        self.cs & 3 == 3
+    }
+}
+
+/// What a user-mode exception was, for `crate::sched::user_fault`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultInfo {
+    /// The exception vector (e.g. 14 for a page fault).
+    pub vector: u8,
+    /// The error code the CPU pushed, or 0.
+    pub error_code: u64,
+    /// The faulting address for a page fault (CR2), otherwise 0.
+    pub address: u64,
+}
+
+impl FaultInfo {
+    /// The exception's mnemonic, e.g. `"#PF"`.
+    pub fn name(&self) -> &'static str {
+        exception_name(self.vector)
+    }
+}
+
+/// The mnemonic of exception vector `vector`.
+pub fn exception_name(vector: u8) -> &'static str {
+    match vector {
+        0 => "#DE divide error",
+        1 => "#DB debug",
+        2 => "NMI",
+        3 => "#BP breakpoint",
+        4 => "#OF overflow",
+        5 => "#BR bound range",
+        6 => "#UD invalid opcode",
+        7 => "#NM device not available",
+        8 => "#DF double fault",
+        10 => "#TS invalid TSS",
+        11 => "#NP segment not present",
+        12 => "#SS stack fault",
+        13 => "#GP general protection",
+        14 => "#PF page fault",
+        16 => "#MF x87 floating point",
+        17 => "#AC alignment check",
+        18 => "#MC machine check",
+        19 => "#XM SIMD floating point",
+        20 => "#VE virtualization",
+        21 => "#CP control protection",
+        _ => "reserved exception",
+    }
+}

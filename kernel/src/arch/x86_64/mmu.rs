@@ -1,0 +1,138 @@
+//! x86_64 four-level paging: entry encoding, table indices and address-space switching.
+
+use super::cpu;
+use abi::Rights;
+
+/// Translation levels: 0 is the last-level page table, 3 the PML4.
+pub const LEVELS: usize = 4;
+/// Size of a page (and of a page table).
+pub const PAGE_SIZE: u64 = abi::PAGE_SIZE;
+/// Entries per table.
+pub const ENTRIES: usize = 512;
+/// The first PML4 entry of the kernel half; new roots copy entries from here on.
+pub const KERNEL_HALF_FIRST: usize = 256;
+
+const PRESENT: u64 = 1 << 0;
+const WRITABLE: u64 = 1 << 1;
+const USER: u64 = 1 << 2;
+const HUGE: u64 = 1 << 7;
+const NO_EXECUTE: u64 = 1 << 63;
+const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
+
+/// The index into the level-`level` table that translates `vaddr`.
+pub fn index(vaddr: u64, level: usize) -> usize {
+    assert!(level < LEVELS, "paging level {level} does not exist");
+    ((vaddr >> (12 + 9 * level)) & 0x1ff) as usize
+}
+
+/// An entry pointing at the next-level table at `paddr` (present, writable, user): the
+/// leaf entry alone decides the page's rights.
+pub fn table_entry(paddr: u64) -> u64 {
+    assert!(paddr & !ADDRESS_MASK == 0, "page table address {paddr:#x} is not page-aligned");
+    paddr | PRESENT | WRITABLE | USER
+}
+
+/// A user page entry for the frame at `paddr`: writable only with `Rights::WRITE`,
+/// no-execute unless `Rights::EXECUTE` (x86 pages are always readable when present).
+pub fn page_entry(paddr: u64, rights: Rights) -> u64 {
+    assert!(paddr & !ADDRESS_MASK == 0, "frame address {paddr:#x} is not page-aligned");
+    let mut entry = paddr | PRESENT | USER;
+    if rights.contains(Rights::WRITE) {
+        entry |= WRITABLE;
+    }
+    if !rights.contains(Rights::EXECUTE) {
+        entry |= NO_EXECUTE;
+    }
+    entry
+}
+
+/// The rights a present leaf entry grants (READ always, WRITE, EXECUTE).
+pub fn entry_rights(entry: u64) -> Rights {
+    let mut rights = Rights::READ;
+    if entry & WRITABLE != 0 {
+        rights = rights.union(Rights::WRITE);
+    }
+    if entry & NO_EXECUTE == 0 {
+        rights = rights.union(Rights::EXECUTE);
+    }
+    rights
+}
+
+/// Whether the entry maps something.
+pub fn entry_present(entry: u64) -> bool {
+    entry & PRESENT != 0
+}
+
+/// Whether a present non-leaf-level entry maps a large page rather than a table.
+pub fn entry_is_huge(entry: u64) -> bool {
+    entry & HUGE != 0
+}
+
+/// The physical address an entry points at.
+pub fn entry_paddr(entry: u64) -> u64 {
+    entry & ADDRESS_MASK
+}
+
+unsafe extern "C" {
+    static boot_pml4: u8;
+}
+
+/// Physical address of the kernel's own PML4 (the boot tables; the kernel half of every
+/// address space is shared with it).
+pub fn kernel_root() -> u64 {
+    super::virt_to_phys((&raw const boot_pml4) as usize)
+}
+
+/// Initialises a new top-level table: the user half empty, the kernel half (entries
+/// 256..512) copied from the kernel's PML4, so the kernel stays mapped in every VSpace.
+///
+/// # Safety
+/// `root_virt` must point to a writable, page-aligned 4 KiB table owned by the caller.
+pub unsafe fn new_root(root_virt: *mut u64) {
+    let kernel = super::phys_to_virt(kernel_root()) as *const u64;
+    for i in 0..ENTRIES {
+        // SAFETY: Both tables are 512 entries; the caller owns `root_virt`, and the kernel
+        // PML4 is only read.
+        unsafe {
+            let value = if i >= KERNEL_HALF_FIRST { kernel.add(i).read() } else { 0 };
+            root_virt.add(i).write(value);
+        }
+    }
+}
+
+/// Switches to the address space whose PML4 is at `root_paddr`.
+///
+/// # Safety
+/// `root_paddr` must be a table made by [`new_root`] (or the kernel root) that stays alive
+/// while it is active.
+pub unsafe fn activate(root_paddr: u64) {
+    if cpu::read_cr3() & ADDRESS_MASK != root_paddr {
+        // SAFETY: The caller guarantees a valid root with the shared kernel half.
+        unsafe { cpu::write_cr3(root_paddr) };
+    }
+}
+
+/// The physical address of the active PML4.
+pub fn current_root() -> u64 {
+    cpu::read_cr3() & ADDRESS_MASK
+}
+
+/// Drops the TLB entry for `vaddr` in the current address space.
+pub fn flush_page(vaddr: u64) {
+    // SAFETY: invlpg only invalidates a cached translation.
+    unsafe { core::arch::asm!("invlpg [{}]", in(reg) vaddr, options(nostack, preserves_flags)) };
+}
+
+/// Removes the boot identity map of low memory from the kernel PML4 (the user half of
+/// every address space starts empty).
+pub fn drop_identity_map() {
+    let kernel = super::phys_to_virt(kernel_root()) as *mut u64;
+    // SAFETY: Runs once, after the kernel runs only at higher-half addresses and the GDT
+    // was reloaded at its virtual address; reloading CR3 flushes the stale translations.
+    unsafe {
+        for i in 0..KERNEL_HALF_FIRST {
+            kernel.add(i).write(0);
+        }
+        cpu::write_cr3(cpu::read_cr3());
+    }
+}

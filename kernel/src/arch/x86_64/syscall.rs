@@ -1,0 +1,55 @@
+//! `syscall` MSR setup and the assembly entry paths (`trap.S`, `syscall.S`) with their constants.
+
+use super::cpu::{self, EFER_NXE, EFER_SCE, MSR_EFER, MSR_LSTAR, MSR_SFMASK, MSR_STAR};
+use super::frame::{self, SYSCALL_VECTOR, UserFrame};
+use super::gdt::{KERNEL_CS, SYSRET_SELECTOR_BASE, USER_CS, USER_DS};
+use super::{KERNEL_STACK_SIZE, hooks, trap};
+
+core::arch::global_asm!(
+    include_str!("generated/percpu.S"),
+    include_str!("trap.S"),
+    include_str!("syscall.S"),
+    kernel_stack_size = const KERNEL_STACK_SIZE,
+    frame_vector = const frame::FRAME_VECTOR,
+    frame_rip = const frame::FRAME_RIP,
+    frame_cs = const frame::FRAME_CS,
+    frame_rflags = const frame::FRAME_RFLAGS,
+    frame_rsp = const frame::FRAME_RSP,
+    frame_rcx = const frame::FRAME_RCX,
+    frame_r11 = const frame::FRAME_R11,
+    stub_count = const trap::STUB_COUNT,
+    stub_size = const trap::STUB_SIZE,
+    user_cs = const USER_CS,
+    user_ds = const USER_DS,
+    syscall_vector = const SYSCALL_VECTOR,
+    trap_dispatch = sym trap::trap_dispatch,
+    bad_user_return = sym trap::bad_user_return,
+    canary_failed = sym trap::kernel_stack_canary_failed,
+    syscall_dispatch = sym syscall_dispatch,
+    options(att_syntax)
+);
+
+unsafe extern "C" {
+    fn syscall_entry();
+}
+
+/// RFLAGS bits cleared on `syscall`: TF, IF, DF, NT and AC.
+const SYSCALL_RFLAGS_MASK: u64 = (1 << 8) | (1 << 9) | (1 << 10) | (1 << 14) | (1 << 18);
+
+/// Enables `syscall`/`sysret` (and keeps NX on) and points LSTAR at the entry.
+pub fn init() {
+    let star = (u64::from(SYSRET_SELECTOR_BASE) << 48) | (u64::from(KERNEL_CS) << 32);
+    // SAFETY: The MSRs exist on every x86_64 CPU; the selectors match the loaded GDT and the
+    // entry point is the assembly above, which needs GS set up (done before this call).
+    unsafe {
+        cpu::wrmsr(MSR_STAR, star);
+        cpu::wrmsr(MSR_LSTAR, syscall_entry as usize as u64);
+        cpu::wrmsr(MSR_SFMASK, SYSCALL_RFLAGS_MASK);
+        cpu::wrmsr(MSR_EFER, cpu::rdmsr(MSR_EFER) | EFER_SCE | EFER_NXE);
+    }
+}
+
+/// Called by `syscall_entry` with the frame it built on the thread's kernel stack.
+extern "C" fn syscall_dispatch(frame: &mut UserFrame) {
+    hooks::handle_syscall(frame);
+}

@@ -1,0 +1,128 @@
+//! The IDT and the Rust side of interrupt and exception entry.
+
+use super::cell::CpuLocal;
+use super::cpu;
+use super::frame::{FaultInfo, UserFrame, exception_name};
+use super::gdt::{IST_DOUBLE_FAULT, IST_NMI, KERNEL_CS};
+use super::{hooks, timer};
+use core::arch::asm;
+
+/// Number of IDT vectors with an entry stub: the 32 exceptions and the 16 PIC IRQs.
+pub const STUB_COUNT: usize = 48;
+/// Bytes between consecutive stubs in `trap.S`.
+pub const STUB_SIZE: usize = 16;
+
+const VECTOR_NMI: u8 = 2;
+const VECTOR_NM: u8 = 7;
+const VECTOR_DF: u8 = 8;
+const VECTOR_GP: u8 = 13;
+const VECTOR_PF: u8 = 14;
+const VECTOR_MC: u8 = 18;
+/// Exceptions occupy vectors 0..32; everything above is an interrupt.
+const EXCEPTION_COUNT: u64 = 32;
+
+unsafe extern "C" {
+    static trap_stubs: u8;
+}
+
+/// One 16-byte IDT gate.
+#[derive(Clone, Copy)]
+#[repr(C, align(16))]
+struct Gate {
+    low: u64,
+    high: u64,
+}
+
+static IDT: CpuLocal<[Gate; 256]> = CpuLocal::new([Gate { low: 0, high: 0 }; 256]);
+
+/// Fills and loads the IDT: interrupt gates (IF cleared on entry), DPL 0, the double fault
+/// on its own IST stack, NMI and machine check on another.
+pub fn init() {
+    let stubs = (&raw const trap_stubs) as u64;
+    for vector in 0..STUB_COUNT {
+        let handler = stubs + (vector * STUB_SIZE) as u64;
+        let ist = match vector as u8 {
+            VECTOR_DF => IST_DOUBLE_FAULT,
+            VECTOR_NMI | VECTOR_MC => IST_NMI,
+            _ => 0,
+        };
+        let low = (handler & 0xffff)
+            | (u64::from(KERNEL_CS) << 16)
+            | (u64::from(ist) << 32)
+            | (0x8e << 40) // Present, DPL 0, 64-bit interrupt gate.
+            | (((handler >> 16) & 0xffff) << 48);
+        // SAFETY: Runs once during early boot, before the IDT is loaded.
+        unsafe { (*IDT.get())[vector] = Gate { low, high: handler >> 32 } };
+    }
+    #[repr(C, packed)]
+    struct Pointer {
+        limit: u16,
+        base: u64,
+    }
+    let pointer = Pointer { limit: (core::mem::size_of::<[Gate; 256]>() - 1) as u16, base: IDT.get() as u64 };
+    // SAFETY: The IDT is a static that lives forever and every present gate points at a stub.
+    unsafe { asm!("lidt [{}]", in(reg) &raw const pointer, options(nostack, preserves_flags)) };
+}
+
+/// Called by `trap_common` with the saved frame of every interrupt and exception.
+pub extern "C" fn trap_dispatch(frame: &mut UserFrame) {
+    if frame.vector < EXCEPTION_COUNT {
+        exception(frame);
+    } else {
+        timer::interrupt(frame);
+    }
+}
+
+fn exception(frame: &mut UserFrame) {
+    let vector = frame.vector as u8;
+    let address = if vector == VECTOR_PF { cpu::read_cr2() } else { 0 };
+    match vector {
+        VECTOR_NM => {
+            dump(frame, address);
+            panic!(
+                "lazy FPU reintroduced: #NM at rip {:#x}; CR0.TS must stay 0 because the FPU is switched eagerly",
+                frame.rip
+            );
+        }
+        VECTOR_DF | VECTOR_NMI | VECTOR_MC => kernel_exception(frame, address),
+        _ if frame.from_user() => hooks::user_fault(frame, FaultInfo { vector, error_code: frame.error_code, address }),
+        _ => kernel_exception(frame, address),
+    }
+}
+
+fn kernel_exception(frame: &UserFrame, address: u64) -> ! {
+    dump(frame, address);
+    panic!(
+        "unexpected {} (vector {}) in {} mode at rip {:#x}, error code {:#x}, cr2 {:#x}",
+        exception_name(frame.vector as u8),
+        frame.vector,
+        if frame.from_user() { "user" } else { "kernel" },
+        frame.rip,
+        frame.error_code,
+        address
+    );
+}
+
+fn dump(f: &UserFrame, cr2: u64) {
+    crate::println!("exception {} ({}) error code {:#x}", f.vector, exception_name(f.vector as u8), f.error_code);
+    crate::println!("  rip {:#018x} cs {:#x} rflags {:#x} rsp {:#018x} ss {:#x} cr2 {:#018x}", f.rip, f.cs, f.rflags, f.rsp, f.ss, cr2);
+    crate::println!("  rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}", f.rax, f.rbx, f.rcx, f.rdx);
+    crate::println!("  rsi {:#018x} rdi {:#018x} rbp {:#018x} r8  {:#018x}", f.rsi, f.rdi, f.rbp, f.r8);
+    crate::println!("  r9  {:#018x} r10 {:#018x} r11 {:#018x} r12 {:#018x}", f.r9, f.r10, f.r11, f.r12);
+    crate::println!("  r13 {:#018x} r14 {:#018x} r15 {:#018x} cr3 {:#018x}", f.r13, f.r14, f.r15, cpu::read_cr3());
+}
+
+/// Called by the return-to-user path when the frame's rip is not a canonical user
+/// address: `iretq`/`sysretq` would fault in ring 0, so it is the thread's fault instead.
+pub extern "C" fn bad_user_return(frame: &mut UserFrame) {
+    let address = frame.rip;
+    hooks::user_fault(frame, FaultInfo { vector: VECTOR_GP, error_code: 0, address });
+}
+
+/// Called by the return-to-user path when the kernel stack canary does not match.
+pub extern "C" fn kernel_stack_canary_failed() -> ! {
+    panic!(
+        "kernel stack overflow or PerCpuData layout drift: the bottom word of the current kernel stack \
+         does not hold the per-CPU stack canary"
+    );
+}
