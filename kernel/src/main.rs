@@ -36,7 +36,12 @@ extern "C" fn kmain(boot_arg: usize) -> ! {
         );
     }
     let kernel = arch::kernel_phys_range();
-    println!("kernel image at {:#x}..{:#x}, boot image {} bytes", kernel.start, kernel.end, BOOT_IMAGE.0.len());
+    println!(
+        "kernel image at {:#x}..{:#x}, boot image {} bytes",
+        kernel.start,
+        kernel.end,
+        BOOT_IMAGE.0.len()
+    );
     arch::timer_init(abi::TICKS_PER_SEC);
     #[cfg(feature = "arch-selftest")]
     arch::selftest::run();

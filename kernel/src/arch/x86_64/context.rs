@@ -22,7 +22,16 @@ impl KernelContext {
     /// A context to save into: switching *to* it before a `switch_context` saved into it is
     /// a kernel bug.
     pub const fn empty() -> Self {
-        Self { rsp: 0, rip: 0, rbx: 0, rbp: 0, r12: 0, r13: 0, r14: 0, r15: 0 }
+        Self {
+            rsp: 0,
+            rip: 0,
+            rbx: 0,
+            rbp: 0,
+            r12: 0,
+            r13: 0,
+            r14: 0,
+            r15: 0,
+        }
     }
 }
 
@@ -78,12 +87,18 @@ unsafe extern "C" {
 /// # Safety
 /// `kstack_base` must point to `kstack_size` writable bytes, 16-byte aligned, owned by the
 /// new thread for as long as it exists.
-pub unsafe fn prepare_user_thread(kstack_base: *mut u8, kstack_size: usize) -> (KernelContext, *mut UserFrame) {
+pub unsafe fn prepare_user_thread(
+    kstack_base: *mut u8,
+    kstack_size: usize,
+) -> (KernelContext, *mut UserFrame) {
     assert!(
         kstack_size == KERNEL_STACK_SIZE,
         "kernel stacks must be arch::KERNEL_STACK_SIZE bytes (the canary check relies on it), got {kstack_size}"
     );
-    assert!(kstack_base as usize % 16 == 0, "kernel stack at {kstack_base:p} is not 16-byte aligned");
+    assert!(
+        (kstack_base as usize).is_multiple_of(16),
+        "kernel stack at {kstack_base:p} is not 16-byte aligned"
+    );
     let top = kstack_base as usize + kstack_size;
     let frame = (top - size_of::<UserFrame>()) as *mut UserFrame;
     // SAFETY: Both writes lie inside the stack the caller hands over; the frame is aligned
@@ -92,7 +107,11 @@ pub unsafe fn prepare_user_thread(kstack_base: *mut u8, kstack_size: usize) -> (
         kstack_base.cast::<u64>().write(percpu::stack_canary());
         frame.write(UserFrame::new_user());
     }
-    let context = KernelContext { rsp: frame as u64, rip: trap_return as usize as u64, ..KernelContext::default() };
+    let context = KernelContext {
+        rsp: frame as u64,
+        rip: trap_return as *const () as u64,
+        ..KernelContext::default()
+    };
     (context, frame)
 }
 

@@ -26,7 +26,9 @@ pub const EFER_NXE: u64 = 1 << 11;
 /// The caller must know what the device behind `port` does with the write.
 pub unsafe fn outb(port: u16, value: u8) {
     // SAFETY: The caller vouches for the device side effect; the instruction touches no memory.
-    unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags))
+    };
 }
 
 /// Writes a 32-bit value to an I/O port.
@@ -35,7 +37,9 @@ pub unsafe fn outb(port: u16, value: u8) {
 /// The caller must know what the device behind `port` does with the write.
 pub unsafe fn outl(port: u16, value: u32) {
     // SAFETY: The caller vouches for the device side effect; the instruction touches no memory.
-    unsafe { asm!("out dx, eax", in("dx") port, in("eax") value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("out dx, eax", in("dx") port, in("eax") value, options(nomem, nostack, preserves_flags))
+    };
 }
 
 /// Reads one byte from an I/O port.
@@ -45,7 +49,9 @@ pub unsafe fn outl(port: u16, value: u32) {
 pub unsafe fn inb(port: u16) -> u8 {
     let value: u8;
     // SAFETY: The caller vouches for the device side effect; the instruction touches no memory.
-    unsafe { asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags))
+    };
     value
 }
 
@@ -56,7 +62,9 @@ pub unsafe fn inb(port: u16) -> u8 {
 pub unsafe fn rdmsr(msr: u32) -> u64 {
     let (lo, hi): (u32, u32);
     // SAFETY: The caller guarantees the MSR exists; rdmsr has no memory effects.
-    unsafe { asm!("rdmsr", in("ecx") msr, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("rdmsr", in("ecx") msr, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags))
+    };
     (u64::from(hi) << 32) | u64::from(lo)
 }
 
@@ -87,7 +95,12 @@ pub struct CpuidResult {
 /// Runs CPUID for `leaf` / `subleaf`.
 pub fn cpuid(leaf: u32, subleaf: u32) -> CpuidResult {
     let r = core::arch::x86_64::__cpuid_count(leaf, subleaf);
-    CpuidResult { eax: r.eax, ebx: r.ebx, ecx: r.ecx, edx: r.edx }
+    CpuidResult {
+        eax: r.eax,
+        ebx: r.ebx,
+        ecx: r.ecx,
+        edx: r.edx,
+    }
 }
 
 /// Reads CR0.
@@ -164,7 +177,9 @@ pub unsafe fn write_xcr0(v: u64) {
 pub fn rdtsc() -> u64 {
     let (lo, hi): (u32, u32);
     // SAFETY: RDTSC only reads the cycle counter.
-    unsafe { asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags))
+    };
     (u64::from(hi) << 32) | u64::from(lo)
 }
 

@@ -39,7 +39,10 @@ pub fn init() {
         (u64::from(leaf.edx) << 32) | u64::from(leaf.eax)
     };
     let xcr0 = supported & XCR0_WANTED;
-    assert!(xcr0 & XCR0_REQUIRED == XCR0_REQUIRED, "XSAVE does not manage x87 and SSE state (XCR0 support {supported:#x})");
+    assert!(
+        xcr0 & XCR0_REQUIRED == XCR0_REQUIRED,
+        "XSAVE does not manage x87 and SSE state (XCR0 support {supported:#x})"
+    );
     // SAFETY: Only FPU-related control bits change; the kernel is soft-float and never
     // touches FPU registers itself, and XSAVE support was checked above.
     unsafe {
@@ -48,14 +51,21 @@ pub fn init() {
         cpu::write_xcr0(xcr0);
     }
     let size = cpuid(0xd, 0).ebx;
-    assert!(size as usize <= FPU_AREA_SIZE, "XSAVE area of {size} bytes does not fit FpuArea ({FPU_AREA_SIZE} bytes)");
+    assert!(
+        size as usize <= FPU_AREA_SIZE,
+        "XSAVE area of {size} bytes does not fit FpuArea ({FPU_AREA_SIZE} bytes)"
+    );
     XSAVE_SIZE.store(size, Ordering::Relaxed);
     USE_XSAVEOPT.store(cpuid(0xd, 1).eax & 1 != 0, Ordering::Relaxed);
 }
 
 /// A description of the FPU setup for the boot log.
 pub fn describe() -> (u32, &'static str) {
-    let insn = if USE_XSAVEOPT.load(Ordering::Relaxed) { "xsaveopt" } else { "xsave" };
+    let insn = if USE_XSAVEOPT.load(Ordering::Relaxed) {
+        "xsaveopt"
+    } else {
+        "xsave"
+    };
     (XSAVE_SIZE.load(Ordering::Relaxed), insn)
 }
 

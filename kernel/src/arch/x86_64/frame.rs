@@ -55,7 +55,7 @@ pub const FRAME_RSP: usize = core::mem::offset_of!(UserFrame, rsp);
 pub const FRAME_RCX: usize = core::mem::offset_of!(UserFrame, rcx);
 pub const FRAME_R11: usize = core::mem::offset_of!(UserFrame, r11);
 const _: () = assert!(core::mem::size_of::<UserFrame>() == 22 * 8);
-const _: () = assert!(core::mem::size_of::<UserFrame>() % 16 == 0);
+const _: () = assert!(core::mem::size_of::<UserFrame>().is_multiple_of(16));
 const _: () = assert!(FRAME_VECTOR == 15 * 8 && FRAME_RIP == 17 * 8 && FRAME_RSP == 20 * 8);
 
 impl UserFrame {
@@ -75,8 +75,9 @@ impl UserFrame {
         self.rip
     }
 
-    /// Sets where the thread resumes in user mode. A non-canonical address makes the
-    /// return fault, which ends the thread as a user fault (never a kernel fault).
+    /// Sets where the thread resumes in user mode. The return path checks the address: a
+    /// non-canonical one is reported to `crate::sched::user_fault` as a `#GP` (with the
+    /// address) instead of being returned to, which would fault in ring 0.
     pub fn set_ip(&mut self, ip: u64) {
         self.rip = ip;
     }
@@ -137,7 +138,7 @@ impl UserFrame {
     }
 
     /// Whether the frame was saved on entry from user mode (CPL 3).
-    pub fn from_user(&self) -> bool {
+    pub fn entered_from_user(&self) -> bool {
         self.cs & 3 == 3
     }
 }

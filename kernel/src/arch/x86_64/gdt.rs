@@ -16,7 +16,9 @@ pub const USER_CS: u16 = 0x20 | 3;
 const TSS_SELECTOR: u16 = 0x28;
 /// The selector base `sysret` adds 8 (SS) and 16 (CS) to; see `STAR`.
 pub const SYSRET_SELECTOR_BASE: u16 = 0x10;
-const _: () = assert!(USER_DS == (SYSRET_SELECTOR_BASE + 8) | 3 && USER_CS == (SYSRET_SELECTOR_BASE + 16) | 3);
+const _: () = assert!(
+    USER_DS == (SYSRET_SELECTOR_BASE + 8) | 3 && USER_CS == (SYSRET_SELECTOR_BASE + 16) | 3
+);
 
 /// IST slot (1-based) of the double-fault stack.
 pub const IST_DOUBLE_FAULT: u8 = 1;
@@ -77,7 +79,8 @@ pub fn init() {
     let limit = (size_of::<Tss>() - 1) as u64;
     // SAFETY: Runs once during early boot, before anything else uses these statics.
     unsafe {
-        (*TSS.get()).ist[usize::from(IST_DOUBLE_FAULT) - 1] = DOUBLE_FAULT_STACK.get() as u64 + IST_STACK_SIZE as u64;
+        (*TSS.get()).ist[usize::from(IST_DOUBLE_FAULT) - 1] =
+            DOUBLE_FAULT_STACK.get() as u64 + IST_STACK_SIZE as u64;
         (*TSS.get()).ist[usize::from(IST_NMI) - 1] = NMI_STACK.get() as u64 + IST_STACK_SIZE as u64;
         let gdt = &mut *GDT.get();
         // Available 64-bit TSS (type 9), present.
@@ -88,7 +91,10 @@ pub fn init() {
             | (((tss >> 24) & 0xff) << 56);
         gdt[6] = tss >> 32;
     }
-    let pointer = DescriptorPointer { limit: (size_of::<[u64; 7]>() - 1) as u16, base: GDT.get() as u64 };
+    let pointer = DescriptorPointer {
+        limit: (size_of::<[u64; 7]>() - 1) as u16,
+        base: GDT.get() as u64,
+    };
     // SAFETY: The new GDT keeps the boot GDT's kernel selectors, so reloading CS (through a
     // far return), the data segments and the task register leaves the kernel running.
     unsafe {

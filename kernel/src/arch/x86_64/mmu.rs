@@ -28,14 +28,20 @@ pub fn index(vaddr: u64, level: usize) -> usize {
 /// An entry pointing at the next-level table at `paddr` (present, writable, user): the
 /// leaf entry alone decides the page's rights.
 pub fn table_entry(paddr: u64) -> u64 {
-    assert!(paddr & !ADDRESS_MASK == 0, "page table address {paddr:#x} is not page-aligned");
+    assert!(
+        paddr & !ADDRESS_MASK == 0,
+        "page table address {paddr:#x} is not page-aligned"
+    );
     paddr | PRESENT | WRITABLE | USER
 }
 
 /// A user page entry for the frame at `paddr`: writable only with `Rights::WRITE`,
 /// no-execute unless `Rights::EXECUTE` (x86 pages are always readable when present).
 pub fn page_entry(paddr: u64, rights: Rights) -> u64 {
-    assert!(paddr & !ADDRESS_MASK == 0, "frame address {paddr:#x} is not page-aligned");
+    assert!(
+        paddr & !ADDRESS_MASK == 0,
+        "frame address {paddr:#x} is not page-aligned"
+    );
     let mut entry = paddr | PRESENT | USER;
     if rights.contains(Rights::WRITE) {
         entry |= WRITABLE;
@@ -94,7 +100,11 @@ pub unsafe fn new_root(root_virt: *mut u64) {
         // SAFETY: Both tables are 512 entries; the caller owns `root_virt`, and the kernel
         // PML4 is only read.
         unsafe {
-            let value = if i >= KERNEL_HALF_FIRST { kernel.add(i).read() } else { 0 };
+            let value = if i >= KERNEL_HALF_FIRST {
+                kernel.add(i).read()
+            } else {
+                0
+            };
             root_virt.add(i).write(value);
         }
     }

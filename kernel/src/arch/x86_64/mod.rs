@@ -56,7 +56,9 @@ mod generated;
 
 use crate::arch::MemoryRegion;
 
-pub use context::{KernelContext, current_thread, prepare_user_thread, set_current_thread, switch_context};
+pub use context::{
+    KernelContext, current_thread, prepare_user_thread, set_current_thread, switch_context,
+};
 pub use fpu::{FPU_AREA_SIZE, FpuArea};
 pub use frame::{FaultInfo, UserFrame};
 pub use pvh::MAX_REGIONS;
@@ -78,7 +80,10 @@ const _: () = assert!(DIRECT_MAP_BASE == 0xffff_0000_0000_0000 | ((DIRECT_MAP_SL
 
 /// The virtual address at which the direct map shows physical address `paddr`.
 pub fn phys_to_virt(paddr: u64) -> usize {
-    assert!(paddr < DIRECT_MAP_SIZE, "physical address {paddr:#x} lies beyond the direct map");
+    assert!(
+        paddr < DIRECT_MAP_SIZE,
+        "physical address {paddr:#x} lies beyond the direct map"
+    );
     (DIRECT_MAP_BASE + paddr) as usize
 }
 
@@ -135,7 +140,10 @@ pub fn describe_cpu() -> impl core::fmt::Display {
     impl core::fmt::Display for Cpu {
         fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
             let (size, insn) = fpu::describe();
-            write!(f, "x86_64: eager FPU with {insn}, {size}-byte XSAVE area; timer PIT via 8259 PIC")
+            write!(
+                f,
+                "x86_64: eager FPU with {insn}, {size}-byte XSAVE area; timer PIT via 8259 PIC"
+            )
         }
     }
     Cpu

@@ -53,9 +53,19 @@ pub unsafe fn parse(start_info: u64, direct_map_end: u64) -> MemoryMap {
         magic == START_INFO_MAGIC,
         "not booted through PVH: start info magic {magic:#x} at {start_info:#x}, expected {START_INFO_MAGIC:#x}"
     );
-    assert!(memmap_paddr != 0 && count != 0, "PVH start info carries no memory map");
+    assert!(
+        memmap_paddr != 0 && count != 0,
+        "PVH start info carries no memory map"
+    );
 
-    let mut map = MemoryMap { regions: [MemoryRegion { base: 0, len: 0, usable: false }; MAX_REGIONS], count: 0 };
+    let mut map = MemoryMap {
+        regions: [MemoryRegion {
+            base: 0,
+            len: 0,
+            usable: false,
+        }; MAX_REGIONS],
+        count: 0,
+    };
     let entries = phys_to_virt(memmap_paddr);
     for i in 0..count as usize {
         let entry = entries + i * MEMMAP_ENTRY_SIZE;
@@ -90,7 +100,14 @@ fn push(map: &mut MemoryMap, base: u64, end: u64, usable: bool) {
     if end <= base {
         return;
     }
-    assert!(map.count < MAX_REGIONS, "PVH memory map has more than {MAX_REGIONS} regions");
-    map.regions[map.count] = MemoryRegion { base, len: end - base, usable };
+    assert!(
+        map.count < MAX_REGIONS,
+        "PVH memory map has more than {MAX_REGIONS} regions"
+    );
+    map.regions[map.count] = MemoryRegion {
+        base,
+        len: end - base,
+        usable,
+    };
     map.count += 1;
 }

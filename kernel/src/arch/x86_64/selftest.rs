@@ -118,7 +118,13 @@ static STATE: CpuLocal<State> = CpuLocal::new(State {
     stacks_b: Page([0; 4096]),
     boot: KernelContext::empty(),
     boot_fpu: FpuArea::init(),
-    threads: [const { Thread { context: KernelContext::empty(), fpu: FpuArea::init(), stack: KernelStack([0; KERNEL_STACK_SIZE]) } }; 2],
+    threads: [const {
+        Thread {
+            context: KernelContext::empty(),
+            fpu: FpuArea::init(),
+            stack: KernelStack([0; KERNEL_STACK_SIZE]),
+        }
+    }; 2],
     current: 0,
     stage: 0,
 });
@@ -156,10 +162,25 @@ pub fn run() -> ! {
     set(pd, mmu::index(USER_CODE, 1), mmu::table_entry(phys(pt)));
     let rx = abi::Rights::READ.union(abi::Rights::EXECUTE);
     let rw = abi::Rights::READ.union(abi::Rights::WRITE);
-    set(pt, mmu::index(USER_CODE, 0), mmu::page_entry(phys(&s.code), rx));
-    set(pt, mmu::index(USER_STACK_A - 1, 0), mmu::page_entry(phys(&s.stacks), rw));
-    set(pt, mmu::index(USER_STACK_B - 1, 0), mmu::page_entry(phys(&s.stacks_b), rw));
-    assert!(mmu::entry_rights(mmu::page_entry(0x1000, rx)) == rx, "entry_rights does not invert page_entry");
+    set(
+        pt,
+        mmu::index(USER_CODE, 0),
+        mmu::page_entry(phys(&s.code), rx),
+    );
+    set(
+        pt,
+        mmu::index(USER_STACK_A - 1, 0),
+        mmu::page_entry(phys(&s.stacks), rw),
+    );
+    set(
+        pt,
+        mmu::index(USER_STACK_B - 1, 0),
+        mmu::page_entry(phys(&s.stacks_b), rw),
+    );
+    assert!(
+        mmu::entry_rights(mmu::page_entry(0x1000, rx)) == rx,
+        "entry_rights does not invert page_entry"
+    );
 
     // SAFETY: The linker places both symbols around the user code in .rodata.
     let code = unsafe {
@@ -169,7 +190,10 @@ pub fn run() -> ! {
     };
     s.code.0[..code.len()].copy_from_slice(code);
 
-    for (i, (ip, sp)) in [(USER_CODE, USER_STACK_A), (USER_CODE + 0x100, USER_STACK_B)].into_iter().enumerate() {
+    for (i, (ip, sp)) in [(USER_CODE, USER_STACK_A), (USER_CODE + 0x100, USER_STACK_B)]
+        .into_iter()
+        .enumerate()
+    {
         let thread = &mut s.threads[i];
         thread.fpu = FpuArea::init();
         // SAFETY: The stack belongs to this thread for the rest of the test.
@@ -181,7 +205,10 @@ pub fn run() -> ! {
         frame.set_ip(ip);
         frame.set_sp(sp);
         frame.set_arg(0, i as u64);
-        assert!(frame.arg(0) == i as u64 && frame.ip() == ip && frame.sp() == sp, "UserFrame accessors disagree");
+        assert!(
+            frame.arg(0) == i as u64 && frame.ip() == ip && frame.sp() == sp,
+            "UserFrame accessors disagree"
+        );
     }
     // SAFETY: The root was built above and lives in a static.
     unsafe { mmu::activate(phys(pml4)) };
@@ -223,7 +250,10 @@ pub fn handle_syscall(frame: &mut UserFrame) {
     match frame.syscall_number() {
         SYS_CHECK_ARGS => {
             let args = frame.syscall_args();
-            assert!(args == [0x11, 0x22, 0x33, 0x44, 0x55, 0x66], "syscall arguments arrived as {args:x?}");
+            assert!(
+                args == [0x11, 0x22, 0x33, 0x44, 0x55, 0x66],
+                "syscall arguments arrived as {args:x?}"
+            );
             frame.set_results([0, args.iter().sum()]);
             s.stage = 1;
         }
@@ -234,10 +264,16 @@ pub fn handle_syscall(frame: &mut UserFrame) {
         }
         SYS_TICKS => frame.set_results([0, USER_TICKS.load(Ordering::Relaxed)]),
         SYS_BAD_RETURN => {
-            crate::println!("arch selftest: {} user-mode timer ticks seen", USER_TICKS.load(Ordering::Relaxed));
+            crate::println!(
+                "arch selftest: {} user-mode timer ticks seen",
+                USER_TICKS.load(Ordering::Relaxed)
+            );
             frame.set_ip(NON_CANONICAL);
         }
-        SYS_FAIL => panic!("arch selftest: user thread {} reported a wrong register value", s.current),
+        SYS_FAIL => panic!(
+            "arch selftest: user thread {} reported a wrong register value",
+            s.current
+        ),
         n => panic!("arch selftest: unknown selftest syscall {n}"),
     }
 }
@@ -254,20 +290,35 @@ pub fn timer_tick(from_user: bool) {
 /// Stands in for `crate::sched::user_fault`.
 pub fn user_fault(frame: &mut UserFrame, info: FaultInfo) {
     let s = state();
-    crate::println!("arch selftest: thread {} {} at rip {:#x}, address {:#x}", s.current, info.name(), frame.ip(), info.address);
+    crate::println!(
+        "arch selftest: thread {} {} at rip {:#x}, address {:#x}",
+        s.current,
+        info.name(),
+        frame.ip(),
+        info.address
+    );
     match (s.current, info.vector) {
         (0, 14) => {
-            assert!(info.address == UNMAPPED && info.error_code & 0b110 == 0b110, "wrong page fault details {info:?}");
+            assert!(
+                info.address == UNMAPPED && info.error_code & 0b110 == 0b110,
+                "wrong page fault details {info:?}"
+            );
             assert!(s.stage == 1, "thread A faulted before checking its syscall");
             // Thread A is done; it is never resumed.
             switch_to(1);
             unreachable!("a faulted thread was resumed");
         }
         (1, 13) => {
-            assert!(info.address == NON_CANONICAL, "wrong bad-return details {info:?}");
+            assert!(
+                info.address == NON_CANONICAL,
+                "wrong bad-return details {info:?}"
+            );
             crate::println!("arch selftest: OK");
             super::shutdown(0);
         }
-        _ => panic!("arch selftest: unexpected user fault {info:?} in thread {}", s.current),
+        _ => panic!(
+            "arch selftest: unexpected user fault {info:?} in thread {}",
+            s.current
+        ),
     }
 }

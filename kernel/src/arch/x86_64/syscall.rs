@@ -43,7 +43,7 @@ pub fn init() {
     // entry point is the assembly above, which needs GS set up (done before this call).
     unsafe {
         cpu::wrmsr(MSR_STAR, star);
-        cpu::wrmsr(MSR_LSTAR, syscall_entry as usize as u64);
+        cpu::wrmsr(MSR_LSTAR, syscall_entry as *const () as u64);
         cpu::wrmsr(MSR_SFMASK, SYSCALL_RFLAGS_MASK);
         cpu::wrmsr(MSR_EFER, cpu::rdmsr(MSR_EFER) | EFER_SCE | EFER_NXE);
     }

@@ -64,7 +64,7 @@ pub fn interrupt(frame: &mut UserFrame) {
         TIMER_VECTOR => {
             // Acknowledge first: the scheduler may switch threads and return much later.
             end_of_interrupt(frame.vector);
-            hooks::timer_tick(frame.from_user());
+            hooks::timer_tick(frame.entered_from_user());
         }
         MASTER_SPURIOUS_VECTOR if !in_service(PIC1_COMMAND, 7) => {}
         SLAVE_SPURIOUS_VECTOR if !in_service(PIC2_COMMAND, 7) => {

@@ -52,14 +52,22 @@ pub fn init() {
             | (0x8e << 40) // Present, DPL 0, 64-bit interrupt gate.
             | (((handler >> 16) & 0xffff) << 48);
         // SAFETY: Runs once during early boot, before the IDT is loaded.
-        unsafe { (*IDT.get())[vector] = Gate { low, high: handler >> 32 } };
+        unsafe {
+            (*IDT.get())[vector] = Gate {
+                low,
+                high: handler >> 32,
+            }
+        };
     }
     #[repr(C, packed)]
     struct Pointer {
         limit: u16,
         base: u64,
     }
-    let pointer = Pointer { limit: (core::mem::size_of::<[Gate; 256]>() - 1) as u16, base: IDT.get() as u64 };
+    let pointer = Pointer {
+        limit: (core::mem::size_of::<[Gate; 256]>() - 1) as u16,
+        base: IDT.get() as u64,
+    };
     // SAFETY: The IDT is a static that lives forever and every present gate points at a stub.
     unsafe { asm!("lidt [{}]", in(reg) &raw const pointer, options(nostack, preserves_flags)) };
 }
@@ -75,7 +83,11 @@ pub extern "C" fn trap_dispatch(frame: &mut UserFrame) {
 
 fn exception(frame: &mut UserFrame) {
     let vector = frame.vector as u8;
-    let address = if vector == VECTOR_PF { cpu::read_cr2() } else { 0 };
+    let address = if vector == VECTOR_PF {
+        cpu::read_cr2()
+    } else {
+        0
+    };
     match vector {
         VECTOR_NM => {
             dump(frame, address);
@@ -85,7 +97,14 @@ fn exception(frame: &mut UserFrame) {
             );
         }
         VECTOR_DF | VECTOR_NMI | VECTOR_MC => kernel_exception(frame, address),
-        _ if frame.from_user() => hooks::user_fault(frame, FaultInfo { vector, error_code: frame.error_code, address }),
+        _ if frame.entered_from_user() => hooks::user_fault(
+            frame,
+            FaultInfo {
+                vector,
+                error_code: frame.error_code,
+                address,
+            },
+        ),
         _ => kernel_exception(frame, address),
     }
 }
@@ -96,7 +115,7 @@ fn kernel_exception(frame: &UserFrame, address: u64) -> ! {
         "unexpected {} (vector {}) in {} mode at rip {:#x}, error code {:#x}, cr2 {:#x}",
         exception_name(frame.vector as u8),
         frame.vector,
-        if frame.from_user() { "user" } else { "kernel" },
+        if frame.entered_from_user() { "user" } else { "kernel" },
         frame.rip,
         frame.error_code,
         address
@@ -104,19 +123,63 @@ fn kernel_exception(frame: &UserFrame, address: u64) -> ! {
 }
 
 fn dump(f: &UserFrame, cr2: u64) {
-    crate::println!("exception {} ({}) error code {:#x}", f.vector, exception_name(f.vector as u8), f.error_code);
-    crate::println!("  rip {:#018x} cs {:#x} rflags {:#x} rsp {:#018x} ss {:#x} cr2 {:#018x}", f.rip, f.cs, f.rflags, f.rsp, f.ss, cr2);
-    crate::println!("  rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}", f.rax, f.rbx, f.rcx, f.rdx);
-    crate::println!("  rsi {:#018x} rdi {:#018x} rbp {:#018x} r8  {:#018x}", f.rsi, f.rdi, f.rbp, f.r8);
-    crate::println!("  r9  {:#018x} r10 {:#018x} r11 {:#018x} r12 {:#018x}", f.r9, f.r10, f.r11, f.r12);
-    crate::println!("  r13 {:#018x} r14 {:#018x} r15 {:#018x} cr3 {:#018x}", f.r13, f.r14, f.r15, cpu::read_cr3());
+    crate::println!(
+        "exception {} ({}) error code {:#x}",
+        f.vector,
+        exception_name(f.vector as u8),
+        f.error_code
+    );
+    crate::println!(
+        "  rip {:#018x} cs {:#x} rflags {:#x} rsp {:#018x} ss {:#x} cr2 {:#018x}",
+        f.rip,
+        f.cs,
+        f.rflags,
+        f.rsp,
+        f.ss,
+        cr2
+    );
+    crate::println!(
+        "  rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}",
+        f.rax,
+        f.rbx,
+        f.rcx,
+        f.rdx
+    );
+    crate::println!(
+        "  rsi {:#018x} rdi {:#018x} rbp {:#018x} r8  {:#018x}",
+        f.rsi,
+        f.rdi,
+        f.rbp,
+        f.r8
+    );
+    crate::println!(
+        "  r9  {:#018x} r10 {:#018x} r11 {:#018x} r12 {:#018x}",
+        f.r9,
+        f.r10,
+        f.r11,
+        f.r12
+    );
+    crate::println!(
+        "  r13 {:#018x} r14 {:#018x} r15 {:#018x} cr3 {:#018x}",
+        f.r13,
+        f.r14,
+        f.r15,
+        cpu::read_cr3()
+    );
 }
 
 /// Called by the return-to-user path when the frame's rip is not a canonical user
 /// address: `iretq`/`sysretq` would fault in ring 0, so it is the thread's fault instead.
 pub extern "C" fn bad_user_return(frame: &mut UserFrame) {
     let address = frame.rip;
-    hooks::user_fault(frame, FaultInfo { vector: VECTOR_GP, error_code: 0, address });
+    hooks::user_fault(
+        frame,
+        FaultInfo {
+            vector: VECTOR_GP,
+            error_code: 0,
+            address,
+        },
+    );
 }
 
 /// Called by the return-to-user path when the kernel stack canary does not match.
