@@ -72,10 +72,8 @@ mod rt;
 pub mod thread;
 
 /// Code generated from `schema.toml` by `cargo xtask gen`; never edited by hand.
-mod generated {
-    pub mod substrate;
-    pub mod trap;
-}
+#[rustfmt::skip]
+mod generated;
 
 /// The kernite ABI: every number, type and constant the kernel and userland share.
 pub use abi as uapi;
