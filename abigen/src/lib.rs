@@ -1,1 +1,45 @@
-//! Crate `abigen` (skeleton; its owner fills it in).
+//! abigen: reads schema.toml, validates it into an ABI [`Model`] and renders every generated file of the kernite tree.
+//!
+//! The public API, used by `cargo xtask gen`, `cargo xtask abi-diff` and `cargo xtask new`:
+//!
+//! - [`load`] / [`parse_str`]: schema text → [`Model`], or every error as [`Diagnostics`];
+//! - [`render_all`]: [`Model`] → `(path relative to the repository root, contents)`;
+//! - [`sync`]: compares or writes rendered files under a root directory;
+//! - [`fingerprint`]: the `ABI_FINGERPRINT` of a model.
+
+mod diagnostics;
+mod fingerprint;
+pub mod model;
+pub mod names;
+mod raw;
+mod render;
+mod sync;
+mod validate;
+
+use std::path::Path;
+
+pub use diagnostics::{Diagnostic, Diagnostics};
+pub use fingerprint::{fingerprint, fnv1a64, normalized};
+pub use model::*;
+pub use render::{GENERATED_HEADER, render_all};
+pub use sync::{FileStatus, SyncMode, SyncReport, sync};
+pub use validate::{RIGHTS_FLAG_SET, parse_str};
+
+/// The validated model under the name other tools know it by.
+pub type Schema = Model;
+
+/// Reads and validates the schema at `path`.
+///
+/// A file that cannot be read is reported as one diagnostic on an empty source.
+pub fn load(path: impl AsRef<Path>) -> Result<Model, Diagnostics> {
+    let path = path.as_ref();
+    let name = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_str(&name, &text),
+        Err(error) => {
+            let mut diagnostics = Diagnostics::new(&name, "");
+            diagnostics.error(0..0, format!("cannot read the schema: {error}"));
+            Err(diagnostics)
+        }
+    }
+}

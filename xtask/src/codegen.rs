@@ -1,9 +1,58 @@
-//! `cargo xtask` subcommand module `codegen` (`cargo xtask gen`) (placeholder until its owner lands it).
+//! `cargo xtask gen`: regenerates every file derived from schema.toml, writing only files whose contents changed.
 
-/// Arguments (placeholder).
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+/// Options of `cargo xtask gen`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Write nothing; fail naming each stale generated file.
+    #[arg(long)]
+    check: bool,
+    /// The schema to generate from (default: ROOT/schema.toml).
+    #[arg(long)]
+    schema: Option<PathBuf>,
+    /// The tree to write the generated files into (default: the repository root).
+    #[arg(long)]
+    root: Option<PathBuf>,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("xtask gen is not written yet")
+/// The repository root: the parent of the xtask crate.
+pub fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let root = args.root.unwrap_or_else(repository_root);
+    let schema = args.schema.unwrap_or_else(|| root.join("schema.toml"));
+    let model = abigen::load(&schema).map_err(|diagnostics| anyhow::anyhow!("{diagnostics}"))?;
+    let files = abigen::render_all(&model);
+    let mode = if args.check {
+        abigen::SyncMode::Check
+    } else {
+        abigen::SyncMode::Write
+    };
+    let report = abigen::sync(&root, &files, mode)
+        .with_context(|| format!("syncing generated files under {}", root.display()))?;
+    let updated = report.with_status(abigen::FileStatus::Updated);
+    let stale = report.with_status(abigen::FileStatus::Stale);
+    for path in &updated {
+        println!("updated {path}");
+    }
+    if !stale.is_empty() {
+        for path in &stale {
+            eprintln!("stale: {path}");
+        }
+        bail!(
+            "{} generated file(s) are out of date; run `cargo xtask gen`",
+            stale.len()
+        );
+    }
+    if updated.is_empty() {
+        println!("all {} generated files up to date", files.len());
+    }
+    Ok(())
 }

@@ -1,0 +1,130 @@
+//! `ABI_FINGERPRINT`: FNV-1a 64 over a normalized serialization of the model.
+//!
+//! The serialization covers everything a userland binary depends on (names, numbers,
+//! types, trap conventions, layouts of shared structures) and leaves out what it does not:
+//! docs, retirement reasons, the order of entries in the file and the kernel-internal
+//! per-CPU layout. Comments and whitespace never reach the model, so they cannot change it.
+
+use std::fmt::Write;
+
+use crate::model::{Model, Param};
+
+const FNV_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// FNV-1a 64 of `bytes`.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(FNV_OFFSET_BASIS, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(FNV_PRIME)
+    })
+}
+
+/// The fingerprint of `model`.
+pub fn fingerprint(model: &Model) -> u64 {
+    fnv1a64(normalized(model).as_bytes())
+}
+
+fn params(list: &[Param]) -> String {
+    let parts: Vec<String> = list
+        .iter()
+        .map(|p| format!("{}:{}", p.name, p.ty.schema_name()))
+        .collect();
+    parts.join(",")
+}
+
+/// The normalized text the fingerprint hashes: one sorted line per ABI fact.
+pub fn normalized(model: &Model) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    lines.push(format!(
+        "abi {} {}.{}",
+        model.abi.name, model.abi.version_major, model.abi.version_minor
+    ));
+    for a in &model.arches {
+        lines.push(format!(
+            "arch {} trap={} number={} args={} results={} clobbers={}",
+            a.name,
+            a.trap,
+            a.number_register,
+            a.arg_registers.join(","),
+            a.result_registers.join(","),
+            a.clobbered_registers.join(",")
+        ));
+    }
+    let d = &model.dispatch;
+    lines.push(format!(
+        "dispatch {} {} {} {} {}",
+        d.unknown_syscall,
+        d.unknown_label,
+        d.invalid_argument,
+        d.insufficient_rights,
+        d.unknown_error
+    ));
+    for e in &model.errors {
+        lines.push(format!("error {} {}", e.code, e.name));
+    }
+    for c in &model.constants {
+        lines.push(format!("constant {} {} {}", c.name, c.ty.name(), c.value));
+    }
+    for f in &model.flags {
+        let mut line = format!("flags {}", f.name);
+        for b in &f.bits {
+            let _ = write!(line, " {}={}", b.name, b.bit);
+        }
+        lines.push(line);
+    }
+    for s in &model.structs {
+        let mut line = format!("struct {} size={}", s.name, s.size);
+        for f in &s.fields {
+            let _ = write!(line, " {}:{}@{}", f.name, f.ty.name(), f.offset);
+        }
+        lines.push(line);
+    }
+    for s in &model.syscalls {
+        lines.push(format!(
+            "syscall {} {} {:?} ({}) -> ({})",
+            s.number,
+            s.name,
+            s.kind,
+            params(&s.args),
+            params(&s.results)
+        ));
+    }
+    for o in &model.objects {
+        lines.push(format!(
+            "object {} {} labels={}+{}",
+            o.id, o.name, o.label_base, o.label_size
+        ));
+    }
+    for i in &model.invocations {
+        lines.push(format!(
+            "invocation {} {}.{} rights={} ({}) -> ({})",
+            i.label,
+            i.object,
+            i.name,
+            i.rights.join(","),
+            params(&i.args),
+            params(&i.results)
+        ));
+    }
+    lines.sort();
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fnv1a64;
+
+    #[test]
+    fn fnv1a64_matches_reference_vectors() {
+        let cases: [(&[u8], u64); 3] = [
+            (b"", 0xcbf2_9ce4_8422_2325),
+            (b"a", 0xaf63_dc4c_8601_ec8c),
+            (b"foobar", 0x8594_4171_f739_67e8),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(fnv1a64(input), expected, "{input:?}");
+        }
+    }
+}

@@ -1,0 +1,495 @@
+//! The validated ABI model: what schema.toml means, with every name resolved and every layout computed.
+//!
+//! Renderers and `abi-diff` read only this model. It is `Serialize` so that tools can
+//! dump or compare it; entries keep the order of the schema file.
+
+use serde::Serialize;
+
+use crate::names;
+
+/// The validated ABI.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Model {
+    /// `[abi]`: name and version.
+    pub abi: AbiInfo,
+    /// Trap conventions, one per architecture, in schema order.
+    pub arches: Vec<Arch>,
+    /// Which errors the generated dispatcher returns for malformed traps.
+    pub dispatch: DispatchErrors,
+    /// Error codes (0 is success and not listed).
+    pub errors: Vec<ErrorCode>,
+    /// Shared constants.
+    pub constants: Vec<Constant>,
+    /// Flag sets passed in argument registers.
+    pub flags: Vec<FlagSet>,
+    /// `repr(C)` structures passed through user memory.
+    pub structs: Vec<Struct>,
+    /// Syscalls, including the one with `kind = "invoke"`.
+    pub syscalls: Vec<Syscall>,
+    /// Kernel object types and their label blocks.
+    pub objects: Vec<Object>,
+    /// Invocations of object types.
+    pub invocations: Vec<Invocation>,
+    /// Numbers that must never be used again.
+    pub retired: Vec<Retired>,
+    /// The per-CPU data block of each architecture.
+    pub percpu: Vec<PerCpu>,
+}
+
+/// `[abi]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AbiInfo {
+    /// The ABI's name, e.g. `kernite`.
+    pub name: String,
+    /// Major version: bumped by every breaking change.
+    pub version_major: u16,
+    /// Minor version: bumped by compatible additions.
+    pub version_minor: u16,
+}
+
+/// The trap convention of one architecture.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Arch {
+    /// The Rust `target_arch` name, e.g. `x86_64`.
+    pub name: String,
+    /// The trap instruction, e.g. `syscall` or `svc #0`.
+    pub trap: String,
+    /// The register that holds the syscall number.
+    pub number_register: String,
+    /// The argument registers, in order.
+    pub arg_registers: Vec<String>,
+    /// The result registers: status first, then value.
+    pub result_registers: Vec<String>,
+    /// Registers the trap destroys besides the results.
+    pub clobbered_registers: Vec<String>,
+}
+
+/// `[dispatch]`: error names for the dispatcher's own failures.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DispatchErrors {
+    /// Returned for a syscall number that is not in the ABI.
+    pub unknown_syscall: String,
+    /// Returned for a label that is not an invocation of the capability's object type.
+    pub unknown_label: String,
+    /// Returned for an argument register that does not decode to its type.
+    pub invalid_argument: String,
+    /// Returned when the capability lacks a right the invocation needs.
+    pub insufficient_rights: String,
+    /// What userland maps an unknown error code to.
+    pub unknown_error: String,
+}
+
+/// `[[error]]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ErrorCode {
+    /// UpperCamelCase name.
+    pub name: String,
+    /// The non-zero status value.
+    pub code: u64,
+    /// What the error means.
+    pub doc: String,
+}
+
+/// An integer type of constants, struct fields and per-CPU fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntType {
+    /// `u8`.
+    U8,
+    /// `u16`.
+    U16,
+    /// `u32`.
+    U32,
+    /// `u64`.
+    U64,
+}
+
+impl IntType {
+    /// Parses a schema type name.
+    pub fn parse(name: &str) -> Option<IntType> {
+        match name {
+            "u8" => Some(IntType::U8),
+            "u16" => Some(IntType::U16),
+            "u32" => Some(IntType::U32),
+            "u64" => Some(IntType::U64),
+            _ => None,
+        }
+    }
+
+    /// The Rust (and schema) spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            IntType::U8 => "u8",
+            IntType::U16 => "u16",
+            IntType::U32 => "u32",
+            IntType::U64 => "u64",
+        }
+    }
+
+    /// The C spelling.
+    pub fn c_name(self) -> &'static str {
+        match self {
+            IntType::U8 => "uint8_t",
+            IntType::U16 => "uint16_t",
+            IntType::U32 => "uint32_t",
+            IntType::U64 => "uint64_t",
+        }
+    }
+
+    /// Size in bytes, which is also the alignment.
+    pub fn size(self) -> u64 {
+        match self {
+            IntType::U8 => 1,
+            IntType::U16 => 2,
+            IntType::U32 => 4,
+            IntType::U64 => 8,
+        }
+    }
+
+    /// The largest value of the type.
+    pub fn max(self) -> u64 {
+        match self {
+            IntType::U8 => u64::from(u8::MAX),
+            IntType::U16 => u64::from(u16::MAX),
+            IntType::U32 => u64::from(u32::MAX),
+            IntType::U64 => u64::MAX,
+        }
+    }
+}
+
+/// The type of a syscall or invocation argument or result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Type {
+    /// An unsigned integer; narrower than 64 bits is range-checked.
+    Int(IntType),
+    /// 0 or 1.
+    Bool,
+    /// A capability address (`CPtr`).
+    Cap,
+    /// An unvalidated user virtual address (`UserAddr`).
+    Uaddr,
+    /// An object type id (`ObjectType`).
+    ObjectType,
+    /// A value of the named `[[flags]]` set; unknown bits are rejected.
+    Flags(String),
+}
+
+impl Type {
+    /// Parses a schema type name, given the names of the flag sets.
+    pub fn parse(name: &str, flag_sets: &[&str]) -> Option<Type> {
+        if let Some(int) = IntType::parse(name) {
+            return Some(Type::Int(int));
+        }
+        match name {
+            "bool" => Some(Type::Bool),
+            "cap" => Some(Type::Cap),
+            "uaddr" => Some(Type::Uaddr),
+            "ObjectType" => Some(Type::ObjectType),
+            _ if flag_sets.contains(&name) => Some(Type::Flags(name.to_owned())),
+            _ => None,
+        }
+    }
+
+    /// The schema spelling.
+    pub fn schema_name(&self) -> &str {
+        match self {
+            Type::Int(int) => int.name(),
+            Type::Bool => "bool",
+            Type::Cap => "cap",
+            Type::Uaddr => "uaddr",
+            Type::ObjectType => "ObjectType",
+            Type::Flags(name) => name,
+        }
+    }
+
+    /// The Rust type in generated code.
+    pub fn rust_name(&self) -> &str {
+        match self {
+            Type::Int(int) => int.name(),
+            Type::Bool => "bool",
+            Type::Cap => "CPtr",
+            Type::Uaddr => "UserAddr",
+            Type::ObjectType => "ObjectType",
+            Type::Flags(name) => name,
+        }
+    }
+}
+
+/// `[[constant]]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Constant {
+    /// SCREAMING_SNAKE_CASE name.
+    pub name: String,
+    /// Declared type.
+    #[serde(rename = "type")]
+    pub ty: IntType,
+    /// The value, which fits `ty`.
+    pub value: u64,
+    /// What the constant means.
+    pub doc: String,
+}
+
+/// `[[flags]]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FlagSet {
+    /// UpperCamelCase name.
+    pub name: String,
+    /// What the set describes.
+    pub doc: String,
+    /// The bits, in schema order.
+    pub bits: Vec<FlagBit>,
+}
+
+impl FlagSet {
+    /// The mask of all defined bits.
+    pub fn all_bits(&self) -> u64 {
+        self.bits.iter().fold(0, |mask, bit| mask | (1 << bit.bit))
+    }
+}
+
+/// One bit of a flag set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FlagBit {
+    /// snake_case name.
+    pub name: String,
+    /// Bit index, below 64.
+    pub bit: u8,
+    /// What the bit grants or means.
+    pub doc: String,
+}
+
+/// `[[struct]]`, with its computed `repr(C)` layout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Struct {
+    /// UpperCamelCase name.
+    pub name: String,
+    /// What the structure holds.
+    pub doc: String,
+    /// Fields in declaration order.
+    pub fields: Vec<Field>,
+    /// `size_of` in bytes.
+    pub size: u64,
+    /// `align_of` in bytes.
+    pub align: u64,
+}
+
+/// A field of a structure or of the per-CPU block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Field {
+    /// snake_case name.
+    pub name: String,
+    /// Element type.
+    #[serde(rename = "type")]
+    pub ty: IntType,
+    /// Array length, or `None` for a scalar.
+    pub count: Option<u64>,
+    /// Byte offset in the `repr(C)` layout.
+    pub offset: u64,
+    /// Whether assembly gets an equate for the offset (per-CPU fields only).
+    pub asm: bool,
+    /// What the field holds.
+    pub doc: String,
+}
+
+impl Field {
+    /// Size in bytes of the whole field.
+    pub fn size(&self) -> u64 {
+        self.ty.size() * self.count.unwrap_or(1)
+    }
+}
+
+/// Whether a syscall is a plain call or the capability invocation path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyscallKind {
+    /// Arguments and results are the syscall's own.
+    Plain,
+    /// The capability invocation: `(cap, label)` then the invocation's payload.
+    Invoke,
+}
+
+/// A named, typed, documented argument or result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Param {
+    /// snake_case name.
+    pub name: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub ty: Type,
+    /// What it means.
+    pub doc: String,
+}
+
+/// `[[syscall]]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Syscall {
+    /// snake_case name.
+    pub name: String,
+    /// The value of the number register.
+    pub number: u64,
+    /// Plain call or the invoke path.
+    pub kind: SyscallKind,
+    /// Arguments, in argument-register order.
+    pub args: Vec<Param>,
+    /// At most one result, returned in the value register.
+    pub results: Vec<Param>,
+    /// What the syscall does.
+    pub doc: String,
+}
+
+impl Syscall {
+    /// `SchedYield` for `sched_yield`.
+    pub fn variant_name(&self) -> String {
+        names::camel_case(&self.name)
+    }
+
+    /// `SCHED_YIELD` for `sched_yield`.
+    pub fn const_name(&self) -> String {
+        self.name.to_ascii_uppercase()
+    }
+}
+
+/// `[[object]]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Object {
+    /// UpperCamelCase name.
+    pub name: String,
+    /// The `ObjectType` value.
+    pub id: u64,
+    /// First label of the object's block.
+    pub label_base: u64,
+    /// Number of labels in the block.
+    pub label_size: u64,
+    /// What the object is.
+    pub doc: String,
+}
+
+impl Object {
+    /// `page_table` for `PageTable`.
+    pub fn snake_name(&self) -> String {
+        names::snake_case(&self.name)
+    }
+
+    /// The last label of the block.
+    pub fn label_last(&self) -> u64 {
+        self.label_base + self.label_size - 1
+    }
+}
+
+/// `[[invocation]]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Invocation {
+    /// Name of the invoked object type.
+    pub object: String,
+    /// snake_case name, unique within the object.
+    pub name: String,
+    /// The label, inside the object's block.
+    pub label: u64,
+    /// Bits of the `Rights` flag set the capability must carry.
+    pub rights: Vec<String>,
+    /// Payload arguments, after the invoke syscall's own arguments.
+    pub args: Vec<Param>,
+    /// At most one result, returned in the value register.
+    pub results: Vec<Param>,
+    /// What the invocation does.
+    pub doc: String,
+}
+
+impl Invocation {
+    /// `tcb_set_priority`: the kernel trait method and the trona wrapper.
+    pub fn fn_name(&self) -> String {
+        format!("{}_{}", names::snake_case(&self.object), self.name)
+    }
+
+    /// `TcbSetPriority`: the `Invocation` enum variant.
+    pub fn variant_name(&self) -> String {
+        format!("{}{}", self.object, names::camel_case(&self.name))
+    }
+
+    /// `TCB_SET_PRIORITY`: the constant in `label::`.
+    pub fn const_name(&self) -> String {
+        self.fn_name().to_ascii_uppercase()
+    }
+
+    /// `Tcb.set_priority`: the human-readable name.
+    pub fn display_name(&self) -> String {
+        format!("{}.{}", self.object, self.name)
+    }
+}
+
+/// What kind of number a `[[retired]]` entry retires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetiredKind {
+    /// A syscall number.
+    Syscall,
+    /// An invocation label.
+    Label,
+    /// An object type id.
+    Object,
+    /// An error code.
+    Error,
+}
+
+impl RetiredKind {
+    /// The schema key.
+    pub fn key(self) -> &'static str {
+        match self {
+            RetiredKind::Syscall => "syscall",
+            RetiredKind::Label => "label",
+            RetiredKind::Object => "object",
+            RetiredKind::Error => "error",
+        }
+    }
+}
+
+/// `[[retired]]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Retired {
+    /// What the number was.
+    pub kind: RetiredKind,
+    /// The retired number.
+    pub number: u64,
+    /// Why it was retired.
+    pub reason: String,
+}
+
+/// The per-CPU data block of one architecture, with its computed layout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PerCpu {
+    /// Architecture name, as in `[arch]`.
+    pub arch: String,
+    /// Fields in declaration order with their offsets.
+    pub fields: Vec<Field>,
+    /// `size_of::<PerCpuData>()`.
+    pub size: u64,
+}
+
+impl Model {
+    /// The syscall with `kind = "invoke"`, if any.
+    pub fn invoke_syscall(&self) -> Option<&Syscall> {
+        self.syscalls.iter().find(|s| s.kind == SyscallKind::Invoke)
+    }
+
+    /// The number of argument registers (the same on every architecture).
+    pub fn arg_register_count(&self) -> usize {
+        self.arches.first().map_or(0, |a| a.arg_registers.len())
+    }
+
+    /// The number of argument registers left for an invocation's payload.
+    pub fn payload_register_count(&self) -> usize {
+        let own = self.invoke_syscall().map_or(0, |s| s.args.len());
+        self.arg_register_count().saturating_sub(own)
+    }
+
+    /// The object type called `name`.
+    pub fn object(&self, name: &str) -> Option<&Object> {
+        self.objects.iter().find(|o| o.name == name)
+    }
+
+    /// The flag set called `name`.
+    pub fn flag_set(&self, name: &str) -> Option<&FlagSet> {
+        self.flags.iter().find(|f| f.name == name)
+    }
+}

@@ -1,0 +1,231 @@
+//! The schema file as written: serde types that mirror schema.toml, with a span on every value so that validation can point at it.
+//!
+//! Almost every key is optional here so that a missing key becomes one validation
+//! error among all the others instead of stopping the parse.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use toml::Spanned;
+
+/// A value with its byte span in the schema text.
+pub type S<T> = Spanned<T>;
+
+/// The whole schema file.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchema {
+    pub abi: Option<S<RawAbi>>,
+    pub arch: Option<OrderedMap<S<RawArch>>>,
+    pub dispatch: Option<S<RawDispatch>>,
+    #[serde(default)]
+    pub error: Vec<S<RawError>>,
+    #[serde(default)]
+    pub constant: Vec<S<RawConstant>>,
+    #[serde(default)]
+    pub flags: Vec<S<RawFlags>>,
+    #[serde(default, rename = "struct")]
+    pub structs: Vec<S<RawStruct>>,
+    #[serde(default)]
+    pub syscall: Vec<S<RawSyscall>>,
+    #[serde(default)]
+    pub object: Vec<S<RawObject>>,
+    #[serde(default)]
+    pub invocation: Vec<S<RawInvocation>>,
+    #[serde(default)]
+    pub retired: Vec<S<RawRetired>>,
+    pub percpu: Option<OrderedMap<OrderedMap<Vec<S<RawPerCpuField>>>>>,
+}
+
+/// `[abi]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAbi {
+    pub name: Option<S<String>>,
+    pub version: Option<S<String>>,
+}
+
+/// `[arch.<name>]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArch {
+    pub trap: Option<S<String>>,
+    pub number_register: Option<S<String>>,
+    pub arg_registers: Option<S<Vec<S<String>>>>,
+    pub result_registers: Option<S<Vec<S<String>>>>,
+    #[serde(default)]
+    pub clobbered_registers: Vec<S<String>>,
+}
+
+/// `[dispatch]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDispatch {
+    pub unknown_syscall: Option<S<String>>,
+    pub unknown_label: Option<S<String>>,
+    pub invalid_argument: Option<S<String>>,
+    pub insufficient_rights: Option<S<String>>,
+    pub unknown_error: Option<S<String>>,
+}
+
+/// `[[error]]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawError {
+    pub name: Option<S<String>>,
+    pub code: Option<S<i64>>,
+    pub doc: Option<S<String>>,
+}
+
+/// `[[constant]]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConstant {
+    pub name: Option<S<String>>,
+    #[serde(rename = "type")]
+    pub ty: Option<S<String>>,
+    pub value: Option<S<i64>>,
+    pub doc: Option<S<String>>,
+}
+
+/// `[[flags]]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlags {
+    pub name: Option<S<String>>,
+    pub doc: Option<S<String>>,
+    #[serde(default)]
+    pub bits: Vec<S<RawFlagBit>>,
+}
+
+/// One entry of `bits` in `[[flags]]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlagBit {
+    pub name: Option<S<String>>,
+    pub bit: Option<S<i64>>,
+    pub doc: Option<S<String>>,
+}
+
+/// `[[struct]]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStruct {
+    pub name: Option<S<String>>,
+    pub doc: Option<S<String>>,
+    #[serde(default)]
+    pub fields: Vec<S<RawParam>>,
+}
+
+/// A named, typed, documented value: a syscall or invocation argument or result, or a struct field.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawParam {
+    pub name: Option<S<String>>,
+    #[serde(rename = "type")]
+    pub ty: Option<S<String>>,
+    pub doc: Option<S<String>>,
+}
+
+/// `[[syscall]]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSyscall {
+    pub name: Option<S<String>>,
+    pub number: Option<S<i64>>,
+    pub kind: Option<S<String>>,
+    #[serde(default)]
+    pub args: Vec<S<RawParam>>,
+    #[serde(default)]
+    pub results: Vec<S<RawParam>>,
+    pub doc: Option<S<String>>,
+}
+
+/// `[[object]]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawObject {
+    pub name: Option<S<String>>,
+    pub id: Option<S<i64>>,
+    pub labels: Option<S<RawLabelBlock>>,
+    pub doc: Option<S<String>>,
+}
+
+/// `labels = { base, size }` of an object.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLabelBlock {
+    pub base: Option<S<i64>>,
+    pub size: Option<S<i64>>,
+}
+
+/// `[[invocation]]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInvocation {
+    pub object: Option<S<String>>,
+    pub name: Option<S<String>>,
+    pub label: Option<S<i64>>,
+    pub rights: Option<S<Vec<S<String>>>>,
+    #[serde(default)]
+    pub args: Vec<S<RawParam>>,
+    #[serde(default)]
+    pub results: Vec<S<RawParam>>,
+    pub doc: Option<S<String>>,
+}
+
+/// `[[retired]]`: exactly one of the numbers, and why.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetired {
+    pub syscall: Option<S<i64>>,
+    pub label: Option<S<i64>>,
+    pub object: Option<S<i64>>,
+    pub error: Option<S<i64>>,
+    pub reason: Option<S<String>>,
+}
+
+/// `[[percpu.<arch>.field]]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPerCpuField {
+    pub name: Option<S<String>>,
+    #[serde(rename = "type")]
+    pub ty: Option<S<String>>,
+    pub count: Option<S<i64>>,
+    pub asm: Option<S<bool>>,
+    pub offset: Option<S<i64>>,
+    pub doc: Option<S<String>>,
+}
+
+/// A TOML table whose keys are kept in document order, each with its span.
+///
+/// Implicit tables (`percpu` in `[[percpu.x86_64.field]]`) have no span of their own,
+/// so the keys carry the spans.
+#[derive(Debug)]
+pub struct OrderedMap<V>(pub Vec<(S<String>, V)>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MapVisitor<V>(PhantomData<V>);
+
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for MapVisitor<V> {
+            type Value = OrderedMap<V>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some((key, value)) = map.next_entry::<S<String>, V>()? {
+                    entries.push((key, value));
+                }
+                Ok(OrderedMap(entries))
+            }
+        }
+
+        deserializer.deserialize_map(MapVisitor(PhantomData))
+    }
+}

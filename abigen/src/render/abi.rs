@@ -1,0 +1,452 @@
+//! Renders `abi/src/generated.rs`: numbers, enums, flag sets and structures shared by kernel and userland.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{Verbatim, doc_attrs, format_rust, hex_literal, ident, number_literal};
+use crate::fingerprint::fingerprint;
+use crate::model::{Model, Struct};
+use crate::names::screaming_case;
+use crate::validate::RIGHTS_FLAG_SET;
+
+/// Renders the `abi` crate's generated module.
+pub fn render(model: &Model) -> String {
+    let name = &model.abi.name;
+    let major = proc_macro2::Literal::u16_unsuffixed(model.abi.version_major);
+    let minor = proc_macro2::Literal::u16_unsuffixed(model.abi.version_minor);
+    let fingerprint = format!("{:#018x}", fingerprint(model))
+        .parse::<proc_macro2::Literal>()
+        .ok();
+    let syscalls = syscalls(model);
+    let labels = labels(model);
+    let objects = objects(model);
+    let invocations = invocations(model);
+    let errors = errors(model);
+    let flags = flags(model);
+    let structs = structs(model);
+    let constants = model.constants.iter().map(|c| {
+        let doc = doc_attrs(&c.doc);
+        let name = ident(&c.name);
+        let ty = ident(c.ty.name());
+        let value = number_literal(c.value);
+        quote! { #doc pub const #name: #ty = #value; }
+    });
+    let tokens = quote! {
+        /// The ABI's name.
+        pub const ABI_NAME: &str = #name;
+        /// The ABI's major version; every breaking change bumps it.
+        pub const ABI_VERSION_MAJOR: u16 = #major;
+        /// The ABI's minor version; compatible additions bump it.
+        pub const ABI_VERSION_MINOR: u16 = #minor;
+        /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
+        pub const ABI_FINGERPRINT: u64 = #fingerprint;
+        #(#constants)*
+        #syscalls
+        #labels
+        #objects
+        #invocations
+        #errors
+        #flags
+        #structs
+    };
+    format_rust(
+        "The kernite ABI: every number, type and layout that the kernel and userland share.",
+        tokens,
+        &Verbatim::default(),
+    )
+}
+
+fn syscalls(model: &Model) -> TokenStream {
+    let consts = model.syscalls.iter().map(|s| {
+        let doc = doc_attrs(&s.doc);
+        let name = ident(&s.const_name());
+        let number = number_literal(s.number);
+        quote! { #doc pub const #name: u64 = #number; }
+    });
+    let variants = model.syscalls.iter().map(|s| {
+        let doc = doc_attrs(&s.doc);
+        let variant = ident(&s.variant_name());
+        let number = ident(&s.const_name());
+        quote! { #doc #variant = sys::#number, }
+    });
+    let all = model.syscalls.iter().map(|s| ident(&s.variant_name()));
+    let names = model.syscalls.iter().map(|s| {
+        let variant = ident(&s.variant_name());
+        let name = &s.name;
+        quote! { Syscall::#variant => #name, }
+    });
+    let decode = model.syscalls.iter().map(|s| {
+        let variant = ident(&s.variant_name());
+        let number = ident(&s.const_name());
+        quote! { sys::#number => Ok(Syscall::#variant), }
+    });
+    let unknown = ident(&model.dispatch.unknown_syscall);
+    let unknown_doc = format!(" Decodes a syscall number; unknown numbers are `Error::{unknown}`.");
+    quote! {
+        /// Syscall numbers: the value of the number register.
+        pub mod sys {
+            #(#consts)*
+        }
+        /// A syscall of the ABI.
+        #[repr(u64)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Syscall {
+            #(#variants)*
+        }
+        impl Syscall {
+            /// Every syscall, in schema order.
+            pub const ALL: &'static [Syscall] = &[#(Syscall::#all),*];
+            /// The syscall number.
+            pub const fn number(self) -> u64 {
+                self as u64
+            }
+            /// The schema name, e.g. `sched_yield`.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    #(#names)*
+                }
+            }
+        }
+        impl TryFrom<u64> for Syscall {
+            type Error = Error;
+            #[doc = #unknown_doc]
+            fn try_from(number: u64) -> Result<Syscall, Error> {
+                match number {
+                    #(#decode)*
+                    _ => Err(Error::#unknown),
+                }
+            }
+        }
+    }
+}
+
+fn labels(model: &Model) -> TokenStream {
+    let consts = model.invocations.iter().map(|i| {
+        let doc = doc_attrs(&i.doc);
+        let name = ident(&i.const_name());
+        let label = hex_literal(i.label);
+        quote! { #doc pub const #name: u64 = #label; }
+    });
+    quote! {
+        /// Invocation labels: the second argument of the invoke syscall, `OBJECT_NAME`.
+        pub mod label {
+            #(#consts)*
+        }
+    }
+}
+
+fn objects(model: &Model) -> TokenStream {
+    let variants = model.objects.iter().map(|o| {
+        let doc = doc_attrs(&o.doc);
+        let variant = ident(&o.name);
+        let id = number_literal(o.id);
+        quote! { #doc #variant = #id, }
+    });
+    let all = model.objects.iter().map(|o| ident(&o.name));
+    let names = model.objects.iter().map(|o| {
+        let variant = ident(&o.name);
+        let name = &o.name;
+        quote! { ObjectType::#variant => #name, }
+    });
+    let blocks = model.objects.iter().map(|o| {
+        let variant = ident(&o.name);
+        let base = hex_literal(o.label_base);
+        let last = hex_literal(o.label_last());
+        quote! { ObjectType::#variant => #base..=#last, }
+    });
+    let decode = model.objects.iter().map(|o| {
+        let variant = ident(&o.name);
+        let id = number_literal(o.id);
+        quote! { #id => Ok(ObjectType::#variant), }
+    });
+    let invalid = ident(&model.dispatch.invalid_argument);
+    let invalid_doc = format!(" Decodes an object type id; unknown ids are `Error::{invalid}`.");
+    quote! {
+        /// A kernel object type.
+        #[repr(u64)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ObjectType {
+            #(#variants)*
+        }
+        impl ObjectType {
+            /// Every object type, in schema order.
+            pub const ALL: &'static [ObjectType] = &[#(ObjectType::#all),*];
+            /// The object type id.
+            pub const fn id(self) -> u64 {
+                self as u64
+            }
+            /// The schema name, e.g. `Tcb`.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    #(#names)*
+                }
+            }
+            /// The block of invocation labels the type owns.
+            pub const fn label_block(self) -> core::ops::RangeInclusive<u64> {
+                match self {
+                    #(#blocks)*
+                }
+            }
+        }
+        impl TryFrom<u64> for ObjectType {
+            type Error = Error;
+            #[doc = #invalid_doc]
+            fn try_from(id: u64) -> Result<ObjectType, Error> {
+                match id {
+                    #(#decode)*
+                    _ => Err(Error::#invalid),
+                }
+            }
+        }
+    }
+}
+
+fn invocations(model: &Model) -> TokenStream {
+    let variants = model.invocations.iter().map(|i| {
+        let doc = doc_attrs(&i.doc);
+        let variant = ident(&i.variant_name());
+        quote! { #doc #variant, }
+    });
+    let all = model.invocations.iter().map(|i| ident(&i.variant_name()));
+    let decode = model.invocations.iter().map(|i| {
+        let variant = ident(&i.variant_name());
+        let object = ident(&i.object);
+        let label = ident(&i.const_name());
+        quote! { (ObjectType::#object, label::#label) => Some(Invocation::#variant), }
+    });
+    let labels = model.invocations.iter().map(|i| {
+        let variant = ident(&i.variant_name());
+        let label = ident(&i.const_name());
+        quote! { Invocation::#variant => label::#label, }
+    });
+    let objects = model.invocations.iter().map(|i| {
+        let variant = ident(&i.variant_name());
+        let object = ident(&i.object);
+        quote! { Invocation::#variant => ObjectType::#object, }
+    });
+    let names = model.invocations.iter().map(|i| {
+        let variant = ident(&i.variant_name());
+        let name = i.display_name();
+        quote! { Invocation::#variant => #name, }
+    });
+    let rights = model.flag_set(RIGHTS_FLAG_SET).map(|_| {
+        let rights_type = ident(RIGHTS_FLAG_SET);
+        let arms = model.invocations.iter().map(|i| {
+            let variant = ident(&i.variant_name());
+            let bits = i.rights.iter().map(|r| ident(&screaming_case(r)));
+            let value = if i.rights.is_empty() {
+                quote! { #rights_type::empty() }
+            } else {
+                quote! { #rights_type(#(#rights_type::#bits.0)|*) }
+            };
+            quote! { Invocation::#variant => #value, }
+        });
+        quote! {
+            /// The rights the invoked capability must carry.
+            pub const fn rights(self) -> #rights_type {
+                match self {
+                    #(#arms)*
+                }
+            }
+        }
+    });
+    let decode_body = if model.invocations.is_empty() {
+        quote! {
+            let _ = (object, value);
+            None
+        }
+    } else {
+        quote! {
+            match (object, value) {
+                #(#decode)*
+                _ => None,
+            }
+        }
+    };
+    quote! {
+        /// An operation on an object type, selected by the label of an invoke syscall.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Invocation {
+            #(#variants)*
+        }
+        impl Invocation {
+            /// Every invocation, in schema order.
+            pub const ALL: &'static [Invocation] = &[#(Invocation::#all),*];
+            /// The invocation that `value` selects on an object of type `object`, if any.
+            ///
+            /// A label of another type's block, or an unused label of this type's block, is `None`.
+            pub const fn decode(object: ObjectType, value: u64) -> Option<Invocation> {
+                #decode_body
+            }
+            /// The label.
+            pub const fn label(self) -> u64 {
+                match self {
+                    #(#labels)*
+                }
+            }
+            /// The object type it applies to.
+            pub const fn object(self) -> ObjectType {
+                match self {
+                    #(#objects)*
+                }
+            }
+            /// `Object.name`, e.g. `Tcb.set_priority`.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    #(#names)*
+                }
+            }
+            #rights
+        }
+    }
+}
+
+fn errors(model: &Model) -> TokenStream {
+    let variants = model.errors.iter().map(|e| {
+        let doc = doc_attrs(&e.doc);
+        let variant = ident(&e.name);
+        let code = number_literal(e.code);
+        quote! { #doc #variant = #code, }
+    });
+    let all = model.errors.iter().map(|e| ident(&e.name));
+    let names = model.errors.iter().map(|e| {
+        let variant = ident(&e.name);
+        let name = &e.name;
+        quote! { Error::#variant => #name, }
+    });
+    let decode = model.errors.iter().map(|e| {
+        let variant = ident(&e.name);
+        let code = number_literal(e.code);
+        quote! { #code => Ok(Error::#variant), }
+    });
+    let unknown = ident(&model.dispatch.unknown_error);
+    let unknown_doc = format!(
+        " Decodes a non-zero status; codes this build does not know become `Error::{unknown}`."
+    );
+    quote! {
+        /// An error a syscall or invocation returns; the status register holds its code.
+        #[repr(u64)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Error {
+            #(#variants)*
+        }
+        impl Error {
+            /// Every error, in schema order.
+            pub const ALL: &'static [Error] = &[#(Error::#all),*];
+            /// The status-register value.
+            pub const fn code(self) -> u64 {
+                self as u64
+            }
+            /// The schema name, e.g. `InvalidArgument`.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    #(#names)*
+                }
+            }
+            #[doc = #unknown_doc]
+            pub fn from_code(code: u64) -> Error {
+                Error::try_from(code).unwrap_or(Error::#unknown)
+            }
+        }
+        impl TryFrom<u64> for Error {
+            type Error = ();
+            /// Decodes a status code; unknown codes (and 0, success) are `Err(())`.
+            fn try_from(code: u64) -> Result<Error, ()> {
+                match code {
+                    #(#decode)*
+                    _ => Err(()),
+                }
+            }
+        }
+        impl core::fmt::Display for Error {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    }
+}
+
+fn flags(model: &Model) -> TokenStream {
+    let sets = model.flags.iter().map(|set| {
+        let doc = doc_attrs(&set.doc);
+        let name = ident(&set.name);
+        let bits = set.bits.iter().map(|b| {
+            let doc = doc_attrs(&b.doc);
+            let bit_name = ident(&screaming_case(&b.name));
+            let bit = proc_macro2::Literal::u8_unsuffixed(b.bit);
+            quote! { #doc pub const #bit_name: #name = #name(1 << #bit); }
+        });
+        let all = hex_literal(set.all_bits());
+        quote! {
+            #doc
+            #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+            pub struct #name(u64);
+            impl #name {
+                #(#bits)*
+                /// Every defined bit.
+                pub const ALL: #name = #name(#all);
+                /// No bits.
+                pub const fn empty() -> #name {
+                    #name(0)
+                }
+                /// The set with exactly `bits`, or `None` when `bits` has an undefined bit.
+                pub const fn from_bits(bits: u64) -> Option<#name> {
+                    if bits & !#name::ALL.0 == 0 { Some(#name(bits)) } else { None }
+                }
+                /// The raw bits.
+                pub const fn bits(self) -> u64 {
+                    self.0
+                }
+                /// True when no bit is set.
+                pub const fn is_empty(self) -> bool {
+                    self.0 == 0
+                }
+                /// True when every bit of `other` is also in `self`.
+                pub const fn contains(self, other: #name) -> bool {
+                    self.0 & other.0 == other.0
+                }
+                /// The bits in either set.
+                pub const fn union(self, other: #name) -> #name {
+                    #name(self.0 | other.0)
+                }
+                /// The bits in both sets.
+                pub const fn intersection(self, other: #name) -> #name {
+                    #name(self.0 & other.0)
+                }
+            }
+        }
+    });
+    quote! { #(#sets)* }
+}
+
+fn struct_tokens(s: &Struct) -> TokenStream {
+    let doc = doc_attrs(&s.doc);
+    let name = ident(&s.name);
+    let fields = s.fields.iter().map(|f| {
+        let doc = doc_attrs(&f.doc);
+        let field = ident(&f.name);
+        let ty = ident(f.ty.name());
+        quote! { #doc pub #field: #ty, }
+    });
+    let offsets = s.fields.iter().map(|f| {
+        let field = ident(&f.name);
+        let offset = proc_macro2::Literal::u64_unsuffixed(f.offset);
+        quote! { const _: () = assert!(core::mem::offset_of!(#name, #field) == #offset); }
+    });
+    let size = proc_macro2::Literal::u64_unsuffixed(s.size);
+    quote! {
+        #doc
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct #name {
+            #(#fields)*
+        }
+        #(#offsets)*
+        const _: () = assert!(core::mem::size_of::<#name>() == #size);
+    }
+}
+
+fn structs(model: &Model) -> TokenStream {
+    let structs = model.structs.iter().map(struct_tokens);
+    quote! { #(#structs)* }
+}

@@ -1,0 +1,260 @@
+//! Renders `kernel/src/generated/dispatch.rs`: the `Kernel` handler trait and the `dispatch` function that decodes raw trap registers into typed calls.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{Verbatim, doc_attrs, format_rust, ident};
+use crate::model::{IntType, Invocation, Model, Param, Syscall, SyscallKind, Type};
+use crate::validate::RIGHTS_FLAG_SET;
+
+/// Renders the kernel dispatcher.
+pub fn render(model: &Model) -> String {
+    let register_count = proc_macro2::Literal::usize_unsuffixed(model.arg_register_count());
+    let invalid = ident(&model.dispatch.invalid_argument);
+    let has_rights = model.flag_set(RIGHTS_FLAG_SET).is_some();
+    let rights_method = has_rights.then(|| {
+        let rights = ident(RIGHTS_FLAG_SET);
+        quote! {
+            /// The rights `cap` carries.
+            fn rights(cap: &Self::Cap) -> abi::#rights;
+        }
+    });
+    let syscall_methods = model
+        .syscalls
+        .iter()
+        .filter(|s| s.kind == SyscallKind::Plain)
+        .map(|s| {
+            let doc = doc_attrs(&s.doc);
+            let name = ident(&format!("sys_{}", s.name));
+            let params = s.args.iter().map(param_decl);
+            let ret = result_type(&s.results);
+            quote! { #doc fn #name(&mut self #(, #params)*) -> Result<#ret, abi::Error>; }
+        });
+    let invocation_methods = model.invocations.iter().map(|i| {
+        let doc = doc_attrs(&format!("`{}` (label {:#x}). {}", i.display_name(), i.label, i.doc));
+        let name = ident(&i.fn_name());
+        let params = i.args.iter().map(param_decl);
+        let ret = result_type(&i.results);
+        quote! { #doc fn #name(&mut self, target: Self::Cap #(, #params)*) -> Result<#ret, abi::Error>; }
+    });
+    let syscall_arms = model.syscalls.iter().map(|s| syscall_arm(s, &invalid));
+    let mut verbatim = Verbatim::default();
+    let invoke_fn = model
+        .invoke_syscall()
+        .map(|invoke| invoke_fn(model, invoke, &invalid, &mut verbatim));
+    let unknown_label_doc = format!(
+        " A label that is not an invocation of the capability's object type fails with `{}`; a capability\n without a needed right fails with `{}`.",
+        model.dispatch.unknown_label, model.dispatch.insufficient_rights
+    );
+    let tokens = quote! {
+        /// What the dispatcher needs from the kernel: capability lookup and one method per syscall and invocation.
+        pub trait Kernel {
+            /// A resolved capability handed to invocation methods.
+            type Cap;
+            /// Resolves `cptr` in the current thread's CSpace.
+            fn lookup(&mut self, cptr: abi::CPtr) -> Result<Self::Cap, abi::Error>;
+            /// The object type `cap` refers to.
+            fn object_type(cap: &Self::Cap) -> abi::ObjectType;
+            #rights_method
+            /// The value register to return alongside `error`; 0 unless the error carries a value
+            /// (for example the page-table level that `MissingTable` needs).
+            fn error_value(&mut self, error: abi::Error) -> u64 {
+                let _ = error;
+                0
+            }
+            #(#syscall_methods)*
+            #(#invocation_methods)*
+        }
+
+        /// Decodes one trap: `number` from the number register, `args` the argument registers in
+        /// schema order. Returns the values for the two result registers: `[0, value]` on
+        /// success, `[error code, K::error_value(error)]` on failure.
+        ///
+        #[doc = #unknown_label_doc]
+        pub fn dispatch<K: Kernel>(k: &mut K, number: u64, args: [u64; #register_count]) -> [u64; 2] {
+            match decode_and_call(k, number, &args) {
+                Ok(value) => [0, value],
+                Err(error) => [error.code(), k.error_value(error)],
+            }
+        }
+
+        fn decode_and_call<K: Kernel>(k: &mut K, number: u64, args: &[u64; #register_count]) -> Result<u64, abi::Error> {
+            match abi::Syscall::try_from(number)? {
+                #(#syscall_arms)*
+            }
+        }
+
+        #invoke_fn
+    };
+    format_rust(
+        "The kernel's syscall dispatcher: decodes trap registers into typed calls on the `Kernel` trait.",
+        tokens,
+        &verbatim,
+    )
+}
+
+/// `name: Type` for a trait method parameter.
+fn param_decl(p: &Param) -> TokenStream {
+    let name = ident(&p.name);
+    let ty = rust_type(&p.ty);
+    quote! { #name: #ty }
+}
+
+/// The Rust type of a schema type, spelled through the `abi` crate.
+pub(super) fn rust_type(ty: &Type) -> TokenStream {
+    match ty {
+        Type::Int(int) => {
+            let name = ident(int.name());
+            quote! { #name }
+        }
+        Type::Bool => quote! { bool },
+        Type::Cap => quote! { abi::CPtr },
+        Type::Uaddr => quote! { abi::UserAddr },
+        Type::ObjectType => quote! { abi::ObjectType },
+        Type::Flags(name) => {
+            let name = ident(name);
+            quote! { abi::#name }
+        }
+    }
+}
+
+/// `()` or the single result's type.
+pub(super) fn result_type(results: &[Param]) -> TokenStream {
+    match results.first() {
+        Some(p) => rust_type(&p.ty),
+        None => quote! { () },
+    }
+}
+
+/// An expression decoding register `raw` into `ty`, returning `invalid` from the enclosing function on failure.
+fn decode(ty: &Type, raw: TokenStream, invalid: &proc_macro2::Ident) -> TokenStream {
+    match ty {
+        Type::Int(IntType::U64) => raw,
+        Type::Int(int) => {
+            let name = ident(int.name());
+            quote! { #name::try_from(#raw).map_err(|_| abi::Error::#invalid)? }
+        }
+        Type::Bool => quote! {
+            match #raw {
+                0 => false,
+                1 => true,
+                _ => return Err(abi::Error::#invalid),
+            }
+        },
+        Type::Cap => quote! { abi::CPtr(#raw) },
+        Type::Uaddr => quote! { abi::UserAddr(#raw) },
+        Type::ObjectType => {
+            quote! { abi::ObjectType::try_from(#raw).map_err(|_| abi::Error::#invalid)? }
+        }
+        Type::Flags(name) => {
+            let name = ident(name);
+            quote! { abi::#name::from_bits(#raw).ok_or(abi::Error::#invalid)? }
+        }
+    }
+}
+
+/// Turns the method's `Result<T, Error>` into `Result<u64, Error>` for the value register.
+fn encode_result(call: TokenStream, results: &[Param]) -> TokenStream {
+    let Some(result) = results.first() else {
+        return quote! { #call.map(|()| 0) };
+    };
+    match &result.ty {
+        Type::Int(IntType::U64) => call,
+        Type::Int(_) | Type::Bool => quote! { #call.map(u64::from) },
+        Type::Cap => quote! { #call.map(|value| value.0) },
+        Type::Uaddr => quote! { #call.map(|value| value.0) },
+        Type::ObjectType => quote! { #call.map(abi::ObjectType::id) },
+        Type::Flags(name) => {
+            let name = ident(name);
+            quote! { #call.map(abi::#name::bits) }
+        }
+    }
+}
+
+/// `let name = decode(args[first + i]);` for each argument, and the argument names.
+fn decode_args(
+    params: &[Param],
+    first: usize,
+    invalid: &proc_macro2::Ident,
+) -> (Vec<TokenStream>, Vec<proc_macro2::Ident>) {
+    let mut lets = Vec::new();
+    let mut names = Vec::new();
+    for (i, p) in params.iter().enumerate() {
+        let name = ident(&p.name);
+        let index = proc_macro2::Literal::usize_unsuffixed(first + i);
+        let value = decode(&p.ty, quote! { args[#index] }, invalid);
+        lets.push(quote! { let #name = #value; });
+        names.push(name);
+    }
+    (lets, names)
+}
+
+fn syscall_arm(s: &Syscall, invalid: &proc_macro2::Ident) -> TokenStream {
+    let variant = ident(&s.variant_name());
+    if s.kind == SyscallKind::Invoke {
+        return quote! { abi::Syscall::#variant => invoke(k, args), };
+    }
+    let method = ident(&format!("sys_{}", s.name));
+    let (lets, names) = decode_args(&s.args, 0, invalid);
+    let call = encode_result(quote! { k.#method(#(#names),*) }, &s.results);
+    quote! {
+        abi::Syscall::#variant => {
+            #(#lets)*
+            #call
+        }
+    }
+}
+
+fn invocation_arm(
+    i: &Invocation,
+    payload_start: usize,
+    invalid: &proc_macro2::Ident,
+) -> TokenStream {
+    let variant = ident(&i.variant_name());
+    let method = ident(&i.fn_name());
+    let (lets, names) = decode_args(&i.args, payload_start, invalid);
+    let call = encode_result(quote! { k.#method(target #(, #names)*) }, &i.results);
+    quote! {
+        abi::Invocation::#variant => {
+            #(#lets)*
+            #call
+        }
+    }
+}
+
+fn invoke_fn(
+    model: &Model,
+    invoke: &Syscall,
+    invalid: &proc_macro2::Ident,
+    verbatim: &mut Verbatim,
+) -> TokenStream {
+    let register_count = proc_macro2::Literal::usize_unsuffixed(model.arg_register_count());
+    let unknown_label = ident(&model.dispatch.unknown_label);
+    let insufficient = ident(&model.dispatch.insufficient_rights);
+    let payload_start = invoke.args.len();
+    let rights_check = model.flag_set(RIGHTS_FLAG_SET).map(|_| {
+        let note = verbatim.comment("Rights are checked before any payload register is decoded.");
+        quote! {
+            #note
+            if !K::rights(&target).contains(invocation.rights()) {
+                return Err(abi::Error::#insufficient);
+            }
+        }
+    });
+    let arms = model
+        .invocations
+        .iter()
+        .map(|i| invocation_arm(i, payload_start, invalid));
+    quote! {
+        /// The invoke path: look up the capability, select the invocation by (object type, label),
+        /// check rights, decode the payload registers and call the handler.
+        fn invoke<K: Kernel>(k: &mut K, args: &[u64; #register_count]) -> Result<u64, abi::Error> {
+            let target = k.lookup(abi::CPtr(args[0]))?;
+            let invocation = abi::Invocation::decode(K::object_type(&target), args[1]).ok_or(abi::Error::#unknown_label)?;
+            #rights_check
+            match invocation {
+                #(#arms)*
+            }
+        }
+    }
+}

@@ -1,0 +1,680 @@
+//! Renders the non-Rust outputs from askama templates: the per-CPU assembly equates, the C header and docs/abi.md.
+
+use askama::Template;
+
+use super::GENERATED_HEADER;
+use crate::fingerprint::fingerprint;
+use crate::model::{Arch, IntType, Model, Param, PerCpu, Type};
+use crate::names::{screaming_case, snake_case};
+use crate::validate::RIGHTS_FLAG_SET;
+
+#[derive(Template)]
+#[template(path = "percpu.S", escape = "none")]
+struct PercpuAsm<'a> {
+    header: &'a str,
+    arch: &'a str,
+    fields: Vec<(String, u64)>,
+    size: u64,
+}
+
+/// Renders `percpu.S`: one `.equ` per `asm` field, and the block size.
+pub fn render_percpu_asm(percpu: &PerCpu) -> String {
+    let fields = percpu
+        .fields
+        .iter()
+        .filter(|f| f.asm)
+        .map(|f| (format!("PERCPU_{}", screaming_case(&f.name)), f.offset))
+        .collect();
+    finish(
+        PercpuAsm {
+            header: GENERATED_HEADER,
+            arch: &percpu.arch,
+            fields,
+            size: percpu.size,
+        }
+        .render(),
+    )
+}
+
+struct CDefine {
+    name: String,
+    value: String,
+    doc: String,
+}
+
+struct CSection {
+    title: String,
+    defines: Vec<CDefine>,
+}
+
+struct CField {
+    decl: String,
+    doc: String,
+}
+
+struct CStruct {
+    name: String,
+    doc: String,
+    fields: Vec<CField>,
+    size: u64,
+}
+
+#[derive(Template)]
+#[template(path = "kernite.h", escape = "none")]
+struct CHeader<'a> {
+    header: &'a str,
+    abi_name: &'a str,
+    guard: String,
+    prefix: String,
+    major: u16,
+    minor: u16,
+    fingerprint: String,
+    sections: Vec<CSection>,
+    structs: Vec<CStruct>,
+}
+
+/// Makes text safe inside a `/** … */` comment.
+fn c_doc(doc: &str) -> String {
+    doc.replace("*/", "* /").replace('\n', " ")
+}
+
+fn c_int(ty: IntType, value: u64) -> String {
+    let literal = if value < 0x1_0000 {
+        value.to_string()
+    } else {
+        format!("{value:#x}")
+    };
+    match ty {
+        IntType::U8 => format!("UINT8_C({literal})"),
+        IntType::U16 => format!("UINT16_C({literal})"),
+        IntType::U32 => format!("UINT32_C({literal})"),
+        IntType::U64 => format!("UINT64_C({literal})"),
+    }
+}
+
+/// Renders the C header.
+pub fn render_c_header(model: &Model) -> String {
+    let prefix = screaming_case(&model.abi.name);
+    let lower = snake_case(&model.abi.name);
+    let define = |name: String, value: String, doc: &str| CDefine {
+        name,
+        value,
+        doc: c_doc(doc),
+    };
+    let mut sections = vec![
+        CSection {
+            title: "Constants.".to_owned(),
+            defines: model
+                .constants
+                .iter()
+                .map(|c| define(format!("{prefix}_{}", c.name), c_int(c.ty, c.value), &c.doc))
+                .collect(),
+        },
+        CSection {
+            title: "Syscall numbers (the number register).".to_owned(),
+            defines: model
+                .syscalls
+                .iter()
+                .map(|s| {
+                    define(
+                        format!("{prefix}_SYS_{}", s.const_name()),
+                        s.number.to_string(),
+                        &s.doc,
+                    )
+                })
+                .collect(),
+        },
+        CSection {
+            title: "Object types.".to_owned(),
+            defines: model
+                .objects
+                .iter()
+                .map(|o| {
+                    define(
+                        format!("{prefix}_OBJECT_{}", screaming_case(&o.name)),
+                        o.id.to_string(),
+                        &o.doc,
+                    )
+                })
+                .collect(),
+        },
+        CSection {
+            title: "Invocation labels (the invoke syscall's label argument).".to_owned(),
+            defines: model
+                .invocations
+                .iter()
+                .map(|i| {
+                    define(
+                        format!("{prefix}_LABEL_{}", i.const_name()),
+                        format!("{:#x}", i.label),
+                        &i.doc,
+                    )
+                })
+                .collect(),
+        },
+        CSection {
+            title: "Error codes (the status register; 0 is success).".to_owned(),
+            defines: model
+                .errors
+                .iter()
+                .map(|e| {
+                    define(
+                        format!("{prefix}_ERROR_{}", screaming_case(&e.name)),
+                        e.code.to_string(),
+                        &e.doc,
+                    )
+                })
+                .collect(),
+        },
+    ];
+    for set in &model.flags {
+        let set_name = screaming_case(&set.name);
+        let mut defines: Vec<CDefine> = set
+            .bits
+            .iter()
+            .map(|b| {
+                define(
+                    format!("{prefix}_{set_name}_{}", screaming_case(&b.name)),
+                    format!("(UINT64_C(1) << {})", b.bit),
+                    &b.doc,
+                )
+            })
+            .collect();
+        defines.push(define(
+            format!("{prefix}_{set_name}_ALL"),
+            format!("UINT64_C({:#x})", set.all_bits()),
+            "Every defined bit.",
+        ));
+        sections.push(CSection {
+            title: format!("Flag set {}: {}", set.name, c_doc(&set.doc)),
+            defines,
+        });
+    }
+    let structs = model
+        .structs
+        .iter()
+        .map(|s| CStruct {
+            name: format!("{lower}_{}", snake_case(&s.name)),
+            doc: c_doc(&s.doc),
+            fields: s
+                .fields
+                .iter()
+                .map(|f| CField {
+                    decl: format!("{} {}", f.ty.c_name(), f.name),
+                    doc: c_doc(&f.doc),
+                })
+                .collect(),
+            size: s.size,
+        })
+        .collect();
+    finish(
+        CHeader {
+            header: GENERATED_HEADER,
+            abi_name: &model.abi.name,
+            guard: format!("{prefix}_ABI_H"),
+            prefix,
+            major: model.abi.version_major,
+            minor: model.abi.version_minor,
+            fingerprint: format!("{:#018x}", fingerprint(model)),
+            sections,
+            structs,
+        }
+        .render(),
+    )
+}
+
+struct ArchView {
+    name: String,
+}
+
+struct RegisterRow {
+    name: String,
+    ty: String,
+    registers: Vec<String>,
+    doc: String,
+}
+
+struct EntryView {
+    number: String,
+    name: String,
+    anchor: String,
+    summary: String,
+    rights: String,
+    title: String,
+    doc: String,
+    facts: Vec<String>,
+    registers: Vec<RegisterRow>,
+    returns: String,
+}
+
+struct ObjectView {
+    id: u64,
+    name: String,
+    block: String,
+    doc: String,
+}
+
+struct FlagView {
+    name: String,
+    doc: String,
+    rows: Vec<(u8, String, String)>,
+}
+
+struct LayoutView {
+    title: String,
+    doc: String,
+    size: u64,
+    rows: Vec<(u64, String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "abi.md", escape = "none")]
+struct Markdown<'a> {
+    header: &'a str,
+    abi_name: &'a str,
+    major: u16,
+    minor: u16,
+    fingerprint: String,
+    arches: Vec<ArchView>,
+    trap_rows: Vec<(String, Vec<String>)>,
+    invalid_argument: &'a str,
+    unknown_syscall: &'a str,
+    unknown_label: &'a str,
+    insufficient_rights: &'a str,
+    unknown_error: &'a str,
+    syscalls: Vec<EntryView>,
+    objects: Vec<ObjectView>,
+    invocations: Vec<EntryView>,
+    errors: Vec<(u64, String, String)>,
+    constants: Vec<(String, String, String, String)>,
+    flags: Vec<FlagView>,
+    layouts: Vec<LayoutView>,
+    retired: Vec<(String, String, String)>,
+}
+
+/// Makes text safe inside a Markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The first sentence of a doc, for summary tables.
+fn summary(doc: &str) -> String {
+    let first = match doc.find(". ") {
+        Some(end) => &doc[..=end],
+        None => doc,
+    };
+    cell(first)
+}
+
+/// The anchor GitHub gives a heading.
+fn anchor(title: &str) -> String {
+    title
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+fn code_list(items: &[&str]) -> String {
+    let parts: Vec<String> = items.iter().map(|i| format!("`{i}`")).collect();
+    parts.join(", ")
+}
+
+/// Whether decoding a value of `ty` can fail with the invalid-argument error.
+fn checked(ty: &Type) -> bool {
+    !matches!(ty, Type::Int(IntType::U64) | Type::Cap | Type::Uaddr)
+}
+
+fn register_rows(params: &[Param], first: usize, arches: &[Arch]) -> Vec<RegisterRow> {
+    params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| RegisterRow {
+            name: format!("`{}`", p.name),
+            ty: format!("`{}`", p.ty.schema_name()),
+            registers: arches
+                .iter()
+                .map(|a| {
+                    a.arg_registers
+                        .get(first + i)
+                        .map_or_else(String::new, |r| format!("`{r}`"))
+                })
+                .collect(),
+            doc: cell(&p.doc),
+        })
+        .collect()
+}
+
+fn returns(results: &[Param], arches: &[Arch]) -> String {
+    let Some(result) = results.first() else {
+        return "**Returns** nothing; the value register is 0.".to_owned();
+    };
+    let registers: Vec<String> = arches
+        .iter()
+        .map(|a| {
+            format!(
+                "{} `{}`",
+                a.name,
+                a.result_registers.get(1).map_or("", String::as_str)
+            )
+        })
+        .collect();
+    format!(
+        "**Returns** `{}: {}` in the value register ({}): {}",
+        result.name,
+        result.ty.schema_name(),
+        registers.join(", "),
+        cell(&result.doc)
+    )
+}
+
+/// Renders docs/abi.md.
+pub fn render_markdown(model: &Model) -> String {
+    let arches = &model.arches;
+    let d = &model.dispatch;
+    let mut trap_rows = vec![
+        (
+            "trap instruction".to_owned(),
+            arches.iter().map(|a| format!("`{}`", a.trap)).collect(),
+        ),
+        (
+            "syscall number".to_owned(),
+            arches
+                .iter()
+                .map(|a| format!("`{}`", a.number_register))
+                .collect(),
+        ),
+    ];
+    for i in 0..model.arg_register_count() {
+        trap_rows.push((
+            format!("argument {i}"),
+            arches
+                .iter()
+                .map(|a| {
+                    a.arg_registers
+                        .get(i)
+                        .map_or_else(String::new, |r| format!("`{r}`"))
+                })
+                .collect(),
+        ));
+    }
+    let names = ["status result", "value result"];
+    for (i, name) in names.iter().enumerate() {
+        trap_rows.push((
+            (*name).to_owned(),
+            arches
+                .iter()
+                .map(|a| {
+                    a.result_registers
+                        .get(i)
+                        .map_or_else(String::new, |r| format!("`{r}`"))
+                })
+                .collect(),
+        ));
+    }
+    trap_rows.push((
+        "clobbered".to_owned(),
+        arches
+            .iter()
+            .map(|a| {
+                if a.clobbered_registers.is_empty() {
+                    "none".to_owned()
+                } else {
+                    let regs: Vec<&str> =
+                        a.clobbered_registers.iter().map(String::as_str).collect();
+                    code_list(&regs)
+                }
+            })
+            .collect(),
+    ));
+
+    let syscalls = model
+        .syscalls
+        .iter()
+        .map(|s| {
+            let title = format!("`{}` — syscall {}", s.name, s.number);
+            let mut facts = vec![format!("- Number: {} (`abi::sys::{}`).", s.number, s.const_name())];
+            if s.kind == crate::model::SyscallKind::Invoke {
+                facts.push("- This is the invoke path; see [invocations](#object-types-and-invocations).".to_owned());
+            } else {
+                let mut errors = Vec::new();
+                if s.args.iter().any(|p| checked(&p.ty)) {
+                    errors.push(d.invalid_argument.as_str());
+                }
+                facts.push(if errors.is_empty() {
+                    "- Errors the dispatcher itself returns: none; the handler's errors pass through.".to_owned()
+                } else {
+                    format!(
+                        "- Errors the dispatcher itself returns: {}; the handler's errors pass through.",
+                        code_list(&errors)
+                    )
+                });
+            }
+            EntryView {
+                number: s.number.to_string(),
+                name: s.name.clone(),
+                anchor: anchor(&title),
+                summary: summary(&s.doc),
+                rights: String::new(),
+                doc: s.doc.clone(),
+                title,
+                facts,
+                registers: register_rows(&s.args, 0, arches),
+                returns: returns(&s.results, arches),
+            }
+        })
+        .collect();
+
+    let invoke = model.invoke_syscall();
+    let own_args = invoke.map_or(0, |s| s.args.len());
+    let invocations = model
+        .invocations
+        .iter()
+        .map(|i| {
+            let title = format!("`{}` — label {:#x}", i.display_name(), i.label);
+            let rights = if i.rights.is_empty() {
+                "none".to_owned()
+            } else {
+                let rights: Vec<&str> = i.rights.iter().map(String::as_str).collect();
+                code_list(&rights)
+            };
+            let mut errors = vec![d.unknown_label.as_str()];
+            if !i.rights.is_empty() {
+                errors.push(d.insufficient_rights.as_str());
+            }
+            if i.args.iter().any(|p| checked(&p.ty)) {
+                errors.push(d.invalid_argument.as_str());
+            }
+            let facts = vec![
+                format!(
+                    "- Object type `{}`, label {:#x} (`abi::label::{}`); trona: `{}`.",
+                    i.object,
+                    i.label,
+                    i.const_name(),
+                    i.fn_name()
+                ),
+                format!("- Rights the capability needs: {rights}."),
+                format!(
+                    "- Errors the dispatcher itself returns: {}; capability lookup and the handler add their own.",
+                    code_list(&errors)
+                ),
+            ];
+            let mut registers = Vec::new();
+            if let Some(invoke) = invoke {
+                registers = register_rows(&invoke.args, 0, arches);
+                if let Some(label_row) = registers.get_mut(1) {
+                    label_row.doc = format!("`{:#x}`", i.label);
+                }
+                if let Some(cap_row) = registers.get_mut(0) {
+                    cap_row.doc = format!("A `{}` capability.", i.object);
+                }
+            }
+            registers.extend(register_rows(&i.args, own_args, arches));
+            EntryView {
+                number: format!("{:#x}", i.label),
+                name: i.display_name(),
+                anchor: anchor(&title),
+                summary: summary(&i.doc),
+                rights,
+                doc: i.doc.clone(),
+                title,
+                facts,
+                registers,
+                returns: returns(&i.results, arches),
+            }
+        })
+        .collect();
+
+    let objects = model
+        .objects
+        .iter()
+        .map(|o| ObjectView {
+            id: o.id,
+            name: o.name.clone(),
+            block: format!("{:#x}–{:#x}", o.label_base, o.label_last()),
+            doc: cell(&o.doc),
+        })
+        .collect();
+    let errors = model
+        .errors
+        .iter()
+        .map(|e| (e.code, e.name.clone(), cell(&e.doc)))
+        .collect();
+    let constants = model
+        .constants
+        .iter()
+        .map(|c| {
+            let value = if c.value < 0x1_0000 {
+                c.value.to_string()
+            } else {
+                format!("{:#x}", c.value)
+            };
+            (c.name.clone(), c.ty.name().to_owned(), value, cell(&c.doc))
+        })
+        .collect();
+    let flags = model
+        .flags
+        .iter()
+        .map(|set| FlagView {
+            name: set.name.clone(),
+            doc: if set.name == RIGHTS_FLAG_SET {
+                format!(
+                    "{} Invocations list the bits they need in `rights`.",
+                    set.doc
+                )
+            } else {
+                set.doc.clone()
+            },
+            rows: set
+                .bits
+                .iter()
+                .map(|b| (b.bit, b.name.clone(), cell(&b.doc)))
+                .collect(),
+        })
+        .collect();
+    let field_type = |f: &crate::model::Field| match f.count {
+        Some(count) => format!("`[{}; {count}]`", f.ty.name()),
+        None => format!("`{}`", f.ty.name()),
+    };
+    let mut layouts: Vec<LayoutView> = model
+        .structs
+        .iter()
+        .map(|s| LayoutView {
+            title: format!("Structure `{}`", s.name),
+            doc: s.doc.clone(),
+            size: s.size,
+            rows: s
+                .fields
+                .iter()
+                .map(|f| (f.offset, f.name.clone(), field_type(f), cell(&f.doc)))
+                .collect(),
+        })
+        .collect();
+    for percpu in &model.percpu {
+        layouts.push(LayoutView {
+            title: format!("PerCpuData on {}", percpu.arch),
+            doc: "Kernel-internal; listed because the entry assembly depends on it. Fields marked (asm) have a \
+                  `PERCPU_*` equate."
+                .to_owned(),
+            size: percpu.size,
+            rows: percpu
+                .fields
+                .iter()
+                .map(|f| {
+                    let doc = if f.asm { format!("(asm `PERCPU_{}`) {}", screaming_case(&f.name), f.doc) } else { f.doc.clone() };
+                    (f.offset, f.name.clone(), field_type(f), cell(&doc))
+                })
+                .collect(),
+        });
+    }
+    let retired = model
+        .retired
+        .iter()
+        .map(|r| {
+            let number = if r.kind == crate::model::RetiredKind::Label {
+                format!("{:#x}", r.number)
+            } else {
+                r.number.to_string()
+            };
+            (r.kind.key().to_owned(), number, cell(&r.reason))
+        })
+        .collect();
+    finish(
+        Markdown {
+            header: GENERATED_HEADER,
+            abi_name: &model.abi.name,
+            major: model.abi.version_major,
+            minor: model.abi.version_minor,
+            fingerprint: format!("{:#018x}", fingerprint(model)),
+            arches: arches
+                .iter()
+                .map(|a| ArchView {
+                    name: a.name.clone(),
+                })
+                .collect(),
+            trap_rows,
+            invalid_argument: &d.invalid_argument,
+            unknown_syscall: &d.unknown_syscall,
+            unknown_label: &d.unknown_label,
+            insufficient_rights: &d.insufficient_rights,
+            unknown_error: &d.unknown_error,
+            syscalls,
+            objects,
+            invocations,
+            errors,
+            constants,
+            flags,
+            layouts,
+            retired,
+        }
+        .render(),
+    )
+}
+
+/// Normalizes template output: no trailing spaces, no runs of blank lines, one final newline.
+fn finish(rendered: Result<String, askama::Error>) -> String {
+    let text = match rendered {
+        Ok(text) => text,
+        Err(error) => panic!("abigen template failed to render: {error}"),
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut blank_run = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank_run += 1;
+            if blank_run > 1 || out.is_empty() {
+                continue;
+            }
+        } else {
+            blank_run = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}

@@ -1,0 +1,1387 @@
+//! Validation: turns the schema as written into the [`Model`], reporting every problem at once with its span.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use crate::diagnostics::Diagnostics;
+use crate::model::*;
+use crate::names::{self, Case};
+use crate::raw::*;
+
+/// The flag set whose bits invocations list in `rights`.
+pub const RIGHTS_FLAG_SET: &str = "Rights";
+
+/// Architectures the generators know how to name in `cfg(target_arch)` and paths.
+const KNOWN_ARCHES: &[&str] = &["x86_64", "aarch64", "riscv64"];
+
+/// The most argument registers a trap convention may have.
+const MAX_ARG_REGISTERS: usize = 8;
+
+/// Type names that generated code defines itself or relies on from the prelude.
+const RESERVED_TYPE_NAMES: &[&str] = &[
+    "Syscall",
+    "ObjectType",
+    "Invocation",
+    "Error",
+    "CPtr",
+    "UserAddr",
+    "PerCpuData",
+    "Kernel",
+    "Option",
+    "Result",
+    "Some",
+    "None",
+    "Ok",
+    "Err",
+    "Self",
+    "TryFrom",
+    "From",
+    "Default",
+    "Debug",
+    "Clone",
+    "Copy",
+];
+
+/// Constant names the generated `abi` crate defines itself.
+const RESERVED_CONSTANT_NAMES: &[&str] = &[
+    "ABI_NAME",
+    "ABI_VERSION_MAJOR",
+    "ABI_VERSION_MINOR",
+    "ABI_FINGERPRINT",
+];
+
+/// Names the generated kernel trait uses for its own methods.
+const RESERVED_KERNEL_METHODS: &[&str] = &["lookup", "object_type", "rights", "error_value"];
+
+/// Names the generated trona substrate uses for its own functions.
+const RESERVED_SUBSTRATE_FUNCTIONS: &[&str] = &["trap", "status_to_result"];
+
+/// Local names the generated dispatcher and substrate use next to the arguments.
+const RESERVED_ARGUMENT_NAMES: &[&str] =
+    &["k", "number", "args", "target", "invocation", "payload"];
+
+/// Parses and validates schema text. `file_name` is used only in messages.
+pub fn parse_str(file_name: &str, text: &str) -> Result<Model, Diagnostics> {
+    let mut diagnostics = Diagnostics::new(file_name, text);
+    let raw: RawSchema = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(error) => {
+            let message = error
+                .message()
+                .trim()
+                .trim_end_matches('.')
+                .replace('\n', " ");
+            diagnostics.error(error.span().unwrap_or(0..0), message);
+            return Err(diagnostics);
+        }
+    };
+    let model = Validator {
+        d: &mut diagnostics,
+    }
+    .run(&raw);
+    if diagnostics.is_empty() {
+        Ok(model)
+    } else {
+        Err(diagnostics)
+    }
+}
+
+struct Validator<'d> {
+    d: &'d mut Diagnostics,
+}
+
+/// First definitions seen so far, to report duplicates with a pointer to the original.
+struct Seen<K> {
+    what: &'static str,
+    first: HashMap<K, Range<usize>>,
+}
+
+impl<K: std::hash::Hash + Eq + std::fmt::Display> Seen<K> {
+    fn new(what: &'static str) -> Self {
+        Seen {
+            what,
+            first: HashMap::new(),
+        }
+    }
+
+    /// Records `key`; reports a duplicate and returns false when it was seen before.
+    fn insert(&mut self, d: &mut Diagnostics, key: K, span: Range<usize>) -> bool {
+        if let Some(first) = self.first.get(&key) {
+            d.error_with_related(
+                span,
+                format!("duplicate {} `{key}`", self.what),
+                first.clone(),
+                "first defined here",
+            );
+            false
+        } else {
+            self.first.insert(key, span);
+            true
+        }
+    }
+}
+
+/// Formats a number the way the schema usually writes it: labels in hex.
+fn hex(value: u64) -> String {
+    format!("{value:#x}")
+}
+
+fn span_of<T>(value: &S<T>) -> Range<usize> {
+    value.span()
+}
+
+impl Validator<'_> {
+    fn run(&mut self, raw: &RawSchema) -> Model {
+        let abi = self.abi(raw);
+        let arches = self.arches(raw);
+        let retired = self.retired(raw);
+        let errors = self.errors(raw, &retired);
+        let dispatch = self.dispatch(raw, &errors);
+        let constants = self.constants(raw);
+        let mut type_names = Seen::new("type name");
+        let flags = self.flags(raw, &mut type_names);
+        let structs = self.structs(raw, &mut type_names);
+        let flag_names: Vec<&str> = flags.iter().map(|f| f.name.as_str()).collect();
+        let rights = flags.iter().find(|f| f.name == RIGHTS_FLAG_SET);
+        let register_count = arches.first().map_or(0, |a: &Arch| a.arg_registers.len());
+        let syscalls = self.syscalls(raw, &retired, &flag_names, &arches, register_count);
+        let objects = self.objects(raw, &retired, &mut type_names);
+        let invoke_args = syscalls
+            .iter()
+            .find(|s| s.kind == SyscallKind::Invoke)
+            .map_or(0, |s| s.args.len());
+        let invocations = self.invocations(
+            raw,
+            &retired,
+            &objects,
+            &flag_names,
+            rights,
+            register_count,
+            invoke_args,
+        );
+        self.generated_names(raw, &syscalls, &invocations);
+        let percpu = self.percpu(raw, &arches);
+        let retired = retired.into_iter().map(|(_, r)| r).collect();
+        Model {
+            abi,
+            arches,
+            dispatch,
+            errors,
+            constants,
+            flags,
+            structs,
+            syscalls,
+            objects,
+            invocations,
+            retired,
+            percpu,
+        }
+    }
+
+    // ----- helpers -------------------------------------------------------------------------
+
+    /// Returns a required key, reporting it as missing from the entry at `at` otherwise.
+    fn required<'a, T>(
+        &mut self,
+        value: &'a Option<S<T>>,
+        key: &str,
+        what: &str,
+        at: Range<usize>,
+    ) -> Option<&'a S<T>> {
+        if value.is_none() {
+            self.d.error(at, format!("{what} has no `{key}`"));
+        }
+        value.as_ref()
+    }
+
+    /// Returns the doc text, reporting a missing or empty doc.
+    fn doc(&mut self, doc: &Option<S<String>>, what: &str, at: Range<usize>) -> String {
+        match doc {
+            None => {
+                self.d.error(at, format!("{what} has no `doc`"));
+                String::new()
+            }
+            Some(doc) if doc.get_ref().trim().is_empty() => {
+                self.d
+                    .error(span_of(doc), format!("{what} has an empty `doc`"));
+                String::new()
+            }
+            Some(doc) => doc.get_ref().trim().to_owned(),
+        }
+    }
+
+    /// Checks a name's spelling; returns it when valid.
+    fn name(
+        &mut self,
+        name: &Option<S<String>>,
+        case: Case,
+        what: &str,
+        at: Range<usize>,
+    ) -> Option<S<String>> {
+        let name = self.required(name, "name", what, at)?;
+        match names::check_identifier(name.get_ref(), case) {
+            Ok(()) => Some(name.clone()),
+            Err(reason) => {
+                self.d
+                    .error(span_of(name), format!("invalid {what} name: {reason}"));
+                None
+            }
+        }
+    }
+
+    /// Checks that a number is non-negative and at most `max`.
+    fn number(&mut self, value: &S<i64>, what: &str, max: u64) -> Option<u64> {
+        let raw = *value.get_ref();
+        match u64::try_from(raw) {
+            Ok(v) if v <= max => Some(v),
+            Ok(v) => {
+                self.d
+                    .error(span_of(value), format!("{what} {v} is larger than {max}"));
+                None
+            }
+            Err(_) => {
+                self.d
+                    .error(span_of(value), format!("{what} {raw} is negative"));
+                None
+            }
+        }
+    }
+
+    fn retired_use(
+        &mut self,
+        retired: &[(Range<usize>, Retired)],
+        kind: RetiredKind,
+        number: u64,
+        span: Range<usize>,
+        shown: &str,
+    ) {
+        if let Some((at, entry)) = retired
+            .iter()
+            .find(|(_, r)| r.kind == kind && r.number == number)
+        {
+            self.d.error_with_related(
+                span,
+                format!(
+                    "{} {shown} is retired and must not be reused ({})",
+                    kind.key(),
+                    entry.reason
+                ),
+                at.clone(),
+                "retired here",
+            );
+        }
+    }
+
+    // ----- sections ------------------------------------------------------------------------
+
+    fn abi(&mut self, raw: &RawSchema) -> AbiInfo {
+        let mut info = AbiInfo {
+            name: String::new(),
+            version_major: 0,
+            version_minor: 0,
+        };
+        let Some(abi) = &raw.abi else {
+            self.d.error(0..0, "the schema has no `[abi]` table");
+            return info;
+        };
+        if let Some(name) = self.name(&abi.get_ref().name, Case::Snake, "ABI", span_of(abi)) {
+            info.name = name.into_inner();
+        }
+        if let Some(version) =
+            self.required(&abi.get_ref().version, "version", "`[abi]`", span_of(abi))
+        {
+            let parsed = version
+                .get_ref()
+                .split_once('.')
+                .and_then(|(major, minor)| {
+                    Some((major.parse::<u16>().ok()?, minor.parse::<u16>().ok()?))
+                });
+            match parsed {
+                Some((major, minor)) => {
+                    info.version_major = major;
+                    info.version_minor = minor;
+                }
+                None => self.d.error(
+                    span_of(version),
+                    "ABI version must be `MAJOR.MINOR`, each a number below 65536",
+                ),
+            }
+        }
+        info
+    }
+
+    fn arches(&mut self, raw: &RawSchema) -> Vec<Arch> {
+        let mut out = Vec::new();
+        let Some(table) = &raw.arch else {
+            self.d
+                .error(0..0, "the schema has no `[arch.<name>]` table");
+            return out;
+        };
+        let mut expected_args: Option<(usize, Range<usize>)> = None;
+        for (key, arch) in &table.0 {
+            let name = key.get_ref();
+            let at = span_of(key);
+            let what = format!("`[arch.{name}]`");
+            if !KNOWN_ARCHES.contains(&name.as_str()) {
+                self.d.error(
+                    at.clone(),
+                    format!(
+                        "unknown architecture `{name}`; known are {}",
+                        KNOWN_ARCHES.join(", ")
+                    ),
+                );
+                continue;
+            }
+            let a = arch.get_ref();
+            let trap = self.required(&a.trap, "trap", &what, at.clone()).map(|t| {
+                let text = t.get_ref();
+                if text.trim().is_empty() || text.contains(['{', '}', '"', '\n', '\\']) {
+                    self.d.error(span_of(t), "trap instruction must be non-empty and free of `{`, `}`, `\"`, `\\` and newlines");
+                }
+                text.clone()
+            });
+            let mut registers = Seen::new("register");
+            let register = |v: &mut Self, r: &S<String>, seen: &mut Seen<String>| -> String {
+                let text = r.get_ref();
+                if text.is_empty()
+                    || !text
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                {
+                    v.d.error(
+                        span_of(r),
+                        format!("register name `{text}` must be lower-case letters and digits"),
+                    );
+                }
+                seen.insert(v.d, text.clone(), span_of(r));
+                text.clone()
+            };
+            let number_register = self
+                .required(&a.number_register, "number_register", &what, at.clone())
+                .map(|r| register(self, r, &mut registers));
+            let arg_registers: Vec<String> = match self.required(
+                &a.arg_registers,
+                "arg_registers",
+                &what,
+                at.clone(),
+            ) {
+                Some(list) => {
+                    if list.get_ref().is_empty() || list.get_ref().len() > MAX_ARG_REGISTERS {
+                        self.d.error(
+                            span_of(list),
+                            format!("`arg_registers` must name 1 to {MAX_ARG_REGISTERS} registers, not {}", list.get_ref().len()),
+                        );
+                    }
+                    match &expected_args {
+                        Some((count, first)) if *count != list.get_ref().len() => self.d.error_with_related(
+                            span_of(list),
+                            format!(
+                                "every architecture must have the same number of argument registers ({count} in the first)"
+                            ),
+                            first.clone(),
+                            "first architecture's registers",
+                        ),
+                        Some(_) => {}
+                        None => expected_args = Some((list.get_ref().len(), span_of(list))),
+                    }
+                    list.get_ref()
+                        .iter()
+                        .map(|r| register(self, r, &mut registers))
+                        .collect()
+                }
+                None => Vec::new(),
+            };
+            // Results may reuse the number and argument registers, but not each other.
+            let mut result_seen = Seen::new("result register");
+            let result_registers: Vec<String> = match self.required(
+                &a.result_registers,
+                "result_registers",
+                &what,
+                at.clone(),
+            ) {
+                Some(list) => {
+                    if list.get_ref().len() != 2 {
+                        self.d.error(
+                                span_of(list),
+                                format!(
+                                    "`result_registers` must name exactly 2 registers (status, value), not {}",
+                                    list.get_ref().len()
+                                ),
+                            );
+                    }
+                    list.get_ref()
+                        .iter()
+                        .map(|r| register(self, r, &mut result_seen))
+                        .collect()
+                }
+                None => Vec::new(),
+            };
+            let mut clobbered_registers = Vec::new();
+            for r in &a.clobbered_registers {
+                if result_seen.first.contains_key(r.get_ref()) {
+                    self.d.error(
+                        span_of(r),
+                        format!("register `{}` is both a result and clobbered", r.get_ref()),
+                    );
+                }
+                clobbered_registers.push(register(self, r, &mut registers));
+            }
+            if let (Some(trap), Some(number_register)) = (trap, number_register) {
+                out.push(Arch {
+                    name: name.to_owned(),
+                    trap,
+                    number_register,
+                    arg_registers,
+                    result_registers,
+                    clobbered_registers,
+                });
+            }
+        }
+        if table.0.is_empty() {
+            self.d.error(0..0, "the schema declares no architecture");
+        }
+        out
+    }
+
+    fn retired(&mut self, raw: &RawSchema) -> Vec<(Range<usize>, Retired)> {
+        let mut out: Vec<(Range<usize>, Retired)> = Vec::new();
+        let mut seen = Seen::new("retired number");
+        for entry in &raw.retired {
+            let at = span_of(entry);
+            let r = entry.get_ref();
+            let given: Vec<(RetiredKind, &S<i64>)> = [
+                (RetiredKind::Syscall, &r.syscall),
+                (RetiredKind::Label, &r.label),
+                (RetiredKind::Object, &r.object),
+                (RetiredKind::Error, &r.error),
+            ]
+            .into_iter()
+            .filter_map(|(kind, value)| value.as_ref().map(|v| (kind, v)))
+            .collect();
+            let reason = self.doc(&r.reason, "retired entry", at.clone());
+            let [(kind, value)] = given.as_slice() else {
+                self.d.error(
+                    at,
+                    "a retired entry needs exactly one of `syscall`, `label`, `object`, `error`",
+                );
+                continue;
+            };
+            let Some(number) = self.number(value, &format!("retired {}", kind.key()), u64::MAX)
+            else {
+                continue;
+            };
+            if seen.insert(
+                self.d,
+                format!("{} {}", kind.key(), hex(number)),
+                span_of(value),
+            ) {
+                out.push((
+                    span_of(value),
+                    Retired {
+                        kind: *kind,
+                        number,
+                        reason: reason.replace('\n', " "),
+                    },
+                ));
+            }
+        }
+        out
+    }
+
+    fn errors(&mut self, raw: &RawSchema, retired: &[(Range<usize>, Retired)]) -> Vec<ErrorCode> {
+        let mut out = Vec::new();
+        let mut names = Seen::new("error name");
+        let mut codes = Seen::new("error code");
+        for entry in &raw.error {
+            let at = span_of(entry);
+            let e = entry.get_ref();
+            let name = self.name(&e.name, Case::Camel, "error", at.clone());
+            let doc = self.doc(&e.doc, "error", at.clone());
+            let code = self
+                .required(&e.code, "code", "error", at.clone())
+                .and_then(|c| {
+                    let code = self.number(c, "error code", u64::MAX)?;
+                    if code == 0 {
+                        self.d.error(
+                            span_of(c),
+                            "error code 0 means success and cannot be an error",
+                        );
+                        return None;
+                    }
+                    self.retired_use(
+                        retired,
+                        RetiredKind::Error,
+                        code,
+                        span_of(c),
+                        &code.to_string(),
+                    );
+                    codes.insert(self.d, code, span_of(c)).then_some(code)
+                });
+            let (Some(name), Some(code)) = (name, code) else {
+                continue;
+            };
+            if names.insert(self.d, name.get_ref().clone(), span_of(&name)) {
+                out.push(ErrorCode {
+                    name: name.into_inner(),
+                    code,
+                    doc,
+                });
+            }
+        }
+        out
+    }
+
+    fn dispatch(&mut self, raw: &RawSchema, errors: &[ErrorCode]) -> DispatchErrors {
+        let mut out = DispatchErrors {
+            unknown_syscall: String::new(),
+            unknown_label: String::new(),
+            invalid_argument: String::new(),
+            insufficient_rights: String::new(),
+            unknown_error: String::new(),
+        };
+        let Some(table) = &raw.dispatch else {
+            self.d.error(0..0, "the schema has no `[dispatch]` table");
+            return out;
+        };
+        let at = span_of(table);
+        let t = table.get_ref();
+        let keys = [
+            (
+                "unknown_syscall",
+                &t.unknown_syscall,
+                &mut out.unknown_syscall,
+            ),
+            ("unknown_label", &t.unknown_label, &mut out.unknown_label),
+            (
+                "invalid_argument",
+                &t.invalid_argument,
+                &mut out.invalid_argument,
+            ),
+            (
+                "insufficient_rights",
+                &t.insufficient_rights,
+                &mut out.insufficient_rights,
+            ),
+            ("unknown_error", &t.unknown_error, &mut out.unknown_error),
+        ];
+        for (key, value, slot) in keys {
+            let Some(value) = value else {
+                self.d
+                    .error(at.clone(), format!("`[dispatch]` has no `{key}`"));
+                continue;
+            };
+            if errors.iter().any(|e| &e.name == value.get_ref()) {
+                *slot = value.get_ref().clone();
+            } else {
+                self.d.error(
+                    span_of(value),
+                    format!(
+                        "`[dispatch].{key}` names unknown error `{}`",
+                        value.get_ref()
+                    ),
+                );
+            }
+        }
+        out
+    }
+
+    fn constants(&mut self, raw: &RawSchema) -> Vec<Constant> {
+        let mut out = Vec::new();
+        let mut names = Seen::new("constant");
+        for entry in &raw.constant {
+            let at = span_of(entry);
+            let c = entry.get_ref();
+            let name = self.name(&c.name, Case::Screaming, "constant", at.clone());
+            let doc = self.doc(&c.doc, "constant", at.clone());
+            let ty = self
+                .required(&c.ty, "type", "constant", at.clone())
+                .and_then(|t| {
+                    let ty = IntType::parse(t.get_ref());
+                    if ty.is_none() {
+                        self.d.error(
+                            span_of(t),
+                            format!(
+                                "unknown constant type `{}`; expected u8, u16, u32 or u64",
+                                t.get_ref()
+                            ),
+                        );
+                    }
+                    ty
+                });
+            let value = self.required(&c.value, "value", "constant", at.clone());
+            let (Some(name), Some(ty), Some(value)) = (name, ty, value) else {
+                continue;
+            };
+            let Some(value) = self.number(
+                value,
+                &format!("value of {} constant {}", ty.name(), name.get_ref()),
+                ty.max(),
+            ) else {
+                continue;
+            };
+            if RESERVED_CONSTANT_NAMES.contains(&name.get_ref().as_str()) {
+                self.d.error(
+                    span_of(&name),
+                    format!(
+                        "constant name `{}` is reserved for the generated crate",
+                        name.get_ref()
+                    ),
+                );
+                continue;
+            }
+            if names.insert(self.d, name.get_ref().clone(), span_of(&name)) {
+                out.push(Constant {
+                    name: name.into_inner(),
+                    ty,
+                    value,
+                    doc,
+                });
+            }
+        }
+        out
+    }
+
+    fn type_name(&mut self, name: &S<String>, seen: &mut Seen<String>) -> bool {
+        if RESERVED_TYPE_NAMES.contains(&name.get_ref().as_str()) {
+            self.d.error(
+                span_of(name),
+                format!(
+                    "type name `{}` is reserved for generated code",
+                    name.get_ref()
+                ),
+            );
+            return false;
+        }
+        seen.insert(self.d, name.get_ref().clone(), span_of(name))
+    }
+
+    fn flags(&mut self, raw: &RawSchema, type_names: &mut Seen<String>) -> Vec<FlagSet> {
+        let mut out = Vec::new();
+        for entry in &raw.flags {
+            let at = span_of(entry);
+            let f = entry.get_ref();
+            let name = self.name(&f.name, Case::Camel, "flag set", at.clone());
+            let doc = self.doc(&f.doc, "flag set", at.clone());
+            if f.bits.is_empty() {
+                self.d.error(at.clone(), "flag set has no `bits`");
+            }
+            let mut bit_names = Seen::new("flag bit name");
+            let mut bit_numbers = Seen::new("flag bit");
+            let mut bits = Vec::new();
+            for b in &f.bits {
+                let bat = span_of(b);
+                let bit_name = self.name(&b.get_ref().name, Case::Snake, "flag bit", bat.clone());
+                let bit_doc = self.doc(&b.get_ref().doc, "flag bit", bat.clone());
+                let number = self
+                    .required(&b.get_ref().bit, "bit", "flag bit", bat.clone())
+                    .and_then(|n| self.number(n, "bit index", 63).map(|v| (v, span_of(n))));
+                let (Some(bit_name), Some((number, number_span))) = (bit_name, number) else {
+                    continue;
+                };
+                if bit_name.get_ref() == "all" {
+                    self.d.error(
+                        span_of(&bit_name),
+                        "flag bit name `all` is reserved for the set of all bits",
+                    );
+                    continue;
+                }
+                let unique_name =
+                    bit_names.insert(self.d, bit_name.get_ref().clone(), span_of(&bit_name));
+                let unique_number = bit_numbers.insert(self.d, number, number_span);
+                if unique_name && unique_number {
+                    let bit = u8::try_from(number).unwrap_or(u8::MAX);
+                    bits.push(FlagBit {
+                        name: bit_name.into_inner(),
+                        bit,
+                        doc: bit_doc,
+                    });
+                }
+            }
+            let Some(name) = name else { continue };
+            if self.type_name(&name, type_names) {
+                out.push(FlagSet {
+                    name: name.into_inner(),
+                    doc,
+                    bits,
+                });
+            }
+        }
+        out
+    }
+
+    /// Lays out `repr(C)` fields; returns the fields with offsets, the size and the alignment.
+    fn layout(fields: Vec<(String, IntType, Option<u64>, bool, String)>) -> (Vec<Field>, u64, u64) {
+        let mut offset: u64 = 0;
+        let mut align: u64 = 1;
+        let mut out = Vec::new();
+        for (name, ty, count, asm, doc) in fields {
+            let a = ty.size();
+            align = align.max(a);
+            offset = offset.div_ceil(a) * a;
+            let field = Field {
+                name,
+                ty,
+                count,
+                offset,
+                asm,
+                doc,
+            };
+            offset = offset.saturating_add(field.size());
+            out.push(field);
+        }
+        let size = offset.div_ceil(align) * align;
+        (out, size, align)
+    }
+
+    fn structs(&mut self, raw: &RawSchema, type_names: &mut Seen<String>) -> Vec<Struct> {
+        let mut out = Vec::new();
+        for entry in &raw.structs {
+            let at = span_of(entry);
+            let s = entry.get_ref();
+            let name = self.name(&s.name, Case::Camel, "struct", at.clone());
+            let doc = self.doc(&s.doc, "struct", at.clone());
+            if s.fields.is_empty() {
+                self.d.error(at.clone(), "struct has no `fields`");
+            }
+            let mut field_names = Seen::new("field");
+            let mut fields = Vec::new();
+            for f in &s.fields {
+                let fat = span_of(f);
+                let field_name = self.name(&f.get_ref().name, Case::Snake, "field", fat.clone());
+                let field_doc = self.doc(&f.get_ref().doc, "field", fat.clone());
+                let ty = self
+                    .required(&f.get_ref().ty, "type", "field", fat.clone())
+                    .and_then(|t| {
+                        let ty = IntType::parse(t.get_ref());
+                        if ty.is_none() {
+                            self.d.error(
+                                span_of(t),
+                                format!(
+                                    "unknown field type `{}`; expected u8, u16, u32 or u64",
+                                    t.get_ref()
+                                ),
+                            );
+                        }
+                        ty
+                    });
+                let (Some(field_name), Some(ty)) = (field_name, ty) else {
+                    continue;
+                };
+                if field_names.insert(self.d, field_name.get_ref().clone(), span_of(&field_name)) {
+                    fields.push((field_name.into_inner(), ty, None, false, field_doc));
+                }
+            }
+            let Some(name) = name else { continue };
+            if self.type_name(&name, type_names) {
+                let (fields, size, align) = Self::layout(fields);
+                out.push(Struct {
+                    name: name.into_inner(),
+                    doc,
+                    fields,
+                    size,
+                    align,
+                });
+            }
+        }
+        out
+    }
+
+    /// Validates an argument or result list.
+    fn params(
+        &mut self,
+        list: &[S<RawParam>],
+        flag_names: &[&str],
+        what: &str,
+        reserved: &[&str],
+    ) -> Option<Vec<Param>> {
+        let mut ok = true;
+        let mut seen = Seen::new("parameter");
+        let mut out = Vec::new();
+        for p in list {
+            let at = span_of(p);
+            let name = self.name(&p.get_ref().name, Case::Snake, what, at.clone());
+            let doc = self.doc(&p.get_ref().doc, what, at.clone());
+            let ty = self
+                .required(&p.get_ref().ty, "type", what, at.clone())
+                .and_then(|t| {
+                    let ty = Type::parse(t.get_ref(), flag_names);
+                    if ty.is_none() {
+                        let mut expected =
+                            String::from("u8, u16, u32, u64, bool, cap, uaddr, ObjectType");
+                        for flag in flag_names {
+                            expected.push_str(", ");
+                            expected.push_str(flag);
+                        }
+                        self.d.error(
+                            span_of(t),
+                            format!("unknown type `{}`; expected one of {expected}", t.get_ref()),
+                        );
+                    }
+                    ty
+                });
+            let (Some(name), Some(ty)) = (name, ty) else {
+                ok = false;
+                continue;
+            };
+            if reserved.contains(&name.get_ref().as_str()) {
+                self.d.error(
+                    span_of(&name),
+                    format!(
+                        "{what} name `{}` is reserved in generated code",
+                        name.get_ref()
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            if !seen.insert(self.d, name.get_ref().clone(), span_of(&name)) {
+                ok = false;
+                continue;
+            }
+            out.push(Param {
+                name: name.into_inner(),
+                ty,
+                doc,
+            });
+        }
+        ok.then_some(out)
+    }
+
+    fn results(&mut self, list: &[S<RawParam>], flag_names: &[&str]) -> Option<Vec<Param>> {
+        if list.len() > 1 {
+            self.d.error(
+                span_of(&list[1]),
+                format!(
+                    "at most one result fits the value register; this entry declares {}",
+                    list.len()
+                ),
+            );
+            return None;
+        }
+        self.params(list, flag_names, "result", &[])
+    }
+
+    fn syscalls(
+        &mut self,
+        raw: &RawSchema,
+        retired: &[(Range<usize>, Retired)],
+        flag_names: &[&str],
+        arches: &[Arch],
+        register_count: usize,
+    ) -> Vec<Syscall> {
+        let mut out = Vec::new();
+        let mut names = Seen::new("syscall name");
+        let mut numbers = Seen::new("syscall number");
+        let mut invoke: Option<Range<usize>> = None;
+        for entry in &raw.syscall {
+            let at = span_of(entry);
+            let s = entry.get_ref();
+            let name = self.name(&s.name, Case::Snake, "syscall", at.clone());
+            let doc = self.doc(&s.doc, "syscall", at.clone());
+            let number = self
+                .required(&s.number, "number", "syscall", at.clone())
+                .and_then(|n| {
+                    let number = self.number(n, "syscall number", u64::MAX)?;
+                    self.retired_use(
+                        retired,
+                        RetiredKind::Syscall,
+                        number,
+                        span_of(n),
+                        &number.to_string(),
+                    );
+                    numbers.insert(self.d, number, span_of(n)).then_some(number)
+                });
+            let kind = match &s.kind {
+                None => Some(SyscallKind::Plain),
+                Some(k) if k.get_ref() == "plain" => Some(SyscallKind::Plain),
+                Some(k) if k.get_ref() == "invoke" => {
+                    if let Some(first) = &invoke {
+                        self.d.error_with_related(
+                            span_of(k),
+                            "only one syscall can be `kind = \"invoke\"`",
+                            first.clone(),
+                            "the invoke syscall",
+                        );
+                        None
+                    } else {
+                        invoke = Some(span_of(k));
+                        Some(SyscallKind::Invoke)
+                    }
+                }
+                Some(k) => {
+                    self.d.error(
+                        span_of(k),
+                        format!(
+                            "unknown syscall kind `{}`; expected `plain` or `invoke`",
+                            k.get_ref()
+                        ),
+                    );
+                    None
+                }
+            };
+            let args = self.params(&s.args, flag_names, "argument", RESERVED_ARGUMENT_NAMES);
+            if s.args.len() > register_count {
+                let arch = arches
+                    .first()
+                    .map_or("the architecture", |a| a.name.as_str());
+                self.d.error(
+                    span_of(&s.args[register_count]),
+                    format!(
+                        "syscall has {} arguments but {arch} has only {register_count} argument registers",
+                        s.args.len()
+                    ),
+                );
+            }
+            let results = self.results(&s.results, flag_names);
+            if kind == Some(SyscallKind::Invoke) {
+                let shape_ok = matches!(
+                    args.as_deref(),
+                    Some([cap, label]) if cap.ty == Type::Cap && label.ty == Type::Int(IntType::U64)
+                );
+                if !shape_ok {
+                    self.d.error(at.clone(), "the invoke syscall must take exactly two arguments: a `cap` and a `u64` label");
+                }
+                if !s.results.is_empty() {
+                    self.d.error(
+                        span_of(&s.results[0]),
+                        "the invoke syscall's results are each invocation's own; declare them on the invocations",
+                    );
+                }
+            }
+            let (Some(name), Some(number), Some(kind), Some(args), Some(results)) =
+                (name, number, kind, args, results)
+            else {
+                continue;
+            };
+            if s.args.len() > register_count {
+                continue;
+            }
+            if names.insert(self.d, name.get_ref().clone(), span_of(&name)) {
+                out.push(Syscall {
+                    name: name.into_inner(),
+                    number,
+                    kind,
+                    args,
+                    results,
+                    doc,
+                });
+            }
+        }
+        if invoke.is_none() && !raw.invocation.is_empty() {
+            self.d.error(
+                span_of(&raw.invocation[0]),
+                "invocations need a syscall with `kind = \"invoke\"`, and there is none",
+            );
+        }
+        out
+    }
+
+    fn objects(
+        &mut self,
+        raw: &RawSchema,
+        retired: &[(Range<usize>, Retired)],
+        type_names: &mut Seen<String>,
+    ) -> Vec<Object> {
+        let mut out: Vec<(Range<usize>, Object)> = Vec::new();
+        let mut ids = Seen::new("object id");
+        for entry in &raw.object {
+            let at = span_of(entry);
+            let o = entry.get_ref();
+            let name = self.name(&o.name, Case::Camel, "object", at.clone());
+            let doc = self.doc(&o.doc, "object", at.clone());
+            let id = self
+                .required(&o.id, "id", "object", at.clone())
+                .and_then(|n| {
+                    let id = self.number(n, "object id", u64::MAX)?;
+                    self.retired_use(
+                        retired,
+                        RetiredKind::Object,
+                        id,
+                        span_of(n),
+                        &id.to_string(),
+                    );
+                    ids.insert(self.d, id, span_of(n)).then_some(id)
+                });
+            let block = self
+                .required(&o.labels, "labels", "object", at.clone())
+                .and_then(|b| {
+                    let bat = span_of(b);
+                    let base = self.required(&b.get_ref().base, "base", "label block", bat.clone());
+                    let size = self.required(&b.get_ref().size, "size", "label block", bat.clone());
+                    let base = self.number(base?, "label base", u64::MAX)?;
+                    let size_value = size?;
+                    let size = self.number(size_value, "label block size", u64::MAX)?;
+                    if size == 0 || base.checked_add(size).is_none() {
+                        self.d.error(
+                            span_of(size_value),
+                            "label block must be non-empty and end below 2^64",
+                        );
+                        return None;
+                    }
+                    Some((base, size, bat))
+                });
+            let (Some(name), Some(id), Some((label_base, label_size, block_span))) =
+                (name, id, block)
+            else {
+                continue;
+            };
+            if let Some((other_span, other)) = out.iter().find(|(_, other)| {
+                label_base <= other.label_last() && other.label_base < label_base + label_size
+            }) {
+                self.d.error_with_related(
+                    block_span,
+                    format!(
+                        "label block {}..={} of {} overlaps the block {}..={} of {}",
+                        hex(label_base),
+                        hex(label_base + label_size - 1),
+                        name.get_ref(),
+                        hex(other.label_base),
+                        hex(other.label_last()),
+                        other.name
+                    ),
+                    other_span.clone(),
+                    "the other block",
+                );
+                continue;
+            }
+            if self.type_name(&name, type_names) {
+                out.push((
+                    block_span,
+                    Object {
+                        name: name.into_inner(),
+                        id,
+                        label_base,
+                        label_size,
+                        doc,
+                    },
+                ));
+            }
+        }
+        out.into_iter().map(|(_, o)| o).collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn invocations(
+        &mut self,
+        raw: &RawSchema,
+        retired: &[(Range<usize>, Retired)],
+        objects: &[Object],
+        flag_names: &[&str],
+        rights_set: Option<&FlagSet>,
+        register_count: usize,
+        invoke_args: usize,
+    ) -> Vec<Invocation> {
+        let mut out = Vec::new();
+        let mut labels = Seen::new("invocation label");
+        let mut names = Seen::new("invocation");
+        let payload = register_count.saturating_sub(invoke_args);
+        for entry in &raw.invocation {
+            let at = span_of(entry);
+            let i = entry.get_ref();
+            let object = self
+                .required(&i.object, "object", "invocation", at.clone())
+                .and_then(|o| {
+                    let found = objects.iter().find(|x| &x.name == o.get_ref());
+                    if found.is_none() {
+                        self.d.error(
+                            span_of(o),
+                            format!("invocation of unknown object `{}`", o.get_ref()),
+                        );
+                    }
+                    found
+                });
+            let name = self.name(&i.name, Case::Snake, "invocation", at.clone());
+            let doc = self.doc(&i.doc, "invocation", at.clone());
+            let label = self
+                .required(&i.label, "label", "invocation", at.clone())
+                .and_then(|l| {
+                    let label = self.number(l, "label", u64::MAX)?;
+                    self.retired_use(retired, RetiredKind::Label, label, span_of(l), &hex(label));
+                    if let Some(object) = object
+                        && !(object.label_base..=object.label_last()).contains(&label)
+                    {
+                        self.d.error(
+                            span_of(l),
+                            format!(
+                                "label {} lies outside the block of {} ({}..={})",
+                                hex(label),
+                                object.name,
+                                hex(object.label_base),
+                                hex(object.label_last())
+                            ),
+                        );
+                        return None;
+                    }
+                    labels
+                        .insert(self.d, hex(label), span_of(l))
+                        .then_some(label)
+                });
+            let rights = match &i.rights {
+                None => {
+                    self.d.error(
+                        at.clone(),
+                        "invocation has no `rights` list (write `rights = []` if it needs none)",
+                    );
+                    None
+                }
+                Some(list) => {
+                    let mut ok = true;
+                    let mut seen = Seen::new("right");
+                    let mut rights = Vec::new();
+                    for right in list.get_ref() {
+                        let known = rights_set
+                            .is_some_and(|set| set.bits.iter().any(|b| &b.name == right.get_ref()));
+                        if !known {
+                            let expected = rights_set.map_or_else(
+                                || format!("there is no `{RIGHTS_FLAG_SET}` flag set"),
+                                |set| {
+                                    let names: Vec<&str> =
+                                        set.bits.iter().map(|b| b.name.as_str()).collect();
+                                    format!("expected one of {}", names.join(", "))
+                                },
+                            );
+                            self.d.error(
+                                span_of(right),
+                                format!("unknown right `{}`; {expected}", right.get_ref()),
+                            );
+                            ok = false;
+                        } else if seen.insert(self.d, right.get_ref().clone(), span_of(right)) {
+                            rights.push(right.get_ref().clone());
+                        } else {
+                            ok = false;
+                        }
+                    }
+                    ok.then_some(rights)
+                }
+            };
+            let mut reserved: Vec<&str> = RESERVED_ARGUMENT_NAMES.to_vec();
+            let object_snake = object.map(Object::snake_name);
+            if let Some(snake) = &object_snake {
+                reserved.push(snake);
+            }
+            let args = self.params(&i.args, flag_names, "argument", &reserved);
+            if i.args.len() > payload {
+                self.d.error(
+                    span_of(&i.args[payload]),
+                    format!(
+                        "invocation has {} arguments but only {payload} argument registers remain after the invoke syscall's {invoke_args}",
+                        i.args.len()
+                    ),
+                );
+            }
+            let results = self.results(&i.results, flag_names);
+            let (Some(object), Some(name), Some(label), Some(rights), Some(args), Some(results)) =
+                (object, name, label, rights, args, results)
+            else {
+                continue;
+            };
+            if i.args.len() > payload {
+                continue;
+            }
+            if names.insert(
+                self.d,
+                format!("{}.{}", object.name, name.get_ref()),
+                span_of(&name),
+            ) {
+                out.push(Invocation {
+                    object: object.name.clone(),
+                    name: name.into_inner(),
+                    label,
+                    rights,
+                    args,
+                    results,
+                    doc,
+                });
+            }
+        }
+        out
+    }
+
+    /// Checks that the function names derived for the kernel trait and the trona substrate do not collide.
+    fn generated_names(
+        &mut self,
+        raw: &RawSchema,
+        syscalls: &[Syscall],
+        invocations: &[Invocation],
+    ) {
+        let span_of_syscall = |name: &str| {
+            raw.syscall
+                .iter()
+                .find_map(|s| {
+                    s.get_ref()
+                        .name
+                        .as_ref()
+                        .filter(|n| n.get_ref() == name)
+                        .map(span_of)
+                })
+                .unwrap_or(0..0)
+        };
+        let span_of_invocation = |inv: &Invocation| {
+            raw.invocation
+                .iter()
+                .find_map(|i| {
+                    let r = i.get_ref();
+                    let same_object = r
+                        .object
+                        .as_ref()
+                        .is_some_and(|o| o.get_ref() == &inv.object);
+                    r.name
+                        .as_ref()
+                        .filter(|n| same_object && n.get_ref() == &inv.name)
+                        .map(span_of)
+                })
+                .unwrap_or(0..0)
+        };
+        let mut kernel = Seen::new("kernel trait method");
+        let mut substrate = Seen::new("trona function");
+        for s in syscalls {
+            let span = span_of_syscall(&s.name);
+            if s.kind == SyscallKind::Plain {
+                let method = format!("sys_{}", s.name);
+                kernel.insert(self.d, method, span.clone());
+            }
+            if RESERVED_SUBSTRATE_FUNCTIONS.contains(&s.name.as_str()) {
+                self.d.error(
+                    span.clone(),
+                    format!(
+                        "syscall name `{}` is reserved in the trona substrate",
+                        s.name
+                    ),
+                );
+            }
+            substrate.insert(self.d, s.name.clone(), span);
+        }
+        for inv in invocations {
+            let span = span_of_invocation(inv);
+            let name = inv.fn_name();
+            if RESERVED_KERNEL_METHODS.contains(&name.as_str())
+                || RESERVED_SUBSTRATE_FUNCTIONS.contains(&name.as_str())
+            {
+                self.d.error(
+                    span.clone(),
+                    format!("generated function name `{name}` is reserved"),
+                );
+                continue;
+            }
+            kernel.insert(self.d, name.clone(), span.clone());
+            substrate.insert(self.d, name, span);
+        }
+    }
+
+    fn percpu(&mut self, raw: &RawSchema, arches: &[Arch]) -> Vec<PerCpu> {
+        let mut out = Vec::new();
+        let empty = Vec::new();
+        let entries = raw.percpu.as_ref().map_or(&empty, |t| &t.0);
+        for (key, block) in entries {
+            let arch = key.get_ref();
+            let at = span_of(key);
+            if !arches.iter().any(|a| &a.name == arch) {
+                self.d.error(
+                    at.clone(),
+                    format!("`[percpu.{arch}]` names an architecture that has no `[arch.{arch}]`"),
+                );
+                continue;
+            }
+            let mut field_list: &[S<RawPerCpuField>] = &[];
+            for (table_key, list) in &block.0 {
+                if table_key.get_ref() == "field" {
+                    field_list = list;
+                } else {
+                    self.d.error(
+                        span_of(table_key),
+                        format!(
+                            "unknown key `{}` in `[percpu.{arch}]`; expected `field`",
+                            table_key.get_ref()
+                        ),
+                    );
+                }
+            }
+            if field_list.is_empty() {
+                self.d
+                    .error(at.clone(), format!("`[percpu.{arch}]` has no fields"));
+                continue;
+            }
+            let mut names = Seen::new("per-CPU field");
+            let mut fields = Vec::new();
+            let mut pins = Vec::new();
+            for f in field_list {
+                let fat = span_of(f);
+                let r = f.get_ref();
+                let name = self.name(&r.name, Case::Snake, "per-CPU field", fat.clone());
+                let doc = self.doc(&r.doc, "per-CPU field", fat.clone());
+                let ty = self
+                    .required(&r.ty, "type", "per-CPU field", fat.clone())
+                    .and_then(|t| {
+                        let ty = IntType::parse(t.get_ref());
+                        if ty.is_none() {
+                            self.d.error(
+                                span_of(t),
+                                format!(
+                                    "unknown per-CPU field type `{}`; expected u8, u16, u32 or u64",
+                                    t.get_ref()
+                                ),
+                            );
+                        }
+                        ty
+                    });
+                let count = match &r.count {
+                    None => Some(None),
+                    Some(c) => match self.number(c, "array length", 1 << 20) {
+                        Some(0) => {
+                            self.d.error(span_of(c), "array length must be at least 1");
+                            None
+                        }
+                        Some(n) => Some(Some(n)),
+                        None => None,
+                    },
+                };
+                let (Some(name), Some(ty), Some(count)) = (name, ty, count) else {
+                    continue;
+                };
+                if names.insert(self.d, name.get_ref().clone(), span_of(&name)) {
+                    pins.push(r.offset.as_ref());
+                    let asm = r.asm.as_ref().is_some_and(|a| *a.get_ref());
+                    fields.push((name.into_inner(), ty, count, asm, doc));
+                }
+            }
+            let (fields, size, _) = Self::layout(fields);
+            for (field, pin) in fields.iter().zip(pins) {
+                let Some(pin) = pin else { continue };
+                match u64::try_from(*pin.get_ref()) {
+                    Ok(pinned) if pinned == field.offset => {}
+                    _ => self.d.error(
+                        span_of(pin),
+                        format!(
+                            "`{}` is pinned at offset {} but the repr(C) layout puts it at {}",
+                            field.name,
+                            pin.get_ref(),
+                            field.offset
+                        ),
+                    ),
+                }
+            }
+            out.push(PerCpu {
+                arch: arch.clone(),
+                fields,
+                size,
+            });
+        }
+        for arch in arches {
+            if !entries.iter().any(|(name, _)| name.get_ref() == &arch.name) {
+                let at = raw
+                    .arch
+                    .as_ref()
+                    .and_then(|t| t.0.iter().find(|(k, _)| k.get_ref() == &arch.name))
+                    .map_or(0..0, |(k, _)| span_of(k));
+                self.d.error(
+                    at,
+                    format!(
+                        "architecture `{}` has no `[percpu.{}]` fields",
+                        arch.name, arch.name
+                    ),
+                );
+            }
+        }
+        out
+    }
+}
