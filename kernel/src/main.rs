@@ -44,7 +44,7 @@ extern "C" fn kmain(boot_arg: usize) -> ! {
     );
     arch::timer_init(abi::TICKS_PER_SEC);
     #[cfg(feature = "arch-selftest")]
-    arch::selftest::run();
+    arch::selftest::run(regions);
     #[cfg(not(feature = "arch-selftest"))]
     arch::shutdown(0x10)
 }

@@ -133,6 +133,40 @@ pub fn flush_page(vaddr: u64) {
     unsafe { core::arch::asm!("invlpg [{}]", in(reg) vaddr, options(nostack, preserves_flags)) };
 }
 
+/// The largest physical address range the direct map can cover (one PML4 entry).
+const DIRECT_MAP_MAX: u64 = 512 << 30;
+const GIB: u64 = 1 << 30;
+
+/// Extends the direct map, which the boot tables fill up to `mapped_end`, to cover RAM up
+/// to `ram_end` with 1 GiB pages, as far as the CPU has them and one PML4 entry reaches.
+/// Returns the new end of the direct map; RAM above it stays unreachable (and unusable).
+pub fn extend_direct_map(mapped_end: u64, ram_end: u64) -> u64 {
+    if ram_end <= mapped_end {
+        return mapped_end;
+    }
+    let has_1g_pages = cpu::cpuid(0x8000_0001, 0).edx & (1 << 26) != 0;
+    if !has_1g_pages {
+        crate::println!("warning: no 1 GiB pages; RAM above {mapped_end:#x} stays unused");
+        return mapped_end;
+    }
+    let end = ram_end.next_multiple_of(GIB).min(DIRECT_MAP_MAX);
+    let root = super::phys_to_virt(kernel_root()) as *const u64;
+    let slot = index(super::DIRECT_MAP_BASE, LEVELS - 1);
+    // SAFETY: The kernel PML4 is live and its direct-map slot points at the boot PDPT.
+    let pdpt = super::phys_to_virt(entry_paddr(unsafe { root.add(slot).read() })) as *mut u64;
+    for gib in mapped_end.div_ceil(GIB)..end / GIB {
+        // SAFETY: gib < 512, so the write stays inside the PDPT; the new entries map RAM
+        // that nothing else maps, and the CR3 reload below makes them visible.
+        unsafe {
+            pdpt.add(gib as usize)
+                .write((gib * GIB) | PRESENT | WRITABLE | HUGE | NO_EXECUTE)
+        };
+    }
+    // SAFETY: Reloading CR3 only flushes the TLB.
+    unsafe { cpu::write_cr3(cpu::read_cr3()) };
+    end
+}
+
 /// Removes the boot identity map of low memory from the kernel PML4 (the user half of
 /// every address space starts empty).
 pub fn drop_identity_map() {

@@ -55,6 +55,7 @@ mod trap;
 mod generated;
 
 use crate::arch::MemoryRegion;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 pub use context::{
     KernelContext, current_thread, prepare_user_thread, set_current_thread, switch_context,
@@ -74,14 +75,17 @@ const DIRECT_MAP_SLOT: usize = 256;
 /// Virtual address of physical address 0 in the direct map.
 pub const DIRECT_MAP_BASE: u64 = 0xffff_8000_0000_0000;
 /// How much physical memory the boot page tables put in the direct map.
-const DIRECT_MAP_SIZE: u64 = 4 << 30;
+const BOOT_DIRECT_MAP_SIZE: u64 = 4 << 30;
+/// The end of the direct map: [`BOOT_DIRECT_MAP_SIZE`], or more once `init_early` has
+/// mapped RAM above 4 GiB.
+static DIRECT_MAP_END: AtomicU64 = AtomicU64::new(BOOT_DIRECT_MAP_SIZE);
 
 const _: () = assert!(DIRECT_MAP_BASE == 0xffff_0000_0000_0000 | ((DIRECT_MAP_SLOT as u64) << 39));
 
 /// The virtual address at which the direct map shows physical address `paddr`.
 pub fn phys_to_virt(paddr: u64) -> usize {
     assert!(
-        paddr < DIRECT_MAP_SIZE,
+        paddr < DIRECT_MAP_END.load(Ordering::Relaxed),
         "physical address {paddr:#x} lies beyond the direct map"
     );
     (DIRECT_MAP_BASE + paddr) as usize
@@ -94,7 +98,8 @@ pub fn virt_to_phys(vaddr: usize) -> u64 {
         vaddr - KERNEL_VIRT_BASE
     } else {
         assert!(
-            (DIRECT_MAP_BASE..DIRECT_MAP_BASE + DIRECT_MAP_SIZE).contains(&vaddr),
+            (DIRECT_MAP_BASE..DIRECT_MAP_BASE + DIRECT_MAP_END.load(Ordering::Relaxed))
+                .contains(&vaddr),
             "virtual address {vaddr:#x} is neither in the direct map nor in the kernel image"
         );
         vaddr - DIRECT_MAP_BASE
@@ -126,9 +131,20 @@ pub fn init_early(boot_arg: usize) -> &'static [MemoryRegion] {
     percpu::init();
     syscall::init();
     fpu::init();
-    // SAFETY: The boot assembly passes EBX from the PVH entry, and the boot page tables
-    // map the first 4 GiB, where QEMU places the start info and memory map.
-    let map = unsafe { pvh::parse(boot_arg as u64, DIRECT_MAP_SIZE) };
+    // SAFETY (both parses): The boot assembly passes EBX from the PVH entry, and the boot
+    // page tables map the first 4 GiB, where QEMU places the start info and memory map.
+    // The first parse only finds the end of RAM.
+    let ram_end = unsafe { pvh::parse(boot_arg as u64, u64::MAX) }
+        .regions()
+        .iter()
+        .filter(|r| r.usable)
+        .map(|r| r.base + r.len)
+        .max()
+        .unwrap_or(0);
+    let direct_map_end = mmu::extend_direct_map(BOOT_DIRECT_MAP_SIZE, ram_end);
+    DIRECT_MAP_END.store(direct_map_end, Ordering::Relaxed);
+    // SAFETY: As above.
+    let map = unsafe { pvh::parse(boot_arg as u64, direct_map_end) };
     // SAFETY: init_early runs once, before anything else reads MEMORY_MAP.
     let slot = unsafe { &mut *MEMORY_MAP.get() };
     slot.insert(map).regions()

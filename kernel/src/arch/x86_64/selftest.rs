@@ -143,7 +143,21 @@ fn phys<T>(p: &T) -> u64 {
 }
 
 /// Runs the self test; never returns.
-pub fn run() -> ! {
+pub fn run(regions: &[crate::arch::MemoryRegion]) -> ! {
+    for r in regions.iter().filter(|r| r.usable) {
+        let last = super::phys_to_virt(r.base + r.len - 8) as *mut u64;
+        // SAFETY: The word is usable RAM that nothing else uses yet (the test owns the
+        // machine), reached through the direct map.
+        let seen = unsafe {
+            last.write_volatile(0x5a5a_1234_8765_a5a5);
+            last.read_volatile()
+        };
+        assert!(
+            seen == 0x5a5a_1234_8765_a5a5,
+            "direct map of {:#x} does not reach RAM",
+            r.base + r.len - 8
+        );
+    }
     crate::println!("arch selftest: idle until two timer ticks");
     while KERNEL_TICKS.load(Ordering::Relaxed) < 2 {
         super::enable_interrupts_and_halt();

@@ -115,7 +115,11 @@ fn kernel_exception(frame: &UserFrame, address: u64) -> ! {
         "unexpected {} (vector {}) in {} mode at rip {:#x}, error code {:#x}, cr2 {:#x}",
         exception_name(frame.vector as u8),
         frame.vector,
-        if frame.entered_from_user() { "user" } else { "kernel" },
+        if frame.entered_from_user() {
+            "user"
+        } else {
+            "kernel"
+        },
         frame.rip,
         frame.error_code,
         address
