@@ -1,2 +1,20 @@
-//! Crate `kerncore` (skeleton; its owner fills it in).
+//! Pure kernel logic, independent of any architecture and unit-tested on the host: the
+//! three-state frame table, the untyped allocator, capabilities and their slots, and the
+//! scheduler's run queues.
+//!
+//! Nothing here touches hardware or raw memory; the kernel supplies storage (the frame
+//! table's entries, CNode slots, per-thread queue links) and applies the decisions.
 #![cfg_attr(not(test), no_std)]
+
+pub mod cap;
+pub mod frames;
+pub mod runqueue;
+pub mod untyped;
+
+pub use cap::{Cap, CapState, Mapping, ObjectCounts, ObjectRef, Released, Slot};
+pub use frames::{
+    CheckError, FrameCounts, FrameEntry, FrameError, FrameRange, FrameState, FrameTable, Owner,
+    StateClass,
+};
+pub use runqueue::{Links, QueueError, QueueLink, RunQueues, ThreadId, ThreadList};
+pub use untyped::{ObjectFrames, UntypedState, object_frames, object_size_bits};
