@@ -1,8 +1,8 @@
 //! `cargo xtask build`: builds the user programs, packs them into a boot image, and builds the kernel around it.
 
 use crate::cargo::{Profile, build_binaries, workspace_root};
-use crate::targets::{Arch, Program, ensure_rust_targets};
-use anyhow::{Context, Result, anyhow};
+use crate::targets::{Arch, Program, ensure_rust_targets, user_crates};
+use anyhow::{Context, Result, anyhow, bail};
 use boot::Entry;
 use std::path::{Path, PathBuf};
 
@@ -67,17 +67,29 @@ pub fn build(request: BuildRequest) -> Result<Built> {
     let arch = request.arch;
     ensure_rust_targets(&[arch.user_target(), arch.kernel_target()])?;
 
-    let packages: Vec<&str> = Program::ALL.iter().map(|program| program.name()).collect();
-    let programs = build_binaries(&packages, arch.user_target(), request.profile, &[])?;
+    let programs = user_crates()?.programs;
+    if !programs
+        .iter()
+        .any(|program| program == request.root.name())
+    {
+        bail!(
+            "no workspace member under servers/ builds the program `{}`",
+            request.root
+        );
+    }
+    let packages: Vec<&str> = programs.iter().map(String::as_str).collect();
+    let binaries = build_binaries(&packages, arch.user_target(), request.profile, &[])?;
+    // The root task first, then every other program as a boot module, by name.
+    let root = request.root.name();
+    let ordered =
+        std::iter::once(root).chain(packages.iter().copied().filter(|name| *name != root));
     let mut images = Vec::new();
-    let ordered = std::iter::once(request.root)
-        .chain(Program::ALL.into_iter().filter(|p| *p != request.root));
     for program in ordered {
-        let path = programs
-            .get(program.name())
+        let path = binaries
+            .get(program)
             .ok_or_else(|| anyhow!("cargo built no binary named `{program}`"))?;
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        images.push((program.name(), bytes));
+        images.push((program, bytes));
     }
     if request.mode == ImageMode::Bench {
         images.push((BENCH_MODULE.0, BENCH_MODULE.1.to_vec()));

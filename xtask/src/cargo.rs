@@ -93,6 +93,50 @@ pub fn build_binaries(
     Ok(binaries)
 }
 
+/// A workspace member, as `cargo metadata` describes it.
+#[derive(Clone, Debug)]
+pub struct Package {
+    pub name: String,
+    /// The directory holding the package's `Cargo.toml`.
+    pub dir: PathBuf,
+    /// Whether the package has a binary target.
+    pub has_binary: bool,
+}
+
+/// The workspace members, from `cargo metadata`.
+pub fn workspace_packages() -> Result<Vec<Package>> {
+    let output = cargo()
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running cargo metadata")?;
+    if !output.status.success() {
+        bail!("cargo metadata failed");
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("parsing cargo metadata")?;
+    packages_from_metadata(&metadata).context("unexpected cargo metadata layout")
+}
+
+fn packages_from_metadata(metadata: &serde_json::Value) -> Option<Vec<Package>> {
+    let mut packages = Vec::new();
+    for package in metadata.get("packages")?.as_array()? {
+        let name = package.get("name")?.as_str()?.to_string();
+        let manifest = Path::new(package.get("manifest_path")?.as_str()?);
+        let has_binary = package.get("targets")?.as_array()?.iter().any(|target| {
+            let kinds = target.get("kind").and_then(|kind| kind.as_array());
+            kinds.is_some_and(|kinds| kinds.iter().any(|kind| kind.as_str() == Some("bin")))
+        });
+        let dir = manifest.parent()?.to_path_buf();
+        packages.push(Package {
+            name,
+            dir,
+            has_binary,
+        });
+    }
+    Some(packages)
+}
+
 /// Runs `command`, echoing its stdout line by line to ours and handing each line to
 /// `on_line`; returns whether it succeeded.
 pub fn run_streaming(command: &mut Command, mut on_line: impl FnMut(&str)) -> Result<bool> {
@@ -159,5 +203,22 @@ mod tests {
         assert_eq!(executable_artifact(library), None);
         assert_eq!(executable_artifact(other), None);
         assert_eq!(executable_artifact("not json"), None);
+    }
+
+    #[test]
+    fn packages_are_read_from_metadata() {
+        let metadata = serde_json::json!({"packages": [
+            {"name": "init", "manifest_path": "/w/servers/init/Cargo.toml",
+             "targets": [{"kind": ["bin"]}, {"kind": ["custom-build"]}]},
+            {"name": "rootlib", "manifest_path": "/w/servers/rootlib/Cargo.toml",
+             "targets": [{"kind": ["lib"]}]},
+        ]});
+        let packages = packages_from_metadata(&metadata).unwrap();
+        let summary: Vec<_> = packages
+            .iter()
+            .map(|p| (p.name.as_str(), p.has_binary))
+            .collect();
+        assert_eq!(summary, [("init", true), ("rootlib", false)]);
+        assert_eq!(packages[0].dir, Path::new("/w/servers/init"));
     }
 }

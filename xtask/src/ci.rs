@@ -2,7 +2,7 @@
 
 use crate::build::{BuildRequest, ImageMode, build};
 use crate::cargo::{Profile, cargo, run_checked};
-use crate::targets::{Program, ensure_rust_targets};
+use crate::targets::{Program, ensure_rust_targets, user_crates};
 use crate::test::{Plan, Scope, default_arches, run_plan};
 use anyhow::Result;
 use std::time::Duration;
@@ -11,19 +11,17 @@ use std::time::Duration;
 #[derive(clap::Args)]
 pub struct Args {}
 
-/// The crates built for the user target.
-const USER_CRATES: [&str; 3] = ["trona", "init", "abitest"];
-
 pub fn run(_args: Args) -> Result<()> {
     run_checked(cargo().args(["fmt", "--all", "--check"]))?;
     run_checked(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
 
     let arches = default_arches();
+    let user_crates = user_crates()?.all;
     for &arch in &arches {
         ensure_rust_targets(&[arch.user_target(), arch.kernel_target()])?;
         let mut user = cargo();
         user.args(["clippy", "--target", arch.user_target()]);
-        for package in USER_CRATES {
+        for package in &user_crates {
             user.args(["-p", package]);
         }
         run_checked(user.args(["--", "-D", "warnings"]))?;

@@ -14,7 +14,8 @@ pub enum Arch {
     Aarch64,
 }
 
-/// A user program in `servers/`, packed into the boot image.
+/// A user program that can be the root task. Every program in `servers/` is packed
+/// into the boot image; this one goes first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Program {
     /// The normal root task.
@@ -133,9 +134,6 @@ impl fmt::Display for Arch {
 }
 
 impl Program {
-    /// Every user program, in boot-module order.
-    pub const ALL: [Program; 2] = [Program::Init, Program::Abitest];
-
     /// The cargo package (and binary, and boot-module) name.
     pub fn name(self) -> &'static str {
         match self {
@@ -170,6 +168,33 @@ impl fmt::Display for MachineExit {
             MachineExit::Abnormal(None) => write!(f, "QEMU was killed by a signal"),
         }
     }
+}
+
+/// User-target crates: trona and every workspace member under `servers/`, by name.
+pub struct UserCrates {
+    /// Members with a binary: the programs packed into the boot image, sorted by name.
+    pub programs: Vec<String>,
+    /// Every user-target crate, libraries included.
+    pub all: Vec<String>,
+}
+
+/// Finds the user-target crates among the workspace members.
+pub fn user_crates() -> Result<UserCrates> {
+    let servers = crate::cargo::workspace_root().join("servers");
+    let mut programs = Vec::new();
+    let mut all = vec!["trona".to_string()];
+    for package in crate::cargo::workspace_packages()? {
+        if !package.dir.starts_with(&servers) {
+            continue;
+        }
+        if package.has_binary {
+            programs.push(package.name.clone());
+        }
+        all.push(package.name);
+    }
+    programs.sort();
+    all.sort();
+    Ok(UserCrates { programs, all })
 }
 
 /// Installs any of `targets` that rustup does not have yet.
