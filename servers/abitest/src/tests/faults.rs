@@ -1,0 +1,90 @@
+//! User faults end the faulting thread, are counted by the kernel, and leave the kernel and the suite running.
+
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use trona::uapi::Rights;
+
+use crate::arch;
+use crate::ctx::{Ctx, DEFAULT_TIMEOUT_TICKS};
+use crate::harness::{Outcome, ensure};
+
+/// Set by a faulting thread right before its faulting instruction.
+static ABOUT_TO_FAULT: AtomicBool = AtomicBool::new(false);
+/// Set if a faulting instruction returned.
+static SURVIVED: AtomicBool = AtomicBool::new(false);
+/// The address the memory faults use.
+static TARGET: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn read_unmapped(_: u64) -> ! {
+    ABOUT_TO_FAULT.store(true, Ordering::Release);
+    let _ = arch::read_word(TARGET.load(Ordering::Acquire));
+    SURVIVED.store(true, Ordering::Release);
+    trona::exit()
+}
+
+extern "C" fn invalid_instruction(_: u64) -> ! {
+    ABOUT_TO_FAULT.store(true, Ordering::Release);
+    arch::invalid_instruction();
+    SURVIVED.store(true, Ordering::Release);
+    trona::exit()
+}
+
+extern "C" fn write_read_only(_: u64) -> ! {
+    ABOUT_TO_FAULT.store(true, Ordering::Release);
+    arch::write_word(TARGET.load(Ordering::Acquire), u64::MAX);
+    SURVIVED.store(true, Ordering::Release);
+    trona::exit()
+}
+
+/// Runs `body` on a new thread and checks that it faulted exactly once and never went on.
+fn expect_fault(ctx: &mut Ctx, body: extern "C" fn(u64) -> !) -> Outcome {
+    ABOUT_TO_FAULT.store(false, Ordering::Relaxed);
+    SURVIVED.store(false, Ordering::Relaxed);
+    let before = ctx.fault_count()?;
+    let thread = ctx.spawn(body, 0)?;
+    let counted = ctx.wait_until(DEFAULT_TIMEOUT_TICKS, || {
+        ctx.fault_count().is_ok_and(|now| now > before)
+    });
+    // Give a wrongly resumed thread the chance to show itself.
+    ctx.wait_until(2, || SURVIVED.load(Ordering::Acquire));
+    let after = ctx.fault_count()?;
+    ctx.destroy(thread)?;
+    ensure!(
+        ABOUT_TO_FAULT.load(Ordering::Acquire),
+        "the thread never ran"
+    );
+    ensure!(counted, "fault_count stayed at {before}");
+    ensure!(
+        after == before + 1,
+        "fault_count went from {before} to {after}, expected one fault"
+    );
+    ensure!(
+        !SURVIVED.load(Ordering::Acquire),
+        "the thread continued past its faulting instruction"
+    );
+    Ok(())
+}
+
+/// A load from an unmapped address is a contained fault.
+pub fn unmapped_read(ctx: &mut Ctx) -> Outcome {
+    TARGET.store(ctx.unmapped_address()?, Ordering::Release);
+    expect_fault(ctx, read_unmapped)
+}
+
+/// An undefined instruction is a contained fault.
+pub fn undefined_instruction(ctx: &mut Ctx) -> Outcome {
+    expect_fault(ctx, invalid_instruction)
+}
+
+/// A store to a read-only page is a contained fault and does not change the page.
+pub fn read_only_write(ctx: &mut Ctx) -> Outcome {
+    let page = ctx.pages(1, Rights::READ)?;
+    TARGET.store(page.vaddr, Ordering::Release);
+    let result = expect_fault(ctx, write_read_only);
+    // SAFETY: the page is mapped readable until `release_pages` below.
+    let value = unsafe { (page.vaddr as usize as *const u64).read_volatile() };
+    ctx.release_pages(page)?;
+    result?;
+    ensure!(value == 0, "the read-only page now holds {value:#x}");
+    Ok(())
+}

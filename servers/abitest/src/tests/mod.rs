@@ -1,0 +1,293 @@
+//! The test table: every test of the suite, in the order they run, with the schema entries each covers.
+
+mod cnode;
+mod errors;
+mod faults;
+mod kdebug;
+mod notification;
+mod sched;
+mod syscalls;
+mod tcb;
+mod untyped;
+mod vspace;
+
+use trona::uapi::{CPtr, Error, Invocation as I, Syscall, UserAddr};
+
+use crate::arch;
+use crate::ctx::Ctx;
+use crate::harness::{Entry, Failure, Outcome, Test, ensure};
+
+/// An address in the kernel half of every address space.
+pub const KERNEL_ADDRESS: u64 = 0xffff_8000_0000_0000;
+
+/// An address above user space that is not canonical on x86_64 (and beyond 48 bits on aarch64).
+pub const NON_CANONICAL_ADDRESS: u64 = 0x0000_8000_0000_0000;
+
+const fn sys(syscall: Syscall) -> Entry {
+    Entry::Sys(syscall)
+}
+
+const fn inv(invocation: I) -> Entry {
+    Entry::Inv(invocation)
+}
+
+/// Every test, in run order; `check_frames_at_end` stays last.
+pub static TESTS: &[Test] = &[
+    Test {
+        name: "null",
+        covers: &[sys(Syscall::Null)],
+        run: syscalls::null,
+    },
+    Test {
+        name: "ticks_advance",
+        covers: &[sys(Syscall::Ticks)],
+        run: syscalls::ticks_advance,
+    },
+    Test {
+        name: "debug_write",
+        covers: &[sys(Syscall::DebugWrite)],
+        run: syscalls::debug_write,
+    },
+    Test {
+        name: "unknown_syscall",
+        covers: &[],
+        run: unknown_syscall,
+    },
+    Test {
+        name: "sched_yield",
+        covers: &[sys(Syscall::SchedYield)],
+        run: syscalls::sched_yield,
+    },
+    Test {
+        name: "thread_exit",
+        covers: &[sys(Syscall::ThreadExit)],
+        run: syscalls::thread_exit,
+    },
+    Test {
+        name: "invalid_capability",
+        covers: &[
+            sys(Syscall::Invoke),
+            inv(I::UntypedDescribe),
+            inv(I::NotificationPoll),
+        ],
+        run: errors::invalid_capability,
+    },
+    Test {
+        name: "unknown_label",
+        covers: &[sys(Syscall::Invoke)],
+        run: errors::unknown_label,
+    },
+    Test {
+        name: "wrong_object_type",
+        covers: &[
+            inv(I::TcbConfigure),
+            inv(I::TcbBindNotification),
+            inv(I::UntypedRetype),
+            inv(I::VSpaceMapFrame),
+        ],
+        run: errors::wrong_object_type,
+    },
+    Test {
+        name: "insufficient_rights",
+        covers: &[
+            inv(I::CNodeCopy),
+            inv(I::CNodeMint),
+            inv(I::NotificationSignal),
+            inv(I::NotificationPoll),
+            inv(I::UntypedRetype),
+            inv(I::UntypedDescribe),
+            inv(I::KernelDebugShutdown),
+            inv(I::KernelDebugFaultCount),
+        ],
+        run: errors::insufficient_rights,
+    },
+    Test {
+        name: "invalid_arguments",
+        covers: &[
+            inv(I::TcbSetPriority),
+            inv(I::TcbSetAffinity),
+            inv(I::UntypedRetype),
+            inv(I::VSpaceMapFrame),
+            inv(I::CNodeCopy),
+            inv(I::CNodeMint),
+            inv(I::KernelDebugFrameCount),
+            inv(I::KernelDebugShutdown),
+        ],
+        run: errors::invalid_arguments,
+    },
+    Test {
+        name: "retype_every_type",
+        covers: &[inv(I::UntypedRetype), inv(I::CNodeDelete)],
+        run: untyped::retype_every_type,
+    },
+    Test {
+        name: "retype_accounting",
+        covers: &[inv(I::UntypedRetype), inv(I::UntypedDescribe)],
+        run: untyped::retype_accounting,
+    },
+    Test {
+        name: "cnode_copy_mint_move_delete",
+        covers: &[
+            inv(I::CNodeCopy),
+            inv(I::CNodeMint),
+            inv(I::CNodeMoveCap),
+            inv(I::CNodeDelete),
+        ],
+        run: cnode::copy_mint_move_delete,
+    },
+    Test {
+        name: "cnode_child",
+        covers: &[inv(I::CNodeCopy), inv(I::CNodeMint), inv(I::CNodeDelete)],
+        run: cnode::child_cnode,
+    },
+    Test {
+        name: "notification_signal_poll_wait",
+        covers: &[
+            inv(I::NotificationSignal),
+            inv(I::NotificationPoll),
+            inv(I::NotificationWait),
+        ],
+        run: notification::signal_poll_wait,
+    },
+    Test {
+        name: "notification_wait_blocks",
+        covers: &[inv(I::NotificationWait), inv(I::NotificationSignal)],
+        run: notification::wait_blocks_until_signalled,
+    },
+    Test {
+        name: "tcb_configure",
+        covers: &[inv(I::TcbConfigure)],
+        run: tcb::configure,
+    },
+    Test {
+        name: "tcb_registers",
+        covers: &[inv(I::TcbWriteRegisters), inv(I::TcbReadRegisters)],
+        run: tcb::registers,
+    },
+    Test {
+        name: "tcb_resume_suspend",
+        covers: &[inv(I::TcbResume), inv(I::TcbSuspend)],
+        run: tcb::resume_suspend,
+    },
+    Test {
+        name: "tcb_priority_affinity",
+        covers: &[inv(I::TcbSetPriority), inv(I::TcbSetAffinity)],
+        run: tcb::priority_and_affinity,
+    },
+    Test {
+        name: "tcb_bind_notification",
+        covers: &[inv(I::TcbBindNotification), inv(I::TcbUnbindNotification)],
+        run: tcb::bind_notification,
+    },
+    Test {
+        name: "tcb_cpu_times",
+        covers: &[inv(I::TcbGetCpuTimes)],
+        run: tcb::cpu_times,
+    },
+    Test {
+        name: "vspace_map_lookup_unmap",
+        covers: &[
+            inv(I::VSpaceMapFrame),
+            inv(I::VSpaceLookup),
+            inv(I::VSpaceUnmapFrame),
+        ],
+        run: vspace::map_lookup_unmap,
+    },
+    Test {
+        name: "frame_physical_address",
+        covers: &[inv(I::FramePhysicalAddress)],
+        run: vspace::physical_address,
+    },
+    Test {
+        name: "vspace_tables",
+        covers: &[
+            inv(I::VSpaceMapTable),
+            inv(I::PageTableUnmap),
+            inv(I::VSpaceMapFrame),
+        ],
+        run: vspace::tables,
+    },
+    Test {
+        name: "missing_table_level",
+        covers: &[inv(I::VSpaceMapFrame)],
+        run: vspace::missing_table_level,
+    },
+    Test {
+        name: "fault_unmapped_read",
+        covers: &[inv(I::KernelDebugFaultCount)],
+        run: faults::unmapped_read,
+    },
+    Test {
+        name: "fault_undefined_instruction",
+        covers: &[inv(I::KernelDebugFaultCount)],
+        run: faults::undefined_instruction,
+    },
+    Test {
+        name: "fault_read_only_write",
+        covers: &[inv(I::KernelDebugFaultCount)],
+        run: faults::read_only_write,
+    },
+    Test {
+        name: "preemption",
+        covers: &[sys(Syscall::Ticks)],
+        run: sched::preemption,
+    },
+    Test {
+        name: "fpu_state_survives_preemption",
+        covers: &[],
+        run: sched::fpu_state_survives_preemption,
+    },
+    Test {
+        name: "frame_states",
+        covers: &[
+            inv(I::KernelDebugCheckFrames),
+            inv(I::KernelDebugFrameCount),
+        ],
+        run: kdebug::frame_states,
+    },
+    Test {
+        name: "check_frames_at_end",
+        covers: &[
+            inv(I::KernelDebugCheckFrames),
+            inv(I::KernelDebugFrameCount),
+        ],
+        run: kdebug::check_frames_at_end,
+    },
+];
+
+/// Syscall numbers outside the ABI, including retired ones, are refused with InvalidSyscall.
+fn unknown_syscall(_: &mut Ctx) -> Outcome {
+    let first_gap = (0..)
+        .find(|&number| Syscall::try_from(number).is_err())
+        .unwrap_or(u64::MAX);
+    let past_last = Syscall::ALL.iter().map(|s| s.number()).max().unwrap_or(0) + 1;
+    for number in [first_gap, past_last, u64::MAX] {
+        let [status, value] = arch::raw_trap(number, [0; 6]);
+        let expected = Error::InvalidSyscall.code();
+        ensure!(
+            status == expected && value == 0,
+            "syscall {number:#x} returned [{status}, {value}], expected [{expected}, 0]"
+        );
+    }
+    Ok(())
+}
+
+/// The largest untyped capability the suite holds.
+pub fn first_untyped(ctx: &Ctx) -> Result<CPtr, Failure> {
+    match ctx.res.untyped.caps().first() {
+        Some(&cap) => Ok(cap),
+        None => Err(Failure::new(format_args!(
+            "the boot information lists no untyped memory"
+        ))),
+    }
+}
+
+/// The address of a value the kernel will read.
+pub fn address_of<T>(value: &T) -> UserAddr {
+    UserAddr(value as *const T as usize as u64)
+}
+
+/// The address of a value the kernel will write.
+pub fn address_of_mut<T>(value: &mut T) -> UserAddr {
+    UserAddr(value as *mut T as usize as u64)
+}

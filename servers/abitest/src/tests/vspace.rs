@@ -1,0 +1,246 @@
+//! Address spaces: mapping frames and tables, lookup, unmapping, Frame.physical_address and PageTable.unmap.
+
+use rootlib::ROOT_VSPACE;
+use trona::substrate;
+use trona::uapi::{CPtr, Error, Invocation, ObjectType, PAGE_SIZE, Rights, Syscall};
+
+use crate::READ_WRITE;
+use crate::ctx::Ctx;
+use crate::harness::{Outcome, ensure, err, err_one_of, ok};
+
+/// A value written through one mapping and read back.
+const PROBE: u64 = 0x6b65_726e_6974_6521;
+
+/// Map, use, look up and unmap a frame; the refusals of map_frame and unmap_frame.
+pub fn map_lookup_unmap(ctx: &mut Ctx) -> Outcome {
+    let frame = ctx.create(ObjectType::Frame)?;
+    let other = ctx.create(ObjectType::Frame)?;
+    let result = map_checks(ctx, frame, other);
+    let _ = substrate::vspace_unmap_frame(ROOT_VSPACE, frame);
+    let _ = substrate::vspace_unmap_frame(ROOT_VSPACE, other);
+    ctx.delete(other)?;
+    ctx.delete(frame)?;
+    result
+}
+
+fn map_checks(ctx: &mut Ctx, frame: CPtr, other: CPtr) -> Outcome {
+    let vaddr = ctx.unmapped_address()?;
+    err(
+        "lookup before mapping",
+        substrate::vspace_lookup(ROOT_VSPACE, vaddr),
+        Error::NotMapped,
+    )?;
+    ctx.res.map_frame(ROOT_VSPACE, frame, vaddr, READ_WRITE)?;
+    let rights = ok("lookup", substrate::vspace_lookup(ROOT_VSPACE, vaddr))?;
+    ensure!(
+        rights == READ_WRITE.bits(),
+        "lookup reports rights {rights:#x}, expected {:#x}",
+        READ_WRITE.bits()
+    );
+    let inside = ok(
+        "lookup inside the page",
+        substrate::vspace_lookup(ROOT_VSPACE, vaddr + PAGE_SIZE - 1),
+    )?;
+    ensure!(
+        inside == rights,
+        "lookup of the page's last byte reports {inside:#x}"
+    );
+
+    let word = vaddr as usize as *mut u64;
+    // SAFETY: `vaddr` is a page this test just mapped read-write and nothing else uses.
+    let (fresh, probe) = unsafe {
+        let fresh = word.read_volatile();
+        word.write_volatile(PROBE);
+        (fresh, word.read_volatile())
+    };
+    ensure!(fresh == 0, "a fresh frame holds {fresh:#x}, not zero");
+    ensure!(
+        probe == PROBE,
+        "read back {probe:#x} after writing {PROBE:#x}"
+    );
+
+    let second = ctx.unmapped_address()?;
+    let twice = substrate::vspace_map_frame(ROOT_VSPACE, frame, second, Rights::READ);
+    err("map a mapped frame again", twice, Error::AlreadyMapped)?;
+    err(
+        "map another frame over it",
+        substrate::vspace_map_frame(ROOT_VSPACE, other, vaddr, Rights::READ),
+        Error::AlreadyMapped,
+    )?;
+
+    ok("unmap", substrate::vspace_unmap_frame(ROOT_VSPACE, frame))?;
+    err(
+        "lookup after unmapping",
+        substrate::vspace_lookup(ROOT_VSPACE, vaddr),
+        Error::NotMapped,
+    )?;
+    err(
+        "unmap again",
+        substrate::vspace_unmap_frame(ROOT_VSPACE, frame),
+        Error::NotMapped,
+    )?;
+
+    // The frame keeps its contents across mappings.
+    ctx.res
+        .map_frame(ROOT_VSPACE, frame, second, Rights::READ)?;
+    let rights = ok(
+        "lookup the read-only mapping",
+        substrate::vspace_lookup(ROOT_VSPACE, second),
+    )?;
+    ensure!(
+        rights == Rights::READ.bits(),
+        "a read-only mapping reports rights {rights:#x}"
+    );
+    // SAFETY: `second` is mapped readable to the frame written above.
+    let kept = unsafe { (second as usize as *const u64).read_volatile() };
+    ensure!(
+        kept == PROBE,
+        "the frame holds {kept:#x} after remapping, expected {PROBE:#x}"
+    );
+    ok("unmap", substrate::vspace_unmap_frame(ROOT_VSPACE, frame))?;
+
+    // Mapping rights cannot exceed the frame capability's.
+    let read_only = ctx.copy_with_rights(other, Rights::READ.union(Rights::GRANT))?;
+    let widened = substrate::vspace_map_frame(ROOT_VSPACE, read_only, vaddr, READ_WRITE);
+    ctx.delete(read_only)?;
+    err(
+        "map a read-only frame capability writable",
+        widened,
+        Error::InsufficientRights,
+    )
+}
+
+/// Frames report distinct, page-aligned physical addresses.
+pub fn physical_address(ctx: &mut Ctx) -> Outcome {
+    let first = ctx.create(ObjectType::Frame)?;
+    let second = ctx.create(ObjectType::Frame)?;
+    let a = substrate::frame_physical_address(first);
+    let b = substrate::frame_physical_address(second);
+    ctx.delete(second)?;
+    ctx.delete(first)?;
+    let a = ok("physical_address", a)?;
+    let b = ok("physical_address", b)?;
+    ensure!(
+        a % PAGE_SIZE == 0 && b % PAGE_SIZE == 0,
+        "unaligned physical addresses {a:#x}, {b:#x}"
+    );
+    ensure!(a != b, "two frames share the physical address {a:#x}");
+    Ok(())
+}
+
+/// A fresh 512 GiB region needs tables level by level; tables unmap only when empty.
+pub fn tables(ctx: &mut Ctx) -> Outcome {
+    let frame = ctx.create(ObjectType::Frame)?;
+    let mut tables = [CPtr(0); 3];
+    let mut made = 0;
+    let result = table_checks(ctx, frame, &mut tables, &mut made);
+    let _ = substrate::vspace_unmap_frame(ROOT_VSPACE, frame);
+    for &table in tables[..made].iter().rev() {
+        let _ = substrate::page_table_unmap(table);
+        ctx.delete(table)?;
+    }
+    ctx.delete(frame)?;
+    result
+}
+
+/// A user address in a 512 GiB region nothing else in the suite uses.
+const FRESH_REGION: u64 = 0x0000_2000_0000_0000;
+
+fn table_checks(ctx: &mut Ctx, frame: CPtr, tables: &mut [CPtr; 3], made: &mut usize) -> Outcome {
+    err(
+        "map into an empty region",
+        substrate::vspace_map_frame(ROOT_VSPACE, frame, FRESH_REGION, Rights::READ),
+        Error::MissingTable,
+    )?;
+    for slot in tables.iter_mut() {
+        *slot = ctx.create(ObjectType::PageTable)?;
+        *made += 1;
+    }
+    let [lowest, middle, top] = *tables;
+    err(
+        "a level-1 table without its parents",
+        substrate::vspace_map_table(ROOT_VSPACE, lowest, FRESH_REGION, 1),
+        Error::MissingTable,
+    )?;
+    err(
+        "table level 0",
+        substrate::vspace_map_table(ROOT_VSPACE, lowest, FRESH_REGION, 0),
+        Error::InvalidArgument,
+    )?;
+    err(
+        "table level 255",
+        substrate::vspace_map_table(ROOT_VSPACE, lowest, FRESH_REGION, u8::MAX),
+        Error::InvalidArgument,
+    )?;
+    ok(
+        "map the level-3 table",
+        substrate::vspace_map_table(ROOT_VSPACE, top, FRESH_REGION, 3),
+    )?;
+    err(
+        "map a table over it",
+        substrate::vspace_map_table(ROOT_VSPACE, middle, FRESH_REGION, 3),
+        Error::AlreadyMapped,
+    )?;
+    ok(
+        "map the level-2 table",
+        substrate::vspace_map_table(ROOT_VSPACE, middle, FRESH_REGION, 2),
+    )?;
+    ok(
+        "map the level-1 table",
+        substrate::vspace_map_table(ROOT_VSPACE, lowest, FRESH_REGION, 1),
+    )?;
+    ok(
+        "map the frame",
+        substrate::vspace_map_frame(ROOT_VSPACE, frame, FRESH_REGION, Rights::READ),
+    )?;
+    err_one_of(
+        "unmap a table that maps a frame",
+        substrate::page_table_unmap(lowest),
+        &[Error::Busy, Error::IllegalOperation],
+    )?;
+    ok(
+        "unmap the frame",
+        substrate::vspace_unmap_frame(ROOT_VSPACE, frame),
+    )?;
+    ok(
+        "unmap the emptied level-1 table",
+        substrate::page_table_unmap(lowest),
+    )?;
+    err(
+        "unmap it again",
+        substrate::page_table_unmap(lowest),
+        Error::NotMapped,
+    )?;
+    let missing = substrate::vspace_map_frame(ROOT_VSPACE, frame, FRESH_REGION, Rights::READ);
+    err(
+        "map where the level-1 table was",
+        missing,
+        Error::MissingTable,
+    )
+}
+
+/// `MissingTable` carries the level of the missing table in the value register.
+pub fn missing_table_level(ctx: &mut Ctx) -> Outcome {
+    let frame = ctx.create(ObjectType::Frame)?;
+    let vaddr = FRESH_REGION + (1 << 39);
+    let args = [
+        ROOT_VSPACE.0,
+        Invocation::VSpaceMapFrame.label(),
+        frame.0,
+        vaddr,
+        Rights::READ.bits(),
+        0,
+    ];
+    let [status, level] = crate::arch::raw_trap(Syscall::Invoke.number(), args);
+    ctx.delete(frame)?;
+    let expected = Error::MissingTable.code();
+    ensure!(
+        status == expected,
+        "status {status}, expected MissingTable ({expected})"
+    );
+    ensure!(
+        level == 3,
+        "MissingTable names level {level}, expected 3 for an empty 512 GiB region"
+    );
+    Ok(())
+}
