@@ -196,3 +196,26 @@ pub fn halt_forever() -> ! {
         unsafe { asm!("cli", "hlt", options(nomem, nostack)) };
     }
 }
+
+const CR4_UMIP: u64 = 1 << 11;
+const CR4_SMEP: u64 = 1 << 20;
+
+/// Turns on the protections the CPU offers that cost nothing: SMEP (the kernel never
+/// executes user pages) and UMIP (user mode cannot read descriptor-table registers).
+/// Returns whether SMEP and UMIP were enabled, for the boot log.
+pub fn enable_protections() -> (bool, bool) {
+    let leaf7 = cpuid(7, 0);
+    let smep = leaf7.ebx & (1 << 7) != 0;
+    let umip = leaf7.ecx & (1 << 2) != 0;
+    let mut cr4 = read_cr4();
+    if smep {
+        cr4 |= CR4_SMEP;
+    }
+    if umip {
+        cr4 |= CR4_UMIP;
+    }
+    // SAFETY: Both bits only restrict what user mode and user pages can do; the CPU
+    // reported them as supported.
+    unsafe { write_cr4(cr4) };
+    (smep, umip)
+}

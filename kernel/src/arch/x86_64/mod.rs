@@ -117,6 +117,9 @@ pub fn kernel_phys_range() -> core::ops::Range<u64> {
     virt_to_phys(start)..virt_to_phys(end)
 }
 
+/// Whether SMEP and UMIP are on, for [`describe_cpu`].
+static PROTECTIONS: cell::CpuLocal<(bool, bool)> = cell::CpuLocal::new((false, false));
+
 static MEMORY_MAP: cell::CpuLocal<Option<pvh::MemoryMap>> = cell::CpuLocal::new(None);
 
 /// Brings up the CPU and returns the physical memory map.
@@ -131,6 +134,9 @@ pub fn init_early(boot_arg: usize) -> &'static [MemoryRegion] {
     percpu::init();
     syscall::init();
     fpu::init();
+    let protections = cpu::enable_protections();
+    // SAFETY: init_early runs once, before anything reads PROTECTIONS.
+    unsafe { *PROTECTIONS.get() = protections };
     // SAFETY (both parses): The boot assembly passes EBX from the PVH entry, and the boot
     // page tables map the first 4 GiB, where QEMU places the start info and memory map.
     // The first parse only finds the end of RAM.
@@ -156,9 +162,14 @@ pub fn describe_cpu() -> impl core::fmt::Display {
     impl core::fmt::Display for Cpu {
         fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
             let (size, insn) = fpu::describe();
+            // SAFETY: Written once in init_early, only read afterwards.
+            let (smep, umip) = unsafe { *PROTECTIONS.get() };
+            let on = |b: bool| if b { "on" } else { "off" };
             write!(
                 f,
-                "x86_64: eager FPU with {insn}, {size}-byte XSAVE area; timer PIT via 8259 PIC"
+                "x86_64: eager FPU with {insn}, {size}-byte XSAVE area; SMEP {}, UMIP {}; timer PIT via 8259 PIC",
+                on(smep),
+                on(umip)
             )
         }
     }
