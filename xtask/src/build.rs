@@ -1,6 +1,7 @@
 //! `cargo xtask build`: builds the user programs, packs them into a boot image, and builds the kernel around it.
 
 use crate::cargo::{Profile, build_binaries, workspace_root};
+use crate::elf::loadable_only;
 use crate::targets::{Arch, Program, ensure_rust_targets, user_crates};
 use anyhow::{Context, Result, anyhow, bail};
 use boot::Entry;
@@ -89,7 +90,9 @@ pub fn build(request: BuildRequest) -> Result<Built> {
             .get(program)
             .ok_or_else(|| anyhow!("cargo built no binary named `{program}`"))?;
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        images.push((program, bytes));
+        let loadable =
+            loadable_only(&bytes).with_context(|| format!("reading {}", path.display()))?;
+        images.push((program, loadable));
     }
     if request.mode == ImageMode::Bench {
         images.push((BENCH_MODULE.0, BENCH_MODULE.1.to_vec()));

@@ -7,6 +7,7 @@ mod cargo;
 mod ci;
 mod codegen;
 mod coverage;
+mod elf;
 mod new;
 mod protocol;
 mod qemu;
