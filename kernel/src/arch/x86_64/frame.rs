@@ -17,33 +17,38 @@ const RFLAGS_FIXED: u64 = 1 << 1;
 /// frame by hand (with `vector` = [`SYSCALL_VECTOR`]). The assembly in `trap.S` and
 /// `syscall.S` pushes and pops in exactly this order (lowest address first); the
 /// `const` asserts below pin the offsets it relies on.
+///
+/// Every entry from user mode starts at the top of the thread's kernel stack, so a
+/// thread's frame always sits at `kernel_stack_top - size_of::<UserFrame>()` (where
+/// [`super::prepare_user_thread`] puts it). Outside `arch` the frame is reached only
+/// through its methods: cs, ss and rflags stay what the kernel set (no IOPL for user mode).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct UserFrame {
-    pub r15: u64,
-    pub r14: u64,
-    pub r13: u64,
-    pub r12: u64,
-    pub r11: u64,
-    pub r10: u64,
-    pub r9: u64,
-    pub r8: u64,
-    pub rbp: u64,
-    pub rdi: u64,
-    pub rsi: u64,
-    pub rdx: u64,
-    pub rcx: u64,
-    pub rbx: u64,
-    pub rax: u64,
+    pub(super) r15: u64,
+    pub(super) r14: u64,
+    pub(super) r13: u64,
+    pub(super) r12: u64,
+    pub(super) r11: u64,
+    pub(super) r10: u64,
+    pub(super) r9: u64,
+    pub(super) r8: u64,
+    pub(super) rbp: u64,
+    pub(super) rdi: u64,
+    pub(super) rsi: u64,
+    pub(super) rdx: u64,
+    pub(super) rcx: u64,
+    pub(super) rbx: u64,
+    pub(super) rax: u64,
     /// IDT vector, or [`SYSCALL_VECTOR`].
-    pub vector: u64,
+    pub(super) vector: u64,
     /// The exception's error code, or 0.
-    pub error_code: u64,
-    pub rip: u64,
-    pub cs: u64,
-    pub rflags: u64,
-    pub rsp: u64,
-    pub ss: u64,
+    pub(super) error_code: u64,
+    pub(super) rip: u64,
+    pub(super) cs: u64,
+    pub(super) rflags: u64,
+    pub(super) rsp: u64,
+    pub(super) ss: u64,
 }
 
 /// Offsets the assembly uses (it addresses the frame through these `const` operands).
