@@ -167,7 +167,12 @@ fn child_cnode_checks(child: CPtr, notification: CPtr) -> Outcome {
     )?;
     ok(
         "mint into the child",
-        substrate::cnode_mint(child, 0, notification, Rights::READ, BADGE),
+        substrate::cnode_mint(child, 1, notification, Rights::READ, BADGE),
     )?;
-    ok("delete the minted copy", substrate::cnode_delete(child, 0))
+    err(
+        "copy into the null slot 0",
+        substrate::cnode_copy(child, 0, notification, Rights::READ),
+        Error::InvalidArgument,
+    )?;
+    ok("delete the minted copy", substrate::cnode_delete(child, 1))
 }

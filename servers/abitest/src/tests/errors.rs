@@ -180,15 +180,45 @@ fn insufficient_rights_checks(ctx: &mut Ctx, notification: CPtr, read_only: CPtr
         "the write-only signal did not arrive"
     );
 
+    // Untyped capabilities carry their region's allocator and are never copied.
     let untyped = first_untyped(ctx)?;
-    let untyped_read = ctx.copy_with_rights(untyped, Rights::READ)?;
     let slot = ctx.empty_slot()?;
-    let retype = substrate::untyped_retype(untyped_read, ObjectType::Frame, 0, ROOT_CNODE, slot.0);
-    let describe = substrate::untyped_describe(untyped_read);
-    ctx.release_slot(slot);
-    ctx.delete(untyped_read)?;
-    err("retype through a read-only untyped", retype, denied)?;
-    ok("describe through a read-only untyped", describe)?;
+    let untyped_copy = substrate::cnode_copy(ROOT_CNODE, slot.0, untyped, Rights::READ);
+    if untyped_copy.is_ok() {
+        ctx.delete(slot)?;
+    } else {
+        ctx.release_slot(slot);
+    }
+    err(
+        "copy an untyped capability",
+        untyped_copy,
+        Error::IllegalOperation,
+    )?;
+
+    let tcb = ctx.create(ObjectType::Tcb)?;
+    let tcb_read = ctx.copy_with_rights(tcb, Rights::READ)?;
+    let set_priority = substrate::tcb_set_priority(tcb_read, 1);
+    let mut regs = trona::uapi::UserRegisters::default();
+    let read_registers =
+        substrate::tcb_read_registers(tcb_read, crate::tests::address_of_mut(&mut regs));
+    ctx.delete(tcb_read)?;
+    ctx.delete(tcb)?;
+    err("set_priority through a read-only TCB", set_priority, denied)?;
+    ok("read_registers through a read-only TCB", read_registers)?;
+
+    let vspace_read = ctx.copy_with_rights(ROOT_VSPACE, Rights::READ)?;
+    let vaddr = ctx.unmapped_address()?;
+    let lookup = substrate::vspace_lookup(vspace_read, vaddr);
+    let frame = ctx.create(ObjectType::Frame)?;
+    let map = substrate::vspace_map_frame(vspace_read, frame, vaddr, Rights::READ);
+    ctx.delete(frame)?;
+    ctx.delete(vspace_read)?;
+    err(
+        "lookup through a read-only VSpace",
+        lookup,
+        Error::NotMapped,
+    )?;
+    err("map_frame through a read-only VSpace", map, denied)?;
 
     let debug_read = ctx.copy_with_rights(KERNEL_DEBUG, Rights::READ)?;
     // Status 1, not 0: if the kernel wrongly obeyed, the run must end as a failure.

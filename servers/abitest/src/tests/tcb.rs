@@ -211,9 +211,10 @@ pub fn bind_notification(ctx: &mut Ctx) -> Outcome {
     let first = ctx.create(ObjectType::Notification)?;
     let second = ctx.create(ObjectType::Notification)?;
     let result = bind_checks(tcb, first, second);
+    // The TCB goes first: a notification still bound to it could not be deleted.
+    ctx.delete(tcb)?;
     ctx.delete(second)?;
     ctx.delete(first)?;
-    ctx.delete(tcb)?;
     result
 }
 
