@@ -123,7 +123,7 @@ pub fn run_plan(plan: &Plan) -> Result<()> {
 /// `cargo test` over the host crates (the workspace's default members).
 fn host_tests() -> Result<Phase> {
     let mut verdict = Verdict::default();
-    let succeeded = run_streaming(cargo().arg("test"), |line| {
+    let succeeded = run_streaming(cargo().args(["test", "--no-fail-fast"]), |line| {
         if let Some((passed, failed)) = parse_test_result(line) {
             verdict.passed += passed;
             verdict.failed += failed;
