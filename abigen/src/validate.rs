@@ -219,14 +219,13 @@ impl Validator<'_> {
         at: Range<usize>,
     ) -> Option<S<String>> {
         let name = self.required(name, "name", what, at)?;
-        match names::check_identifier(name.get_ref(), case) {
-            Ok(()) => Some(name.clone()),
-            Err(reason) => {
-                self.d
-                    .error(span_of(name), format!("invalid {what} name: {reason}"));
-                None
-            }
+        // An invalid name is still returned so that later references to it do not cascade
+        // into more errors; the model is discarded whenever any error was reported.
+        if let Err(reason) = names::check_identifier(name.get_ref(), case) {
+            self.d
+                .error(span_of(name), format!("invalid {what} name: {reason}"));
         }
+        Some(name.clone())
     }
 
     /// Checks that a number is non-negative and at most `max`.
@@ -506,7 +505,6 @@ impl Validator<'_> {
                             span_of(c),
                             "error code 0 means success and cannot be an error",
                         );
-                        return None;
                     }
                     self.retired_use(
                         retired,
@@ -515,18 +513,18 @@ impl Validator<'_> {
                         span_of(c),
                         &code.to_string(),
                     );
-                    codes.insert(self.d, code, span_of(c)).then_some(code)
+                    codes.insert(self.d, code, span_of(c));
+                    Some(code)
                 });
             let (Some(name), Some(code)) = (name, code) else {
                 continue;
             };
-            if names.insert(self.d, name.get_ref().clone(), span_of(&name)) {
-                out.push(ErrorCode {
-                    name: name.into_inner(),
-                    code,
-                    doc,
-                });
-            }
+            names.insert(self.d, name.get_ref().clone(), span_of(&name));
+            out.push(ErrorCode {
+                name: name.into_inner(),
+                code,
+                doc,
+            });
         }
         out
     }
@@ -629,14 +627,13 @@ impl Validator<'_> {
                 );
                 continue;
             }
-            if names.insert(self.d, name.get_ref().clone(), span_of(&name)) {
-                out.push(Constant {
-                    name: name.into_inner(),
-                    ty,
-                    value,
-                    doc,
-                });
-            }
+            names.insert(self.d, name.get_ref().clone(), span_of(&name));
+            out.push(Constant {
+                name: name.into_inner(),
+                ty,
+                value,
+                doc,
+            });
         }
         out
     }
@@ -685,26 +682,22 @@ impl Validator<'_> {
                     );
                     continue;
                 }
-                let unique_name =
-                    bit_names.insert(self.d, bit_name.get_ref().clone(), span_of(&bit_name));
-                let unique_number = bit_numbers.insert(self.d, number, number_span);
-                if unique_name && unique_number {
-                    let bit = u8::try_from(number).unwrap_or(u8::MAX);
-                    bits.push(FlagBit {
-                        name: bit_name.into_inner(),
-                        bit,
-                        doc: bit_doc,
-                    });
-                }
-            }
-            let Some(name) = name else { continue };
-            if self.type_name(&name, type_names) {
-                out.push(FlagSet {
-                    name: name.into_inner(),
-                    doc,
-                    bits,
+                bit_names.insert(self.d, bit_name.get_ref().clone(), span_of(&bit_name));
+                bit_numbers.insert(self.d, number, number_span);
+                let bit = u8::try_from(number).unwrap_or(u8::MAX);
+                bits.push(FlagBit {
+                    name: bit_name.into_inner(),
+                    bit,
+                    doc: bit_doc,
                 });
             }
+            let Some(name) = name else { continue };
+            self.type_name(&name, type_names);
+            out.push(FlagSet {
+                name: name.into_inner(),
+                doc,
+                bits,
+            });
         }
         out
     }
@@ -767,21 +760,19 @@ impl Validator<'_> {
                 let (Some(field_name), Some(ty)) = (field_name, ty) else {
                     continue;
                 };
-                if field_names.insert(self.d, field_name.get_ref().clone(), span_of(&field_name)) {
-                    fields.push((field_name.into_inner(), ty, None, false, field_doc));
-                }
+                field_names.insert(self.d, field_name.get_ref().clone(), span_of(&field_name));
+                fields.push((field_name.into_inner(), ty, None, false, field_doc));
             }
             let Some(name) = name else { continue };
-            if self.type_name(&name, type_names) {
-                let (fields, size, align) = Self::layout(fields);
-                out.push(Struct {
-                    name: name.into_inner(),
-                    doc,
-                    fields,
-                    size,
-                    align,
-                });
-            }
+            self.type_name(&name, type_names);
+            let (fields, size, align) = Self::layout(fields);
+            out.push(Struct {
+                name: name.into_inner(),
+                doc,
+                fields,
+                size,
+                align,
+            });
         }
         out
     }
@@ -823,7 +814,8 @@ impl Validator<'_> {
                 ok = false;
                 continue;
             };
-            if reserved.contains(&name.get_ref().as_str()) {
+            let valid = names::check_identifier(name.get_ref(), Case::Snake).is_ok();
+            if valid && reserved.contains(&name.get_ref().as_str()) {
                 self.d.error(
                     span_of(&name),
                     format!(
@@ -834,10 +826,7 @@ impl Validator<'_> {
                 ok = false;
                 continue;
             }
-            if !seen.insert(self.d, name.get_ref().clone(), span_of(&name)) {
-                ok = false;
-                continue;
-            }
+            seen.insert(self.d, name.get_ref().clone(), span_of(&name));
             out.push(Param {
                 name: name.into_inner(),
                 ty,
@@ -889,7 +878,8 @@ impl Validator<'_> {
                         span_of(n),
                         &number.to_string(),
                     );
-                    numbers.insert(self.d, number, span_of(n)).then_some(number)
+                    numbers.insert(self.d, number, span_of(n));
+                    Some(number)
                 });
             let kind = match &s.kind {
                 None => Some(SyscallKind::Plain),
@@ -956,16 +946,15 @@ impl Validator<'_> {
             if s.args.len() > register_count {
                 continue;
             }
-            if names.insert(self.d, name.get_ref().clone(), span_of(&name)) {
-                out.push(Syscall {
-                    name: name.into_inner(),
-                    number,
-                    kind,
-                    args,
-                    results,
-                    doc,
-                });
-            }
+            names.insert(self.d, name.get_ref().clone(), span_of(&name));
+            out.push(Syscall {
+                name: name.into_inner(),
+                number,
+                kind,
+                args,
+                results,
+                doc,
+            });
         }
         if invoke.is_none() && !raw.invocation.is_empty() {
             self.d.error(
@@ -1000,7 +989,8 @@ impl Validator<'_> {
                         span_of(n),
                         &id.to_string(),
                     );
-                    ids.insert(self.d, id, span_of(n)).then_some(id)
+                    ids.insert(self.d, id, span_of(n));
+                    Some(id)
                 });
             let block = self
                 .required(&o.labels, "labels", "object", at.clone())
@@ -1029,7 +1019,7 @@ impl Validator<'_> {
                 label_base <= other.label_last() && other.label_base < label_base + label_size
             }) {
                 self.d.error_with_related(
-                    block_span,
+                    block_span.clone(),
                     format!(
                         "label block {}..={} of {} overlaps the block {}..={} of {}",
                         hex(label_base),
@@ -1042,20 +1032,18 @@ impl Validator<'_> {
                     other_span.clone(),
                     "the other block",
                 );
-                continue;
             }
-            if self.type_name(&name, type_names) {
-                out.push((
-                    block_span,
-                    Object {
-                        name: name.into_inner(),
-                        id,
-                        label_base,
-                        label_size,
-                        doc,
-                    },
-                ));
-            }
+            self.type_name(&name, type_names);
+            out.push((
+                block_span,
+                Object {
+                    name: name.into_inner(),
+                    id,
+                    label_base,
+                    label_size,
+                    doc,
+                },
+            ));
         }
         out.into_iter().map(|(_, o)| o).collect()
     }
@@ -1112,9 +1100,8 @@ impl Validator<'_> {
                         );
                         return None;
                     }
-                    labels
-                        .insert(self.d, hex(label), span_of(l))
-                        .then_some(label)
+                    labels.insert(self.d, hex(label), span_of(l));
+                    Some(label)
                 });
             let rights = match &i.rights {
                 None => {
@@ -1145,10 +1132,9 @@ impl Validator<'_> {
                                 format!("unknown right `{}`; {expected}", right.get_ref()),
                             );
                             ok = false;
-                        } else if seen.insert(self.d, right.get_ref().clone(), span_of(right)) {
-                            rights.push(right.get_ref().clone());
                         } else {
-                            ok = false;
+                            seen.insert(self.d, right.get_ref().clone(), span_of(right));
+                            rights.push(right.get_ref().clone());
                         }
                     }
                     ok.then_some(rights)
@@ -1178,21 +1164,20 @@ impl Validator<'_> {
             if i.args.len() > payload {
                 continue;
             }
-            if names.insert(
+            names.insert(
                 self.d,
                 format!("{}.{}", object.name, name.get_ref()),
                 span_of(&name),
-            ) {
-                out.push(Invocation {
-                    object: object.name.clone(),
-                    name: name.into_inner(),
-                    label,
-                    rights,
-                    args,
-                    results,
-                    doc,
-                });
-            }
+            );
+            out.push(Invocation {
+                object: object.name.clone(),
+                name: name.into_inner(),
+                label,
+                rights,
+                args,
+                results,
+                doc,
+            });
         }
         out
     }
@@ -1234,7 +1219,13 @@ impl Validator<'_> {
         };
         let mut kernel = Seen::new("kernel trait method");
         let mut substrate = Seen::new("trona function");
+        // Entries whose own names are duplicates were reported already; skip their repeats.
+        let mut seen_syscalls = std::collections::HashSet::new();
+        let mut seen_invocations = std::collections::HashSet::new();
         for s in syscalls {
+            if !seen_syscalls.insert(s.name.as_str()) {
+                continue;
+            }
             let span = span_of_syscall(&s.name);
             if s.kind == SyscallKind::Plain {
                 let method = format!("sys_{}", s.name);
@@ -1252,6 +1243,9 @@ impl Validator<'_> {
             substrate.insert(self.d, s.name.clone(), span);
         }
         for inv in invocations {
+            if !seen_invocations.insert((inv.object.as_str(), inv.name.as_str())) {
+                continue;
+            }
             let span = span_of_invocation(inv);
             let name = inv.fn_name();
             if RESERVED_KERNEL_METHODS.contains(&name.as_str())
@@ -1338,11 +1332,10 @@ impl Validator<'_> {
                 let (Some(name), Some(ty), Some(count)) = (name, ty, count) else {
                     continue;
                 };
-                if names.insert(self.d, name.get_ref().clone(), span_of(&name)) {
-                    pins.push(r.offset.as_ref());
-                    let asm = r.asm.as_ref().is_some_and(|a| *a.get_ref());
-                    fields.push((name.into_inner(), ty, count, asm, doc));
-                }
+                names.insert(self.d, name.get_ref().clone(), span_of(&name));
+                pins.push(r.offset.as_ref());
+                let asm = r.asm.as_ref().is_some_and(|a| *a.get_ref());
+                fields.push((name.into_inner(), ty, count, asm, doc));
             }
             let (fields, size, _) = Self::layout(fields);
             for (field, pin) in fields.iter().zip(pins) {

@@ -1,0 +1,1244 @@
+//! ABI diff: compares two validated models entry by entry, classifies every change and applies the version rule.
+//!
+//! Entries are matched by name, so a renumbered syscall is one change and not a removal
+//! plus an addition. A removed entry and an added entry that share a number (syscall
+//! number, invocation label, object id, error code, flag bit) are reported as one rename.
+//!
+//! The version rule: breaking changes need a major bump (new major above old major);
+//! compatible additions should come with a minor bump (a warning otherwise);
+//! kernel-internal and doc changes need none.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::hash::Hash;
+
+use serde::Serialize;
+
+use crate::model::*;
+
+/// How a change affects programs built against the base ABI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    /// Programs built against the base ABI may break: needs a major version bump.
+    Breaking,
+    /// An addition that programs built against the base ABI do not notice: wants a minor bump.
+    Compatible,
+    /// A change that only the kernel sees (the per-CPU block): needs no version bump.
+    KernelInternal,
+    /// Documentation text only.
+    Doc,
+}
+
+impl Class {
+    /// Every class, in the order reports list them.
+    pub const ALL: [Class; 4] = [
+        Class::Breaking,
+        Class::Compatible,
+        Class::KernelInternal,
+        Class::Doc,
+    ];
+
+    /// The name used in reports and JSON: `breaking`, `compatible`, `kernel-internal`, `doc`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Breaking => "breaking",
+            Class::Compatible => "compatible",
+            Class::KernelInternal => "kernel-internal",
+            Class::Doc => "doc",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Class::Breaking => "Breaking changes",
+            Class::Compatible => "Compatible changes",
+            Class::KernelInternal => "Kernel-internal changes",
+            Class::Doc => "Doc changes",
+        }
+    }
+}
+
+impl fmt::Display for Class {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What happened to an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// The entry is new.
+    Added,
+    /// The entry is gone.
+    Removed,
+    /// Same number, different name.
+    Renamed,
+    /// Same name, different number (syscall number, object id, error code, flag bit).
+    Renumbered,
+    /// An invocation kept its name and got another label.
+    Relabelled,
+    /// A constant or a field changed its type or array length.
+    Retyped,
+    /// A field kept its type and moved to another offset.
+    Moved,
+    /// A structure or the per-CPU block changed its size or alignment.
+    Resized,
+    /// An object type's label block moved or changed its size.
+    LabelBlockChanged,
+    /// A syscall changed between plain and invoke.
+    KindChanged,
+    /// An argument was added to a syscall or invocation.
+    ArgumentAdded,
+    /// An argument was removed.
+    ArgumentRemoved,
+    /// An argument at the same position has another name.
+    ArgumentRenamed,
+    /// An argument has another type.
+    ArgumentRetyped,
+    /// Arguments swapped positions.
+    ArgumentsReordered,
+    /// A result was added.
+    ResultAdded,
+    /// A result was removed.
+    ResultRemoved,
+    /// A result has another name.
+    ResultRenamed,
+    /// A result has another type.
+    ResultRetyped,
+    /// Results swapped positions.
+    ResultsReordered,
+    /// An invocation needs other rights.
+    RightsChanged,
+    /// A constant has another value.
+    ValueChanged,
+    /// A trap convention changed (instruction or registers).
+    ConventionChanged,
+    /// A per-CPU field gained or lost its assembly equate.
+    AsmChanged,
+    /// The dispatcher returns another error for a malformed trap.
+    DispatchChanged,
+    /// The ABI's name changed.
+    NameChanged,
+    /// Documentation text changed.
+    DocChanged,
+}
+
+impl Kind {
+    /// The snake_case name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Added => "added",
+            Kind::Removed => "removed",
+            Kind::Renamed => "renamed",
+            Kind::Renumbered => "renumbered",
+            Kind::Relabelled => "relabelled",
+            Kind::Retyped => "retyped",
+            Kind::Moved => "moved",
+            Kind::Resized => "resized",
+            Kind::LabelBlockChanged => "label_block_changed",
+            Kind::KindChanged => "kind_changed",
+            Kind::ArgumentAdded => "argument_added",
+            Kind::ArgumentRemoved => "argument_removed",
+            Kind::ArgumentRenamed => "argument_renamed",
+            Kind::ArgumentRetyped => "argument_retyped",
+            Kind::ArgumentsReordered => "arguments_reordered",
+            Kind::ResultAdded => "result_added",
+            Kind::ResultRemoved => "result_removed",
+            Kind::ResultRenamed => "result_renamed",
+            Kind::ResultRetyped => "result_retyped",
+            Kind::ResultsReordered => "results_reordered",
+            Kind::RightsChanged => "rights_changed",
+            Kind::ValueChanged => "value_changed",
+            Kind::ConventionChanged => "convention_changed",
+            Kind::AsmChanged => "asm_changed",
+            Kind::DispatchChanged => "dispatch_changed",
+            Kind::NameChanged => "name_changed",
+            Kind::DocChanged => "doc_changed",
+        }
+    }
+}
+
+/// Reads as a phrase: `label block changed`.
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name().replace('_', " "))
+    }
+}
+
+/// One classified change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// How it affects existing programs.
+    pub class: Class,
+    /// What happened.
+    pub kind: Kind,
+    /// The entry, named the way reviewers search for it: `sys.debug_write`,
+    /// `Tcb.set_priority`, `object Tcb`, `error OutOfMemory`, `const TICKS_PER_SEC`,
+    /// `Rights.grant`, `UserRegisters.ip`, `percpu.x86_64.cpu_id`, `arch.x86_64`, ...
+    pub entry: String,
+    /// The old and new values, or what the added or removed entry was.
+    pub detail: String,
+}
+
+/// An ABI version, `MAJOR.MINOR`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Version {
+    /// Bumped by breaking changes.
+    pub major: u16,
+    /// Bumped by compatible additions.
+    pub minor: u16,
+}
+
+impl Version {
+    /// The version a model declares.
+    pub fn of(model: &Model) -> Version {
+        Version {
+            major: model.abi.version_major,
+            minor: model.abi.version_minor,
+        }
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// The outcome of the version rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The version matches the changes.
+    Ok,
+    /// Acceptable, but the version should be bumped (compatible additions without a minor bump).
+    Warning,
+    /// Breaking changes without a major bump, or a version that went backwards.
+    Refused,
+}
+
+impl Status {
+    /// `OK`, `WARNING` or `REFUSED`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::Warning => "WARNING",
+            Status::Refused => "REFUSED",
+        }
+    }
+}
+
+/// The verdict of the version rule, with the reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// Whether the change is acceptable.
+    pub status: Status,
+    /// Why, e.g. `2 breaking changes without a major ABI version bump (1.0 -> 1.1)`.
+    pub message: String,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status.label(), self.message)
+    }
+}
+
+/// Every change between two models and the verdict of the version rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// The ABI's name at the head revision.
+    pub abi_name: String,
+    /// The version the base declares.
+    pub base_version: Version,
+    /// The version the head declares.
+    pub head_version: Version,
+    /// The changes, in schema order (section by section).
+    pub changes: Vec<Change>,
+    /// The version rule applied to the changes.
+    pub verdict: Verdict,
+}
+
+impl Report {
+    /// The number of changes of one class.
+    pub fn count(&self, class: Class) -> usize {
+        self.changes.iter().filter(|c| c.class == class).count()
+    }
+
+    /// True when the version rule refuses the change.
+    pub fn is_refused(&self) -> bool {
+        self.verdict.status == Status::Refused
+    }
+
+    /// One line: `kernite 1.0 -> 1.1: 3 changes (1 breaking, 2 compatible, 0 kernel-internal, 0 doc)`.
+    pub fn summary(&self) -> String {
+        let counts: Vec<String> = Class::ALL
+            .iter()
+            .map(|&class| format!("{} {class}", self.count(class)))
+            .collect();
+        format!(
+            "{} {} -> {}: {} ({})",
+            self.abi_name,
+            self.base_version,
+            self.head_version,
+            plural(self.changes.len(), "change"),
+            counts.join(", ")
+        )
+    }
+
+    /// The report for a code review: a summary line, one table per class that has changes, the verdict.
+    pub fn to_markdown(&self) -> String {
+        let mut out = String::from("## ABI diff\n\n");
+        out.push_str(&self.summary());
+        out.push_str("\n\n");
+        for class in Class::ALL {
+            let rows: Vec<&Change> = self.changes.iter().filter(|c| c.class == class).collect();
+            if rows.is_empty() {
+                continue;
+            }
+            out.push_str(&format!("### {} ({})\n\n", class.title(), rows.len()));
+            out.push_str("| Entry | Change | Detail |\n|---|---|---|\n");
+            for change in rows {
+                out.push_str(&format!(
+                    "| `{}` | {} | {} |\n",
+                    change.entry,
+                    change.kind,
+                    table_cell(&change.detail)
+                ));
+            }
+            out.push('\n');
+        }
+        out.push_str(&format!("**Verdict:** {}\n", self.verdict));
+        out
+    }
+}
+
+/// Compares `base` (the older revision) with `head` and applies the version rule.
+pub fn diff(base: &Model, head: &Model) -> Report {
+    let mut d = Differ::default();
+    d.abi(base, head);
+    d.arches(&base.arches, &head.arches);
+    d.dispatch(&base.dispatch, &head.dispatch);
+    d.errors(&base.errors, &head.errors);
+    d.constants(&base.constants, &head.constants);
+    d.flags(&base.flags, &head.flags);
+    d.structs(&base.structs, &head.structs);
+    d.syscalls(&base.syscalls, &head.syscalls);
+    d.objects(&base.objects, &head.objects);
+    d.invocations(&base.invocations, &head.invocations);
+    d.retired(&base.retired, &head.retired);
+    d.percpu(&base.percpu, &head.percpu);
+    let base_version = Version::of(base);
+    let head_version = Version::of(head);
+    let verdict = verdict(&d.changes, base_version, head_version);
+    Report {
+        abi_name: head.abi.name.clone(),
+        base_version,
+        head_version,
+        changes: d.changes,
+        verdict,
+    }
+}
+
+/// Applies the version rule to a list of changes.
+fn verdict(changes: &[Change], base: Version, head: Version) -> Verdict {
+    let count = |class: Class| changes.iter().filter(|c| c.class == class).count();
+    let breaking = count(Class::Breaking);
+    let compatible = count(Class::Compatible);
+    let versions = format!("{base} -> {head}");
+    let (status, message) = if head < base {
+        (
+            Status::Refused,
+            format!("the ABI version went backwards ({versions})"),
+        )
+    } else if breaking > 0 && head.major > base.major {
+        (
+            Status::Ok,
+            format!(
+                "{} with a major ABI version bump ({versions})",
+                plural(breaking, "breaking change")
+            ),
+        )
+    } else if breaking > 0 {
+        (
+            Status::Refused,
+            format!(
+                "{} without a major ABI version bump ({versions})",
+                plural(breaking, "breaking change")
+            ),
+        )
+    } else if compatible > 0 && head > base {
+        (
+            Status::Ok,
+            format!(
+                "{} with an ABI version bump ({versions})",
+                plural(compatible, "compatible change")
+            ),
+        )
+    } else if compatible > 0 {
+        let wanted = Version {
+            major: base.major,
+            minor: base.minor.saturating_add(1),
+        };
+        (
+            Status::Warning,
+            format!(
+                "{} without a minor ABI version bump ({versions}); set `[abi].version` to \"{wanted}\"",
+                plural(compatible, "compatible change")
+            ),
+        )
+    } else if head > base {
+        (
+            Status::Warning,
+            format!("the ABI version changed ({versions}) but the ABI did not"),
+        )
+    } else if changes.is_empty() {
+        (Status::Ok, format!("no ABI change ({head})"))
+    } else {
+        (
+            Status::Ok,
+            format!("only kernel-internal and doc changes, which need no version bump ({head})"),
+        )
+    };
+    Verdict { status, message }
+}
+
+/// `1 breaking change`, `2 breaking changes`.
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+/// Escapes what would end a Markdown table cell.
+fn table_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Labels and label blocks are shown in hex, like the schema writes them.
+fn hex(value: u64) -> String {
+    format!("{value:#x}")
+}
+
+/// Small numbers in decimal, addresses and masks in hex.
+fn number(value: u64) -> String {
+    if value < 0x1000 {
+        value.to_string()
+    } else {
+        hex(value)
+    }
+}
+
+fn list(items: &[String]) -> String {
+    format!("[{}]", items.join(", "))
+}
+
+fn param(p: &Param) -> String {
+    format!("`{}: {}`", p.name, p.ty.schema_name())
+}
+
+/// `(buf: uaddr, len: u64) -> written: u64`.
+fn signature(args: &[Param], results: &[Param]) -> String {
+    let args: Vec<String> = args
+        .iter()
+        .map(|p| format!("{}: {}", p.name, p.ty.schema_name()))
+        .collect();
+    let mut out = format!("({})", args.join(", "));
+    if !results.is_empty() {
+        let results: Vec<String> = results
+            .iter()
+            .map(|p| format!("{}: {}", p.name, p.ty.schema_name()))
+            .collect();
+        out.push_str(&format!(" -> {}", results.join(", ")));
+    }
+    out
+}
+
+/// `u64`, `u8[16]`.
+fn field_type(f: &Field) -> String {
+    match f.count {
+        Some(count) => format!("{}[{count}]", f.ty.name()),
+        None => f.ty.name().to_owned(),
+    }
+}
+
+fn block(o: &Object) -> String {
+    format!("{}..={}", hex(o.label_base), hex(o.label_last()))
+}
+
+/// Entries of two lists paired by a key.
+struct Matched<'a, T> {
+    /// Entries present on both sides, in head order.
+    pairs: Vec<(&'a T, &'a T)>,
+    /// Base entries with no partner, in base order.
+    removed: Vec<&'a T>,
+    /// Head entries with no partner, in head order.
+    added: Vec<&'a T>,
+}
+
+fn match_by<'a, T, K: Eq + Hash>(
+    base: &'a [T],
+    head: &'a [T],
+    key: impl Fn(&T) -> K,
+) -> Matched<'a, T> {
+    let head_keys: HashSet<K> = head.iter().map(&key).collect();
+    let removed = base.iter().filter(|b| !head_keys.contains(&key(b))).collect();
+    let mut pairs = Vec::new();
+    let mut added = Vec::new();
+    for h in head {
+        let k = key(h);
+        match base.iter().find(|b| key(b) == k) {
+            Some(b) => pairs.push((b, h)),
+            None => added.push(h),
+        }
+    }
+    Matched {
+        pairs,
+        removed,
+        added,
+    }
+}
+
+impl<'a, T> Matched<'a, T> {
+    /// Takes out of `removed` and `added` the entries that share a number: renamed entries.
+    fn take_renames<N: Eq>(&mut self, number: impl Fn(&T) -> N) -> Vec<(&'a T, &'a T)> {
+        let mut renames = Vec::new();
+        let mut removed = Vec::new();
+        for old in std::mem::take(&mut self.removed) {
+            let n = number(old);
+            match self.added.iter().position(|new| number(new) == n) {
+                Some(i) => renames.push((old, self.added.remove(i))),
+                None => removed.push(old),
+            }
+        }
+        self.removed = removed;
+        renames
+    }
+}
+
+/// Whether a parameter list holds a syscall's or invocation's arguments or results.
+#[derive(Clone, Copy)]
+enum Role {
+    Argument,
+    Result,
+}
+
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::Argument => "argument",
+            Role::Result => "result",
+        }
+    }
+
+    fn kinds(self) -> [Kind; 5] {
+        match self {
+            Role::Argument => [
+                Kind::ArgumentAdded,
+                Kind::ArgumentRemoved,
+                Kind::ArgumentRenamed,
+                Kind::ArgumentRetyped,
+                Kind::ArgumentsReordered,
+            ],
+            Role::Result => [
+                Kind::ResultAdded,
+                Kind::ResultRemoved,
+                Kind::ResultRenamed,
+                Kind::ResultRetyped,
+                Kind::ResultsReordered,
+            ],
+        }
+    }
+}
+
+/// Whose fields a field list holds: a user structure (breaking) or the per-CPU block (kernel-internal).
+#[derive(Clone, Copy)]
+enum Layout {
+    Struct,
+    PerCpu,
+}
+
+impl Layout {
+    fn class(self) -> Class {
+        match self {
+            Layout::Struct => Class::Breaking,
+            Layout::PerCpu => Class::KernelInternal,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Differ {
+    changes: Vec<Change>,
+}
+
+impl Differ {
+    fn push(&mut self, class: Class, kind: Kind, entry: &str, detail: impl Into<String>) {
+        self.changes.push(Change {
+            class,
+            kind,
+            entry: entry.to_owned(),
+            detail: detail.into(),
+        });
+    }
+
+    fn doc(&mut self, entry: &str, what: &str, old: &str, new: &str) {
+        if old != new {
+            self.push(Class::Doc, Kind::DocChanged, entry, format!("{what} changed"));
+        }
+    }
+
+    fn abi(&mut self, base: &Model, head: &Model) {
+        if base.abi.name != head.abi.name {
+            self.push(
+                Class::Breaking,
+                Kind::NameChanged,
+                "abi.name",
+                format!("`{}` -> `{}`", base.abi.name, head.abi.name),
+            );
+        }
+    }
+
+    fn arches(&mut self, base: &[Arch], head: &[Arch]) {
+        let m = match_by(base, head, |a| a.name.clone());
+        for (b, h) in m.pairs {
+            let entry = format!("arch.{}", h.name);
+            if b.trap != h.trap {
+                self.push(
+                    Class::Breaking,
+                    Kind::ConventionChanged,
+                    &entry,
+                    format!("trap `{}` -> `{}`", b.trap, h.trap),
+                );
+            }
+            if b.number_register != h.number_register {
+                self.push(
+                    Class::Breaking,
+                    Kind::ConventionChanged,
+                    &entry,
+                    format!(
+                        "number_register `{}` -> `{}`",
+                        b.number_register, h.number_register
+                    ),
+                );
+            }
+            let lists = [
+                (
+                    "arg_registers",
+                    &b.arg_registers,
+                    &h.arg_registers,
+                ),
+                (
+                    "result_registers",
+                    &b.result_registers,
+                    &h.result_registers,
+                ),
+                (
+                    "clobbered_registers",
+                    &b.clobbered_registers,
+                    &h.clobbered_registers,
+                ),
+            ];
+            for (what, old, new) in lists {
+                if old != new {
+                    self.push(
+                        Class::Breaking,
+                        Kind::ConventionChanged,
+                        &entry,
+                        format!("{what} {} -> {}", list(old), list(new)),
+                    );
+                }
+            }
+        }
+        for r in m.removed {
+            self.push(
+                Class::Breaking,
+                Kind::Removed,
+                &format!("arch.{}", r.name),
+                format!("trap `{}`", r.trap),
+            );
+        }
+        for a in m.added {
+            self.push(
+                Class::Compatible,
+                Kind::Added,
+                &format!("arch.{}", a.name),
+                format!("trap `{}`", a.trap),
+            );
+        }
+    }
+
+    fn dispatch(&mut self, base: &DispatchErrors, head: &DispatchErrors) {
+        let keys = [
+            ("unknown_syscall", &base.unknown_syscall, &head.unknown_syscall),
+            ("unknown_label", &base.unknown_label, &head.unknown_label),
+            (
+                "invalid_argument",
+                &base.invalid_argument,
+                &head.invalid_argument,
+            ),
+            (
+                "insufficient_rights",
+                &base.insufficient_rights,
+                &head.insufficient_rights,
+            ),
+            ("unknown_error", &base.unknown_error, &head.unknown_error),
+        ];
+        for (key, old, new) in keys {
+            if old != new {
+                self.push(
+                    Class::Breaking,
+                    Kind::DispatchChanged,
+                    &format!("dispatch.{key}"),
+                    format!("`{old}` -> `{new}`"),
+                );
+            }
+        }
+    }
+
+    fn errors(&mut self, base: &[ErrorCode], head: &[ErrorCode]) {
+        let entry = |e: &ErrorCode| format!("error {}", e.name);
+        let mut m = match_by(base, head, |e| e.name.clone());
+        let renames = m.take_renames(|e| e.code);
+        for (b, h) in m.pairs {
+            if b.code != h.code {
+                self.push(
+                    Class::Breaking,
+                    Kind::Renumbered,
+                    &entry(h),
+                    format!("code {} -> {}", b.code, h.code),
+                );
+            }
+            self.doc(&entry(h), "doc", &b.doc, &h.doc);
+        }
+        for (b, h) in renames {
+            self.push(
+                Class::Breaking,
+                Kind::Renamed,
+                &entry(h),
+                format!("`{}` -> `{}` (code {})", b.name, h.name, h.code),
+            );
+            self.doc(&entry(h), "doc", &b.doc, &h.doc);
+        }
+        for r in m.removed {
+            self.push(
+                Class::Breaking,
+                Kind::Removed,
+                &entry(r),
+                format!("code {}", r.code),
+            );
+        }
+        for a in m.added {
+            self.push(
+                Class::Compatible,
+                Kind::Added,
+                &entry(a),
+                format!("code {}", a.code),
+            );
+        }
+    }
+
+    fn constants(&mut self, base: &[Constant], head: &[Constant]) {
+        let entry = |c: &Constant| format!("const {}", c.name);
+        let m = match_by(base, head, |c| c.name.clone());
+        for (b, h) in m.pairs {
+            if b.ty != h.ty {
+                self.push(
+                    Class::Breaking,
+                    Kind::Retyped,
+                    &entry(h),
+                    format!("{} -> {}", b.ty.name(), h.ty.name()),
+                );
+            }
+            if b.value != h.value {
+                self.push(
+                    Class::Breaking,
+                    Kind::ValueChanged,
+                    &entry(h),
+                    format!("{} -> {}", number(b.value), number(h.value)),
+                );
+            }
+            self.doc(&entry(h), "doc", &b.doc, &h.doc);
+        }
+        for r in m.removed {
+            self.push(
+                Class::Breaking,
+                Kind::Removed,
+                &entry(r),
+                format!("{}: {}", r.ty.name(), number(r.value)),
+            );
+        }
+        for a in m.added {
+            self.push(
+                Class::Compatible,
+                Kind::Added,
+                &entry(a),
+                format!("{}: {}", a.ty.name(), number(a.value)),
+            );
+        }
+    }
+
+    fn flags(&mut self, base: &[FlagSet], head: &[FlagSet]) {
+        let entry = |f: &FlagSet| format!("flags {}", f.name);
+        let m = match_by(base, head, |f| f.name.clone());
+        for (b, h) in m.pairs {
+            self.doc(&entry(h), "doc", &b.doc, &h.doc);
+            self.flag_bits(h, &b.bits, &h.bits);
+        }
+        for r in m.removed {
+            self.push(
+                Class::Breaking,
+                Kind::Removed,
+                &entry(r),
+                format!("{}", plural(r.bits.len(), "bit")),
+            );
+        }
+        for a in m.added {
+            self.push(
+                Class::Compatible,
+                Kind::Added,
+                &entry(a),
+                format!("{}", plural(a.bits.len(), "bit")),
+            );
+        }
+    }
+
+    fn flag_bits(&mut self, set: &FlagSet, base: &[FlagBit], head: &[FlagBit]) {
+        let entry = |b: &FlagBit| format!("{}.{}", set.name, b.name);
+        let mut m = match_by(base, head, |b| b.name.clone());
+        let renames = m.take_renames(|b| b.bit);
+        for (b, h) in m.pairs {
+            if b.bit != h.bit {
+                self.push(
+                    Class::Breaking,
+                    Kind::Renumbered,
+                    &entry(h),
+                    format!("bit {} -> {}", b.bit, h.bit),
+                );
+            }
+            self.doc(&entry(h), "doc", &b.doc, &h.doc);
+        }
+        for (b, h) in renames {
+            self.push(
+                Class::Breaking,
+                Kind::Renamed,
+                &entry(h),
+                format!("`{}` -> `{}` (bit {})", b.name, h.name, h.bit),
+            );
+            self.doc(&entry(h), "doc", &b.doc, &h.doc);
+        }
+        for r in m.removed {
+            self.push(
+                Class::Breaking,
+                Kind::Removed,
+                &entry(r),
+                format!("bit {}", r.bit),
+            );
+        }
+        for a in m.added {
+            self.push(
+                Class::Compatible,
+                Kind::Added,
+                &entry(a),
+                format!("bit {}", a.bit),
+            );
+        }
+    }
+
+    fn structs(&mut self, base: &[Struct], head: &[Struct]) {
+        let entry = |s: &Struct| format!("struct {}", s.name);
+        let m = match_by(base, head, |s| s.name.clone());
+        for (b, h) in m.pairs {
+            self.doc(&entry(h), "doc", &b.doc, &h.doc);
+            self.fields(Layout::Struct, &h.name, &b.fields, &h.fields);
+            if b.size != h.size || b.align != h.align {
+                self.push(
+                    Class::Breaking,
+                    Kind::Resized,
+                    &entry(h),
+                    format!(
+                        "size {} -> {}, align {} -> {}",
+                        b.size, h.size, b.align, h.align
+                    ),
+                );
+            }
+        }
+        for r in m.removed {
+            self.push(
+                Class::Breaking,
+                Kind::Removed,
+                &entry(r),
+                format!("size {}", r.size),
+            );
+        }
+        for a in m.added {
+            self.push(
+                Class::Compatible,
+                Kind::Added,
+                &entry(a),
+                format!("size {}", a.size),
+            );
+        }
+    }
+
+    /// Compares the fields of a structure or of a per-CPU block; `owner` prefixes the entry names.
+    fn fields(&mut self, layout: Layout, owner: &str, base: &[Field], head: &[Field]) {
+        let class = layout.class();
+        let entry = |f: &Field| format!("{owner}.{}", f.name);
+        let place = |f: &Field| {
+            let asm = if f.asm { ", asm" } else { "" };
+            format!("`{}: {}` at offset {}{asm}", f.name, field_type(f), f.offset)
+        };
+        let m = match_by(base, head, |f| f.name.clone());
+        for (b, h) in m.pairs {
+            if b.ty != h.ty || b.count != h.count {
+                self.push(
+                    class,
+                    Kind::Retyped,
+                    &entry(h),
+                    format!("{} -> {}", field_type(b), field_type(h)),
+                );
+            }
+            if b.offset != h.offset {
+                self.push(
+                    class,
+                    Kind::Moved,
+                    &entry(h),
+                    format!("offset {} -> {}", b.offset, h.offset),
+                );
+            }
+            if b.asm != h.asm {
+                let detail = if h.asm {
+                    "assembly equate added"
+                } else {
+                    "assembly equate removed"
+                };
+                self.push(class, Kind::AsmChanged, &entry(h), detail);
+            }
+            self.doc(&entry(h), "doc", &b.doc, &h.doc);
+        }
+        for r in m.removed {
+            self.push(class, Kind::Removed, &entry(r), place(r));
+        }
+        for a in m.added {
+            self.push(class, Kind::Added, &entry(a), place(a));
+        }
+    }
+
+    fn syscalls(&mut self, base: &[Syscall], head: &[Syscall]) {
+        let entry = |s: &Syscall| format!("sys.{}", s.name);
+        let mut m = match_by(base, head, |s| s.name.clone());
+        let renames = m.take_renames(|s| s.number);
+        for (b, h) in m.pairs {
+            if b.number != h.number {
+                self.push(
+                    Class::Breaking,
+                    Kind::Renumbered,
+                    &entry(h),
+                    format!("{} -> {}", b.number, h.number),
+                );
+            }
+            self.syscall_body(&entry(h), b, h);
+        }
+        for (b, h) in renames {
+            self.push(
+                Class::Breaking,
+                Kind::Renamed,
+                &entry(h),
+                format!("`{}` -> `{}` (number {})", b.name, h.name, h.number),
+            );
+            self.syscall_body(&entry(h), b, h);
+        }
+        for r in m.removed {
+            self.push(
+                Class::Breaking,
+                Kind::Removed,
+                &entry(r),
+                format!("number {}", r.number),
+            );
+        }
+        for a in m.added {
+            self.push(
+                Class::Compatible,
+                Kind::Added,
+                &entry(a),
+                format!("number {}: {}", a.number, signature(&a.args, &a.results)),
+            );
+        }
+    }
+
+    fn syscall_body(&mut self, entry: &str, b: &Syscall, h: &Syscall) {
+        if b.kind != h.kind {
+            self.push(
+                Class::Breaking,
+                Kind::KindChanged,
+                entry,
+                format!("{:?} -> {:?}", b.kind, h.kind).to_lowercase(),
+            );
+        }
+        self.params(entry, Role::Argument, &b.args, &h.args);
+        self.params(entry, Role::Result, &b.results, &h.results);
+        self.doc(entry, "doc", &b.doc, &h.doc);
+    }
+
+    fn objects(&mut self, base: &[Object], head: &[Object]) {
+        let entry = |o: &Object| format!("object {}", o.name);
+        let mut m = match_by(base, head, |o| o.name.clone());
+        let renames = m.take_renames(|o| o.id);
+        for (b, h) in m.pairs {
+            if b.id != h.id {
+                self.push(
+                    Class::Breaking,
+                    Kind::Renumbered,
+                    &entry(h),
+                    format!("id {} -> {}", b.id, h.id),
+                );
+            }
+            if (b.label_base, b.label_size) != (h.label_base, h.label_size) {
+                self.push(
+                    Class::Breaking,
+                    Kind::LabelBlockChanged,
+                    &entry(h),
+                    format!("{} -> {}", block(b), block(h)),
+                );
+            }
+            self.doc(&entry(h), "doc", &b.doc, &h.doc);
+        }
+        for (b, h) in renames {
+            self.push(
+                Class::Breaking,
+                Kind::Renamed,
+                &entry(h),
+                format!("`{}` -> `{}` (id {})", b.name, h.name, h.id),
+            );
+            if (b.label_base, b.label_size) != (h.label_base, h.label_size) {
+                self.push(
+                    Class::Breaking,
+                    Kind::LabelBlockChanged,
+                    &entry(h),
+                    format!("{} -> {}", block(b), block(h)),
+                );
+            }
+            self.doc(&entry(h), "doc", &b.doc, &h.doc);
+        }
+        for r in m.removed {
+            self.push(
+                Class::Breaking,
+                Kind::Removed,
+                &entry(r),
+                format!("id {}, labels {}", r.id, block(r)),
+            );
+        }
+        for a in m.added {
+            self.push(
+                Class::Compatible,
+                Kind::Added,
+                &entry(a),
+                format!("id {}, labels {}", a.id, block(a)),
+            );
+        }
+    }
+
+    fn invocations(&mut self, base: &[Invocation], head: &[Invocation]) {
+        let mut m = match_by(base, head, |i| (i.object.clone(), i.name.clone()));
+        let renames = m.take_renames(|i| (i.object.clone(), i.label));
+        for (b, h) in m.pairs {
+            let entry = h.display_name();
+            if b.label != h.label {
+                self.push(
+                    Class::Breaking,
+                    Kind::Relabelled,
+                    &entry,
+                    format!("{} -> {}", hex(b.label), hex(h.label)),
+                );
+            }
+            self.invocation_body(&entry, b, h);
+        }
+        for (b, h) in renames {
+            let entry = h.display_name();
+            self.push(
+                Class::Breaking,
+                Kind::Renamed,
+                &entry,
+                format!("`{}` -> `{}` (label {})", b.name, h.name, hex(h.label)),
+            );
+            self.invocation_body(&entry, b, h);
+        }
+        for r in m.removed {
+            self.push(
+                Class::Breaking,
+                Kind::Removed,
+                &r.display_name(),
+                format!("label {}", hex(r.label)),
+            );
+        }
+        for a in m.added {
+            self.push(
+                Class::Compatible,
+                Kind::Added,
+                &a.display_name(),
+                format!(
+                    "label {}, rights {}: {}",
+                    hex(a.label),
+                    list(&a.rights),
+                    signature(&a.args, &a.results)
+                ),
+            );
+        }
+    }
+
+    fn invocation_body(&mut self, entry: &str, b: &Invocation, h: &Invocation) {
+        if b.rights != h.rights {
+            self.push(
+                Class::Breaking,
+                Kind::RightsChanged,
+                entry,
+                format!("{} -> {}", list(&b.rights), list(&h.rights)),
+            );
+        }
+        self.params(entry, Role::Argument, &b.args, &h.args);
+        self.params(entry, Role::Result, &b.results, &h.results);
+        self.doc(entry, "doc", &b.doc, &h.doc);
+    }
+
+    /// Compares positional parameter lists. A parameter whose name is gone, at the
+    /// position of a parameter whose name is new, counts as renamed; the rest are
+    /// matched by name (added, removed, retyped, reordered).
+    fn params(&mut self, entry: &str, role: Role, base: &[Param], head: &[Param]) {
+        let [added, removed, renamed, retyped, reordered] = role.kinds();
+        let what = role.name();
+        let has = |list: &[Param], name: &str| list.iter().any(|p| p.name == name);
+        let mut renames: Vec<(&Param, &Param)> = Vec::new();
+        for (b, h) in base.iter().zip(head) {
+            if b.name != h.name && !has(head, &b.name) && !has(base, &h.name) {
+                renames.push((b, h));
+            }
+        }
+        let is_renamed_old = |p: &Param| renames.iter().any(|(b, _)| b.name == p.name);
+        let is_renamed_new = |p: &Param| renames.iter().any(|(_, h)| h.name == p.name);
+        for (b, h) in &renames {
+            self.push(
+                Class::Breaking,
+                renamed,
+                entry,
+                format!("`{}` -> `{}`", b.name, h.name),
+            );
+        }
+        for (position, p) in base.iter().enumerate() {
+            if !has(head, &p.name) && !is_renamed_old(p) {
+                self.push(
+                    Class::Breaking,
+                    removed,
+                    entry,
+                    format!("{} at position {position}", param(p)),
+                );
+            }
+        }
+        for (position, p) in head.iter().enumerate() {
+            if !has(base, &p.name) && !is_renamed_new(p) {
+                self.push(
+                    Class::Breaking,
+                    added,
+                    entry,
+                    format!("{} at position {position}", param(p)),
+                );
+            }
+        }
+        // Pairs of the same parameter: kept names, then renames.
+        let mut same: Vec<(&Param, &Param)> = head
+            .iter()
+            .filter_map(|h| base.iter().find(|b| b.name == h.name).map(|b| (b, h)))
+            .collect();
+        let old_order: Vec<&str> = base
+            .iter()
+            .filter(|b| has(head, &b.name))
+            .map(|b| b.name.as_str())
+            .collect();
+        let new_order: Vec<&str> = same.iter().map(|(_, h)| h.name.as_str()).collect();
+        if old_order != new_order {
+            self.push(
+                Class::Breaking,
+                reordered,
+                entry,
+                format!("({}) -> ({})", old_order.join(", "), new_order.join(", ")),
+            );
+        }
+        same.extend(renames.iter().copied());
+        for (b, h) in same {
+            if b.ty != h.ty {
+                self.push(
+                    Class::Breaking,
+                    retyped,
+                    entry,
+                    format!(
+                        "`{}`: {} -> {}",
+                        h.name,
+                        b.ty.schema_name(),
+                        h.ty.schema_name()
+                    ),
+                );
+            }
+            self.doc(entry, &format!("{what} `{}` doc", h.name), &b.doc, &h.doc);
+        }
+    }
+
+    fn retired(&mut self, base: &[Retired], head: &[Retired]) {
+        let entry = |r: &Retired| {
+            let shown = match r.kind {
+                RetiredKind::Label => hex(r.number),
+                _ => r.number.to_string(),
+            };
+            format!("retired {} {shown}", r.kind.key())
+        };
+        let m = match_by(base, head, |r| (r.kind, r.number));
+        for (b, h) in m.pairs {
+            self.doc(&entry(h), "reason", &b.reason, &h.reason);
+        }
+        for r in m.removed {
+            self.push(
+                Class::Breaking,
+                Kind::Removed,
+                &entry(r),
+                "the number could be reused by a new entry",
+            );
+        }
+        for a in m.added {
+            self.push(Class::Compatible, Kind::Added, &entry(a), a.reason.clone());
+        }
+    }
+
+    fn percpu(&mut self, base: &[PerCpu], head: &[PerCpu]) {
+        let entry = |p: &PerCpu| format!("percpu.{}", p.arch);
+        let m = match_by(base, head, |p| p.arch.clone());
+        for (b, h) in m.pairs {
+            self.fields(Layout::PerCpu, &entry(h), &b.fields, &h.fields);
+            if b.size != h.size {
+                self.push(
+                    Class::KernelInternal,
+                    Kind::Resized,
+                    &entry(h),
+                    format!("size {} -> {}", b.size, h.size),
+                );
+            }
+        }
+        for r in m.removed {
+            self.push(
+                Class::KernelInternal,
+                Kind::Removed,
+                &entry(r),
+                format!("size {}", r.size),
+            );
+        }
+        for a in m.added {
+            self.push(
+                Class::KernelInternal,
+                Kind::Added,
+                &entry(a),
+                format!("size {}", a.size),
+            );
+        }
+    }
+}

@@ -1,0 +1,568 @@
+//! Validation fixtures: each test edits the small fixture schema to contain one mistake and checks the exact message and its line:column.
+
+const BASE: &str = include_str!("fixtures/small.toml");
+
+/// Applies `edits` (each `find` must occur exactly once; `find` = "" appends) to the base
+/// schema, validates it and compares the one-line-per-error summary with `expected`.
+fn check(edits: &[(&str, &str)], expected: &str) {
+    let mut text = BASE.to_owned();
+    for (find, replace) in edits {
+        if find.is_empty() {
+            text.push_str(replace);
+            continue;
+        }
+        assert_eq!(
+            text.matches(find).count(),
+            1,
+            "edit target {find:?} must occur exactly once"
+        );
+        text = text.replacen(find, replace, 1);
+    }
+    let actual = match abigen::parse_str("small.toml", &text) {
+        Ok(_) => String::from("ok\n"),
+        Err(diagnostics) => diagnostics.summary(),
+    };
+    assert_eq!(
+        actual.trim_end(),
+        expected.trim(),
+        "\n--- actual ---\n{actual}"
+    );
+}
+
+#[test]
+fn base_fixture_is_valid() {
+    check(&[], "ok");
+}
+
+#[test]
+fn rendered_errors_show_the_offending_line() {
+    let text = BASE.replacen("number = 3", "number = 0", 1);
+    let Err(diagnostics) = abigen::parse_str("small.toml", &text) else {
+        panic!("a duplicate syscall number must be rejected");
+    };
+    let rendered = diagnostics.to_string();
+    assert!(
+        rendered.contains("error: duplicate syscall number `0`"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("┌─ small.toml:97:10"), "{rendered}");
+    assert!(rendered.contains("97 │ number = 0"), "{rendered}");
+    assert!(rendered.contains("first defined here"), "{rendered}");
+}
+
+#[test]
+fn duplicate_syscall_name() {
+    check(
+        &[("name = \"write\"\nnumber = 3", "name = \"nop\"\nnumber = 3")],
+        "small.toml:96:8: duplicate syscall name `nop`",
+    );
+}
+
+#[test]
+fn duplicate_syscall_number() {
+    check(
+        &[("number = 3", "number = 0")],
+        "small.toml:97:10: duplicate syscall number `0`",
+    );
+}
+
+#[test]
+fn duplicate_object_id() {
+    check(
+        &[("id = 2", "id = 1")],
+        "small.toml:117:6: duplicate object id `1`",
+    );
+}
+
+#[test]
+fn duplicate_label() {
+    check(
+        &[("label = 0x11", "label = 0x10")],
+        "small.toml:141:9: duplicate invocation label `0x10`",
+    );
+}
+
+#[test]
+fn duplicate_error_code_and_name() {
+    check(
+        &[
+            ("code = 9", "code = 4"),
+            ("name = \"Unknown\"", "name = \"NoRights\""),
+        ],
+        "small.toml:49:8: duplicate error code `4`\nsmall.toml:48:8: duplicate error name `NoRights`\nsmall.toml:25:17: `[dispatch].unknown_error` names unknown error `Unknown`",
+    );
+}
+
+#[test]
+fn duplicate_error_name() {
+    check(
+        &[(
+            "name = \"BadArgument\"\ncode = 3",
+            "name = \"NoSuchLabel\"\ncode = 3",
+        )],
+        "small.toml:38:8: duplicate error name `NoSuchLabel`\nsmall.toml:23:20: `[dispatch].invalid_argument` names unknown error `BadArgument`",
+    );
+}
+
+#[test]
+fn duplicate_constant() {
+    check(
+        &[("name = \"TOP\"", "name = \"TICK_HZ\"")],
+        "small.toml:59:8: duplicate constant `TICK_HZ`",
+    );
+}
+
+#[test]
+fn duplicate_type_name() {
+    check(
+        &[("name = \"Pair\"", "name = \"Rights\"")],
+        "small.toml:73:8: duplicate type name `Rights`",
+    );
+}
+
+#[test]
+fn duplicate_field() {
+    check(
+        &[(
+            "{ name = \"big\", type = \"u64\"",
+            "{ name = \"small\", type = \"u64\"",
+        )],
+        "small.toml:77:12: duplicate field `small`",
+    );
+}
+
+#[test]
+fn duplicate_flag_bit() {
+    check(
+        &[("bit = 1", "bit = 0")],
+        "small.toml:69:27: duplicate flag bit `0`",
+    );
+}
+
+#[test]
+fn duplicate_argument() {
+    check(
+        &[(
+            "{ name = \"flag\", type = \"bool\"",
+            "{ name = \"bits\", type = \"bool\"",
+        )],
+        "small.toml:132:12: duplicate parameter `bits`",
+    );
+}
+
+#[test]
+fn label_outside_its_block() {
+    check(
+        &[("label = 0x11", "label = 0x21")],
+        "small.toml:141:9: label 0x21 lies outside the block of Box (0x10..=0x1f)",
+    );
+}
+
+#[test]
+fn label_of_another_block_is_outside() {
+    check(
+        &[("label = 0x11", "label = 0x20")],
+        "small.toml:141:9: label 0x20 lies outside the block of Box (0x10..=0x1f)",
+    );
+}
+
+#[test]
+fn overlapping_label_blocks() {
+    check(
+        &[(
+            "labels = { base = 0x20, size = 0x10 }",
+            "labels = { base = 0x18, size = 0x10 }",
+        )],
+        "small.toml:118:10: label block 0x18..=0x27 of PageTable overlaps the block 0x10..=0x1f of Box",
+    );
+}
+
+#[test]
+fn reused_retired_syscall_number() {
+    check(
+        &[("number = 3", "number = 2")],
+        "small.toml:97:10: syscall 2 is retired and must not be reused (The old write.)",
+    );
+}
+
+#[test]
+fn reused_retired_label() {
+    check(
+        &[("label = 0x11", "label = 0x13")],
+        "small.toml:141:9: label 0x13 is retired and must not be reused (Box.peek moved.)",
+    );
+}
+
+#[test]
+fn duplicate_retired_entry() {
+    check(
+        &[("", "\n[[retired]]\nsyscall = 2\nreason = \"Twice.\"\n")],
+        "small.toml:187:11: duplicate retired number `syscall 0x2`",
+    );
+}
+
+#[test]
+fn retired_entry_needs_exactly_one_number() {
+    check(
+        &[("syscall = 2\n", "syscall = 2\nlabel = 0x30\n")],
+        "small.toml:105:1: a retired entry needs exactly one of `syscall`, `label`, `object`, `error`",
+    );
+}
+
+#[test]
+fn unknown_argument_type() {
+    check(
+        &[(
+            "type = \"u32\", doc = \"Length.\"",
+            "type = \"u128\", doc = \"Length.\"",
+        )],
+        "small.toml:100:26: unknown type `u128`; expected one of u8, u16, u32, u64, bool, cap, uaddr, ObjectType, Rights",
+    );
+}
+
+#[test]
+fn unknown_field_type() {
+    check(
+        &[(
+            "{ name = \"small\", type = \"u8\", doc = \"A byte.\" },\n  { name = \"big\"",
+            "{ name = \"small\", type = \"bool\", doc = \"A byte.\" },\n  { name = \"big\"",
+        )],
+        "small.toml:76:28: unknown field type `bool`; expected u8, u16, u32 or u64",
+    );
+}
+
+#[test]
+fn too_many_syscall_arguments() {
+    check(
+        &[(
+            "{ name = \"len\", type = \"u32\", doc = \"Length.\" },",
+            "{ name = \"len\", type = \"u32\", doc = \"Length.\" },\n  { name = \"a\", type = \"u64\", doc = \"A.\" },\n  { name = \"b\", type = \"u64\", doc = \"B.\" },\n  { name = \"c\", type = \"u64\", doc = \"C.\" },\n  { name = \"d\", type = \"u64\", doc = \"D.\" },\n  { name = \"e\", type = \"u64\", doc = \"E.\" },",
+        )],
+        "small.toml:105:3: syscall has 7 arguments but x86_64 has only 6 argument registers",
+    );
+}
+
+#[test]
+fn too_many_invocation_arguments() {
+    check(
+        &[(
+            "{ name = \"small\", type = \"u8\", doc = \"A byte.\" },\n]\ndoc = \"Set the bits.\"",
+            "{ name = \"small\", type = \"u8\", doc = \"A byte.\" },\n  { name = \"extra\", type = \"u64\", doc = \"One too many.\" },\n]\ndoc = \"Set the bits.\"",
+        )],
+        "small.toml:135:3: invocation has 5 arguments but only 4 argument registers remain after the invoke syscall's 2",
+    );
+}
+
+#[test]
+fn percpu_offset_pin_disagrees_with_layout() {
+    check(
+        &[("offset = 12", "offset = 8")],
+        "small.toml:170:10: `scratch` is pinned at offset 8 but the repr(C) layout puts it at 12",
+    );
+}
+
+#[test]
+fn rust_2024_keywords_are_rejected() {
+    check(
+        &[
+            ("name = \"nop\"", "name = \"gen\""),
+            ("name = \"unmap\"", "name = \"yield\""),
+            ("name = \"kernel_sp\"", "name = \"move\""),
+        ],
+        "small.toml:81:8: invalid syscall name: `gen` is a Rust keyword\nsmall.toml:148:8: invalid invocation name: `yield` is a Rust keyword\nsmall.toml:174:8: invalid per-CPU field name: `move` is a Rust keyword",
+    );
+}
+
+#[test]
+fn c_keywords_are_rejected() {
+    check(
+        &[(
+            "{ name = \"small\", type = \"u8\", doc = \"A byte.\" },\n  { name = \"big\"",
+            "{ name = \"int\", type = \"u8\", doc = \"A byte.\" },\n  { name = \"big\"",
+        )],
+        "small.toml:76:12: invalid field name: `int` is a C keyword",
+    );
+}
+
+#[test]
+fn names_must_follow_their_case() {
+    check(
+        &[
+            ("name = \"Box\"", "name = \"box_type\""),
+            ("name = \"TOP\"", "name = \"Top\""),
+        ],
+        "small.toml:59:8: invalid constant name: `Top` is not SCREAMING_SNAKE_CASE (like `PAGE_SIZE`)\nsmall.toml:110:8: invalid object name: `box_type` is not UpperCamelCase (like `PageTable`)\nsmall.toml:126:10: invocation of unknown object `Box`\nsmall.toml:139:10: invocation of unknown object `Box`",
+    );
+}
+
+#[test]
+fn identifiers_must_be_identifiers() {
+    check(
+        &[("name = \"write\"\nnumber", "name = \"write-all\"\nnumber")],
+        "small.toml:96:8: invalid syscall name: `write-all` is not an identifier: only ASCII letters, digits and `_` are allowed",
+    );
+}
+
+#[test]
+fn missing_doc() {
+    check(
+        &[("doc = \"Do nothing.\"\n", "")],
+        "small.toml:80:1: syscall has no `doc`",
+    );
+}
+
+#[test]
+fn empty_doc() {
+    check(
+        &[("doc = \"A page table.\"", "doc = \"  \"")],
+        "small.toml:119:7: object has an empty `doc`",
+    );
+}
+
+#[test]
+fn missing_doc_on_an_argument() {
+    check(
+        &[(
+            "{ name = \"buf\", type = \"uaddr\", doc = \"Bytes.\" }",
+            "{ name = \"buf\", type = \"uaddr\" }",
+        )],
+        "small.toml:99:3: argument has no `doc`",
+    );
+}
+
+#[test]
+fn constant_value_must_fit_its_type() {
+    check(
+        &[("type = \"u32\"\nvalue = 250", "type = \"u8\"\nvalue = 300")],
+        "small.toml:55:9: value of u8 constant TICK_HZ 300 is larger than 255",
+    );
+}
+
+#[test]
+fn constant_value_must_not_be_negative() {
+    check(
+        &[("value = 250", "value = -1")],
+        "small.toml:55:9: value of u32 constant TICK_HZ -1 is negative",
+    );
+}
+
+#[test]
+fn reserved_constant_name() {
+    check(
+        &[("name = \"TOP\"", "name = \"ABI_FINGERPRINT\"")],
+        "small.toml:59:8: constant name `ABI_FINGERPRINT` is reserved for the generated crate",
+    );
+}
+
+#[test]
+fn dispatch_names_an_unknown_error() {
+    check(
+        &[(
+            "unknown_label = \"NoSuchLabel\"",
+            "unknown_label = \"Missing\"",
+        )],
+        "small.toml:22:17: `[dispatch].unknown_label` names unknown error `Missing`",
+    );
+}
+
+#[test]
+fn dispatch_key_missing() {
+    check(
+        &[("insufficient_rights = \"NoRights\"\n", "")],
+        "small.toml:20:1: `[dispatch]` has no `insufficient_rights`",
+    );
+}
+
+#[test]
+fn at_most_one_result() {
+    check(
+        &[(
+            "results = [{ name = \"written\", type = \"u64\", doc = \"Bytes written.\" }]",
+            "results = [\n  { name = \"written\", type = \"u64\", doc = \"Bytes written.\" },\n  { name = \"more\", type = \"u64\", doc = \"More.\" },\n]",
+        )],
+        "small.toml:104:3: at most one result fits the value register; this entry declares 2",
+    );
+}
+
+#[test]
+fn invocation_of_an_unknown_object() {
+    check(
+        &[("object = \"PageTable\"", "object = \"Table\"")],
+        "small.toml:147:10: invocation of unknown object `Table`",
+    );
+}
+
+#[test]
+fn unknown_right() {
+    check(
+        &[("rights = [\"read\"]", "rights = [\"read\", \"grant\"]")],
+        "small.toml:142:19: unknown right `grant`; expected one of read, write",
+    );
+}
+
+#[test]
+fn rights_list_is_required() {
+    check(
+        &[("rights = []\n", "")],
+        "small.toml:146:1: invocation has no `rights` list (write `rights = []` if it needs none)",
+    );
+}
+
+#[test]
+fn only_one_invoke_syscall() {
+    check(
+        &[("number = 0\n", "number = 0\nkind = \"invoke\"\n")],
+        "small.toml:80:1: the invoke syscall must take exactly two arguments: a `cap` and a `u64` label\nsmall.toml:89:8: only one syscall can be `kind = \"invoke\"`",
+    );
+}
+
+#[test]
+fn invoke_syscall_shape() {
+    check(
+        &[(
+            "{ name = \"label\", type = \"u64\", doc = \"The label.\" },",
+            "{ name = \"label\", type = \"u32\", doc = \"The label.\" },",
+        )],
+        "small.toml:85:1: the invoke syscall must take exactly two arguments: a `cap` and a `u64` label",
+    );
+}
+
+#[test]
+fn unknown_syscall_kind() {
+    check(
+        &[("kind = \"invoke\"", "kind = \"call\"")],
+        "small.toml:88:8: unknown syscall kind `call`; expected `plain` or `invoke`\nsmall.toml:125:1: invocations need a syscall with `kind = \"invoke\"`, and there is none",
+    );
+}
+
+#[test]
+fn generated_function_names_must_not_collide() {
+    check(
+        &[("name = \"write\"\nnumber", "name = \"box_get\"\nnumber")],
+        "small.toml:140:8: duplicate trona function `box_get`",
+    );
+}
+
+#[test]
+fn reserved_argument_name() {
+    check(
+        &[(
+            "{ name = \"flag\", type = \"bool\"",
+            "{ name = \"target\", type = \"bool\"",
+        )],
+        "small.toml:132:12: argument name `target` is reserved in generated code",
+    );
+}
+
+#[test]
+fn argument_named_like_the_object_is_reserved() {
+    check(
+        &[(
+            "{ name = \"flag\", type = \"bool\"",
+            "{ name = \"page_table\", type = \"bool\"",
+        )],
+        "ok",
+    );
+    check(
+        &[(
+            "{ name = \"flag\", type = \"bool\"",
+            "{ name = \"box\", type = \"bool\"",
+        )],
+        "small.toml:132:12: invalid argument name: `box` is a Rust keyword",
+    );
+}
+
+#[test]
+fn error_code_zero_is_success() {
+    check(
+        &[("code = 9", "code = 0")],
+        "small.toml:49:8: error code 0 means success and cannot be an error",
+    );
+}
+
+#[test]
+fn abi_version_format() {
+    check(
+        &[("version = \"2.3\"", "version = \"2\"")],
+        "small.toml:5:11: ABI version must be `MAJOR.MINOR`, each a number below 65536",
+    );
+}
+
+#[test]
+fn architectures_must_agree_on_argument_registers() {
+    check(
+        &[(
+            "[\"x0\", \"x1\", \"x2\", \"x3\", \"x4\", \"x5\"]",
+            "[\"x0\", \"x1\", \"x2\", \"x3\"]",
+        )],
+        "small.toml:17:17: every architecture must have the same number of argument registers (6 in the first)",
+    );
+}
+
+#[test]
+fn result_registers_are_status_and_value() {
+    check(
+        &[(
+            "result_registers = [\"x0\", \"x1\"]",
+            "result_registers = [\"x0\"]",
+        )],
+        "small.toml:18:20: `result_registers` must name exactly 2 registers (status, value), not 1",
+    );
+}
+
+#[test]
+fn percpu_needs_a_declared_architecture() {
+    check(
+        &[(
+            "",
+            "\n[[percpu.riscv64.field]]\nname = \"a\"\ntype = \"u64\"\ndoc = \"A.\"\n",
+        )],
+        "small.toml:186:10: `[percpu.riscv64]` names an architecture that has no `[arch.riscv64]`",
+    );
+}
+
+#[test]
+fn every_architecture_needs_percpu() {
+    let aarch64_percpu = &BASE[BASE.find("[[percpu.aarch64.field]]").unwrap_or(BASE.len())..];
+    check(
+        &[(aarch64_percpu, "")],
+        "small.toml:14:7: architecture `aarch64` has no `[percpu.aarch64]` fields",
+    );
+}
+
+#[test]
+fn toml_syntax_error_is_located() {
+    check(
+        &[("number = 3", "number = = 3")],
+        "small.toml:97:10: invalid string expected `\"`, `'`",
+    );
+}
+
+#[test]
+fn unknown_keys_are_rejected() {
+    check(
+        &[("number = 3", "number = 3\nnumbr = 4")],
+        "small.toml:98:1: unknown field `numbr`, expected one of `name`, `number`, `kind`, `args`, `results`, `doc`",
+    );
+}
+
+#[test]
+fn all_errors_are_reported_at_once() {
+    check(
+        &[
+            ("number = 3", "number = 0"),
+            ("label = 0x11", "label = 0x13"),
+            ("doc = \"A page table.\"", "doc = \"\""),
+            ("offset = 12", "offset = 8"),
+        ],
+        "small.toml:97:10: duplicate syscall number `0`\nsmall.toml:119:7: object has an empty `doc`\nsmall.toml:141:9: label 0x13 is retired and must not be reused (Box.peek moved.)\nsmall.toml:170:10: `scratch` is pinned at offset 8 but the repr(C) layout puts it at 12",
+    );
+}
+
+#[test]
+fn real_schema_is_valid() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.toml");
+    if let Err(diagnostics) = abigen::load(path) {
+        panic!("schema.toml is invalid:\n{diagnostics}");
+    }
+}
