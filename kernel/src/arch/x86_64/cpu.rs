@@ -199,23 +199,40 @@ pub fn halt_forever() -> ! {
 
 const CR4_UMIP: u64 = 1 << 11;
 const CR4_SMEP: u64 = 1 << 20;
+const CR4_SMAP: u64 = 1 << 21;
 
-/// Turns on the protections the CPU offers that cost nothing: SMEP (the kernel never
-/// executes user pages) and UMIP (user mode cannot read descriptor-table registers).
-/// Returns whether SMEP and UMIP were enabled, for the boot log.
-pub fn enable_protections() -> (bool, bool) {
+/// Which of the free protections [`enable_protections`] turned on.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Protections {
+    /// The kernel cannot execute user pages.
+    pub smep: bool,
+    /// The kernel cannot read or write user pages through user addresses (it reaches user
+    /// memory only through `usermem`, which goes through the direct map).
+    pub smap: bool,
+    /// User mode cannot read the descriptor-table registers.
+    pub umip: bool,
+}
+
+/// Turns on SMEP, SMAP and UMIP where the CPU has them.
+pub fn enable_protections() -> Protections {
     let leaf7 = cpuid(7, 0);
-    let smep = leaf7.ebx & (1 << 7) != 0;
-    let umip = leaf7.ecx & (1 << 2) != 0;
+    let found = Protections {
+        smep: leaf7.ebx & (1 << 7) != 0,
+        smap: leaf7.ebx & (1 << 20) != 0,
+        umip: leaf7.ecx & (1 << 2) != 0,
+    };
     let mut cr4 = read_cr4();
-    if smep {
-        cr4 |= CR4_SMEP;
+    for (present, bit) in [
+        (found.smep, CR4_SMEP),
+        (found.smap, CR4_SMAP),
+        (found.umip, CR4_UMIP),
+    ] {
+        if present {
+            cr4 |= bit;
+        }
     }
-    if umip {
-        cr4 |= CR4_UMIP;
-    }
-    // SAFETY: Both bits only restrict what user mode and user pages can do; the CPU
+    // SAFETY: These bits only restrict what user mode and user pages can do; the CPU
     // reported them as supported.
     unsafe { write_cr4(cr4) };
-    (smep, umip)
+    found
 }

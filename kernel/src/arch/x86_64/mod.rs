@@ -117,8 +117,12 @@ pub fn kernel_phys_range() -> core::ops::Range<u64> {
     virt_to_phys(start)..virt_to_phys(end)
 }
 
-/// Whether SMEP and UMIP are on, for [`describe_cpu`].
-static PROTECTIONS: cell::CpuLocal<(bool, bool)> = cell::CpuLocal::new((false, false));
+/// Which protections are on, for [`describe_cpu`].
+static PROTECTIONS: cell::CpuLocal<cpu::Protections> = cell::CpuLocal::new(cpu::Protections {
+    smep: false,
+    smap: false,
+    umip: false,
+});
 
 static MEMORY_MAP: cell::CpuLocal<Option<pvh::MemoryMap>> = cell::CpuLocal::new(None);
 
@@ -163,13 +167,14 @@ pub fn describe_cpu() -> impl core::fmt::Display {
         fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
             let (size, insn) = fpu::describe();
             // SAFETY: Written once in init_early, only read afterwards.
-            let (smep, umip) = unsafe { *PROTECTIONS.get() };
+            let p = unsafe { *PROTECTIONS.get() };
             let on = |b: bool| if b { "on" } else { "off" };
             write!(
                 f,
-                "x86_64: eager FPU with {insn}, {size}-byte XSAVE area; SMEP {}, UMIP {}; timer PIT via 8259 PIC",
-                on(smep),
-                on(umip)
+                "x86_64: eager FPU with {insn}, {size}-byte XSAVE area; SMEP {}, SMAP {}, UMIP {}; timer PIT via 8259 PIC",
+                on(p.smep),
+                on(p.smap),
+                on(p.umip)
             )
         }
     }
