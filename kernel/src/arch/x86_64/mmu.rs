@@ -17,7 +17,9 @@ const WRITABLE: u64 = 1 << 1;
 const USER: u64 = 1 << 2;
 const HUGE: u64 = 1 << 7;
 const NO_EXECUTE: u64 = 1 << 63;
-const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
+/// Physical address bits of an entry: bits 12..52.
+const ADDRESS_MASK: u64 = ((1 << 52) - 1) & !(PAGE_SIZE - 1);
+const _: () = assert!(ADDRESS_MASK == 0x000f_ffff_ffff_f000);
 
 /// The index into the level-`level` table that translates `vaddr`.
 pub fn index(vaddr: u64, level: usize) -> usize {

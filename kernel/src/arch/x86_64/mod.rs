@@ -3,9 +3,10 @@
 //! # Interface for the rest of the kernel (re-exported as `crate::arch`)
 //!
 //! Boot and memory
-//! - [`init_early`]`(boot_arg)`: console, CPU features, GDT/TSS/IDT, per-CPU block, syscall
-//!   MSRs and FPU; parses the PVH memory map and returns it as [`MemoryRegion`]s (RAM
-//!   below 1 MiB or beyond the direct map is listed, but not `usable`).
+//! - [`init_early`]`(boot_arg)`: console, GDT/TSS/IDT, per-CPU block (GS), syscall MSRs,
+//!   FPU (XSAVE), SMEP/SMAP/UMIP; parses the PVH memory map and returns it as
+//!   [`MemoryRegion`]s (RAM below 1 MiB or beyond the direct map is listed, but not
+//!   `usable`). [`describe_cpu`] says what it set up.
 //! - [`kernel_phys_range`]: the physical range the kernel image (with .bss) occupies.
 //! - [`phys_to_virt`] / [`virt_to_phys`]: the direct map of all physical RAM at
 //!   [`DIRECT_MAP_BASE`].
@@ -25,8 +26,8 @@
 //!   Exceptions in kernel mode, `#NM`, `#DF`, NMI and `#MC` panic.
 //!
 //! Threads
-//! - [`UserFrame`]: the user registers saved on the thread's kernel stack, one layout for
-//!   syscall and interrupt entry.
+//! - [`UserFrame`]: the user registers saved at the top of the thread's kernel stack, one
+//!   layout for syscall and interrupt entry; reached through its methods.
 //! - [`KernelContext`] + [`switch_context`]: callee-saved kernel state of a thread.
 //! - [`prepare_user_thread`]: lays out a fresh kernel stack of [`KERNEL_STACK_SIZE`] bytes
 //!   so that switching to the returned context enters user mode through its `UserFrame`.
@@ -57,12 +58,9 @@ mod generated;
 use crate::arch::MemoryRegion;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-pub use context::{
-    KernelContext, current_thread, prepare_user_thread, set_current_thread, switch_context,
-};
-pub use fpu::{FPU_AREA_SIZE, FpuArea};
+pub use context::{KernelContext, prepare_user_thread, set_current_thread, switch_context};
+pub use fpu::FpuArea;
 pub use frame::{FaultInfo, UserFrame};
-pub use pvh::MAX_REGIONS;
 
 /// Size of every thread's kernel stack; [`prepare_user_thread`] insists on it because the
 /// return-to-user path finds the stack canary at `kernel_stack_top - KERNEL_STACK_SIZE`.

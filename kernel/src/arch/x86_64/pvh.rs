@@ -13,7 +13,7 @@ const MEMMAP_ENTRY_SIZE: usize = 24;
 const MEMMAP_TYPE_RAM: u32 = 1;
 
 /// How many memory map entries the kernel keeps; more is a boot failure, not a truncation.
-pub const MAX_REGIONS: usize = 64;
+const MAX_REGIONS: usize = 64;
 
 /// Memory below this address is left to firmware and boot data and never handed out.
 const LOW_MEMORY_END: u64 = 0x10_0000;
