@@ -413,6 +413,29 @@ fn plural(count: usize, noun: &str) -> String {
     }
 }
 
+/// The first 72 characters of a text, for quoting docs in a table.
+fn shorten(text: &str) -> String {
+    const LIMIT: usize = 72;
+    if text.chars().count() <= LIMIT {
+        text.to_owned()
+    } else {
+        let head: String = text.chars().take(LIMIT - 3).collect();
+        format!("{}...", head.trim_end())
+    }
+}
+
+/// `size 16 -> 24`, with the alignment only when it changed too.
+fn resized(old_size: u64, new_size: u64, old_align: u64, new_align: u64) -> String {
+    let mut parts = Vec::new();
+    if old_size != new_size {
+        parts.push(format!("size {old_size} -> {new_size}"));
+    }
+    if old_align != new_align {
+        parts.push(format!("align {old_align} -> {new_align}"));
+    }
+    parts.join(", ")
+}
+
 /// Escapes what would end a Markdown table cell.
 fn table_cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
@@ -485,7 +508,10 @@ fn match_by<'a, T, K: Eq + Hash>(
     key: impl Fn(&T) -> K,
 ) -> Matched<'a, T> {
     let head_keys: HashSet<K> = head.iter().map(&key).collect();
-    let removed = base.iter().filter(|b| !head_keys.contains(&key(b))).collect();
+    let removed = base
+        .iter()
+        .filter(|b| !head_keys.contains(&key(b)))
+        .collect();
     let mut pairs = Vec::new();
     let mut added = Vec::new();
     for h in head {
@@ -585,9 +611,15 @@ impl Differ {
         });
     }
 
+    /// Records a doc change, quoting the new text (`what` says whose text it is).
     fn doc(&mut self, entry: &str, what: &str, old: &str, new: &str) {
         if old != new {
-            self.push(Class::Doc, Kind::DocChanged, entry, format!("{what} changed"));
+            self.push(
+                Class::Doc,
+                Kind::DocChanged,
+                entry,
+                format!("{what} now \"{}\"", shorten(new)),
+            );
         }
     }
 
@@ -626,16 +658,8 @@ impl Differ {
                 );
             }
             let lists = [
-                (
-                    "arg_registers",
-                    &b.arg_registers,
-                    &h.arg_registers,
-                ),
-                (
-                    "result_registers",
-                    &b.result_registers,
-                    &h.result_registers,
-                ),
+                ("arg_registers", &b.arg_registers, &h.arg_registers),
+                ("result_registers", &b.result_registers, &h.result_registers),
                 (
                     "clobbered_registers",
                     &b.clobbered_registers,
@@ -673,7 +697,11 @@ impl Differ {
 
     fn dispatch(&mut self, base: &DispatchErrors, head: &DispatchErrors) {
         let keys = [
-            ("unknown_syscall", &base.unknown_syscall, &head.unknown_syscall),
+            (
+                "unknown_syscall",
+                &base.unknown_syscall,
+                &head.unknown_syscall,
+            ),
             ("unknown_label", &base.unknown_label, &head.unknown_label),
             (
                 "invalid_argument",
@@ -793,7 +821,7 @@ impl Differ {
                 Class::Breaking,
                 Kind::Removed,
                 &entry(r),
-                format!("{}", plural(r.bits.len(), "bit")),
+                plural(r.bits.len(), "bit"),
             );
         }
         for a in m.added {
@@ -801,7 +829,7 @@ impl Differ {
                 Class::Compatible,
                 Kind::Added,
                 &entry(a),
-                format!("{}", plural(a.bits.len(), "bit")),
+                plural(a.bits.len(), "bit"),
             );
         }
     }
@@ -859,10 +887,7 @@ impl Differ {
                     Class::Breaking,
                     Kind::Resized,
                     &entry(h),
-                    format!(
-                        "size {} -> {}, align {} -> {}",
-                        b.size, h.size, b.align, h.align
-                    ),
+                    resized(b.size, h.size, b.align, h.align),
                 );
             }
         }
@@ -890,7 +915,12 @@ impl Differ {
         let entry = |f: &Field| format!("{owner}.{}", f.name);
         let place = |f: &Field| {
             let asm = if f.asm { ", asm" } else { "" };
-            format!("`{}: {}` at offset {}{asm}", f.name, field_type(f), f.offset)
+            format!(
+                "`{}: {}` at offset {}{asm}",
+                f.name,
+                field_type(f),
+                f.offset
+            )
         };
         let m = match_by(base, head, |f| f.name.clone());
         for (b, h) in m.pairs {
@@ -1193,7 +1223,7 @@ impl Differ {
             };
             format!("retired {} {shown}", r.kind.key())
         };
-        let m = match_by(base, head, |r| (r.kind, r.number));
+        let m = match_by(base, head, |r| (r.kind.key(), r.number));
         for (b, h) in m.pairs {
             self.doc(&entry(h), "reason", &b.reason, &h.reason);
         }

@@ -8,6 +8,7 @@
 //! - [`fingerprint`]: the `ABI_FINGERPRINT` of a model.
 
 mod diagnostics;
+pub mod diff;
 mod fingerprint;
 pub mod model;
 pub mod names;

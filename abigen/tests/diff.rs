@@ -1,0 +1,166 @@
+//! abi-diff fixtures: each case directory under `tests/diff/` pairs a base and a head schema with the expected Markdown report.
+//!
+//! A case is `tests/diff/<case>/head.toml` (the changed schema), an optional
+//! `tests/diff/<case>/base.toml` (default: the shared `tests/diff/base.toml`) and
+//! `tests/diff/<case>/expected.md`. Run with `UPDATE_EXPECT=1` to rewrite the expected
+//! files after an intended change, then review them with `git diff`.
+
+use std::path::{Path, PathBuf};
+
+use abigen::diff::{Class, Report, Status};
+
+/// Every case directory, each with its own test below.
+const CASES: &[&str] = &[
+    "no_change",
+    "additions_with_minor_bump",
+    "additions_without_minor_bump",
+    "renumbered_syscall",
+    "removals",
+    "arguments",
+    "values_and_codes",
+    "renames",
+    "breaking_with_major_bump",
+    "struct_layout",
+    "kernel_internal",
+    "doc_only",
+    "version_backwards",
+    "version_bump_only",
+];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diff")
+}
+
+fn load(path: &Path) -> abigen::Model {
+    abigen::load(path).unwrap_or_else(|diagnostics| panic!("fixture must be valid:\n{diagnostics}"))
+}
+
+/// Diffs the case's base and head, compares the Markdown report with `expected.md` and
+/// checks that the counts and the verdict status match what the case claims.
+fn check(case: &str, counts: [usize; 4], status: Status) -> Report {
+    let dir = fixtures().join(case);
+    let own_base = dir.join("base.toml");
+    let base_path = if own_base.exists() {
+        own_base
+    } else {
+        fixtures().join("base.toml")
+    };
+    let report = abigen::diff::diff(&load(&base_path), &load(&dir.join("head.toml")));
+    let actual = report.to_markdown();
+    let expected_path = dir.join("expected.md");
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(&expected_path, &actual).expect("writing expected.md");
+    }
+    let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+    assert_eq!(
+        actual,
+        expected,
+        "{case}: the report differs from {} (rerun with UPDATE_EXPECT=1 to accept it)",
+        expected_path.display()
+    );
+    let actual_counts = Class::ALL.map(|class| report.count(class));
+    assert_eq!(
+        actual_counts, counts,
+        "{case}: [breaking, compatible, kernel-internal, doc] counts"
+    );
+    assert_eq!(
+        report.verdict.status, status,
+        "{case}: verdict {}",
+        report.verdict
+    );
+    report
+}
+
+#[test]
+fn every_case_directory_has_a_test() {
+    let mut on_disk: Vec<String> = std::fs::read_dir(fixtures())
+        .expect("tests/diff exists")
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().is_dir())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = CASES.iter().map(|c| (*c).to_owned()).collect();
+    listed.sort();
+    assert_eq!(on_disk, listed);
+}
+
+#[test]
+fn no_change() {
+    let report = check("no_change", [0, 0, 0, 0], Status::Ok);
+    assert!(report.changes.is_empty());
+}
+
+#[test]
+fn additions_with_minor_bump() {
+    check("additions_with_minor_bump", [0, 9, 0, 0], Status::Ok);
+}
+
+#[test]
+fn additions_without_minor_bump() {
+    check(
+        "additions_without_minor_bump",
+        [0, 1, 0, 0],
+        Status::Warning,
+    );
+}
+
+#[test]
+fn renumbered_syscall() {
+    let report = check("renumbered_syscall", [1, 0, 0, 0], Status::Refused);
+    assert!(report.is_refused());
+    assert_eq!(
+        report.verdict.to_string(),
+        "REFUSED: 1 breaking change without a major ABI version bump (1.0 -> 1.1)"
+    );
+}
+
+#[test]
+fn removals() {
+    check("removals", [8, 0, 0, 0], Status::Refused);
+}
+
+#[test]
+fn arguments() {
+    check("arguments", [7, 0, 0, 0], Status::Refused);
+}
+
+#[test]
+fn values_and_codes() {
+    check("values_and_codes", [10, 0, 0, 0], Status::Refused);
+}
+
+#[test]
+fn renames() {
+    check("renames", [5, 0, 0, 0], Status::Ok);
+}
+
+#[test]
+fn breaking_with_major_bump() {
+    check("breaking_with_major_bump", [3, 0, 0, 0], Status::Ok);
+}
+
+#[test]
+fn struct_layout() {
+    check("struct_layout", [4, 0, 0, 0], Status::Refused);
+}
+
+#[test]
+fn kernel_internal() {
+    check("kernel_internal", [0, 0, 6, 0], Status::Ok);
+}
+
+#[test]
+fn doc_only() {
+    check("doc_only", [0, 0, 0, 5], Status::Ok);
+}
+
+#[test]
+fn version_backwards() {
+    check("version_backwards", [0, 0, 0, 0], Status::Refused);
+}
+
+#[test]
+fn version_bump_only() {
+    check("version_bump_only", [0, 0, 0, 0], Status::Warning);
+}
