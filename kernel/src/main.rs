@@ -1,10 +1,18 @@
 //! kernite: the capability microkernel's entry point and boot sequence.
 #![no_std]
 #![no_main]
+// The arch self test replaces the scheduler and syscall layer, which then go unused.
+#![cfg_attr(feature = "arch-selftest", allow(dead_code))]
 
 mod arch;
 mod console;
+mod generated;
+mod object;
 mod panic;
+mod rootserver;
+mod sched;
+mod syscall;
+mod usermem;
 
 /// The boot image (root task and modules) packed by `cargo xtask build`. Its payload
 /// offsets are 8-aligned relative to the start, so the start is page-aligned here.
@@ -42,9 +50,13 @@ extern "C" fn kmain(boot_arg: usize) -> ! {
         kernel.end,
         BOOT_IMAGE.0.len()
     );
+
     arch::timer_init(abi::TICKS_PER_SEC);
     #[cfg(feature = "arch-selftest")]
     arch::selftest::run(regions);
-    #[cfg(not(feature = "arch-selftest"))]
-    arch::shutdown(0x10)
+
+    object::frames::init(regions, kernel);
+    // Builds the root task and enters the scheduler; interrupts (and so the timer) start
+    // with the first return to user mode.
+    rootserver::start(&BOOT_IMAGE.0)
 }
