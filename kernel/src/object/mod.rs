@@ -1,0 +1,189 @@
+//! Kernel objects built on kerncore: where they live, their reference counts, creation and destruction.
+//!
+//! Every object except KernelDebug lives in memory retyped from an untyped region (A1): a
+//! capability names it by physical address, and the kernel reaches it through the direct
+//! map. Objects never move, so an object's identity is stable while anything refers to it.
+//! Reference counts ([`ObjectCounts`]) sit in the object's own header (TCB, CNode,
+//! Notification) or, for objects whose memory belongs to the hardware or to user space
+//! (Frame, PageTable, VSpace), in the frame table entry of their first frame.
+//! The last capability's deletion destroys the object and returns its frames to
+//! `UntypedReserved`; an object that is still in use (has holders) cannot be destroyed.
+
+pub mod cnode;
+pub mod debug;
+pub mod frames;
+pub mod notification;
+pub mod tcb;
+pub mod untyped;
+pub mod vspace;
+
+use core::cell::UnsafeCell;
+
+use abi::{Error, ObjectType};
+use kerncore::{Cap, CapState, ObjectCounts, ObjectFrames, ObjectRef, Released, object_frames};
+
+use crate::arch;
+
+/// A global the single CPU owns.
+///
+/// The kernel runs on one CPU with interrupts disabled whenever it runs kernel code (the
+/// idle loop takes interrupts only between its own accesses), so one execution context
+/// touches a `Global` at a time. [`Global::with`] hands out the mutable reference for the
+/// duration of a closure; closures must not re-enter the same global.
+pub struct Global<T>(UnsafeCell<T>);
+
+// SAFETY: See the type documentation: one CPU, interrupts off in the kernel, no concurrent access.
+unsafe impl<T> Sync for Global<T> {}
+
+impl<T> Global<T> {
+    /// Wraps an initial value.
+    pub const fn new(value: T) -> Global<T> {
+        Global(UnsafeCell::new(value))
+    }
+
+    /// Runs `f` with exclusive access to the value.
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        // SAFETY: One CPU, interrupts off, and callers do not re-enter the same global from
+        // inside `f` (each use is a short, non-switching critical section).
+        f(unsafe { &mut *self.0.get() })
+    }
+}
+
+/// A kernel pointer to physical memory, through the direct map.
+pub fn phys_ptr<T>(paddr: u64) -> *mut T {
+    arch::phys_to_virt(paddr) as *mut T
+}
+
+/// Fills `len` bytes of physical memory at `paddr` with zeros.
+pub fn zero_phys(paddr: u64, len: u64) {
+    let ptr = phys_ptr::<u8>(paddr);
+    // SAFETY: Callers pass memory the kernel owns and is just handing to a new object
+    // (frames it has retyped); the direct map covers all RAM.
+    unsafe { core::ptr::write_bytes(ptr, 0, len as usize) };
+}
+
+/// The size in bytes of an object as a capability names it (0 for KernelDebug).
+pub fn object_bits(cap: &Cap) -> Option<u8> {
+    let size_bits = match cap.state {
+        CapState::Untyped(untyped) => untyped.size_bits,
+        CapState::CNode { slot_bits } => slot_bits,
+        _ => 0,
+    };
+    match cap.object.object_type {
+        ObjectType::KernelDebug => None,
+        object_type => kerncore::object_size_bits(object_type, size_bits).ok(),
+    }
+}
+
+/// Runs `f` on the reference counts of a counted object (every type except Untyped,
+/// whose capability cannot be copied, and KernelDebug, which has no memory).
+pub fn with_counts<R>(object: ObjectRef, f: impl FnOnce(&mut ObjectCounts) -> R) -> Option<R> {
+    match object.object_type {
+        ObjectType::Tcb => Some(tcb::with_tcb(object.paddr, |tcb| f(&mut tcb.counts))),
+        ObjectType::CNode => Some(cnode::with_header(object.paddr, |header| {
+            f(&mut header.counts)
+        })),
+        ObjectType::Notification => {
+            Some(notification::with(object.paddr, |ntfn| f(&mut ntfn.counts)))
+        }
+        ObjectType::Frame | ObjectType::PageTable | ObjectType::VSpace => {
+            frames::with_table(|table| table.object_counts(object.paddr >> abi::PAGE_BITS).map(f))
+        }
+        ObjectType::Untyped | ObjectType::KernelDebug => None,
+    }
+}
+
+/// Records one more capability to `object` (after a copy or mint).
+pub fn retain_cap(object: ObjectRef) -> Result<(), Error> {
+    with_counts(object, ObjectCounts::retain_cap).unwrap_or(Ok(()))
+}
+
+/// Adds a holder to `object` (a thread using it, a mapping in it).
+pub fn hold(object: ObjectRef) -> Result<(), Error> {
+    with_counts(object, ObjectCounts::hold).unwrap_or(Ok(()))
+}
+
+/// Drops a holder of `object`.
+pub fn unhold(object: ObjectRef) {
+    with_counts(object, ObjectCounts::unhold);
+}
+
+/// Whether deleting the capability `cap` (which sits in slot `slot`) is allowed now, and
+/// whether it is the last one. Checks everything that could refuse, so that the deletion
+/// itself cannot fail halfway.
+pub fn check_delete(cap: &Cap, slot: cnode::SlotRef) -> Result<Released, Error> {
+    // A mapped page table is unmapped with its capability, which needs it to map nothing.
+    if cap.object.object_type == ObjectType::PageTable
+        && cap.mapping().is_some()
+        && !vspace::table_is_empty(cap.object.paddr)
+    {
+        return Err(Error::Busy);
+    }
+    if cap.object.object_type == ObjectType::KernelDebug {
+        return Ok(Released::Remaining);
+    }
+    if let Some(mut counts) = with_counts(cap.object, |counts| *counts) {
+        if cap.object.object_type == ObjectType::PageTable && cap.mapping().is_some() {
+            // This capability's own installation goes away with it.
+            counts.unhold();
+        }
+        counts.may_release_cap()?;
+        if counts.caps > 1 {
+            return Ok(Released::Remaining);
+        }
+    }
+    match cap.object.object_type {
+        ObjectType::Untyped => untyped::check_destroy(cap)?,
+        ObjectType::CNode => cnode::check_destroy(cap, slot)?,
+        ObjectType::Tcb => tcb::check_destroy(cap.object.paddr)?,
+        ObjectType::Notification => notification::check_destroy(cap.object.paddr)?,
+        _ => {}
+    }
+    Ok(Released::Last)
+}
+
+/// Deletes the capability in `slot`: unmaps what it maps, drops its reference and, for the
+/// last reference, destroys the object.
+pub fn delete(slot: cnode::SlotRef) -> Result<(), Error> {
+    let cap = cnode::get(slot).ok_or(Error::SlotEmpty)?;
+    let released = check_delete(&cap, slot)?;
+    if let Some(mapping) = cap.mapping() {
+        match cap.object.object_type {
+            ObjectType::Frame => vspace::unmap_frame_mapping(cap.object.paddr, mapping),
+            _ => vspace::unmap_table_mapping(cap.object.paddr, mapping),
+        }
+    }
+    cnode::set(slot, None)?;
+    with_counts(cap.object, |counts| {
+        counts.caps = counts.caps.saturating_sub(1)
+    });
+    if released == Released::Last {
+        destroy(&cap);
+    }
+    Ok(())
+}
+
+/// Destroys the object of `cap`, whose last capability was just deleted and for which
+/// [`check_delete`] allowed it.
+fn destroy(cap: &Cap) {
+    match cap.object.object_type {
+        ObjectType::Tcb => tcb::destroy(cap.object.paddr),
+        ObjectType::Untyped => {
+            untyped::destroy(cap);
+            return;
+        }
+        ObjectType::KernelDebug => return,
+        _ => {}
+    }
+    let Some(bits) = object_bits(cap) else { return };
+    let result = frames::with_table(|table| match object_frames(cap.object.paddr, bits) {
+        ObjectFrames::Whole(range) => table.untype(range),
+        ObjectFrames::Shared(frame) => table.untype_small(frame),
+    });
+    if let Err(error) = result {
+        panic!(
+            "frame table refused to untype a destroyed {:?} at {:#x}: {error:?}",
+            cap.object.object_type, cap.object.paddr
+        );
+    }
+}

@@ -1,0 +1,148 @@
+//! Notification objects: a word of signal bits, the threads waiting on it, and the thread bound to it.
+
+use abi::{Error, NOTIFICATION_SIZE_BITS};
+use kerncore::{ObjectCounts, ThreadList};
+
+use super::phys_ptr;
+use super::tcb::{self, ThreadState, Wake};
+use crate::sched;
+
+/// A notification, at the start of its `2^NOTIFICATION_SIZE_BITS`-byte object.
+#[repr(C)]
+pub struct Notification {
+    /// Pending signal bits.
+    pub word: u64,
+    /// Threads blocked in `wait`, in arrival order. Each one holds the notification.
+    pub waiters: ThreadList,
+    /// Capabilities, plus holders (waiting threads and the bound thread).
+    pub counts: ObjectCounts,
+    /// The TCB bound to this notification (physical address), 0 when none.
+    pub bound_tcb: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<Notification>() <= 1 << NOTIFICATION_SIZE_BITS);
+
+/// Runs `f` on the notification at `paddr`.
+pub fn with<R>(paddr: u64, f: impl FnOnce(&mut Notification) -> R) -> R {
+    // SAFETY: `paddr` names a live notification (from a capability or a thread that holds
+    // it); no other reference to it is live while `f` runs.
+    f(unsafe { &mut *phys_ptr::<Notification>(paddr) })
+}
+
+/// Initialises a freshly zeroed notification with one capability.
+pub fn init(paddr: u64) {
+    let ntfn = Notification {
+        word: 0,
+        waiters: ThreadList::new(),
+        counts: ObjectCounts::one_cap(),
+        bound_tcb: 0,
+    };
+    // SAFETY: The caller just retyped the object and owns its memory.
+    unsafe { phys_ptr::<Notification>(paddr).write(ntfn) };
+}
+
+/// ORs `bits` into the word; if a thread waits, hands it the whole word and wakes it.
+pub fn signal(paddr: u64, bits: u64) {
+    let woken = with(paddr, |ntfn| {
+        ntfn.word |= bits;
+        let thread = ntfn.waiters.pop_front(&mut sched::TcbLinks)?;
+        let word = core::mem::take(&mut ntfn.word);
+        ntfn.counts.unhold();
+        Some((thread, word))
+    });
+    if let Some((thread, word)) = woken {
+        tcb::with_tcb(thread, |tcb| tcb.wake = Wake::Signaled(word));
+        sched::make_runnable(thread);
+    }
+}
+
+/// Takes and clears the word; `WouldBlock` when it is zero.
+pub fn poll(paddr: u64) -> Result<u64, Error> {
+    match with(paddr, |ntfn| core::mem::take(&mut ntfn.word)) {
+        0 => Err(Error::WouldBlock),
+        word => Ok(word),
+    }
+}
+
+/// Takes and clears the word, blocking the current thread until it is non-zero.
+pub fn wait(paddr: u64) -> Result<u64, Error> {
+    if let Ok(word) = poll(paddr) {
+        return Ok(word);
+    }
+    let thread = sched::current();
+    with(paddr, |ntfn| -> Result<(), Error> {
+        ntfn.counts.hold()?;
+        if let Err(error) = ntfn.waiters.push_back(&mut sched::TcbLinks, thread) {
+            ntfn.counts.unhold();
+            panic!("running thread {thread:#x} was already in a queue: {error:?}");
+        }
+        Ok(())
+    })?;
+    tcb::with_tcb(thread, |tcb| {
+        tcb.wake = Wake::Pending;
+        tcb.state = ThreadState::Blocked(paddr);
+    });
+    sched::block_current();
+    match tcb::with_tcb(thread, |tcb| {
+        core::mem::replace(&mut tcb.wake, Wake::Pending)
+    }) {
+        Wake::Signaled(word) => Ok(word),
+        // Suspended while waiting (and resumed since): the wait did not complete.
+        Wake::Cancelled | Wake::Pending => Err(Error::IllegalOperation),
+    }
+}
+
+/// Takes a blocked thread off the notification's wait queue (it is being suspended or
+/// destroyed).
+pub fn cancel_wait(paddr: u64, thread: u64) {
+    with(paddr, |ntfn| {
+        if ntfn.waiters.remove(&mut sched::TcbLinks, thread).is_ok() {
+            ntfn.counts.unhold();
+        }
+    });
+    tcb::with_tcb(thread, |tcb| tcb.wake = Wake::Cancelled);
+}
+
+/// Binds the notification to a thread: `IllegalOperation` when either is already bound.
+pub fn bind(paddr: u64, thread: u64) -> Result<(), Error> {
+    if tcb::with_tcb(thread, |tcb| tcb.bound_notification) != 0 {
+        return Err(Error::IllegalOperation);
+    }
+    with(paddr, |ntfn| {
+        if ntfn.bound_tcb != 0 {
+            return Err(Error::IllegalOperation);
+        }
+        ntfn.counts.hold()?;
+        ntfn.bound_tcb = thread;
+        Ok(())
+    })?;
+    tcb::with_tcb(thread, |tcb| tcb.bound_notification = paddr);
+    Ok(())
+}
+
+/// Undoes [`bind`] for `thread` (which must be the bound thread).
+pub fn unbind(paddr: u64, thread: u64) {
+    with(paddr, |ntfn| {
+        if ntfn.bound_tcb == thread {
+            ntfn.bound_tcb = 0;
+            ntfn.counts.unhold();
+        }
+    });
+    tcb::with_tcb(thread, |tcb| {
+        if tcb.bound_notification == paddr {
+            tcb.bound_notification = 0;
+        }
+    });
+}
+
+/// Whether the notification may be destroyed: no waiter and no bound thread (they hold it,
+/// so the counts already refuse; this re-checks the structure itself).
+pub fn check_destroy(paddr: u64) -> Result<(), Error> {
+    with(paddr, |ntfn| {
+        if ntfn.waiters.is_empty() && ntfn.bound_tcb == 0 {
+            Ok(())
+        } else {
+            Err(Error::Busy)
+        }
+    })
+}

@@ -1,0 +1,231 @@
+//! Thread control blocks: the `Tcb` structure, its FPU area and kernel stack, all inside the
+//! `2^TCB_SIZE_BITS`-byte object retyped from an untyped.
+
+use abi::{CpuTimes, Error, ObjectType, TCB_SIZE_BITS, UserRegisters};
+use kerncore::{ObjectCounts, ObjectRef, QueueLink};
+
+use super::phys_ptr;
+use crate::arch::{self, FpuArea, KERNEL_STACK_SIZE, KernelContext, UserFrame};
+
+/// Where a thread is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadState {
+    /// Not runnable: never resumed, suspended, exited or faulted.
+    Inactive,
+    /// In a run queue, or running.
+    Runnable,
+    /// Waiting on the notification at this physical address.
+    Blocked(u64),
+}
+
+/// Why a blocked thread woke up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// Not woken yet.
+    Pending,
+    /// A signal delivered this word.
+    Signaled(u64),
+    /// The wait was cancelled (the thread was suspended).
+    Cancelled,
+}
+
+/// The control block at the start of a TCB object. The kernel stack fills the object's top
+/// [`KERNEL_STACK_SIZE`] bytes.
+#[repr(C)]
+pub struct Tcb {
+    /// The thread's FPU/SIMD state while it is not running (eager switching).
+    pub fpu: FpuArea,
+    /// The thread's kernel context while it is not running.
+    pub context: KernelContext,
+    /// The saved user registers at the top of the kernel stack.
+    pub user_frame: *mut UserFrame,
+    /// Run-queue or wait-queue links.
+    pub link: QueueLink,
+    /// The priority the thread is queued at, valid while `link.queued` and runnable.
+    pub queued_priority: u8,
+    /// Scheduling priority, below `NUM_PRIORITIES`.
+    pub priority: u8,
+    /// The CPU the thread is pinned to.
+    pub affinity: u32,
+    /// References to this TCB.
+    pub counts: ObjectCounts,
+    /// Life-cycle state.
+    pub state: ThreadState,
+    /// How the last wait ended.
+    pub wake: Wake,
+    /// CSpace root CNode (physical address), 0 until configured.
+    pub cspace: u64,
+    /// log2 of the CSpace root's slot count.
+    pub cspace_bits: u8,
+    /// VSpace root (physical address), 0 until configured.
+    pub vspace: u64,
+    /// Bound notification (physical address), 0 when none.
+    pub bound_notification: u64,
+    /// CPU time used.
+    pub times: CpuTimes,
+    /// Timer ticks left in the current time slice.
+    pub slice_left: u64,
+}
+
+/// Bytes of a TCB object.
+const TCB_BYTES: usize = 1 << TCB_SIZE_BITS;
+
+const _: () = assert!(core::mem::size_of::<Tcb>() + KERNEL_STACK_SIZE <= TCB_BYTES);
+
+/// Runs `f` on the TCB at `paddr`.
+pub fn with_tcb<R>(paddr: u64, f: impl FnOnce(&mut Tcb) -> R) -> R {
+    // SAFETY: `paddr` names a live TCB object (callers get it from a capability, the run
+    // queues or the current thread). No other reference to it is live while `f` runs.
+    f(unsafe { &mut *phys_ptr::<Tcb>(paddr) })
+}
+
+/// A raw pointer to the TCB at `paddr`, for the context switch.
+pub fn tcb_ptr(paddr: u64) -> *mut Tcb {
+    phys_ptr::<Tcb>(paddr)
+}
+
+/// The top of the kernel stack of the TCB at `paddr` (a kernel virtual address).
+pub fn kernel_stack_top(paddr: u64) -> u64 {
+    phys_ptr::<u8>(paddr) as u64 + TCB_BYTES as u64
+}
+
+/// Initialises a freshly zeroed TCB object: inactive, priority 0, clean FPU state, and a
+/// kernel stack prepared so that the first switch to it enters user mode.
+pub fn init(paddr: u64) {
+    let base = phys_ptr::<u8>(paddr);
+    // SAFETY: The object is 2^TCB_SIZE_BITS bytes the caller just retyped; the stack is
+    // its top KERNEL_STACK_SIZE bytes (16-byte aligned, since objects are size-aligned),
+    // beyond the control block (checked by the const assertion above).
+    let (context, user_frame) = unsafe {
+        arch::prepare_user_thread(base.add(TCB_BYTES - KERNEL_STACK_SIZE), KERNEL_STACK_SIZE)
+    };
+    let tcb = Tcb {
+        fpu: FpuArea::init(),
+        context,
+        user_frame,
+        link: QueueLink::default(),
+        queued_priority: 0,
+        priority: 0,
+        affinity: 0,
+        counts: ObjectCounts::one_cap(),
+        state: ThreadState::Inactive,
+        wake: Wake::Pending,
+        cspace: 0,
+        cspace_bits: 0,
+        vspace: 0,
+        bound_notification: 0,
+        times: CpuTimes::default(),
+        slice_left: 0,
+    };
+    // SAFETY: The control block lies at the start of the object, which the caller owns.
+    unsafe { tcb_ptr(paddr).write(tcb) };
+}
+
+/// Runs `f` on the saved user registers of the TCB at `paddr`.
+pub fn with_user_frame<R>(paddr: u64, f: impl FnOnce(&mut UserFrame) -> R) -> R {
+    let frame = with_tcb(paddr, |tcb| tcb.user_frame);
+    // SAFETY: `user_frame` points into the TCB's own kernel stack, where the arch layer
+    // keeps the user registers; nothing else references them while `f` runs.
+    f(unsafe { &mut *frame })
+}
+
+/// The portable register subset of a thread.
+pub fn read_registers(paddr: u64) -> UserRegisters {
+    with_user_frame(paddr, |frame| UserRegisters {
+        ip: frame.ip(),
+        sp: frame.sp(),
+        arg0: frame.arg(0),
+        arg1: frame.arg(1),
+        arg2: frame.arg(2),
+        arg3: frame.arg(3),
+        arg4: frame.arg(4),
+        arg5: frame.arg(5),
+    })
+}
+
+/// Loads the portable register subset into a thread.
+pub fn write_registers(paddr: u64, regs: &UserRegisters) {
+    with_user_frame(paddr, |frame| {
+        frame.set_ip(regs.ip);
+        frame.set_sp(regs.sp);
+        for (index, value) in [
+            regs.arg0, regs.arg1, regs.arg2, regs.arg3, regs.arg4, regs.arg5,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            frame.set_arg(index, value);
+        }
+    });
+}
+
+/// Sets a thread's CSpace root and VSpace, taking holds on the new ones and dropping the
+/// holds on the old ones.
+pub fn configure(paddr: u64, cspace: (u64, u8), vspace: u64) -> Result<(), Error> {
+    let cspace_object = ObjectRef {
+        object_type: ObjectType::CNode,
+        paddr: cspace.0,
+    };
+    let vspace_object = ObjectRef {
+        object_type: ObjectType::VSpace,
+        paddr: vspace,
+    };
+    super::hold(cspace_object)?;
+    if let Err(error) = super::hold(vspace_object) {
+        super::unhold(cspace_object);
+        return Err(error);
+    }
+    let (old_cspace, old_vspace) = with_tcb(paddr, |tcb| {
+        let old = (tcb.cspace, tcb.vspace);
+        tcb.cspace = cspace.0;
+        tcb.cspace_bits = cspace.1;
+        tcb.vspace = vspace;
+        old
+    });
+    release_spaces(old_cspace, old_vspace);
+    if crate::sched::current() == paddr {
+        crate::sched::activate_vspace(vspace);
+    }
+    Ok(())
+}
+
+fn release_spaces(cspace: u64, vspace: u64) {
+    if cspace != 0 {
+        super::unhold(ObjectRef {
+            object_type: ObjectType::CNode,
+            paddr: cspace,
+        });
+    }
+    if vspace != 0 {
+        super::unhold(ObjectRef {
+            object_type: ObjectType::VSpace,
+            paddr: vspace,
+        });
+    }
+}
+
+/// Whether the TCB at `paddr` may be destroyed: not while it is the running thread.
+pub fn check_destroy(paddr: u64) -> Result<(), Error> {
+    if crate::sched::current() == paddr {
+        Err(Error::Busy)
+    } else {
+        Ok(())
+    }
+}
+
+/// Tears a TCB down before its frames return to the untyped: stops the thread and drops
+/// every hold it has.
+pub fn destroy(paddr: u64) {
+    crate::sched::suspend(paddr);
+    let (cspace, vspace, notification) = with_tcb(paddr, |tcb| {
+        let held = (tcb.cspace, tcb.vspace, tcb.bound_notification);
+        tcb.cspace = 0;
+        tcb.vspace = 0;
+        tcb.bound_notification = 0;
+        held
+    });
+    release_spaces(cspace, vspace);
+    if notification != 0 {
+        super::notification::unbind(notification, paddr);
+    }
+}

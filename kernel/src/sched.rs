@@ -1,0 +1,321 @@
+//! The scheduler: the current thread, priority run queues with round robin, preemption,
+//! blocking, CPU-time accounting, the idle loop, user faults and the eager FPU switch.
+//!
+//! One CPU. Threads are TCBs named by physical address. The running thread is not in a
+//! run queue; a runnable thread that is not running is. Every switch saves the outgoing
+//! thread's FPU state and restores the incoming one's (DESIGN.md invariant 2).
+
+use abi::{NUM_PRIORITIES, TICKS_PER_SEC};
+use kerncore::{Links, QueueLink, RunQueues, ThreadId};
+
+use crate::arch::{self, FaultInfo, KernelContext, UserFrame};
+use crate::object::Global;
+use crate::object::tcb::{self, ThreadState};
+
+/// Timer ticks in one time slice.
+pub const TIME_SLICE_TICKS: u64 = 2;
+
+const _: () = assert!(TICKS_PER_SEC >= TIME_SLICE_TICKS);
+
+/// Run-queue links of TCBs, reached through the direct map.
+pub struct TcbLinks;
+
+impl Links for TcbLinks {
+    fn link(&mut self, thread: ThreadId) -> &mut QueueLink {
+        // SAFETY: Queued thread ids are live TCBs; the link is a plain field, and queue
+        // code holds one link reference at a time.
+        unsafe { &mut (*tcb::tcb_ptr(thread)).link }
+    }
+}
+
+struct Scheduler {
+    queues: RunQueues,
+    /// The running thread, 0 before the first switch.
+    current: u64,
+    /// Whether a thread became runnable at a higher priority than the running one.
+    preempt_pending: bool,
+    ticks: u64,
+    faults: u64,
+    /// Cycle counter at the last accounting point.
+    last_cycles: u64,
+    /// Whether the CPU is in the idle loop (timer ticks then only count).
+    idle: bool,
+    /// Where the boot code's context goes when the first thread starts.
+    boot_context: KernelContext,
+}
+
+static SCHED: Global<Scheduler> = Global::new(Scheduler {
+    queues: RunQueues::new(),
+    current: 0,
+    preempt_pending: false,
+    ticks: 0,
+    faults: 0,
+    last_cycles: 0,
+    idle: false,
+    boot_context: KernelContext::empty(),
+});
+
+/// The running thread's TCB address (0 before the scheduler starts).
+pub fn current() -> u64 {
+    SCHED.with(|s| s.current)
+}
+
+/// Timer ticks since the timer started.
+pub fn ticks() -> u64 {
+    SCHED.with(|s| s.ticks)
+}
+
+/// User faults handled since boot.
+pub fn fault_count() -> u64 {
+    SCHED.with(|s| s.faults)
+}
+
+/// Starts the timer and schedules `first` (a configured thread); never returns.
+pub fn start(first: u64) -> ! {
+    arch::timer_init(TICKS_PER_SEC);
+    make_runnable(first);
+    SCHED.with(|s| s.last_cycles = arch::cycles());
+    schedule();
+    unreachable!("the boot context is never resumed");
+}
+
+/// Puts a thread that is not running into its priority's run queue and marks it runnable.
+/// Notes a pending preemption when it outranks the running thread.
+pub fn make_runnable(thread: u64) {
+    let priority = tcb::with_tcb(thread, |tcb| {
+        tcb.state = ThreadState::Runnable;
+        tcb.queued_priority = tcb.priority;
+        tcb.priority
+    });
+    let current_priority = match current() {
+        0 => None,
+        running => Some(tcb::with_tcb(running, |tcb| tcb.priority)),
+    };
+    SCHED.with(|s| {
+        if let Err(error) = s.queues.enqueue(&mut TcbLinks, thread, priority) {
+            panic!("run queue refused runnable thread {thread:#x}: {error:?}");
+        }
+        if current_priority.is_some_and(|running| priority > running) {
+            s.preempt_pending = true;
+        }
+    });
+}
+
+/// Runs the highest-priority runnable thread. The caller has already put the current
+/// thread where it belongs (back in a run queue, in a wait queue, or nowhere).
+///
+/// If the current thread is still the best choice this returns at once. When nothing is
+/// runnable, idles with interrupts enabled until something is.
+pub fn schedule() {
+    let next = loop {
+        let picked = SCHED.with(|s| {
+            s.preempt_pending = false;
+            s.queues
+                .dequeue_highest(&mut TcbLinks)
+                .map(|(thread, _)| thread)
+        });
+        if let Some(next) = picked {
+            break next;
+        }
+        // Nothing runnable: not even the current thread (it is blocked or inactive).
+        SCHED.with(|s| s.idle = true);
+        arch::enable_interrupts_and_halt();
+        SCHED.with(|s| s.idle = false);
+    };
+    switch_to(next);
+}
+
+/// Makes `next` the running thread: accounting, FPU, address space, kernel stack, context.
+fn switch_to(next: u64) {
+    let prev = current();
+    if prev == next {
+        return;
+    }
+    account_system_time(prev);
+    tcb::with_tcb(next, |tcb| tcb.slice_left = TIME_SLICE_TICKS);
+    let vspace = tcb::with_tcb(next, |tcb| tcb.vspace);
+    activate_vspace(vspace);
+    arch::set_current_thread(next, tcb::kernel_stack_top(next));
+    let next_ptr = tcb::tcb_ptr(next);
+    let from: *mut KernelContext = if prev == 0 {
+        SCHED.with(|s| &raw mut s.boot_context)
+    } else {
+        // SAFETY: `prev` is a live TCB: the running thread cannot be destroyed (tcb::check_destroy).
+        unsafe { (*tcb::tcb_ptr(prev)).fpu.save() };
+        // SAFETY: As above; only the pointer is taken.
+        unsafe { &raw mut (*tcb::tcb_ptr(prev)).context }
+    };
+    // SAFETY: `next` is a live TCB taken from a run queue.
+    unsafe { (*next_ptr).fpu.restore() };
+    SCHED.with(|s| s.current = next);
+    // SAFETY: `from` belongs to the thread (or boot code) running now, `to` to a live thread
+    // whose kernel stack is not in use: it is not running.
+    unsafe { arch::switch_context(from, &raw const (*next_ptr).context) };
+}
+
+/// Loads a thread's address space (nothing for an unconfigured one).
+pub fn activate_vspace(vspace: u64) {
+    if vspace != 0 {
+        // SAFETY: The VSpace is live: the thread holds it (tcb::configure), and it was made
+        // by vspace::init with the kernel half copied in.
+        unsafe { arch::mmu::activate(vspace) };
+    }
+}
+
+/// Charges the cycles since the last accounting point to `thread` as system time.
+fn account_system_time(thread: u64) {
+    let now = arch::cycles();
+    let elapsed = SCHED.with(|s| now.wrapping_sub(core::mem::replace(&mut s.last_cycles, now)));
+    if thread != 0 {
+        tcb::with_tcb(thread, |tcb| tcb.times.system_cycles += elapsed);
+    }
+}
+
+/// Charges the cycles since the last accounting point to the current thread as user time
+/// (called on entry from user mode).
+pub fn account_user_entry() {
+    let now = arch::cycles();
+    let (thread, elapsed) = SCHED.with(|s| {
+        (
+            s.current,
+            now.wrapping_sub(core::mem::replace(&mut s.last_cycles, now)),
+        )
+    });
+    if thread != 0 {
+        tcb::with_tcb(thread, |tcb| tcb.times.user_cycles += elapsed);
+    }
+}
+
+/// Charges kernel time to the current thread (called before returning to user mode).
+pub fn account_user_exit() {
+    account_system_time(current());
+}
+
+/// The timer interrupt: counts the tick for the running thread and preempts it at the end
+/// of its time slice. From the idle loop it only counts.
+pub fn timer_tick(from_user: bool) {
+    if from_user {
+        account_user_entry();
+    }
+    let (idle, thread) = SCHED.with(|s| {
+        s.ticks += 1;
+        (s.idle, s.current)
+    });
+    if idle || thread == 0 {
+        return;
+    }
+    let slice_over = tcb::with_tcb(thread, |tcb| {
+        if from_user {
+            tcb.times.user_ticks += 1;
+        } else {
+            tcb.times.system_ticks += 1;
+        }
+        tcb.slice_left = tcb.slice_left.saturating_sub(1);
+        tcb.slice_left == 0
+    });
+    if slice_over && from_user {
+        yield_current();
+    }
+    if from_user {
+        account_user_exit();
+    }
+}
+
+/// Sends the running thread to the back of its priority's queue and runs the next one.
+pub fn yield_current() {
+    let thread = current();
+    make_runnable(thread);
+    schedule();
+}
+
+/// Switches away if a higher-priority thread became runnable (called at the end of a syscall).
+pub fn preempt_if_needed() {
+    if SCHED.with(|s| core::mem::take(&mut s.preempt_pending)) {
+        yield_current();
+    }
+}
+
+/// Blocks the running thread (its state already says on what) and runs another one.
+/// Returns when the thread is woken and scheduled again.
+pub fn block_current() {
+    schedule();
+}
+
+/// Stops a thread: out of its run or wait queue, inactive. Suspending the running thread
+/// switches to another one; the call returns when it is resumed.
+pub fn suspend(thread: u64) {
+    let state = tcb::with_tcb(thread, |tcb| {
+        core::mem::replace(&mut tcb.state, ThreadState::Inactive)
+    });
+    match state {
+        ThreadState::Inactive => {}
+        ThreadState::Blocked(notification) => {
+            crate::object::notification::cancel_wait(notification, thread)
+        }
+        ThreadState::Runnable if thread == current() => schedule(),
+        ThreadState::Runnable => {
+            let priority = tcb::with_tcb(thread, |tcb| tcb.queued_priority);
+            SCHED.with(|s| {
+                if let Err(error) = s.queues.remove(&mut TcbLinks, thread, priority) {
+                    panic!("runnable thread {thread:#x} was not in its run queue: {error:?}");
+                }
+            });
+        }
+    }
+}
+
+/// Makes an inactive thread runnable again; a no-op for a runnable or blocked thread.
+pub fn resume(thread: u64) {
+    if tcb::with_tcb(thread, |tcb| tcb.state) == ThreadState::Inactive {
+        make_runnable(thread);
+    }
+}
+
+/// Changes a thread's priority, moving it between run queues when it is queued.
+pub fn set_priority(thread: u64, priority: u8) {
+    debug_assert!(priority < NUM_PRIORITIES);
+    let (state, queued) = tcb::with_tcb(thread, |tcb| (tcb.state, tcb.link.queued));
+    if state == ThreadState::Runnable && queued && thread != current() {
+        let old = tcb::with_tcb(thread, |tcb| tcb.queued_priority);
+        SCHED.with(|s| {
+            if let Err(error) = s.queues.remove(&mut TcbLinks, thread, old) {
+                panic!("runnable thread {thread:#x} was not in its run queue: {error:?}");
+            }
+        });
+        tcb::with_tcb(thread, |tcb| tcb.priority = priority);
+        make_runnable(thread);
+    } else {
+        tcb::with_tcb(thread, |tcb| tcb.priority = priority);
+        if thread == current() {
+            // Lowering the running thread's priority may let a queued thread outrank it.
+            let best = SCHED.with(|s| s.queues.highest_priority());
+            if best.is_some_and(|best| best > priority) {
+                SCHED.with(|s| s.preempt_pending = true);
+            }
+        }
+    }
+}
+
+/// Ends the running thread: it becomes inactive and another thread runs.
+pub fn exit_current() {
+    let thread = current();
+    tcb::with_tcb(thread, |tcb| tcb.state = ThreadState::Inactive);
+    schedule();
+}
+
+/// A user-mode exception: counts it, reports it on one line, makes the thread inactive and
+/// runs another one. The thread stays inactive until resumed.
+pub fn user_fault(frame: &mut UserFrame, info: FaultInfo) {
+    account_user_entry();
+    let thread = current();
+    SCHED.with(|s| s.faults += 1);
+    crate::println!(
+        "user fault: thread {thread:#x}, vector {} ({}), ip {:#x}, addr {:#x}",
+        info.vector,
+        info.name(),
+        frame.ip(),
+        info.address
+    );
+    exit_current();
+    account_user_exit();
+}

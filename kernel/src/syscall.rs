@@ -1,0 +1,408 @@
+//! The syscall layer: `handle_syscall` and `KernelImpl`, which implements every syscall and
+//! invocation of the generated `Kernel` trait.
+//!
+//! The generated dispatcher decodes registers, resolves the invoked capability through
+//! [`Kernel::lookup`], checks the rights each invocation lists and calls one method here.
+//! These methods check what the schema leaves to the kernel (object types of capability
+//! arguments, the grant right for copies, mapping rights against the frame's) and return
+//! an `abi::Error` for every user mistake.
+
+use abi::{CPtr, Error, NUM_CPUS, NUM_PRIORITIES, ObjectType, Rights, UserAddr, UserRegisters};
+use kerncore::{Cap, CapState};
+
+use crate::arch::{self, UserFrame};
+use crate::generated::dispatch::{Kernel, dispatch};
+use crate::object::cnode::{self, SlotRef};
+use crate::object::vspace::{self, MapError};
+use crate::object::{self, debug, notification, tcb, untyped};
+use crate::sched;
+use crate::usermem::{self, Access, UserSlice};
+
+/// Handles one `syscall` from user mode: decode, dispatch, write the two result registers.
+pub fn handle_syscall(frame: &mut UserFrame) {
+    sched::account_user_entry();
+    // The handlers reach the thread's registers through its TCB (`tcb::with_user_frame`),
+    // so keep only a raw pointer across the dispatch.
+    let frame: *mut UserFrame = frame;
+    // SAFETY: The arch layer passes the current thread's saved frame, on its kernel stack.
+    let (number, args) = unsafe { ((*frame).syscall_number(), (*frame).syscall_args()) };
+    let mut kernel = KernelImpl { missing_level: 0 };
+    let results = dispatch(&mut kernel, number, args);
+    // SAFETY: As above; the thread may have been switched away and back, and its kernel
+    // stack (holding the frame) stayed in place.
+    unsafe { (*frame).set_results(results) };
+    sched::preempt_if_needed();
+    sched::account_user_exit();
+}
+
+/// A capability resolved in the current thread's CSpace, with where it lives.
+#[derive(Clone, Copy, Debug)]
+pub struct Resolved {
+    /// The capability.
+    pub cap: Cap,
+    /// Its slot.
+    pub slot: SlotRef,
+}
+
+/// The kernel side of the generated dispatcher.
+pub struct KernelImpl {
+    /// The level reported with the last `MissingTable` error.
+    missing_level: u8,
+}
+
+impl KernelImpl {
+    /// The location `cptr` names in the current thread's CSpace root: `InvalidCapability`
+    /// for slot 0, an index outside the CNode, or a thread without a CSpace.
+    fn slot_of(cptr: CPtr) -> Result<SlotRef, Error> {
+        let (cnode, slot_bits) =
+            tcb::with_tcb(sched::current(), |tcb| (tcb.cspace, tcb.cspace_bits));
+        if cnode == 0 || cptr.0 == 0 || cptr.0 >> slot_bits != 0 {
+            return Err(Error::InvalidCapability);
+        }
+        Ok(SlotRef {
+            cnode,
+            slot_bits,
+            index: cptr.0,
+        })
+    }
+
+    /// Resolves a capability argument that must name an object of `object_type`.
+    fn lookup_typed(&mut self, cptr: CPtr, object_type: ObjectType) -> Result<Resolved, Error> {
+        let resolved = self.lookup(cptr)?;
+        if resolved.cap.object.object_type != object_type {
+            return Err(Error::WrongObjectType);
+        }
+        Ok(resolved)
+    }
+
+    /// Resolves the source of a copy, mint or move: an empty slot is `SlotEmpty`.
+    fn lookup_source(cptr: CPtr) -> Result<Resolved, Error> {
+        let slot = Self::slot_of(cptr)?;
+        let cap = cnode::get(slot).ok_or(Error::SlotEmpty)?;
+        Ok(Resolved { cap, slot })
+    }
+
+    /// Places a derived capability in slot `dest_index` of `target` and counts it.
+    fn place_copy(target: &Resolved, dest_index: u64, copy: Cap) -> Result<(), Error> {
+        let dest = cnode::dest_slot(&target.cap, dest_index)?;
+        cnode::check_empty(dest)?;
+        object::retain_cap(copy.object)?;
+        cnode::set(dest, Some(copy))
+    }
+
+    fn map_result<T>(&mut self, result: Result<T, MapError>) -> Result<T, Error> {
+        result.map_err(|error| match error {
+            MapError::Error(error) => error,
+            MapError::Missing(level) => {
+                self.missing_level = level;
+                Error::MissingTable
+            }
+        })
+    }
+
+    /// Stores `cap` with a new mapping state back into its slot.
+    fn record_mapping(
+        resolved: &Resolved,
+        mapping: Option<kerncore::Mapping>,
+    ) -> Result<(), Error> {
+        cnode::set(
+            resolved.slot,
+            Some(Cap {
+                state: CapState::Mappable(mapping),
+                ..resolved.cap
+            }),
+        )
+    }
+}
+
+impl Kernel for KernelImpl {
+    type Cap = Resolved;
+
+    fn lookup(&mut self, cptr: CPtr) -> Result<Resolved, Error> {
+        let slot = Self::slot_of(cptr)?;
+        let cap = cnode::get(slot).ok_or(Error::InvalidCapability)?;
+        Ok(Resolved { cap, slot })
+    }
+
+    fn object_type(cap: &Resolved) -> ObjectType {
+        cap.cap.object.object_type
+    }
+
+    fn rights(cap: &Resolved) -> Rights {
+        cap.cap.rights
+    }
+
+    fn error_value(&mut self, error: Error) -> u64 {
+        if error == Error::MissingTable {
+            u64::from(self.missing_level)
+        } else {
+            0
+        }
+    }
+
+    fn sys_null(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn sys_sched_yield(&mut self) -> Result<(), Error> {
+        sched::yield_current();
+        Ok(())
+    }
+
+    fn sys_debug_write(&mut self, buf: UserAddr, len: u64) -> Result<u64, Error> {
+        let slice = UserSlice::new(buf, len, Access::Read)?;
+        slice.for_each_chunk(arch::console_write);
+        Ok(slice.len())
+    }
+
+    fn sys_thread_exit(&mut self) -> Result<(), Error> {
+        sched::exit_current();
+        Ok(())
+    }
+
+    fn sys_ticks(&mut self) -> Result<u64, Error> {
+        Ok(sched::ticks())
+    }
+
+    fn untyped_retype(
+        &mut self,
+        target: Resolved,
+        object_type: ObjectType,
+        size_bits: u8,
+        dest_cnode: CPtr,
+        dest_index: u64,
+    ) -> Result<(), Error> {
+        let dest_cnode = self.lookup_typed(dest_cnode, ObjectType::CNode)?;
+        if !dest_cnode.cap.rights.contains(Rights::WRITE) {
+            return Err(Error::InsufficientRights);
+        }
+        let dest = cnode::dest_slot(&dest_cnode.cap, dest_index)?;
+        untyped::retype(&target.cap, target.slot, object_type, size_bits, dest)
+    }
+
+    fn untyped_describe(&mut self, target: Resolved) -> Result<u64, Error> {
+        untyped::describe(&target.cap, target.slot)
+    }
+
+    fn tcb_configure(&mut self, target: Resolved, cspace: CPtr, vspace: CPtr) -> Result<(), Error> {
+        let cspace = self.lookup_typed(cspace, ObjectType::CNode)?;
+        let slot_bits = cnode::slot_bits(&cspace.cap)?;
+        let vspace = self.lookup_typed(vspace, ObjectType::VSpace)?;
+        tcb::configure(
+            target.cap.object.paddr,
+            (cspace.cap.object.paddr, slot_bits),
+            vspace.cap.object.paddr,
+        )
+    }
+
+    fn tcb_resume(&mut self, target: Resolved) -> Result<(), Error> {
+        let thread = target.cap.object.paddr;
+        let configured = tcb::with_tcb(thread, |tcb| tcb.cspace != 0 && tcb.vspace != 0);
+        if !configured {
+            return Err(Error::IllegalOperation);
+        }
+        sched::resume(thread);
+        Ok(())
+    }
+
+    fn tcb_suspend(&mut self, target: Resolved) -> Result<(), Error> {
+        sched::suspend(target.cap.object.paddr);
+        Ok(())
+    }
+
+    fn tcb_write_registers(&mut self, target: Resolved, regs: UserAddr) -> Result<(), Error> {
+        let regs: UserRegisters = usermem::read(regs)?;
+        tcb::write_registers(target.cap.object.paddr, &regs);
+        Ok(())
+    }
+
+    fn tcb_set_affinity(&mut self, target: Resolved, cpu: u32) -> Result<(), Error> {
+        if cpu >= NUM_CPUS {
+            return Err(Error::InvalidArgument);
+        }
+        tcb::with_tcb(target.cap.object.paddr, |tcb| tcb.affinity = cpu);
+        Ok(())
+    }
+
+    fn tcb_read_registers(&mut self, target: Resolved, regs: UserAddr) -> Result<(), Error> {
+        let value = tcb::read_registers(target.cap.object.paddr);
+        usermem::write(regs, &value)
+    }
+
+    fn tcb_set_priority(&mut self, target: Resolved, priority: u8) -> Result<(), Error> {
+        if priority >= NUM_PRIORITIES {
+            return Err(Error::InvalidArgument);
+        }
+        sched::set_priority(target.cap.object.paddr, priority);
+        Ok(())
+    }
+
+    fn tcb_bind_notification(&mut self, target: Resolved, notification: CPtr) -> Result<(), Error> {
+        let notification = self.lookup_typed(notification, ObjectType::Notification)?;
+        notification::bind(notification.cap.object.paddr, target.cap.object.paddr)
+    }
+
+    fn tcb_unbind_notification(&mut self, target: Resolved) -> Result<(), Error> {
+        let thread = target.cap.object.paddr;
+        match tcb::with_tcb(thread, |tcb| tcb.bound_notification) {
+            0 => Err(Error::IllegalOperation),
+            notification => {
+                notification::unbind(notification, thread);
+                Ok(())
+            }
+        }
+    }
+
+    fn tcb_get_cpu_times(&mut self, target: Resolved, times: UserAddr) -> Result<(), Error> {
+        let value = tcb::with_tcb(target.cap.object.paddr, |tcb| tcb.times);
+        usermem::write(times, &value)
+    }
+
+    fn vspace_map_frame(
+        &mut self,
+        target: Resolved,
+        frame: CPtr,
+        vaddr: u64,
+        rights: Rights,
+    ) -> Result<(), Error> {
+        let frame = self.lookup_typed(frame, ObjectType::Frame)?;
+        if frame.cap.mapping().is_some() {
+            return Err(Error::AlreadyMapped);
+        }
+        if !frame.cap.rights.contains(rights) {
+            return Err(Error::InsufficientRights);
+        }
+        let mapping = self.map_result(vspace::map_frame(
+            target.cap.object.paddr,
+            frame.cap.object.paddr,
+            vaddr,
+            rights,
+        ))?;
+        Self::record_mapping(&frame, Some(mapping))
+    }
+
+    fn vspace_unmap_frame(&mut self, target: Resolved, frame: CPtr) -> Result<(), Error> {
+        let frame = self.lookup_typed(frame, ObjectType::Frame)?;
+        let mapping = frame.cap.mapping().ok_or(Error::NotMapped)?;
+        if mapping.vspace != target.cap.object.paddr {
+            return Err(Error::NotMapped);
+        }
+        vspace::unmap_frame_mapping(frame.cap.object.paddr, mapping);
+        Self::record_mapping(&frame, None)
+    }
+
+    fn vspace_map_table(
+        &mut self,
+        target: Resolved,
+        table: CPtr,
+        vaddr: u64,
+        level: u8,
+    ) -> Result<(), Error> {
+        let table = self.lookup_typed(table, ObjectType::PageTable)?;
+        if table.cap.mapping().is_some() {
+            return Err(Error::AlreadyMapped);
+        }
+        let mapping = self.map_result(vspace::map_table(
+            target.cap.object.paddr,
+            table.cap.object.paddr,
+            vaddr,
+            level,
+        ))?;
+        Self::record_mapping(&table, Some(mapping))
+    }
+
+    fn vspace_lookup(&mut self, target: Resolved, vaddr: u64) -> Result<u64, Error> {
+        vspace::lookup(target.cap.object.paddr, vaddr).map(Rights::bits)
+    }
+
+    fn cnode_copy(
+        &mut self,
+        target: Resolved,
+        dest_index: u64,
+        src: CPtr,
+        rights: Rights,
+    ) -> Result<(), Error> {
+        let source = Self::lookup_source(src)?;
+        let copy = kerncore::cap::derive_copy(&source.cap, rights)?;
+        Self::place_copy(&target, dest_index, copy)
+    }
+
+    fn cnode_mint(
+        &mut self,
+        target: Resolved,
+        dest_index: u64,
+        src: CPtr,
+        rights: Rights,
+        badge: u64,
+    ) -> Result<(), Error> {
+        let source = Self::lookup_source(src)?;
+        let copy = kerncore::cap::derive_mint(&source.cap, rights, badge)?;
+        Self::place_copy(&target, dest_index, copy)
+    }
+
+    fn cnode_move_cap(
+        &mut self,
+        target: Resolved,
+        dest_index: u64,
+        src: CPtr,
+    ) -> Result<(), Error> {
+        let source = Self::lookup_source(src)?;
+        let dest = cnode::dest_slot(&target.cap, dest_index)?;
+        cnode::check_empty(dest)?;
+        cnode::set(dest, Some(source.cap))?;
+        cnode::set(source.slot, None)
+    }
+
+    fn cnode_delete(&mut self, target: Resolved, index: u64) -> Result<(), Error> {
+        let slot = cnode::dest_slot(&target.cap, index)?;
+        object::delete(slot)
+    }
+
+    fn frame_physical_address(&mut self, target: Resolved) -> Result<u64, Error> {
+        Ok(target.cap.object.paddr)
+    }
+
+    fn page_table_unmap(&mut self, target: Resolved) -> Result<(), Error> {
+        let mapping = target.cap.mapping().ok_or(Error::NotMapped)?;
+        if !vspace::table_is_empty(target.cap.object.paddr) {
+            return Err(Error::Busy);
+        }
+        vspace::unmap_table_mapping(target.cap.object.paddr, mapping);
+        Self::record_mapping(&target, None)
+    }
+
+    fn notification_signal(&mut self, target: Resolved) -> Result<(), Error> {
+        let bits = if target.cap.badge == 0 {
+            1
+        } else {
+            target.cap.badge
+        };
+        notification::signal(target.cap.object.paddr, bits);
+        Ok(())
+    }
+
+    fn notification_wait(&mut self, target: Resolved) -> Result<u64, Error> {
+        notification::wait(target.cap.object.paddr)
+    }
+
+    fn notification_poll(&mut self, target: Resolved) -> Result<u64, Error> {
+        notification::poll(target.cap.object.paddr)
+    }
+
+    fn kernel_debug_check_frames(&mut self, _target: Resolved) -> Result<u64, Error> {
+        debug::check_frames()
+    }
+
+    fn kernel_debug_frame_count(&mut self, _target: Resolved, state: u8) -> Result<u64, Error> {
+        debug::frame_count(state)
+    }
+
+    fn kernel_debug_fault_count(&mut self, _target: Resolved) -> Result<u64, Error> {
+        Ok(sched::fault_count())
+    }
+
+    fn kernel_debug_shutdown(&mut self, _target: Resolved, code: u32) -> Result<(), Error> {
+        crate::println!("shutdown requested with code {code}");
+        arch::shutdown(code)
+    }
+}
