@@ -766,7 +766,7 @@ const _: () = assert!(core::mem::offset_of!(UserRegisters, arg2) == 32);
 const _: () = assert!(core::mem::offset_of!(UserRegisters, arg3) == 40);
 const _: () = assert!(core::mem::offset_of!(UserRegisters, arg4) == 48);
 const _: () = assert!(core::mem::offset_of!(UserRegisters, arg5) == 56);
-const _: () = assert!(core::mem::size_of:: < UserRegisters > () == 64);
+const _: () = assert!(core::mem::size_of::<UserRegisters>() == 64);
 /// CPU time a thread has used, in timer ticks and in cycles.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -784,4 +784,4 @@ const _: () = assert!(core::mem::offset_of!(CpuTimes, user_ticks) == 0);
 const _: () = assert!(core::mem::offset_of!(CpuTimes, system_ticks) == 8);
 const _: () = assert!(core::mem::offset_of!(CpuTimes, user_cycles) == 16);
 const _: () = assert!(core::mem::offset_of!(CpuTimes, system_cycles) == 24);
-const _: () = assert!(core::mem::size_of:: < CpuTimes > () == 32);
+const _: () = assert!(core::mem::size_of::<CpuTimes>() == 32);

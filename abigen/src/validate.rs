@@ -977,6 +977,20 @@ impl Validator<'_> {
             let at = span_of(entry);
             let o = entry.get_ref();
             let name = self.name(&o.name, Case::Camel, "object", at.clone());
+            if let Some(name) = &name {
+                let snake = names::snake_case(name.get_ref());
+                if let Err(reason) = names::check_identifier(&snake, Case::Snake)
+                    && names::check_identifier(name.get_ref(), Case::Camel).is_ok()
+                {
+                    self.d.error(
+                        span_of(name),
+                        format!(
+                            "object name `{}` becomes `{snake}` in generated code: {reason}",
+                            name.get_ref()
+                        ),
+                    );
+                }
+            }
             let doc = self.doc(&o.doc, "object", at.clone());
             let id = self
                 .required(&o.id, "id", "object", at.clone())

@@ -154,7 +154,7 @@ fn duplicate_argument() {
 fn label_outside_its_block() {
     check(
         &[("label = 0x11", "label = 0x21")],
-        "small.toml:141:9: label 0x21 lies outside the block of Box (0x10..=0x1f)",
+        "small.toml:141:9: label 0x21 lies outside the block of Bag (0x10..=0x1f)",
     );
 }
 
@@ -162,7 +162,7 @@ fn label_outside_its_block() {
 fn label_of_another_block_is_outside() {
     check(
         &[("label = 0x11", "label = 0x20")],
-        "small.toml:141:9: label 0x20 lies outside the block of Box (0x10..=0x1f)",
+        "small.toml:141:9: label 0x20 lies outside the block of Bag (0x10..=0x1f)",
     );
 }
 
@@ -173,7 +173,7 @@ fn overlapping_label_blocks() {
             "labels = { base = 0x20, size = 0x10 }",
             "labels = { base = 0x18, size = 0x10 }",
         )],
-        "small.toml:118:10: label block 0x18..=0x27 of PageTable overlaps the block 0x10..=0x1f of Box",
+        "small.toml:118:10: label block 0x18..=0x27 of PageTable overlaps the block 0x10..=0x1f of Bag",
     );
 }
 
@@ -189,7 +189,7 @@ fn reused_retired_syscall_number() {
 fn reused_retired_label() {
     check(
         &[("label = 0x11", "label = 0x13")],
-        "small.toml:141:9: label 0x13 is retired and must not be reused (Box.peek moved.)",
+        "small.toml:141:9: label 0x13 is retired and must not be reused (Bag.peek moved.)",
     );
 }
 
@@ -288,10 +288,10 @@ fn c_keywords_are_rejected() {
 fn names_must_follow_their_case() {
     check(
         &[
-            ("name = \"Box\"", "name = \"box_type\""),
+            ("name = \"Bag\"", "name = \"bag_type\""),
             ("name = \"TOP\"", "name = \"Top\""),
         ],
-        "small.toml:59:8: invalid constant name: `Top` is not SCREAMING_SNAKE_CASE (like `PAGE_SIZE`)\nsmall.toml:110:8: invalid object name: `box_type` is not UpperCamelCase (like `PageTable`)\nsmall.toml:126:10: invocation of unknown object `Box`\nsmall.toml:139:10: invocation of unknown object `Box`",
+        "small.toml:59:8: invalid constant name: `Top` is not SCREAMING_SNAKE_CASE (like `PAGE_SIZE`)\nsmall.toml:110:8: invalid object name: `bag_type` is not UpperCamelCase (like `PageTable`)\nsmall.toml:126:10: invocation of unknown object `Bag`\nsmall.toml:139:10: invocation of unknown object `Bag`",
     );
 }
 
@@ -438,8 +438,8 @@ fn unknown_syscall_kind() {
 #[test]
 fn generated_function_names_must_not_collide() {
     check(
-        &[("name = \"write\"\nnumber", "name = \"box_get\"\nnumber")],
-        "small.toml:140:8: duplicate trona function `box_get`",
+        &[("name = \"write\"\nnumber", "name = \"bag_get\"\nnumber")],
+        "small.toml:140:8: duplicate trona function `bag_get`",
     );
 }
 
@@ -466,9 +466,20 @@ fn argument_named_like_the_object_is_reserved() {
     check(
         &[(
             "{ name = \"flag\", type = \"bool\"",
-            "{ name = \"box\", type = \"bool\"",
+            "{ name = \"bag\", type = \"bool\"",
         )],
-        "small.toml:132:12: invalid argument name: `box` is a Rust keyword",
+        "small.toml:132:12: argument name `bag` is reserved in generated code",
+    );
+}
+
+#[test]
+fn object_snake_name_must_not_be_a_keyword() {
+    check(
+        &[
+            ("name = \"PageTable\"", "name = \"Box\""),
+            ("object = \"PageTable\"", "object = \"Box\""),
+        ],
+        "small.toml:116:8: object name `Box` becomes `box` in generated code: `box` is a Rust keyword",
     );
 }
 
@@ -555,7 +566,7 @@ fn all_errors_are_reported_at_once() {
             ("doc = \"A page table.\"", "doc = \"\""),
             ("offset = 12", "offset = 8"),
         ],
-        "small.toml:97:10: duplicate syscall number `0`\nsmall.toml:119:7: object has an empty `doc`\nsmall.toml:141:9: label 0x13 is retired and must not be reused (Box.peek moved.)\nsmall.toml:170:10: `scratch` is pinned at offset 8 but the repr(C) layout puts it at 12",
+        "small.toml:97:10: duplicate syscall number `0`\nsmall.toml:119:7: object has an empty `doc`\nsmall.toml:141:9: label 0x13 is retired and must not be reused (Bag.peek moved.)\nsmall.toml:170:10: `scratch` is pinned at offset 8 but the repr(C) layout puts it at 12",
     );
 }
 

@@ -23,7 +23,8 @@ pub fn render(model: &Model) -> String {
     let invocations = invocations(model);
     let errors = errors(model);
     let flags = flags(model);
-    let structs = structs(model);
+    let mut verbatim = Verbatim::default();
+    let structs = structs(model, &mut verbatim);
     let constants = model.constants.iter().map(|c| {
         let doc = doc_attrs(&c.doc);
         let name = ident(&c.name);
@@ -49,11 +50,10 @@ pub fn render(model: &Model) -> String {
         #flags
         #structs
     };
-    format_rust(
-        "The kernite ABI: every number, type and layout that the kernel and userland share.",
-        tokens,
-        &Verbatim::default(),
-    )
+    let doc = format!(
+        "The {name} ABI: every number, type and layout that the kernel and userland share."
+    );
+    format_rust(&doc, tokens, &verbatim)
 }
 
 fn syscalls(model: &Model) -> TokenStream {
@@ -419,7 +419,7 @@ fn flags(model: &Model) -> TokenStream {
     quote! { #(#sets)* }
 }
 
-fn struct_tokens(s: &Struct) -> TokenStream {
+fn struct_tokens(s: &Struct, verbatim: &mut Verbatim) -> TokenStream {
     let doc = doc_attrs(&s.doc);
     let name = ident(&s.name);
     let fields = s.fields.iter().map(|f| {
@@ -433,7 +433,10 @@ fn struct_tokens(s: &Struct) -> TokenStream {
         let offset = proc_macro2::Literal::u64_unsuffixed(f.offset);
         quote! { const _: () = assert!(core::mem::offset_of!(#name, #field) == #offset); }
     });
-    let size = proc_macro2::Literal::u64_unsuffixed(s.size);
+    let size_assert = verbatim.insert(format!(
+        "const _: () = assert!(core::mem::size_of::<{}>() == {});",
+        s.name, s.size
+    ));
     quote! {
         #doc
         #[repr(C)]
@@ -442,11 +445,15 @@ fn struct_tokens(s: &Struct) -> TokenStream {
             #(#fields)*
         }
         #(#offsets)*
-        const _: () = assert!(core::mem::size_of::<#name>() == #size);
+        #size_assert
     }
 }
 
-fn structs(model: &Model) -> TokenStream {
-    let structs = model.structs.iter().map(struct_tokens);
+fn structs(model: &Model, verbatim: &mut Verbatim) -> TokenStream {
+    let structs: Vec<TokenStream> = model
+        .structs
+        .iter()
+        .map(|s| struct_tokens(s, verbatim))
+        .collect();
     quote! { #(#structs)* }
 }

@@ -34,7 +34,11 @@ pub fn render_rust(percpu: &PerCpu) -> String {
         let offset = proc_macro2::Literal::u64_unsuffixed(f.offset);
         quote! { const _: () = assert!(core::mem::offset_of!(PerCpuData, #name) == #offset); }
     });
-    let size = proc_macro2::Literal::u64_unsuffixed(percpu.size);
+    let mut verbatim = Verbatim::default();
+    let size_assert = verbatim.insert(format!(
+        "const _: () = assert!(core::mem::size_of::<PerCpuData>() == {});",
+        percpu.size
+    ));
     let doc = format!(
         " The per-CPU data block of {}; assembly reaches the `asm` fields through the `PERCPU_*` equates in percpu.S.",
         percpu.arch
@@ -53,7 +57,7 @@ pub fn render_rust(percpu: &PerCpu) -> String {
             };
         }
         #(#offsets)*
-        const _: () = assert!(core::mem::size_of::<PerCpuData>() == #size);
+                #size_assert
     };
     format_rust(
         &format!(
@@ -61,6 +65,6 @@ pub fn render_rust(percpu: &PerCpu) -> String {
             percpu.arch
         ),
         tokens,
-        &Verbatim::default(),
+        &verbatim,
     )
 }

@@ -206,29 +206,39 @@ fn decode_result(
     unknown: &proc_macro2::Ident,
 ) -> TokenStream {
     let Some(result) = results.first() else {
-        return quote! { #call.map(|_| ()) };
+        return quote! {
+            #call?;
+            Ok(())
+        };
     };
     match &result.ty {
         Type::Int(IntType::U64) => call,
         Type::Int(int) => {
             let name = ident(int.name());
-            quote! { #call.and_then(|value| #name::try_from(value).map_err(|_| abi::Error::#unknown)) }
+            quote! {
+                let value = #call?;
+                #name::try_from(value).map_err(|_| abi::Error::#unknown)
+            }
         }
         Type::Bool => quote! {
-            #call.and_then(|value| match value {
+            match #call? {
                 0 => Ok(false),
                 1 => Ok(true),
                 _ => Err(abi::Error::#unknown),
-            })
+            }
         },
         Type::Cap => quote! { #call.map(abi::CPtr) },
         Type::Uaddr => quote! { #call.map(abi::UserAddr) },
-        Type::ObjectType => {
-            quote! { #call.and_then(|value| abi::ObjectType::try_from(value).map_err(|_| abi::Error::#unknown)) }
-        }
+        Type::ObjectType => quote! {
+            let value = #call?;
+            abi::ObjectType::try_from(value).map_err(|_| abi::Error::#unknown)
+        },
         Type::Flags(name) => {
             let name = ident(name);
-            quote! { #call.and_then(|value| abi::#name::from_bits(value).ok_or(abi::Error::#unknown)) }
+            quote! {
+                let value = #call?;
+                abi::#name::from_bits(value).ok_or(abi::Error::#unknown)
+            }
         }
     }
 }

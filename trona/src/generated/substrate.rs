@@ -11,12 +11,13 @@ fn status_to_result(registers: [u64; 2]) -> Result<u64, abi::Error> {
 }
 /// Do nothing and return; measures the trap round trip.
 pub fn null() -> Result<(), abi::Error> {
-    status_to_result(super::trap::trap(abi::sys::NULL, [0, 0, 0, 0, 0, 0])).map(|_| ())
+    status_to_result(super::trap::trap(abi::sys::NULL, [0, 0, 0, 0, 0, 0]))?;
+    Ok(())
 }
 /// Give up the rest of the time slice to the next thread of the same priority.
 pub fn sched_yield() -> Result<(), abi::Error> {
-    status_to_result(super::trap::trap(abi::sys::SCHED_YIELD, [0, 0, 0, 0, 0, 0]))
-        .map(|_| ())
+    status_to_result(super::trap::trap(abi::sys::SCHED_YIELD, [0, 0, 0, 0, 0, 0]))?;
+    Ok(())
 }
 /// Write bytes to the kernel debug console.
 pub fn debug_write(buf: abi::UserAddr, len: u64) -> Result<u64, abi::Error> {
@@ -24,8 +25,8 @@ pub fn debug_write(buf: abi::UserAddr, len: u64) -> Result<u64, abi::Error> {
 }
 /// End the calling thread; its TCB becomes inactive. Does not return.
 pub fn thread_exit() -> Result<(), abi::Error> {
-    status_to_result(super::trap::trap(abi::sys::THREAD_EXIT, [0, 0, 0, 0, 0, 0]))
-        .map(|_| ())
+    status_to_result(super::trap::trap(abi::sys::THREAD_EXIT, [0, 0, 0, 0, 0, 0]))?;
+    Ok(())
 }
 /// Read the number of timer ticks since boot.
 pub fn ticks() -> Result<u64, abi::Error> {
@@ -52,11 +53,11 @@ pub fn untyped_retype(
     dest_index: u64,
 ) -> Result<(), abi::Error> {
     invoke(
-            untyped,
-            abi::label::UNTYPED_RETYPE,
-            [object_type.id(), u64::from(size_bits), dest_cnode.0, dest_index],
-        )
-        .map(|_| ())
+        untyped,
+        abi::label::UNTYPED_RETYPE,
+        [object_type.id(), u64::from(size_bits), dest_cnode.0, dest_index],
+    )?;
+    Ok(())
 }
 /// Report how much of the untyped region is still free.
 pub fn untyped_describe(untyped: abi::CPtr) -> Result<u64, abi::Error> {
@@ -68,55 +69,65 @@ pub fn tcb_configure(
     cspace: abi::CPtr,
     vspace: abi::CPtr,
 ) -> Result<(), abi::Error> {
-    invoke(tcb, abi::label::TCB_CONFIGURE, [cspace.0, vspace.0, 0, 0]).map(|_| ())
+    invoke(tcb, abi::label::TCB_CONFIGURE, [cspace.0, vspace.0, 0, 0])?;
+    Ok(())
 }
 /// Make a configured thread runnable.
 pub fn tcb_resume(tcb: abi::CPtr) -> Result<(), abi::Error> {
-    invoke(tcb, abi::label::TCB_RESUME, [0, 0, 0, 0]).map(|_| ())
+    invoke(tcb, abi::label::TCB_RESUME, [0, 0, 0, 0])?;
+    Ok(())
 }
 /// Stop the thread until it is resumed.
 pub fn tcb_suspend(tcb: abi::CPtr) -> Result<(), abi::Error> {
-    invoke(tcb, abi::label::TCB_SUSPEND, [0, 0, 0, 0]).map(|_| ())
+    invoke(tcb, abi::label::TCB_SUSPEND, [0, 0, 0, 0])?;
+    Ok(())
 }
 /// Load the thread's portable register subset from user memory.
 pub fn tcb_write_registers(
     tcb: abi::CPtr,
     regs: abi::UserAddr,
 ) -> Result<(), abi::Error> {
-    invoke(tcb, abi::label::TCB_WRITE_REGISTERS, [regs.0, 0, 0, 0]).map(|_| ())
+    invoke(tcb, abi::label::TCB_WRITE_REGISTERS, [regs.0, 0, 0, 0])?;
+    Ok(())
 }
 /// Pin the thread to one CPU.
 pub fn tcb_set_affinity(tcb: abi::CPtr, cpu: u32) -> Result<(), abi::Error> {
-    invoke(tcb, abi::label::TCB_SET_AFFINITY, [u64::from(cpu), 0, 0, 0]).map(|_| ())
+    invoke(tcb, abi::label::TCB_SET_AFFINITY, [u64::from(cpu), 0, 0, 0])?;
+    Ok(())
 }
 /// Store the thread's portable register subset into user memory.
 pub fn tcb_read_registers(
     tcb: abi::CPtr,
     regs: abi::UserAddr,
 ) -> Result<(), abi::Error> {
-    invoke(tcb, abi::label::TCB_READ_REGISTERS, [regs.0, 0, 0, 0]).map(|_| ())
+    invoke(tcb, abi::label::TCB_READ_REGISTERS, [regs.0, 0, 0, 0])?;
+    Ok(())
 }
 /// Set the thread's scheduling priority.
 pub fn tcb_set_priority(tcb: abi::CPtr, priority: u8) -> Result<(), abi::Error> {
-    invoke(tcb, abi::label::TCB_SET_PRIORITY, [u64::from(priority), 0, 0, 0]).map(|_| ())
+    invoke(tcb, abi::label::TCB_SET_PRIORITY, [u64::from(priority), 0, 0, 0])?;
+    Ok(())
 }
 /// Bind a notification to the thread.
 pub fn tcb_bind_notification(
     tcb: abi::CPtr,
     notification: abi::CPtr,
 ) -> Result<(), abi::Error> {
-    invoke(tcb, abi::label::TCB_BIND_NOTIFICATION, [notification.0, 0, 0, 0]).map(|_| ())
+    invoke(tcb, abi::label::TCB_BIND_NOTIFICATION, [notification.0, 0, 0, 0])?;
+    Ok(())
 }
 /// Remove the thread's bound notification.
 pub fn tcb_unbind_notification(tcb: abi::CPtr) -> Result<(), abi::Error> {
-    invoke(tcb, abi::label::TCB_UNBIND_NOTIFICATION, [0, 0, 0, 0]).map(|_| ())
+    invoke(tcb, abi::label::TCB_UNBIND_NOTIFICATION, [0, 0, 0, 0])?;
+    Ok(())
 }
 /// Report the CPU time the thread has used, split into user and system time.
 pub fn tcb_get_cpu_times(
     tcb: abi::CPtr,
     times: abi::UserAddr,
 ) -> Result<(), abi::Error> {
-    invoke(tcb, abi::label::TCB_GET_CPU_TIMES, [times.0, 0, 0, 0]).map(|_| ())
+    invoke(tcb, abi::label::TCB_GET_CPU_TIMES, [times.0, 0, 0, 0])?;
+    Ok(())
 }
 /// Map a frame into this address space.
 pub fn vspace_map_frame(
@@ -125,15 +136,16 @@ pub fn vspace_map_frame(
     vaddr: u64,
     rights: abi::Rights,
 ) -> Result<(), abi::Error> {
-    invoke(vspace, abi::label::VSPACE_MAP_FRAME, [frame.0, vaddr, rights.bits(), 0])
-        .map(|_| ())
+    invoke(vspace, abi::label::VSPACE_MAP_FRAME, [frame.0, vaddr, rights.bits(), 0])?;
+    Ok(())
 }
 /// Remove a frame mapping and flush it from the TLB.
 pub fn vspace_unmap_frame(
     vspace: abi::CPtr,
     frame: abi::CPtr,
 ) -> Result<(), abi::Error> {
-    invoke(vspace, abi::label::VSPACE_UNMAP_FRAME, [frame.0, 0, 0, 0]).map(|_| ())
+    invoke(vspace, abi::label::VSPACE_UNMAP_FRAME, [frame.0, 0, 0, 0])?;
+    Ok(())
 }
 /// Install a page table so that frames can be mapped in the range it covers.
 pub fn vspace_map_table(
@@ -142,8 +154,8 @@ pub fn vspace_map_table(
     vaddr: u64,
     level: u8,
 ) -> Result<(), abi::Error> {
-    invoke(vspace, abi::label::VSPACE_MAP_TABLE, [table.0, vaddr, u64::from(level), 0])
-        .map(|_| ())
+    invoke(vspace, abi::label::VSPACE_MAP_TABLE, [table.0, vaddr, u64::from(level), 0])?;
+    Ok(())
 }
 /// Report whether a page is mapped and with which rights.
 pub fn vspace_lookup(vspace: abi::CPtr, vaddr: u64) -> Result<u64, abi::Error> {
@@ -156,8 +168,8 @@ pub fn cnode_copy(
     src: abi::CPtr,
     rights: abi::Rights,
 ) -> Result<(), abi::Error> {
-    invoke(cnode, abi::label::CNODE_COPY, [dest_index, src.0, rights.bits(), 0])
-        .map(|_| ())
+    invoke(cnode, abi::label::CNODE_COPY, [dest_index, src.0, rights.bits(), 0])?;
+    Ok(())
 }
 /// Copy a capability with reduced rights and a badge.
 pub fn cnode_mint(
@@ -167,8 +179,8 @@ pub fn cnode_mint(
     rights: abi::Rights,
     badge: u64,
 ) -> Result<(), abi::Error> {
-    invoke(cnode, abi::label::CNODE_MINT, [dest_index, src.0, rights.bits(), badge])
-        .map(|_| ())
+    invoke(cnode, abi::label::CNODE_MINT, [dest_index, src.0, rights.bits(), badge])?;
+    Ok(())
 }
 /// Move a capability into this CNode.
 pub fn cnode_move_cap(
@@ -176,11 +188,13 @@ pub fn cnode_move_cap(
     dest_index: u64,
     src: abi::CPtr,
 ) -> Result<(), abi::Error> {
-    invoke(cnode, abi::label::CNODE_MOVE_CAP, [dest_index, src.0, 0, 0]).map(|_| ())
+    invoke(cnode, abi::label::CNODE_MOVE_CAP, [dest_index, src.0, 0, 0])?;
+    Ok(())
 }
 /// Delete the capability in a slot; the last capability to an object destroys it.
 pub fn cnode_delete(cnode: abi::CPtr, index: u64) -> Result<(), abi::Error> {
-    invoke(cnode, abi::label::CNODE_DELETE, [index, 0, 0, 0]).map(|_| ())
+    invoke(cnode, abi::label::CNODE_DELETE, [index, 0, 0, 0])?;
+    Ok(())
 }
 /// Report the frame's physical address.
 pub fn frame_physical_address(frame: abi::CPtr) -> Result<u64, abi::Error> {
@@ -188,11 +202,13 @@ pub fn frame_physical_address(frame: abi::CPtr) -> Result<u64, abi::Error> {
 }
 /// Remove the table from its VSpace; it must map nothing.
 pub fn page_table_unmap(page_table: abi::CPtr) -> Result<(), abi::Error> {
-    invoke(page_table, abi::label::PAGE_TABLE_UNMAP, [0, 0, 0, 0]).map(|_| ())
+    invoke(page_table, abi::label::PAGE_TABLE_UNMAP, [0, 0, 0, 0])?;
+    Ok(())
 }
 /// OR the capability's badge (1 when unbadged) into the notification word and wake a waiter.
 pub fn notification_signal(notification: abi::CPtr) -> Result<(), abi::Error> {
-    invoke(notification, abi::label::NOTIFICATION_SIGNAL, [0, 0, 0, 0]).map(|_| ())
+    invoke(notification, abi::label::NOTIFICATION_SIGNAL, [0, 0, 0, 0])?;
+    Ok(())
 }
 /// Block until the word is non-zero, then take and clear it.
 pub fn notification_wait(notification: abi::CPtr) -> Result<u64, abi::Error> {
@@ -226,6 +242,6 @@ pub fn kernel_debug_shutdown(
     kernel_debug: abi::CPtr,
     code: u32,
 ) -> Result<(), abi::Error> {
-    invoke(kernel_debug, abi::label::KERNEL_DEBUG_SHUTDOWN, [u64::from(code), 0, 0, 0])
-        .map(|_| ())
+    invoke(kernel_debug, abi::label::KERNEL_DEBUG_SHUTDOWN, [u64::from(code), 0, 0, 0])?;
+    Ok(())
 }

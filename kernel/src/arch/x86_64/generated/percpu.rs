@@ -40,4 +40,4 @@ const _: () = assert!(core::mem::offset_of!(PerCpuData, cpu_id) == 24);
 const _: () = assert!(core::mem::offset_of!(PerCpuData, stack_canary) == 32);
 const _: () = assert!(core::mem::offset_of!(PerCpuData, self_ptr) == 40);
 const _: () = assert!(core::mem::offset_of!(PerCpuData, reserved) == 48);
-const _: () = assert!(core::mem::size_of:: < PerCpuData > () == 128);
+const _: () = assert!(core::mem::size_of::<PerCpuData>() == 128);

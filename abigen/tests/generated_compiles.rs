@@ -1,0 +1,124 @@
+//! Compiles the generated Rust (abi crate, kernel dispatcher, per-CPU blocks, trona trap and substrate) in a scratch workspace, `no_std`, warnings denied, for the host and for aarch64.
+
+use std::path::Path;
+use std::process::Command;
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// The scratch crate's root: every generated module, a mock `Kernel`, and the assembly equates in use.
+const CHECK_LIB: &str = r#"//! Scratch crate that type-checks generated code.
+#![no_std]
+#![deny(warnings)]
+
+#[path = "kernel/src/generated/mod.rs"]
+pub mod kernel_generated;
+#[path = "trona/src/generated/mod.rs"]
+pub mod trona_generated;
+#[cfg(target_arch = "x86_64")]
+#[path = "kernel/src/arch/x86_64/generated/mod.rs"]
+pub mod arch_generated;
+#[cfg(target_arch = "aarch64")]
+#[path = "kernel/src/arch/aarch64/generated/mod.rs"]
+pub mod arch_generated;
+
+#[cfg(target_arch = "x86_64")]
+core::arch::global_asm!(
+    include_str!("kernel/src/arch/x86_64/generated/percpu.S"),
+    ".globl scratch_probe",
+    "scratch_probe:",
+    "movq %gs:PERCPU_SIZE - 8, %rax",
+    "ret",
+    options(att_syntax)
+);
+#[cfg(target_arch = "aarch64")]
+core::arch::global_asm!(
+    include_str!("kernel/src/arch/aarch64/generated/percpu.S"),
+    ".globl scratch_probe",
+    "scratch_probe:",
+    "mrs x1, tpidr_el1",
+    "ldr x0, [x1, #(PERCPU_SIZE - 8)]",
+    "ret",
+);
+
+/// The zero block is usable in a static.
+pub static PER_CPU: arch_generated::percpu::PerCpuData = arch_generated::percpu::PerCpuData::ZERO;
+"#;
+
+/// Writes `files` plus a copy of the hand-written `abi/src/lib.rs` into a scratch workspace and
+/// runs `cargo clippy` for the host and `cargo check` for aarch64 in it.
+fn check(files: &[(String, String)], behaviour_test: Option<&str>) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let scratch = dir.path();
+    let write = |relative: &str, contents: &str| {
+        let path = scratch.join(relative);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("create directories");
+        std::fs::write(&path, contents).expect("write a scratch file");
+    };
+    write(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"abi\", \"check\"]\nresolver = \"3\"\n",
+    );
+    write(
+        "abi/Cargo.toml",
+        "[package]\nname = \"abi\"\nversion = \"0.0.0\"\nedition = \"2024\"\n",
+    );
+    let abi_lib =
+        std::fs::read_to_string(Path::new(ROOT).join("abi/src/lib.rs")).expect("abi/src/lib.rs");
+    write("abi/src/lib.rs", &abi_lib);
+    write(
+        "check/Cargo.toml",
+        "[package]\nname = \"check\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n[dependencies]\nabi = { path = \"../abi\" }\n",
+    );
+    write("check/src/lib.rs", CHECK_LIB);
+    for (relative, contents) in files {
+        if let Some(rest) = relative.strip_prefix("abi/") {
+            write(&format!("abi/{rest}"), contents);
+        } else {
+            write(&format!("check/src/{relative}"), contents);
+        }
+    }
+    let mut runs: Vec<&[&str]> = vec![
+        &["clippy", "--quiet", "--offline", "--", "-D", "warnings"],
+        &[
+            "check",
+            "--quiet",
+            "--offline",
+            "--target",
+            "aarch64-unknown-none-softfloat",
+        ],
+    ];
+    if let Some(test) = behaviour_test {
+        write("check/tests/dispatch.rs", test);
+        runs.push(&["test", "--quiet", "--offline"]);
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    for args in runs {
+        let output = Command::new(&cargo)
+            .args(args)
+            .current_dir(scratch)
+            .env("CARGO_TARGET_DIR", scratch.join("target"))
+            .env_remove("RUSTFLAGS")
+            .output()
+            .expect("run cargo");
+        assert!(
+            output.status.success(),
+            "cargo {} failed on generated code:\n{}\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+#[test]
+fn generated_code_compiles_for_the_fixture_and_the_real_schema() {
+    let fixture = abigen::parse_str("small.toml", include_str!("fixtures/small.toml"));
+    let real = abigen::load(Path::new(ROOT).join("schema.toml"));
+    let behaviour = include_str!("fixtures/small_dispatch/dispatch.rs");
+    for (model, test) in [(fixture, Some(behaviour)), (real, None)] {
+        match model {
+            Ok(model) => check(&abigen::render_all(&model), test),
+            Err(diagnostics) => panic!("schema is invalid:\n{diagnostics}"),
+        }
+    }
+}
