@@ -112,13 +112,6 @@ pub fn unhold(object: ObjectRef) {
 /// whether it is the last one. Checks everything that could refuse, so that the deletion
 /// itself cannot fail halfway.
 pub fn check_delete(cap: &Cap, slot: cnode::SlotRef) -> Result<Released, Error> {
-    // A mapped page table is unmapped with its capability, which needs it to map nothing.
-    if cap.object.object_type == ObjectType::PageTable
-        && cap.mapping().is_some()
-        && !vspace::table_is_empty(cap.object.paddr)
-    {
-        return Err(Error::Busy);
-    }
     if cap.object.object_type == ObjectType::KernelDebug {
         return Ok(Released::Remaining);
     }

@@ -5,7 +5,8 @@
 //! the VSpace root being level 4. The kernel never allocates page tables for user space:
 //! `map_frame` and `map_table` fail with `MissingTable` naming the level that is needed.
 //! Every mapping (frame or table) holds its VSpace, so a VSpace with mappings cannot be
-//! destroyed; a page table that maps anything cannot be unmapped.
+//! destroyed; a page table that maps anything cannot be unmapped (but deleting its
+//! capability detaches it, see [`unmap_table_mapping`]).
 
 use abi::{Error, ObjectType, PAGE_SIZE, Rights, USER_TOP};
 use kerncore::{Mapping, ObjectRef};
@@ -155,8 +156,13 @@ pub fn map_table(root: u64, table: u64, vaddr: u64, level: u8) -> Result<Mapping
     })
 }
 
-/// Removes an installed page table recorded in a capability (the caller checked that it
-/// maps nothing), flushes, and drops the holds.
+/// Removes an installed page table recorded in a capability, flushes, and drops the holds.
+///
+/// `PageTable.unmap` insists that the table maps nothing; deleting a mapped table's
+/// capability detaches it even when it still maps something. That is safe: whatever it
+/// maps becomes unreachable from the VSpace, and the capabilities of those frames and
+/// tables still record their mappings, whose removal later finds no table and only drops
+/// the holds.
 pub fn unmap_table_mapping(table: u64, mapping: Mapping) {
     let parent_level = usize::from(mapping.level);
     if let Ok(parent) = walk_to(mapping.vspace, mapping.vaddr, parent_level) {
