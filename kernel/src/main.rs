@@ -54,9 +54,11 @@ extern "C" fn kmain(boot_arg: usize) -> ! {
     arch::timer_init(abi::TICKS_PER_SEC);
     #[cfg(feature = "arch-selftest")]
     arch::selftest::run(regions);
-
-    object::frames::init(regions, kernel);
-    // Builds the root task and enters the scheduler; interrupts (and so the timer) start
-    // with the first return to user mode.
-    rootserver::start(&BOOT_IMAGE.0)
+    #[cfg(not(feature = "arch-selftest"))]
+    {
+        object::frames::init(regions, kernel);
+        // Builds the root task and enters the scheduler; interrupts (and so the timer)
+        // start with the first return to user mode.
+        rootserver::start(&BOOT_IMAGE.0)
+    }
 }
