@@ -1,49 +1,26 @@
 //! The coverage the in-QEMU suite must report: one `COVERS` entry per syscall and per invocation in schema.toml.
 
-use anyhow::{Context, Result};
-use serde::Deserialize;
+use anyhow::{Result, anyhow};
 use std::path::Path;
-
-/// The parts of schema.toml that name ABI entries.
-#[derive(Deserialize)]
-struct SchemaEntries {
-    #[serde(default)]
-    syscall: Vec<NamedSyscall>,
-    #[serde(default)]
-    invocation: Vec<NamedInvocation>,
-}
-
-#[derive(Deserialize)]
-struct NamedSyscall {
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct NamedInvocation {
-    object: String,
-    name: String,
-}
 
 /// Every entry the suite must cover, as `COVERS` prints it: `sys.<syscall>` for each
 /// syscall and `<Object>.<invocation>` for each invocation (the spelling of
 /// `abi::Syscall::name()` and `abi::Invocation::name()`), in schema order.
 pub fn expected_entries(schema_path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(schema_path)
-        .with_context(|| format!("reading {}", schema_path.display()))?;
-    entries_from_schema(&text).with_context(|| format!("parsing {}", schema_path.display()))
+    let model = abigen::load(schema_path).map_err(|diagnostics| anyhow!("{diagnostics}"))?;
+    Ok(entries_of(&model))
 }
 
-fn entries_from_schema(text: &str) -> Result<Vec<String>> {
-    let schema: SchemaEntries = toml::from_str(text)?;
-    let syscalls = schema
-        .syscall
+fn entries_of(model: &abigen::Model) -> Vec<String> {
+    let syscalls = model
+        .syscalls
         .iter()
         .map(|syscall| format!("sys.{}", syscall.name));
-    let invocations = schema
-        .invocation
+    let invocations = model
+        .invocations
         .iter()
-        .map(|invocation| format!("{}.{}", invocation.object, invocation.name));
-    Ok(syscalls.chain(invocations).collect())
+        .map(|invocation| invocation.display_name());
+    syscalls.chain(invocations).collect()
 }
 
 #[cfg(test)]
@@ -51,23 +28,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn entries_are_named_like_the_abi_crate() {
-        let schema = r#"
-            [abi]
-            name = "kernite"
-            [[syscall]]
-            name = "null"
-            number = 0
-            [[syscall]]
-            name = "debug_write"
-            number = 3
-            [[invocation]]
-            object = "Tcb"
-            name = "set_priority"
-            label = 0x47
-        "#;
-        let entries = entries_from_schema(schema).unwrap();
-        assert_eq!(entries, ["sys.null", "sys.debug_write", "Tcb.set_priority"]);
+    fn entries_are_spelled_like_the_abi_crate_names_them() {
+        let root = crate::cargo::workspace_root();
+        let entries = expected_entries(&root.join("schema.toml")).unwrap();
+        let syscalls = abi::Syscall::ALL
+            .iter()
+            .map(|syscall| format!("sys.{}", syscall.name()));
+        let invocations = abi::Invocation::ALL
+            .iter()
+            .map(|invocation| invocation.name().to_string());
+        let from_abi: Vec<String> = syscalls.chain(invocations).collect();
+        assert_eq!(entries, from_abi);
     }
 
     #[test]
