@@ -10,8 +10,10 @@ use rootlib::ROOT_CNODE;
 /// log2 of the size of the child untyped the accounting test carves from.
 const CHILD_BITS: u8 = 16;
 
-/// The most slots the accounting test fills from its child untyped.
-const MAX_FILL: usize = 1 << (CHILD_BITS as u64 - trona::uapi::PAGE_BITS);
+/// Room for the objects the accounting test retypes from its child untyped: one per page
+/// (the first page holds a frame, the second a notification, then frames), plus one so a
+/// kernel that hands out too much is caught rather than overflowing the bookkeeping.
+const MAX_FILL: usize = (1 << (CHILD_BITS as u64 - trona::uapi::PAGE_BITS)) + 1;
 
 /// Every object type except KernelDebug can be retyped; KernelDebug cannot be made.
 pub fn retype_every_type(ctx: &mut Ctx) -> Outcome {
