@@ -1,0 +1,167 @@
+//! The device tree QEMU hands over in x0: RAM ranges, reservations and the GIC, read with the `fdt` crate.
+
+use super::phys_to_virt;
+use crate::arch::MemoryRegion;
+
+/// How many memory map entries the kernel keeps; more is a boot failure, not a truncation.
+pub const MAX_REGIONS: usize = 64;
+/// How many ranges inside RAM may be excluded (device tree reservations plus the kernel's own).
+const MAX_RESERVED: usize = 16;
+
+/// What the kernel takes from the device tree, kept for the lifetime of the kernel.
+pub struct MachineInfo {
+    regions: [MemoryRegion; MAX_REGIONS],
+    count: usize,
+    /// Physical address of the GIC distributor.
+    pub gic_distributor: u64,
+    /// Physical address of the GIC CPU interface.
+    pub gic_cpu_interface: u64,
+}
+
+impl MachineInfo {
+    /// The memory map: RAM split into usable and reserved parts, in device-tree order.
+    pub fn regions(&self) -> &[MemoryRegion] {
+        &self.regions[..self.count]
+    }
+}
+
+/// Reads the device tree at physical address `dtb_paddr`.
+///
+/// RAM is `usable` except below `low_reserved_end` (QEMU's device tree and boot data sit
+/// under the kernel's load address), the device tree itself, `/memreserve/` entries, and
+/// anything at or above `direct_map_end`, which the kernel cannot reach; those parts are
+/// listed as not usable.
+///
+/// # Safety
+/// `dtb_paddr` must be the x0 QEMU passed at entry, inside the direct map.
+pub unsafe fn parse(dtb_paddr: u64, low_reserved_end: u64, direct_map_end: u64) -> MachineInfo {
+    // SAFETY: The caller guarantees a device tree at this address; from_ptr checks its
+    // magic and reads no further than the size in its header.
+    let fdt = match unsafe { fdt::Fdt::from_ptr(phys_to_virt(dtb_paddr) as *const u8) } {
+        Ok(fdt) => fdt,
+        Err(error) => panic!("no valid device tree at {dtb_paddr:#x} (x0 at entry): {error:?}"),
+    };
+
+    let mut reserved = Reserved::default();
+    reserved.add(0, low_reserved_end);
+    reserved.add(dtb_paddr, dtb_paddr + fdt.total_size() as u64);
+    for reservation in fdt.memory_reservations() {
+        let base = reservation.address() as u64;
+        reserved.add(base, base + reservation.size() as u64);
+    }
+    reserved.add(direct_map_end, u64::MAX);
+
+    let mut info = MachineInfo {
+        regions: [MemoryRegion {
+            base: 0,
+            len: 0,
+            usable: false,
+        }; MAX_REGIONS],
+        count: 0,
+        gic_distributor: 0,
+        gic_cpu_interface: 0,
+    };
+    let memory_nodes = fdt
+        .all_nodes()
+        .filter(|node| node.property("device_type").and_then(|p| p.as_str()) == Some("memory"));
+    for node in memory_nodes {
+        for region in node.reg().into_iter().flatten() {
+            let base = region.starting_address as u64;
+            let end = base.saturating_add(region.size.unwrap_or(0) as u64);
+            push_ram(&mut info, &reserved, base, end);
+        }
+    }
+    assert!(info.count > 0, "the device tree lists no memory");
+
+    let gic = fdt
+        .find_compatible(&["arm,cortex-a15-gic", "arm,gic-400"])
+        .expect("the device tree has no GICv2 (QEMU virt without gic-version=3 has one)");
+    let mut frames = gic
+        .reg()
+        .into_iter()
+        .flatten()
+        .map(|r| r.starting_address as u64);
+    match (frames.next(), frames.next()) {
+        (Some(distributor), Some(cpu_interface)) => {
+            info.gic_distributor = distributor;
+            info.gic_cpu_interface = cpu_interface;
+        }
+        _ => panic!("the GIC node lacks its distributor and CPU interface registers"),
+    }
+    info
+}
+
+/// Physical ranges inside RAM that are not handed out.
+#[derive(Default)]
+struct Reserved {
+    ranges: [(u64, u64); MAX_RESERVED],
+    count: usize,
+}
+
+impl Reserved {
+    fn add(&mut self, base: u64, end: u64) {
+        if end <= base {
+            return;
+        }
+        assert!(
+            self.count < MAX_RESERVED,
+            "more than {MAX_RESERVED} reserved ranges in RAM (device tree reservations)"
+        );
+        self.ranges[self.count] = (base, end);
+        self.count += 1;
+    }
+
+    /// The first reserved range that overlaps `[base, end)`, lowest base first.
+    fn first_overlap(&self, base: u64, end: u64) -> Option<(u64, u64)> {
+        self.ranges[..self.count]
+            .iter()
+            .copied()
+            .filter(|&(b, e)| b < end && e > base)
+            .min_by_key(|&(b, _)| b)
+    }
+}
+
+/// Lists RAM `[base, end)`: the parts outside every reserved range usable, the rest not.
+fn push_ram(info: &mut MachineInfo, reserved: &Reserved, base: u64, end: u64) {
+    let mut cursor = base;
+    while cursor < end {
+        match reserved.first_overlap(cursor, end) {
+            None => {
+                push(info, cursor, end, true);
+                cursor = end;
+            }
+            Some((b, _)) if b > cursor => {
+                push(info, cursor, b, true);
+                cursor = b;
+            }
+            Some(_) => {
+                // The reservation covers cursor: skip to where no reservation covers it.
+                let mut stop = cursor;
+                while let Some((_, e)) = reserved.first_overlap(stop, stop + 1) {
+                    stop = e.min(end);
+                    if stop == end {
+                        break;
+                    }
+                }
+                push(info, cursor, stop, false);
+                cursor = stop;
+            }
+        }
+    }
+}
+
+fn push(info: &mut MachineInfo, base: u64, end: u64, usable: bool) {
+    if end <= base {
+        return;
+    }
+    assert!(
+        info.count < MAX_REGIONS,
+        "the device tree's memory map has more than {MAX_REGIONS} regions"
+    );
+    info.regions[info.count] = MemoryRegion {
+        base,
+        len: end - base,
+        usable,
+    };
+    info.count += 1;
+}

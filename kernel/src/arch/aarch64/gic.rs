@@ -1,0 +1,74 @@
+//! The GICv2 interrupt controller of QEMU virt (distributor and CPU interface, found in the device tree).
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+const GICD_CTLR: usize = 0x000;
+const GICD_ISENABLER: usize = 0x100;
+const GICD_IPRIORITYR: usize = 0x400;
+const GICC_CTLR: usize = 0x000;
+const GICC_PMR: usize = 0x004;
+const GICC_IAR: usize = 0x00c;
+const GICC_EOIR: usize = 0x010;
+const ENABLE: u32 = 1;
+/// Priority mask that lets every priority through.
+const PRIORITY_ALL: u32 = 0xff;
+/// Priority given to the interrupts the kernel enables.
+const PRIORITY_DEFAULT: u8 = 0x80;
+/// Interrupt IDs from here on are special (1023 = spurious).
+pub const FIRST_SPECIAL_ID: u32 = 1020;
+const INTERRUPT_ID_MASK: u32 = 0x3ff;
+
+/// Virtual addresses (direct map) of the distributor and CPU interface.
+static DISTRIBUTOR: AtomicUsize = AtomicUsize::new(0);
+static CPU_INTERFACE: AtomicUsize = AtomicUsize::new(0);
+
+fn distributor(offset: usize) -> *mut u32 {
+    let base = DISTRIBUTOR.load(Ordering::Relaxed);
+    assert!(base != 0, "GIC used before gic::init");
+    (base + offset) as *mut u32
+}
+
+fn cpu_interface(offset: usize) -> *mut u32 {
+    let base = CPU_INTERFACE.load(Ordering::Relaxed);
+    assert!(base != 0, "GIC used before gic::init");
+    (base + offset) as *mut u32
+}
+
+/// Enables the distributor and this CPU's interface with every priority unmasked. Each
+/// interrupt stays disabled until [`enable`].
+pub fn init(distributor_paddr: u64, cpu_interface_paddr: u64) {
+    DISTRIBUTOR.store(super::phys_to_virt(distributor_paddr), Ordering::Relaxed);
+    CPU_INTERFACE.store(super::phys_to_virt(cpu_interface_paddr), Ordering::Relaxed);
+    // SAFETY: The device tree names these GIC register frames, which sit in the device
+    // block of the direct map and which only the kernel programs.
+    unsafe {
+        distributor(GICD_CTLR).write_volatile(ENABLE);
+        cpu_interface(GICC_PMR).write_volatile(PRIORITY_ALL);
+        cpu_interface(GICC_CTLR).write_volatile(ENABLE);
+    }
+}
+
+/// Enables interrupt `id` (an SGI, PPI or SPI number) at the default priority.
+pub fn enable(id: u32) {
+    let id = id as usize;
+    // SAFETY: Byte-wide priority and bit-wide set-enable registers of the distributor;
+    // writing them affects only interrupt `id`.
+    unsafe {
+        (distributor(GICD_IPRIORITYR + id) as *mut u8).write_volatile(PRIORITY_DEFAULT);
+        distributor(GICD_ISENABLER + (id / 32) * 4).write_volatile(1 << (id % 32));
+    }
+}
+
+/// Acknowledges the highest-priority pending interrupt: returns the raw IAR value (pass it
+/// to [`end_of_interrupt`]) and the interrupt ID.
+pub fn acknowledge() -> (u32, u32) {
+    // SAFETY: Reading IAR acknowledges the interrupt; the caller ends it.
+    let iar = unsafe { cpu_interface(GICC_IAR).read_volatile() };
+    (iar, iar & INTERRUPT_ID_MASK)
+}
+
+/// Ends the interrupt `iar` came from.
+pub fn end_of_interrupt(iar: u32) {
+    // SAFETY: Writing EOIR with an acknowledged IAR value only ends that interrupt.
+    unsafe { cpu_interface(GICC_EOIR).write_volatile(iar) };
+}

@@ -1,0 +1,247 @@
+//! aarch64 4 KiB-granule, four-level translation: descriptors, table indices and address spaces.
+//!
+//! The kernel half is TTBR1: the direct map of physical memory at
+//! [`super::DIRECT_MAP_BASE`], which also holds the kernel image, shared by every address
+//! space without being copied. User address spaces are TTBR0 roots, each switched in with
+//! an ASID so that a switch needs no TLB flush. [`activate`] hands out a fresh ASID every
+//! time it switches to a different root and flushes the whole TLB only when the ASIDs run
+//! out; a root therefore never meets stale entries of an earlier address space whose table
+//! happened to live in the same frame.
+
+use super::cell::CpuLocal;
+use super::cpu::{read_sysreg, write_sysreg};
+use abi::Rights;
+
+/// Translation levels: 0 is the last-level (L3) table, 3 the root (L0).
+pub const LEVELS: usize = 4;
+/// Size of a page (and of a page table).
+pub const PAGE_SIZE: u64 = abi::PAGE_SIZE;
+/// Entries per table.
+pub const ENTRIES: usize = 512;
+/// The first root entry user space may not use. The kernel lives in TTBR1, so a user root
+/// holds no kernel entries; user mappings are kept below 2^47 as on x86_64, and
+/// [`new_root`] leaves these entries empty.
+pub const KERNEL_HALF_FIRST: usize = 256;
+
+/// Descriptor bits [1:0] of a next-level table (and of an L3 page).
+pub const DESC_TABLE: u64 = 0b11;
+const DESC_VALID: u64 = 0b01;
+const DESC_TYPE_MASK: u64 = 0b11;
+/// Descriptor bits [1:0] of a block at L1 or L2.
+const DESC_BLOCK: u64 = 0b01;
+const DESC_PAGE: u64 = 0b11;
+/// MAIR index of Device-nGnRE memory.
+const ATTR_DEVICE: u64 = 0;
+/// MAIR index of Normal write-back memory.
+const ATTR_NORMAL: u64 = 1;
+/// MAIR_EL1: index 0 Device-nGnRE (0x04), index 1 Normal inner/outer write-back
+/// read/write-allocate (0xff).
+pub const MAIR: u64 = 0x04 | (0xff << 8);
+const ATTR_INDEX_SHIFT: u64 = 2;
+/// AP[1]: EL0 may access.
+const AP_EL0: u64 = 1 << 6;
+/// AP[2]: read-only.
+const AP_READ_ONLY: u64 = 1 << 7;
+const SH_INNER: u64 = 0b11 << 8;
+const ACCESS_FLAG: u64 = 1 << 10;
+const NOT_GLOBAL: u64 = 1 << 11;
+const PXN: u64 = 1 << 53;
+const UXN: u64 = 1 << 54;
+const ADDRESS_MASK: u64 = 0x0000_ffff_ffff_f000;
+
+/// A kernel 1 GiB block of device memory (the first GiB of the virt machine): EL1 only,
+/// never executable.
+pub const KERNEL_DEVICE_BLOCK: u64 =
+    DESC_BLOCK | (ATTR_DEVICE << ATTR_INDEX_SHIFT) | ACCESS_FLAG | PXN | UXN;
+/// A kernel 1 GiB block of RAM: EL1 read/write/execute (the image runs from the direct
+/// map), never executable by EL0.
+pub const KERNEL_NORMAL_BLOCK: u64 =
+    DESC_BLOCK | (ATTR_NORMAL << ATTR_INDEX_SHIFT) | SH_INNER | ACCESS_FLAG | UXN;
+
+const TCR_T0SZ: u64 = 16;
+const TCR_T1SZ: u64 = 16 << 16;
+/// Inner and outer write-back write-allocate, inner shareable walks for TTBR0 and TTBR1.
+const TCR_WALK0: u64 = (0b01 << 8) | (0b01 << 10) | (0b11 << 12);
+const TCR_WALK1: u64 = (0b01 << 24) | (0b01 << 26) | (0b11 << 28);
+/// TG1 = 4 KiB (TG0 = 0 is 4 KiB already).
+const TCR_TG1_4K: u64 = 0b10 << 30;
+/// TCR_EL1 without IPS (boot.S copies the CPU's PARange there) and AS.
+pub const TCR: u64 = TCR_T0SZ | TCR_T1SZ | TCR_WALK0 | TCR_WALK1 | TCR_TG1_4K;
+/// TCR_EL1.AS: 16-bit ASIDs (boot.S sets it when ID_AA64MMFR0_EL1 says they exist).
+pub const TCR_AS: u64 = 1 << 36;
+const TTBR_ASID_SHIFT: u64 = 48;
+
+/// The index into the level-`level` table that translates `vaddr`.
+pub fn index(vaddr: u64, level: usize) -> usize {
+    assert!(level < LEVELS, "paging level {level} does not exist");
+    ((vaddr >> (12 + 9 * level)) & 0x1ff) as usize
+}
+
+/// An entry pointing at the next-level table at `paddr`: the leaf entry alone decides the
+/// page's rights.
+pub fn table_entry(paddr: u64) -> u64 {
+    assert!(
+        paddr & !ADDRESS_MASK == 0,
+        "page table address {paddr:#x} is not page-aligned"
+    );
+    paddr | DESC_TABLE
+}
+
+/// A user page entry (L3) for the frame at `paddr`: readable by EL0, writable only with
+/// `Rights::WRITE`, executable by EL0 only with `Rights::EXECUTE`, never executable by the
+/// kernel, tagged with the address space's ASID (not global).
+pub fn page_entry(paddr: u64, rights: Rights) -> u64 {
+    assert!(
+        paddr & !ADDRESS_MASK == 0,
+        "frame address {paddr:#x} is not page-aligned"
+    );
+    let mut entry = paddr
+        | DESC_PAGE
+        | (ATTR_NORMAL << ATTR_INDEX_SHIFT)
+        | SH_INNER
+        | ACCESS_FLAG
+        | NOT_GLOBAL
+        | AP_EL0
+        | PXN;
+    if !rights.contains(Rights::WRITE) {
+        entry |= AP_READ_ONLY;
+    }
+    if !rights.contains(Rights::EXECUTE) {
+        entry |= UXN;
+    }
+    entry
+}
+
+/// The rights a present leaf entry grants (READ always, WRITE, EXECUTE).
+pub fn entry_rights(entry: u64) -> Rights {
+    let mut rights = Rights::READ;
+    if entry & AP_READ_ONLY == 0 {
+        rights = rights.union(Rights::WRITE);
+    }
+    if entry & UXN == 0 {
+        rights = rights.union(Rights::EXECUTE);
+    }
+    rights
+}
+
+/// Whether the entry maps something.
+pub fn entry_present(entry: u64) -> bool {
+    entry & DESC_VALID != 0
+}
+
+/// Whether a present non-leaf-level entry maps a block rather than a table.
+pub fn entry_is_huge(entry: u64) -> bool {
+    entry & DESC_TYPE_MASK == DESC_BLOCK
+}
+
+/// The physical address an entry points at.
+pub fn entry_paddr(entry: u64) -> u64 {
+    entry & ADDRESS_MASK
+}
+
+unsafe extern "C" {
+    static boot_l0: u8;
+    static boot_empty_l0: u8;
+}
+
+/// Physical address of the kernel's own root (the TTBR1 table of the direct map).
+pub fn kernel_root() -> u64 {
+    super::virt_to_phys((&raw const boot_l0) as usize)
+}
+
+/// Initialises a new user root table: every entry empty. The kernel half is TTBR1 and is
+/// not part of user roots.
+///
+/// # Safety
+/// `root_virt` must point to a writable, page-aligned 4 KiB table owned by the caller.
+pub unsafe fn new_root(root_virt: *mut u64) {
+    for i in 0..ENTRIES {
+        // SAFETY: The caller owns the 512-entry table.
+        unsafe { root_virt.add(i).write(0) };
+    }
+}
+
+/// ASID bookkeeping: the next ASID to hand out and how many exist.
+struct Asids {
+    next: u64,
+    count: u64,
+}
+
+static ASIDS: CpuLocal<Asids> = CpuLocal::new(Asids { next: 1, count: 0 });
+
+/// Sets up ASID allocation from what the CPU supports and leaves TTBR0 on an empty table
+/// (the boot identity map is gone from then on). Call once in `init_early`.
+pub fn init() {
+    let asid_bits = if (read_sysreg!("id_aa64mmfr0_el1") >> 4) & 0xf == 2 {
+        16
+    } else {
+        8
+    };
+    // SAFETY: Runs once during early boot, before any other use of ASIDS.
+    unsafe { (*ASIDS.get()).count = 1 << asid_bits };
+    let empty = super::virt_to_phys((&raw const boot_empty_l0) as usize);
+    // SAFETY: The kernel runs only from TTBR1 addresses by now; an empty TTBR0 table (ASID
+    // 0) only removes the identity map, whose entries the flush drops from the TLB.
+    unsafe {
+        write_sysreg!("ttbr0_el1", empty);
+        core::arch::asm!(
+            "dsb ishst",
+            "tlbi vmalle1",
+            "dsb ish",
+            "isb",
+            options(nostack, preserves_flags)
+        );
+    }
+}
+
+/// Switches to the user address space whose root is at `root_paddr`, under a fresh ASID.
+///
+/// # Safety
+/// `root_paddr` must be a table made by [`new_root`] that stays alive while it is active.
+pub unsafe fn activate(root_paddr: u64) {
+    if current_root() == root_paddr {
+        return;
+    }
+    // SAFETY: Single CPU with interrupts off in the kernel: no concurrent access.
+    let asids = unsafe { &mut *ASIDS.get() };
+    if asids.next == asids.count {
+        // Every ASID was used since the last flush: start over with a clean TLB. ASID 0
+        // stays with the empty boot table.
+        // SAFETY: Flushing the TLB only drops cached translations.
+        unsafe {
+            core::arch::asm!(
+                "dsb ishst",
+                "tlbi vmalle1",
+                "dsb ish",
+                "isb",
+                options(nostack, preserves_flags)
+            )
+        };
+        asids.next = 1;
+    }
+    let asid = asids.next;
+    asids.next += 1;
+    // SAFETY: The caller guarantees a valid root; the kernel half is TTBR1 and unaffected.
+    unsafe { write_sysreg!("ttbr0_el1", root_paddr | (asid << TTBR_ASID_SHIFT)) };
+}
+
+/// The physical address of the active user root.
+pub fn current_root() -> u64 {
+    read_sysreg!("ttbr0_el1") & ADDRESS_MASK
+}
+
+/// Drops the TLB entries for `vaddr` (in every ASID), after making earlier page-table
+/// writes visible to the table walker.
+pub fn flush_page(vaddr: u64) {
+    // SAFETY: TLB maintenance only invalidates cached translations.
+    unsafe {
+        core::arch::asm!(
+            "dsb ishst",
+            "tlbi vaae1is, {}",
+            "dsb ish",
+            "isb",
+            in(reg) (vaddr >> 12) & ((1 << 44) - 1),
+            options(nostack, preserves_flags)
+        )
+    };
+}

@@ -1,0 +1,240 @@
+//! The aarch64 port (QEMU virt): boot, console, exception vectors, GIC timer, syscalls, threads, FPU, MMU.
+//!
+//! # Interface for the rest of the kernel (re-exported as `crate::arch`)
+//!
+//! The same names and signatures as the x86_64 port; see `arch/x86_64/mod.rs`.
+//!
+//! Boot and memory
+//! - [`init_early`]`(boot_arg)`: console, exception vectors, per-CPU block, FPU, MMU
+//!   cleanup, GIC; parses the device tree (`boot_arg` is x0 at entry: its physical
+//!   address, or 0 for QEMU's ELF boot, which puts it at the start of RAM) and returns its memory as [`MemoryRegion`]s (RAM below the kernel's load
+//!   address, the device tree itself and RAM beyond the direct map are listed, but not
+//!   `usable`).
+//! - [`kernel_phys_range`]: the physical range the kernel image (with .bss) occupies.
+//! - [`phys_to_virt`] / [`virt_to_phys`]: the direct map of physical memory at
+//!   [`DIRECT_MAP_BASE`] (TTBR1). The kernel image is linked inside it
+//!   ([`KERNEL_VIRT_BASE`] = [`DIRECT_MAP_BASE`]): it runs at the direct-map alias of
+//!   its load address, so one translation serves both.
+//! - [`mmu`]: descriptor encoding and address-space switching (user roots in TTBR0, with
+//!   ASIDs).
+//!
+//! Console and machine
+//! - [`console_write`] (PL011), [`shutdown`] (semihosting `SYS_EXIT`; QEMU exits with
+//!   `(code << 1) | 1`, as on x86_64), [`cycles`] (CNTVCT_EL0).
+//! - [`timer_init`] (EL1 virtual timer, PPI 27, through the GICv2),
+//!   [`enable_interrupts_and_halt`] for the idle loop. IRQs are masked in the kernel
+//!   everywhere else; they are unmasked in user mode.
+//!
+//! Traps into the kernel (the callees live outside `arch`)
+//! - `svc #0` → `crate::syscall::handle_syscall(&mut UserFrame)`.
+//! - Timer interrupt → `crate::sched::timer_tick(from_user)`, after the end-of-interrupt.
+//! - Synchronous exception in user mode → `crate::sched::user_fault(&mut UserFrame,
+//!   FaultInfo)` with `vector` = the exception class (ESR_EL1.EC), `error_code` = ESR_EL1,
+//!   `address` = FAR_EL1 for aborts. Exceptions in kernel mode, FP/SIMD traps (EC 0x07:
+//!   "lazy FPU reintroduced"), FIQs and SErrors panic.
+//!
+//! Threads
+//! - [`UserFrame`]: the registers saved on the thread's kernel stack, one layout for every
+//!   entry.
+//! - [`KernelContext`] + [`switch_context`]: callee-saved kernel state of a thread.
+//! - [`prepare_user_thread`]: lays out a fresh kernel stack of [`KERNEL_STACK_SIZE`] bytes
+//!   so that switching to the returned context enters user mode through its `UserFrame`.
+//! - [`set_current_thread`]: the TCB address and kernel stack top of the running thread
+//!   (per-CPU block through TPIDR_EL1).
+//! - [`FpuArea`]: q0-q31, FPSR and FPCR, saved and restored on every switch.
+
+mod boot;
+mod cell;
+mod context;
+mod cpu;
+mod dtb;
+mod fpu;
+mod frame;
+mod gic;
+mod hooks;
+pub mod mmu;
+mod percpu;
+#[cfg(feature = "arch-selftest")]
+pub mod selftest;
+mod serial;
+mod syscall;
+mod timer;
+mod trap;
+
+mod generated;
+
+use crate::arch::MemoryRegion;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+pub use context::{
+    KernelContext, current_thread, prepare_user_thread, set_current_thread, switch_context,
+};
+pub use dtb::MAX_REGIONS;
+pub use fpu::{FPU_AREA_SIZE, FpuArea};
+pub use frame::{FaultInfo, UserFrame};
+
+/// Size of every thread's kernel stack; [`prepare_user_thread`] insists on it because the
+/// return-to-user path finds the stack canary at `kernel_stack_top - KERNEL_STACK_SIZE`.
+pub const KERNEL_STACK_SIZE: usize = 16 * 1024;
+
+/// Virtual address of physical address 0 in the direct map (TTBR1, 48-bit).
+pub const DIRECT_MAP_BASE: u64 = 0xffff_0000_0000_0000;
+/// The kernel image is linked in the direct map: link address minus load address.
+pub const KERNEL_VIRT_BASE: u64 = DIRECT_MAP_BASE;
+/// GiB of physical address space in the direct map: the first GiB (devices on virt),
+/// then RAM from 1 GiB on with 1 GiB blocks.
+const DIRECT_MAP_GIB: u64 = 64;
+/// The end of the direct map.
+const DIRECT_MAP_END: u64 = DIRECT_MAP_GIB << 30;
+/// Where QEMU loads the kernel (`link-aarch64.ld`); RAM below it holds the device tree.
+const KERNEL_PHYS_LOAD: u64 = 0x4020_0000;
+/// The start of RAM on QEMU virt, where QEMU puts the device tree for an ELF kernel
+/// loaded above it. QEMU passes the address in x0 only to Linux images; an ELF kernel
+/// gets x0 = 0 and finds the tree here.
+const VIRT_DTB_PADDR: u64 = 0x4000_0000;
+
+/// The virtual address at which the direct map shows physical address `paddr`.
+pub fn phys_to_virt(paddr: u64) -> usize {
+    assert!(
+        paddr < DIRECT_MAP_END,
+        "physical address {paddr:#x} lies beyond the direct map"
+    );
+    (DIRECT_MAP_BASE + paddr) as usize
+}
+
+/// The physical address behind a direct-map (or kernel-image) virtual address.
+pub fn virt_to_phys(vaddr: usize) -> u64 {
+    let vaddr = vaddr as u64;
+    assert!(
+        (DIRECT_MAP_BASE..DIRECT_MAP_BASE + DIRECT_MAP_END).contains(&vaddr),
+        "virtual address {vaddr:#x} is not in the direct map"
+    );
+    vaddr - DIRECT_MAP_BASE
+}
+
+/// The physical addresses the kernel image occupies, .bss and boot page tables included.
+pub fn kernel_phys_range() -> core::ops::Range<u64> {
+    unsafe extern "C" {
+        static __kernel_virt_start: u8;
+        static __kernel_virt_end: u8;
+    }
+    let start = (&raw const __kernel_virt_start) as usize;
+    let end = (&raw const __kernel_virt_end) as usize;
+    virt_to_phys(start)..virt_to_phys(end)
+}
+
+static MACHINE: cell::CpuLocal<Option<dtb::MachineInfo>> = cell::CpuLocal::new(None);
+
+/// Brings up the CPU and returns the physical memory map.
+///
+/// `boot_arg` is what the boot assembly passes to `kmain`: the physical address of the
+/// device tree. Call once, first thing in `kmain`.
+pub fn init_early(boot_arg: usize) -> &'static [MemoryRegion] {
+    serial::init();
+    trap::init();
+    mmu::init();
+    percpu::init();
+    fpu::init();
+    let counters = cpu::read_sysreg!("cntkctl_el1") | cpu::CNTKCTL_EL0_COUNTERS;
+    // SAFETY: Only lets EL0 read the counters.
+    unsafe { cpu::write_sysreg!("cntkctl_el1", counters) };
+    assert!(
+        kernel_phys_range().start == KERNEL_PHYS_LOAD,
+        "the kernel was not loaded at {KERNEL_PHYS_LOAD:#x}"
+    );
+    let dtb_paddr = match boot_arg as u64 {
+        0 => VIRT_DTB_PADDR,
+        paddr => paddr,
+    };
+    // SAFETY: The device tree is where the boot protocol puts it (x0, or the start of RAM
+    // for an ELF kernel), in RAM and so in the direct map; parse checks its header.
+    let info = unsafe { dtb::parse(dtb_paddr, KERNEL_PHYS_LOAD, DIRECT_MAP_END) };
+    gic::init(info.gic_distributor, info.gic_cpu_interface);
+    // SAFETY: init_early runs once, before anything else reads MACHINE.
+    let slot = unsafe { &mut *MACHINE.get() };
+    slot.insert(info).regions()
+}
+
+/// One line describing the CPU setup, for the boot log.
+pub fn describe_cpu() -> impl core::fmt::Display {
+    struct Cpu;
+    impl core::fmt::Display for Cpu {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            let (size, registers) = fpu::describe();
+            write!(
+                f,
+                "aarch64: eager FPU with {registers}, {size}-byte area; timer CNTV at {} Hz via GICv2",
+                cpu::read_sysreg!("cntfrq_el0")
+            )
+        }
+    }
+    Cpu
+}
+
+/// Starts the periodic timer interrupt at `ticks_per_sec` (pass `abi::TICKS_PER_SEC`).
+/// Each tick calls `crate::sched::timer_tick`. Interrupts are taken only in user mode and
+/// in [`enable_interrupts_and_halt`].
+pub fn timer_init(ticks_per_sec: u64) {
+    timer::init(ticks_per_sec);
+}
+
+/// Idles until the next interrupt: waits with IRQs masked (`wfi` wakes on a pending
+/// interrupt even then, so no wake-up is lost), then unmasks them briefly so the handler
+/// runs, and masks them again.
+pub fn enable_interrupts_and_halt() {
+    // SAFETY: The vector table handles IRQs from EL1; the handler returns here.
+    unsafe {
+        core::arch::asm!(
+            "wfi",
+            "msr daifclr, #2",
+            "isb",
+            "msr daifset, #2",
+            options(nomem, nostack)
+        )
+    };
+}
+
+/// Writes bytes to the kernel console (PL011).
+pub fn console_write(bytes: &[u8]) {
+    serial::write(bytes);
+}
+
+/// The cycle counter: the virtual counter CNTVCT_EL0 (it ticks at CNTFRQ_EL0, 62.5 MHz on
+/// QEMU virt, not at the CPU clock). User mode reads the same counter.
+pub fn cycles() -> u64 {
+    cpu::read_cntvct()
+}
+
+/// Semihosting operation `SYS_EXIT`.
+const SEMIHOSTING_SYS_EXIT: u64 = 0x18;
+/// `ADP_Stopped_ApplicationExit`: with it, QEMU exits with the subcode as its status.
+const ADP_STOPPED_APPLICATION_EXIT: u64 = 0x20026;
+/// PSCI `SYSTEM_OFF` (QEMU then exits with status 0, which no shutdown code produces).
+const PSCI_SYSTEM_OFF: u64 = 0x8400_0008;
+
+static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// Ends the machine: semihosting `SYS_EXIT` makes QEMU exit with `(code << 1) | 1`, the
+/// same status as x86_64's isa-debug-exit, so xtask judges both alike. Without
+/// semihosting the `hlt` traps; the resulting panic comes back here and powers off
+/// through PSCI instead (status 0: "no shutdown").
+pub fn shutdown(code: u32) -> ! {
+    cpu::disable_interrupts();
+    if !SHUTTING_DOWN.swap(true, Ordering::Relaxed) {
+        let block = [ADP_STOPPED_APPLICATION_EXIT, (u64::from(code) << 1) | 1];
+        // SAFETY: The semihosting call reads the two-word block and ends the VM; it has no
+        // other effect.
+        unsafe {
+            core::arch::asm!(
+                "hlt #0xf000",
+                in("x0") SEMIHOSTING_SYS_EXIT,
+                in("x1") block.as_ptr(),
+                options(nostack, readonly)
+            )
+        };
+    }
+    // SAFETY: PSCI SYSTEM_OFF through the hypervisor call QEMU virt uses as its conduit;
+    // it does not return.
+    unsafe { core::arch::asm!("hvc #0", in("x0") PSCI_SYSTEM_OFF, options(nomem, nostack)) };
+    cpu::halt_forever()
+}

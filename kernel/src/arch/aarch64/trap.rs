@@ -1,0 +1,179 @@
+//! Exception vectors and the Rust side of exception entry: dispatch, fault reports, panics.
+
+use super::cpu::{SPSR_MODE_MASK, read_sysreg, write_sysreg};
+use super::frame::{self, EntryKind, FaultInfo, UserFrame, class_sets_far, ec, exception_name};
+use super::{KERNEL_STACK_SIZE, hooks, syscall, timer};
+
+core::arch::global_asm!(
+    include_str!("generated/percpu.S"),
+    include_str!("trap.S"),
+    frame_size = const frame::FRAME_SIZE,
+    frame_x30 = const frame::FRAME_X30,
+    frame_pc = const frame::FRAME_PC,
+    frame_tpidr = const frame::FRAME_TPIDR,
+    frame_far = const frame::FRAME_FAR,
+    kind_sync = const EntryKind::Sync as u64,
+    kind_irq = const EntryKind::Irq as u64,
+    kind_fiq = const EntryKind::Fiq as u64,
+    kind_serror = const EntryKind::SError as u64,
+    kernel_stack_size = const KERNEL_STACK_SIZE,
+    spsr_mode_mask = const SPSR_MODE_MASK,
+    el0_sync = sym el0_sync,
+    el0_irq = sym el0_irq,
+    el1_sync = sym el1_sync,
+    el1_irq = sym el1_irq,
+    unexpected = sym unexpected_exception,
+    kernel_sp_mismatch = sym kernel_sp_mismatch,
+    canary_failed = sym kernel_stack_canary_failed,
+    not_a_user_frame = sym not_a_user_frame,
+);
+
+unsafe extern "C" {
+    static exception_vectors: u8;
+}
+
+/// Points VBAR_EL1 at the vector table.
+pub fn init() {
+    // SAFETY: The table in trap.S is 2 KiB aligned and handles every vector.
+    unsafe { write_sysreg!("vbar_el1", (&raw const exception_vectors) as u64) };
+}
+
+/// A synchronous exception from user mode: `svc`, or a fault for the scheduler.
+extern "C" fn el0_sync(frame: &mut UserFrame) {
+    let class = frame.exception_class();
+    match class {
+        ec::SVC64 => syscall::dispatch(frame),
+        ec::FP_TRAP => lazy_fpu(frame),
+        _ => {
+            let address = if class_sets_far(class) { frame.far } else { 0 };
+            hooks::user_fault(
+                frame,
+                FaultInfo {
+                    vector: class,
+                    error_code: frame.esr,
+                    address,
+                },
+            );
+        }
+    }
+}
+
+/// An IRQ that interrupted user mode.
+extern "C" fn el0_irq(frame: &mut UserFrame) {
+    timer::interrupt(frame);
+}
+
+/// A synchronous exception in the kernel: always a kernel bug.
+extern "C" fn el1_sync(frame: &mut UserFrame) -> ! {
+    if frame.exception_class() == ec::FP_TRAP {
+        lazy_fpu(frame);
+    }
+    dump(frame);
+    panic!(
+        "unexpected {} (EC {:#x}) in kernel mode at pc {:#x}, ESR {:#x}, FAR {:#x}",
+        exception_name(frame.exception_class()),
+        frame.exception_class(),
+        frame.pc,
+        frame.esr,
+        frame.far
+    );
+}
+
+/// An IRQ taken in the kernel (only in `enable_interrupts_and_halt`).
+extern "C" fn el1_irq(frame: &mut UserFrame) {
+    timer::interrupt(frame);
+}
+
+fn lazy_fpu(frame: &UserFrame) -> ! {
+    dump(frame);
+    panic!(
+        "lazy FPU reintroduced: FP/SIMD trap (EC 0x07) at pc {:#x}; CPACR_EL1.FPEN must stay 0b11 because the FPU is switched eagerly",
+        frame.pc
+    );
+}
+
+/// FIQ, SError, and the vectors that are never used.
+extern "C" fn unexpected_exception(frame: &mut UserFrame) -> ! {
+    dump(frame);
+    let kind = match frame.kind {
+        k if k == EntryKind::Sync as u64 => "synchronous exception on an unused vector",
+        k if k == EntryKind::Irq as u64 => "IRQ",
+        k if k == EntryKind::Fiq as u64 => "FIQ",
+        _ => "SError",
+    };
+    panic!(
+        "unexpected {kind} from {} mode at pc {:#x}, ESR {:#x}",
+        if frame.entered_from_user() {
+            "user"
+        } else {
+            "kernel"
+        },
+        frame.pc,
+        frame.esr
+    );
+}
+
+fn dump(f: &UserFrame) {
+    crate::println!(
+        "exception: {} (EC {:#x}) ESR {:#x} FAR {:#018x}",
+        exception_name(f.exception_class()),
+        f.exception_class(),
+        f.esr,
+        f.far
+    );
+    crate::println!(
+        "  pc {:#018x} pstate {:#x} sp_el0 {:#018x} kernel sp {:#018x}",
+        f.pc,
+        f.pstate,
+        f.sp,
+        f as *const UserFrame as usize + frame::FRAME_SIZE
+    );
+    for row in 0..8 {
+        let mut line = [0u64; 4];
+        let mut count = 0;
+        for (i, value) in line.iter_mut().enumerate() {
+            let reg = row * 4 + i;
+            if reg < 31 {
+                *value = f.x[reg];
+                count += 1;
+            }
+        }
+        crate::print!(" ");
+        for (i, value) in line[..count].iter().enumerate() {
+            crate::print!(" x{:<2} {:#018x}", row * 4 + i, value);
+        }
+        crate::println!();
+    }
+    crate::println!(
+        "  ttbr0 {:#018x} ttbr1 {:#018x} tpidr_el0 {:#x}",
+        read_sysreg!("ttbr0_el1"),
+        read_sysreg!("ttbr1_el1"),
+        f.tpidr
+    );
+}
+
+/// Called by the return-to-user path when the frame is not at the top of the kernel stack
+/// that `set_current_thread` announced.
+extern "C" fn kernel_sp_mismatch(frame: &UserFrame) -> ! {
+    panic!(
+        "returning to user mode from a frame at {:p}, but the current thread's kernel stack top is elsewhere: \
+         set_current_thread was not called for this thread, or its kernel stack is unbalanced",
+        frame
+    );
+}
+
+/// Called by the return-to-user path when the kernel stack canary does not match.
+extern "C" fn kernel_stack_canary_failed() -> ! {
+    panic!(
+        "kernel stack overflow or PerCpuData layout drift: the bottom word of the current kernel stack \
+         does not hold the per-CPU stack canary"
+    );
+}
+
+/// Called by the return-to-user path when the frame's PSTATE is not EL0t.
+extern "C" fn not_a_user_frame(frame: &UserFrame) -> ! {
+    panic!(
+        "returning to user mode with PSTATE {:#x}, which is not EL0t",
+        frame.pstate
+    );
+}
