@@ -1,9 +1,225 @@
-//! `cargo xtask` subcommand module `abi_diff` (placeholder until its owner lands it).
+//! `cargo xtask abi-diff`: compares the ABI that schema.toml declares at two git revisions and prints every change, classified, with the version verdict.
 
-/// Arguments (placeholder).
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use abigen::diff::Report;
+
+/// Options of `cargo xtask abi-diff`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The base git revision, e.g. `origin/main`.
+    base: String,
+    /// The head git revision (default: the schema.toml in the work tree, committed or not).
+    head: Option<String>,
+    /// Print the report as JSON instead of Markdown.
+    #[arg(long)]
+    json: bool,
+    /// The repository to read (default: this repository).
+    #[arg(long)]
+    root: Option<PathBuf>,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("xtask abi_diff is not written yet")
+/// Prints the report; fails when the version rule refuses the change.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let root = args.root.unwrap_or_else(crate::codegen::repository_root);
+    let report = compare(&root, &args.base, args.head.as_deref())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_markdown());
+    }
+    if report.is_refused() {
+        bail!("{}", report.verdict);
+    }
+    Ok(())
+}
+
+/// Diffs schema.toml at `base` against `head` (a revision, or the work tree when `None`).
+pub fn compare(root: &Path, base: &str, head: Option<&str>) -> anyhow::Result<Report> {
+    let base_model = model_at(root, Some(base))?;
+    let head_model = model_at(root, head)?;
+    Ok(abigen::diff::diff(&base_model, &head_model))
+}
+
+/// Reads and validates schema.toml at a revision, or in the work tree for `None`.
+/// An invalid schema is reported with all its diagnostics.
+fn model_at(root: &Path, revision: Option<&str>) -> anyhow::Result<abigen::Model> {
+    let (name, text) = match revision {
+        Some(revision) => (
+            format!("{revision}:schema.toml"),
+            schema_at_revision(root, revision)?,
+        ),
+        None => {
+            let path = root.join("schema.toml");
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            ("schema.toml".to_owned(), text)
+        }
+    };
+    abigen::parse_str(&name, &text)
+        .map_err(|diagnostics| anyhow::anyhow!("{name} is not a valid schema:\n{diagnostics}"))
+}
+
+/// `git show REVISION:schema.toml`, run in the repository root.
+fn schema_at_revision(root: &Path, revision: &str) -> anyhow::Result<String> {
+    let output = Command::new("git")
+        .arg("show")
+        .arg(format!("{revision}:schema.toml"))
+        .current_dir(root)
+        .output()
+        .context("running git (is it installed?)")?;
+    if !output.status.success() {
+        bail!(
+            "cannot read schema.toml at revision `{revision}`: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    String::from_utf8(output.stdout)
+        .with_context(|| format!("schema.toml at `{revision}` is not UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use abigen::diff::{Class, Status};
+
+    /// A throwaway git repository holding a copy of this repository's schema.toml.
+    struct Repo {
+        dir: tempfile::TempDir,
+    }
+
+    impl Repo {
+        fn new() -> Repo {
+            let repo = Repo {
+                dir: tempfile::tempdir().expect("creating a temporary directory"),
+            };
+            repo.git(&["init", "--quiet"]);
+            repo.write(
+                &std::fs::read_to_string(crate::codegen::repository_root().join("schema.toml"))
+                    .expect("reading schema.toml"),
+            );
+            repo.commit("base");
+            repo
+        }
+
+        fn path(&self) -> &Path {
+            self.dir.path()
+        }
+
+        fn git(&self, args: &[&str]) {
+            let status = Command::new("git")
+                .args([
+                    "-c",
+                    "user.name=abi-diff test",
+                    "-c",
+                    "user.email=test@example.invalid",
+                ])
+                .args(args)
+                .current_dir(self.path())
+                .status()
+                .expect("running git");
+            assert!(status.success(), "git {args:?} failed");
+        }
+
+        fn schema(&self) -> String {
+            std::fs::read_to_string(self.path().join("schema.toml")).expect("reading the copy")
+        }
+
+        fn write(&self, text: &str) {
+            std::fs::write(self.path().join("schema.toml"), text).expect("writing the copy");
+        }
+
+        /// Applies one replacement that must match exactly once.
+        fn edit(&self, find: &str, replace: &str) {
+            let text = self.schema();
+            assert_eq!(text.matches(find).count(), 1, "{find:?} must occur once");
+            self.write(&text.replacen(find, replace, 1));
+        }
+
+        fn commit(&self, message: &str) {
+            self.git(&["add", "schema.toml"]);
+            self.git(&["commit", "--quiet", "--allow-empty", "-m", message]);
+        }
+    }
+
+    /// Compares two revisions of a scratch repository and checks the counts and the verdict.
+    fn check(
+        repo: &Repo,
+        base: &str,
+        head: Option<&str>,
+        counts: [usize; 4],
+        status: Status,
+    ) -> Report {
+        let report = compare(repo.path(), base, head).expect("both revisions are valid");
+        assert_eq!(
+            Class::ALL.map(|class| report.count(class)),
+            counts,
+            "{}",
+            report.to_markdown()
+        );
+        assert_eq!(report.verdict.status, status, "{}", report.to_markdown());
+        report
+    }
+
+    #[test]
+    fn revisions_and_work_tree() {
+        let repo = Repo::new();
+        check(&repo, "HEAD", None, [0, 0, 0, 0], Status::Ok);
+
+        repo.edit(
+            "name = \"ticks\"\nnumber = 6",
+            "name = \"ticks\"\nnumber = 7",
+        );
+        repo.edit("version = \"1.0\"", "version = \"1.1\"");
+        let report = check(&repo, "HEAD", None, [1, 0, 0, 0], Status::Refused);
+        assert_eq!(
+            report.verdict.to_string(),
+            "REFUSED: 1 breaking change without a major ABI version bump (1.0 -> 1.1)"
+        );
+        repo.commit("renumber ticks");
+        check(&repo, "HEAD~1", Some("HEAD"), [1, 0, 0, 0], Status::Refused);
+        check(&repo, "HEAD", None, [0, 0, 0, 0], Status::Ok);
+
+        let json =
+            serde_json::to_value(compare(repo.path(), "HEAD~1", Some("HEAD")).expect("valid"))
+                .expect("the report serializes");
+        assert_eq!(json["changes"][0]["class"], "breaking");
+        assert_eq!(json["changes"][0]["kind"], "renumbered");
+        assert_eq!(json["changes"][0]["entry"], "sys.ticks");
+        assert_eq!(json["verdict"]["status"], "refused");
+        assert_eq!(json["head_version"]["minor"], 1);
+    }
+
+    #[test]
+    fn broken_base_is_reported_with_its_diagnostics() {
+        let repo = Repo::new();
+        repo.edit(
+            "name = \"ticks\"\nnumber = 6",
+            "name = \"ticks\"\nnumber = 2",
+        );
+        repo.commit("duplicate number");
+        let error = compare(repo.path(), "HEAD", None)
+            .expect_err("the base is invalid")
+            .to_string();
+        assert!(
+            error.contains("HEAD:schema.toml is not a valid schema"),
+            "{error}"
+        );
+        assert!(error.contains("duplicate syscall number `2`"), "{error}");
+    }
+
+    #[test]
+    fn unknown_revision_is_an_error() {
+        let repo = Repo::new();
+        let error = compare(repo.path(), "no-such-branch", None)
+            .expect_err("no such revision")
+            .to_string();
+        assert!(
+            error.contains("cannot read schema.toml at revision `no-such-branch`"),
+            "{error}"
+        );
+    }
 }
