@@ -379,7 +379,7 @@ mod elf {
         pub rights: Rights,
     }
 
-    /// A parsed ELF64 little-endian x86_64 executable.
+    /// A parsed ELF64 little-endian executable for this kernel's architecture.
     pub struct Elf<'a> {
         bytes: &'a [u8],
         /// The entry point.
@@ -392,7 +392,6 @@ mod elf {
     const PT_LOAD: u32 = 1;
     const PF_X: u32 = 1;
     const PF_W: u32 = 2;
-    const EM_X86_64: u16 = 62;
     const ET_EXEC: u16 = 2;
     const PHDR_SIZE: usize = 56;
 
@@ -417,8 +416,10 @@ mod elf {
             if bytes.get(4) != Some(&2) || bytes.get(5) != Some(&1) {
                 return Err("not ELF64 little-endian");
             }
-            if u16_at(bytes, 16) != Some(ET_EXEC) || u16_at(bytes, 18) != Some(EM_X86_64) {
-                return Err("not an x86_64 executable (static, non-PIE)");
+            if u16_at(bytes, 16) != Some(ET_EXEC)
+                || u16_at(bytes, 18) != Some(crate::arch::ELF_MACHINE)
+            {
+                return Err("not an executable for this architecture (static, non-PIE)");
             }
             let entry = u64_at(bytes, 24).ok_or("truncated header")?;
             let phoff = usize::try_from(u64_at(bytes, 32).ok_or("truncated header")?)

@@ -13,6 +13,13 @@ pub use self::aarch64::*;
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 compile_error!("kernite has no port for this target architecture yet");
 
+/// The ELF `e_machine` of user programs the kernel loads (EM_X86_64).
+#[cfg(target_arch = "x86_64")]
+pub const ELF_MACHINE: u16 = 62;
+/// The ELF `e_machine` of user programs the kernel loads (EM_AARCH64).
+#[cfg(target_arch = "aarch64")]
+pub const ELF_MACHINE: u16 = 183;
+
 /// One range of the physical memory map, as the boot firmware reported it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryRegion {
