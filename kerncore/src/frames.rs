@@ -838,6 +838,24 @@ mod tests {
     }
 
     #[test]
+    fn counters_refuse_to_overflow() {
+        let mut storage = vec![FrameEntry::UNUSABLE; LEN];
+        let mut table = FrameTable::new(&mut storage, BASE);
+        table.add_ram(range(0, 4)).unwrap();
+        table.reserve_for_untyped(range(0, 4)).unwrap();
+        table.retype_small(BASE).unwrap();
+        table.entries[0].count = u32::MAX;
+        let before = table.entries.to_vec();
+        assert_eq!(table.retype_small(BASE), Err(FrameError::CountOverflow { frame: BASE }));
+        assert_eq!(table.entries, &before[..]);
+        for entry in &mut table.entries[1..3] {
+            entry.depth = u32::MAX;
+        }
+        let overflow = table.nest_untyped(range(1, 2), u32::MAX);
+        assert_eq!(overflow, Err(FrameError::CountOverflow { frame: BASE + 1 }));
+    }
+
+    #[test]
     fn quiet_untyped_detection() {
         let mut storage = vec![FrameEntry::UNUSABLE; LEN];
         let mut table = FrameTable::new(&mut storage, BASE);
