@@ -846,7 +846,10 @@ mod tests {
         table.retype_small(BASE).unwrap();
         table.entries[0].count = u32::MAX;
         let before = table.entries.to_vec();
-        assert_eq!(table.retype_small(BASE), Err(FrameError::CountOverflow { frame: BASE }));
+        assert_eq!(
+            table.retype_small(BASE),
+            Err(FrameError::CountOverflow { frame: BASE })
+        );
         assert_eq!(table.entries, &before[..]);
         for entry in &mut table.entries[1..3] {
             entry.depth = u32::MAX;
