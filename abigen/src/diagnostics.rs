@@ -91,6 +91,11 @@ impl Diagnostics {
         (line, column)
     }
 
+    /// Orders the errors by where they point in the file (stable for equal positions).
+    pub fn sort_by_position(&mut self) {
+        self.items.sort_by_key(|item| item.span.start);
+    }
+
     /// One line per error: `file:line:column: message`.
     pub fn summary(&self) -> String {
         let mut out = String::new();

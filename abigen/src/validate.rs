@@ -82,6 +82,7 @@ pub fn parse_str(file_name: &str, text: &str) -> Result<Model, Diagnostics> {
     if diagnostics.is_empty() {
         Ok(model)
     } else {
+        diagnostics.sort_by_position();
         Err(diagnostics)
     }
 }

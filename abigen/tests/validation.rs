@@ -89,7 +89,7 @@ fn duplicate_error_code_and_name() {
             ("code = 9", "code = 4"),
             ("name = \"Unknown\"", "name = \"NoRights\""),
         ],
-        "small.toml:49:8: duplicate error code `4`\nsmall.toml:48:8: duplicate error name `NoRights`\nsmall.toml:25:17: `[dispatch].unknown_error` names unknown error `Unknown`",
+        "small.toml:25:17: `[dispatch].unknown_error` names unknown error `Unknown`\nsmall.toml:48:8: duplicate error name `NoRights`\nsmall.toml:49:8: duplicate error code `4`",
     );
 }
 
@@ -100,7 +100,7 @@ fn duplicate_error_name() {
             "name = \"BadArgument\"\ncode = 3",
             "name = \"NoSuchLabel\"\ncode = 3",
         )],
-        "small.toml:38:8: duplicate error name `NoSuchLabel`\nsmall.toml:23:20: `[dispatch].invalid_argument` names unknown error `BadArgument`",
+        "small.toml:23:20: `[dispatch].invalid_argument` names unknown error `BadArgument`\nsmall.toml:38:8: duplicate error name `NoSuchLabel`",
     );
 }
 

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 /// Options of `cargo xtask gen`.
 #[derive(clap::Args)]
@@ -25,10 +25,15 @@ pub fn repository_root() -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
+/// Runs `cargo xtask gen`. Schema errors and stale files are reported on stderr and end the
+/// process with status 1 (they are user mistakes, not failures worth a backtrace).
 pub fn run(args: Args) -> anyhow::Result<()> {
     let root = args.root.unwrap_or_else(repository_root);
     let schema = args.schema.unwrap_or_else(|| root.join("schema.toml"));
-    let model = abigen::load(&schema).map_err(|diagnostics| anyhow::anyhow!("{diagnostics}"))?;
+    let model = match abigen::load(&schema) {
+        Ok(model) => model,
+        Err(diagnostics) => fail(&diagnostics.to_string()),
+    };
     let files = abigen::render_all(&model);
     let mode = if args.check {
         abigen::SyncMode::Check
@@ -43,16 +48,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("updated {path}");
     }
     if !stale.is_empty() {
+        let mut message = String::new();
         for path in &stale {
-            eprintln!("stale: {path}");
+            message.push_str(&format!("stale: {path}\n"));
         }
-        bail!(
+        message.push_str(&format!(
             "{} generated file(s) are out of date; run `cargo xtask gen`",
             stale.len()
-        );
+        ));
+        fail(&message);
     }
     if updated.is_empty() {
         println!("all {} generated files up to date", files.len());
     }
     Ok(())
+}
+
+/// Prints `message` and exits with status 1.
+fn fail(message: &str) -> ! {
+    eprintln!("{message}");
+    std::process::exit(1)
 }
