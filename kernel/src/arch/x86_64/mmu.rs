@@ -12,11 +12,11 @@ pub const ENTRIES: usize = 512;
 /// The first PML4 entry of the kernel half; new roots copy entries from here on.
 pub const KERNEL_HALF_FIRST: usize = 256;
 
-const PRESENT: u64 = 1 << 0;
-const WRITABLE: u64 = 1 << 1;
+pub(super) const PRESENT: u64 = 1 << 0;
+pub(super) const WRITABLE: u64 = 1 << 1;
 const USER: u64 = 1 << 2;
 const HUGE: u64 = 1 << 7;
-const NO_EXECUTE: u64 = 1 << 63;
+pub(super) const NO_EXECUTE: u64 = 1 << 63;
 /// Physical address bits of an entry: bits 12..52.
 const ADDRESS_MASK: u64 = ((1 << 52) - 1) & !(PAGE_SIZE - 1);
 const _: () = assert!(ADDRESS_MASK == 0x000f_ffff_ffff_f000);

@@ -43,6 +43,7 @@ mod fpu;
 mod frame;
 mod gdt;
 mod hooks;
+mod kimage;
 pub mod mmu;
 mod percpu;
 mod pvh;
@@ -104,15 +105,10 @@ pub fn virt_to_phys(vaddr: usize) -> u64 {
     }
 }
 
-/// The physical addresses the kernel image occupies, .bss and boot page tables included.
+/// The physical addresses the kernel keeps for itself: its image (with .bss and the boot
+/// page tables) and the page tables that map it.
 pub fn kernel_phys_range() -> core::ops::Range<u64> {
-    unsafe extern "C" {
-        static __kernel_virt_start: u8;
-        static __kernel_virt_end: u8;
-    }
-    let start = (&raw const __kernel_virt_start) as usize;
-    let end = (&raw const __kernel_virt_end) as usize;
-    virt_to_phys(start)..virt_to_phys(end)
+    kimage::kernel_phys_range()
 }
 
 /// Which protections are on, for [`describe_cpu`].
@@ -153,6 +149,7 @@ pub fn init_early(boot_arg: usize) -> &'static [MemoryRegion] {
     DIRECT_MAP_END.store(direct_map_end, Ordering::Relaxed);
     // SAFETY: As above.
     let map = unsafe { pvh::parse(boot_arg as u64, direct_map_end) };
+    kimage::protect(map.regions());
     // SAFETY: init_early runs once, before anything else reads MEMORY_MAP.
     let slot = unsafe { &mut *MEMORY_MAP.get() };
     slot.insert(map).regions()
