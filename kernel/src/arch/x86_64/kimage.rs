@@ -85,10 +85,14 @@ pub fn protect(regions: &[MemoryRegion]) {
     // Reloading CR3 drops the old large-page translations. After the switch the boot page
     // directories serve only the direct map, which nothing executes from.
     unsafe {
-        (*(&raw mut boot_pdpt_high))[KERNEL_PDPT_INDEX] = pd_paddr | PRESENT | WRITABLE;
+        let pdpt = (&raw mut boot_pdpt_high).cast::<u64>();
+        pdpt.add(KERNEL_PDPT_INDEX)
+            .write(pd_paddr | PRESENT | WRITABLE);
         cpu::write_cr3(cpu::read_cr3());
-        for entry in (*(&raw mut boot_pd)).iter_mut() {
-            *entry |= NO_EXECUTE;
+        let direct_map_pds = (&raw mut boot_pd).cast::<u64>();
+        for i in 0..BOOT_DIRECT_MAP_TABLES * ENTRIES {
+            let entry = direct_map_pds.add(i);
+            entry.write(entry.read() | NO_EXECUTE);
         }
         cpu::write_cr3(cpu::read_cr3());
     }
