@@ -165,13 +165,30 @@ pub fn run_streaming(command: &mut Command, mut on_line: impl FnMut(&str)) -> Re
 
 /// Runs `command` with inherited output and fails if it does.
 pub fn run_checked(command: &mut Command) -> Result<()> {
+    let line = command_line(command);
+    eprintln!("xtask: {line}");
     let status = command
         .status()
-        .with_context(|| format!("starting {command:?}"))?;
+        .with_context(|| format!("starting `{line}`"))?;
     if !status.success() {
-        bail!("{command:?} failed ({status})");
+        bail!("`{line}` failed ({status})");
     }
     Ok(())
+}
+
+/// The command as a shell line, for messages (the program's file name, then the arguments).
+pub fn command_line(command: &Command) -> String {
+    let program = Path::new(command.get_program());
+    let mut line = program
+        .file_name()
+        .unwrap_or(program.as_os_str())
+        .to_string_lossy()
+        .into_owned();
+    for arg in command.get_args() {
+        line.push(' ');
+        line.push_str(&arg.to_string_lossy());
+    }
+    line
 }
 
 /// The `(binary name, path)` of a cargo `compiler-artifact` message with an executable.

@@ -2,50 +2,77 @@
 
 use crate::build::{BuildRequest, ImageMode, build};
 use crate::cargo::{Profile, cargo, run_checked};
-use crate::targets::{Program, ensure_rust_targets, user_crates};
+use crate::targets::{Arch, Program, ensure_rust_targets, user_crates};
 use crate::test::{Plan, Scope, default_arches, run_plan};
-use anyhow::Result;
+use anyhow::{Result, bail};
 use std::time::Duration;
 
 /// Exactly what CI runs.
 #[derive(clap::Args)]
 pub struct Args {}
 
+/// Every step runs even after an earlier one failed, so one CI run reports every problem.
 pub fn run(_args: Args) -> Result<()> {
-    run_checked(cargo().args(["fmt", "--all", "--check"]))?;
-    run_checked(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
-
     let arches = default_arches();
-    let user_crates = user_crates()?.all;
-    for &arch in &arches {
-        ensure_rust_targets(&[arch.user_target(), arch.kernel_target()])?;
-        let mut user = cargo();
-        user.args(["clippy", "--target", arch.user_target()]);
-        for package in &user_crates {
-            user.args(["-p", package]);
+    let mut failures = Vec::new();
+    let mut step = |name: String, outcome: Result<()>| {
+        if let Err(error) = outcome {
+            eprintln!("xtask ci: {name} FAILED: {error:#}");
+            failures.push(name);
         }
-        run_checked(user.args(["--", "-D", "warnings"]))?;
+    };
 
-        // The kernel links a boot image, so lint it with a real one in place.
-        let request = BuildRequest {
-            arch,
-            profile: Profile::Dev,
-            root: Program::Init,
-            mode: ImageMode::Normal,
-        };
-        let image = build(request)?.image;
-        run_checked(
-            cargo()
-                .args(["clippy", "-p", "kernel", "--target", arch.kernel_target()])
-                .args(["--", "-D", "warnings"])
-                .env("KERNITE_BOOT_IMAGE", image),
-        )?;
+    step(
+        "cargo fmt --check".to_string(),
+        run_checked(cargo().args(["fmt", "--all", "--check"])),
+    );
+    step(
+        "clippy (host crates)".to_string(),
+        run_checked(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"])),
+    );
+    for &arch in &arches {
+        step(format!("clippy ({arch} user crates)"), clippy_user(arch));
+        step(format!("clippy ({arch} kernel)"), clippy_kernel(arch));
     }
-
-    run_plan(&Plan {
+    let plan = Plan {
         scope: Scope::Everything,
         arches,
         timeout: Duration::from_secs(60),
         profile: Profile::Dev,
-    })
+    };
+    step("cargo xtask test".to_string(), run_plan(&plan));
+
+    if !failures.is_empty() {
+        bail!("CI failed: {}", failures.join(", "));
+    }
+    println!("xtask ci: all steps passed");
+    Ok(())
+}
+
+/// Clippy over trona and every crate under `servers/`, for the user target.
+fn clippy_user(arch: Arch) -> Result<()> {
+    ensure_rust_targets(&[arch.user_target()])?;
+    let mut command = cargo();
+    command.args(["clippy", "--target", arch.user_target()]);
+    for package in user_crates()?.all {
+        command.args(["-p", &package]);
+    }
+    run_checked(command.args(["--", "-D", "warnings"]))
+}
+
+/// Clippy over the kernel, which links a boot image: build a real one first.
+fn clippy_kernel(arch: Arch) -> Result<()> {
+    let request = BuildRequest {
+        arch,
+        profile: Profile::Dev,
+        root: Program::Init,
+        mode: ImageMode::Normal,
+    };
+    let image = build(request)?.image;
+    run_checked(
+        cargo()
+            .args(["clippy", "-p", "kernel", "--target", arch.kernel_target()])
+            .args(["--", "-D", "warnings"])
+            .env("KERNITE_BOOT_IMAGE", image),
+    )
 }

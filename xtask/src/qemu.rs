@@ -1,5 +1,6 @@
 //! Booting a kernel in QEMU: interactively (`run`) or captured with a timeout (`test`, `bench`).
 
+use crate::cargo::command_line;
 use crate::targets::{Arch, MachineExit, ensure_qemu};
 use anyhow::{Context, Result};
 use std::io::{BufRead, BufReader};
@@ -41,7 +42,7 @@ pub fn boot_interactive(arch: Arch, kernel: &Path, debugger: Debugger) -> Result
             kernel.display()
         );
     }
-    eprintln!("xtask: {}", describe(&command));
+    eprintln!("xtask: {}", command_line(&command));
     let status = command
         .status()
         .with_context(|| format!("starting {}", arch.qemu_binary()))?;
@@ -60,7 +61,7 @@ pub fn boot_captured(
     let mut command = Command::new(arch.qemu_binary());
     command.args(arch.qemu_args(kernel));
     command.stdin(Stdio::null()).stdout(Stdio::piped());
-    eprintln!("xtask: {}", describe(&command));
+    eprintln!("xtask: {}", command_line(&command));
     let mut child = command
         .spawn()
         .with_context(|| format!("starting {}", arch.qemu_binary()))?;
@@ -119,14 +120,4 @@ pub fn boot_captured(
         exit: Some(arch.decode_exit(status.code())),
         lines,
     })
-}
-
-/// The command line, for the user to copy.
-fn describe(command: &Command) -> String {
-    let mut text = command.get_program().to_string_lossy().into_owned();
-    for arg in command.get_args() {
-        text.push(' ');
-        text.push_str(&arg.to_string_lossy());
-    }
-    text
 }
