@@ -507,7 +507,7 @@ pub fn render_markdown(model: &Model) -> String {
                     label_row.doc = format!("`{:#x}`", i.label);
                 }
                 if let Some(cap_row) = registers.get_mut(0) {
-                    cap_row.doc = format!("A `{}` capability.", i.object);
+                    cap_row.doc = format!("The invoked `{}` capability.", i.object);
                 }
             }
             registers.extend(register_rows(&i.args, own_args, arches));
