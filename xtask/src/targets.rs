@@ -31,8 +31,8 @@ pub enum Program {
 pub enum MachineExit {
     /// The kernel powered off with this code (`KernelDebug.shutdown`).
     Shutdown(u32),
-    /// x86_64 only: QEMU exited with status 0, which with `-no-reboot` means a reset or
-    /// triple fault, never a kernel shutdown.
+    /// QEMU exited with status 0, which no kernel shutdown produces: with `-no-reboot` a
+    /// reset or triple fault (x86_64), a PSCI power-off or reset (aarch64).
     Reset,
     /// A status that no kernel shutdown produces: QEMU itself failed or was killed.
     Abnormal(Option<i32>),
@@ -102,19 +102,18 @@ impl Arch {
 
     /// Decodes QEMU's exit status (`None` when it was killed by a signal).
     ///
-    /// x86_64: the isa-debug-exit device makes QEMU exit with `(value << 1) | 1`, so the
-    /// kernel's `shutdown(0)` is status 1; status 0 is a reset. aarch64: semihosting
-    /// `SYS_EXIT` hands the code through unchanged.
+    /// Both architectures make QEMU exit with `(value << 1) | 1`, so the kernel's
+    /// `shutdown(0)` is status 1 and an even status is never a shutdown: x86_64 through
+    /// the isa-debug-exit device, aarch64 by passing that value to semihosting `SYS_EXIT`
+    /// (which QEMU hands through unchanged). Status 0 is a reset or power-off.
     pub fn decode_exit(self, status: Option<i32>) -> MachineExit {
         let Some(code) = status else {
             return MachineExit::Abnormal(None);
         };
-        match self {
-            Arch::X86_64 if code == 0 => MachineExit::Reset,
-            Arch::X86_64 if code & 1 == 1 => MachineExit::Shutdown((code as u32) >> 1),
-            Arch::X86_64 => MachineExit::Abnormal(Some(code)),
-            Arch::Aarch64 if code >= 0 => MachineExit::Shutdown(code as u32),
-            Arch::Aarch64 => MachineExit::Abnormal(Some(code)),
+        match code {
+            0 => MachineExit::Reset,
+            code if code & 1 == 1 => MachineExit::Shutdown((code as u32) >> 1),
+            code => MachineExit::Abnormal(Some(code)),
         }
     }
 
@@ -256,9 +255,11 @@ mod tests {
             (Arch::X86_64, Some(0), MachineExit::Reset),
             (Arch::X86_64, Some(2), MachineExit::Abnormal(Some(2))),
             (Arch::X86_64, None, MachineExit::Abnormal(None)),
-            (Arch::Aarch64, Some(0), MachineExit::Shutdown(0)),
-            (Arch::Aarch64, Some(1), MachineExit::Shutdown(1)),
-            (Arch::Aarch64, Some(-1), MachineExit::Abnormal(Some(-1))),
+            (Arch::Aarch64, Some(1), MachineExit::Shutdown(0)),
+            (Arch::Aarch64, Some(3), MachineExit::Shutdown(1)),
+            (Arch::Aarch64, Some(0), MachineExit::Reset),
+            (Arch::Aarch64, Some(2), MachineExit::Abnormal(Some(2))),
+            (Arch::Aarch64, None, MachineExit::Abnormal(None)),
         ];
         for (arch, status, expected) in cases {
             assert_eq!(arch.decode_exit(status), expected, "{arch} {status:?}");
