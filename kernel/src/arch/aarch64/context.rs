@@ -129,8 +129,3 @@ pub unsafe fn prepare_user_thread(
 pub fn set_current_thread(tcb_addr: u64, kernel_stack_top: u64) {
     percpu::set_current(tcb_addr, kernel_stack_top);
 }
-
-/// The TCB address last passed to [`set_current_thread`].
-pub fn current_thread() -> u64 {
-    percpu::current_thread()
-}

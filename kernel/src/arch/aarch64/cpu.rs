@@ -32,8 +32,6 @@ pub const CPTR_EL2_NO_TRAPS: u64 = 0x33ff;
 pub const SPSR_EL1H_MASKED: u64 = 0x3c5;
 /// SPSR for EL0t with everything unmasked: how threads run in user mode.
 pub const SPSR_EL0T: u64 = 0;
-/// SPSR.I: IRQs masked.
-pub const SPSR_I: u64 = 1 << 7;
 /// The mode field of SPSR (M[3:0]); EL0t is 0.
 pub const SPSR_MODE_MASK: u64 = 0xf;
 

@@ -23,6 +23,9 @@ pub const ENTRIES: usize = 512;
 /// [`new_root`] leaves these entries empty.
 pub const KERNEL_HALF_FIRST: usize = 256;
 
+// Every user mapping lies in the root entries below KERNEL_HALF_FIRST.
+const _: () = assert!(abi::USER_TOP <= (KERNEL_HALF_FIRST as u64) << 39);
+
 /// Descriptor bits [1:0] of a next-level table (and of an L3 page).
 pub const DESC_TABLE: u64 = 0b11;
 const DESC_VALID: u64 = 0b01;
@@ -47,7 +50,8 @@ const ACCESS_FLAG: u64 = 1 << 10;
 const NOT_GLOBAL: u64 = 1 << 11;
 const PXN: u64 = 1 << 53;
 const UXN: u64 = 1 << 54;
-const ADDRESS_MASK: u64 = 0x0000_ffff_ffff_f000;
+/// Output address bits [47:12] of a descriptor.
+const ADDRESS_MASK: u64 = ((1 << 48) - 1) & !(PAGE_SIZE - 1);
 
 /// A kernel 1 GiB block of device memory (the first GiB of the virt machine): EL1 only,
 /// never executable.
@@ -179,6 +183,10 @@ pub fn init() {
     };
     // SAFETY: Runs once during early boot, before any other use of ASIDS.
     unsafe { (*ASIDS.get()).count = 1 << asid_bits };
+    assert!(
+        read_sysreg!("ttbr1_el1") & ADDRESS_MASK == kernel_root(),
+        "TTBR1 does not hold the boot direct-map table"
+    );
     let empty = super::virt_to_phys((&raw const boot_empty_l0) as usize);
     // SAFETY: The kernel runs only from TTBR1 addresses by now; an empty TTBR0 table (ASID
     // 0) only removes the identity map, whose entries the flush drops from the TLB.

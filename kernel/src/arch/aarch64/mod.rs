@@ -66,11 +66,8 @@ mod generated;
 use crate::arch::MemoryRegion;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-pub use context::{
-    KernelContext, current_thread, prepare_user_thread, set_current_thread, switch_context,
-};
-pub use dtb::MAX_REGIONS;
-pub use fpu::{FPU_AREA_SIZE, FpuArea};
+pub use context::{KernelContext, prepare_user_thread, set_current_thread, switch_context};
+pub use fpu::FpuArea;
 pub use frame::{FaultInfo, UserFrame};
 
 /// Size of every thread's kernel stack; [`prepare_user_thread`] insists on it because the

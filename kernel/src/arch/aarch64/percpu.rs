@@ -36,9 +36,3 @@ pub fn set_current(tcb_addr: u64, kernel_stack_top: u64) {
         (*PERCPU.get()).kernel_sp = kernel_stack_top;
     }
 }
-
-/// The TCB address last given to [`set_current`].
-pub fn current_thread() -> u64 {
-    // SAFETY: A plain read of a field only this CPU writes.
-    unsafe { (*PERCPU.get()).current_thread }
-}
