@@ -473,6 +473,28 @@ mod tests {
     }
 
     #[test]
+    fn first_invocation_of_an_object_gets_a_section_heading() {
+        let text = schema().replace(
+            "# The TCB block was once",
+            "[[object]]\nname = \"Endpoint\"\nid = 9\nlabels = { base = 0x140, size = 0x20 }\ndoc = \"A rendezvous.\"\n\n# The TCB block was once",
+        );
+        check(
+            &text,
+            |t| add_invocation(t, "Endpoint", "send", "Send a word.", &["write".into()]),
+            Added::Invocation {
+                object: "Endpoint".into(),
+                name: "send".into(),
+                label: 0x140,
+            },
+            &format!(
+                "# --- Endpoint {}\n\n[[invocation]]\nobject = \"Endpoint\"\nname = \"send\"\nlabel = 0x140\nrights = [\"write\"]\ndoc = \"Send a word.\"",
+                "-".repeat(62)
+            ),
+            "# ------",
+        );
+    }
+
+    #[test]
     fn full_block_is_an_error() {
         let text = schema().replace(
             "labels = { base = 0xc0, size = 0x20 }",
