@@ -25,6 +25,7 @@ const CASES: &[&str] = &[
     "doc_only",
     "version_backwards",
     "version_bump_only",
+    "names_sets_and_arches",
 ];
 
 fn fixtures() -> PathBuf {
@@ -163,4 +164,9 @@ fn version_backwards() {
 #[test]
 fn version_bump_only() {
     check("version_bump_only", [0, 0, 0, 0], Status::Warning);
+}
+
+#[test]
+fn names_sets_and_arches() {
+    check("names_sets_and_arches", [1, 2, 1, 0], Status::Ok);
 }
