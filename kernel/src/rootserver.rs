@@ -363,7 +363,7 @@ fn fill_memory_map(info: &mut BootInfo) {
     ));
 }
 
-/// A minimal reader for the static ELF64 executables trona builds.
+/// A minimal reader for the static ELF64 executables trona builds (either port).
 mod elf {
     use abi::Rights;
 
