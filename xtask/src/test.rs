@@ -7,7 +7,6 @@ use crate::protocol::{SerialReport, Verdict};
 use crate::qemu::boot_captured;
 use crate::targets::{Arch, Program};
 use anyhow::{Context, Result, bail};
-use std::process::Command;
 use std::time::Duration;
 
 /// Run the host tests and the in-QEMU test suite.
@@ -141,10 +140,10 @@ fn host_tests() -> Result<Phase> {
 
 /// `cargo xtask gen --check`: the generated files match schema.toml.
 fn generated_files_check() -> Result<Phase> {
-    let xtask = std::env::current_exe().context("locating the xtask binary")?;
-    let status = Command::new(xtask)
-        .args(["gen", "--check"])
-        .current_dir(workspace_root())
+    // A fresh `cargo xtask` rather than this process's own binary: `cargo test` may just
+    // have rebuilt (and so replaced) the xtask executable on disk.
+    let status = cargo()
+        .args(["xtask", "gen", "--check"])
         .status()
         .context("running `cargo xtask gen --check`")?;
     let verdict = if status.success() {
