@@ -65,7 +65,11 @@ core::arch::global_asm!(
     "    movabs $0x5555aaaa5555aaaa, %rcx",
     "    cmp %rcx, %rax",
     "    jne 9f",
-    // Spin in user mode until the timer has interrupted user mode a few times.
+    // Set RFLAGS.AC (harmless in user mode), then spin until the timer has interrupted
+    // user mode a few times; the kernel must never run with AC set (it would lift SMAP).
+    "    pushfq",
+    "    orq $0x40000, (%rsp)",
+    "    popfq",
     "1:  pause",
     "    mov $2, %eax",
     "    syscall",
@@ -260,6 +264,7 @@ fn switch_to(next: usize) {
 
 /// Stands in for `crate::syscall::handle_syscall`.
 pub fn handle_syscall(frame: &mut UserFrame) {
+    assert_no_alignment_check_override();
     let s = state();
     match frame.syscall_number() {
         SYS_CHECK_ARGS => {
@@ -292,8 +297,22 @@ pub fn handle_syscall(frame: &mut UserFrame) {
     }
 }
 
+/// Panics if RFLAGS.AC is set in the kernel.
+fn assert_no_alignment_check_override() {
+    let rflags: u64;
+    // SAFETY: Reads RFLAGS through the stack; no other effect.
+    unsafe {
+        core::arch::asm!("pushfq", "pop {}", out(reg) rflags, options(nomem, preserves_flags))
+    };
+    assert!(
+        rflags & (1 << 18) == 0,
+        "the kernel runs with RFLAGS.AC set: SMAP is off"
+    );
+}
+
 /// Stands in for `crate::sched::timer_tick`.
 pub fn timer_tick(from_user: bool) {
+    assert_no_alignment_check_override();
     if from_user {
         USER_TICKS.fetch_add(1, Ordering::Relaxed);
     } else {

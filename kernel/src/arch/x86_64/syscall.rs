@@ -22,6 +22,7 @@ core::arch::global_asm!(
     user_cs = const USER_CS,
     user_ds = const USER_DS,
     syscall_vector = const SYSCALL_VECTOR,
+    rflags_ac = const RFLAGS_AC,
     trap_dispatch = sym trap::trap_dispatch,
     bad_user_return = sym trap::bad_user_return,
     canary_failed = sym trap::kernel_stack_canary_failed,
@@ -33,8 +34,10 @@ unsafe extern "C" {
     fn syscall_entry();
 }
 
+/// RFLAGS.AC: when set, SMAP lets the kernel touch user pages.
+const RFLAGS_AC: u64 = 1 << 18;
 /// RFLAGS bits cleared on `syscall`: TF, IF, DF, NT and AC.
-const SYSCALL_RFLAGS_MASK: u64 = (1 << 8) | (1 << 9) | (1 << 10) | (1 << 14) | (1 << 18);
+const SYSCALL_RFLAGS_MASK: u64 = (1 << 8) | (1 << 9) | (1 << 10) | (1 << 14) | RFLAGS_AC;
 
 /// Enables `syscall`/`sysret` (and keeps NX on) and points LSTAR at the entry.
 pub fn init() {

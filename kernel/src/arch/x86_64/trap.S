@@ -127,10 +127,15 @@ trap_stubs:
     .org trap_stubs + {stub_count} * {stub_size}
 
 trap_common:
-    // From user mode the GS base is the user's: switch to the per-CPU block.
+    // From user mode the GS base is the user's: switch to the per-CPU block. User mode may
+    // also have set RFLAGS.AC, which would switch SMAP off in the kernel: clear it (the
+    // frame keeps the user's value).
     testb $3, {frame_cs} - {frame_vector}(%rsp)
     jz 1f
     swapgs
+    pushfq
+    andq $~{rflags_ac}, (%rsp)
+    popfq
 1:
     PUSH_GPRS
     movq %rsp, %rdi
