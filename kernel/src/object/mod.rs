@@ -17,7 +17,7 @@ pub mod tcb;
 pub mod untyped;
 pub mod vspace;
 
-use core::cell::UnsafeCell;
+use core::cell::{Cell, UnsafeCell};
 
 use abi::{Error, ObjectType};
 use kerncore::{Cap, CapState, ObjectCounts, ObjectFrames, ObjectRef, Released, object_frames};
@@ -29,23 +29,32 @@ use crate::arch;
 /// The kernel runs on one CPU with interrupts disabled whenever it runs kernel code (the
 /// idle loop takes interrupts only between its own accesses), so one execution context
 /// touches a `Global` at a time. [`Global::with`] hands out the mutable reference for the
-/// duration of a closure; closures must not re-enter the same global.
-pub struct Global<T>(UnsafeCell<T>);
+/// duration of a closure and refuses (panics) if that closure re-enters the same global,
+/// which would create a second mutable reference.
+pub struct Global<T> {
+    value: UnsafeCell<T>,
+    in_use: Cell<bool>,
+}
 
-// SAFETY: See the type documentation: one CPU, interrupts off in the kernel, no concurrent access.
+// SAFETY: See the type documentation: one CPU, interrupts off in the kernel, no concurrent
+// access; `in_use` catches re-entry from the same context.
 unsafe impl<T> Sync for Global<T> {}
 
 impl<T> Global<T> {
     /// Wraps an initial value.
     pub const fn new(value: T) -> Global<T> {
-        Global(UnsafeCell::new(value))
+        Global { value: UnsafeCell::new(value), in_use: Cell::new(false) }
     }
 
-    /// Runs `f` with exclusive access to the value.
+    /// Runs `f` with exclusive access to the value. Panics if `f` calls `with` on the same
+    /// global again (a kernel bug).
     pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        // SAFETY: One CPU, interrupts off, and callers do not re-enter the same global from
-        // inside `f` (each use is a short, non-switching critical section).
-        f(unsafe { &mut *self.0.get() })
+        assert!(!self.in_use.replace(true), "kernel global re-entered while in use");
+        // SAFETY: One CPU, interrupts off, and `in_use` guarantees that no other reference
+        // from `with` is live.
+        let result = f(unsafe { &mut *self.value.get() });
+        self.in_use.set(false);
+        result
     }
 }
 
