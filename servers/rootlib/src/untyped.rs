@@ -34,6 +34,15 @@ impl UntypedPool {
     pub fn caps(&self) -> &[CPtr] {
         &self.caps[..self.count]
     }
+
+    /// Removes the smallest region from the pool and hands its capability to the caller.
+    pub fn take_smallest(&mut self) -> Option<CPtr> {
+        if self.count == 0 {
+            return None;
+        }
+        self.count -= 1;
+        Some(self.caps[self.count])
+    }
 }
 
 impl Resources {

@@ -10,7 +10,7 @@ use crate::harness::{Failure, Outcome, ensure, ok};
 const STATES: [u8; 3] = [0, 1, 2];
 
 /// The frames in each state.
-fn counts() -> Result<[u64; 3], Failure> {
+pub fn counts() -> Result<[u64; 3], Failure> {
     let mut counts = [0; 3];
     for (count, state) in counts.iter_mut().zip(STATES) {
         *count = ok(

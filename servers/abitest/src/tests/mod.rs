@@ -4,6 +4,7 @@ mod cnode;
 mod errors;
 mod faults;
 mod kdebug;
+mod lifetimes;
 mod notification;
 mod sched;
 mod syscalls;
@@ -244,6 +245,39 @@ pub static TESTS: &[Test] = &[
             inv(I::KernelDebugFrameCount),
         ],
         run: kdebug::frame_states,
+    },
+    Test {
+        name: "own_objects_are_busy",
+        covers: &[inv(I::CNodeDelete)],
+        run: lifetimes::own_objects_are_busy,
+    },
+    Test {
+        name: "busy_until_released",
+        covers: &[
+            inv(I::CNodeDelete),
+            inv(I::TcbBindNotification),
+            inv(I::TcbUnbindNotification),
+        ],
+        run: lifetimes::busy_until_released,
+    },
+    Test {
+        name: "delete_mapped_frame",
+        covers: &[inv(I::CNodeDelete), inv(I::VSpaceLookup)],
+        run: lifetimes::delete_mapped_frame,
+    },
+    Test {
+        name: "delete_blocked_thread",
+        covers: &[
+            inv(I::CNodeDelete),
+            inv(I::NotificationWait),
+            inv(I::NotificationSignal),
+        ],
+        run: lifetimes::delete_blocked_thread,
+    },
+    Test {
+        name: "top_level_untyped_to_free",
+        covers: &[inv(I::CNodeDelete), inv(I::KernelDebugFrameCount)],
+        run: lifetimes::top_level_untyped_to_free,
     },
     Test {
         name: "check_frames_at_end",
