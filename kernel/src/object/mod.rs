@@ -43,13 +43,19 @@ unsafe impl<T> Sync for Global<T> {}
 impl<T> Global<T> {
     /// Wraps an initial value.
     pub const fn new(value: T) -> Global<T> {
-        Global { value: UnsafeCell::new(value), in_use: Cell::new(false) }
+        Global {
+            value: UnsafeCell::new(value),
+            in_use: Cell::new(false),
+        }
     }
 
     /// Runs `f` with exclusive access to the value. Panics if `f` calls `with` on the same
     /// global again (a kernel bug).
     pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        assert!(!self.in_use.replace(true), "kernel global re-entered while in use");
+        assert!(
+            !self.in_use.replace(true),
+            "kernel global re-entered while in use"
+        );
         // SAFETY: One CPU, interrupts off, and `in_use` guarantees that no other reference
         // from `with` is live.
         let result = f(unsafe { &mut *self.value.get() });
