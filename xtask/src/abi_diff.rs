@@ -86,7 +86,10 @@ mod tests {
     use super::*;
     use abigen::diff::{Class, Status};
 
-    /// A throwaway git repository holding a copy of this repository's schema.toml.
+    /// The small schema the abigen diff fixtures start from.
+    const BASE: &str = include_str!("../../abigen/tests/diff/base.toml");
+
+    /// A throwaway git repository holding a schema.toml.
     struct Repo {
         dir: tempfile::TempDir,
     }
@@ -97,10 +100,7 @@ mod tests {
                 dir: tempfile::tempdir().expect("creating a temporary directory"),
             };
             repo.git(&["init", "--quiet"]);
-            repo.write(
-                &std::fs::read_to_string(crate::codegen::repository_root().join("schema.toml"))
-                    .expect("reading schema.toml"),
-            );
+            repo.write(BASE);
             repo.commit("base");
             repo
         }
@@ -170,8 +170,8 @@ mod tests {
         check(&repo, "HEAD", None, [0, 0, 0, 0], Status::Ok);
 
         repo.edit(
-            "name = \"ticks\"\nnumber = 6",
-            "name = \"ticks\"\nnumber = 7",
+            "name = \"debug_write\"\nnumber = 3",
+            "name = \"debug_write\"\nnumber = 4",
         );
         repo.edit("version = \"1.0\"", "version = \"1.1\"");
         let report = check(&repo, "HEAD", None, [1, 0, 0, 0], Status::Refused);
@@ -179,7 +179,7 @@ mod tests {
             report.verdict.to_string(),
             "REFUSED: 1 breaking change without a major ABI version bump (1.0 -> 1.1)"
         );
-        repo.commit("renumber ticks");
+        repo.commit("renumber debug_write");
         check(&repo, "HEAD~1", Some("HEAD"), [1, 0, 0, 0], Status::Refused);
         check(&repo, "HEAD", None, [0, 0, 0, 0], Status::Ok);
 
@@ -188,7 +188,7 @@ mod tests {
                 .expect("the report serializes");
         assert_eq!(json["changes"][0]["class"], "breaking");
         assert_eq!(json["changes"][0]["kind"], "renumbered");
-        assert_eq!(json["changes"][0]["entry"], "sys.ticks");
+        assert_eq!(json["changes"][0]["entry"], "sys.debug_write");
         assert_eq!(json["verdict"]["status"], "refused");
         assert_eq!(json["head_version"]["minor"], 1);
     }
@@ -197,8 +197,8 @@ mod tests {
     fn broken_base_is_reported_with_its_diagnostics() {
         let repo = Repo::new();
         repo.edit(
-            "name = \"ticks\"\nnumber = 6",
-            "name = \"ticks\"\nnumber = 2",
+            "name = \"debug_write\"\nnumber = 3",
+            "name = \"debug_write\"\nnumber = 0",
         );
         repo.commit("duplicate number");
         let error = compare(repo.path(), "HEAD", None)
@@ -208,7 +208,7 @@ mod tests {
             error.contains("HEAD:schema.toml is not a valid schema"),
             "{error}"
         );
-        assert!(error.contains("duplicate syscall number `2`"), "{error}");
+        assert!(error.contains("duplicate syscall number `0`"), "{error}");
     }
 
     #[test]
