@@ -36,8 +36,8 @@ pub const MAX_MODULES: usize = 8;
 /// Bytes reserved for a module or image entry name (UTF-8, padded with NUL bytes).
 pub const NAME_LEN: usize = 32;
 
-/// The size of the page that holds a [`BootInfo`]; the layout must fit in it.
-const BOOTINFO_PAGE_BYTES: usize = 4096;
+/// The size of the page that holds a [`BootInfo`] (`abi::PAGE_SIZE`); the layout must fit in it.
+const BOOTINFO_PAGE_BYTES: usize = abi::PAGE_SIZE as usize;
 
 /// The boot information page, as the kernel writes it and the root task reads it.
 ///
