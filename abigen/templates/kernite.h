@@ -29,4 +29,23 @@ struct {{ s.name }} {
 };
 _Static_assert(sizeof(struct {{ s.name }}) == {{ s.size }}, "{{ s.name }} must be {{ s.size }} bytes");
 {% endfor %}
+{%- for trap in traps %}
+#if {{ trap.condition }}
+/**
+ * Traps into the kernel ({{ trap.arch }} `{{ trap.instruction }}`) with syscall `number` and the
+ * argument registers `args`; stores the value register in `*value` and returns the status.
+ */
+static inline uint64_t {{ lower }}_trap(uint64_t number, const uint64_t args[{{ arg_count }}], uint64_t *value) {
+{%- for declaration in trap.declarations %}
+    {{ declaration }}
+{%- endfor %}
+    __asm__ volatile("{{ trap.instruction }}"
+                     : {{ trap.outputs }}
+                     : {{ trap.inputs }}
+                     : {{ trap.clobbers }});
+    *value = {{ trap.value }};
+    return {{ trap.status }};
+}
+#endif
+{% endfor %}
 #endif /* {{ guard }} */

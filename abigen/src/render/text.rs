@@ -71,6 +71,102 @@ struct CHeader<'a> {
     fingerprint: String,
     sections: Vec<CSection>,
     structs: Vec<CStruct>,
+    lower: String,
+    arg_count: usize,
+    traps: Vec<CTrap>,
+}
+
+/// The inline trap function of one architecture, as GCC/Clang extended assembly.
+struct CTrap {
+    arch: String,
+    condition: String,
+    instruction: String,
+    declarations: Vec<String>,
+    outputs: String,
+    inputs: String,
+    clobbers: String,
+    status: String,
+    value: String,
+}
+
+/// The preprocessor test for an architecture.
+fn c_arch_condition(arch: &str) -> String {
+    match arch {
+        "x86_64" => "defined(__x86_64__)".to_owned(),
+        "aarch64" => "defined(__aarch64__)".to_owned(),
+        "riscv64" => "defined(__riscv) && __riscv_xlen == 64".to_owned(),
+        other => format!("defined(__{other}__)"),
+    }
+}
+
+/// Register variables and asm operands for one architecture's trap.
+fn c_trap(arch: &Arch) -> CTrap {
+    // (register, initial value, is an output)
+    let mut registers: Vec<(String, Option<String>, bool)> = Vec::new();
+    let mut role = |register: &str, input: Option<String>, output: bool| match registers
+        .iter_mut()
+        .find(|(r, _, _)| r == register)
+    {
+        Some((_, i, o)) => {
+            if input.is_some() {
+                *i = input;
+            }
+            *o |= output;
+        }
+        None => registers.push((register.to_owned(), input, output)),
+    };
+    role(&arch.number_register, Some("number".to_owned()), false);
+    for (index, register) in arch.arg_registers.iter().enumerate() {
+        role(register, Some(format!("args[{index}]")), false);
+    }
+    for register in &arch.result_registers {
+        role(register, None, true);
+    }
+    let declarations = registers
+        .iter()
+        .map(|(register, input, _)| match input {
+            Some(value) => {
+                format!("register uint64_t r_{register} __asm__(\"{register}\") = {value};")
+            }
+            None => format!("register uint64_t r_{register} __asm__(\"{register}\");"),
+        })
+        .collect();
+    let outputs: Vec<String> = registers
+        .iter()
+        .filter(|(_, _, output)| *output)
+        .map(|(register, input, _)| {
+            let constraint = if input.is_some() { "+r" } else { "=r" };
+            format!("\"{constraint}\"(r_{register})")
+        })
+        .collect();
+    let inputs: Vec<String> = registers
+        .iter()
+        .filter(|(_, input, output)| input.is_some() && !*output)
+        .map(|(register, _, _)| format!("\"r\"(r_{register})"))
+        .collect();
+    let mut clobbers: Vec<String> = arch
+        .clobbered_registers
+        .iter()
+        .map(|r| format!("\"{r}\""))
+        .collect();
+    clobbers.push("\"memory\"".to_owned());
+    CTrap {
+        arch: arch.name.clone(),
+        condition: c_arch_condition(&arch.name),
+        instruction: arch.trap.clone(),
+        declarations,
+        outputs: outputs.join(", "),
+        inputs: inputs.join(", "),
+        clobbers: clobbers.join(", "),
+        status: format!(
+            "r_{}",
+            arch.result_registers.first().map_or("", String::as_str)
+        ),
+        value: format!(
+            "r_{}",
+            arch.result_registers.get(1).map_or("", String::as_str)
+        ),
+    }
 }
 
 /// Makes text safe inside a `/** … */` comment.
@@ -218,6 +314,9 @@ pub fn render_c_header(model: &Model) -> String {
             fingerprint: format!("{:#018x}", fingerprint(model)),
             sections,
             structs,
+            lower,
+            arg_count: model.arg_register_count(),
+            traps: model.arches.iter().map(c_trap).collect(),
         }
         .render(),
     )

@@ -225,4 +225,48 @@ struct kernite_cpu_times {
 };
 _Static_assert(sizeof(struct kernite_cpu_times) == 32, "kernite_cpu_times must be 32 bytes");
 
+#if defined(__x86_64__)
+/**
+ * Traps into the kernel (x86_64 `syscall`) with syscall `number` and the
+ * argument registers `args`; stores the value register in `*value` and returns the status.
+ */
+static inline uint64_t kernite_trap(uint64_t number, const uint64_t args[6], uint64_t *value) {
+    register uint64_t r_rax __asm__("rax") = number;
+    register uint64_t r_rdi __asm__("rdi") = args[0];
+    register uint64_t r_rsi __asm__("rsi") = args[1];
+    register uint64_t r_rdx __asm__("rdx") = args[2];
+    register uint64_t r_r10 __asm__("r10") = args[3];
+    register uint64_t r_r8 __asm__("r8") = args[4];
+    register uint64_t r_r9 __asm__("r9") = args[5];
+    __asm__ volatile("syscall"
+                     : "+r"(r_rax), "+r"(r_rdx)
+                     : "r"(r_rdi), "r"(r_rsi), "r"(r_r10), "r"(r_r8), "r"(r_r9)
+                     : "rcx", "r11", "memory");
+    *value = r_rdx;
+    return r_rax;
+}
+#endif
+
+#if defined(__aarch64__)
+/**
+ * Traps into the kernel (aarch64 `svc #0`) with syscall `number` and the
+ * argument registers `args`; stores the value register in `*value` and returns the status.
+ */
+static inline uint64_t kernite_trap(uint64_t number, const uint64_t args[6], uint64_t *value) {
+    register uint64_t r_x8 __asm__("x8") = number;
+    register uint64_t r_x0 __asm__("x0") = args[0];
+    register uint64_t r_x1 __asm__("x1") = args[1];
+    register uint64_t r_x2 __asm__("x2") = args[2];
+    register uint64_t r_x3 __asm__("x3") = args[3];
+    register uint64_t r_x4 __asm__("x4") = args[4];
+    register uint64_t r_x5 __asm__("x5") = args[5];
+    __asm__ volatile("svc #0"
+                     : "+r"(r_x0), "+r"(r_x1)
+                     : "r"(r_x8), "r"(r_x2), "r"(r_x3), "r"(r_x4), "r"(r_x5)
+                     : "memory");
+    *value = r_x1;
+    return r_x0;
+}
+#endif
+
 #endif /* KERNITE_ABI_H */
