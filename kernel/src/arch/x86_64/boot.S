@@ -123,6 +123,11 @@ boot_pdpt_high:
 .global boot_pd
 boot_pd:
     .skip 4 * 4096
+// Left unmapped once the kernel image is remapped in 4 KiB pages (kimage.rs): a boot
+// stack overflow then faults instead of overwriting the page directories above.
+.global boot_stack_guard
+boot_stack_guard:
+    .skip 4096
 boot_stack:
     .skip {boot_stack_size}
 boot_stack_top:

@@ -11,6 +11,7 @@ unsafe extern "C" {
     static __rodata_start: u8;
     static __data_start: u8;
     static __kernel_virt_end: u8;
+    static boot_stack_guard: u8;
     static mut boot_pdpt_high: [u64; ENTRIES];
     static mut boot_pd: [u64; BOOT_DIRECT_MAP_TABLES * ENTRIES];
 }
@@ -29,7 +30,8 @@ static KERNEL_PHYS_END: AtomicU64 = AtomicU64::new(0);
 
 /// Replaces the boot mapping of the kernel image (2 MiB pages, writable and executable)
 /// with 4 KiB pages: text read-only and executable, rodata read-only, data and .bss
-/// writable, all but text no-execute. Then marks the boot direct map no-execute.
+/// writable, all but text no-execute, and the page below the boot stack unmapped. Then
+/// marks the boot direct map no-execute.
 ///
 /// The new tables take the pages right after the image, which [`kernel_phys_range`]
 /// includes from then on. Call once, after the memory map is known.
@@ -37,6 +39,7 @@ pub fn protect(regions: &[MemoryRegion]) {
     let text = (&raw const __kernel_virt_start) as u64..(&raw const __rodata_start) as u64;
     let rodata = text.end..(&raw const __data_start) as u64;
     let data = rodata.end..(&raw const __kernel_virt_end) as u64;
+    let guard = (&raw const boot_stack_guard) as u64;
     let image_end = virt_to_phys(data.end as usize);
     let tables = 1 + image_end.div_ceil(LARGE_PAGE);
     let tables_end = image_end + tables * PAGE_SIZE;
@@ -65,7 +68,9 @@ pub fn protect(regions: &[MemoryRegion]) {
         for i in 0..ENTRIES {
             let paddr = chunk * LARGE_PAGE + i as u64 * PAGE_SIZE;
             let vaddr = KERNEL_VIRT_BASE + paddr;
-            let entry = if text.contains(&vaddr) {
+            let entry = if vaddr == guard {
+                0
+            } else if text.contains(&vaddr) {
                 paddr | PRESENT
             } else if rodata.contains(&vaddr) {
                 paddr | PRESENT | NO_EXECUTE

@@ -96,7 +96,15 @@ fn exception(frame: &mut UserFrame) {
                 frame.rip
             );
         }
-        VECTOR_DF | VECTOR_NMI | VECTOR_MC => kernel_exception(frame, address),
+        VECTOR_DF => {
+            dump(frame, address);
+            panic!(
+                "double fault at rip {:#x} with rsp {:#x}: most likely a kernel stack overflow \
+                 (or a fault while delivering another)",
+                frame.rip, frame.rsp
+            );
+        }
+        VECTOR_NMI | VECTOR_MC => kernel_exception(frame, address),
         _ if frame.entered_from_user() => hooks::user_fault(
             frame,
             FaultInfo {
