@@ -51,7 +51,10 @@ pub fn signal(paddr: u64, bits: u64) {
         Some((thread, word))
     });
     if let Some((thread, word)) = woken {
-        tcb::with_tcb(thread, |tcb| tcb.wake = Wake::Signaled(word));
+        tcb::with_tcb(thread, |tcb| {
+            tcb.wake = Wake::Signaled(word);
+            tcb.wait_object = 0;
+        });
         sched::make_runnable(thread);
     }
 }
@@ -65,42 +68,55 @@ pub fn poll(paddr: u64) -> Result<u64, Error> {
 }
 
 /// Takes and clears the word, blocking the current thread until it is non-zero.
+///
+/// The waiting thread holds the notification from the first block until the wait ends,
+/// also while it is suspended: a suspended waiter is taken off the queue, and when it is
+/// resumed it waits again (the wait restarts), so the notification must still exist.
 pub fn wait(paddr: u64) -> Result<u64, Error> {
     if let Ok(word) = poll(paddr) {
         return Ok(word);
     }
     let thread = sched::current();
-    with(paddr, |ntfn| -> Result<(), Error> {
-        ntfn.counts.hold()?;
-        if let Err(error) = ntfn.waiters.push_back(&mut sched::TcbLinks, thread) {
-            ntfn.counts.unhold();
-            panic!("running thread {thread:#x} was already in a queue: {error:?}");
+    with(paddr, |ntfn| ntfn.counts.hold())?;
+    tcb::with_tcb(thread, |tcb| tcb.wait_object = paddr);
+    loop {
+        if let Ok(word) = poll(paddr) {
+            with(paddr, |ntfn| ntfn.counts.unhold());
+            tcb::with_tcb(thread, |tcb| tcb.wait_object = 0);
+            return Ok(word);
         }
-        Ok(())
-    })?;
-    tcb::with_tcb(thread, |tcb| {
-        tcb.wake = Wake::Pending;
-        tcb.state = ThreadState::Blocked(paddr);
-    });
-    sched::block_current();
-    match tcb::with_tcb(thread, |tcb| {
-        core::mem::replace(&mut tcb.wake, Wake::Pending)
-    }) {
-        Wake::Signaled(word) => Ok(word),
-        // Suspended while waiting (and resumed since): the wait did not complete.
-        Wake::Cancelled | Wake::Pending => Err(Error::IllegalOperation),
+        with(paddr, |ntfn| {
+            if let Err(error) = ntfn.waiters.push_back(&mut sched::TcbLinks, thread) {
+                panic!("running thread {thread:#x} was already in a queue: {error:?}");
+            }
+        });
+        tcb::with_tcb(thread, |tcb| {
+            tcb.wake = Wake::Pending;
+            tcb.state = ThreadState::Blocked(paddr);
+        });
+        sched::block_current();
+        // Signaled: `signal` took the word and the hold. Cancelled: suspended and resumed
+        // since, still holding the notification; wait again.
+        if let Wake::Signaled(word) = tcb::with_tcb(thread, |tcb| {
+            core::mem::replace(&mut tcb.wake, Wake::Pending)
+        }) {
+            return Ok(word);
+        }
     }
 }
 
 /// Takes a blocked thread off the notification's wait queue (it is being suspended or
-/// destroyed).
+/// destroyed). The thread keeps its hold until its wait ends or it is destroyed.
 pub fn cancel_wait(paddr: u64, thread: u64) {
     with(paddr, |ntfn| {
-        if ntfn.waiters.remove(&mut sched::TcbLinks, thread).is_ok() {
-            ntfn.counts.unhold();
-        }
+        let _ = ntfn.waiters.remove(&mut sched::TcbLinks, thread);
     });
     tcb::with_tcb(thread, |tcb| tcb.wake = Wake::Cancelled);
+}
+
+/// Drops the hold of a thread that is being destroyed in the middle of a wait.
+pub fn abandon_wait(paddr: u64) {
+    with(paddr, |ntfn| ntfn.counts.unhold());
 }
 
 /// Binds the notification to a thread: `IllegalOperation` when either is already bound.

@@ -61,6 +61,8 @@ pub struct Tcb {
     pub vspace: u64,
     /// Bound notification (physical address), 0 when none.
     pub bound_notification: u64,
+    /// The notification a `wait` of this thread holds (blocked, or suspended mid-wait), 0 when none.
+    pub wait_object: u64,
     /// CPU time used.
     pub times: CpuTimes,
     /// Timer ticks left in the current time slice.
@@ -114,6 +116,7 @@ pub fn init(paddr: u64) {
         cspace_bits: 0,
         vspace: 0,
         bound_notification: 0,
+        wait_object: 0,
         times: CpuTimes::default(),
         slice_left: 0,
     };
@@ -217,15 +220,23 @@ pub fn check_destroy(paddr: u64) -> Result<(), Error> {
 /// every hold it has.
 pub fn destroy(paddr: u64) {
     crate::sched::suspend(paddr);
-    let (cspace, vspace, notification) = with_tcb(paddr, |tcb| {
-        let held = (tcb.cspace, tcb.vspace, tcb.bound_notification);
+    let (cspace, vspace, notification, waiting) = with_tcb(paddr, |tcb| {
+        let held = (
+            tcb.cspace,
+            tcb.vspace,
+            tcb.bound_notification,
+            tcb.wait_object,
+        );
         tcb.cspace = 0;
         tcb.vspace = 0;
-        tcb.bound_notification = 0;
+        tcb.wait_object = 0;
         held
     });
     release_spaces(cspace, vspace);
     if notification != 0 {
         super::notification::unbind(notification, paddr);
+    }
+    if waiting != 0 {
+        super::notification::abandon_wait(waiting);
     }
 }
