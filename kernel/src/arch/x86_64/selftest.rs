@@ -3,8 +3,16 @@
 //! It stands in for the scheduler and the syscall layer: two user threads in one small
 //! address space exercise the syscall path (argument and result registers, `sysretq`),
 //! thread switches with FPU state, a user page fault, timer interrupts from user and
-//! kernel mode, and a non-canonical return address. Success shuts down with code 0
-//! (QEMU exit status 1); any failure panics.
+//! kernel mode, RFLAGS.AC never leaking into the kernel, and a non-canonical return
+//! address. Success prints `arch selftest: OK` and shuts down with code 0 (QEMU exit
+//! status 1); any failure panics (status 3). Run it with:
+//!
+//! ```text
+//! KERNITE_BOOT_IMAGE=/dev/null cargo build -p kernel --target x86_64-unknown-none --features arch-selftest
+//! qemu-system-x86_64 -accel tcg -machine q35 -cpu max -m 256M -display none -serial stdio \
+//!     -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+//!     -kernel target/x86_64-unknown-none/debug/kernel
+//! ```
 
 use super::cell::CpuLocal;
 use super::{FaultInfo, FpuArea, KERNEL_STACK_SIZE, KernelContext, UserFrame, mmu};
