@@ -1,16 +1,21 @@
-// Boot entry on QEMU virt: EL2 to EL1, .bss, boot page tables, MMU on, then kmain in the
-// direct map.
+// Boot entry on QEMU virt: EL2 to EL1, .bss, boot page tables, MMU on, then kmain at the
+// kernel's link address.
 //
-// QEMU jumps to the ELF entry (the physical address of _start) with the MMU off and
-// x0 = physical address of the device tree. Until the MMU is on the code runs at physical
-// addresses; `adrp`/`adr` are PC-relative and so yield physical addresses there, while
-// `ldr =symbol` yields a link (virtual) address.
+// QEMU jumps to the ELF entry (the physical address of _start) with the MMU off and x0 =
+// 0 (the device tree sits at the start of RAM). Until the MMU is on the code runs at
+// physical addresses; `adrp`/`adr` are PC-relative and so yield physical addresses there,
+// while `ldr =symbol` yields a link (virtual) address.
 //
-// One L0 and one L1 table serve both TTBR0 (the identity map used while the MMU comes on)
-// and TTBR1 (the direct map at {virt_base}, where the kernel image itself lives): L1 entry
-// 0 maps the first GiB (devices) as Device-nGnRE, entries 1..{direct_map_gib} map RAM as
-// Normal write-back memory with 1 GiB blocks. init_early later points TTBR0 at an empty
-// table.
+// The tables, all in .bss:
+// - TTBR0 (only until init_early replaces it with an empty table): an identity map of the
+//   GiB the kernel was loaded in, so the instructions right after the MMU comes on can be
+//   fetched.
+// - TTBR1 entry 0, the direct map at {direct_map_base}: the first GiB (devices) as
+//   Device-nGnRE, GiB 1..{direct_map_gib} (RAM) as Normal write-back memory, in 1 GiB
+//   blocks, none of it executable.
+// - TTBR1 entry {image_l0_index}, the kernel image at {virt_base} + its physical address,
+//   in 4 KiB pages through {image_l3_tables} last-level tables: text read-only and
+//   executable, rodata read-only, data and .bss writable.
 
 .section .text.boot, "ax"
 .global _start
@@ -48,7 +53,19 @@ _start:
     stp     xzr, xzr, [x1], #16
     b       2b
 
-3:  adrp    x1, boot_l0
+    // The identity map of the GiB holding the image.
+3:  adrp    x1, boot_identity_l0
+    adrp    x2, boot_identity_l1
+    orr     x3, x2, #{table_desc}
+    str     x3, [x1]
+    adrp    x4, __kernel_virt_start
+    lsr     x4, x4, #30
+    ldr     x3, ={identity_block}
+    orr     x3, x3, x4, lsl #30
+    str     x3, [x2, x4, lsl #3]
+
+    // The direct map.
+    adrp    x1, boot_l0
     adrp    x2, boot_l1
     orr     x3, x2, #{table_desc}
     str     x3, [x1]
@@ -64,6 +81,54 @@ _start:
     cmp     x4, #{direct_map_gib}
     b.lo    4b
 
+    // The image: L0 -> L1 -> L2, whose consecutive entries from the image's first 2 MiB on
+    // point at the consecutive L3 tables.
+    adrp    x2, boot_image_l1
+    orr     x3, x2, #{table_desc}
+    str     x3, [x1, #{image_l0_index} * 8]
+    adrp    x10, __kernel_virt_start
+    ubfx    x5, x10, #30, #9
+    adrp    x6, boot_image_l2
+    orr     x3, x6, #{table_desc}
+    str     x3, [x2, x5, lsl #3]
+    ubfx    x5, x10, #21, #9
+    adrp    x7, boot_image_l3
+    orr     x3, x7, #{table_desc}
+    mov     x8, #0
+5:  add     x9, x5, x8
+    str     x3, [x6, x9, lsl #3]
+    add     x3, x3, #4096
+    add     x8, x8, #1
+    cmp     x8, #{image_l3_tables}
+    b.lo    5b
+    // The image must fit the L3 tables and stay inside one GiB; otherwise stop here.
+    and     x11, x10, #0xffffffffffe00000
+    adrp    x12, __kernel_virt_end
+    sub     x9, x12, x11
+    ldr     x3, ={image_l3_span}
+    cmp     x9, x3
+    b.hi    8f
+    add     x9, x5, #{image_l3_tables}
+    cmp     x9, #512
+    b.hi    8f
+    // One L3 entry per image page, x10 walking the physical pages.
+    adrp    x13, __rodata_start
+    adrp    x14, __data_start
+6:  ldr     x3, ={image_text_page}
+    cmp     x10, x13
+    b.lo    7f
+    ldr     x3, ={image_rodata_page}
+    cmp     x10, x14
+    b.lo    7f
+    ldr     x3, ={image_data_page}
+7:  orr     x3, x3, x10
+    sub     x9, x10, x11
+    lsr     x9, x9, #12
+    str     x3, [x7, x9, lsl #3]
+    add     x10, x10, #4096
+    cmp     x10, x12
+    b.lo    6b
+
     ldr     x1, ={mair}
     msr     mair_el1, x1
     // TCR: the physical address size the CPU has, 16-bit ASIDs when it has them.
@@ -76,8 +141,9 @@ _start:
     b.ne    5f
     orr     x1, x1, #{tcr_as}
 5:  msr     tcr_el1, x1
-    adrp    x1, boot_l0
+    adrp    x1, boot_identity_l0
     msr     ttbr0_el1, x1
+    adrp    x1, boot_l0
     msr     ttbr1_el1, x1
     isb
     tlbi    vmalle1
@@ -86,18 +152,22 @@ _start:
     ldr     x1, ={sctlr}
     msr     sctlr_el1, x1
     isb
-    ldr     x1, =6f
+    ldr     x1, =9f
     br      x1
 
-    // Now at the link address in the direct map.
-6:  adrp    x1, boot_stack
+    // The image is too large for the boot tables.
+8:  wfi
+    b       8b
+
+    // Now at the link address.
+9:  adrp    x1, boot_stack
     add     x1, x1, :lo12:boot_stack
     add     x1, x1, #{boot_stack_size}
     mov     sp, x1
     mov     x0, x19
     bl      kmain
-7:  wfi
-    b       7b
+10: wfi
+    b       10b
 
 .section .bss.boot_tables, "aw", %nobits
 .balign 4096
@@ -105,6 +175,16 @@ _start:
 boot_l0:
     .space 4096
 boot_l1:
+    .space 4096
+boot_image_l1:
+    .space 4096
+boot_image_l2:
+    .space 4096
+boot_image_l3:
+    .space 4096 * {image_l3_tables}
+boot_identity_l0:
+    .space 4096
+boot_identity_l1:
     .space 4096
 // TTBR0 once the identity map is gone and before a user address space is active.
 .global boot_empty_l0

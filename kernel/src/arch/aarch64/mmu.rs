@@ -57,10 +57,20 @@ const ADDRESS_MASK: u64 = ((1 << 48) - 1) & !(PAGE_SIZE - 1);
 /// never executable.
 pub const KERNEL_DEVICE_BLOCK: u64 =
     DESC_BLOCK | (ATTR_DEVICE << ATTR_INDEX_SHIFT) | ACCESS_FLAG | PXN | UXN;
-/// A kernel 1 GiB block of RAM: EL1 read/write/execute (the image runs from the direct
-/// map), never executable by EL0.
+/// A kernel 1 GiB block of RAM in the direct map: EL1 read/write, never executable.
 pub const KERNEL_NORMAL_BLOCK: u64 =
+    DESC_BLOCK | (ATTR_NORMAL << ATTR_INDEX_SHIFT) | SH_INNER | ACCESS_FLAG | PXN | UXN;
+/// The boot identity map's 1 GiB block around the image: EL1 read/write/execute, for the
+/// few instructions between turning the MMU on and jumping to the link address.
+pub const IDENTITY_BLOCK: u64 =
     DESC_BLOCK | (ATTR_NORMAL << ATTR_INDEX_SHIFT) | SH_INNER | ACCESS_FLAG | UXN;
+const KERNEL_PAGE: u64 = DESC_PAGE | (ATTR_NORMAL << ATTR_INDEX_SHIFT) | SH_INNER | ACCESS_FLAG;
+/// A page of kernel text: read-only, executable by EL1 only.
+pub const IMAGE_TEXT_PAGE: u64 = KERNEL_PAGE | AP_READ_ONLY | UXN;
+/// A page of kernel rodata: read-only, never executable.
+pub const IMAGE_RODATA_PAGE: u64 = KERNEL_PAGE | AP_READ_ONLY | PXN | UXN;
+/// A page of kernel data or .bss: read/write, never executable.
+pub const IMAGE_DATA_PAGE: u64 = KERNEL_PAGE | PXN | UXN;
 
 const TCR_T0SZ: u64 = 16;
 const TCR_T1SZ: u64 = 16 << 16;

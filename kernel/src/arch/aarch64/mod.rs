@@ -12,9 +12,10 @@
 //!   `usable`).
 //! - [`kernel_phys_range`]: the physical range the kernel image (with .bss) occupies.
 //! - [`phys_to_virt`] / [`virt_to_phys`]: the direct map of physical memory at
-//!   [`DIRECT_MAP_BASE`] (TTBR1). The kernel image is linked inside it
-//!   ([`KERNEL_VIRT_BASE`] = [`DIRECT_MAP_BASE`]): it runs at the direct-map alias of
-//!   its load address, so one translation serves both.
+//!   [`DIRECT_MAP_BASE`] (TTBR1, never executable). The kernel image runs at
+//!   [`KERNEL_VIRT_BASE`] + its load address, in 4 KiB pages with write-xor-execute
+//!   (`boot.S` builds the tables with their final permissions, so nothing is remapped
+//!   while in use).
 //! - [`mmu`]: descriptor encoding and address-space switching (user roots in TTBR0, with
 //!   ASIDs).
 //!
@@ -74,10 +75,11 @@ pub use frame::{FaultInfo, UserFrame};
 /// return-to-user path finds the stack canary at `kernel_stack_top - KERNEL_STACK_SIZE`.
 pub const KERNEL_STACK_SIZE: usize = 16 * 1024;
 
-/// Virtual address of physical address 0 in the direct map (TTBR1, 48-bit).
+/// Virtual address of physical address 0 in the direct map (TTBR1 root entry 0).
 pub const DIRECT_MAP_BASE: u64 = 0xffff_0000_0000_0000;
-/// The kernel image is linked in the direct map: link address minus load address.
-pub const KERNEL_VIRT_BASE: u64 = DIRECT_MAP_BASE;
+/// Link address of the kernel image minus its physical load address (TTBR1 root entry
+/// 511, mapped in 4 KiB pages with write-xor-execute).
+pub const KERNEL_VIRT_BASE: u64 = 0xffff_ff80_0000_0000;
 /// GiB of physical address space in the direct map: the first GiB (devices on virt),
 /// then RAM from 1 GiB on with 1 GiB blocks.
 const DIRECT_MAP_GIB: u64 = 64;
@@ -99,14 +101,18 @@ pub fn phys_to_virt(paddr: u64) -> usize {
     (DIRECT_MAP_BASE + paddr) as usize
 }
 
-/// The physical address behind a direct-map (or kernel-image) virtual address.
+/// The physical address behind a direct-map or kernel-image virtual address.
 pub fn virt_to_phys(vaddr: usize) -> u64 {
     let vaddr = vaddr as u64;
-    assert!(
-        (DIRECT_MAP_BASE..DIRECT_MAP_BASE + DIRECT_MAP_END).contains(&vaddr),
-        "virtual address {vaddr:#x} is not in the direct map"
-    );
-    vaddr - DIRECT_MAP_BASE
+    if vaddr >= KERNEL_VIRT_BASE {
+        vaddr - KERNEL_VIRT_BASE
+    } else {
+        assert!(
+            (DIRECT_MAP_BASE..DIRECT_MAP_BASE + DIRECT_MAP_END).contains(&vaddr),
+            "virtual address {vaddr:#x} is neither in the direct map nor in the kernel image"
+        );
+        vaddr - DIRECT_MAP_BASE
+    }
 }
 
 /// The physical addresses the kernel image occupies, .bss and boot page tables included.

@@ -183,6 +183,7 @@ pub fn run(regions: &[crate::arch::MemoryRegion]) -> ! {
             r.base + r.len - 8
         );
     }
+    check_kernel_mappings(regions);
     crate::println!("arch selftest: idle until two timer ticks");
     while KERNEL_TICKS.load(Ordering::Relaxed) < 2 {
         super::enable_interrupts_and_halt();
@@ -263,6 +264,53 @@ pub fn run(regions: &[crate::arch::MemoryRegion]) -> ! {
     // ends with a shutdown).
     unsafe { super::switch_context(from, to) };
     unreachable!("the boot context is never resumed");
+}
+
+/// The leaf entry that maps kernel address `vaddr` in TTBR1, and its level.
+fn kernel_leaf(vaddr: u64) -> (u64, usize) {
+    let mut table = super::phys_to_virt(mmu::kernel_root()) as *const u64;
+    for level in (0..mmu::LEVELS).rev() {
+        // SAFETY: `table` is a live kernel page table reached through the direct map.
+        let entry = unsafe { table.add(mmu::index(vaddr, level)).read() };
+        assert!(
+            mmu::entry_present(entry),
+            "kernel address {vaddr:#x} is not mapped at level {level}"
+        );
+        if level == 0 || mmu::entry_is_huge(entry) {
+            return (entry, level);
+        }
+        table = super::phys_to_virt(mmu::entry_paddr(entry)) as *const u64;
+    }
+    unreachable!("level 0 always returns")
+}
+
+/// Write-xor-execute: text pages read-only and executable, rodata read-only, data
+/// writable, both not executable, the direct map not executable.
+fn check_kernel_mappings(regions: &[crate::arch::MemoryRegion]) {
+    let ram = regions.iter().find(|r| r.usable).expect("no usable RAM");
+    let cases = [
+        ("text", run as *const () as u64, 0, mmu::IMAGE_TEXT_PAGE),
+        (
+            "rodata",
+            (&raw const selftest_user_start) as u64,
+            0,
+            mmu::IMAGE_RODATA_PAGE,
+        ),
+        ("data", STATE.get() as u64, 0, mmu::IMAGE_DATA_PAGE),
+        (
+            "direct map",
+            super::phys_to_virt(ram.base) as u64,
+            2,
+            mmu::KERNEL_NORMAL_BLOCK,
+        ),
+    ];
+    for (what, vaddr, want_level, want_attributes) in cases {
+        let (entry, level) = kernel_leaf(vaddr);
+        assert!(
+            level == want_level && entry == mmu::entry_paddr(entry) | want_attributes,
+            "kernel {what} at {vaddr:#x}: entry {entry:#x} at level {level}, expected attributes {want_attributes:#x} at level {want_level}"
+        );
+    }
 }
 
 fn enter(i: usize) {
