@@ -4,6 +4,11 @@
 //! One CPU. Threads are TCBs named by physical address. The running thread is not in a
 //! run queue; a runnable thread that is not running is. Every switch saves the outgoing
 //! thread's FPU state and restores the incoming one's (DESIGN.md invariant 2).
+//!
+//! CPU time: cycles are charged at every kernel entry (user time since the last exit) and
+//! exit or switch (kernel time since the entry). Ticks are charged to the thread the timer
+//! interrupt finds; the kernel runs with interrupts disabled, so ticks land in user mode
+//! or in the idle loop (charged to no one), and kernel time shows in `system_cycles`.
 
 use abi::{NUM_PRIORITIES, TICKS_PER_SEC};
 use kerncore::{Links, QueueLink, RunQueues, ThreadId};
