@@ -98,6 +98,10 @@ fn check(files: &[(String, String)], behaviour_test: Option<&str>) {
             .current_dir(scratch)
             .env("CARGO_TARGET_DIR", scratch.join("target"))
             .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("CARGO_BUILD_TARGET")
+            .env_remove("RUSTC_WRAPPER")
+            .env_remove("RUSTC_WORKSPACE_WRAPPER")
             .output()
             .expect("run cargo");
         assert!(
