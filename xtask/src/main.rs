@@ -15,6 +15,8 @@ mod run;
 mod targets;
 mod test;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 /// Developer commands for kernite.
@@ -45,8 +47,8 @@ enum Command {
     Ci(ci::Args),
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
         Command::Gen(args) => codegen::run(args),
         Command::New(args) => new::run(args),
         Command::AbiDiff(args) => abi_diff::run(args),
@@ -55,5 +57,13 @@ fn main() -> anyhow::Result<()> {
         Command::Test(args) => test::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Ci(args) => ci::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // The chain of causes is the message; a backtrace of xtask itself helps nobody.
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
     }
 }
