@@ -350,4 +350,25 @@ mod tests {
         assert!(list.is_empty());
         assert_eq!(list.pop_front(&mut links), None);
     }
+
+    #[test]
+    fn removing_from_the_wrong_list_is_refused() {
+        let mut links = Table::default();
+        let mut first = ThreadList::new();
+        let mut second = ThreadList::new();
+        for thread in [1, 2, 3] {
+            first.push_back(&mut links, thread).unwrap();
+        }
+        second.push_back(&mut links, 4).unwrap();
+        for thread in [1, 3] {
+            assert_eq!(
+                second.remove(&mut links, thread),
+                Err(QueueError::NotQueued),
+                "thread {thread}"
+            );
+        }
+        assert_eq!(first.remove(&mut links, 4), Err(QueueError::NotQueued));
+        assert_eq!(first.pop_front(&mut links), Some(1));
+        assert_eq!(second.pop_front(&mut links), Some(4));
+    }
 }
