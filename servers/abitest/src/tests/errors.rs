@@ -64,28 +64,30 @@ pub fn unknown_label(ctx: &mut Ctx) -> Outcome {
 }
 
 fn unknown_label_checks(tcb: CPtr) -> Outcome {
-    let labels = || {
-        Invocation::ALL
-            .iter()
-            .filter(|i| i.object() == ObjectType::Tcb)
-            .map(|i| i.label())
-    };
-    let lowest = labels().min().unwrap_or(0);
-    let highest = labels().max().unwrap_or(0);
-    let gap = (lowest..highest).find(|&label| Invocation::decode(ObjectType::Tcb, label).is_none());
-    let Some(gap) = gap else {
+    let block = ObjectType::Tcb.label_block();
+    let undefined = |label: &u64| Invocation::decode(ObjectType::Tcb, *label).is_none();
+    let (Some(first), Some(last)) = (
+        block.clone().find(undefined),
+        block.clone().rev().find(undefined),
+    ) else {
         return Err(Failure::new(format_args!(
-            "the Tcb labels {lowest:#x}..{highest:#x} have no gap to probe"
+            "the Tcb label block {block:#x?} has no undefined label"
         )));
     };
-    let below_every_block = Invocation::ALL.iter().map(|i| i.label()).min().unwrap_or(1) - 1;
+    let first_of_all = ObjectType::ALL
+        .iter()
+        .map(|t| *t.label_block().start())
+        .min()
+        .unwrap_or(1);
     let probes = [
-        ("an undefined label inside the Tcb block", gap),
+        ("the first undefined label inside the Tcb block", first),
+        ("the last undefined label inside the Tcb block", last),
+        ("the label just past the Tcb block", block.end() + 1),
         (
             "another object's label",
             Invocation::UntypedDescribe.label(),
         ),
-        ("a label below every block", below_every_block),
+        ("a label below every block", first_of_all - 1),
         ("u64::MAX", u64::MAX),
     ];
     for (what, label) in probes {

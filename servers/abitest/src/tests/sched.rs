@@ -2,7 +2,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use trona::substrate;
+use trona::{println, substrate};
 
 use crate::arch::{self, SIMD_REGISTERS};
 use crate::ctx::{Ctx, spin_ticks};
@@ -44,6 +44,9 @@ pub fn preemption(ctx: &mut Ctx) -> Outcome {
     STOP.store(true, Ordering::Relaxed);
     ctx.destroy(second)?;
     ctx.destroy(first)?;
+    println!(
+        "abitest: preemption: spinner counts {middle:?} after 10 ticks, {end:?} after {elapsed}"
+    );
     ensure!(
         ticked && ticked_again,
         "the timer did not tick while the suite spun"
@@ -161,6 +164,10 @@ pub fn fpu_state_survives_preemption(ctx: &mut Ctx) -> Outcome {
         );
     }
     let preempted = FPU_PREEMPTED.load(Ordering::Relaxed);
+    let holds = FPU_ROUNDS * 3;
+    println!(
+        "abitest: fpu: {preempted} of {holds} register holds ran across another thread's time slice"
+    );
     ensure!(
         preempted > 0,
         "no hold was ever preempted, so nothing was tested"
