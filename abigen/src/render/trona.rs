@@ -135,7 +135,18 @@ pub fn render_substrate(model: &Model) -> String {
         });
         let doc = doc_attrs(&invoke.doc);
         let invocations = model.invocations.iter().map(|i| {
-            let doc = doc_attrs(&i.doc);
+            let rights = if i.rights.is_empty() {
+                "no rights".to_owned()
+            } else {
+                let list: Vec<String> = i.rights.iter().map(|r| format!("`{r}`")).collect();
+                format!("rights {}", list.join(", "))
+            };
+            let doc = doc_attrs(&format!(
+                "{}\n\n`{}` (label {:#x}); the capability needs {rights}.",
+                i.doc,
+                i.display_name(),
+                i.label
+            ));
             let fn_name = ident(&i.fn_name());
             let target = ident(&crate::names::snake_case(&i.object));
             let label = ident(&i.const_name());

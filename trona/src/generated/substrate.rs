@@ -45,6 +45,8 @@ pub fn invoke(cap: abi::CPtr, label: u64, payload: [u64; 4]) -> Result<u64, abi:
     )
 }
 /// Carve a new object out of the untyped region and place a capability to it in a slot.
+///
+/// `Untyped.retype` (label 0x20); the capability needs rights `write`.
 pub fn untyped_retype(
     untyped: abi::CPtr,
     object_type: abi::ObjectType,
@@ -60,10 +62,14 @@ pub fn untyped_retype(
     Ok(())
 }
 /// Report how much of the untyped region is still free.
+///
+/// `Untyped.describe` (label 0x21); the capability needs rights `read`.
 pub fn untyped_describe(untyped: abi::CPtr) -> Result<u64, abi::Error> {
     invoke(untyped, abi::label::UNTYPED_DESCRIBE, [0, 0, 0, 0])
 }
 /// Set the thread's CSpace root and address space.
+///
+/// `Tcb.configure` (label 0x40); the capability needs rights `write`.
 pub fn tcb_configure(
     tcb: abi::CPtr,
     cspace: abi::CPtr,
@@ -73,16 +79,22 @@ pub fn tcb_configure(
     Ok(())
 }
 /// Make a configured thread runnable.
+///
+/// `Tcb.resume` (label 0x41); the capability needs rights `write`.
 pub fn tcb_resume(tcb: abi::CPtr) -> Result<(), abi::Error> {
     invoke(tcb, abi::label::TCB_RESUME, [0, 0, 0, 0])?;
     Ok(())
 }
 /// Stop the thread until it is resumed.
+///
+/// `Tcb.suspend` (label 0x42); the capability needs rights `write`.
 pub fn tcb_suspend(tcb: abi::CPtr) -> Result<(), abi::Error> {
     invoke(tcb, abi::label::TCB_SUSPEND, [0, 0, 0, 0])?;
     Ok(())
 }
 /// Load the thread's portable register subset from user memory.
+///
+/// `Tcb.write_registers` (label 0x43); the capability needs rights `write`.
 pub fn tcb_write_registers(
     tcb: abi::CPtr,
     regs: abi::UserAddr,
@@ -91,11 +103,15 @@ pub fn tcb_write_registers(
     Ok(())
 }
 /// Pin the thread to one CPU.
+///
+/// `Tcb.set_affinity` (label 0x44); the capability needs rights `write`.
 pub fn tcb_set_affinity(tcb: abi::CPtr, cpu: u32) -> Result<(), abi::Error> {
     invoke(tcb, abi::label::TCB_SET_AFFINITY, [u64::from(cpu), 0, 0, 0])?;
     Ok(())
 }
 /// Store the thread's portable register subset into user memory.
+///
+/// `Tcb.read_registers` (label 0x45); the capability needs rights `read`.
 pub fn tcb_read_registers(
     tcb: abi::CPtr,
     regs: abi::UserAddr,
@@ -104,11 +120,15 @@ pub fn tcb_read_registers(
     Ok(())
 }
 /// Set the thread's scheduling priority.
+///
+/// `Tcb.set_priority` (label 0x47); the capability needs rights `write`.
 pub fn tcb_set_priority(tcb: abi::CPtr, priority: u8) -> Result<(), abi::Error> {
     invoke(tcb, abi::label::TCB_SET_PRIORITY, [u64::from(priority), 0, 0, 0])?;
     Ok(())
 }
 /// Bind a notification to the thread.
+///
+/// `Tcb.bind_notification` (label 0x49); the capability needs rights `write`.
 pub fn tcb_bind_notification(
     tcb: abi::CPtr,
     notification: abi::CPtr,
@@ -117,11 +137,15 @@ pub fn tcb_bind_notification(
     Ok(())
 }
 /// Remove the thread's bound notification.
+///
+/// `Tcb.unbind_notification` (label 0x4a); the capability needs rights `write`.
 pub fn tcb_unbind_notification(tcb: abi::CPtr) -> Result<(), abi::Error> {
     invoke(tcb, abi::label::TCB_UNBIND_NOTIFICATION, [0, 0, 0, 0])?;
     Ok(())
 }
 /// Report the CPU time the thread has used, split into user and system time.
+///
+/// `Tcb.get_cpu_times` (label 0x4b); the capability needs rights `read`.
 pub fn tcb_get_cpu_times(
     tcb: abi::CPtr,
     times: abi::UserAddr,
@@ -130,6 +154,8 @@ pub fn tcb_get_cpu_times(
     Ok(())
 }
 /// Map a frame into this address space.
+///
+/// `VSpace.map_frame` (label 0x60); the capability needs rights `write`.
 pub fn vspace_map_frame(
     vspace: abi::CPtr,
     frame: abi::CPtr,
@@ -140,6 +166,8 @@ pub fn vspace_map_frame(
     Ok(())
 }
 /// Remove a frame mapping and flush it from the TLB.
+///
+/// `VSpace.unmap_frame` (label 0x61); the capability needs rights `write`.
 pub fn vspace_unmap_frame(
     vspace: abi::CPtr,
     frame: abi::CPtr,
@@ -148,6 +176,8 @@ pub fn vspace_unmap_frame(
     Ok(())
 }
 /// Install a page table so that frames can be mapped in the range it covers.
+///
+/// `VSpace.map_table` (label 0x62); the capability needs rights `write`.
 pub fn vspace_map_table(
     vspace: abi::CPtr,
     table: abi::CPtr,
@@ -158,10 +188,14 @@ pub fn vspace_map_table(
     Ok(())
 }
 /// Report whether a page is mapped and with which rights.
+///
+/// `VSpace.lookup` (label 0x63); the capability needs rights `read`.
 pub fn vspace_lookup(vspace: abi::CPtr, vaddr: u64) -> Result<u64, abi::Error> {
     invoke(vspace, abi::label::VSPACE_LOOKUP, [vaddr, 0, 0, 0])
 }
 /// Copy a capability into this CNode, possibly with fewer rights.
+///
+/// `CNode.copy` (label 0xa0); the capability needs rights `write`.
 pub fn cnode_copy(
     cnode: abi::CPtr,
     dest_index: u64,
@@ -172,6 +206,8 @@ pub fn cnode_copy(
     Ok(())
 }
 /// Copy a capability with reduced rights and a badge.
+///
+/// `CNode.mint` (label 0xa1); the capability needs rights `write`.
 pub fn cnode_mint(
     cnode: abi::CPtr,
     dest_index: u64,
@@ -183,6 +219,8 @@ pub fn cnode_mint(
     Ok(())
 }
 /// Move a capability into this CNode.
+///
+/// `CNode.move_cap` (label 0xa2); the capability needs rights `write`.
 pub fn cnode_move_cap(
     cnode: abi::CPtr,
     dest_index: u64,
@@ -192,37 +230,53 @@ pub fn cnode_move_cap(
     Ok(())
 }
 /// Delete the capability in a slot; the last capability to an object destroys it.
+///
+/// `CNode.delete` (label 0xa3); the capability needs rights `write`.
 pub fn cnode_delete(cnode: abi::CPtr, index: u64) -> Result<(), abi::Error> {
     invoke(cnode, abi::label::CNODE_DELETE, [index, 0, 0, 0])?;
     Ok(())
 }
 /// Report the frame's physical address.
+///
+/// `Frame.physical_address` (label 0xc0); the capability needs rights `read`.
 pub fn frame_physical_address(frame: abi::CPtr) -> Result<u64, abi::Error> {
     invoke(frame, abi::label::FRAME_PHYSICAL_ADDRESS, [0, 0, 0, 0])
 }
 /// Remove the table from its VSpace; it must map nothing.
+///
+/// `PageTable.unmap` (label 0xe0); the capability needs rights `write`.
 pub fn page_table_unmap(page_table: abi::CPtr) -> Result<(), abi::Error> {
     invoke(page_table, abi::label::PAGE_TABLE_UNMAP, [0, 0, 0, 0])?;
     Ok(())
 }
 /// OR the capability's badge (1 when unbadged) into the notification word and wake a waiter.
+///
+/// `Notification.signal` (label 0x100); the capability needs rights `write`.
 pub fn notification_signal(notification: abi::CPtr) -> Result<(), abi::Error> {
     invoke(notification, abi::label::NOTIFICATION_SIGNAL, [0, 0, 0, 0])?;
     Ok(())
 }
 /// Block until the word is non-zero, then take and clear it.
+///
+/// `Notification.wait` (label 0x101); the capability needs rights `read`.
 pub fn notification_wait(notification: abi::CPtr) -> Result<u64, abi::Error> {
     invoke(notification, abi::label::NOTIFICATION_WAIT, [0, 0, 0, 0])
 }
 /// Take and clear the word without blocking; WouldBlock when it is zero.
+///
+/// `Notification.poll` (label 0x102); the capability needs rights `read`.
 pub fn notification_poll(notification: abi::CPtr) -> Result<u64, abi::Error> {
     invoke(notification, abi::label::NOTIFICATION_POLL, [0, 0, 0, 0])
 }
 /// Run the three-state frame-table checker over all physical memory.
+///
+/// `KernelDebug.check_frames` (label 0x120); the capability needs rights `read`.
 pub fn kernel_debug_check_frames(kernel_debug: abi::CPtr) -> Result<u64, abi::Error> {
     invoke(kernel_debug, abi::label::KERNEL_DEBUG_CHECK_FRAMES, [0, 0, 0, 0])
 }
 /// Count the frames in one state of the frame table.
+///
+/// `KernelDebug.frame_count` (label 0x121); the capability needs rights `read`.
 pub fn kernel_debug_frame_count(
     kernel_debug: abi::CPtr,
     state: u8,
@@ -234,10 +288,14 @@ pub fn kernel_debug_frame_count(
     )
 }
 /// Report how many user faults have been contained.
+///
+/// `KernelDebug.fault_count` (label 0x122); the capability needs rights `read`.
 pub fn kernel_debug_fault_count(kernel_debug: abi::CPtr) -> Result<u64, abi::Error> {
     invoke(kernel_debug, abi::label::KERNEL_DEBUG_FAULT_COUNT, [0, 0, 0, 0])
 }
 /// Power the machine off with an exit status (QEMU exit device or semihosting).
+///
+/// `KernelDebug.shutdown` (label 0x123); the capability needs rights `write`.
 pub fn kernel_debug_shutdown(
     kernel_debug: abi::CPtr,
     code: u32,
