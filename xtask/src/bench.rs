@@ -4,7 +4,7 @@ use crate::build::{BuildRequest, ImageMode, build};
 use crate::cargo::Profile;
 use crate::protocol::SerialReport;
 use crate::qemu::boot_captured;
-use crate::targets::{Arch, Program};
+use crate::targets::{Arch, Program, ensure_qemu};
 use anyhow::{Result, bail};
 use std::time::Duration;
 
@@ -27,6 +27,7 @@ pub fn run(args: Args) -> Result<()> {
         root: Program::Abitest,
         mode: ImageMode::Bench,
     };
+    ensure_qemu(args.arch)?;
     let kernel = build(request)?.kernel;
     let label = format!("{} bench", args.arch);
     let boot = boot_captured(

@@ -3,7 +3,7 @@
 use crate::build::{BuildRequest, ImageMode, build};
 use crate::cargo::Profile;
 use crate::qemu::{Debugger, boot_interactive};
-use crate::targets::{Arch, MachineExit, Program};
+use crate::targets::{Arch, MachineExit, Program, ensure_qemu};
 use anyhow::{Result, bail};
 
 /// Build everything and boot it in QEMU with the serial console on this terminal.
@@ -30,6 +30,7 @@ pub fn run(args: Args) -> Result<()> {
         root: args.root,
         mode: ImageMode::Normal,
     };
+    ensure_qemu(args.arch)?;
     let kernel = build(request)?.kernel;
     let debugger = if args.gdb {
         Debugger::WaitForGdb

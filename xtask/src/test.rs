@@ -5,7 +5,7 @@ use crate::cargo::{Profile, cargo, run_streaming, workspace_root};
 use crate::coverage::expected_entries;
 use crate::protocol::{SerialReport, Verdict};
 use crate::qemu::boot_captured;
-use crate::targets::{Arch, Program};
+use crate::targets::{Arch, Program, ensure_qemu};
 use anyhow::{Context, Result, bail};
 use std::time::Duration;
 
@@ -78,6 +78,12 @@ pub fn default_arches() -> Vec<Arch> {
 
 /// Runs `plan`, prints the summary, and fails if anything failed.
 pub fn run_plan(plan: &Plan) -> Result<()> {
+    if plan.scope != Scope::HostOnly {
+        // Fail before any build when QEMU is missing; the error says what to install.
+        for &arch in &plan.arches {
+            ensure_qemu(arch)?;
+        }
+    }
     let mut phases = Vec::new();
     if plan.scope != Scope::QemuOnly {
         phases.push(host_tests()?);
