@@ -45,7 +45,10 @@ const SCTLR_UCT: u64 = 1 << 15;
 const SCTLR_NTWI: u64 = 1 << 16;
 const SCTLR_NTWE: u64 = 1 << 18;
 const SCTLR_UCI: u64 = 1 << 26;
-/// SCTLR_EL1 bits that are RES1 in ARMv8.0 (11, 20, 22, 23, 28, 29).
+/// SCTLR_EL1.SPAN: when clear, every exception to EL1 sets PSTATE.PAN.
+pub const SCTLR_SPAN: u64 = 1 << 23;
+/// SCTLR_EL1 bits that are RES1 in ARMv8.0 (11, 20, 22, 23, 28, 29; 23 is SPAN from
+/// ARMv8.1 on).
 const SCTLR_RES1: u64 = (1 << 11) | (1 << 20) | (1 << 22) | (1 << 23) | (1 << 28) | (1 << 29);
 /// SCTLR_EL1 as the kernel runs: MMU and caches on, stack alignment checks, no alignment
 /// checks for data, little-endian, and EL0 allowed `wfi`/`wfe`, cache maintenance to the
@@ -67,6 +70,29 @@ pub const CPACR_FPEN_NO_TRAP: u64 = 0b11 << 20;
 /// CNTKCTL_EL1.EL0VCTEN | EL0PCTEN: user mode may read the counters (benchmarks use
 /// `cntvct_el0`); the timers themselves stay EL1-only.
 pub const CNTKCTL_EL0_COUNTERS: u64 = 0b11;
+
+/// Turns on Privileged Access Never when the CPU has it (ARMv8.1 PAN; not on the
+/// Cortex-A72): the kernel then faults on any access to user memory through user
+/// addresses, and reaches user memory only through the direct map (as `usermem` does).
+/// Exceptions to EL1 set PAN again (SCTLR_EL1.SPAN clear). Returns whether PAN is on.
+pub fn enable_pan() -> bool {
+    if (read_sysreg!("id_aa64mmfr1_el1") >> 20) & 0xf == 0 {
+        return false;
+    }
+    let sctlr = read_sysreg!("sctlr_el1") & !SCTLR_SPAN;
+    // SAFETY: The kernel never dereferences user addresses; PAN only makes a stray access
+    // fault instead of succeeding.
+    unsafe {
+        write_sysreg!("sctlr_el1", sctlr);
+        core::arch::asm!(
+            ".arch_extension pan",
+            "msr pan, #1",
+            "isb",
+            options(nomem, nostack, preserves_flags)
+        );
+    }
+    true
+}
 
 /// The index of the running CPU (MPIDR_EL1 affinity level 0).
 pub fn cpu_index() -> u64 {

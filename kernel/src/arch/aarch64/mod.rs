@@ -126,6 +126,9 @@ pub fn kernel_phys_range() -> core::ops::Range<u64> {
     virt_to_phys(start)..virt_to_phys(end)
 }
 
+/// Whether Privileged Access Never is on (for the boot log).
+static PAN: AtomicBool = AtomicBool::new(false);
+
 static MACHINE: cell::CpuLocal<Option<dtb::MachineInfo>> = cell::CpuLocal::new(None);
 
 /// Brings up the CPU and returns the physical memory map.
@@ -138,6 +141,7 @@ pub fn init_early(boot_arg: usize) -> &'static [MemoryRegion] {
     mmu::init();
     percpu::init();
     fpu::init();
+    PAN.store(cpu::enable_pan(), Ordering::Relaxed);
     let counters = cpu::read_sysreg!("cntkctl_el1") | cpu::CNTKCTL_EL0_COUNTERS;
     // SAFETY: Only lets EL0 read the counters.
     unsafe { cpu::write_sysreg!("cntkctl_el1", counters) };
@@ -166,8 +170,13 @@ pub fn describe_cpu() -> impl core::fmt::Display {
             let (size, registers) = fpu::describe();
             write!(
                 f,
-                "aarch64: eager FPU with {registers}, {size}-byte area; timer CNTV at {} Hz via GICv2",
-                cpu::read_sysreg!("cntfrq_el0")
+                "aarch64: eager FPU with {registers}, {size}-byte area; timer CNTV at {} Hz via GICv2; PAN {}",
+                cpu::read_sysreg!("cntfrq_el0"),
+                if PAN.load(Ordering::Relaxed) {
+                    "on"
+                } else {
+                    "absent"
+                }
             )
         }
     }
