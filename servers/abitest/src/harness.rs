@@ -90,12 +90,16 @@ macro_rules! ensure {
 pub(crate) use ensure;
 
 /// The value of a call that must succeed.
-pub fn ok<T>(what: &str, result: Result<T, Error>) -> Result<T, Failure> {
+pub fn ok<T>(what: impl fmt::Display, result: Result<T, Error>) -> Result<T, Failure> {
     result.map_err(|error| Failure::new(format_args!("{what}: unexpected error {}", error.name())))
 }
 
 /// Checks that a call failed with exactly `expected`.
-pub fn err<T: fmt::Debug>(what: &str, result: Result<T, Error>, expected: Error) -> Outcome {
+pub fn err<T: fmt::Debug>(
+    what: impl fmt::Display,
+    result: Result<T, Error>,
+    expected: Error,
+) -> Outcome {
     match result {
         Err(error) if error == expected => Ok(()),
         Err(error) => Err(Failure::new(format_args!(
@@ -112,7 +116,7 @@ pub fn err<T: fmt::Debug>(what: &str, result: Result<T, Error>, expected: Error)
 
 /// Checks that a call failed with one of `allowed` (where the schema leaves the choice to the kernel).
 pub fn err_one_of<T: fmt::Debug>(
-    what: &str,
+    what: impl fmt::Display,
     result: Result<T, Error>,
     allowed: &[Error],
 ) -> Outcome {

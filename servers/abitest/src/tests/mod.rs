@@ -10,6 +10,7 @@ mod sched;
 mod syscalls;
 mod tcb;
 mod untyped;
+mod usermem;
 mod vspace;
 
 use trona::uapi::{CPtr, Error, Invocation as I, Syscall, UserAddr};
@@ -115,6 +116,16 @@ pub static TESTS: &[Test] = &[
             inv(I::KernelDebugShutdown),
         ],
         run: errors::invalid_arguments,
+    },
+    Test {
+        name: "bad_user_buffers",
+        covers: &[
+            sys(Syscall::DebugWrite),
+            inv(I::TcbWriteRegisters),
+            inv(I::TcbReadRegisters),
+            inv(I::TcbGetCpuTimes),
+        ],
+        run: usermem::bad_buffers,
     },
     Test {
         name: "retype_every_type",
