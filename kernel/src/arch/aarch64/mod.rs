@@ -228,8 +228,9 @@ static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 
 /// Ends the machine: semihosting `SYS_EXIT` makes QEMU exit with `(code << 1) | 1`, the
 /// same status as x86_64's isa-debug-exit, so xtask judges both alike. Without
-/// semihosting the `hlt` traps; the resulting panic comes back here and powers off
-/// through PSCI instead (status 0: "no shutdown").
+/// semihosting the `hlt` traps as an undefined instruction, and the exception handler
+/// powers off through PSCI instead ([`power_off_without_semihosting`]; status 0: "no
+/// shutdown").
 pub fn shutdown(code: u32) -> ! {
     cpu::disable_interrupts();
     if !SHUTTING_DOWN.swap(true, Ordering::Relaxed) {
@@ -245,6 +246,20 @@ pub fn shutdown(code: u32) -> ! {
             )
         };
     }
+    power_off()
+}
+
+/// Called by the kernel exception handler for an undefined instruction: if it was the
+/// semihosting `hlt` of [`shutdown`], QEMU runs without `-semihosting`; say so and power
+/// off through PSCI. Returns otherwise.
+fn power_off_without_semihosting() {
+    if SHUTTING_DOWN.load(Ordering::Relaxed) {
+        console_write(b"shutdown: no semihosting (QEMU without -semihosting); PSCI power-off\n");
+        power_off();
+    }
+}
+
+fn power_off() -> ! {
     // SAFETY: PSCI SYSTEM_OFF through the hypervisor call QEMU virt uses as its conduit;
     // it does not return.
     unsafe { core::arch::asm!("hvc #0", in("x0") PSCI_SYSTEM_OFF, options(nomem, nostack)) };

@@ -65,8 +65,10 @@ extern "C" fn el0_irq(frame: &mut UserFrame) {
 
 /// A synchronous exception in the kernel: always a kernel bug.
 extern "C" fn el1_sync(frame: &mut UserFrame) -> ! {
-    if frame.exception_class() == ec::FP_TRAP {
-        lazy_fpu(frame);
+    match frame.exception_class() {
+        ec::FP_TRAP => lazy_fpu(frame),
+        ec::UNKNOWN => super::power_off_without_semihosting(),
+        _ => {}
     }
     dump(frame);
     panic!(
