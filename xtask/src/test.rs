@@ -132,10 +132,16 @@ fn host_tests() -> Result<Phase> {
         if let Some((passed, failed)) = parse_test_result(line) {
             verdict.passed += passed;
             verdict.failed += failed;
+        } else if let Some(name) = failed_test_name(line) {
+            verdict.problems.push(format!("host test `{name}` failed"));
         }
     })?;
     if !succeeded {
-        verdict.problems.push("`cargo test` failed".to_string());
+        if verdict.problems.is_empty() {
+            verdict
+                .problems
+                .push("`cargo test` failed (see its output above)".to_string());
+        }
         verdict.failed = verdict.failed.max(1);
     }
     Ok(Phase {
@@ -200,6 +206,15 @@ fn boot_phase(plan: &Plan, arch: Arch, program: Program, coverage: &[String]) ->
     Phase { name, verdict }
 }
 
+/// Reads libtest's `test <name> ... FAILED` line.
+fn failed_test_name(line: &str) -> Option<&str> {
+    let name = line
+        .trim()
+        .strip_prefix("test ")?
+        .strip_suffix(" ... FAILED")?;
+    Some(name)
+}
+
 /// Reads libtest's `test result: ok. 13 passed; 0 failed; ...` line.
 fn parse_test_result(line: &str) -> Option<(u64, u64)> {
     let rest = line.trim().strip_prefix("test result: ")?;
@@ -230,5 +245,10 @@ mod tests {
         assert_eq!(parse_test_result(ok), Some((13, 0)));
         assert_eq!(parse_test_result(bad), Some((2, 1)));
         assert_eq!(parse_test_result("running 13 tests"), None);
+        assert_eq!(
+            failed_test_name("test tidy::no_todo ... FAILED"),
+            Some("tidy::no_todo")
+        );
+        assert_eq!(failed_test_name("test tidy::no_todo ... ok"), None);
     }
 }
