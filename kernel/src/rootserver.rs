@@ -16,6 +16,7 @@ use abi::{
     Rights, TCB_SIZE_BITS, USER_TOP, UserRegisters,
 };
 use boot::{BootImage, BootInfo, BootModule, MemoryKind, MemoryRegion, UntypedDesc};
+use kerncore::elf::{Elf, Segment};
 use kerncore::{Cap, FrameRange, FrameState, ObjectRef, UntypedState};
 
 use crate::arch;
@@ -37,7 +38,7 @@ pub fn start(boot_image: &'static [u8]) -> ! {
     let image = BootImage::parse(boot_image)
         .unwrap_or_else(|error| panic!("boot image is invalid: {error:?}"));
     let root = image.root_task();
-    let elf = elf::Elf::parse(root.data)
+    let elf = Elf::parse(root.data, arch::ELF_MACHINE)
         .unwrap_or_else(|error| panic!("root task {:?} is not a usable ELF: {error}", root.name));
 
     let mut builder = Builder::new(boot_untyped_bits(&elf, &image));
@@ -140,7 +141,7 @@ pub fn start(boot_image: &'static [u8]) -> ! {
 }
 
 /// The log2 size of the boot untyped: room for every root object, rounded up.
-fn boot_untyped_bits(elf: &elf::Elf<'_>, image: &BootImage<'_>) -> u8 {
+fn boot_untyped_bits(elf: &Elf<'_>, image: &BootImage<'_>) -> u8 {
     let pages = |bytes: u64| bytes.div_ceil(PAGE_SIZE);
     let mut data_pages = ROOT_STACK_PAGES + 1;
     let mut ranges = 2;
@@ -241,7 +242,7 @@ impl Builder {
     }
 
     /// Maps and fills one loadable segment; the bytes past the file's end stay zero (bss).
-    fn load_segment(&mut self, root: u64, segment: &elf::Segment<'_>) {
+    fn load_segment(&mut self, root: u64, segment: &Segment<'_>) {
         let end = segment.vaddr + segment.mem_size;
         assert!(
             end <= USER_TOP,
@@ -361,131 +362,4 @@ fn fill_memory_map(info: &mut BootInfo) {
         kernel.end - kernel.start,
         MemoryKind::Kernel,
     ));
-}
-
-/// A minimal reader for the static ELF64 executables trona builds (either port).
-mod elf {
-    use abi::Rights;
-
-    /// One PT_LOAD segment.
-    pub struct Segment<'a> {
-        /// Virtual address of the first byte.
-        pub vaddr: u64,
-        /// Bytes in memory (the tail past `data` is zero).
-        pub mem_size: u64,
-        /// Bytes from the file.
-        pub data: &'a [u8],
-        /// Mapping rights from the segment flags.
-        pub rights: Rights,
-    }
-
-    /// A parsed ELF64 little-endian executable for this kernel's architecture.
-    pub struct Elf<'a> {
-        bytes: &'a [u8],
-        /// The entry point.
-        pub entry: u64,
-        phoff: usize,
-        phentsize: usize,
-        phnum: usize,
-    }
-
-    const PT_LOAD: u32 = 1;
-    const PF_X: u32 = 1;
-    const PF_W: u32 = 2;
-    const ET_EXEC: u16 = 2;
-    const PHDR_SIZE: usize = 56;
-
-    fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {
-        Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
-    }
-
-    fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
-        Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
-    }
-
-    fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
-        Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
-    }
-
-    impl<'a> Elf<'a> {
-        /// Checks the header and the program header table.
-        pub fn parse(bytes: &'a [u8]) -> Result<Elf<'a>, &'static str> {
-            if bytes.get(..4) != Some(b"\x7fELF".as_slice()) {
-                return Err("no ELF magic");
-            }
-            if bytes.get(4) != Some(&2) || bytes.get(5) != Some(&1) {
-                return Err("not ELF64 little-endian");
-            }
-            if u16_at(bytes, 16) != Some(ET_EXEC)
-                || u16_at(bytes, 18) != Some(crate::arch::ELF_MACHINE)
-            {
-                return Err("not an executable for this architecture (static, non-PIE)");
-            }
-            let entry = u64_at(bytes, 24).ok_or("truncated header")?;
-            let phoff = usize::try_from(u64_at(bytes, 32).ok_or("truncated header")?)
-                .map_err(|_| "bad phoff")?;
-            let phentsize = usize::from(u16_at(bytes, 54).ok_or("truncated header")?);
-            let phnum = usize::from(u16_at(bytes, 56).ok_or("truncated header")?);
-            if phentsize < PHDR_SIZE {
-                return Err("program headers too small");
-            }
-            let table_end = phnum
-                .checked_mul(phentsize)
-                .and_then(|len| len.checked_add(phoff));
-            if table_end.is_none_or(|end| end > bytes.len()) {
-                return Err("program headers outside the file");
-            }
-            let elf = Elf {
-                bytes,
-                entry,
-                phoff,
-                phentsize,
-                phnum,
-            };
-            for index in 0..phnum {
-                if elf.header_type(index) == PT_LOAD && elf.segment(index).is_none() {
-                    return Err("a loadable segment lies outside the file or wraps");
-                }
-            }
-            Ok(elf)
-        }
-
-        fn header_type(&self, index: usize) -> u32 {
-            u32_at(self.bytes, self.phoff + index * self.phentsize).unwrap_or(0)
-        }
-
-        fn segment(&self, index: usize) -> Option<Segment<'a>> {
-            let at = self.phoff + index * self.phentsize;
-            let flags = u32_at(self.bytes, at + 4)?;
-            let offset = usize::try_from(u64_at(self.bytes, at + 8)?).ok()?;
-            let vaddr = u64_at(self.bytes, at + 16)?;
-            let file_size = usize::try_from(u64_at(self.bytes, at + 32)?).ok()?;
-            let mem_size = u64_at(self.bytes, at + 40)?;
-            let data = self.bytes.get(offset..offset.checked_add(file_size)?)?;
-            vaddr.checked_add(mem_size)?;
-            if (file_size as u64) > mem_size {
-                return None;
-            }
-            let mut rights = Rights::READ;
-            if flags & PF_W != 0 {
-                rights = rights.union(Rights::WRITE);
-            }
-            if flags & PF_X != 0 {
-                rights = rights.union(Rights::EXECUTE);
-            }
-            Some(Segment {
-                vaddr,
-                mem_size,
-                data,
-                rights,
-            })
-        }
-
-        /// The loadable segments.
-        pub fn segments(&self) -> impl Iterator<Item = Segment<'a>> + '_ {
-            (0..self.phnum)
-                .filter(|&index| self.header_type(index) == PT_LOAD)
-                .filter_map(|index| self.segment(index))
-        }
-    }
 }
