@@ -290,6 +290,24 @@ impl<'a> FrameTable<'a> {
         Some(self.first_frame + index as u64)
     }
 
+    /// The first maximal run of `Free` frames at or after frame `from`, if any.
+    pub fn next_free_run(&self, from: u64) -> Option<FrameRange> {
+        let start_index = match from.checked_sub(self.first_frame) {
+            Some(offset) => usize::try_from(offset).ok()?,
+            None => 0,
+        };
+        let rest = self.entries.get(start_index..)?;
+        let start = start_index + rest.iter().position(|entry| entry.tag == TAG_FREE)?;
+        let len = self.entries[start..]
+            .iter()
+            .take_while(|entry| entry.tag == TAG_FREE)
+            .count();
+        Some(FrameRange {
+            first: self.first_frame + start as u64,
+            count: len as u64,
+        })
+    }
+
     /// Makes a top-level untyped region: every frame `Free` → `UntypedReserved`.
     ///
     /// Refuses if any frame is in another state.
@@ -856,6 +874,28 @@ mod tests {
         }
         let overflow = table.nest_untyped(range(1, 2), u32::MAX);
         assert_eq!(overflow, Err(FrameError::CountOverflow { frame: BASE + 1 }));
+    }
+
+    #[test]
+    fn free_runs() {
+        let mut storage = vec![FrameEntry::UNUSABLE; LEN];
+        let mut table = FrameTable::new(&mut storage, BASE);
+        assert_eq!(table.next_free_run(0), None);
+        table.add_ram(range(2, 10)).unwrap();
+        table.add_ram(range(20, 12)).unwrap();
+        table.claim_for_kernel(range(5, 1)).unwrap();
+        let runs = [
+            (0, Some(range(2, 3))),
+            (BASE + 3, Some(range(3, 2))),
+            (BASE + 5, Some(range(6, 6))),
+            (BASE + 12, Some(range(20, 12))),
+            (BASE + 31, Some(range(31, 1))),
+            (BASE + 32, None),
+            (u64::MAX, None),
+        ];
+        for (from, expected) in runs {
+            assert_eq!(table.next_free_run(from), expected, "from {from:#x}");
+        }
     }
 
     #[test]

@@ -18,4 +18,4 @@ pub use frames::{
     StateClass,
 };
 pub use runqueue::{Links, QueueError, QueueLink, RunQueues, ThreadId, ThreadList};
-pub use untyped::{ObjectFrames, UntypedState, object_frames, object_size_bits};
+pub use untyped::{ObjectFrames, UntypedState, aligned_chunks, object_frames, object_size_bits};

@@ -102,6 +102,29 @@ pub fn object_size_bits(object_type: ObjectType, size_bits: u8) -> Result<u8, Er
     }
 }
 
+/// Splits a run of frames into the fewest untyped-sized pieces: each a power of two of
+/// frames, aligned to its size, at most `2^MAX_UNTYPED_BITS` bytes, in address order.
+pub fn aligned_chunks(run: FrameRange) -> impl Iterator<Item = FrameRange> {
+    let end = run.first.saturating_add(run.count);
+    let max_frame_bits = u32::from(MAX_UNTYPED_BITS) - PAGE_BITS as u32;
+    let mut next = run.first;
+    core::iter::from_fn(move || {
+        if next >= end {
+            return None;
+        }
+        let align_bits = if next == 0 {
+            u64::BITS - 1
+        } else {
+            next.trailing_zeros()
+        };
+        let fit_bits = (end - next).ilog2();
+        let count = 1u64 << align_bits.min(fit_bits).min(max_frame_bits);
+        let chunk = FrameRange { first: next, count };
+        next += count;
+        Some(chunk)
+    })
+}
+
 /// The frames an object of `2^object_bits` bytes at `paddr` occupies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ObjectFrames {
@@ -208,6 +231,53 @@ mod tests {
         assert_eq!(UntypedState::new(0x1000, 14, 1), None, "misaligned base");
         assert_eq!(UntypedState::new(0, 11, 1), None, "too small");
         assert_eq!(UntypedState::new(0, 12, 0), None, "depth 0");
+    }
+
+    fn check_chunks(first: u64, count: u64, expected: &[(u64, u64)]) {
+        let chunks: Vec<_> = aligned_chunks(FrameRange { first, count })
+            .map(|c| (c.first, c.count))
+            .collect();
+        assert_eq!(chunks, expected, "run {first:#x} + {count:#x}");
+    }
+
+    #[test]
+    fn runs_split_into_aligned_powers_of_two() {
+        check_chunks(0x100, 0, &[]);
+        check_chunks(0x100, 0x100, &[(0x100, 0x100)]);
+        check_chunks(0x101, 3, &[(0x101, 1), (0x102, 2)]);
+        check_chunks(
+            0x1c6,
+            0xfe19,
+            &[
+                (0x1c6, 2),
+                (0x1c8, 8),
+                (0x1d0, 0x10),
+                (0x1e0, 0x20),
+                (0x200, 0x200),
+                (0x400, 0x400),
+                (0x800, 0x800),
+                (0x1000, 0x1000),
+                (0x2000, 0x2000),
+                (0x4000, 0x4000),
+                (0x8000, 0x4000),
+                (0xc000, 0x2000),
+                (0xe000, 0x1000),
+                (0xf000, 0x800),
+                (0xf800, 0x400),
+                (0xfc00, 0x200),
+                (0xfe00, 0x100),
+                (0xff00, 0x80),
+                (0xff80, 0x40),
+                (0xffc0, 0x10),
+                (0xffd0, 0x8),
+                (0xffd8, 0x4),
+                (0xffdc, 0x2),
+                (0xffde, 0x1),
+            ],
+        );
+        let max = 1u64 << (MAX_UNTYPED_BITS as u64 - PAGE_BITS);
+        check_chunks(0, 2 * max, &[(0, max), (max, max)]);
+        check_chunks(u64::MAX - 1, 5, &[(u64::MAX - 1, 1)]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use abi::{
 };
 use boot::{BootImage, BootInfo, BootModule, MemoryKind, MemoryRegion, UntypedDesc};
 use kerncore::elf::{Elf, Segment};
-use kerncore::{Cap, FrameRange, FrameState, ObjectRef, UntypedState};
+use kerncore::{Cap, FrameRange, FrameState, ObjectRef, UntypedState, aligned_chunks};
 
 use crate::arch;
 use crate::object::cnode::{self, SlotRef};
@@ -283,53 +283,29 @@ fn hand_out_untyped(
     info: &mut BootInfo,
     mut store: impl FnMut(u64, Cap) -> Result<(), Error>,
 ) -> u64 {
-    let span = frames::with_table(|table| table.span());
     let slot_limit = 1u64 << ROOT_CNODE_BITS;
     let mut slot = ROOT_SLOT_FIRST_FREE;
-    let mut frame = span.first;
-    let end = span.first + span.count;
     let mut left_free = 0;
-    while frame < end {
-        if frames::with_table(|table| table.state(frame)) != Some(FrameState::Free) {
-            frame += 1;
-            continue;
-        }
-        let run_end = (frame..end)
-            .find(|&f| frames::with_table(|table| table.state(f)) != Some(FrameState::Free))
-            .unwrap_or(end);
-        while frame < run_end {
-            let align_bits = if frame == 0 {
-                63
-            } else {
-                frame.trailing_zeros()
-            };
-            let fit_bits = 63 - (run_end - frame).leading_zeros();
-            let chunk_bits = align_bits
-                .min(fit_bits)
-                .min(u32::from(kerncore::untyped::MAX_UNTYPED_BITS) - PAGE_BITS as u32);
-            let count = 1u64 << chunk_bits;
-            if slot < slot_limit && (info.untyped_count as usize) < boot::MAX_UNTYPED {
-                let range = FrameRange {
-                    first: frame,
-                    count,
-                };
-                let size_bits = (chunk_bits + PAGE_BITS as u32) as u8;
-                frames::with_table(|table| table.reserve_for_untyped(range))
-                    .expect("free run was checked");
-                let untyped =
-                    UntypedState::new(frame << PAGE_BITS, size_bits, 1).expect("chunk is aligned");
-                store(slot, Cap::new_untyped(untyped)).expect("root CNode slot for an untyped");
-                let desc = UntypedDesc {
-                    slot,
-                    paddr: frame << PAGE_BITS,
-                    size_bits: u64::from(size_bits),
-                };
-                info.push_untyped(desc).expect("room was checked");
-                slot += 1;
-            } else {
-                left_free += count;
+    let mut from = 0;
+    while let Some(run) = frames::with_table(|table| table.next_free_run(from)) {
+        from = run.first + run.count;
+        for chunk in aligned_chunks(run) {
+            if slot >= slot_limit || info.untyped_count as usize >= boot::MAX_UNTYPED {
+                left_free += chunk.count;
+                continue;
             }
-            frame += count;
+            let size_bits = (chunk.count.ilog2() + PAGE_BITS as u32) as u8;
+            let paddr = chunk.first << PAGE_BITS;
+            frames::with_table(|table| table.reserve_for_untyped(chunk)).expect("the run was free");
+            let untyped = UntypedState::new(paddr, size_bits, 1).expect("chunks are size-aligned");
+            store(slot, Cap::new_untyped(untyped)).expect("root CNode slot for an untyped");
+            let desc = UntypedDesc {
+                slot,
+                paddr,
+                size_bits: u64::from(size_bits),
+            };
+            info.push_untyped(desc).expect("room was checked");
+            slot += 1;
         }
     }
     if left_free != 0 {
