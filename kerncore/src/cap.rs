@@ -448,6 +448,59 @@ mod tests {
         }
     }
 
+    fn any_cap() -> impl proptest::strategy::Strategy<Value = Cap> {
+        use proptest::prelude::*;
+        let object_type = proptest::sample::select(ObjectType::ALL.to_vec());
+        let paddr = (0u64..1 << 40).prop_map(|paddr| paddr << 5);
+        let mapping = proptest::option::of((0u64..1 << 40, any::<u64>(), 0u8..4).prop_map(
+            |(vspace, vaddr, level)| Mapping {
+                vspace: vspace << 12,
+                vaddr,
+                level,
+            },
+        ));
+        (
+            object_type,
+            paddr,
+            0u64..16,
+            any::<u64>(),
+            1u8..13,
+            any::<u64>(),
+            mapping,
+        )
+            .prop_map(
+                |(object_type, paddr, rights, badge, bits, watermark, mapping)| {
+                    let object = ObjectRef { object_type, paddr };
+                    let state = match object_type {
+                        ObjectType::Untyped => CapState::Untyped(UntypedState {
+                            base: paddr,
+                            size_bits: bits + 20,
+                            watermark,
+                            depth: 1,
+                        }),
+                        ObjectType::CNode => CapState::CNode { slot_bits: bits },
+                        ObjectType::Frame | ObjectType::PageTable => CapState::Mappable(mapping),
+                        _ => CapState::Plain,
+                    };
+                    Cap {
+                        object,
+                        rights: Rights::from_bits(rights).unwrap(),
+                        badge,
+                        state,
+                    }
+                },
+            )
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_well_formed_capability_survives_a_slot(cap in any_cap()) {
+            let mut slot = Slot::EMPTY;
+            proptest::prop_assert_eq!(slot.set(Some(cap)), Ok(()));
+            proptest::prop_assert_eq!(slot.get(), Some(cap));
+        }
+    }
+
     #[test]
     fn slots_refuse_malformed_capabilities() {
         let bad = [
