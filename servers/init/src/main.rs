@@ -13,7 +13,6 @@
 #![no_std]
 #![no_main]
 
-mod elf;
 mod process;
 
 use rootlib::{ROOT_CNODE, ROOT_VSPACE, Resources, SlotAllocator, UntypedPool, VirtualRange};

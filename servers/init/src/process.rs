@@ -6,7 +6,14 @@ use rootlib::{BuildError, ROOT_VSPACE, Resources};
 use trona::substrate;
 use trona::uapi::{CPtr, ObjectType, PAGE_SIZE, Rights, UserAddr, UserRegisters};
 
-use crate::elf::{Elf, ElfError};
+use kerncore::elf::Elf;
+
+/// The ELF `e_machine` of the architecture init runs on.
+#[cfg(target_arch = "x86_64")]
+const ELF_MACHINE: u16 = 62;
+/// The ELF `e_machine` of the architecture init runs on.
+#[cfg(target_arch = "aarch64")]
+const ELF_MACHINE: u16 = 183;
 
 /// Where a new process's stack ends (its first push goes just below this address).
 const STACK_TOP: u64 = 0x0000_7000_0000_0000;
@@ -38,8 +45,8 @@ pub struct Process {
 
 /// Why building a process failed.
 pub enum LoadError {
-    /// The image is not a loadable executable.
-    Elf(ElfError),
+    /// The image is not a loadable executable (the reader says why).
+    Elf(&'static str),
     /// Creating or mapping an object failed.
     Build(BuildError),
 }
@@ -47,12 +54,6 @@ pub enum LoadError {
 impl From<BuildError> for LoadError {
     fn from(error: BuildError) -> LoadError {
         LoadError::Build(error)
-    }
-}
-
-impl From<ElfError> for LoadError {
-    fn from(error: ElfError) -> LoadError {
-        LoadError::Elf(error)
     }
 }
 
@@ -65,7 +66,7 @@ impl From<trona::uapi::Error> for LoadError {
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LoadError::Elf(error) => write!(f, "bad ELF image: {error:?}"),
+            LoadError::Elf(reason) => write!(f, "bad ELF image: {reason}"),
             LoadError::Build(error) => write!(f, "{error}"),
         }
     }
@@ -77,7 +78,7 @@ pub fn create(
     spec: &ProcessSpec<'_>,
     grant: impl FnOnce(&Process) -> Result<(), LoadError>,
 ) -> Result<Process, LoadError> {
-    let elf = Elf::parse(spec.image)?;
+    let elf = Elf::parse(spec.image, ELF_MACHINE).map_err(LoadError::Elf)?;
     let process = Process {
         vspace: res.retype(ObjectType::VSpace, 0)?,
         cnode: res.retype(ObjectType::CNode, spec.cnode_bits)?,
@@ -97,7 +98,7 @@ pub fn create(
     grant(&process)?;
     substrate::tcb_configure(process.tcb, process.cnode, process.vspace)?;
     let regs = UserRegisters {
-        ip: elf.entry(),
+        ip: elf.entry,
         sp: STACK_TOP,
         arg0: spec.arg,
         ..UserRegisters::default()
@@ -125,9 +126,8 @@ fn load_segments(res: &mut Resources, elf: &Elf<'_>, vspace: CPtr) -> Result<(),
     let scratch = res.va.take(1)?;
     let mut pending: Option<PendingPage> = None;
     for segment in elf.segments() {
-        let segment = segment?;
         let first_page = segment.vaddr & !(PAGE_SIZE - 1);
-        let end = segment.vaddr + segment.mem_len;
+        let end = segment.vaddr + segment.mem_size;
         let mut page = first_page;
         while page < end {
             match &mut pending {
@@ -152,7 +152,7 @@ fn load_segments(res: &mut Resources, elf: &Elf<'_>, vspace: CPtr) -> Result<(),
                     });
                 }
             }
-            copy_into_page(scratch, page, segment.vaddr, segment.file);
+            copy_into_page(scratch, page, segment.vaddr, segment.data);
             page += PAGE_SIZE;
         }
     }
