@@ -39,10 +39,11 @@ pub fn run(args: Args) -> Result<()> {
     let report = SerialReport::parse(boot.lines.iter().map(String::as_str));
 
     println!();
-    println!(
-        "benchmarks on {} (QEMU TCG; cycles as user space reads them):",
-        args.arch
-    );
+    let unit = match args.arch {
+        Arch::X86_64 => "time-stamp counter cycles (rdtsc)",
+        Arch::Aarch64 => "generic timer ticks (cntvct_el0)",
+    };
+    println!("benchmarks on {} under QEMU TCG, in {unit}:", args.arch);
     let width = report
         .benches
         .iter()
@@ -52,7 +53,7 @@ pub fn run(args: Args) -> Result<()> {
         .max(9);
     println!(
         "  {:<width$}  {:>14}  {:>10}",
-        "benchmark", "median cycles", "iterations"
+        "benchmark", "median", "iterations"
     );
     for bench in &report.benches {
         println!(
