@@ -57,8 +57,16 @@ const RESERVED_KERNEL_METHODS: &[&str] = &["lookup", "object_type", "rights", "e
 const RESERVED_SUBSTRATE_FUNCTIONS: &[&str] = &["trap", "status_to_result"];
 
 /// Local names the generated dispatcher and substrate use next to the arguments.
-const RESERVED_ARGUMENT_NAMES: &[&str] =
-    &["k", "number", "args", "target", "invocation", "payload"];
+const RESERVED_ARGUMENT_NAMES: &[&str] = &[
+    "k",
+    "number",
+    "args",
+    "target",
+    "invocation",
+    "payload",
+    "status_to_result",
+    "trap",
+];
 
 /// Parses and validates schema text. `file_name` is used only in messages.
 pub fn parse_str(file_name: &str, text: &str) -> Result<Model, Diagnostics> {
@@ -147,10 +155,10 @@ impl Validator<'_> {
         let register_count = arches.first().map_or(0, |a: &Arch| a.arg_registers.len());
         let syscalls = self.syscalls(raw, &retired, &flag_names, &arches, register_count);
         let objects = self.objects(raw, &retired, &mut type_names);
-        let invoke_args = syscalls
-            .iter()
-            .find(|s| s.kind == SyscallKind::Invoke)
-            .map_or(0, |s| s.args.len());
+        let invoke = syscalls.iter().find(|s| s.kind == SyscallKind::Invoke);
+        let invoke_args = invoke.map_or(0, |s| s.args.len());
+        // The typed wrappers call the raw invoke function by the invoke syscall's name.
+        let invoke_name = invoke.map(|s| s.name.clone());
         let invocations = self.invocations(
             raw,
             &retired,
@@ -159,6 +167,7 @@ impl Validator<'_> {
             rights,
             register_count,
             invoke_args,
+            invoke_name.as_deref(),
         );
         self.generated_names(raw, &syscalls, &invocations);
         let percpu = self.percpu(raw, &arches);
@@ -1073,6 +1082,7 @@ impl Validator<'_> {
         rights_set: Option<&FlagSet>,
         register_count: usize,
         invoke_args: usize,
+        invoke_name: Option<&str>,
     ) -> Vec<Invocation> {
         let mut out = Vec::new();
         let mut labels = Seen::new("invocation label");
@@ -1156,6 +1166,9 @@ impl Validator<'_> {
                 }
             };
             let mut reserved: Vec<&str> = RESERVED_ARGUMENT_NAMES.to_vec();
+            if let Some(name) = invoke_name {
+                reserved.push(name);
+            }
             let object_snake = object.map(Object::snake_name);
             if let Some(snake) = &object_snake {
                 reserved.push(snake);

@@ -115,11 +115,12 @@ fn check(files: &[(String, String)], behaviour_test: Option<&str>) {
 }
 
 #[test]
-fn generated_code_compiles_for_the_fixture_and_the_real_schema() {
+fn generated_code_compiles_for_the_fixtures_and_the_real_schema() {
     let fixture = abigen::parse_str("small.toml", include_str!("fixtures/small.toml"));
     let real = abigen::load(Path::new(ROOT).join("schema.toml"));
+    let tricky = abigen::parse_str("tricky.toml", include_str!("fixtures/tricky.toml"));
     let behaviour = include_str!("fixtures/small_dispatch/dispatch.rs");
-    for (model, test) in [(fixture, Some(behaviour)), (real, None)] {
+    for (model, test) in [(fixture, Some(behaviour)), (tricky, None), (real, None)] {
         match model {
             Ok(model) => check(&abigen::render_all(&model), test),
             Err(diagnostics) => panic!("schema is invalid:\n{diagnostics}"),

@@ -473,6 +473,24 @@ fn argument_named_like_the_object_is_reserved() {
 }
 
 #[test]
+fn argument_named_like_a_generated_function_is_reserved() {
+    check(
+        &[(
+            "{ name = \"flag\", type = \"bool\"",
+            "{ name = \"invoke\", type = \"bool\"",
+        )],
+        "small.toml:132:12: argument name `invoke` is reserved in generated code",
+    );
+    check(
+        &[(
+            "{ name = \"len\", type = \"u32\"",
+            "{ name = \"status_to_result\", type = \"u32\"",
+        )],
+        "small.toml:100:12: argument name `status_to_result` is reserved in generated code",
+    );
+}
+
+#[test]
 fn object_snake_name_must_not_be_a_keyword() {
     check(
         &[
