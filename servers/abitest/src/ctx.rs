@@ -1,4 +1,4 @@
-//! The state tests share: the allocators, the boot information, and helpers for threads, waiting and capabilities.
+//! The state tests share: the allocators, and helpers for objects, threads, waiting and capabilities.
 
 use rootlib::{Region, Resources, Thread, ThreadSpec};
 use trona::substrate;

@@ -3,6 +3,8 @@
 //! It runs with nothing but what init put in its CNode: a Notification capability
 //! (write-only, badged) in the slot whose index arrives as its argument. The debug
 //! console is a plain syscall and needs no capability.
+//!
+//! Single-threaded (A2).
 #![no_std]
 #![no_main]
 

@@ -20,6 +20,7 @@ use core::fmt;
 
 use trona::uapi::{CPtr, Error, ROOT_SLOT_CNODE, ROOT_SLOT_VSPACE};
 
+pub use arch::entry_stack_pointer;
 pub use slots::SlotAllocator;
 pub use thread::{Thread, ThreadSpec};
 pub use untyped::UntypedPool;

@@ -182,6 +182,15 @@ pub static TESTS: &[Test] = &[
         run: tcb::resume_suspend,
     },
     Test {
+        name: "tcb_redirect_suspended_thread",
+        covers: &[
+            inv(I::TcbSuspend),
+            inv(I::TcbWriteRegisters),
+            inv(I::TcbResume),
+        ],
+        run: tcb::redirect_suspended_thread,
+    },
+    Test {
         name: "tcb_priority_affinity",
         covers: &[inv(I::TcbSetPriority), inv(I::TcbSetAffinity)],
         run: tcb::priority_and_affinity,

@@ -308,3 +308,76 @@ pub fn cpu_times(ctx: &mut Ctx) -> Outcome {
         Error::InvalidUserPointer,
     )
 }
+
+static REDIRECTED: AtomicBool = AtomicBool::new(false);
+static REDIRECTED_ARGS: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
+/// The arguments the redirected thread must receive. Only the first three are checked:
+/// they are the same registers in the C calling convention and in the syscall convention
+/// `UserRegisters` follows (x86_64 passes a C function's fourth argument in rcx, not r10).
+const REDIRECT_ARGS: [u64; 3] = [0xfeed_f00d, 0x1234_5678, 0x0bad_cafe];
+
+extern "C" fn record_args(arg0: u64, arg1: u64, arg2: u64) -> ! {
+    for (slot, value) in REDIRECTED_ARGS.iter().zip([arg0, arg1, arg2]) {
+        slot.store(value, Ordering::Relaxed);
+    }
+    REDIRECTED.store(true, Ordering::Release);
+    trona::exit()
+}
+
+/// Registers written into a suspended thread take effect when it resumes: it continues at
+/// the new instruction pointer with the new argument.
+pub fn redirect_suspended_thread(ctx: &mut Ctx) -> Outcome {
+    REDIRECTED.store(false, Ordering::Relaxed);
+    for slot in &REDIRECTED_ARGS {
+        slot.store(0, Ordering::Relaxed);
+    }
+    COUNTER.store(0, Ordering::Relaxed);
+    let thread = ctx.spawn(count_and_yield, 0)?;
+    let result = redirect_checks(ctx, thread.tcb, thread.stack.end());
+    ctx.destroy(thread)?;
+    result
+}
+
+fn redirect_checks(ctx: &mut Ctx, tcb: CPtr, stack_end: u64) -> Outcome {
+    let ran = ctx.wait_until(DEFAULT_TIMEOUT_TICKS, || {
+        COUNTER.load(Ordering::Relaxed) > 0
+    });
+    ensure!(ran, "the thread never ran");
+    ok("suspend", substrate::tcb_suspend(tcb))?;
+    let target = record_args as extern "C" fn(u64, u64, u64) -> ! as usize as u64;
+    let regs = UserRegisters {
+        ip: target,
+        // A fresh frame near the top of the stack, as a call would leave it.
+        sp: rootlib::entry_stack_pointer(stack_end - 16),
+        arg0: REDIRECT_ARGS[0],
+        arg1: REDIRECT_ARGS[1],
+        arg2: REDIRECT_ARGS[2],
+        ..UserRegisters::default()
+    };
+    ok(
+        "write_registers",
+        substrate::tcb_write_registers(tcb, address_of(&regs)),
+    )?;
+    let counted = COUNTER.load(Ordering::Relaxed);
+    ok("resume", substrate::tcb_resume(tcb))?;
+    let arrived = ctx.wait_until(DEFAULT_TIMEOUT_TICKS, || REDIRECTED.load(Ordering::Acquire));
+    let args = REDIRECTED_ARGS
+        .each_ref()
+        .map(|slot| slot.load(Ordering::Relaxed));
+    ensure!(
+        arrived,
+        "the thread did not run at its new instruction pointer"
+    );
+    ensure!(
+        args == REDIRECT_ARGS,
+        "the thread received arguments {args:x?}, expected {REDIRECT_ARGS:x?} \
+         (a pending syscall result overwrote written registers?)"
+    );
+    let after = COUNTER.load(Ordering::Relaxed);
+    ensure!(
+        after == counted,
+        "the old loop kept running after the redirect ({counted} -> {after})"
+    );
+    Ok(())
+}
