@@ -196,6 +196,11 @@ pub static TESTS: &[Test] = &[
         run: tcb::priority_and_affinity,
     },
     Test {
+        name: "tcb_lower_own_priority",
+        covers: &[inv(I::TcbSetPriority), inv(I::TcbResume)],
+        run: tcb::lower_own_priority,
+    },
+    Test {
         name: "tcb_bind_notification",
         covers: &[inv(I::TcbBindNotification), inv(I::TcbUnbindNotification)],
         run: tcb::bind_notification,
@@ -227,6 +232,24 @@ pub static TESTS: &[Test] = &[
             inv(I::VSpaceMapFrame),
         ],
         run: vspace::tables,
+    },
+    Test {
+        name: "vspace_shared_mapping",
+        covers: &[
+            inv(I::VSpaceMapFrame),
+            inv(I::CNodeCopy),
+            inv(I::VSpaceLookup),
+        ],
+        run: vspace::shared_mapping,
+    },
+    Test {
+        name: "vspace_in_use_is_busy",
+        covers: &[
+            inv(I::VSpaceMapTable),
+            inv(I::VSpaceMapFrame),
+            inv(I::CNodeDelete),
+        ],
+        run: vspace::vspace_in_use_is_busy,
     },
     Test {
         name: "missing_table_level",

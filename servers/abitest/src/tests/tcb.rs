@@ -205,6 +205,31 @@ pub fn priority_and_affinity(ctx: &mut Ctx) -> Outcome {
     Ok(())
 }
 
+/// Lowering the running thread's own priority below a runnable thread's hands it the CPU
+/// before `set_priority` returns.
+pub fn lower_own_priority(ctx: &mut Ctx) -> Outcome {
+    FLAG.store(false, Ordering::Relaxed);
+    let thread = ctx.create_thread(raise_flag, 0)?;
+    let resumed = substrate::tcb_resume(thread.tcb);
+    let ran_early = FLAG.load(Ordering::Acquire);
+    let lowered = substrate::tcb_set_priority(SELF_TCB, PRIORITY - 1);
+    let ran_on_lowering = FLAG.load(Ordering::Acquire);
+    let restored = substrate::tcb_set_priority(SELF_TCB, PRIORITY);
+    ctx.destroy(thread)?;
+    ok("resume", resumed)?;
+    ok("lower the suite's priority", lowered)?;
+    ok("restore the suite's priority", restored)?;
+    ensure!(
+        !ran_early,
+        "a thread of equal priority preempted the suite on resume"
+    );
+    ensure!(
+        ran_on_lowering,
+        "the now higher-priority thread did not run when the suite lowered itself"
+    );
+    Ok(())
+}
+
 /// A TCB binds one notification at a time.
 pub fn bind_notification(ctx: &mut Ctx) -> Outcome {
     let tcb = ctx.create(ObjectType::Tcb)?;

@@ -244,3 +244,82 @@ pub fn missing_table_level(ctx: &mut Ctx) -> Outcome {
     );
     Ok(())
 }
+
+/// Two capabilities to one frame map it at two addresses: both show the same memory, and the
+/// frame lives until its last capability goes.
+pub fn shared_mapping(ctx: &mut Ctx) -> Outcome {
+    let frame = ctx.create(ObjectType::Frame)?;
+    let alias = ctx.copy_with_rights(frame, READ_WRITE)?;
+    let first = ctx.unmapped_address()?;
+    let second = ctx.unmapped_address()?;
+    ctx.res.map_frame(ROOT_VSPACE, frame, first, READ_WRITE)?;
+    ctx.res
+        .map_frame(ROOT_VSPACE, alias, second, Rights::READ)?;
+    // SAFETY: `first` is mapped read-write and `second` readable, both to the frame this
+    // test owns; nothing else uses them.
+    let seen = unsafe {
+        (first as usize as *mut u64).write_volatile(PROBE);
+        (second as usize as *const u64).read_volatile()
+    };
+    ctx.delete(frame)?;
+    let first_gone = substrate::vspace_lookup(ROOT_VSPACE, first);
+    let second_kept = substrate::vspace_lookup(ROOT_VSPACE, second);
+    // SAFETY: `second` stays mapped to the frame while `alias` exists.
+    let still = unsafe { (second as usize as *const u64).read_volatile() };
+    ctx.delete(alias)?;
+    let second_gone = substrate::vspace_lookup(ROOT_VSPACE, second);
+    ensure!(
+        seen == PROBE,
+        "the alias shows {seen:#x}, expected {PROBE:#x}"
+    );
+    err(
+        "lookup of the deleted capability's mapping",
+        first_gone,
+        Error::NotMapped,
+    )?;
+    ok("lookup of the alias's mapping", second_kept)?;
+    ensure!(
+        still == PROBE,
+        "after deleting one capability the frame holds {still:#x}"
+    );
+    err(
+        "lookup after deleting the last capability",
+        second_gone,
+        Error::NotMapped,
+    )
+}
+
+/// A VSpace that something is mapped into cannot be destroyed until it is emptied.
+pub fn vspace_in_use_is_busy(ctx: &mut Ctx) -> Outcome {
+    let vspace = ctx.create(ObjectType::VSpace)?;
+    let frame = ctx.create(ObjectType::Frame)?;
+    let mut tables = [CPtr(0); 3];
+    for (level, table) in (1u8..=3).zip(tables.iter_mut()).rev() {
+        *table = ctx.create(ObjectType::PageTable)?;
+        ok(
+            "map_table in the new VSpace",
+            substrate::vspace_map_table(vspace, *table, FRESH_REGION, level),
+        )?;
+    }
+    ok(
+        "map_frame in the new VSpace",
+        substrate::vspace_map_frame(vspace, frame, FRESH_REGION, READ_WRITE),
+    )?;
+    let with_frame = substrate::cnode_delete(rootlib::ROOT_CNODE, vspace.0);
+    ctx.delete(frame)?;
+    let with_tables = substrate::cnode_delete(rootlib::ROOT_CNODE, vspace.0);
+    for table in tables {
+        ctx.delete(table)?;
+    }
+    ctx.delete(vspace)?;
+    err(
+        "delete a VSpace with a frame mapped",
+        with_frame,
+        Error::Busy,
+    )?;
+    err(
+        "delete a VSpace with tables installed",
+        with_tables,
+        Error::Busy,
+    )
+}
