@@ -138,6 +138,15 @@ pub static TESTS: &[Test] = &[
         run: untyped::retype_accounting,
     },
     Test {
+        name: "untyped_reclaim_after_delete",
+        covers: &[
+            inv(I::UntypedRetype),
+            inv(I::UntypedDescribe),
+            inv(I::CNodeDelete),
+        ],
+        run: untyped::reclaim_after_delete,
+    },
+    Test {
         name: "cnode_copy_mint_move_delete",
         covers: &[
             inv(I::CNodeCopy),

@@ -55,9 +55,7 @@ pub fn retype_accounting(ctx: &mut Ctx) -> Outcome {
         count: 0,
     };
     let result = accounting_checks(ctx, &mut made);
-    for &slot in &made.slots[..made.count] {
-        ctx.delete(slot)?;
-    }
+    made.delete_all(ctx)?;
     ctx.delete(child)?;
     result
 }
@@ -70,6 +68,15 @@ struct Made {
 }
 
 impl Made {
+    /// Deletes every object made so far.
+    fn delete_all(&mut self, ctx: &mut Ctx) -> Outcome {
+        while self.count > 0 {
+            self.count -= 1;
+            ctx.delete(self.slots[self.count])?;
+        }
+        Ok(())
+    }
+
     /// Retypes one fixed-size object from the child into a fresh slot, keeping the slot on success.
     fn retype(
         &mut self,
@@ -158,4 +165,57 @@ fn accounting_checks(ctx: &mut Ctx, made: &mut Made) -> Outcome {
     let tcb = substrate::untyped_retype(child, ObjectType::Tcb, 0, ROOT_CNODE, tcb_slot.0);
     ctx.release_slot(tcb_slot);
     err("retype a TCB from a full untyped", tcb, Error::OutOfMemory)
+}
+
+/// Once every object carved from an untyped is gone, the whole region can be retyped again.
+pub fn reclaim_after_delete(ctx: &mut Ctx) -> Outcome {
+    let child = ctx.res.retype(ObjectType::Untyped, CHILD_BITS)?;
+    let mut made = Made {
+        child,
+        slots: [CPtr(0); MAX_FILL],
+        count: 0,
+    };
+    let result = reclaim_checks(ctx, &mut made);
+    made.delete_all(ctx)?;
+    ctx.delete(child)?;
+    result
+}
+
+fn reclaim_checks(ctx: &mut Ctx, made: &mut Made) -> Outcome {
+    let size = 1u64 << CHILD_BITS;
+    let last = loop {
+        if let Err(error) = made.retype(ctx, ObjectType::Frame)? {
+            break error;
+        }
+    };
+    ensure!(
+        last == Error::OutOfMemory,
+        "filling the untyped ended with {}",
+        last.name()
+    );
+    let frames = made.count as u64;
+    ensure!(
+        frames == size / PAGE_SIZE,
+        "the untyped held {frames} frames"
+    );
+    made.delete_all(ctx)?;
+    let free = ok(
+        "describe after deleting everything",
+        substrate::untyped_describe(made.child),
+    )?;
+    ensure!(
+        free == size,
+        "{free} of {size} bytes free after every object was deleted"
+    );
+    ok(
+        "retype a TCB from the reclaimed region",
+        made.retype(ctx, ObjectType::Tcb)?,
+    )?;
+    let free = ok("describe", substrate::untyped_describe(made.child))?;
+    let expected = size - (1 << trona::uapi::TCB_SIZE_BITS);
+    ensure!(
+        free == expected,
+        "{free} bytes free after a TCB, expected {expected}"
+    );
+    Ok(())
 }
