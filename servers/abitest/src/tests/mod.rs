@@ -176,6 +176,11 @@ pub static TESTS: &[Test] = &[
         run: notification::wait_blocks_until_signalled,
     },
     Test {
+        name: "notification_one_signal_one_waiter",
+        covers: &[inv(I::NotificationWait), inv(I::NotificationSignal)],
+        run: notification::one_signal_wakes_one_waiter,
+    },
+    Test {
         name: "tcb_configure",
         covers: &[inv(I::TcbConfigure)],
         run: tcb::configure,
@@ -282,7 +287,7 @@ pub static TESTS: &[Test] = &[
     },
     Test {
         name: "preemption",
-        covers: &[sys(Syscall::Ticks)],
+        covers: &[sys(Syscall::Ticks), inv(I::TcbGetCpuTimes)],
         run: sched::preemption,
     },
     Test {

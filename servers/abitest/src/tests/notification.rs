@@ -1,6 +1,6 @@
 //! Notifications: signal, poll, and wait both with the word already set and blocking until another thread signals.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use trona::substrate;
 use trona::uapi::{CPtr, Error, ObjectType};
@@ -80,5 +80,43 @@ pub fn wait_blocks_until_signalled(ctx: &mut Ctx) -> Outcome {
         ctx.fault_count()? == before,
         "a thread faulted during the test"
     );
+    Ok(())
+}
+
+static WAITERS_READY: AtomicU64 = AtomicU64::new(0);
+static WAITERS_WOKEN: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn counting_waiter(notification: u64) -> ! {
+    WAITERS_READY.fetch_add(1, Ordering::AcqRel);
+    let _ = substrate::notification_wait(CPtr(notification));
+    WAITERS_WOKEN.fetch_add(1, Ordering::AcqRel);
+    trona::exit()
+}
+
+/// With two threads waiting, each signal wakes exactly one of them.
+pub fn one_signal_wakes_one_waiter(ctx: &mut Ctx) -> Outcome {
+    WAITERS_READY.store(0, Ordering::Relaxed);
+    WAITERS_WOKEN.store(0, Ordering::Relaxed);
+    let notification = ctx.create(ObjectType::Notification)?;
+    let first = ctx.spawn(counting_waiter, notification.0)?;
+    let second = ctx.spawn(counting_waiter, notification.0)?;
+    let ready = ctx.wait_until(100, || WAITERS_READY.load(Ordering::Acquire) == 2);
+    ctx.wait_until(2, || false);
+    let woken_before = WAITERS_WOKEN.load(Ordering::Acquire);
+    let signal = substrate::notification_signal(notification);
+    ctx.wait_until(5, || WAITERS_WOKEN.load(Ordering::Acquire) > 1);
+    let woken_once = WAITERS_WOKEN.load(Ordering::Acquire);
+    let signal_again = substrate::notification_signal(notification);
+    ctx.wait_until(100, || WAITERS_WOKEN.load(Ordering::Acquire) == 2);
+    let woken_twice = WAITERS_WOKEN.load(Ordering::Acquire);
+    ctx.destroy(second)?;
+    ctx.destroy(first)?;
+    ctx.delete(notification)?;
+    ensure!(ready, "the waiters never ran");
+    ensure!(woken_before == 0, "a waiter woke without a signal");
+    ok("signal", signal)?;
+    ensure!(woken_once == 1, "one signal woke {woken_once} waiters");
+    ok("signal again", signal_again)?;
+    ensure!(woken_twice == 2, "two signals woke {woken_twice} waiters");
     Ok(())
 }

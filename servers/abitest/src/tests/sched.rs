@@ -2,11 +2,13 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use trona::uapi::CpuTimes;
 use trona::{println, substrate};
 
 use crate::arch::{self, SIMD_REGISTERS};
 use crate::ctx::{Ctx, spin_ticks};
-use crate::harness::{Failure, Outcome, ensure};
+use crate::harness::{Failure, Outcome, ensure, ok};
+use crate::tests::address_of_mut;
 
 static SPIN_COUNTS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -42,6 +44,13 @@ pub fn preemption(ctx: &mut Ctx) -> Outcome {
     let end = spin_counts();
     let elapsed = substrate::ticks().unwrap_or(0).saturating_sub(start);
     STOP.store(true, Ordering::Relaxed);
+    let mut times = [CpuTimes::default(); 2];
+    let read = [&first, &second]
+        .into_iter()
+        .zip(times.iter_mut())
+        .try_for_each(|(thread, times)| {
+            substrate::tcb_get_cpu_times(thread.tcb, address_of_mut(times))
+        });
     ctx.destroy(second)?;
     ctx.destroy(first)?;
     println!(
@@ -60,6 +69,18 @@ pub fn preemption(ctx: &mut Ctx) -> Outcome {
         "spinners stalled in the next 10 ticks: {middle:?} -> {end:?}"
     );
     ensure!(elapsed >= 20, "only {elapsed} ticks passed");
+    ok("get_cpu_times of the spinners", read)?;
+    for (index, times) in times.iter().enumerate() {
+        let ticks = times.user_ticks + times.system_ticks;
+        ensure!(
+            ticks >= 2 && times.user_cycles > 0,
+            "spinner {index} was charged only {times:?}"
+        );
+        ensure!(
+            ticks <= elapsed + 1,
+            "spinner {index} was charged {ticks} ticks of {elapsed}"
+        );
+    }
     Ok(())
 }
 
