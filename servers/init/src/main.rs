@@ -74,8 +74,10 @@ fn main(arg: u64) -> ! {
         .retype(ObjectType::Notification, 0)
         .unwrap_or_else(|error| fail(format_args!("creating the notification: {error}")));
 
+    print_frame_states("before");
     run_thread_demo(&mut res, notification);
     run_process_demo(&mut res, info, notification);
+    print_frame_states("after");
 
     println!("INIT OK");
     let status = substrate::kernel_debug_shutdown(CPtr(ROOT_SLOT_KERNEL_DEBUG), 0);
@@ -119,6 +121,22 @@ fn print_boot_info(info: &BootInfo) {
         );
     }
     println!("init: first free slot {}", info.first_free_slot);
+}
+
+/// Prints how many frames are in each state and runs the kernel's frame-table checker.
+fn print_frame_states(when: &str) {
+    let debug = CPtr(ROOT_SLOT_KERNEL_DEBUG);
+    let mut counts = [0u64; 3];
+    for (state, count) in (0u8..).zip(counts.iter_mut()) {
+        *count = substrate::kernel_debug_frame_count(debug, state)
+            .unwrap_or_else(|error| fail(format_args!("frame_count: {}", error.name())));
+    }
+    let checked = substrate::kernel_debug_check_frames(debug)
+        .unwrap_or_else(|error| fail(format_args!("check_frames: {}", error.name())));
+    let [free, reserved, typed] = counts;
+    println!(
+        "init: frames {when}: {free} free, {reserved} untyped-reserved, {typed} typed; checker verified {checked}"
+    );
 }
 
 /// Starts a second thread in init's address space and waits for its signal.
