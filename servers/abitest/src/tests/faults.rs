@@ -88,3 +88,14 @@ pub fn read_only_write(ctx: &mut Ctx) -> Outcome {
     ensure!(value == 0, "the read-only page now holds {value:#x}");
     Ok(())
 }
+
+/// A page read just before it is unmapped faults afterwards: the unmap flushed the stale
+/// translation.
+pub fn read_after_unmap(ctx: &mut Ctx) -> Outcome {
+    let page = ctx.pages(1, crate::READ_WRITE)?;
+    // Load the translation into the TLB.
+    let _ = arch::read_word(page.vaddr);
+    TARGET.store(page.vaddr, Ordering::Release);
+    ctx.release_pages(page)?;
+    expect_fault(ctx, read_unmapped)
+}

@@ -181,6 +181,11 @@ pub static TESTS: &[Test] = &[
         run: notification::one_signal_wakes_one_waiter,
     },
     Test {
+        name: "notification_suspended_waiter",
+        covers: &[inv(I::NotificationWait), inv(I::TcbSuspend)],
+        run: notification::suspended_waiter_stays_suspended,
+    },
+    Test {
         name: "tcb_configure",
         covers: &[inv(I::TcbConfigure)],
         run: tcb::configure,
@@ -284,6 +289,11 @@ pub static TESTS: &[Test] = &[
         name: "fault_read_only_write",
         covers: &[inv(I::KernelDebugFaultCount)],
         run: faults::read_only_write,
+    },
+    Test {
+        name: "fault_read_after_unmap",
+        covers: &[inv(I::VSpaceUnmapFrame), inv(I::KernelDebugFaultCount)],
+        run: faults::read_after_unmap,
     },
     Test {
         name: "preemption",

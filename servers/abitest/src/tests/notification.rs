@@ -120,3 +120,33 @@ pub fn one_signal_wakes_one_waiter(ctx: &mut Ctx) -> Outcome {
     ensure!(woken_twice == 2, "two signals woke {woken_twice} waiters");
     Ok(())
 }
+
+static SUSPENDED_WAITER_WOKE: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn flagging_waiter(notification: u64) -> ! {
+    WAITERS_READY.fetch_add(1, Ordering::AcqRel);
+    let _ = substrate::notification_wait(CPtr(notification));
+    SUSPENDED_WAITER_WOKE.store(true, Ordering::Release);
+    trona::exit()
+}
+
+/// A waiter that is suspended does not run when the notification is signalled.
+pub fn suspended_waiter_stays_suspended(ctx: &mut Ctx) -> Outcome {
+    WAITERS_READY.store(0, Ordering::Relaxed);
+    SUSPENDED_WAITER_WOKE.store(false, Ordering::Relaxed);
+    let notification = ctx.create(ObjectType::Notification)?;
+    let thread = ctx.spawn(flagging_waiter, notification.0)?;
+    let ready = ctx.wait_until(100, || WAITERS_READY.load(Ordering::Acquire) == 1);
+    ctx.wait_until(2, || false);
+    let suspend = substrate::tcb_suspend(thread.tcb);
+    let signal = substrate::notification_signal(notification);
+    ctx.wait_until(5, || SUSPENDED_WAITER_WOKE.load(Ordering::Acquire));
+    let woke = SUSPENDED_WAITER_WOKE.load(Ordering::Acquire);
+    ctx.destroy(thread)?;
+    ctx.delete(notification)?;
+    ensure!(ready, "the waiter never ran");
+    ok("suspend the waiter", suspend)?;
+    ok("signal", signal)?;
+    ensure!(!woke, "a suspended thread ran after a signal");
+    Ok(())
+}
