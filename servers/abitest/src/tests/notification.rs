@@ -142,11 +142,24 @@ pub fn suspended_waiter_stays_suspended(ctx: &mut Ctx) -> Outcome {
     let signal = substrate::notification_signal(notification);
     ctx.wait_until(5, || SUSPENDED_WAITER_WOKE.load(Ordering::Acquire));
     let woke = SUSPENDED_WAITER_WOKE.load(Ordering::Acquire);
+    // Resumed, it waits again and finds the word the signal left.
+    let resume = substrate::tcb_resume(thread.tcb);
+    let woke_after_resume = ctx.wait_until(100, || SUSPENDED_WAITER_WOKE.load(Ordering::Acquire));
+    let word_left = substrate::notification_poll(notification);
     ctx.destroy(thread)?;
     ctx.delete(notification)?;
     ensure!(ready, "the waiter never ran");
     ok("suspend the waiter", suspend)?;
     ok("signal", signal)?;
     ensure!(!woke, "a suspended thread ran after a signal");
-    Ok(())
+    ok("resume the waiter", resume)?;
+    ensure!(
+        woke_after_resume,
+        "the resumed waiter did not take the pending word"
+    );
+    err(
+        "poll after the waiter took the word",
+        word_left,
+        Error::WouldBlock,
+    )
 }

@@ -145,6 +145,10 @@ fn resume_suspend_checks(ctx: &mut Ctx, tcb: CPtr) -> Outcome {
         "a suspended thread kept running ({frozen} -> {later})"
     );
     ok("resume again", substrate::tcb_resume(tcb))?;
+    ok(
+        "resume a runnable thread (does nothing)",
+        substrate::tcb_resume(tcb),
+    )?;
     let resumed = ctx.wait_until(DEFAULT_TIMEOUT_TICKS, || {
         COUNTER.load(Ordering::Relaxed) > frozen
     });
@@ -335,15 +339,24 @@ pub fn cpu_times(ctx: &mut Ctx) -> Outcome {
 }
 
 static REDIRECTED: AtomicBool = AtomicBool::new(false);
-static REDIRECTED_ARGS: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+static REDIRECTED_ARGS: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
 
-/// The arguments the redirected thread must receive. Only the first three are checked:
-/// they are the same registers in the C calling convention and in the syscall convention
-/// `UserRegisters` follows (x86_64 passes a C function's fourth argument in rcx, not r10).
-const REDIRECT_ARGS: [u64; 3] = [0xfeed_f00d, 0x1234_5678, 0x0bad_cafe];
+/// The arguments the redirected thread must receive: `UserRegisters.arg0..arg5` are the C
+/// calling convention's argument registers (docs/CONTRACTS.md), so a plain function sees them.
+const REDIRECT_ARGS: [u64; 6] = [
+    0xfeed_f00d,
+    0x1234_5678,
+    0x0bad_cafe,
+    0xdead_beef,
+    0x5555_aaaa,
+    0x0123_4567,
+];
 
-extern "C" fn record_args(arg0: u64, arg1: u64, arg2: u64) -> ! {
-    for (slot, value) in REDIRECTED_ARGS.iter().zip([arg0, arg1, arg2]) {
+extern "C" fn record_args(arg0: u64, arg1: u64, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> ! {
+    for (slot, value) in REDIRECTED_ARGS
+        .iter()
+        .zip([arg0, arg1, arg2, arg3, arg4, arg5])
+    {
         slot.store(value, Ordering::Relaxed);
     }
     REDIRECTED.store(true, Ordering::Release);
@@ -370,7 +383,7 @@ fn redirect_checks(ctx: &mut Ctx, tcb: CPtr, stack_end: u64) -> Outcome {
     });
     ensure!(ran, "the thread never ran");
     ok("suspend", substrate::tcb_suspend(tcb))?;
-    let target = record_args as extern "C" fn(u64, u64, u64) -> ! as usize as u64;
+    let target = record_args as extern "C" fn(u64, u64, u64, u64, u64, u64) -> ! as usize as u64;
     let regs = UserRegisters {
         ip: target,
         // A fresh frame near the top of the stack, as a call would leave it.
@@ -378,7 +391,9 @@ fn redirect_checks(ctx: &mut Ctx, tcb: CPtr, stack_end: u64) -> Outcome {
         arg0: REDIRECT_ARGS[0],
         arg1: REDIRECT_ARGS[1],
         arg2: REDIRECT_ARGS[2],
-        ..UserRegisters::default()
+        arg3: REDIRECT_ARGS[3],
+        arg4: REDIRECT_ARGS[4],
+        arg5: REDIRECT_ARGS[5],
     };
     ok(
         "write_registers",
@@ -396,8 +411,7 @@ fn redirect_checks(ctx: &mut Ctx, tcb: CPtr, stack_end: u64) -> Outcome {
     );
     ensure!(
         args == REDIRECT_ARGS,
-        "the thread received arguments {args:x?}, expected {REDIRECT_ARGS:x?} \
-         (a pending syscall result overwrote written registers?)"
+        "the redirected thread got arguments {args:x?}, expected {REDIRECT_ARGS:x?}"
     );
     let after = COUNTER.load(Ordering::Relaxed);
     ensure!(
