@@ -13,6 +13,7 @@ use kerncore::{Cap, CapState};
 use crate::arch::{self, UserFrame};
 use crate::generated::dispatch::{Kernel, dispatch};
 use crate::object::cnode::{self, SlotRef};
+use crate::object::tcb::Syscall;
 use crate::object::vspace::{self, MapError};
 use crate::object::{self, debug, notification, tcb, untyped};
 use crate::sched;
@@ -26,11 +27,19 @@ pub fn handle_syscall(frame: &mut UserFrame) {
     let frame: *mut UserFrame = frame;
     // SAFETY: The arch layer passes the current thread's saved frame, on its kernel stack.
     let (number, args) = unsafe { ((*frame).syscall_number(), (*frame).syscall_args()) };
+    let thread = sched::current();
+    tcb::with_tcb(thread, |tcb| tcb.syscall = Syscall::Active);
     let mut kernel = KernelImpl { missing_level: 0 };
     let results = dispatch(&mut kernel, number, args);
-    // SAFETY: As above; the thread may have been switched away and back, and its kernel
-    // stack (holding the frame) stayed in place.
-    unsafe { (*frame).set_results(results) };
+    // The thread may have been switched away and back; if its registers were rewritten
+    // meanwhile (`tcb::write_registers`), the results must not overwrite them.
+    let syscall = tcb::with_tcb(thread, |tcb| {
+        core::mem::replace(&mut tcb.syscall, Syscall::Idle)
+    });
+    if syscall != Syscall::Abandoned {
+        // SAFETY: As above; the thread's kernel stack (holding the frame) stayed in place.
+        unsafe { (*frame).set_results(results) };
+    }
     sched::preempt_if_needed();
     sched::account_user_exit();
 }

@@ -4,7 +4,7 @@ use abi::{Error, NOTIFICATION_SIZE_BITS};
 use kerncore::{ObjectCounts, ThreadList};
 
 use super::phys_ptr;
-use super::tcb::{self, ThreadState, Wake};
+use super::tcb::{self, Syscall, ThreadState, Wake};
 use crate::sched;
 
 /// A notification, at the start of its `2^NOTIFICATION_SIZE_BITS`-byte object.
@@ -96,17 +96,28 @@ pub fn wait(paddr: u64) -> Result<u64, Error> {
         });
         sched::block_current();
         // Signaled: `signal` took the word and the hold. Cancelled: suspended and resumed
-        // since, still holding the notification; wait again.
-        if let Wake::Signaled(word) = tcb::with_tcb(thread, |tcb| {
-            core::mem::replace(&mut tcb.wake, Wake::Pending)
-        }) {
-            return Ok(word);
+        // since, still holding the notification; wait again, unless the thread's registers
+        // were rewritten meanwhile: then the syscall is abandoned and its result discarded.
+        let (wake, syscall) = tcb::with_tcb(thread, |tcb| {
+            (
+                core::mem::replace(&mut tcb.wake, Wake::Pending),
+                tcb.syscall,
+            )
+        });
+        match wake {
+            Wake::Signaled(word) => return Ok(word),
+            Wake::Cancelled if syscall == Syscall::Abandoned => {
+                with(paddr, |ntfn| ntfn.counts.unhold());
+                tcb::with_tcb(thread, |tcb| tcb.wait_object = 0);
+                return Err(Error::WouldBlock);
+            }
+            Wake::Cancelled | Wake::Pending => {}
         }
     }
 }
 
 /// Takes a blocked thread off the notification's wait queue (it is being suspended or
-/// destroyed). The thread keeps its hold until its wait ends or it is destroyed.
+/// destroyed, or its registers are rewritten). The thread keeps its hold until its wait ends or it is destroyed.
 pub fn cancel_wait(paddr: u64, thread: u64) {
     with(paddr, |ntfn| {
         let _ = ntfn.waiters.remove(&mut sched::TcbLinks, thread);

@@ -29,6 +29,19 @@ pub enum Wake {
     Cancelled,
 }
 
+/// Whether a thread is inside a syscall whose results are still to be written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Syscall {
+    /// In user mode, or past the point where the syscall wrote its results.
+    Idle,
+    /// Inside a syscall: its results go into the user registers when it returns.
+    Active,
+    /// Inside a syscall whose thread had its registers rewritten (`write_registers`): it
+    /// ends without writing results, so the written registers survive, and a wait it is
+    /// in ends at once instead of restarting.
+    Abandoned,
+}
+
 /// The control block at the start of a TCB object. The kernel stack fills the object's top
 /// [`KERNEL_STACK_SIZE`] bytes.
 #[repr(C)]
@@ -53,6 +66,8 @@ pub struct Tcb {
     pub state: ThreadState,
     /// How the last wait ended.
     pub wake: Wake,
+    /// Whether the thread is inside a syscall (its kernel stack holds the syscall's frames).
+    pub syscall: Syscall,
     /// CSpace root CNode (physical address), 0 until configured.
     pub cspace: u64,
     /// log2 of the CSpace root's slot count.
@@ -112,6 +127,7 @@ pub fn init(paddr: u64) {
         counts: ObjectCounts::one_cap(),
         state: ThreadState::Inactive,
         wake: Wake::Pending,
+        syscall: Syscall::Idle,
         cspace: 0,
         cspace_bits: 0,
         vspace: 0,
@@ -147,7 +163,27 @@ pub fn read_registers(paddr: u64) -> UserRegisters {
 }
 
 /// Loads the portable register subset into a thread.
+///
+/// A thread inside a syscall (suspended or preempted in it, blocked in a wait, or the
+/// caller itself) abandons that syscall, as seL4 does when a thread's registers are
+/// rewritten: the syscall writes no results over the new registers, and a blocked wait
+/// ends at once, leaving the thread runnable to continue at the new registers.
 pub fn write_registers(paddr: u64, regs: &UserRegisters) {
+    load_registers(paddr, regs);
+    let (state, abandoned) = with_tcb(paddr, |tcb| {
+        if tcb.syscall == Syscall::Active {
+            tcb.syscall = Syscall::Abandoned;
+        }
+        (tcb.state, tcb.syscall == Syscall::Abandoned)
+    });
+    if let (ThreadState::Blocked(notification), true) = (state, abandoned) {
+        super::notification::cancel_wait(notification, paddr);
+        crate::sched::make_runnable(paddr);
+    }
+}
+
+/// Sets the portable register subset in a thread's saved user frame.
+fn load_registers(paddr: u64, regs: &UserRegisters) {
     with_user_frame(paddr, |frame| {
         frame.set_ip(regs.ip);
         frame.set_sp(regs.sp);
