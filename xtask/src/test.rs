@@ -79,6 +79,8 @@ pub fn default_arches() -> Vec<Arch> {
 /// Runs `plan`, prints the summary, and fails if anything failed.
 pub fn run_plan(plan: &Plan) -> Result<()> {
     if plan.scope != Scope::HostOnly {
+        let names: Vec<&str> = plan.arches.iter().map(|arch| arch.name()).collect();
+        eprintln!("xtask test: booting on {}", names.join(", "));
         // Fail before any build when QEMU is missing; the error says what to install.
         for &arch in &plan.arches {
             ensure_qemu(arch)?;
