@@ -167,6 +167,14 @@ pub fn activate_vspace(vspace: u64) {
     }
 }
 
+/// Loads the running thread's address space again (after the loaded root was retired).
+pub fn activate_current_vspace() {
+    match current() {
+        0 => {}
+        thread => activate_vspace(tcb::with_tcb(thread, |tcb| tcb.vspace)),
+    }
+}
+
 /// Charges the cycles since the last accounting point to `thread` as system time.
 fn account_system_time(thread: u64) {
     let now = arch::cycles();

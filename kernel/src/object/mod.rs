@@ -176,6 +176,7 @@ pub fn delete(slot: cnode::SlotRef) -> Result<(), Error> {
 fn destroy(cap: &Cap) {
     match cap.object.object_type {
         ObjectType::Tcb => tcb::destroy(cap.object.paddr),
+        ObjectType::VSpace => vspace::destroy(cap.object.paddr),
         ObjectType::Untyped => {
             untyped::destroy(cap);
             return;

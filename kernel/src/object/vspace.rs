@@ -170,7 +170,9 @@ pub fn unmap_table_mapping(table: u64, mapping: Mapping) {
         let entry = read_entry(parent, index);
         if mmu::entry_present(entry) && mmu::entry_paddr(entry) == table {
             write_entry(parent, index, 0);
-            flush(mapping.vspace, mapping.vaddr);
+            // The table may still map pages (a deleted capability detaches it anyway), and
+            // their cached translations would outlive the frames: flush the whole space.
+            mmu::flush_address_space(mapping.vspace);
         }
     }
     super::unhold(ObjectRef {
@@ -178,6 +180,16 @@ pub fn unmap_table_mapping(table: u64, mapping: Mapping) {
         paddr: table,
     });
     super::unhold(vspace_ref(mapping.vspace));
+}
+
+/// Tears a VSpace root down before its frame returns to the untyped. It maps nothing by
+/// now (every mapping holds it), but it may still be the loaded root, with translations
+/// cached from earlier mappings; a new root in the same frame must not find them, so it is
+/// switched away from and flushed. The running thread's own address space is loaded again
+/// (it is a different one: a VSpace that a thread uses cannot be destroyed).
+pub fn destroy(root: u64) {
+    mmu::retire_root(root);
+    crate::sched::activate_current_vspace();
 }
 
 /// The rights of the mapping of `vaddr` in `root`; `NotMapped` when there is none.
@@ -191,9 +203,8 @@ pub fn lookup(root: u64, vaddr: u64) -> Result<Rights, Error> {
 }
 
 /// Drops stale translations of `vaddr` after a change in `root`. Only the active address
-/// space can have them: switching address spaces reloads CR3, which flushes all user
-/// translations (user pages are never global). `invlpg` also drops the paging-structure
-/// caches, which matters when a table is removed.
+/// space can have live ones (see `mmu::flush_address_space`: x86_64 reloads CR3 on every
+/// switch, aarch64 hands out a fresh ASID).
 fn flush(root: u64, vaddr: u64) {
     if mmu::current_root() == root {
         mmu::flush_page(vaddr);

@@ -248,6 +248,55 @@ pub fn current_root() -> u64 {
     read_sysreg!("ttbr0_el1") & ADDRESS_MASK
 }
 
+/// The ASID the loaded user root runs under.
+fn current_asid() -> u64 {
+    read_sysreg!("ttbr0_el1") >> TTBR_ASID_SHIFT
+}
+
+/// Drops every cached translation (TLB and walk caches) tagged with `asid`, after making
+/// earlier page-table writes visible to the table walker.
+fn flush_asid(asid: u64) {
+    // SAFETY: TLB maintenance only invalidates cached translations.
+    unsafe {
+        core::arch::asm!(
+            "dsb ishst",
+            "tlbi aside1is, {}",
+            "dsb ish",
+            "isb",
+            in(reg) asid << TTBR_ASID_SHIFT,
+            options(nostack, preserves_flags)
+        )
+    };
+}
+
+/// Drops every cached translation of the user address space whose root is at
+/// `root_paddr`. Only its current ASID can hold live ones: [`activate`] gives a root a
+/// fresh ASID on every switch and reuses none before flushing the whole TLB, so entries
+/// tagged with its earlier ASIDs can never be used again. So this flushes the loaded
+/// root's ASID if `root_paddr` is loaded and does nothing otherwise.
+pub fn flush_address_space(root_paddr: u64) {
+    if current_root() == root_paddr {
+        flush_asid(current_asid());
+    }
+}
+
+/// Stops using the root at `root_paddr`, whose frame is about to be freed: if it is loaded,
+/// switches TTBR0 to the empty boot table (ASID 0) and flushes the ASID it ran under.
+/// Afterwards no translation of that address space can be used, so a new root in the same
+/// frame starts clean even though [`activate`] skips loading an already loaded root.
+pub fn retire_root(root_paddr: u64) {
+    if current_root() != root_paddr {
+        return;
+    }
+    let asid = current_asid();
+    let empty = super::virt_to_phys((&raw const boot_empty_l0) as usize);
+    // SAFETY: The kernel runs from TTBR1 addresses; the empty table only removes user
+    // translations, and the caller activates a live address space again before user
+    // memory is touched.
+    unsafe { write_sysreg!("ttbr0_el1", empty) };
+    flush_asid(asid);
+}
+
 /// Drops the TLB entries for `vaddr` (in every ASID), after making earlier page-table
 /// writes visible to the table walker.
 pub fn flush_page(vaddr: u64) {

@@ -129,6 +129,30 @@ pub fn current_root() -> u64 {
     cpu::read_cr3() & ADDRESS_MASK
 }
 
+/// Drops every cached user translation (TLB and paging-structure caches) of the address
+/// space whose PML4 is at `root_paddr`. Only the loaded address space can have any: without
+/// PCIDs every CR3 load flushes all non-global translations, and user pages are never
+/// global. So this reloads CR3 if `root_paddr` is loaded and does nothing otherwise.
+pub fn flush_address_space(root_paddr: u64) {
+    if current_root() == root_paddr {
+        // SAFETY: Reloading the loaded root changes no mapping; it only flushes the TLB.
+        unsafe { cpu::write_cr3(cpu::read_cr3()) };
+    }
+}
+
+/// Stops using the PML4 at `root_paddr`, whose frame is about to be freed: if it is loaded,
+/// loads the kernel's own root instead, which flushes every translation made through it.
+/// Afterwards no translation of that address space is cached, so a new root in the same
+/// frame starts clean even though [`activate`] skips loading an already loaded root.
+pub fn retire_root(root_paddr: u64) {
+    if current_root() == root_paddr {
+        // SAFETY: The kernel root maps the whole kernel half, where the kernel runs; only
+        // user translations go away, and the caller activates a live address space again
+        // before user memory is touched.
+        unsafe { cpu::write_cr3(kernel_root()) };
+    }
+}
+
 /// Drops the TLB entry for `vaddr` in the current address space.
 pub fn flush_page(vaddr: u64) {
     // SAFETY: invlpg only invalidates a cached translation.
