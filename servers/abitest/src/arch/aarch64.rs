@@ -145,27 +145,3 @@ pub fn invalid_instruction() {
     unsafe { core::arch::asm!("udf #0", options(nomem, nostack)) };
 }
 
-/// Traps with any syscall number, for the numbers trona's typed substrate cannot send.
-///
-/// trona keeps its generated raw trap private; this is the same `svc #0` sequence with
-/// the registers schema.toml declares (number in x8, arguments in x0-x5; status in x0,
-/// value in x1).
-pub fn raw_trap(number: u64, args: [u64; 6]) -> [u64; 2] {
-    let status: u64;
-    let value: u64;
-    // SAFETY: the kernel validates every register and preserves all but the results.
-    unsafe {
-        core::arch::asm!(
-            "svc #0",
-            in("x8") number,
-            inlateout("x0") args[0] => status,
-            inlateout("x1") args[1] => value,
-            in("x2") args[2],
-            in("x3") args[3],
-            in("x4") args[4],
-            in("x5") args[5],
-            options(nostack),
-        );
-    }
-    [status, value]
-}

@@ -147,30 +147,3 @@ pub fn invalid_instruction() {
     unsafe { core::arch::asm!("ud2", options(nomem, nostack)) };
 }
 
-/// Traps with any syscall number, for the numbers trona's typed substrate cannot send.
-///
-/// trona keeps its generated raw trap private; this is the same `syscall` sequence with
-/// the registers schema.toml declares (number in rax, arguments in rdi, rsi, rdx, r10,
-/// r8, r9; status in rax, value in rdx; rcx and r11 clobbered).
-pub fn raw_trap(number: u64, args: [u64; 6]) -> [u64; 2] {
-    let status: u64;
-    let value: u64;
-    // SAFETY: the kernel validates every register and preserves all but the results and
-    // the clobbers declared here.
-    unsafe {
-        core::arch::asm!(
-            "syscall",
-            inlateout("rax") number => status,
-            in("rdi") args[0],
-            in("rsi") args[1],
-            inlateout("rdx") args[2] => value,
-            in("r10") args[3],
-            in("r8") args[4],
-            in("r9") args[5],
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack),
-        );
-    }
-    [status, value]
-}

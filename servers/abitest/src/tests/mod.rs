@@ -15,7 +15,6 @@ mod vspace;
 
 use trona::uapi::{CPtr, Error, Invocation as I, Syscall, UserAddr};
 
-use crate::arch;
 use crate::ctx::Ctx;
 use crate::harness::{Entry, Failure, Outcome, Test, ensure};
 
@@ -363,7 +362,7 @@ fn unknown_syscall(_: &mut Ctx) -> Outcome {
         .unwrap_or(u64::MAX);
     let past_last = Syscall::ALL.iter().map(|s| s.number()).max().unwrap_or(0) + 1;
     for number in [first_gap, past_last, u64::MAX] {
-        let [status, value] = arch::raw_trap(number, [0; 6]);
+        let [status, value] = trona::raw::trap(number, [0; 6]);
         let expected = Error::InvalidSyscall.code();
         ensure!(
             status == expected && value == 0,

@@ -231,7 +231,7 @@ pub fn missing_table_level(ctx: &mut Ctx) -> Outcome {
         Rights::READ.bits(),
         0,
     ];
-    let [status, level] = crate::arch::raw_trap(Syscall::Invoke.number(), args);
+    let [status, level] = trona::raw::trap(Syscall::Invoke.number(), args);
     ctx.delete(frame)?;
     let expected = Error::MissingTable.code();
     ensure!(
