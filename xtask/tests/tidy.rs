@@ -52,7 +52,8 @@ fn sources(extensions: &[&str]) -> Vec<(String, String)> {
 }
 
 fn is_generated(path: &str) -> bool {
-    path.split('/').any(|part| part == "generated" || part == "generated.rs")
+    path.split('/')
+        .any(|part| part == "generated" || part == "generated.rs")
 }
 
 /// Fails listing every offending location, so one run shows all of them.

@@ -144,4 +144,3 @@ pub fn invalid_instruction() {
     // SAFETY: `udf` raises an undefined-instruction exception, which ends this thread in the kernel.
     unsafe { core::arch::asm!("udf #0", options(nomem, nostack)) };
 }
-

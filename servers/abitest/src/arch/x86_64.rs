@@ -146,4 +146,3 @@ pub fn invalid_instruction() {
     // SAFETY: `ud2` raises #UD, which ends this thread in the kernel.
     unsafe { core::arch::asm!("ud2", options(nomem, nostack)) };
 }
-

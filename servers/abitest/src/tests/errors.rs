@@ -373,7 +373,7 @@ fn invalid_argument_checks(
     let mint_zero = substrate::cnode_mint(ROOT_CNODE, slot.0, notification, Rights::ALL, 0);
     err("mint with badge 0", mint_zero, invalid)?;
 
-    let state_count = substrate::kernel_debug_frame_count(KERNEL_DEBUG, 3);
+    let state_count = substrate::kernel_debug_frame_count(KERNEL_DEBUG, 4);
     err("frame_count of an unknown state", state_count, invalid)?;
     let shutdown = Invocation::KernelDebugShutdown.label();
     // Truncated to 32 bits this code would be 1, a failing exit, never a false pass.
