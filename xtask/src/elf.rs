@@ -1,5 +1,6 @@
 //! Shrinking user ELF files for the boot image: keep what a loader reads, drop section headers and debug info.
 
+use abi::PAGE_SIZE;
 use anyhow::{Context, Result, bail, ensure};
 
 const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
@@ -10,7 +11,6 @@ const PROGRAM_HEADER_LEN: usize = 56;
 const PT_LOAD: u32 = 1;
 const PF_X: u32 = 1;
 const PF_W: u32 = 2;
-const PAGE_SIZE: u64 = 4096;
 
 /// The fields of one program header that the checks need.
 struct Segment {
