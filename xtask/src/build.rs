@@ -48,6 +48,9 @@ pub enum ImageMode {
     Bench,
 }
 
+/// The kernel's cargo feature that replaces the root server with an arch-level self test.
+pub const ARCH_SELFTEST_FEATURE: &str = "arch-selftest";
+
 /// The name and content of the boot module that switches abitest to benchmarks.
 const BENCH_MODULE: (&str, &[u8]) = ("bench", b"bench");
 
@@ -79,7 +82,7 @@ pub fn build(request: BuildRequest) -> Result<Built> {
         );
     }
     let packages: Vec<&str> = programs.iter().map(String::as_str).collect();
-    let binaries = build_binaries(&packages, arch.user_target(), request.profile, &[])?;
+    let binaries = build_binaries(&packages, arch.user_target(), request.profile, &[], &[])?;
     // The root task first, then every other program as a boot module, by name.
     let root = request.root.name();
     let ordered =
@@ -98,8 +101,7 @@ pub fn build(request: BuildRequest) -> Result<Built> {
         images.push((BENCH_MODULE.0, BENCH_MODULE.1.to_vec()));
     }
 
-    let out_dir = workspace_root().join("target").join(arch.name());
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let out_dir = output_dir(arch)?;
     let image_name = match request.mode {
         ImageMode::Normal => request.root.name().to_string(),
         ImageMode::Bench => format!("{}-bench", request.root),
@@ -114,18 +116,67 @@ pub fn build(request: BuildRequest) -> Result<Built> {
         .collect();
     write_if_changed(&image_path, &pack(&entries)?)?;
 
-    let env = [("KERNITE_BOOT_IMAGE", image_path.as_path())];
-    let kernels = build_binaries(&["kernel"], arch.kernel_target(), request.profile, &env)?;
+    let kernel = build_kernel(
+        arch,
+        request.profile,
+        &image_path,
+        &[],
+        &out_dir.join(format!("kernel-{image_name}.elf")),
+    )?;
+    Ok(Built {
+        kernel,
+        image: image_path,
+    })
+}
+
+/// Builds the kernel with the arch self test (feature [`ARCH_SELFTEST_FEATURE`]) in place
+/// of the root server, into `target/<arch>/kernel-arch-selftest.elf` so that it never
+/// overwrites a normal kernel.
+pub fn build_arch_selftest(arch: Arch, profile: Profile) -> Result<Built> {
+    ensure_rust_targets(&[arch.kernel_target()])?;
+    let image = arch_selftest_image(arch)?;
+    let kernel = build_kernel(
+        arch,
+        profile,
+        &image,
+        &[ARCH_SELFTEST_FEATURE],
+        &output_dir(arch)?.join("kernel-arch-selftest.elf"),
+    )?;
+    Ok(Built { kernel, image })
+}
+
+/// Writes the boot image that an arch self-test kernel links: empty, since the self test
+/// loads no user program. Returns its path.
+pub fn arch_selftest_image(arch: Arch) -> Result<PathBuf> {
+    let image = output_dir(arch)?.join("bootimage-arch-selftest.bin");
+    write_if_changed(&image, &[])?;
+    Ok(image)
+}
+
+/// `target/<arch>/`, where xtask keeps its images and kernel copies; created if missing.
+fn output_dir(arch: Arch) -> Result<PathBuf> {
+    let dir = workspace_root().join("target").join(arch.name());
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Builds the kernel around the boot image at `image` with `features`, and copies the ELF
+/// to `copy`: cargo's own output path is shared by every kernel build for the target.
+fn build_kernel(
+    arch: Arch,
+    profile: Profile,
+    image: &Path,
+    features: &[&str],
+    copy: &Path,
+) -> Result<PathBuf> {
+    let env = [("KERNITE_BOOT_IMAGE", image)];
+    let kernels = build_binaries(&["kernel"], arch.kernel_target(), profile, features, &env)?;
     let kernel = kernels
         .get("kernel")
         .ok_or_else(|| anyhow!("cargo built no `kernel` binary"))?;
-    let kernel_copy = out_dir.join(format!("kernel-{image_name}.elf"));
-    std::fs::copy(kernel, &kernel_copy)
-        .with_context(|| format!("copying {} to {}", kernel.display(), kernel_copy.display()))?;
-    Ok(Built {
-        kernel: kernel_copy,
-        image: image_path,
-    })
+    std::fs::copy(kernel, copy)
+        .with_context(|| format!("copying {} to {}", kernel.display(), copy.display()))?;
+    Ok(copy.to_path_buf())
 }
 
 /// Packs `entries` (root task first) into a boot image.

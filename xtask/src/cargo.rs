@@ -47,12 +47,14 @@ impl Profile {
 
 /// Runs `cargo build` for `packages` on `target` and returns each binary's path by name.
 ///
-/// `envs` are extra environment variables for the build. Diagnostics go to the terminal
-/// as usual; the artifact list is read from cargo's JSON messages.
+/// `features` are cargo features to enable; `envs` are extra environment variables for
+/// the build. Diagnostics go to the terminal as usual; the artifact list is read from
+/// cargo's JSON messages.
 pub fn build_binaries(
     packages: &[&str],
     target: &str,
     profile: Profile,
+    features: &[&str],
     envs: &[(&str, &Path)],
 ) -> Result<BTreeMap<String, PathBuf>> {
     let mut command = cargo();
@@ -65,6 +67,9 @@ pub fn build_binaries(
     command.args(profile.args());
     for package in packages {
         command.args(["-p", package]);
+    }
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
     }
     for (key, value) in envs {
         command.env(key, value);

@@ -1,10 +1,11 @@
 //! `cargo xtask ci`: exactly what CI runs — formatting, clippy on every crate for its targets, then every test.
 
-use crate::build::{BuildRequest, ImageMode, build};
+use crate::build::{ARCH_SELFTEST_FEATURE, BuildRequest, ImageMode, arch_selftest_image, build};
 use crate::cargo::{Profile, cargo, run_checked};
 use crate::targets::{Arch, Program, ensure_rust_targets, user_crates};
 use crate::test::{Plan, Scope, default_arches, run_plan};
 use anyhow::{Result, bail};
+use std::path::Path;
 use std::time::Duration;
 
 /// Exactly what CI runs.
@@ -33,6 +34,10 @@ pub fn run(_args: Args) -> Result<()> {
     for &arch in &arches {
         step(format!("clippy ({arch} user crates)"), clippy_user(arch));
         step(format!("clippy ({arch} kernel)"), clippy_kernel(arch));
+        step(
+            format!("clippy ({arch} kernel, {ARCH_SELFTEST_FEATURE})"),
+            clippy_kernel_arch_selftest(arch),
+        );
     }
     let plan = Plan {
         scope: Scope::Everything,
@@ -69,9 +74,25 @@ fn clippy_kernel(arch: Arch) -> Result<()> {
         mode: ImageMode::Normal,
     };
     let image = build(request)?.image;
+    kernel_clippy(arch, &image, &[])
+}
+
+/// Clippy over the kernel built with the arch self test in place of the root server.
+fn clippy_kernel_arch_selftest(arch: Arch) -> Result<()> {
+    ensure_rust_targets(&[arch.kernel_target()])?;
+    let image = arch_selftest_image(arch)?;
+    kernel_clippy(arch, &image, &[ARCH_SELFTEST_FEATURE])
+}
+
+/// Runs clippy over the kernel with `features`, linking the boot image at `image`.
+fn kernel_clippy(arch: Arch, image: &Path, features: &[&str]) -> Result<()> {
+    let mut command = cargo();
+    command.args(["clippy", "-p", "kernel", "--target", arch.kernel_target()]);
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
     run_checked(
-        cargo()
-            .args(["clippy", "-p", "kernel", "--target", arch.kernel_target()])
+        command
             .args(["--", "-D", "warnings"])
             .env("KERNITE_BOOT_IMAGE", image),
     )

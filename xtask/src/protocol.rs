@@ -1,7 +1,10 @@
-//! The in-QEMU test protocol (docs/CONTRACTS.md): parsing `TEST`, `COVERS`, `RESULT`, `BENCH` and `INIT OK` lines and judging a boot.
+//! The in-QEMU test protocol (docs/CONTRACTS.md): parsing `TEST`, `COVERS`, `RESULT`, `BENCH`, `INIT OK` and `arch selftest: OK` lines and judging a boot.
 
 use crate::targets::MachineExit;
 use std::collections::BTreeSet;
+
+/// The line a kernel built with the `arch-selftest` feature prints when every check passed.
+pub const ARCH_SELFTEST_OK: &str = "arch selftest: OK";
 
 /// Everything the protocol lines of one boot said.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -18,6 +21,8 @@ pub struct SerialReport {
     pub benches: Vec<Bench>,
     /// Whether init printed `INIT OK`.
     pub init_ok: bool,
+    /// Whether an arch self-test kernel printed [`ARCH_SELFTEST_OK`].
+    pub arch_selftest_ok: bool,
 }
 
 /// One `BENCH <name> median=<cycles> iterations=<n>` line.
@@ -72,6 +77,8 @@ impl SerialReport {
             }
         } else if line == "INIT OK" {
             self.init_ok = true;
+        } else if line == ARCH_SELFTEST_OK {
+            self.arch_selftest_ok = true;
         }
     }
 
@@ -131,19 +138,13 @@ impl SerialReport {
 
     /// Judges an init boot: `INIT OK` and a clean shutdown; one check.
     pub fn judge_init(&self, exit: Option<MachineExit>) -> Verdict {
-        let mut verdict = Verdict::default();
-        if !self.init_ok {
-            verdict
-                .problems
-                .push("init never printed `INIT OK`".to_string());
-        }
-        check_exit(exit, &mut verdict);
-        if verdict.problems.is_empty() {
-            verdict.passed = 1;
-        } else {
-            verdict.failed = 1;
-        }
-        verdict
+        judge_one_line(self.init_ok, "init never printed `INIT OK`", exit)
+    }
+
+    /// Judges an arch self-test boot: [`ARCH_SELFTEST_OK`] and a clean shutdown; one check.
+    pub fn judge_arch_selftest(&self, exit: Option<MachineExit>) -> Verdict {
+        let missing = format!("the kernel never printed `{ARCH_SELFTEST_OK}`");
+        judge_one_line(self.arch_selftest_ok, &missing, exit)
     }
 
     /// Judges a benchmark run: at least one `BENCH` line and a clean shutdown.
@@ -164,6 +165,22 @@ impl SerialReport {
         verdict.failed = verdict.problems.len() as u64;
         verdict
     }
+}
+
+/// One check: the boot printed its success line (`printed`, else the problem `missing`)
+/// and shut down cleanly.
+fn judge_one_line(printed: bool, missing: &str, exit: Option<MachineExit>) -> Verdict {
+    let mut verdict = Verdict::default();
+    if !printed {
+        verdict.problems.push(missing.to_string());
+    }
+    check_exit(exit, &mut verdict);
+    if verdict.problems.is_empty() {
+        verdict.passed = 1;
+    } else {
+        verdict.failed = 1;
+    }
+    verdict
 }
 
 fn check_exit(exit: Option<MachineExit>, verdict: &mut Verdict) {
@@ -281,6 +298,30 @@ mod tests {
             silent.judge_init(CLEAN).problems,
             ["init never printed `INIT OK`"]
         );
+    }
+
+    #[test]
+    fn arch_selftest_verdicts() {
+        let ok = SerialReport::parse(["arch selftest: entering user mode", "arch selftest: OK\r"]);
+        assert_eq!(
+            ok.judge_arch_selftest(CLEAN),
+            Verdict {
+                passed: 1,
+                failed: 0,
+                problems: vec![]
+            }
+        );
+        // The OK line alone is not enough: the exit status must agree, and the other way round.
+        let panicked = ok.judge_arch_selftest(Some(MachineExit::Shutdown(1)));
+        assert_eq!((panicked.passed, panicked.failed), (0, 1));
+        assert!(panicked.problems[0].contains("code 1"), "{panicked:?}");
+        assert_eq!(ok.judge_arch_selftest(None).failed, 1);
+        let silent = SerialReport::parse(["arch selftest: entering user mode"]);
+        assert_eq!(
+            silent.judge_arch_selftest(CLEAN).problems,
+            ["the kernel never printed `arch selftest: OK`"]
+        );
+        assert!(!SerialReport::parse(["INIT OK"]).arch_selftest_ok);
     }
 
     #[test]

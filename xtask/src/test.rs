@@ -1,11 +1,11 @@
-//! `cargo xtask test`: host tests, the generated-files check, and the in-QEMU suite (abitest) and init boot per architecture.
+//! `cargo xtask test`: host tests, the generated-files check, then per architecture the arch self test, the in-QEMU suite (abitest) and an init boot.
 
-use crate::build::{BuildRequest, ImageMode, build};
+use crate::build::{BuildRequest, ImageMode, build, build_arch_selftest};
 use crate::cargo::{Profile, cargo, run_streaming, workspace_root};
 use crate::coverage::expected_entries;
 use crate::protocol::{SerialReport, Verdict};
-use crate::qemu::boot_captured;
-use crate::targets::{Arch, Program, ensure_qemu};
+use crate::qemu::{CapturedBoot, boot_captured};
+use crate::targets::{Arch, MachineExit, Program, ensure_qemu};
 use anyhow::{Context, Result, bail};
 use std::time::Duration;
 
@@ -94,6 +94,7 @@ pub fn run_plan(plan: &Plan) -> Result<()> {
     if plan.scope != Scope::HostOnly {
         let coverage = expected_entries(&workspace_root().join("schema.toml"))?;
         for &arch in &plan.arches {
+            phases.push(arch_selftest_phase(plan, arch));
             for program in [Program::Abitest, Program::Init] {
                 phases.push(boot_phase(plan, arch, program, &coverage));
             }
@@ -179,9 +180,20 @@ fn generated_files_check() -> Result<Phase> {
     })
 }
 
+/// Builds the kernel with the arch self test instead of the root server, boots it and
+/// judges it by its exit status and its `arch selftest: OK` line.
+fn arch_selftest_phase(plan: &Plan, arch: Arch) -> Phase {
+    let label = format!("{arch} arch-selftest");
+    let booted = build_arch_selftest(arch, plan.profile)
+        .and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
+    Phase {
+        name: format!("{arch}: arch selftest"),
+        verdict: judge_boot(booted, |report, exit| report.judge_arch_selftest(exit)),
+    }
+}
+
 /// Builds the image with `program` as root task, boots it and judges the serial output.
 fn boot_phase(plan: &Plan, arch: Arch, program: Program, coverage: &[String]) -> Phase {
-    let name = format!("{arch}: {program}");
     let request = BuildRequest {
         arch,
         profile: plan.profile,
@@ -191,21 +203,32 @@ fn boot_phase(plan: &Plan, arch: Arch, program: Program, coverage: &[String]) ->
     let label = format!("{arch} {program}");
     let booted =
         build(request).and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
-    let verdict = match booted {
+    let verdict = judge_boot(booted, |report, exit| match program {
+        Program::Abitest => report.judge_suite(exit, coverage),
+        Program::Init => report.judge_init(exit),
+    });
+    Phase {
+        name: format!("{arch}: {program}"),
+        verdict,
+    }
+}
+
+/// Judges a boot's serial output with `judge`; a failed build or boot is one failure.
+fn judge_boot(
+    booted: Result<CapturedBoot>,
+    judge: impl FnOnce(&SerialReport, Option<MachineExit>) -> Verdict,
+) -> Verdict {
+    match booted {
         Ok(boot) => {
             let report = SerialReport::parse(boot.lines.iter().map(String::as_str));
-            match program {
-                Program::Abitest => report.judge_suite(boot.exit, coverage),
-                Program::Init => report.judge_init(boot.exit),
-            }
+            judge(&report, boot.exit)
         }
         Err(error) => Verdict {
             passed: 0,
             failed: 1,
             problems: vec![format!("{error:#}")],
         },
-    };
-    Phase { name, verdict }
+    }
 }
 
 /// Reads libtest's `test <name> ... FAILED` line.
