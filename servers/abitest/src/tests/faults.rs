@@ -99,3 +99,34 @@ pub fn read_after_unmap(ctx: &mut Ctx) -> Outcome {
     ctx.release_pages(page)?;
     expect_fault(ctx, read_unmapped)
 }
+
+/// Experiment: a page read through a level-1 table faults once the table is detached.
+pub fn read_after_table_detach(ctx: &mut Ctx) -> Outcome {
+    use trona::substrate;
+    use trona::uapi::{CPtr, ObjectType};
+    let base: u64 = 0x0000_2000_0000_0000 + (3 << 39);
+    let vaddr = base + 0x5000;
+    let frame = ctx.create(ObjectType::Frame)?;
+    let mut tables = [CPtr(0); 3];
+    for (level, table) in (1u8..=3).zip(tables.iter_mut()).rev() {
+        *table = ctx.create(ObjectType::PageTable)?;
+        ensure!(
+            substrate::vspace_map_table(rootlib::ROOT_VSPACE, *table, base, level).is_ok(),
+            "map table"
+        );
+    }
+    ensure!(
+        substrate::vspace_map_frame(rootlib::ROOT_VSPACE, frame, vaddr, crate::READ_WRITE).is_ok(),
+        "map frame"
+    );
+    arch::write_word(vaddr, 0x1234);
+    let seen = arch::read_word(vaddr);
+    ensure!(seen == 0x1234, "probe");
+    ctx.delete(tables[0])?;
+    TARGET.store(vaddr, Ordering::Release);
+    let result = expect_fault(ctx, read_unmapped);
+    ctx.delete(frame)?;
+    ctx.delete(tables[1])?;
+    ctx.delete(tables[2])?;
+    result
+}

@@ -295,6 +295,16 @@ pub static TESTS: &[Test] = &[
         run: faults::read_after_unmap,
     },
     Test {
+        name: "fault_read_after_table_detach",
+        covers: &[inv(I::VSpaceUnmapFrame), inv(I::KernelDebugFaultCount)],
+        run: faults::read_after_table_detach,
+    },
+    Test {
+        name: "tcb_redirect_waiting_thread",
+        covers: &[inv(I::TcbWriteRegisters)],
+        run: tcb::redirect_waiting_thread,
+    },
+    Test {
         name: "preemption",
         covers: &[sys(Syscall::Ticks), inv(I::TcbGetCpuTimes)],
         run: sched::preemption,

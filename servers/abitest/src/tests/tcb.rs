@@ -420,3 +420,62 @@ fn redirect_checks(ctx: &mut Ctx, tcb: CPtr, stack_end: u64) -> Outcome {
     );
     Ok(())
 }
+
+static WAITED: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn wait_forever(notification: u64) -> ! {
+    loop {
+        WAITED.fetch_add(1, Ordering::Relaxed);
+        let _ = substrate::notification_wait(CPtr(notification));
+    }
+}
+
+/// Experiment: a thread blocked in a wait (suspended first or not) that gets new registers
+/// runs at them, and its wait's hold on the notification is gone.
+pub fn redirect_waiting_thread(ctx: &mut Ctx) -> Outcome {
+    for suspend_first in [false, true] {
+        let ntfn = ctx.create(ObjectType::Notification)?;
+        REDIRECTED.store(false, Ordering::Relaxed);
+        WAITED.store(0, Ordering::Relaxed);
+        let thread = ctx.spawn(wait_forever, ntfn.0)?;
+        ctx.wait_until(3, || false);
+        ensure!(WAITED.load(Ordering::Relaxed) == 1, "did not wait once");
+        if suspend_first {
+            ok("suspend", substrate::tcb_suspend(thread.tcb))?;
+        }
+        let regs = UserRegisters {
+            ip: record_args as extern "C" fn(u64, u64, u64, u64, u64, u64) -> ! as usize as u64,
+            sp: rootlib::entry_stack_pointer(thread.stack.end() - 16),
+            arg0: REDIRECT_ARGS[0],
+            arg1: REDIRECT_ARGS[1],
+            arg2: REDIRECT_ARGS[2],
+            arg3: REDIRECT_ARGS[3],
+            arg4: REDIRECT_ARGS[4],
+            arg5: REDIRECT_ARGS[5],
+        };
+        ok(
+            "write_registers",
+            substrate::tcb_write_registers(thread.tcb, address_of(&regs)),
+        )?;
+        if suspend_first {
+            ok("resume", substrate::tcb_resume(thread.tcb))?;
+        }
+        let arrived = ctx.wait_until(DEFAULT_TIMEOUT_TICKS, || REDIRECTED.load(Ordering::Acquire));
+        let args = REDIRECTED_ARGS
+            .each_ref()
+            .map(|slot| slot.load(Ordering::Relaxed));
+        let deleted = substrate::cnode_delete(ROOT_CNODE, ntfn.0);
+        ctx.destroy(thread)?;
+        ensure!(
+            arrived,
+            "suspend_first={suspend_first}: never ran at the new ip"
+        );
+        ensure!(
+            args == REDIRECT_ARGS,
+            "suspend_first={suspend_first}: args {args:x?}"
+        );
+        ensure!(WAITED.load(Ordering::Relaxed) == 1, "waited again");
+        ok("delete the notification (no hold left)", deleted)?;
+    }
+    Ok(())
+}
