@@ -6,6 +6,9 @@ use std::collections::BTreeSet;
 /// The line a kernel built with the `arch-selftest` feature prints when every check passed.
 pub const ARCH_SELFTEST_OK: &str = "arch selftest: OK";
 
+/// What the kernel prints, followed by the code, when user space asks it to shut down.
+const SHUTDOWN_REQUESTED: &str = "shutdown requested with code ";
+
 /// Everything the protocol lines of one boot said.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct SerialReport {
@@ -183,6 +186,11 @@ fn judge_one_line(printed: bool, missing: &str, exit: Option<MachineExit>) -> Ve
     verdict
 }
 
+/// The code of the kernel's `shutdown requested with code <N>` line, if `line` is one.
+pub fn shutdown_request(line: &str) -> Option<u32> {
+    line.trim().strip_prefix(SHUTDOWN_REQUESTED)?.parse().ok()
+}
+
 fn check_exit(exit: Option<MachineExit>, verdict: &mut Verdict) {
     match exit {
         Some(MachineExit::Shutdown(0)) => {}
@@ -322,6 +330,17 @@ mod tests {
             ["the kernel never printed `arch selftest: OK`"]
         );
         assert!(!SerialReport::parse(["INIT OK"]).arch_selftest_ok);
+    }
+
+    #[test]
+    fn shutdown_requests_parse() {
+        assert_eq!(
+            shutdown_request("shutdown requested with code 0\r"),
+            Some(0)
+        );
+        assert_eq!(shutdown_request("shutdown requested with code 7"), Some(7));
+        assert_eq!(shutdown_request("shutdown requested with code x"), None);
+        assert_eq!(shutdown_request("INIT OK"), None);
     }
 
     #[test]

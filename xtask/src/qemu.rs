@@ -1,9 +1,10 @@
 //! Booting a kernel in QEMU: interactively (`run`) or captured with a timeout (`test`, `bench`).
 
 use crate::cargo::command_line;
+use crate::protocol::shutdown_request;
 use crate::targets::{Arch, MachineExit, ensure_qemu};
 use anyhow::{Context, Result};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -25,8 +26,19 @@ pub enum Debugger {
     WaitForGdb,
 }
 
+/// What an interactive boot produced.
+pub struct InteractiveBoot {
+    /// How QEMU ended, decoded from its exit status alone.
+    pub exit: MachineExit,
+    /// The code of the kernel's last `shutdown requested with code <N>` line, if any.
+    pub shutdown_requested: Option<u32>,
+}
+
 /// Boots `kernel` with the serial console on this terminal and returns how it ended.
-pub fn boot_interactive(arch: Arch, kernel: &Path, debugger: Debugger) -> Result<MachineExit> {
+///
+/// QEMU reads the terminal directly; its output passes through xtask unchanged, which
+/// watches it for the kernel's shutdown line.
+pub fn boot_interactive(arch: Arch, kernel: &Path, debugger: Debugger) -> Result<InteractiveBoot> {
     ensure_qemu(arch)?;
     let mut command = Command::new(arch.qemu_binary());
     command.args(arch.qemu_args(kernel));
@@ -43,10 +55,51 @@ pub fn boot_interactive(arch: Arch, kernel: &Path, debugger: Debugger) -> Result
         );
     }
     eprintln!("xtask: {}", command_line(&command));
-    let status = command
-        .status()
+    command.stdout(Stdio::piped());
+    let mut child = command
+        .spawn()
         .with_context(|| format!("starting {}", arch.qemu_binary()))?;
-    Ok(arch.decode_exit(status.code()))
+    let stdout = child.stdout.take().context("QEMU has no stdout pipe")?;
+    let forwarded = forward_serial(stdout);
+    // Reap QEMU even when forwarding failed; it ends once its output has nowhere to go.
+    if forwarded.is_err() {
+        let _ = child.kill();
+    }
+    let status = child.wait().context("waiting for QEMU")?;
+    Ok(InteractiveBoot {
+        exit: arch.decode_exit(status.code()),
+        shutdown_requested: forwarded?,
+    })
+}
+
+/// Copies QEMU's serial output to this process's stdout as it arrives (partial lines
+/// too, so prompts show), and returns the code of the last shutdown line in it.
+fn forward_serial(mut serial: impl Read) -> Result<Option<u32>> {
+    let mut out = std::io::stdout();
+    let mut chunk = [0; 4096];
+    let mut line = Vec::new();
+    let mut requested = None;
+    loop {
+        let read = match serial.read(&mut chunk) {
+            Ok(0) => return Ok(requested),
+            Ok(read) => read,
+            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error).context("reading QEMU's output"),
+        };
+        out.write_all(&chunk[..read])
+            .and_then(|()| out.flush())
+            .context("writing QEMU's output to stdout")?;
+        for &byte in &chunk[..read] {
+            if byte != b'\n' {
+                line.push(byte);
+                continue;
+            }
+            if let Some(code) = shutdown_request(&String::from_utf8_lossy(&line)) {
+                requested = Some(code);
+            }
+            line.clear();
+        }
+    }
 }
 
 /// Boots `kernel` headless with no stdin, streams the serial output to this terminal

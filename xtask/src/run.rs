@@ -37,10 +37,58 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         Debugger::Off
     };
-    let exit = boot_interactive(args.arch, &kernel, debugger)?;
-    eprintln!("xtask: {exit}");
-    match exit {
-        MachineExit::Shutdown(0) => Ok(()),
-        _ => bail!("{exit}"),
+    let boot = boot_interactive(args.arch, &kernel, debugger)?;
+    judge(boot.exit, boot.shutdown_requested)?;
+    eprintln!("xtask: {}", boot.exit);
+    Ok(())
+}
+
+/// Passes only a shutdown with code 0 that the kernel announced on the console.
+///
+/// QEMU exits with status 1 both for the kernel's shutdown(0) and when it fails by itself
+/// (a bad argument, an unreadable kernel, a failed device), so status 1 counts as a clean
+/// shutdown only after the kernel's `shutdown requested with code 0` line.
+fn judge(exit: MachineExit, shutdown_requested: Option<u32>) -> Result<()> {
+    match (exit, shutdown_requested) {
+        (MachineExit::Shutdown(0), Some(0)) => Ok(()),
+        (MachineExit::Shutdown(0), requested) => {
+            let seen = match requested {
+                Some(code) => format!("the kernel's last shutdown line asked for code {code}"),
+                None => "the kernel never printed `shutdown requested with code 0`".to_string(),
+            };
+            bail!(
+                "QEMU exited with status 1 but {seen}: QEMU itself failed (its message is \
+                 above), this was not a clean shutdown"
+            )
+        }
+        (exit, _) => bail!("{exit}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_announced_shutdown_zero_passes() {
+        let cases = [
+            (MachineExit::Shutdown(0), Some(0), None),
+            (MachineExit::Shutdown(0), None, Some("never printed")),
+            (MachineExit::Shutdown(0), Some(2), Some("asked for code 2")),
+            (MachineExit::Shutdown(1), Some(1), Some("code 1")),
+            (MachineExit::Shutdown(1), None, Some("code 1")),
+            (MachineExit::Reset, Some(0), Some("reset")),
+            (MachineExit::Abnormal(None), None, Some("signal")),
+        ];
+        for (exit, requested, expected) in cases {
+            let outcome = judge(exit, requested);
+            match expected {
+                None => assert!(outcome.is_ok(), "{exit:?} {requested:?}: {outcome:?}"),
+                Some(fragment) => {
+                    let message = format!("{:#}", outcome.expect_err("must fail"));
+                    assert!(message.contains(fragment), "`{message}` lacks `{fragment}`");
+                }
+            }
+        }
     }
 }
