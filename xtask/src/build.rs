@@ -8,7 +8,10 @@ use boot::Entry;
 use std::path::{Path, PathBuf};
 
 /// Build the kernel and the user images for one architecture.
+///
+/// `run` flattens these into its own arguments, so they form no argument group of their own.
 #[derive(clap::Args)]
+#[group(skip)]
 pub struct Args {
     /// Target architecture.
     #[arg(long, value_enum, default_value = "x86_64")]
@@ -54,14 +57,20 @@ pub const ARCH_SELFTEST_FEATURE: &str = "arch-selftest";
 /// The name and content of the boot module that switches abitest to benchmarks.
 const BENCH_MODULE: (&str, &[u8]) = ("bench", b"bench");
 
+impl Args {
+    /// The normal build (no benchmark module) these arguments ask for.
+    pub fn request(&self) -> BuildRequest {
+        BuildRequest {
+            arch: self.arch,
+            profile: Profile::from_release_flag(self.release),
+            root: self.root,
+            mode: ImageMode::Normal,
+        }
+    }
+}
+
 pub fn run(args: Args) -> Result<()> {
-    let request = BuildRequest {
-        arch: args.arch,
-        profile: Profile::from_release_flag(args.release),
-        root: args.root,
-        mode: ImageMode::Normal,
-    };
-    let built = build(request)?;
+    let built = build(args.request())?;
     println!("{}", built.kernel.display());
     Ok(())
 }

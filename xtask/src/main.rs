@@ -67,3 +67,15 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        // Clap checks unique argument and group names only when a command is parsed.
+        Cli::command().debug_assert();
+    }
+}
