@@ -5,6 +5,7 @@
 #![cfg_attr(feature = "arch-selftest", allow(dead_code))]
 
 mod arch;
+mod cell;
 mod console;
 mod generated;
 mod object;

@@ -8,8 +8,8 @@
 //! out; a root therefore never meets stale entries of an earlier address space whose table
 //! happened to live in the same frame.
 
-use super::cell::CpuLocal;
 use super::cpu::{read_sysreg, write_sysreg};
+use crate::cell::CpuLocal;
 use abi::Rights;
 
 /// Translation levels: 0 is the last-level (L3) table, 3 the root (L0).

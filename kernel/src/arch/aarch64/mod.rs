@@ -45,7 +45,6 @@
 //! - [`FpuArea`]: q0-q31, FPSR and FPCR, saved and restored on every switch.
 
 mod boot;
-mod cell;
 mod context;
 mod cpu;
 mod dtb;
@@ -65,6 +64,7 @@ mod trap;
 mod generated;
 
 use crate::arch::MemoryRegion;
+use crate::cell::CpuLocal;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 pub use context::{KernelContext, prepare_user_thread, set_current_thread, switch_context};
@@ -129,7 +129,7 @@ pub fn kernel_phys_range() -> core::ops::Range<u64> {
 /// Whether Privileged Access Never is on (for the boot log).
 static PAN: AtomicBool = AtomicBool::new(false);
 
-static MACHINE: cell::CpuLocal<Option<dtb::MachineInfo>> = cell::CpuLocal::new(None);
+static MACHINE: CpuLocal<Option<dtb::MachineInfo>> = CpuLocal::new(None);
 
 /// Brings up the CPU and returns the physical memory map.
 ///

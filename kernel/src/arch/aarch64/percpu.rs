@@ -1,8 +1,8 @@
 //! The per-CPU block reached through TPIDR_EL1: the generated `PerCpuData` and its stack canary.
 
-use super::cell::CpuLocal;
 use super::cpu::{self, write_sysreg};
 pub use super::generated::percpu::PerCpuData;
+use crate::cell::CpuLocal;
 
 static PERCPU: CpuLocal<PerCpuData> = CpuLocal::new(PerCpuData::ZERO);
 

@@ -6,9 +6,9 @@
 //! user read of the virtual counter, and a return to an address user mode cannot execute.
 //! Success shuts down with code 0 (QEMU exit status 1); any failure panics.
 
-use super::cell::CpuLocal;
 use super::frame::ec;
 use super::{FaultInfo, FpuArea, KERNEL_STACK_SIZE, KernelContext, UserFrame, mmu};
+use crate::cell::CpuLocal;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 const USER_CODE: u64 = 0x40_0000;

@@ -1,6 +1,6 @@
 //! The GDT (kernel and user segments, one TSS) and the TSS with RSP0 and the IST stacks.
 
-use super::cell::CpuLocal;
+use crate::cell::CpuLocal;
 use core::arch::asm;
 use core::mem::size_of;
 

@@ -36,7 +36,6 @@
 //! - [`FpuArea`]: eager XSAVE/XRSTOR area, saved and restored on every switch.
 
 mod boot;
-mod cell;
 mod context;
 mod cpu;
 mod fpu;
@@ -57,6 +56,7 @@ mod trap;
 mod generated;
 
 use crate::arch::MemoryRegion;
+use crate::cell::CpuLocal;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 pub use context::{KernelContext, prepare_user_thread, set_current_thread, switch_context};
@@ -112,13 +112,13 @@ pub fn kernel_phys_range() -> core::ops::Range<u64> {
 }
 
 /// Which protections are on, for [`describe_cpu`].
-static PROTECTIONS: cell::CpuLocal<cpu::Protections> = cell::CpuLocal::new(cpu::Protections {
+static PROTECTIONS: CpuLocal<cpu::Protections> = CpuLocal::new(cpu::Protections {
     smep: false,
     smap: false,
     umip: false,
 });
 
-static MEMORY_MAP: cell::CpuLocal<Option<pvh::MemoryMap>> = cell::CpuLocal::new(None);
+static MEMORY_MAP: CpuLocal<Option<pvh::MemoryMap>> = CpuLocal::new(None);
 
 /// Brings up the CPU and returns the physical memory map.
 ///

@@ -1,8 +1,8 @@
 //! The per-CPU block reached through GS: the generated `PerCpuData`, its GS MSRs and stack canary.
 
-use super::cell::CpuLocal;
 use super::cpu::{self, MSR_GS_BASE, MSR_KERNEL_GS_BASE};
 pub use super::generated::percpu::PerCpuData;
+use crate::cell::CpuLocal;
 
 static PERCPU: CpuLocal<PerCpuData> = CpuLocal::new(PerCpuData::ZERO);
 

@@ -14,8 +14,8 @@
 //!     -kernel target/x86_64-unknown-none/debug/kernel
 //! ```
 
-use super::cell::CpuLocal;
 use super::{FaultInfo, FpuArea, KERNEL_STACK_SIZE, KernelContext, UserFrame, mmu};
+use crate::cell::CpuLocal;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 const USER_CODE: u64 = 0x40_0000;

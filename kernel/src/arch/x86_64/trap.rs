@@ -1,10 +1,10 @@
 //! The IDT and the Rust side of interrupt and exception entry.
 
-use super::cell::CpuLocal;
 use super::cpu;
 use super::frame::{FaultInfo, UserFrame, exception_name};
 use super::gdt::{IST_DOUBLE_FAULT, IST_NMI, KERNEL_CS};
 use super::{hooks, timer};
+use crate::cell::CpuLocal;
 use core::arch::asm;
 
 /// Number of IDT vectors with an entry stub: the 32 exceptions and the 16 PIC IRQs.
