@@ -12,6 +12,8 @@ mod object;
 mod panic;
 mod rootserver;
 mod sched;
+#[cfg(feature = "arch-selftest")]
+mod selftest;
 mod syscall;
 mod usermem;
 
@@ -54,7 +56,7 @@ extern "C" fn kmain(boot_arg: usize) -> ! {
 
     arch::timer_init(abi::TICKS_PER_SEC);
     #[cfg(feature = "arch-selftest")]
-    arch::selftest::run(regions);
+    selftest::run(regions);
     #[cfg(not(feature = "arch-selftest"))]
     {
         object::frames::init(regions, kernel);
