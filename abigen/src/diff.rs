@@ -459,23 +459,21 @@ fn list(items: &[String]) -> String {
     format!("[{}]", items.join(", "))
 }
 
+/// `len: u64`.
+fn typed(p: &Param) -> String {
+    format!("{}: {}", p.name, p.ty.schema_name())
+}
+
 fn param(p: &Param) -> String {
-    format!("`{}: {}`", p.name, p.ty.schema_name())
+    format!("`{}`", typed(p))
 }
 
 /// `(buf: uaddr, len: u64) -> written: u64`.
 fn signature(args: &[Param], results: &[Param]) -> String {
-    let args: Vec<String> = args
-        .iter()
-        .map(|p| format!("{}: {}", p.name, p.ty.schema_name()))
-        .collect();
-    let mut out = format!("({})", args.join(", "));
+    let typed_list = |list: &[Param]| list.iter().map(typed).collect::<Vec<_>>().join(", ");
+    let mut out = format!("({})", typed_list(args));
     if !results.is_empty() {
-        let results: Vec<String> = results
-            .iter()
-            .map(|p| format!("{}: {}", p.name, p.ty.schema_name()))
-            .collect();
-        out.push_str(&format!(" -> {}", results.join(", ")));
+        out.push_str(&format!(" -> {}", typed_list(results)));
     }
     out
 }
@@ -596,6 +594,19 @@ impl Layout {
     }
 }
 
+/// How the removal and the addition of one kind of entry count.
+#[derive(Clone, Copy)]
+struct Presence {
+    removal: Class,
+    addition: Class,
+}
+
+/// Entries that programs name: removing one breaks them, adding one does not.
+const PUBLIC: Presence = Presence {
+    removal: Class::Breaking,
+    addition: Class::Compatible,
+};
+
 #[derive(Default)]
 struct Differ {
     changes: Vec<Change>,
@@ -609,6 +620,34 @@ impl Differ {
             entry: entry.to_owned(),
             detail: detail.into(),
         });
+    }
+
+    /// Records the entries only one side has: `entry` names them, `removed` and `added`
+    /// say what a removed and an added entry was.
+    fn one_sided<T>(
+        &mut self,
+        m: &Matched<'_, T>,
+        presence: Presence,
+        entry: impl Fn(&T) -> String,
+        removed: impl Fn(&T) -> String,
+        added: impl Fn(&T) -> String,
+    ) {
+        for r in &m.removed {
+            self.push(presence.removal, Kind::Removed, &entry(r), removed(r));
+        }
+        for a in &m.added {
+            self.push(presence.addition, Kind::Added, &entry(a), added(a));
+        }
+    }
+
+    /// Records that the entry numbered `number` (as the report shows it) changed its name.
+    fn renamed(&mut self, entry: &str, old: &str, new: &str, number: String) {
+        self.push(
+            Class::Breaking,
+            Kind::Renamed,
+            entry,
+            format!("`{old}` -> `{new}` ({number})"),
+        );
     }
 
     /// Records a doc change, quoting the new text (`what` says whose text it is).
@@ -635,27 +674,23 @@ impl Differ {
     }
 
     fn arches(&mut self, base: &[Arch], head: &[Arch]) {
+        let entry = |a: &Arch| format!("arch.{}", a.name);
+        let trap = |a: &Arch| format!("trap `{}`", a.trap);
         let m = match_by(base, head, |a| a.name.clone());
-        for (b, h) in m.pairs {
-            let entry = format!("arch.{}", h.name);
-            if b.trap != h.trap {
-                self.push(
-                    Class::Breaking,
-                    Kind::ConventionChanged,
-                    &entry,
-                    format!("trap `{}` -> `{}`", b.trap, h.trap),
-                );
-            }
-            if b.number_register != h.number_register {
-                self.push(
-                    Class::Breaking,
-                    Kind::ConventionChanged,
-                    &entry,
-                    format!(
-                        "number_register `{}` -> `{}`",
-                        b.number_register, h.number_register
-                    ),
-                );
+        for &(b, h) in &m.pairs {
+            let words = [
+                ("trap", &b.trap, &h.trap),
+                ("number_register", &b.number_register, &h.number_register),
+            ];
+            for (what, old, new) in words {
+                if old != new {
+                    self.push(
+                        Class::Breaking,
+                        Kind::ConventionChanged,
+                        &entry(h),
+                        format!("{what} `{old}` -> `{new}`"),
+                    );
+                }
             }
             let lists = [
                 ("arg_registers", &b.arg_registers, &h.arg_registers),
@@ -671,28 +706,13 @@ impl Differ {
                     self.push(
                         Class::Breaking,
                         Kind::ConventionChanged,
-                        &entry,
+                        &entry(h),
                         format!("{what} {} -> {}", list(old), list(new)),
                     );
                 }
             }
         }
-        for r in m.removed {
-            self.push(
-                Class::Breaking,
-                Kind::Removed,
-                &format!("arch.{}", r.name),
-                format!("trap `{}`", r.trap),
-            );
-        }
-        for a in m.added {
-            self.push(
-                Class::Compatible,
-                Kind::Added,
-                &format!("arch.{}", a.name),
-                format!("trap `{}`", a.trap),
-            );
-        }
+        self.one_sided(&m, PUBLIC, entry, trap, trap);
     }
 
     fn dispatch(&mut self, base: &DispatchErrors, head: &DispatchErrors) {
@@ -729,9 +749,10 @@ impl Differ {
 
     fn errors(&mut self, base: &[ErrorCode], head: &[ErrorCode]) {
         let entry = |e: &ErrorCode| format!("error {}", e.name);
+        let code = |e: &ErrorCode| format!("code {}", e.code);
         let mut m = match_by(base, head, |e| e.name.clone());
         let renames = m.take_renames(|e| e.code);
-        for (b, h) in m.pairs {
+        for &(b, h) in &m.pairs {
             if b.code != h.code {
                 self.push(
                     Class::Breaking,
@@ -743,36 +764,17 @@ impl Differ {
             self.doc(&entry(h), "doc", &b.doc, &h.doc);
         }
         for (b, h) in renames {
-            self.push(
-                Class::Breaking,
-                Kind::Renamed,
-                &entry(h),
-                format!("`{}` -> `{}` (code {})", b.name, h.name, h.code),
-            );
+            self.renamed(&entry(h), &b.name, &h.name, code(h));
             self.doc(&entry(h), "doc", &b.doc, &h.doc);
         }
-        for r in m.removed {
-            self.push(
-                Class::Breaking,
-                Kind::Removed,
-                &entry(r),
-                format!("code {}", r.code),
-            );
-        }
-        for a in m.added {
-            self.push(
-                Class::Compatible,
-                Kind::Added,
-                &entry(a),
-                format!("code {}", a.code),
-            );
-        }
+        self.one_sided(&m, PUBLIC, entry, code, code);
     }
 
     fn constants(&mut self, base: &[Constant], head: &[Constant]) {
         let entry = |c: &Constant| format!("const {}", c.name);
+        let value = |c: &Constant| format!("{}: {}", c.ty.name(), number(c.value));
         let m = match_by(base, head, |c| c.name.clone());
-        for (b, h) in m.pairs {
+        for &(b, h) in &m.pairs {
             if b.ty != h.ty {
                 self.push(
                     Class::Breaking,
@@ -791,54 +793,26 @@ impl Differ {
             }
             self.doc(&entry(h), "doc", &b.doc, &h.doc);
         }
-        for r in m.removed {
-            self.push(
-                Class::Breaking,
-                Kind::Removed,
-                &entry(r),
-                format!("{}: {}", r.ty.name(), number(r.value)),
-            );
-        }
-        for a in m.added {
-            self.push(
-                Class::Compatible,
-                Kind::Added,
-                &entry(a),
-                format!("{}: {}", a.ty.name(), number(a.value)),
-            );
-        }
+        self.one_sided(&m, PUBLIC, entry, value, value);
     }
 
     fn flags(&mut self, base: &[FlagSet], head: &[FlagSet]) {
         let entry = |f: &FlagSet| format!("flags {}", f.name);
+        let bits = |f: &FlagSet| plural(f.bits.len(), "bit");
         let m = match_by(base, head, |f| f.name.clone());
-        for (b, h) in m.pairs {
+        for &(b, h) in &m.pairs {
             self.doc(&entry(h), "doc", &b.doc, &h.doc);
             self.flag_bits(h, &b.bits, &h.bits);
         }
-        for r in m.removed {
-            self.push(
-                Class::Breaking,
-                Kind::Removed,
-                &entry(r),
-                plural(r.bits.len(), "bit"),
-            );
-        }
-        for a in m.added {
-            self.push(
-                Class::Compatible,
-                Kind::Added,
-                &entry(a),
-                plural(a.bits.len(), "bit"),
-            );
-        }
+        self.one_sided(&m, PUBLIC, entry, bits, bits);
     }
 
     fn flag_bits(&mut self, set: &FlagSet, base: &[FlagBit], head: &[FlagBit]) {
         let entry = |b: &FlagBit| format!("{}.{}", set.name, b.name);
+        let bit = |b: &FlagBit| format!("bit {}", b.bit);
         let mut m = match_by(base, head, |b| b.name.clone());
         let renames = m.take_renames(|b| b.bit);
-        for (b, h) in m.pairs {
+        for &(b, h) in &m.pairs {
             if b.bit != h.bit {
                 self.push(
                     Class::Breaking,
@@ -850,36 +824,17 @@ impl Differ {
             self.doc(&entry(h), "doc", &b.doc, &h.doc);
         }
         for (b, h) in renames {
-            self.push(
-                Class::Breaking,
-                Kind::Renamed,
-                &entry(h),
-                format!("`{}` -> `{}` (bit {})", b.name, h.name, h.bit),
-            );
+            self.renamed(&entry(h), &b.name, &h.name, bit(h));
             self.doc(&entry(h), "doc", &b.doc, &h.doc);
         }
-        for r in m.removed {
-            self.push(
-                Class::Breaking,
-                Kind::Removed,
-                &entry(r),
-                format!("bit {}", r.bit),
-            );
-        }
-        for a in m.added {
-            self.push(
-                Class::Compatible,
-                Kind::Added,
-                &entry(a),
-                format!("bit {}", a.bit),
-            );
-        }
+        self.one_sided(&m, PUBLIC, entry, bit, bit);
     }
 
     fn structs(&mut self, base: &[Struct], head: &[Struct]) {
         let entry = |s: &Struct| format!("struct {}", s.name);
+        let size = |s: &Struct| format!("size {}", s.size);
         let m = match_by(base, head, |s| s.name.clone());
-        for (b, h) in m.pairs {
+        for &(b, h) in &m.pairs {
             self.doc(&entry(h), "doc", &b.doc, &h.doc);
             self.fields(Layout::Struct, &h.name, &b.fields, &h.fields);
             if b.size != h.size || b.align != h.align {
@@ -891,22 +846,7 @@ impl Differ {
                 );
             }
         }
-        for r in m.removed {
-            self.push(
-                Class::Breaking,
-                Kind::Removed,
-                &entry(r),
-                format!("size {}", r.size),
-            );
-        }
-        for a in m.added {
-            self.push(
-                Class::Compatible,
-                Kind::Added,
-                &entry(a),
-                format!("size {}", a.size),
-            );
-        }
+        self.one_sided(&m, PUBLIC, entry, size, size);
     }
 
     /// Compares the fields of a structure or of a per-CPU block; `owner` prefixes the entry names.
@@ -923,7 +863,7 @@ impl Differ {
             )
         };
         let m = match_by(base, head, |f| f.name.clone());
-        for (b, h) in m.pairs {
+        for &(b, h) in &m.pairs {
             if b.ty != h.ty || b.count != h.count {
                 self.push(
                     class,
@@ -950,19 +890,20 @@ impl Differ {
             }
             self.doc(&entry(h), "doc", &b.doc, &h.doc);
         }
-        for r in m.removed {
-            self.push(class, Kind::Removed, &entry(r), place(r));
-        }
-        for a in m.added {
-            self.push(class, Kind::Added, &entry(a), place(a));
-        }
+        // Any field added to or removed from a layout moves or resizes it.
+        let presence = Presence {
+            removal: class,
+            addition: class,
+        };
+        self.one_sided(&m, presence, entry, place, place);
     }
 
     fn syscalls(&mut self, base: &[Syscall], head: &[Syscall]) {
         let entry = |s: &Syscall| format!("sys.{}", s.name);
+        let number = |s: &Syscall| format!("number {}", s.number);
         let mut m = match_by(base, head, |s| s.name.clone());
         let renames = m.take_renames(|s| s.number);
-        for (b, h) in m.pairs {
+        for &(b, h) in &m.pairs {
             if b.number != h.number {
                 self.push(
                     Class::Breaking,
@@ -974,30 +915,12 @@ impl Differ {
             self.syscall_body(&entry(h), b, h);
         }
         for (b, h) in renames {
-            self.push(
-                Class::Breaking,
-                Kind::Renamed,
-                &entry(h),
-                format!("`{}` -> `{}` (number {})", b.name, h.name, h.number),
-            );
+            self.renamed(&entry(h), &b.name, &h.name, number(h));
             self.syscall_body(&entry(h), b, h);
         }
-        for r in m.removed {
-            self.push(
-                Class::Breaking,
-                Kind::Removed,
-                &entry(r),
-                format!("number {}", r.number),
-            );
-        }
-        for a in m.added {
-            self.push(
-                Class::Compatible,
-                Kind::Added,
-                &entry(a),
-                format!("number {}: {}", a.number, signature(&a.args, &a.results)),
-            );
-        }
+        let numbered_signature =
+            |s: &Syscall| format!("{}: {}", number(s), signature(&s.args, &s.results));
+        self.one_sided(&m, PUBLIC, entry, number, numbered_signature);
     }
 
     fn syscall_body(&mut self, entry: &str, b: &Syscall, h: &Syscall) {
@@ -1016,9 +939,10 @@ impl Differ {
 
     fn objects(&mut self, base: &[Object], head: &[Object]) {
         let entry = |o: &Object| format!("object {}", o.name);
+        let numbers = |o: &Object| format!("id {}, labels {}", o.id, block(o));
         let mut m = match_by(base, head, |o| o.name.clone());
         let renames = m.take_renames(|o| o.id);
-        for (b, h) in m.pairs {
+        for &(b, h) in &m.pairs {
             if b.id != h.id {
                 self.push(
                     Class::Breaking,
@@ -1027,55 +951,32 @@ impl Differ {
                     format!("id {} -> {}", b.id, h.id),
                 );
             }
-            if (b.label_base, b.label_size) != (h.label_base, h.label_size) {
-                self.push(
-                    Class::Breaking,
-                    Kind::LabelBlockChanged,
-                    &entry(h),
-                    format!("{} -> {}", block(b), block(h)),
-                );
-            }
-            self.doc(&entry(h), "doc", &b.doc, &h.doc);
+            self.object_body(&entry(h), b, h);
         }
         for (b, h) in renames {
+            self.renamed(&entry(h), &b.name, &h.name, format!("id {}", h.id));
+            self.object_body(&entry(h), b, h);
+        }
+        self.one_sided(&m, PUBLIC, entry, numbers, numbers);
+    }
+
+    fn object_body(&mut self, entry: &str, b: &Object, h: &Object) {
+        if (b.label_base, b.label_size) != (h.label_base, h.label_size) {
             self.push(
                 Class::Breaking,
-                Kind::Renamed,
-                &entry(h),
-                format!("`{}` -> `{}` (id {})", b.name, h.name, h.id),
-            );
-            if (b.label_base, b.label_size) != (h.label_base, h.label_size) {
-                self.push(
-                    Class::Breaking,
-                    Kind::LabelBlockChanged,
-                    &entry(h),
-                    format!("{} -> {}", block(b), block(h)),
-                );
-            }
-            self.doc(&entry(h), "doc", &b.doc, &h.doc);
-        }
-        for r in m.removed {
-            self.push(
-                Class::Breaking,
-                Kind::Removed,
-                &entry(r),
-                format!("id {}, labels {}", r.id, block(r)),
+                Kind::LabelBlockChanged,
+                entry,
+                format!("{} -> {}", block(b), block(h)),
             );
         }
-        for a in m.added {
-            self.push(
-                Class::Compatible,
-                Kind::Added,
-                &entry(a),
-                format!("id {}, labels {}", a.id, block(a)),
-            );
-        }
+        self.doc(entry, "doc", &b.doc, &h.doc);
     }
 
     fn invocations(&mut self, base: &[Invocation], head: &[Invocation]) {
+        let label = |i: &Invocation| format!("label {}", hex(i.label));
         let mut m = match_by(base, head, |i| (i.object.clone(), i.name.clone()));
         let renames = m.take_renames(|i| (i.object.clone(), i.label));
-        for (b, h) in m.pairs {
+        for &(b, h) in &m.pairs {
             let entry = h.display_name();
             if b.label != h.label {
                 self.push(
@@ -1089,35 +990,18 @@ impl Differ {
         }
         for (b, h) in renames {
             let entry = h.display_name();
-            self.push(
-                Class::Breaking,
-                Kind::Renamed,
-                &entry,
-                format!("`{}` -> `{}` (label {})", b.name, h.name, hex(h.label)),
-            );
+            self.renamed(&entry, &b.name, &h.name, label(h));
             self.invocation_body(&entry, b, h);
         }
-        for r in m.removed {
-            self.push(
-                Class::Breaking,
-                Kind::Removed,
-                &r.display_name(),
-                format!("label {}", hex(r.label)),
-            );
-        }
-        for a in m.added {
-            self.push(
-                Class::Compatible,
-                Kind::Added,
-                &a.display_name(),
-                format!(
-                    "label {}, rights {}: {}",
-                    hex(a.label),
-                    list(&a.rights),
-                    signature(&a.args, &a.results)
-                ),
-            );
-        }
+        let full = |i: &Invocation| {
+            format!(
+                "{}, rights {}: {}",
+                label(i),
+                list(&i.rights),
+                signature(&i.args, &i.results)
+            )
+        };
+        self.one_sided(&m, PUBLIC, Invocation::display_name, label, full);
     }
 
     fn invocation_body(&mut self, entry: &str, b: &Invocation, h: &Invocation) {
@@ -1224,26 +1108,19 @@ impl Differ {
             format!("retired {} {shown}", r.kind.key())
         };
         let m = match_by(base, head, |r| (r.kind.key(), r.number));
-        for (b, h) in m.pairs {
+        for &(b, h) in &m.pairs {
             self.doc(&entry(h), "reason", &b.reason, &h.reason);
         }
-        for r in m.removed {
-            self.push(
-                Class::Breaking,
-                Kind::Removed,
-                &entry(r),
-                "the number could be reused by a new entry",
-            );
-        }
-        for a in m.added {
-            self.push(Class::Compatible, Kind::Added, &entry(a), a.reason.clone());
-        }
+        let reusable = |_: &Retired| "the number could be reused by a new entry".to_owned();
+        let reason = |r: &Retired| r.reason.clone();
+        self.one_sided(&m, PUBLIC, entry, reusable, reason);
     }
 
     fn percpu(&mut self, base: &[PerCpu], head: &[PerCpu]) {
         let entry = |p: &PerCpu| format!("percpu.{}", p.arch);
+        let size = |p: &PerCpu| format!("size {}", p.size);
         let m = match_by(base, head, |p| p.arch.clone());
-        for (b, h) in m.pairs {
+        for &(b, h) in &m.pairs {
             self.fields(Layout::PerCpu, &entry(h), &b.fields, &h.fields);
             if b.size != h.size {
                 self.push(
@@ -1254,21 +1131,10 @@ impl Differ {
                 );
             }
         }
-        for r in m.removed {
-            self.push(
-                Class::KernelInternal,
-                Kind::Removed,
-                &entry(r),
-                format!("size {}", r.size),
-            );
-        }
-        for a in m.added {
-            self.push(
-                Class::KernelInternal,
-                Kind::Added,
-                &entry(a),
-                format!("size {}", a.size),
-            );
-        }
+        let presence = Presence {
+            removal: Class::KernelInternal,
+            addition: Class::KernelInternal,
+        };
+        self.one_sided(&m, presence, entry, size, size);
     }
 }
