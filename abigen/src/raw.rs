@@ -1,7 +1,7 @@
 //! The schema file as written: serde types that mirror schema.toml, with a span on every value so that validation can point at it.
 //!
-//! Almost every key is optional here so that a missing key becomes one validation
-//! error among all the others instead of stopping the parse.
+//! Every key is optional here so that a missing key becomes one validation error among
+//! all the others instead of stopping the parse.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -12,191 +12,161 @@ use toml::Spanned;
 /// A value with its byte span in the schema text.
 pub type S<T> = Spanned<T>;
 
-/// The whole schema file.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSchema {
-    pub abi: Option<S<RawAbi>>,
-    pub arch: Option<OrderedMap<S<RawArch>>>,
-    pub dispatch: Option<S<RawDispatch>>,
-    #[serde(default)]
-    pub error: Vec<S<RawError>>,
-    #[serde(default)]
-    pub constant: Vec<S<RawConstant>>,
-    #[serde(default)]
-    pub flags: Vec<S<RawFlags>>,
-    #[serde(default, rename = "struct")]
-    pub structs: Vec<S<RawStruct>>,
-    #[serde(default)]
-    pub syscall: Vec<S<RawSyscall>>,
-    #[serde(default)]
-    pub object: Vec<S<RawObject>>,
-    #[serde(default)]
-    pub invocation: Vec<S<RawInvocation>>,
-    #[serde(default)]
-    pub retired: Vec<S<RawRetired>>,
-    pub percpu: Option<OrderedMap<OrderedMap<Vec<S<RawPerCpuField>>>>>,
+/// Declares the mirror of each schema table: every key may be left out (a missing key is a
+/// validation error with a span, not a parse failure), and an unknown key is refused (a
+/// misspelt key is an error, not a key silently ignored).
+macro_rules! raw_tables {
+    ($($(#[$meta:meta])* pub struct $name:ident { $($fields:tt)* })*) => {
+        $(
+            $(#[$meta])*
+            #[derive(Debug, Default, serde::Deserialize)]
+            #[serde(default, deny_unknown_fields)]
+            pub struct $name { $($fields)* }
+        )*
+    };
 }
 
-/// `[abi]`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawAbi {
-    pub name: Option<S<String>>,
-    pub version: Option<S<String>>,
-}
+raw_tables! {
+    /// The whole schema file.
+    pub struct RawSchema {
+        pub abi: Option<S<RawAbi>>,
+        pub arch: Option<OrderedMap<S<RawArch>>>,
+        pub dispatch: Option<S<RawDispatch>>,
+        pub error: Vec<S<RawError>>,
+        pub constant: Vec<S<RawConstant>>,
+        pub flags: Vec<S<RawFlags>>,
+        #[serde(rename = "struct")]
+        pub structs: Vec<S<RawStruct>>,
+        pub syscall: Vec<S<RawSyscall>>,
+        pub object: Vec<S<RawObject>>,
+        pub invocation: Vec<S<RawInvocation>>,
+        pub retired: Vec<S<RawRetired>>,
+        pub percpu: Option<OrderedMap<OrderedMap<Vec<S<RawPerCpuField>>>>>,
+    }
 
-/// `[arch.<name>]`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawArch {
-    pub trap: Option<S<String>>,
-    pub number_register: Option<S<String>>,
-    pub arg_registers: Option<S<Vec<S<String>>>>,
-    pub result_registers: Option<S<Vec<S<String>>>>,
-    #[serde(default)]
-    pub clobbered_registers: Vec<S<String>>,
-}
+    /// `[abi]`.
+    pub struct RawAbi {
+        pub name: Option<S<String>>,
+        pub version: Option<S<String>>,
+    }
 
-/// `[dispatch]`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawDispatch {
-    pub unknown_syscall: Option<S<String>>,
-    pub unknown_label: Option<S<String>>,
-    pub invalid_argument: Option<S<String>>,
-    pub insufficient_rights: Option<S<String>>,
-    pub unknown_error: Option<S<String>>,
-}
+    /// `[arch.<name>]`.
+    pub struct RawArch {
+        pub trap: Option<S<String>>,
+        pub number_register: Option<S<String>>,
+        pub arg_registers: Option<S<Vec<S<String>>>>,
+        pub result_registers: Option<S<Vec<S<String>>>>,
+        pub clobbered_registers: Vec<S<String>>,
+    }
 
-/// `[[error]]`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawError {
-    pub name: Option<S<String>>,
-    pub code: Option<S<i64>>,
-    pub doc: Option<S<String>>,
-}
+    /// `[dispatch]`.
+    pub struct RawDispatch {
+        pub unknown_syscall: Option<S<String>>,
+        pub unknown_label: Option<S<String>>,
+        pub invalid_argument: Option<S<String>>,
+        pub insufficient_rights: Option<S<String>>,
+        pub unknown_error: Option<S<String>>,
+    }
 
-/// `[[constant]]`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawConstant {
-    pub name: Option<S<String>>,
-    #[serde(rename = "type")]
-    pub ty: Option<S<String>>,
-    pub value: Option<S<i64>>,
-    pub doc: Option<S<String>>,
-}
+    /// `[[error]]`.
+    pub struct RawError {
+        pub name: Option<S<String>>,
+        pub code: Option<S<i64>>,
+        pub doc: Option<S<String>>,
+    }
 
-/// `[[flags]]`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawFlags {
-    pub name: Option<S<String>>,
-    pub doc: Option<S<String>>,
-    #[serde(default)]
-    pub bits: Vec<S<RawFlagBit>>,
-}
+    /// `[[constant]]`.
+    pub struct RawConstant {
+        pub name: Option<S<String>>,
+        #[serde(rename = "type")]
+        pub ty: Option<S<String>>,
+        pub value: Option<S<i64>>,
+        pub doc: Option<S<String>>,
+    }
 
-/// One entry of `bits` in `[[flags]]`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawFlagBit {
-    pub name: Option<S<String>>,
-    pub bit: Option<S<i64>>,
-    pub doc: Option<S<String>>,
-}
+    /// `[[flags]]`.
+    pub struct RawFlags {
+        pub name: Option<S<String>>,
+        pub doc: Option<S<String>>,
+        pub bits: Vec<S<RawFlagBit>>,
+    }
 
-/// `[[struct]]`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawStruct {
-    pub name: Option<S<String>>,
-    pub doc: Option<S<String>>,
-    #[serde(default)]
-    pub fields: Vec<S<RawParam>>,
-}
+    /// One entry of `bits` in `[[flags]]`.
+    pub struct RawFlagBit {
+        pub name: Option<S<String>>,
+        pub bit: Option<S<i64>>,
+        pub doc: Option<S<String>>,
+    }
 
-/// A named, typed, documented value: a syscall or invocation argument or result, or a struct field.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawParam {
-    pub name: Option<S<String>>,
-    #[serde(rename = "type")]
-    pub ty: Option<S<String>>,
-    pub doc: Option<S<String>>,
-}
+    /// `[[struct]]`.
+    pub struct RawStruct {
+        pub name: Option<S<String>>,
+        pub doc: Option<S<String>>,
+        pub fields: Vec<S<RawParam>>,
+    }
 
-/// `[[syscall]]`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSyscall {
-    pub name: Option<S<String>>,
-    pub number: Option<S<i64>>,
-    pub kind: Option<S<String>>,
-    #[serde(default)]
-    pub args: Vec<S<RawParam>>,
-    #[serde(default)]
-    pub results: Vec<S<RawParam>>,
-    pub doc: Option<S<String>>,
-}
+    /// A named, typed, documented value: a syscall or invocation argument or result, or a struct field.
+    pub struct RawParam {
+        pub name: Option<S<String>>,
+        #[serde(rename = "type")]
+        pub ty: Option<S<String>>,
+        pub doc: Option<S<String>>,
+    }
 
-/// `[[object]]`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawObject {
-    pub name: Option<S<String>>,
-    pub id: Option<S<i64>>,
-    pub labels: Option<S<RawLabelBlock>>,
-    pub doc: Option<S<String>>,
-}
+    /// `[[syscall]]`.
+    pub struct RawSyscall {
+        pub name: Option<S<String>>,
+        pub number: Option<S<i64>>,
+        pub kind: Option<S<String>>,
+        pub args: Vec<S<RawParam>>,
+        pub results: Vec<S<RawParam>>,
+        pub doc: Option<S<String>>,
+    }
 
-/// `labels = { base, size }` of an object.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawLabelBlock {
-    pub base: Option<S<i64>>,
-    pub size: Option<S<i64>>,
-}
+    /// `[[object]]`.
+    pub struct RawObject {
+        pub name: Option<S<String>>,
+        pub id: Option<S<i64>>,
+        pub labels: Option<S<RawLabelBlock>>,
+        pub doc: Option<S<String>>,
+    }
 
-/// `[[invocation]]`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawInvocation {
-    pub object: Option<S<String>>,
-    pub name: Option<S<String>>,
-    pub label: Option<S<i64>>,
-    pub rights: Option<S<Vec<S<String>>>>,
-    #[serde(default)]
-    pub args: Vec<S<RawParam>>,
-    #[serde(default)]
-    pub results: Vec<S<RawParam>>,
-    pub doc: Option<S<String>>,
-}
+    /// `labels = { base, size }` of an object.
+    pub struct RawLabelBlock {
+        pub base: Option<S<i64>>,
+        pub size: Option<S<i64>>,
+    }
 
-/// `[[retired]]`: exactly one of the numbers, and why.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawRetired {
-    pub syscall: Option<S<i64>>,
-    pub label: Option<S<i64>>,
-    pub object: Option<S<i64>>,
-    pub error: Option<S<i64>>,
-    pub reason: Option<S<String>>,
-}
+    /// `[[invocation]]`.
+    pub struct RawInvocation {
+        pub object: Option<S<String>>,
+        pub name: Option<S<String>>,
+        pub label: Option<S<i64>>,
+        pub rights: Option<S<Vec<S<String>>>>,
+        pub args: Vec<S<RawParam>>,
+        pub results: Vec<S<RawParam>>,
+        pub doc: Option<S<String>>,
+    }
 
-/// `[[percpu.<arch>.field]]`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawPerCpuField {
-    pub name: Option<S<String>>,
-    #[serde(rename = "type")]
-    pub ty: Option<S<String>>,
-    pub count: Option<S<i64>>,
-    pub asm: Option<S<bool>>,
-    pub offset: Option<S<i64>>,
-    pub doc: Option<S<String>>,
+    /// `[[retired]]`: exactly one of the numbers, and why.
+    pub struct RawRetired {
+        pub syscall: Option<S<i64>>,
+        pub label: Option<S<i64>>,
+        pub object: Option<S<i64>>,
+        pub error: Option<S<i64>>,
+        pub reason: Option<S<String>>,
+    }
+
+    /// `[[percpu.<arch>.field]]`.
+    pub struct RawPerCpuField {
+        pub name: Option<S<String>>,
+        #[serde(rename = "type")]
+        pub ty: Option<S<String>>,
+        pub count: Option<S<i64>>,
+        pub asm: Option<S<bool>>,
+        pub offset: Option<S<i64>>,
+        pub doc: Option<S<String>>,
+    }
 }
 
 /// A TOML table whose keys are kept in document order, each with its span.
