@@ -10,6 +10,9 @@ mod aarch64;
 #[cfg(target_arch = "aarch64")]
 pub use self::aarch64::*;
 
+mod kstack;
+pub use self::kstack::{KERNEL_STACK_SIZE, prepare_user_thread};
+
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 compile_error!("kernite has no port for this target architecture yet");
 

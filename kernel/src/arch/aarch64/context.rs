@@ -1,8 +1,8 @@
 //! Kernel thread contexts: `KernelContext`, `switch_context` and fresh user-thread stacks.
 
 use super::frame::UserFrame;
-use super::{KERNEL_STACK_SIZE, percpu};
-use core::mem::{offset_of, size_of};
+use super::percpu;
+use core::mem::offset_of;
 
 /// The callee-saved kernel state of a thread that is not running (AAPCS64: x19-x29, the
 /// stack pointer, and the address to resume at).
@@ -48,6 +48,16 @@ impl KernelContext {
             x29: 0,
         }
     }
+
+    /// A context that, switched to, returns to user mode through `frame` at the top of a
+    /// fresh kernel stack (`crate::arch::prepare_user_thread` lays the stack out).
+    pub fn entering_user(frame: *mut UserFrame) -> Self {
+        Self {
+            sp: frame as u64,
+            pc: trap_return as *const () as u64,
+            ..Self::default()
+        }
+    }
 }
 
 /// Saves the running kernel context into `from` and resumes `to`. Returns when something
@@ -56,7 +66,8 @@ impl KernelContext {
 ///
 /// # Safety
 /// `from` must be writable; `to` must hold a context saved by `switch_context` or made by
-/// [`prepare_user_thread`], whose stack is still alive and not in use by anyone else.
+/// [`KernelContext::entering_user`], whose stack is still alive and not in use by anyone
+/// else.
 #[unsafe(naked)]
 pub unsafe extern "C" fn switch_context(from: *mut KernelContext, to: *const KernelContext) {
     core::arch::naked_asm!(
@@ -85,42 +96,6 @@ pub unsafe extern "C" fn switch_context(from: *mut KernelContext, to: *const Ker
 unsafe extern "C" {
     /// The return-to-user path in `trap.S`.
     fn trap_return();
-}
-
-/// Lays out a fresh kernel stack so that switching to the returned context enters user
-/// mode through the returned `UserFrame` (all registers zero, pc and sp 0, interrupts
-/// unmasked): set at least its ip and sp before the first switch. Writes the stack canary
-/// into the bottom word.
-///
-/// # Safety
-/// `kstack_base` must point to `kstack_size` writable bytes, 16-byte aligned, owned by the
-/// new thread for as long as it exists.
-pub unsafe fn prepare_user_thread(
-    kstack_base: *mut u8,
-    kstack_size: usize,
-) -> (KernelContext, *mut UserFrame) {
-    assert!(
-        kstack_size == KERNEL_STACK_SIZE,
-        "kernel stacks must be arch::KERNEL_STACK_SIZE bytes (the canary check relies on it), got {kstack_size}"
-    );
-    assert!(
-        (kstack_base as usize).is_multiple_of(16),
-        "kernel stack at {kstack_base:p} is not 16-byte aligned"
-    );
-    let top = kstack_base as usize + kstack_size;
-    let frame = (top - size_of::<UserFrame>()) as *mut UserFrame;
-    // SAFETY: Both writes lie inside the stack the caller hands over; the frame is aligned
-    // because the top is 16-byte aligned and UserFrame's size is a multiple of 16.
-    unsafe {
-        kstack_base.cast::<u64>().write(percpu::stack_canary());
-        frame.write(UserFrame::new_user());
-    }
-    let context = KernelContext {
-        sp: frame as u64,
-        pc: trap_return as *const () as u64,
-        ..KernelContext::default()
-    };
-    (context, frame)
 }
 
 /// Makes `tcb_addr` the current thread: the return to user mode checks that it leaves from

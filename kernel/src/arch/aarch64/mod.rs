@@ -38,8 +38,9 @@
 //! - [`UserFrame`]: the registers saved on the thread's kernel stack, one layout for every
 //!   entry.
 //! - [`KernelContext`] + [`switch_context`]: callee-saved kernel state of a thread.
-//! - [`prepare_user_thread`]: lays out a fresh kernel stack of [`KERNEL_STACK_SIZE`] bytes
-//!   so that switching to the returned context enters user mode through its `UserFrame`.
+//! - [`KernelContext::entering_user`] and [`stack_canary`]: what the arch-independent
+//!   `prepare_user_thread` (`arch/kstack.rs`) needs to lay out a fresh kernel stack of
+//!   `KERNEL_STACK_SIZE` bytes that enters user mode through its `UserFrame`.
 //! - [`set_current_thread`]: the TCB address and kernel stack top of the running thread
 //!   (per-CPU block through TPIDR_EL1).
 //! - [`FpuArea`]: q0-q31, FPSR and FPCR, saved and restored on every switch.
@@ -67,13 +68,10 @@ use crate::arch::MemoryRegion;
 use crate::cell::CpuLocal;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-pub use context::{KernelContext, prepare_user_thread, set_current_thread, switch_context};
+pub use context::{KernelContext, set_current_thread, switch_context};
 pub use fpu::FpuArea;
 pub use frame::{FaultInfo, UserFrame};
-
-/// Size of every thread's kernel stack; [`prepare_user_thread`] insists on it because the
-/// return-to-user path finds the stack canary at `kernel_stack_top - KERNEL_STACK_SIZE`.
-pub const KERNEL_STACK_SIZE: usize = 16 * 1024;
+pub(super) use percpu::stack_canary;
 
 /// Virtual address of physical address 0 in the direct map (TTBR1 root entry 0).
 pub const DIRECT_MAP_BASE: u64 = 0xffff_0000_0000_0000;

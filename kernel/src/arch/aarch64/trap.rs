@@ -2,7 +2,8 @@
 
 use super::cpu::{SPSR_MODE_MASK, read_sysreg, write_sysreg};
 use super::frame::{self, EntryKind, FaultInfo, UserFrame, class_sets_far, ec, exception_name};
-use super::{KERNEL_STACK_SIZE, hooks, syscall, timer};
+use super::{hooks, syscall, timer};
+use crate::arch::KERNEL_STACK_SIZE;
 
 core::arch::global_asm!(
     include_str!("generated/percpu.S"),

@@ -20,7 +20,7 @@ const RFLAGS_FIXED: u64 = 1 << 1;
 ///
 /// Every entry from user mode starts at the top of the thread's kernel stack, so a
 /// thread's frame always sits at `kernel_stack_top - size_of::<UserFrame>()` (where
-/// [`super::prepare_user_thread`] puts it). Outside `arch` the frame is reached only
+/// [`crate::arch::prepare_user_thread`] puts it). Outside `arch` the frame is reached only
 /// through its methods: cs, ss and rflags stay what the kernel set (no IOPL for user mode).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]

@@ -29,8 +29,9 @@
 //! - [`UserFrame`]: the user registers saved at the top of the thread's kernel stack, one
 //!   layout for syscall and interrupt entry; reached through its methods.
 //! - [`KernelContext`] + [`switch_context`]: callee-saved kernel state of a thread.
-//! - [`prepare_user_thread`]: lays out a fresh kernel stack of [`KERNEL_STACK_SIZE`] bytes
-//!   so that switching to the returned context enters user mode through its `UserFrame`.
+//! - [`KernelContext::entering_user`] and [`stack_canary`]: what the arch-independent
+//!   `prepare_user_thread` (`arch/kstack.rs`) needs to lay out a fresh kernel stack of
+//!   `KERNEL_STACK_SIZE` bytes that enters user mode through its `UserFrame`.
 //! - [`set_current_thread`]: the TCB address and kernel stack top used by the next entry
 //!   from user mode (per-CPU block and TSS.RSP0).
 //! - [`FpuArea`]: eager XSAVE/XRSTOR area, saved and restored on every switch.
@@ -59,13 +60,10 @@ use crate::arch::MemoryRegion;
 use crate::cell::CpuLocal;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-pub use context::{KernelContext, prepare_user_thread, set_current_thread, switch_context};
+pub use context::{KernelContext, set_current_thread, switch_context};
 pub use fpu::FpuArea;
 pub use frame::{FaultInfo, UserFrame};
-
-/// Size of every thread's kernel stack; [`prepare_user_thread`] insists on it because the
-/// return-to-user path finds the stack canary at `kernel_stack_top - KERNEL_STACK_SIZE`.
-pub const KERNEL_STACK_SIZE: usize = 16 * 1024;
+pub(super) use percpu::stack_canary;
 
 /// Virtual address the kernel image is linked at, minus its physical load address.
 pub const KERNEL_VIRT_BASE: u64 = 0xffff_ffff_8000_0000;

@@ -3,7 +3,8 @@
 use super::cpu::{self, EFER_NXE, EFER_SCE, MSR_EFER, MSR_LSTAR, MSR_SFMASK, MSR_STAR};
 use super::frame::{self, SYSCALL_VECTOR, UserFrame};
 use super::gdt::{KERNEL_CS, SYSRET_SELECTOR_BASE, USER_CS, USER_DS};
-use super::{KERNEL_STACK_SIZE, hooks, trap};
+use super::{hooks, trap};
+use crate::arch::KERNEL_STACK_SIZE;
 
 core::arch::global_asm!(
     include_str!("generated/percpu.S"),
