@@ -130,6 +130,25 @@ impl<K: std::hash::Hash + Eq + std::fmt::Display> Seen<K> {
     }
 }
 
+/// The numbers of one kind of entry (error codes, syscall numbers, object ids): those
+/// retired, and those taken so far.
+struct Numbers<'r> {
+    kind: RetiredKind,
+    retired: &'r [(Range<usize>, Retired)],
+    /// Named like the numbers, e.g. `syscall number`.
+    taken: Seen<u64>,
+}
+
+impl<'r> Numbers<'r> {
+    fn new(kind: RetiredKind, retired: &'r [(Range<usize>, Retired)], what: &'static str) -> Self {
+        Numbers {
+            kind,
+            retired,
+            taken: Seen::new(what),
+        }
+    }
+}
+
 /// Formats a number the way the schema usually writes it: labels in hex.
 fn hex(value: u64) -> String {
     format!("{value:#x}")
@@ -279,6 +298,50 @@ impl Validator<'_> {
                 "retired here",
             );
         }
+    }
+
+    /// Returns an entry's integer `type`, reporting a missing or unknown one.
+    fn int_type(
+        &mut self,
+        ty: &Option<S<String>>,
+        what: &str,
+        at: Range<usize>,
+    ) -> Option<IntType> {
+        let ty = self.required(ty, "type", what, at)?;
+        let parsed = IntType::parse(ty.get_ref());
+        if parsed.is_none() {
+            self.d.error(
+                span_of(ty),
+                format!(
+                    "unknown {what} type `{}`; expected u8, u16, u32 or u64",
+                    ty.get_ref()
+                ),
+            );
+        }
+        parsed
+    }
+
+    /// Returns the number under `key` of the entry `what` at `at`, reporting it missing,
+    /// out of range, retired or taken by an earlier entry.
+    fn unique_number(
+        &mut self,
+        value: &Option<S<i64>>,
+        key: &str,
+        what: &str,
+        at: Range<usize>,
+        numbers: &mut Numbers<'_>,
+    ) -> Option<u64> {
+        let value = self.required(value, key, what, at)?;
+        let number = self.number(value, numbers.taken.what, u64::MAX)?;
+        self.retired_use(
+            numbers.retired,
+            numbers.kind,
+            number,
+            span_of(value),
+            &number.to_string(),
+        );
+        numbers.taken.insert(self.d, number, span_of(value));
+        Some(number)
     }
 
     // ----- sections ------------------------------------------------------------------------
@@ -500,32 +563,21 @@ impl Validator<'_> {
     fn errors(&mut self, raw: &RawSchema, retired: &[(Range<usize>, Retired)]) -> Vec<ErrorCode> {
         let mut out = Vec::new();
         let mut names = Seen::new("error name");
-        let mut codes = Seen::new("error code");
+        let mut codes = Numbers::new(RetiredKind::Error, retired, "error code");
         for entry in &raw.error {
             let at = span_of(entry);
             let e = entry.get_ref();
             let name = self.name(&e.name, Case::Camel, "error", at.clone());
             let doc = self.doc(&e.doc, "error", at.clone());
-            let code = self
-                .required(&e.code, "code", "error", at.clone())
-                .and_then(|c| {
-                    let code = self.number(c, "error code", u64::MAX)?;
-                    if code == 0 {
-                        self.d.error(
-                            span_of(c),
-                            "error code 0 means success and cannot be an error",
-                        );
-                    }
-                    self.retired_use(
-                        retired,
-                        RetiredKind::Error,
-                        code,
-                        span_of(c),
-                        &code.to_string(),
-                    );
-                    codes.insert(self.d, code, span_of(c));
-                    Some(code)
-                });
+            if let Some(c) = &e.code
+                && *c.get_ref() == 0
+            {
+                self.d.error(
+                    span_of(c),
+                    "error code 0 means success and cannot be an error",
+                );
+            }
+            let code = self.unique_number(&e.code, "code", "error", at.clone(), &mut codes);
             let (Some(name), Some(code)) = (name, code) else {
                 continue;
             };
@@ -601,21 +653,7 @@ impl Validator<'_> {
             let c = entry.get_ref();
             let name = self.name(&c.name, Case::Screaming, "constant", at.clone());
             let doc = self.doc(&c.doc, "constant", at.clone());
-            let ty = self
-                .required(&c.ty, "type", "constant", at.clone())
-                .and_then(|t| {
-                    let ty = IntType::parse(t.get_ref());
-                    if ty.is_none() {
-                        self.d.error(
-                            span_of(t),
-                            format!(
-                                "unknown constant type `{}`; expected u8, u16, u32 or u64",
-                                t.get_ref()
-                            ),
-                        );
-                    }
-                    ty
-                });
+            let ty = self.int_type(&c.ty, "constant", at.clone());
             let value = self.required(&c.value, "value", "constant", at.clone());
             let (Some(name), Some(ty), Some(value)) = (name, ty, value) else {
                 continue;
@@ -752,21 +790,7 @@ impl Validator<'_> {
                 let fat = span_of(f);
                 let field_name = self.name(&f.get_ref().name, Case::Snake, "field", fat.clone());
                 let field_doc = self.doc(&f.get_ref().doc, "field", fat.clone());
-                let ty = self
-                    .required(&f.get_ref().ty, "type", "field", fat.clone())
-                    .and_then(|t| {
-                        let ty = IntType::parse(t.get_ref());
-                        if ty.is_none() {
-                            self.d.error(
-                                span_of(t),
-                                format!(
-                                    "unknown field type `{}`; expected u8, u16, u32 or u64",
-                                    t.get_ref()
-                                ),
-                            );
-                        }
-                        ty
-                    });
+                let ty = self.int_type(&f.get_ref().ty, "field", fat.clone());
                 let (Some(field_name), Some(ty)) = (field_name, ty) else {
                     continue;
                 };
@@ -870,27 +894,15 @@ impl Validator<'_> {
     ) -> Vec<Syscall> {
         let mut out = Vec::new();
         let mut names = Seen::new("syscall name");
-        let mut numbers = Seen::new("syscall number");
+        let mut numbers = Numbers::new(RetiredKind::Syscall, retired, "syscall number");
         let mut invoke: Option<Range<usize>> = None;
         for entry in &raw.syscall {
             let at = span_of(entry);
             let s = entry.get_ref();
             let name = self.name(&s.name, Case::Snake, "syscall", at.clone());
             let doc = self.doc(&s.doc, "syscall", at.clone());
-            let number = self
-                .required(&s.number, "number", "syscall", at.clone())
-                .and_then(|n| {
-                    let number = self.number(n, "syscall number", u64::MAX)?;
-                    self.retired_use(
-                        retired,
-                        RetiredKind::Syscall,
-                        number,
-                        span_of(n),
-                        &number.to_string(),
-                    );
-                    numbers.insert(self.d, number, span_of(n));
-                    Some(number)
-                });
+            let number =
+                self.unique_number(&s.number, "number", "syscall", at.clone(), &mut numbers);
             let kind = match &s.kind {
                 None => Some(SyscallKind::Plain),
                 Some(k) if k.get_ref() == "plain" => Some(SyscallKind::Plain),
@@ -982,7 +994,7 @@ impl Validator<'_> {
         type_names: &mut Seen<String>,
     ) -> Vec<Object> {
         let mut out: Vec<(Range<usize>, Object)> = Vec::new();
-        let mut ids = Seen::new("object id");
+        let mut ids = Numbers::new(RetiredKind::Object, retired, "object id");
         for entry in &raw.object {
             let at = span_of(entry);
             let o = entry.get_ref();
@@ -1002,20 +1014,7 @@ impl Validator<'_> {
                 }
             }
             let doc = self.doc(&o.doc, "object", at.clone());
-            let id = self
-                .required(&o.id, "id", "object", at.clone())
-                .and_then(|n| {
-                    let id = self.number(n, "object id", u64::MAX)?;
-                    self.retired_use(
-                        retired,
-                        RetiredKind::Object,
-                        id,
-                        span_of(n),
-                        &id.to_string(),
-                    );
-                    ids.insert(self.d, id, span_of(n));
-                    Some(id)
-                });
+            let id = self.unique_number(&o.id, "id", "object", at.clone(), &mut ids);
             let block = self
                 .required(&o.labels, "labels", "object", at.clone())
                 .and_then(|b| {
@@ -1331,21 +1330,7 @@ impl Validator<'_> {
                 let r = f.get_ref();
                 let name = self.name(&r.name, Case::Snake, "per-CPU field", fat.clone());
                 let doc = self.doc(&r.doc, "per-CPU field", fat.clone());
-                let ty = self
-                    .required(&r.ty, "type", "per-CPU field", fat.clone())
-                    .and_then(|t| {
-                        let ty = IntType::parse(t.get_ref());
-                        if ty.is_none() {
-                            self.d.error(
-                                span_of(t),
-                                format!(
-                                    "unknown per-CPU field type `{}`; expected u8, u16, u32 or u64",
-                                    t.get_ref()
-                                ),
-                            );
-                        }
-                        ty
-                    });
+                let ty = self.int_type(&r.ty, "per-CPU field", fat.clone());
                 let count = match &r.count {
                     None => Some(None),
                     Some(c) => match self.number(c, "array length", 1 << 20) {
