@@ -1,4 +1,4 @@
-//! Architecture selection: the one place that chooses the port; everything else uses `crate::arch`.
+//! Architecture selection (the one place that chooses the port) and the arch-independent pieces both ports share; everything else uses `crate::arch`.
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
@@ -11,7 +11,9 @@ mod aarch64;
 pub use self::aarch64::*;
 
 mod kstack;
+mod memmap;
 pub use self::kstack::{KERNEL_STACK_SIZE, prepare_user_thread};
+use self::memmap::MemoryMap;
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 compile_error!("kernite has no port for this target architecture yet");

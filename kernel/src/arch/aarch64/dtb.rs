@@ -1,17 +1,15 @@
 //! The device tree QEMU hands over in x0: RAM ranges, reservations and the GIC, read with the `fdt` crate.
 
 use super::phys_to_virt;
-use crate::arch::MemoryRegion;
+use crate::arch::{MemoryMap, MemoryRegion};
 
-/// How many memory map entries the kernel keeps; more is a boot failure, not a truncation.
-pub const MAX_REGIONS: usize = 64;
 /// How many ranges inside RAM may be excluded (device tree reservations plus the kernel's own).
 const MAX_RESERVED: usize = 16;
 
 /// What the kernel takes from the device tree, kept for the lifetime of the kernel.
 pub struct MachineInfo {
-    regions: [MemoryRegion; MAX_REGIONS],
-    count: usize,
+    /// The memory map: RAM split into usable and reserved parts, in device-tree order.
+    memory: MemoryMap,
     /// Physical address of the GIC distributor.
     pub gic_distributor: u64,
     /// Physical address of the GIC CPU interface.
@@ -21,7 +19,7 @@ pub struct MachineInfo {
 impl MachineInfo {
     /// The memory map: RAM split into usable and reserved parts, in device-tree order.
     pub fn regions(&self) -> &[MemoryRegion] {
-        &self.regions[..self.count]
+        self.memory.regions()
     }
 }
 
@@ -52,12 +50,7 @@ pub unsafe fn parse(dtb_paddr: u64, low_reserved_end: u64, direct_map_end: u64) 
     reserved.add(direct_map_end, u64::MAX);
 
     let mut info = MachineInfo {
-        regions: [MemoryRegion {
-            base: 0,
-            len: 0,
-            usable: false,
-        }; MAX_REGIONS],
-        count: 0,
+        memory: MemoryMap::new("the device tree"),
         gic_distributor: 0,
         gic_cpu_interface: 0,
     };
@@ -68,10 +61,13 @@ pub unsafe fn parse(dtb_paddr: u64, low_reserved_end: u64, direct_map_end: u64) 
         for region in node.reg().into_iter().flatten() {
             let base = region.starting_address as u64;
             let end = base.saturating_add(region.size.unwrap_or(0) as u64);
-            push_ram(&mut info, &reserved, base, end);
+            push_ram(&mut info.memory, &reserved, base, end);
         }
     }
-    assert!(info.count > 0, "the device tree lists no memory");
+    assert!(
+        !info.memory.regions().is_empty(),
+        "the device tree lists no memory"
+    );
 
     let gic = fdt
         .find_compatible(&["arm,cortex-a15-gic", "arm,gic-400"])
@@ -122,16 +118,16 @@ impl Reserved {
 }
 
 /// Lists RAM `[base, end)`: the parts outside every reserved range usable, the rest not.
-fn push_ram(info: &mut MachineInfo, reserved: &Reserved, base: u64, end: u64) {
+fn push_ram(map: &mut MemoryMap, reserved: &Reserved, base: u64, end: u64) {
     let mut cursor = base;
     while cursor < end {
         match reserved.first_overlap(cursor, end) {
             None => {
-                push(info, cursor, end, true);
+                map.push(cursor, end, true);
                 cursor = end;
             }
             Some((b, _)) if b > cursor => {
-                push(info, cursor, b, true);
+                map.push(cursor, b, true);
                 cursor = b;
             }
             Some(_) => {
@@ -143,25 +139,9 @@ fn push_ram(info: &mut MachineInfo, reserved: &Reserved, base: u64, end: u64) {
                         break;
                     }
                 }
-                push(info, cursor, stop, false);
+                map.push(cursor, stop, false);
                 cursor = stop;
             }
         }
     }
-}
-
-fn push(info: &mut MachineInfo, base: u64, end: u64, usable: bool) {
-    if end <= base {
-        return;
-    }
-    assert!(
-        info.count < MAX_REGIONS,
-        "the device tree's memory map has more than {MAX_REGIONS} regions"
-    );
-    info.regions[info.count] = MemoryRegion {
-        base,
-        len: end - base,
-        usable,
-    };
-    info.count += 1;
 }

@@ -56,7 +56,7 @@ mod trap;
 
 mod generated;
 
-use crate::arch::MemoryRegion;
+use crate::arch::{MemoryMap, MemoryRegion};
 use crate::cell::CpuLocal;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -116,7 +116,7 @@ static PROTECTIONS: CpuLocal<cpu::Protections> = CpuLocal::new(cpu::Protections 
     umip: false,
 });
 
-static MEMORY_MAP: CpuLocal<Option<pvh::MemoryMap>> = CpuLocal::new(None);
+static MEMORY_MAP: CpuLocal<Option<MemoryMap>> = CpuLocal::new(None);
 
 /// Brings up the CPU and returns the physical memory map.
 ///

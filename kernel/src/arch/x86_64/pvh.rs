@@ -1,7 +1,7 @@
 //! The PVH boot handoff: `hvm_start_info` and its E820-style memory map.
 
 use super::phys_to_virt;
-use crate::arch::MemoryRegion;
+use crate::arch::MemoryMap;
 
 /// `hvm_start_info.magic`.
 const START_INFO_MAGIC: u32 = 0x336e_c578;
@@ -12,26 +12,11 @@ const OFFSET_MEMMAP_ENTRIES: usize = 0x30;
 const MEMMAP_ENTRY_SIZE: usize = 24;
 const MEMMAP_TYPE_RAM: u32 = 1;
 
-/// How many memory map entries the kernel keeps; more is a boot failure, not a truncation.
-const MAX_REGIONS: usize = 64;
-
 /// Memory below this address is left to firmware and boot data and never handed out.
 const LOW_MEMORY_END: u64 = 0x10_0000;
 
-/// The parsed memory map, kept for the lifetime of the kernel.
-pub struct MemoryMap {
-    regions: [MemoryRegion; MAX_REGIONS],
-    count: usize,
-}
-
-impl MemoryMap {
-    /// The regions, in firmware order.
-    pub fn regions(&self) -> &[MemoryRegion] {
-        &self.regions[..self.count]
-    }
-}
-
-/// Reads the memory map from the start info block at physical address `start_info`.
+/// Reads the memory map from the start info block at physical address `start_info`, in
+/// firmware order.
 ///
 /// Everything QEMU reports as RAM is `usable`, except the first MiB and anything above
 /// `direct_map_end` (which the kernel cannot reach); those parts are listed as not usable.
@@ -58,14 +43,7 @@ pub unsafe fn parse(start_info: u64, direct_map_end: u64) -> MemoryMap {
         "PVH start info carries no memory map"
     );
 
-    let mut map = MemoryMap {
-        regions: [MemoryRegion {
-            base: 0,
-            len: 0,
-            usable: false,
-        }; MAX_REGIONS],
-        count: 0,
-    };
+    let mut map = MemoryMap::new("the PVH start info");
     let entries = phys_to_virt(memmap_paddr);
     for i in 0..count as usize {
         let entry = entries + i * MEMMAP_ENTRY_SIZE;
@@ -79,35 +57,19 @@ pub unsafe fn parse(start_info: u64, direct_map_end: u64) -> MemoryMap {
         };
         let end = addr.saturating_add(size);
         if kind != MEMMAP_TYPE_RAM {
-            push(&mut map, addr, end, false);
+            map.push(addr, end, false);
             continue;
         }
         // Split RAM into the unusable low part, the usable middle and the unreachable top.
         let usable_start = addr.max(LOW_MEMORY_END);
         let usable_end = end.min(direct_map_end);
         if usable_start >= usable_end {
-            push(&mut map, addr, end, false);
+            map.push(addr, end, false);
             continue;
         }
-        push(&mut map, addr, usable_start, false);
-        push(&mut map, usable_start, usable_end, true);
-        push(&mut map, usable_end, end, false);
+        map.push(addr, usable_start, false);
+        map.push(usable_start, usable_end, true);
+        map.push(usable_end, end, false);
     }
     map
-}
-
-fn push(map: &mut MemoryMap, base: u64, end: u64, usable: bool) {
-    if end <= base {
-        return;
-    }
-    assert!(
-        map.count < MAX_REGIONS,
-        "PVH memory map has more than {MAX_REGIONS} regions"
-    );
-    map.regions[map.count] = MemoryRegion {
-        base,
-        len: end - base,
-        usable,
-    };
-    map.count += 1;
 }
