@@ -10,8 +10,10 @@ mod aarch64;
 #[cfg(target_arch = "aarch64")]
 pub use self::aarch64::*;
 
+mod console;
 mod kstack;
 mod memmap;
+pub use self::console::console_write;
 pub use self::kstack::{KERNEL_STACK_SIZE, prepare_user_thread};
 use self::memmap::MemoryMap;
 

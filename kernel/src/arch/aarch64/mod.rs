@@ -20,8 +20,9 @@
 //!   ASIDs).
 //!
 //! Console and machine
-//! - [`console_write`] (PL011), [`shutdown`] (semihosting `SYS_EXIT`; QEMU exits with
-//!   `(code << 1) | 1`, as on x86_64), [`cycles`] (CNTVCT_EL0).
+//! - [`console_put`] (PL011; the arch-independent `console_write` sends text through it),
+//!   [`shutdown`] (semihosting `SYS_EXIT`; QEMU exits with `(code << 1) | 1`, as on
+//!   x86_64), [`cycles`] (CNTVCT_EL0).
 //! - [`timer_init`] (EL1 virtual timer, PPI 27, through the GICv2),
 //!   [`enable_interrupts_and_halt`] for the idle loop. IRQs are masked in the kernel
 //!   everywhere else; they are unmasked in user mode.
@@ -72,6 +73,7 @@ pub use context::{KernelContext, set_current_thread, switch_context};
 pub use fpu::FpuArea;
 pub use frame::{FaultInfo, UserFrame};
 pub(super) use percpu::stack_canary;
+pub(super) use serial::put as console_put;
 
 /// Virtual address of physical address 0 in the direct map (TTBR1 root entry 0).
 pub const DIRECT_MAP_BASE: u64 = 0xffff_0000_0000_0000;
@@ -204,11 +206,6 @@ pub fn enable_interrupts_and_halt() {
     };
 }
 
-/// Writes bytes to the kernel console (PL011).
-pub fn console_write(bytes: &[u8]) {
-    serial::write(bytes);
-}
-
 /// The cycle counter: the virtual counter CNTVCT_EL0 (it ticks at CNTFRQ_EL0, 62.5 MHz on
 /// QEMU virt, not at the CPU clock). User mode reads the same counter.
 pub fn cycles() -> u64 {
@@ -252,7 +249,9 @@ pub fn shutdown(code: u32) -> ! {
 /// off through PSCI. Returns otherwise.
 fn power_off_without_semihosting() {
     if SHUTTING_DOWN.load(Ordering::Relaxed) {
-        console_write(b"shutdown: no semihosting (QEMU without -semihosting); PSCI power-off\n");
+        crate::arch::console_write(
+            b"shutdown: no semihosting (QEMU without -semihosting); PSCI power-off\n",
+        );
         power_off();
     }
 }

@@ -19,17 +19,8 @@ pub fn init() {
     unsafe { register(CONTROL).write_volatile(CONTROL_ENABLE) };
 }
 
-/// Writes bytes to the UART, turning `\n` into `\r\n`.
-pub fn write(bytes: &[u8]) {
-    for &b in bytes {
-        if b == b'\n' {
-            put(b'\r');
-        }
-        put(b);
-    }
-}
-
-fn put(byte: u8) {
+/// Sends one byte, waiting while the transmitter is full.
+pub fn put(byte: u8) {
     // SAFETY: Polling the flag register and writing the data register only sends the byte.
     unsafe {
         while register(FLAGS).read_volatile() & FLAGS_TX_FULL != 0 {

@@ -13,8 +13,9 @@
 //! - [`mmu`]: page-table entry encoding and address-space switching.
 //!
 //! Console and machine
-//! - [`console_write`], [`shutdown`] (QEMU isa-debug-exit; QEMU exits with `(code << 1) | 1`),
-//!   [`cycles`] (TSC).
+//! - [`console_put`] (COM1; the arch-independent `console_write` sends text through it),
+//!   [`shutdown`] (QEMU isa-debug-exit; QEMU exits with `(code << 1) | 1`), [`cycles`]
+//!   (TSC).
 //! - [`timer_init`] (PIT at `abi::TICKS_PER_SEC` through the remapped 8259 PIC),
 //!   [`enable_interrupts_and_halt`] for the idle loop. Interrupts are off in the kernel
 //!   everywhere else; they are on in user mode.
@@ -64,6 +65,7 @@ pub use context::{KernelContext, set_current_thread, switch_context};
 pub use fpu::FpuArea;
 pub use frame::{FaultInfo, UserFrame};
 pub(super) use percpu::stack_canary;
+pub(super) use serial::put as console_put;
 
 /// Virtual address the kernel image is linked at, minus its physical load address.
 pub const KERNEL_VIRT_BASE: u64 = 0xffff_ffff_8000_0000;
@@ -187,11 +189,6 @@ pub fn enable_interrupts_and_halt() {
     // SAFETY: The IDT handles every interrupt that can arrive; the handlers run with
     // interrupts off and return here.
     unsafe { core::arch::asm!("sti", "hlt", "cli", options(nomem, nostack)) };
-}
-
-/// Writes bytes to the kernel console (COM1).
-pub fn console_write(bytes: &[u8]) {
-    serial::write(bytes);
 }
 
 /// The cycle counter (TSC).

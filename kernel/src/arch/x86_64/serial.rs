@@ -25,17 +25,8 @@ pub fn init() {
     }
 }
 
-/// Writes bytes to COM1, turning `\n` into `\r\n`.
-pub fn write(bytes: &[u8]) {
-    for &b in bytes {
-        if b == b'\n' {
-            put(b'\r');
-        }
-        put(b);
-    }
-}
-
-fn put(byte: u8) {
+/// Sends one byte, waiting while the transmitter is full.
+pub fn put(byte: u8) {
     // SAFETY: Polling the line status and writing the data register of COM1 has no effect
     // beyond sending the byte.
     unsafe {
