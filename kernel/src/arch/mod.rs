@@ -11,9 +11,11 @@ mod aarch64;
 pub use self::aarch64::*;
 
 mod console;
+mod directmap;
 mod kstack;
 mod memmap;
 pub use self::console::console_write;
+pub use self::directmap::{phys_to_virt, virt_to_phys};
 pub use self::kstack::{KERNEL_STACK_SIZE, prepare_user_thread};
 use self::memmap::MemoryMap;
 

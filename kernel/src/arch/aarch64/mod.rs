@@ -11,7 +11,8 @@
 //!   address, the device tree itself and RAM beyond the direct map are listed, but not
 //!   `usable`).
 //! - [`kernel_phys_range`]: the physical range the kernel image (with .bss) occupies.
-//! - [`phys_to_virt`] / [`virt_to_phys`]: the direct map of physical memory at
+//! - [`phys_to_virt`] / [`virt_to_phys`] (arch-independent, from [`direct_map_end`] and the
+//!   constants here): the direct map of physical memory at
 //!   [`DIRECT_MAP_BASE`] (TTBR1, never executable). The kernel image runs at
 //!   [`KERNEL_VIRT_BASE`] + its load address, in 4 KiB pages with write-xor-execute
 //!   (`boot.S` builds the tables with their final permissions, so nothing is remapped
@@ -65,7 +66,7 @@ mod trap;
 
 mod generated;
 
-use crate::arch::MemoryRegion;
+use crate::arch::{MemoryRegion, phys_to_virt, virt_to_phys};
 use crate::cell::CpuLocal;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -92,27 +93,9 @@ const KERNEL_PHYS_LOAD: u64 = 0x4020_0000;
 /// gets x0 = 0 and finds the tree here.
 const VIRT_DTB_PADDR: u64 = 0x4000_0000;
 
-/// The virtual address at which the direct map shows physical address `paddr`.
-pub fn phys_to_virt(paddr: u64) -> usize {
-    assert!(
-        paddr < DIRECT_MAP_END,
-        "physical address {paddr:#x} lies beyond the direct map"
-    );
-    (DIRECT_MAP_BASE + paddr) as usize
-}
-
-/// The physical address behind a direct-map or kernel-image virtual address.
-pub fn virt_to_phys(vaddr: usize) -> u64 {
-    let vaddr = vaddr as u64;
-    if vaddr >= KERNEL_VIRT_BASE {
-        vaddr - KERNEL_VIRT_BASE
-    } else {
-        assert!(
-            (DIRECT_MAP_BASE..DIRECT_MAP_BASE + DIRECT_MAP_END).contains(&vaddr),
-            "virtual address {vaddr:#x} is neither in the direct map nor in the kernel image"
-        );
-        vaddr - DIRECT_MAP_BASE
-    }
+/// The end of the direct map, for `crate::arch::phys_to_virt` and `virt_to_phys`.
+pub(super) fn direct_map_end() -> u64 {
+    DIRECT_MAP_END
 }
 
 /// The physical addresses the kernel image occupies, .bss and boot page tables included.

@@ -8,8 +8,8 @@
 //!   [`MemoryRegion`]s (RAM below 1 MiB or beyond the direct map is listed, but not
 //!   `usable`). [`describe_cpu`] says what it set up.
 //! - [`kernel_phys_range`]: the physical range the kernel image (with .bss) occupies.
-//! - [`phys_to_virt`] / [`virt_to_phys`]: the direct map of all physical RAM at
-//!   [`DIRECT_MAP_BASE`].
+//! - [`phys_to_virt`] / [`virt_to_phys`] (arch-independent, from [`direct_map_end`] and the
+//!   constants here): the direct map of all physical RAM at [`DIRECT_MAP_BASE`].
 //! - [`mmu`]: page-table entry encoding and address-space switching.
 //!
 //! Console and machine
@@ -57,7 +57,7 @@ mod trap;
 
 mod generated;
 
-use crate::arch::{MemoryMap, MemoryRegion};
+use crate::arch::{MemoryMap, MemoryRegion, phys_to_virt, virt_to_phys};
 use crate::cell::CpuLocal;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -81,28 +81,9 @@ static DIRECT_MAP_END: AtomicU64 = AtomicU64::new(BOOT_DIRECT_MAP_SIZE);
 
 const _: () = assert!(DIRECT_MAP_BASE == 0xffff_0000_0000_0000 | ((DIRECT_MAP_SLOT as u64) << 39));
 
-/// The virtual address at which the direct map shows physical address `paddr`.
-pub fn phys_to_virt(paddr: u64) -> usize {
-    assert!(
-        paddr < DIRECT_MAP_END.load(Ordering::Relaxed),
-        "physical address {paddr:#x} lies beyond the direct map"
-    );
-    (DIRECT_MAP_BASE + paddr) as usize
-}
-
-/// The physical address behind a direct-map or kernel-image virtual address.
-pub fn virt_to_phys(vaddr: usize) -> u64 {
-    let vaddr = vaddr as u64;
-    if vaddr >= KERNEL_VIRT_BASE {
-        vaddr - KERNEL_VIRT_BASE
-    } else {
-        assert!(
-            (DIRECT_MAP_BASE..DIRECT_MAP_BASE + DIRECT_MAP_END.load(Ordering::Relaxed))
-                .contains(&vaddr),
-            "virtual address {vaddr:#x} is neither in the direct map nor in the kernel image"
-        );
-        vaddr - DIRECT_MAP_BASE
-    }
+/// The end of the direct map, for `crate::arch::phys_to_virt` and `virt_to_phys`.
+pub(super) fn direct_map_end() -> u64 {
+    DIRECT_MAP_END.load(Ordering::Relaxed)
 }
 
 /// The physical addresses the kernel keeps for itself: its image (with .bss and the boot
