@@ -5,7 +5,12 @@ mod aarch64;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 
-#[cfg(target_arch = "aarch64")]
-pub use aarch64::thread_entry_address;
-#[cfg(target_arch = "x86_64")]
-pub use x86_64::thread_entry_address;
+unsafe extern "C" {
+    /// The entry stub for extra threads, defined by each port's `global_asm!`.
+    fn trona_thread_entry();
+}
+
+/// The address at which an extra thread starts (`UserRegisters::ip`).
+pub fn thread_entry_address() -> u64 {
+    trona_thread_entry as *const () as usize as u64
+}

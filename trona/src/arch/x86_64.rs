@@ -32,12 +32,3 @@ core::arch::global_asm!(
     start = sym rt::start,
     exit = sym rt::exit_from_asm,
 );
-
-unsafe extern "C" {
-    fn trona_thread_entry();
-}
-
-/// The address at which an extra thread starts (`UserRegisters::ip`).
-pub fn thread_entry_address() -> u64 {
-    trona_thread_entry as *const () as usize as u64
-}
