@@ -40,3 +40,24 @@ pub struct MemoryRegion {
     /// unreachable ranges.
     pub usable: bool,
 }
+
+/// What a user-mode exception was, for `crate::sched::user_fault`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultInfo {
+    /// What the port reports as the kind of exception: the exception vector on x86_64
+    /// (e.g. 14 for a page fault), the exception class (ESR_EL1.EC, e.g. 0x24 for a data
+    /// abort from EL0) on aarch64.
+    pub vector: u8,
+    /// The error code the CPU pushed, or 0 (x86_64); the whole syndrome ESR_EL1 (aarch64).
+    pub error_code: u64,
+    /// The faulting address where the CPU reports one (CR2 for a page fault, FAR_EL1 for
+    /// aborts and alignment faults), otherwise 0.
+    pub address: u64,
+}
+
+impl FaultInfo {
+    /// The exception's name from the port, e.g. `"#PF page fault"` or `"data abort from EL0"`.
+    pub fn name(&self) -> &'static str {
+        exception_name(self.vector)
+    }
+}

@@ -140,24 +140,6 @@ impl UserFrame {
     }
 }
 
-/// What a user-mode exception was, for `crate::sched::user_fault`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FaultInfo {
-    /// The exception class (ESR_EL1.EC, e.g. 0x24 for a data abort from EL0).
-    pub vector: u8,
-    /// The whole syndrome (ESR_EL1).
-    pub error_code: u64,
-    /// The faulting address for aborts and alignment faults (FAR_EL1), otherwise 0.
-    pub address: u64,
-}
-
-impl FaultInfo {
-    /// The exception class's name, e.g. `"data abort from EL0"`.
-    pub fn name(&self) -> &'static str {
-        exception_name(self.vector)
-    }
-}
-
 /// Exception classes (ESR_EL1.EC) the kernel tells apart.
 pub mod ec {
     /// An unknown reason, including undefined instructions.

@@ -33,7 +33,7 @@
 //! - Timer interrupt → `crate::sched::timer_tick(from_user)`, after the end-of-interrupt.
 //! - Synchronous exception in user mode → `crate::sched::user_fault(&mut UserFrame,
 //!   FaultInfo)` with `vector` = the exception class (ESR_EL1.EC), `error_code` = ESR_EL1,
-//!   `address` = FAR_EL1 for aborts. Exceptions in kernel mode, FP/SIMD traps (EC 0x07:
+//!   `address` = FAR_EL1 for aborts ([`exception_name`] names the class). Exceptions in kernel mode, FP/SIMD traps (EC 0x07:
 //!   "lazy FPU reintroduced"), FIQs and SErrors panic.
 //!
 //! Threads
@@ -72,7 +72,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 pub use context::{KernelContext, set_current_thread, switch_context};
 pub use fpu::FpuArea;
-pub use frame::{FaultInfo, UserFrame};
+pub use frame::{UserFrame, exception_name};
 pub(super) use percpu::stack_canary;
 pub(super) use serial::put as console_put;
 

@@ -5,8 +5,8 @@
 //! switch, a user read of the virtual counter, and write-xor-execute kernel mappings.
 
 use super::frame::ec;
-use super::{FaultInfo, mmu};
-use crate::arch::MemoryRegion;
+use super::mmu;
+use crate::arch::{FaultInfo, MemoryRegion};
 use crate::selftest::{
     SYS_BAD_RETURN, SYS_CHECK_ARGS, SYS_FAIL, SYS_TICKS, SYS_YIELD, THREAD_B_OFFSET, UNMAPPED,
     USER_TICKS_WANTED,

@@ -1,8 +1,9 @@
 //! Exception vectors and the Rust side of exception entry: dispatch, fault reports, panics.
 
 use super::cpu::{SPSR_MODE_MASK, read_sysreg, write_sysreg};
-use super::frame::{self, EntryKind, FaultInfo, UserFrame, class_sets_far, ec, exception_name};
+use super::frame::{self, EntryKind, UserFrame, class_sets_far, ec, exception_name};
 use super::{hooks, syscall, timer};
+use crate::arch::FaultInfo;
 use crate::arch::KERNEL_STACK_SIZE;
 
 core::arch::global_asm!(

@@ -148,24 +148,6 @@ impl UserFrame {
     }
 }
 
-/// What a user-mode exception was, for `crate::sched::user_fault`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FaultInfo {
-    /// The exception vector (e.g. 14 for a page fault).
-    pub vector: u8,
-    /// The error code the CPU pushed, or 0.
-    pub error_code: u64,
-    /// The faulting address for a page fault (CR2), otherwise 0.
-    pub address: u64,
-}
-
-impl FaultInfo {
-    /// The exception's mnemonic, e.g. `"#PF"`.
-    pub fn name(&self) -> &'static str {
-        exception_name(self.vector)
-    }
-}
-
 /// The mnemonic of exception vector `vector`.
 pub fn exception_name(vector: u8) -> &'static str {
     match vector {

@@ -23,7 +23,8 @@
 //! Traps into the kernel (the callees live outside `arch`)
 //! - `syscall` → `crate::syscall::handle_syscall(&mut UserFrame)`.
 //! - Timer interrupt → `crate::sched::timer_tick(from_user)`, after the end-of-interrupt.
-//! - Exception in user mode → `crate::sched::user_fault(&mut UserFrame, FaultInfo)`.
+//! - Exception in user mode → `crate::sched::user_fault(&mut UserFrame, FaultInfo)`
+//!   (`FaultInfo` is arch-independent; [`exception_name`] names its vector).
 //!   Exceptions in kernel mode, `#NM`, `#DF`, NMI and `#MC` panic.
 //!
 //! Threads
@@ -63,7 +64,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 pub use context::{KernelContext, set_current_thread, switch_context};
 pub use fpu::FpuArea;
-pub use frame::{FaultInfo, UserFrame};
+pub use frame::{UserFrame, exception_name};
 pub(super) use percpu::stack_canary;
 pub(super) use serial::put as console_put;
 

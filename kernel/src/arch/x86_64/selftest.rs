@@ -4,8 +4,7 @@
 //! argument and result registers checked in user mode, SSE state across a thread switch,
 //! and RFLAGS.AC (set by user mode) never reaching the kernel, where it would lift SMAP.
 
-use super::FaultInfo;
-use crate::arch::MemoryRegion;
+use crate::arch::{FaultInfo, MemoryRegion};
 use crate::selftest::{
     SYS_BAD_RETURN, SYS_CHECK_ARGS, SYS_FAIL, SYS_TICKS, SYS_YIELD, THREAD_B_OFFSET, UNMAPPED,
     USER_TICKS_WANTED,

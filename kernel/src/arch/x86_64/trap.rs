@@ -1,9 +1,10 @@
 //! The IDT and the Rust side of interrupt and exception entry.
 
 use super::cpu;
-use super::frame::{FaultInfo, UserFrame, exception_name};
+use super::frame::{UserFrame, exception_name};
 use super::gdt::{IST_DOUBLE_FAULT, IST_NMI, KERNEL_CS};
 use super::{hooks, timer};
+use crate::arch::FaultInfo;
 use crate::cell::CpuLocal;
 use core::arch::asm;
 
