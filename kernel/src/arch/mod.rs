@@ -12,6 +12,7 @@ pub use self::aarch64::*;
 
 mod console;
 mod directmap;
+mod hooks;
 mod kstack;
 mod memmap;
 pub use self::console::console_write;

@@ -54,7 +54,6 @@ mod dtb;
 mod fpu;
 mod frame;
 mod gic;
-mod hooks;
 pub mod mmu;
 mod percpu;
 #[cfg(feature = "arch-selftest")]

@@ -5,7 +5,7 @@
 //! `svc`, so returning resumes after it.
 
 use super::frame::UserFrame;
-use super::hooks;
+use crate::arch::hooks;
 
 /// Hands the frame of an `svc` to the syscall layer, which reads the number and arguments
 /// and writes the results through the `UserFrame` accessors.

@@ -2,7 +2,8 @@
 
 use super::cpu::{read_sysreg, write_sysreg};
 use super::frame::UserFrame;
-use super::{gic, hooks};
+use super::gic;
+use crate::arch::hooks;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// The virtual timer's interrupt: PPI 11, interrupt ID 27.

@@ -2,9 +2,10 @@
 
 use super::cpu::{SPSR_MODE_MASK, read_sysreg, write_sysreg};
 use super::frame::{self, EntryKind, UserFrame, class_sets_far, ec, exception_name};
-use super::{hooks, syscall, timer};
+use super::{syscall, timer};
 use crate::arch::FaultInfo;
 use crate::arch::KERNEL_STACK_SIZE;
+use crate::arch::hooks;
 
 core::arch::global_asm!(
     include_str!("generated/percpu.S"),

@@ -44,7 +44,6 @@ mod cpu;
 mod fpu;
 mod frame;
 mod gdt;
-mod hooks;
 mod kimage;
 pub mod mmu;
 mod percpu;

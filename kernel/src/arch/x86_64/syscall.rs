@@ -3,8 +3,9 @@
 use super::cpu::{self, EFER_NXE, EFER_SCE, MSR_EFER, MSR_LSTAR, MSR_SFMASK, MSR_STAR};
 use super::frame::{self, SYSCALL_VECTOR, UserFrame};
 use super::gdt::{KERNEL_CS, SYSRET_SELECTOR_BASE, USER_CS, USER_DS};
-use super::{hooks, trap};
+use super::trap;
 use crate::arch::KERNEL_STACK_SIZE;
+use crate::arch::hooks;
 
 core::arch::global_asm!(
     include_str!("generated/percpu.S"),

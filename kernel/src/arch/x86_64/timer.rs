@@ -2,7 +2,7 @@
 
 use super::cpu::{inb, outb};
 use super::frame::UserFrame;
-use super::hooks;
+use crate::arch::hooks;
 
 /// First vector of the master PIC (IRQ 0).
 pub const IRQ_BASE: u64 = 32;

@@ -3,8 +3,9 @@
 use super::cpu;
 use super::frame::{UserFrame, exception_name};
 use super::gdt::{IST_DOUBLE_FAULT, IST_NMI, KERNEL_CS};
-use super::{hooks, timer};
+use super::timer;
 use crate::arch::FaultInfo;
+use crate::arch::hooks;
 use crate::cell::CpuLocal;
 use core::arch::asm;
 

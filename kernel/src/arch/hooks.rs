@@ -1,4 +1,4 @@
-//! Where the architecture layer calls into the rest of the kernel (or into the arch self test).
+//! Where the architecture ports call into the rest of the kernel (or into the arch self test), the same for every port.
 
 #[cfg(not(feature = "arch-selftest"))]
 pub use crate::sched::{timer_tick, user_fault};
