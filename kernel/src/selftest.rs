@@ -50,6 +50,23 @@ pub const SYS_FAIL: u64 = 4;
 /// How many user-mode timer ticks thread B waits for.
 pub const USER_TICKS_WANTED: u64 = 3;
 
+unsafe extern "C" {
+    // Each port's `arch::selftest` places its user code between these two symbols.
+    static selftest_user_start: u8;
+    static selftest_user_end: u8;
+}
+
+/// The user code both threads run (thread B from [`THREAD_B_OFFSET`]): the port's
+/// `global_asm!` between `selftest_user_start` and `selftest_user_end`, in .rodata.
+pub fn user_code() -> &'static [u8] {
+    // SAFETY: The linker places both symbols around the user code in .rodata.
+    unsafe {
+        let start = &raw const selftest_user_start;
+        let len = (&raw const selftest_user_end) as usize - start as usize;
+        core::slice::from_raw_parts(start, len)
+    }
+}
+
 #[repr(C, align(4096))]
 struct Page([u8; 4096]);
 
@@ -163,7 +180,7 @@ pub fn run(regions: &[MemoryRegion]) -> ! {
         );
     }
 
-    let code = arch::selftest::user_code();
+    let code = user_code();
     s.code.0[..code.len()].copy_from_slice(code);
 
     let entries = [

@@ -25,6 +25,8 @@ core::arch::global_asm!(
     ".arch_extension fp",
     ".arch_extension simd",
     ".p2align 4",
+    ".global selftest_user_start",
+    ".global selftest_user_end",
     "selftest_user_start:",
     // Thread A.
     "    mov x8, #{check_args}",
@@ -105,21 +107,6 @@ core::arch::global_asm!(
     thread_b = const THREAD_B_OFFSET,
 );
 
-unsafe extern "C" {
-    static selftest_user_start: u8;
-    static selftest_user_end: u8;
-}
-
-/// The user code both threads run (thread B from [`THREAD_B_OFFSET`]).
-pub fn user_code() -> &'static [u8] {
-    // SAFETY: The linker places both symbols around the user code in .rodata.
-    unsafe {
-        let start = &raw const selftest_user_start;
-        let len = (&raw const selftest_user_end) as usize - start as usize;
-        core::slice::from_raw_parts(start, len)
-    }
-}
-
 /// Whether a data abort from EL0 was a write.
 pub fn fault_was_user_write(info: &FaultInfo) -> bool {
     info.error_code & ESR_WNR != 0
@@ -156,13 +143,13 @@ pub fn check_kernel(regions: &[MemoryRegion], writable: u64) {
     let cases = [
         (
             "text",
-            user_code as *const () as u64,
+            kernel_leaf as *const () as u64,
             0,
             mmu::IMAGE_TEXT_PAGE,
         ),
         (
             "rodata",
-            (&raw const selftest_user_start) as u64,
+            crate::selftest::user_code().as_ptr() as u64,
             0,
             mmu::IMAGE_RODATA_PAGE,
         ),

@@ -20,6 +20,8 @@ const PF_USER_WRITE: u64 = 0b110;
 core::arch::global_asm!(
     ".section .rodata.selftest_user, \"a\"",
     ".p2align 4",
+    ".global selftest_user_start",
+    ".global selftest_user_end",
     "selftest_user_start:",
     // Thread A.
     "    mov ${check_args}, %eax",
@@ -85,21 +87,6 @@ core::arch::global_asm!(
     thread_b = const THREAD_B_OFFSET,
     options(att_syntax)
 );
-
-unsafe extern "C" {
-    static selftest_user_start: u8;
-    static selftest_user_end: u8;
-}
-
-/// The user code both threads run (thread B from [`THREAD_B_OFFSET`]).
-pub fn user_code() -> &'static [u8] {
-    // SAFETY: The linker places both symbols around the user code in .rodata.
-    unsafe {
-        let start = &raw const selftest_user_start;
-        let len = (&raw const selftest_user_end) as usize - start as usize;
-        core::slice::from_raw_parts(start, len)
-    }
-}
 
 /// Whether a page fault was a user-mode write.
 pub fn fault_was_user_write(info: &FaultInfo) -> bool {
