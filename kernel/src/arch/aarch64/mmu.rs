@@ -1,4 +1,4 @@
-//! aarch64 4 KiB-granule, four-level translation: descriptors, table indices and address spaces.
+//! aarch64 4 KiB-granule, four-level translation: descriptors and address spaces (the geometry and `index` come from `arch/paging.rs`).
 //!
 //! The kernel half is TTBR1: the direct map of physical memory at
 //! [`super::DIRECT_MAP_BASE`], which also holds the kernel image, shared by every address
@@ -9,15 +9,10 @@
 //! happened to live in the same frame.
 
 use super::cpu::{read_sysreg, write_sysreg};
+pub use crate::arch::paging::{ENTRIES, LEVELS, PAGE_SIZE, index};
 use crate::cell::CpuLocal;
 use abi::Rights;
 
-/// Translation levels: 0 is the last-level (L3) table, 3 the root (L0).
-pub const LEVELS: usize = 4;
-/// Size of a page (and of a page table).
-pub const PAGE_SIZE: u64 = abi::PAGE_SIZE;
-/// Entries per table.
-pub const ENTRIES: usize = 512;
 /// The first root entry user space may not use. The kernel lives in TTBR1, so a user root
 /// holds no kernel entries; user mappings are kept below 2^47 as on x86_64, and
 /// [`new_root`] leaves these entries empty.
@@ -84,12 +79,6 @@ pub const TCR: u64 = TCR_T0SZ | TCR_T1SZ | TCR_WALK0 | TCR_WALK1 | TCR_TG1_4K;
 /// TCR_EL1.AS: 16-bit ASIDs (boot.S sets it when ID_AA64MMFR0_EL1 says they exist).
 pub const TCR_AS: u64 = 1 << 36;
 const TTBR_ASID_SHIFT: u64 = 48;
-
-/// The index into the level-`level` table that translates `vaddr`.
-pub fn index(vaddr: u64, level: usize) -> usize {
-    assert!(level < LEVELS, "paging level {level} does not exist");
-    ((vaddr >> (12 + 9 * level)) & 0x1ff) as usize
-}
 
 /// An entry pointing at the next-level table at `paddr`: the leaf entry alone decides the
 /// page's rights.

@@ -1,14 +1,9 @@
-//! x86_64 four-level paging: entry encoding, table indices and address-space switching.
+//! x86_64 four-level paging: entry encoding and address-space switching (the geometry and `index` come from `arch/paging.rs`).
 
 use super::cpu;
+pub use crate::arch::paging::{ENTRIES, LEVELS, PAGE_SIZE, index};
 use abi::Rights;
 
-/// Translation levels: 0 is the last-level page table, 3 the PML4.
-pub const LEVELS: usize = 4;
-/// Size of a page (and of a page table).
-pub const PAGE_SIZE: u64 = abi::PAGE_SIZE;
-/// Entries per table.
-pub const ENTRIES: usize = 512;
 /// The first PML4 entry of the kernel half; new roots copy entries from here on.
 pub const KERNEL_HALF_FIRST: usize = 256;
 
@@ -20,12 +15,6 @@ pub(super) const NO_EXECUTE: u64 = 1 << 63;
 /// Physical address bits of an entry: bits 12..52.
 const ADDRESS_MASK: u64 = ((1 << 52) - 1) & !(PAGE_SIZE - 1);
 const _: () = assert!(ADDRESS_MASK == 0x000f_ffff_ffff_f000);
-
-/// The index into the level-`level` table that translates `vaddr`.
-pub fn index(vaddr: u64, level: usize) -> usize {
-    assert!(level < LEVELS, "paging level {level} does not exist");
-    ((vaddr >> (12 + 9 * level)) & 0x1ff) as usize
-}
 
 /// An entry pointing at the next-level table at `paddr` (present, writable, user): the
 /// leaf entry alone decides the page's rights.
