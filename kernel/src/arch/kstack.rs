@@ -1,6 +1,7 @@
 //! Kernel stacks of user threads, the same on every port: their size, the canary and the layout of a fresh one.
 
-use super::{KernelContext, UserFrame, stack_canary};
+use super::percpu::stack_canary;
+use super::{KernelContext, UserFrame};
 
 /// Size of every thread's kernel stack; [`prepare_user_thread`] insists on it because the
 /// return-to-user path finds the stack canary at `kernel_stack_top - KERNEL_STACK_SIZE`.

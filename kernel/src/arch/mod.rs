@@ -16,6 +16,7 @@ mod hooks;
 mod kstack;
 mod memmap;
 mod paging;
+mod percpu;
 pub use self::console::console_write;
 pub use self::directmap::{phys_to_virt, virt_to_phys};
 pub use self::kstack::{KERNEL_STACK_SIZE, prepare_user_thread};

@@ -40,9 +40,10 @@
 //! - [`UserFrame`]: the registers saved on the thread's kernel stack, one layout for every
 //!   entry.
 //! - [`KernelContext`] + [`switch_context`]: callee-saved kernel state of a thread.
-//! - [`KernelContext::entering_user`] and [`stack_canary`]: what the arch-independent
-//!   `prepare_user_thread` (`arch/kstack.rs`) needs to lay out a fresh kernel stack of
-//!   `KERNEL_STACK_SIZE` bytes that enters user mode through its `UserFrame`.
+//! - [`KernelContext::entering_user`] and `PerCpuData` (generated): what the
+//!   arch-independent `prepare_user_thread` (`arch/kstack.rs`) and per-CPU block
+//!   (`arch/percpu.rs`) need to lay out a fresh kernel stack of `KERNEL_STACK_SIZE` bytes,
+//!   with its canary, that enters user mode through its `UserFrame`.
 //! - [`set_current_thread`]: the TCB address and kernel stack top of the running thread
 //!   (per-CPU block through TPIDR_EL1).
 //! - [`FpuArea`]: q0-q31, FPSR and FPCR, saved and restored on every switch.
@@ -72,7 +73,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 pub use context::{KernelContext, set_current_thread, switch_context};
 pub use fpu::FpuArea;
 pub use frame::{UserFrame, exception_name};
-pub(super) use percpu::stack_canary;
+pub(super) use generated::percpu::PerCpuData;
 pub(super) use serial::put as console_put;
 
 /// Virtual address of physical address 0 in the direct map (TTBR1 root entry 0).

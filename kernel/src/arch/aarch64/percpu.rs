@@ -1,17 +1,13 @@
-//! The per-CPU block reached through TPIDR_EL1: the generated `PerCpuData` and its stack canary.
+//! The per-CPU block reached through TPIDR_EL1: points it at the shared block (`arch/percpu.rs`) and records the running thread.
 
 use super::cpu::{self, write_sysreg};
-pub use super::generated::percpu::PerCpuData;
-use crate::cell::CpuLocal;
-
-static PERCPU: CpuLocal<PerCpuData> = CpuLocal::new(PerCpuData::ZERO);
+use crate::arch::percpu::{block, canary_from};
 
 /// Fills the block for this CPU and points TPIDR_EL1 at it (user mode cannot read
 /// TPIDR_EL1, so it needs no swapping on entry and exit).
 pub fn init() {
-    let block = PERCPU.get();
-    // The canary only has to be a value an overflowing stack is unlikely to write.
-    let canary = (cpu::read_cntvct().rotate_left(29) ^ 0x6b65_726e_6974_65c0) | 1;
+    let block = block();
+    let canary = canary_from(cpu::read_cntvct());
     // SAFETY: Runs once in early boot; nothing reads the block before TPIDR_EL1 points at it.
     unsafe {
         (*block).self_ptr = block as u64;
@@ -21,18 +17,12 @@ pub fn init() {
     }
 }
 
-/// The value the bottom word of every thread's kernel stack must hold.
-pub fn stack_canary() -> u64 {
-    // SAFETY: A plain read of a field only this CPU writes, with interrupts off.
-    unsafe { (*PERCPU.get()).stack_canary }
-}
-
 /// Records the running thread: its TCB address and the top of its kernel stack, which the
 /// return-to-user path checks against the stack it is on.
 pub fn set_current(tcb_addr: u64, kernel_stack_top: u64) {
     // SAFETY: Single CPU, interrupts off in the kernel: no concurrent access.
     unsafe {
-        (*PERCPU.get()).current_thread = tcb_addr;
-        (*PERCPU.get()).kernel_sp = kernel_stack_top;
+        (*block()).current_thread = tcb_addr;
+        (*block()).kernel_sp = kernel_stack_top;
     }
 }

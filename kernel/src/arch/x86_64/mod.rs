@@ -31,9 +31,10 @@
 //! - [`UserFrame`]: the user registers saved at the top of the thread's kernel stack, one
 //!   layout for syscall and interrupt entry; reached through its methods.
 //! - [`KernelContext`] + [`switch_context`]: callee-saved kernel state of a thread.
-//! - [`KernelContext::entering_user`] and [`stack_canary`]: what the arch-independent
-//!   `prepare_user_thread` (`arch/kstack.rs`) needs to lay out a fresh kernel stack of
-//!   `KERNEL_STACK_SIZE` bytes that enters user mode through its `UserFrame`.
+//! - [`KernelContext::entering_user`] and `PerCpuData` (generated): what the
+//!   arch-independent `prepare_user_thread` (`arch/kstack.rs`) and per-CPU block
+//!   (`arch/percpu.rs`) need to lay out a fresh kernel stack of `KERNEL_STACK_SIZE` bytes,
+//!   with its canary, that enters user mode through its `UserFrame`.
 //! - [`set_current_thread`]: the TCB address and kernel stack top used by the next entry
 //!   from user mode (per-CPU block and TSS.RSP0).
 //! - [`FpuArea`]: eager XSAVE/XRSTOR area, saved and restored on every switch.
@@ -64,7 +65,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 pub use context::{KernelContext, set_current_thread, switch_context};
 pub use fpu::FpuArea;
 pub use frame::{UserFrame, exception_name};
-pub(super) use percpu::stack_canary;
+pub(super) use generated::percpu::PerCpuData;
 pub(super) use serial::put as console_put;
 
 /// Virtual address the kernel image is linked at, minus its physical load address.
