@@ -31,20 +31,12 @@ fn map_checks(ctx: &mut Ctx, frame: CPtr, other: CPtr) -> Outcome {
         Error::NotMapped,
     )?;
     ctx.res.map_frame(ROOT_VSPACE, frame, vaddr, READ_WRITE)?;
-    let rights = ok("lookup", substrate::vspace_lookup(ROOT_VSPACE, vaddr))?;
-    ensure!(
-        rights == READ_WRITE.bits(),
-        "lookup reports rights {rights:#x}, expected {:#x}",
-        READ_WRITE.bits()
-    );
-    let inside = ok(
-        "lookup inside the page",
-        substrate::vspace_lookup(ROOT_VSPACE, vaddr + PAGE_SIZE - 1),
+    expect_rights("lookup", vaddr, READ_WRITE)?;
+    expect_rights(
+        "lookup of the page's last byte",
+        vaddr + PAGE_SIZE - 1,
+        READ_WRITE,
     )?;
-    ensure!(
-        inside == rights,
-        "lookup of the page's last byte reports {inside:#x}"
-    );
 
     let word = vaddr as usize as *mut u64;
     // SAFETY: `vaddr` is a page this test just mapped read-write and nothing else uses.
@@ -83,14 +75,7 @@ fn map_checks(ctx: &mut Ctx, frame: CPtr, other: CPtr) -> Outcome {
     // The frame keeps its contents across mappings.
     ctx.res
         .map_frame(ROOT_VSPACE, frame, second, Rights::READ)?;
-    let rights = ok(
-        "lookup the read-only mapping",
-        substrate::vspace_lookup(ROOT_VSPACE, second),
-    )?;
-    ensure!(
-        rights == Rights::READ.bits(),
-        "a read-only mapping reports rights {rights:#x}"
-    );
+    expect_rights("lookup the read-only mapping", second, Rights::READ)?;
     // SAFETY: `second` is mapped readable to the frame written above.
     let kept = unsafe { (second as usize as *const u64).read_volatile() };
     ensure!(
@@ -108,6 +93,17 @@ fn map_checks(ctx: &mut Ctx, frame: CPtr, other: CPtr) -> Outcome {
         widened,
         Error::InsufficientRights,
     )
+}
+
+/// Looks `vaddr` up in the root VSpace and checks that it is mapped with `expected`.
+fn expect_rights(what: &str, vaddr: u64, expected: Rights) -> Outcome {
+    let rights = ok(what, substrate::vspace_lookup(ROOT_VSPACE, vaddr))?;
+    ensure!(
+        rights == expected.bits(),
+        "{what}: rights {rights:#x}, expected {:#x}",
+        expected.bits()
+    );
+    Ok(())
 }
 
 /// Frames report distinct, page-aligned physical addresses.
@@ -146,77 +142,105 @@ pub fn tables(ctx: &mut Ctx) -> Outcome {
 /// A user address in a 512 GiB region nothing else in the suite uses.
 const FRESH_REGION: u64 = 0x0000_2000_0000_0000;
 
+/// An operation on [`FRESH_REGION`] of the root VSpace, one step of [`table_checks`].
+#[derive(Clone, Copy)]
+enum Op {
+    MapFrame,
+    UnmapFrame,
+    MapTable(CPtr, u8),
+    UnmapTable(CPtr),
+}
+
+/// What a step must return.
+#[derive(Clone, Copy)]
+enum Expect {
+    Ok,
+    Fails(Error),
+    FailsOneOf(&'static [Error]),
+}
+
+impl Op {
+    fn run(self, frame: CPtr) -> Result<(), Error> {
+        match self {
+            Op::MapFrame => {
+                substrate::vspace_map_frame(ROOT_VSPACE, frame, FRESH_REGION, Rights::READ)
+            }
+            Op::UnmapFrame => substrate::vspace_unmap_frame(ROOT_VSPACE, frame),
+            Op::MapTable(table, level) => {
+                substrate::vspace_map_table(ROOT_VSPACE, table, FRESH_REGION, level)
+            }
+            Op::UnmapTable(table) => substrate::page_table_unmap(table),
+        }
+    }
+}
+
 fn table_checks(ctx: &mut Ctx, frame: CPtr, tables: &mut [CPtr; 3], made: &mut usize) -> Outcome {
-    err(
-        "map into an empty region",
-        substrate::vspace_map_frame(ROOT_VSPACE, frame, FRESH_REGION, Rights::READ),
-        Error::MissingTable,
-    )?;
     for slot in tables.iter_mut() {
         *slot = ctx.create(ObjectType::PageTable)?;
         *made += 1;
     }
     let [lowest, middle, top] = *tables;
-    err(
-        "a level-1 table without its parents",
-        substrate::vspace_map_table(ROOT_VSPACE, lowest, FRESH_REGION, 1),
-        Error::MissingTable,
-    )?;
-    err(
-        "table level 0",
-        substrate::vspace_map_table(ROOT_VSPACE, lowest, FRESH_REGION, 0),
-        Error::InvalidArgument,
-    )?;
-    err(
-        "table level 255",
-        substrate::vspace_map_table(ROOT_VSPACE, lowest, FRESH_REGION, u8::MAX),
-        Error::InvalidArgument,
-    )?;
-    ok(
-        "map the level-3 table",
-        substrate::vspace_map_table(ROOT_VSPACE, top, FRESH_REGION, 3),
-    )?;
-    err(
-        "map a table over it",
-        substrate::vspace_map_table(ROOT_VSPACE, middle, FRESH_REGION, 3),
-        Error::AlreadyMapped,
-    )?;
-    ok(
-        "map the level-2 table",
-        substrate::vspace_map_table(ROOT_VSPACE, middle, FRESH_REGION, 2),
-    )?;
-    ok(
-        "map the level-1 table",
-        substrate::vspace_map_table(ROOT_VSPACE, lowest, FRESH_REGION, 1),
-    )?;
-    ok(
-        "map the frame",
-        substrate::vspace_map_frame(ROOT_VSPACE, frame, FRESH_REGION, Rights::READ),
-    )?;
-    err_one_of(
-        "unmap a table that maps a frame",
-        substrate::page_table_unmap(lowest),
-        &[Error::Busy, Error::IllegalOperation],
-    )?;
-    ok(
-        "unmap the frame",
-        substrate::vspace_unmap_frame(ROOT_VSPACE, frame),
-    )?;
-    ok(
-        "unmap the emptied level-1 table",
-        substrate::page_table_unmap(lowest),
-    )?;
-    err(
-        "unmap it again",
-        substrate::page_table_unmap(lowest),
-        Error::NotMapped,
-    )?;
-    let missing = substrate::vspace_map_frame(ROOT_VSPACE, frame, FRESH_REGION, Rights::READ);
-    err(
-        "map where the level-1 table was",
-        missing,
-        Error::MissingTable,
-    )
+    let steps = [
+        (
+            "map into an empty region",
+            Op::MapFrame,
+            Expect::Fails(Error::MissingTable),
+        ),
+        (
+            "a level-1 table without its parents",
+            Op::MapTable(lowest, 1),
+            Expect::Fails(Error::MissingTable),
+        ),
+        (
+            "table level 0",
+            Op::MapTable(lowest, 0),
+            Expect::Fails(Error::InvalidArgument),
+        ),
+        (
+            "table level 255",
+            Op::MapTable(lowest, u8::MAX),
+            Expect::Fails(Error::InvalidArgument),
+        ),
+        ("map the level-3 table", Op::MapTable(top, 3), Expect::Ok),
+        (
+            "map a table over it",
+            Op::MapTable(middle, 3),
+            Expect::Fails(Error::AlreadyMapped),
+        ),
+        ("map the level-2 table", Op::MapTable(middle, 2), Expect::Ok),
+        ("map the level-1 table", Op::MapTable(lowest, 1), Expect::Ok),
+        ("map the frame", Op::MapFrame, Expect::Ok),
+        (
+            "unmap a table that maps a frame",
+            Op::UnmapTable(lowest),
+            Expect::FailsOneOf(&[Error::Busy, Error::IllegalOperation]),
+        ),
+        ("unmap the frame", Op::UnmapFrame, Expect::Ok),
+        (
+            "unmap the emptied level-1 table",
+            Op::UnmapTable(lowest),
+            Expect::Ok,
+        ),
+        (
+            "unmap it again",
+            Op::UnmapTable(lowest),
+            Expect::Fails(Error::NotMapped),
+        ),
+        (
+            "map where the level-1 table was",
+            Op::MapFrame,
+            Expect::Fails(Error::MissingTable),
+        ),
+    ];
+    for (what, op, expect) in steps {
+        let result = op.run(frame);
+        match expect {
+            Expect::Ok => ok(what, result)?,
+            Expect::Fails(error) => err(what, result, error)?,
+            Expect::FailsOneOf(errors) => err_one_of(what, result, errors)?,
+        }
+    }
+    Ok(())
 }
 
 /// `MissingTable` carries the level of the missing table in the value register.
