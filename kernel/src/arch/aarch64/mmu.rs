@@ -188,17 +188,23 @@ pub fn init() {
     );
     let empty = super::virt_to_phys((&raw const boot_empty_l0) as usize);
     // SAFETY: The kernel runs only from TTBR1 addresses by now; an empty TTBR0 table (ASID
-    // 0) only removes the identity map, whose entries the flush drops from the TLB.
+    // 0) only removes the identity map, whose entries the flush below drops from the TLB.
+    unsafe { write_sysreg!("ttbr0_el1", empty) };
+    flush_all();
+}
+
+/// Drops every cached stage-1 EL1&0 translation of this CPU, in every ASID.
+fn flush_all() {
+    // SAFETY: Flushing the TLB only drops cached translations.
     unsafe {
-        write_sysreg!("ttbr0_el1", empty);
         core::arch::asm!(
             "dsb ishst",
             "tlbi vmalle1",
             "dsb ish",
             "isb",
             options(nostack, preserves_flags)
-        );
-    }
+        )
+    };
 }
 
 /// Switches to the user address space whose root is at `root_paddr`, under a fresh ASID.
@@ -214,16 +220,7 @@ pub unsafe fn activate(root_paddr: u64) {
     if asids.next == asids.count {
         // Every ASID was used since the last flush: start over with a clean TLB. ASID 0
         // stays with the empty boot table.
-        // SAFETY: Flushing the TLB only drops cached translations.
-        unsafe {
-            core::arch::asm!(
-                "dsb ishst",
-                "tlbi vmalle1",
-                "dsb ish",
-                "isb",
-                options(nostack, preserves_flags)
-            )
-        };
+        flush_all();
         asids.next = 1;
     }
     let asid = asids.next;
