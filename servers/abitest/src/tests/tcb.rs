@@ -377,24 +377,29 @@ pub fn redirect_suspended_thread(ctx: &mut Ctx) -> Outcome {
     result
 }
 
+/// Registers that start `record_args` with [`REDIRECT_ARGS`] on a fresh frame near the top
+/// of the stack ending at `stack_end`, as a call would leave it.
+fn redirect_registers(stack_end: u64) -> UserRegisters {
+    let [arg0, arg1, arg2, arg3, arg4, arg5] = REDIRECT_ARGS;
+    UserRegisters {
+        ip: record_args as extern "C" fn(u64, u64, u64, u64, u64, u64) -> ! as usize as u64,
+        sp: rootlib::entry_stack_pointer(stack_end - 16),
+        arg0,
+        arg1,
+        arg2,
+        arg3,
+        arg4,
+        arg5,
+    }
+}
+
 fn redirect_checks(ctx: &mut Ctx, tcb: CPtr, stack_end: u64) -> Outcome {
     let ran = ctx.wait_until(DEFAULT_TIMEOUT_TICKS, || {
         COUNTER.load(Ordering::Relaxed) > 0
     });
     ensure!(ran, "the thread never ran");
     ok("suspend", substrate::tcb_suspend(tcb))?;
-    let target = record_args as extern "C" fn(u64, u64, u64, u64, u64, u64) -> ! as usize as u64;
-    let regs = UserRegisters {
-        ip: target,
-        // A fresh frame near the top of the stack, as a call would leave it.
-        sp: rootlib::entry_stack_pointer(stack_end - 16),
-        arg0: REDIRECT_ARGS[0],
-        arg1: REDIRECT_ARGS[1],
-        arg2: REDIRECT_ARGS[2],
-        arg3: REDIRECT_ARGS[3],
-        arg4: REDIRECT_ARGS[4],
-        arg5: REDIRECT_ARGS[5],
-    };
+    let regs = redirect_registers(stack_end);
     ok(
         "write_registers",
         substrate::tcb_write_registers(tcb, address_of(&regs)),
@@ -443,16 +448,7 @@ pub fn redirect_waiting_thread(ctx: &mut Ctx) -> Outcome {
         if suspend_first {
             ok("suspend", substrate::tcb_suspend(thread.tcb))?;
         }
-        let regs = UserRegisters {
-            ip: record_args as extern "C" fn(u64, u64, u64, u64, u64, u64) -> ! as usize as u64,
-            sp: rootlib::entry_stack_pointer(thread.stack.end() - 16),
-            arg0: REDIRECT_ARGS[0],
-            arg1: REDIRECT_ARGS[1],
-            arg2: REDIRECT_ARGS[2],
-            arg3: REDIRECT_ARGS[3],
-            arg4: REDIRECT_ARGS[4],
-            arg5: REDIRECT_ARGS[5],
-        };
+        let regs = redirect_registers(thread.stack.end());
         ok(
             "write_registers",
             substrate::tcb_write_registers(thread.tcb, address_of(&regs)),
