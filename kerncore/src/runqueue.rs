@@ -181,10 +181,7 @@ impl RunQueues {
         thread: ThreadId,
         priority: u8,
     ) -> Result<(), QueueError> {
-        let queue = self
-            .queues
-            .get_mut(usize::from(priority))
-            .ok_or(QueueError::BadPriority)?;
+        let queue = self.queue_mut(priority)?;
         queue.push_back(links, thread)?;
         self.ready |= 1 << priority;
         Ok(())
@@ -208,15 +205,19 @@ impl RunQueues {
         thread: ThreadId,
         priority: u8,
     ) -> Result<(), QueueError> {
-        let queue = self
-            .queues
-            .get_mut(usize::from(priority))
-            .ok_or(QueueError::BadPriority)?;
+        let queue = self.queue_mut(priority)?;
         queue.remove(links, thread)?;
         if queue.is_empty() {
             self.ready &= !(1 << priority);
         }
         Ok(())
+    }
+
+    /// The queue of `priority`, or `BadPriority` when there is none.
+    fn queue_mut(&mut self, priority: u8) -> Result<&mut ThreadList, QueueError> {
+        self.queues
+            .get_mut(usize::from(priority))
+            .ok_or(QueueError::BadPriority)
     }
 }
 
