@@ -7,9 +7,9 @@ pub const ABI_NAME: &str = "kernite";
 /// The ABI's major version; every breaking change bumps it.
 pub const ABI_VERSION_MAJOR: u16 = 1;
 /// The ABI's minor version; compatible additions bump it.
-pub const ABI_VERSION_MINOR: u16 = 0;
+pub const ABI_VERSION_MINOR: u16 = 1;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0x1bb66dadb114cf8f;
+pub const ABI_FINGERPRINT: u64 = 0x4bb367959977fe38;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.
@@ -101,6 +101,37 @@ impl Syscall {
             Syscall::DebugWrite => "debug_write",
             Syscall::ThreadExit => "thread_exit",
             Syscall::Ticks => "ticks",
+        }
+    }
+    /// Every error it can return, in code order: the dispatcher's own, the lookup
+    /// errors of capability arguments and the errors its handler declares.
+    pub const fn errors(self) -> &'static [Error] {
+        match self {
+            Syscall::Null => &[],
+            Syscall::Invoke => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                ]
+            }
+            Syscall::SchedYield => &[],
+            Syscall::DebugWrite => &[Error::InvalidUserPointer],
+            Syscall::ThreadExit => &[],
+            Syscall::Ticks => &[],
+        }
+    }
+    /// The errors its handler may return: those declared in the schema and the lookup
+    /// errors of capability arguments. The dispatcher reports any other as ABI drift.
+    pub const fn handler_errors(self) -> &'static [Error] {
+        match self {
+            Syscall::Null => &[],
+            Syscall::Invoke => &[],
+            Syscall::SchedYield => &[],
+            Syscall::DebugWrite => &[Error::InvalidUserPointer],
+            Syscall::ThreadExit => &[],
+            Syscall::Ticks => &[],
         }
     }
 }
@@ -569,6 +600,414 @@ impl Invocation {
             Invocation::KernelDebugFrameCount => Rights(Rights::READ.0),
             Invocation::KernelDebugFaultCount => Rights(Rights::READ.0),
             Invocation::KernelDebugShutdown => Rights(Rights::WRITE.0),
+        }
+    }
+    /// Every error it can return, in code order: the dispatcher's own, the lookup
+    /// errors of capability arguments and the errors its handler declares.
+    pub const fn errors(self) -> &'static [Error] {
+        match self {
+            Invocation::UntypedRetype => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                    Error::SlotOccupied,
+                    Error::OutOfMemory,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::UntypedDescribe => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::TcbConfigure => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::TcbResume => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::TcbSuspend => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                ]
+            }
+            Invocation::TcbWriteRegisters => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidUserPointer,
+                ]
+            }
+            Invocation::TcbSetAffinity => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                ]
+            }
+            Invocation::TcbReadRegisters => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidUserPointer,
+                ]
+            }
+            Invocation::TcbSetPriority => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                ]
+            }
+            Invocation::TcbBindNotification => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::TcbUnbindNotification => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::TcbGetCpuTimes => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidUserPointer,
+                ]
+            }
+            Invocation::VSpaceMapFrame => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                    Error::AlreadyMapped,
+                    Error::MissingTable,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::VSpaceUnmapFrame => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                    Error::NotMapped,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::VSpaceMapTable => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                    Error::AlreadyMapped,
+                    Error::MissingTable,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::VSpaceLookup => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                    Error::NotMapped,
+                ]
+            }
+            Invocation::CNodeCopy => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                    Error::SlotOccupied,
+                    Error::SlotEmpty,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::CNodeMint => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                    Error::SlotOccupied,
+                    Error::SlotEmpty,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::CNodeMoveCap => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                    Error::SlotOccupied,
+                    Error::SlotEmpty,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::CNodeDelete => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                    Error::SlotEmpty,
+                    Error::IllegalOperation,
+                    Error::Busy,
+                ]
+            }
+            Invocation::FramePhysicalAddress => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                ]
+            }
+            Invocation::PageTableUnmap => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                    Error::NotMapped,
+                    Error::IllegalOperation,
+                    Error::Busy,
+                ]
+            }
+            Invocation::NotificationSignal => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                ]
+            }
+            Invocation::NotificationWait => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::IllegalOperation,
+                    Error::WouldBlock,
+                ]
+            }
+            Invocation::NotificationPoll => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::WouldBlock,
+                ]
+            }
+            Invocation::KernelDebugCheckFrames => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::KernelDebugFrameCount => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                ]
+            }
+            Invocation::KernelDebugFaultCount => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                ]
+            }
+            Invocation::KernelDebugShutdown => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                ]
+            }
+        }
+    }
+    /// The errors its handler may return: those declared in the schema and the lookup
+    /// errors of capability arguments. The dispatcher reports any other as ABI drift.
+    pub const fn handler_errors(self) -> &'static [Error] {
+        match self {
+            Invocation::UntypedRetype => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidArgument,
+                    Error::SlotOccupied,
+                    Error::OutOfMemory,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::UntypedDescribe => {
+                &[
+                    Error::WrongObjectType,
+                    Error::InvalidArgument,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::TcbConfigure => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::TcbResume => &[Error::IllegalOperation],
+            Invocation::TcbSuspend => &[],
+            Invocation::TcbWriteRegisters => &[Error::InvalidUserPointer],
+            Invocation::TcbSetAffinity => &[Error::InvalidArgument],
+            Invocation::TcbReadRegisters => &[Error::InvalidUserPointer],
+            Invocation::TcbSetPriority => &[Error::InvalidArgument],
+            Invocation::TcbBindNotification => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::TcbUnbindNotification => &[Error::IllegalOperation],
+            Invocation::TcbGetCpuTimes => &[Error::InvalidUserPointer],
+            Invocation::VSpaceMapFrame => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidArgument,
+                    Error::AlreadyMapped,
+                    Error::MissingTable,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::VSpaceUnmapFrame => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InvalidArgument,
+                    Error::NotMapped,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::VSpaceMapTable => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InvalidArgument,
+                    Error::AlreadyMapped,
+                    Error::MissingTable,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::VSpaceLookup => &[Error::InvalidArgument, Error::NotMapped],
+            Invocation::CNodeCopy => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidArgument,
+                    Error::SlotOccupied,
+                    Error::SlotEmpty,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::CNodeMint => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidArgument,
+                    Error::SlotOccupied,
+                    Error::SlotEmpty,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::CNodeMoveCap => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InvalidArgument,
+                    Error::SlotOccupied,
+                    Error::SlotEmpty,
+                    Error::IllegalOperation,
+                ]
+            }
+            Invocation::CNodeDelete => {
+                &[
+                    Error::WrongObjectType,
+                    Error::InvalidArgument,
+                    Error::SlotEmpty,
+                    Error::IllegalOperation,
+                    Error::Busy,
+                ]
+            }
+            Invocation::FramePhysicalAddress => &[],
+            Invocation::PageTableUnmap => {
+                &[
+                    Error::InvalidArgument,
+                    Error::NotMapped,
+                    Error::IllegalOperation,
+                    Error::Busy,
+                ]
+            }
+            Invocation::NotificationSignal => &[],
+            Invocation::NotificationWait => &[Error::IllegalOperation, Error::WouldBlock],
+            Invocation::NotificationPoll => &[Error::WouldBlock],
+            Invocation::KernelDebugCheckFrames => &[Error::IllegalOperation],
+            Invocation::KernelDebugFrameCount => &[Error::InvalidArgument],
+            Invocation::KernelDebugFaultCount => &[],
+            Invocation::KernelDebugShutdown => &[],
         }
     }
 }

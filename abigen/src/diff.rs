@@ -111,6 +111,10 @@ pub enum Kind {
     ResultsReordered,
     /// An invocation needs other rights.
     RightsChanged,
+    /// A syscall or invocation declares an error it did not declare before.
+    ErrorAdded,
+    /// A syscall or invocation no longer declares an error.
+    ErrorRemoved,
     /// A constant has another value.
     ValueChanged,
     /// A trap convention changed (instruction or registers).
@@ -150,6 +154,8 @@ impl Kind {
             Kind::ResultRetyped => "result_retyped",
             Kind::ResultsReordered => "results_reordered",
             Kind::RightsChanged => "rights_changed",
+            Kind::ErrorAdded => "error_added",
+            Kind::ErrorRemoved => "error_removed",
             Kind::ValueChanged => "value_changed",
             Kind::ConventionChanged => "convention_changed",
             Kind::AsmChanged => "asm_changed",
@@ -934,6 +940,7 @@ impl Differ {
         }
         self.params(entry, Role::Argument, &b.args, &h.args);
         self.params(entry, Role::Result, &b.results, &h.results);
+        self.entry_errors(entry, &b.errors, &h.errors);
         self.doc(entry, "doc", &b.doc, &h.doc);
     }
 
@@ -1015,7 +1022,32 @@ impl Differ {
         }
         self.params(entry, Role::Argument, &b.args, &h.args);
         self.params(entry, Role::Result, &b.results, &h.results);
+        self.entry_errors(entry, &b.errors, &h.errors);
         self.doc(entry, "doc", &b.doc, &h.doc);
+    }
+
+    /// Compares the errors an entry declares. Both directions are compatible: every
+    /// caller already receives any code as an `Error` (unknown codes as the unknown-error
+    /// error), so a newly declared error reaches an existing error path, and a removed
+    /// one is never returned any more. An addition still wants a minor version bump, so
+    /// that reviewers see callers may want to handle the new case.
+    fn entry_errors(&mut self, entry: &str, base: &[String], head: &[String]) {
+        for name in head.iter().filter(|name| !base.contains(name)) {
+            self.push(
+                Class::Compatible,
+                Kind::ErrorAdded,
+                entry,
+                format!("`{name}`"),
+            );
+        }
+        for name in base.iter().filter(|name| !head.contains(name)) {
+            self.push(
+                Class::Compatible,
+                Kind::ErrorRemoved,
+                entry,
+                format!("`{name}`"),
+            );
+        }
     }
 
     /// Compares positional parameter lists. A parameter whose name is gone, at the

@@ -1,8 +1,8 @@
 //! `ABI_FINGERPRINT`: FNV-1a 64 over a normalized serialization of the model.
 //!
 //! The serialization covers everything a userland binary depends on (names, numbers,
-//! types, trap conventions, layouts of shared structures) and leaves out what it does not:
-//! docs, retirement reasons, the order of entries in the file and the kernel-internal
+//! types, trap conventions, layouts of shared structures, the errors each entry declares)
+//! and leaves out what it does not: docs, retirement reasons, the order of entries in the file and the kernel-internal
 //! per-CPU layout. Comments and whitespace never reach the model, so they cannot change it.
 
 use std::fmt::Write;
@@ -22,6 +22,16 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 /// The fingerprint of `model`.
 pub fn fingerprint(model: &Model) -> u64 {
     fnv1a64(normalized(model).as_bytes())
+}
+
+/// ` errors=A,B` for a declared error list; nothing when it is empty, so that entries
+/// without declared errors hash as they did before the key existed.
+fn errors(list: &[String]) -> String {
+    if list.is_empty() {
+        String::new()
+    } else {
+        format!(" errors={}", list.join(","))
+    }
 }
 
 fn params(list: &[Param]) -> String {
@@ -81,12 +91,13 @@ pub fn normalized(model: &Model) -> String {
     }
     for s in &model.syscalls {
         lines.push(format!(
-            "syscall {} {} {:?} ({}) -> ({})",
+            "syscall {} {} {:?} ({}) -> ({}){}",
             s.number,
             s.name,
             s.kind,
             params(&s.args),
-            params(&s.results)
+            params(&s.results),
+            errors(&s.errors)
         ));
     }
     for o in &model.objects {
@@ -97,13 +108,14 @@ pub fn normalized(model: &Model) -> String {
     }
     for i in &model.invocations {
         lines.push(format!(
-            "invocation {} {}.{} rights={} ({}) -> ({})",
+            "invocation {} {}.{} rights={} ({}) -> ({}){}",
             i.label,
             i.object,
             i.name,
             i.rights.join(","),
             params(&i.args),
-            params(&i.results)
+            params(&i.results),
+            errors(&i.errors)
         ));
     }
     lines.sort();

@@ -191,6 +191,12 @@ impl Type {
         }
     }
 
+    /// Whether decoding a register into this type can fail (the dispatcher then returns
+    /// its `invalid_argument` error): narrow integers, `bool`, object types and flag sets.
+    pub fn decode_can_fail(&self) -> bool {
+        !matches!(self, Type::Int(IntType::U64) | Type::Cap | Type::Uaddr)
+    }
+
     /// The schema spelling.
     pub fn schema_name(&self) -> &str {
         match self {
@@ -334,6 +340,8 @@ pub struct Syscall {
     pub args: Vec<Param>,
     /// At most one result, returned in the value register.
     pub results: Vec<Param>,
+    /// Errors the handler may return besides the implied ones (see [`Model::syscall_errors`]).
+    pub errors: Vec<String>,
     /// What the syscall does.
     pub doc: String,
 }
@@ -392,6 +400,8 @@ pub struct Invocation {
     pub args: Vec<Param>,
     /// At most one result, returned in the value register.
     pub results: Vec<Param>,
+    /// Errors the handler may return besides the implied ones (see [`Model::invocation_errors`]).
+    pub errors: Vec<String>,
     /// What the invocation does.
     pub doc: String,
 }
@@ -466,7 +476,145 @@ pub struct PerCpu {
     pub size: u64,
 }
 
+/// Error names a capability lookup returns: the address names no capability, or a
+/// capability of another object type than the operation needs.
+///
+/// The invoked capability can only fail the first way (its object type selects the
+/// invocation, so a capability of another type fails with the unknown-label error); a
+/// `cap`-typed argument, which the handler resolves, can fail both ways. Schemas that do
+/// not define these errors imply none of them.
+pub const CAP_LOOKUP_ERRORS: [&str; 2] = ["InvalidCapability", "WrongObjectType"];
+
+/// One error an entry can return, and where it comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EntryError {
+    /// The error's name.
+    pub name: String,
+    /// The generated dispatcher returns it before the handler runs.
+    pub dispatch: bool,
+    /// Resolving a `cap`-typed argument returns it (implied; the handler need not declare it).
+    pub cap_argument: bool,
+    /// The entry's `errors` list declares it: the handler itself returns it.
+    pub handler: bool,
+}
+
+impl EntryError {
+    /// Where the error comes from, as the reference documentation says it.
+    pub fn source(&self) -> String {
+        let mut parts = Vec::new();
+        if self.dispatch {
+            parts.push("dispatch");
+        }
+        if self.cap_argument {
+            parts.push("capability argument lookup");
+        }
+        if self.handler {
+            parts.push("handler");
+        }
+        parts.join(", ")
+    }
+}
+
 impl Model {
+    /// Whether the schema defines an error called `name`.
+    fn has_error(&self, name: &str) -> bool {
+        self.errors.iter().any(|e| e.name == name)
+    }
+
+    /// The errors implied for the handler of an entry with `args`: the capability lookup
+    /// errors when an argument is `cap`-typed. The handler may return these undeclared.
+    pub fn cap_argument_errors(&self, args: &[Param]) -> Vec<String> {
+        if !args.iter().any(|p| p.ty == Type::Cap) {
+            return Vec::new();
+        }
+        CAP_LOOKUP_ERRORS
+            .iter()
+            .filter(|name| self.has_error(name))
+            .map(|name| (*name).to_owned())
+            .collect()
+    }
+
+    /// The errors the generated dispatcher returns for a plain syscall before calling its
+    /// handler: the invalid-argument error when an argument can fail to decode.
+    pub fn syscall_dispatch_errors(&self, s: &Syscall) -> Vec<String> {
+        let mut out = Vec::new();
+        if s.kind == SyscallKind::Invoke {
+            if self.has_error(CAP_LOOKUP_ERRORS[0]) {
+                out.push(CAP_LOOKUP_ERRORS[0].to_owned());
+            }
+            out.push(self.dispatch.unknown_label.clone());
+            if self.invocations.iter().any(|i| !i.rights.is_empty()) {
+                out.push(self.dispatch.insufficient_rights.clone());
+            }
+            if self
+                .invocations
+                .iter()
+                .any(|i| i.args.iter().any(|p| p.ty.decode_can_fail()))
+            {
+                out.push(self.dispatch.invalid_argument.clone());
+            }
+        } else if s.args.iter().any(|p| p.ty.decode_can_fail()) {
+            out.push(self.dispatch.invalid_argument.clone());
+        }
+        out
+    }
+
+    /// The errors the generated dispatcher returns for an invocation before calling its
+    /// handler: lookup of the invoked capability, the unknown-label error, the
+    /// insufficient-rights error when the invocation needs rights, and the
+    /// invalid-argument error when a payload argument can fail to decode.
+    pub fn invocation_dispatch_errors(&self, i: &Invocation) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.has_error(CAP_LOOKUP_ERRORS[0]) {
+            out.push(CAP_LOOKUP_ERRORS[0].to_owned());
+        }
+        out.push(self.dispatch.unknown_label.clone());
+        if !i.rights.is_empty() && self.flag_set(crate::validate::RIGHTS_FLAG_SET).is_some() {
+            out.push(self.dispatch.insufficient_rights.clone());
+        }
+        if i.args.iter().any(|p| p.ty.decode_can_fail()) {
+            out.push(self.dispatch.invalid_argument.clone());
+        }
+        out
+    }
+
+    /// Every error a syscall can return, in error-code order, with its sources. The invoke
+    /// syscall lists only the invoke path's own errors; each invocation adds its own.
+    pub fn syscall_errors(&self, s: &Syscall) -> Vec<EntryError> {
+        let dispatch = self.syscall_dispatch_errors(s);
+        let cap_argument = if s.kind == SyscallKind::Invoke {
+            Vec::new()
+        } else {
+            self.cap_argument_errors(&s.args)
+        };
+        self.entry_errors(&dispatch, &cap_argument, &s.errors)
+    }
+
+    /// Every error an invocation can return, in error-code order, with its sources.
+    pub fn invocation_errors(&self, i: &Invocation) -> Vec<EntryError> {
+        let dispatch = self.invocation_dispatch_errors(i);
+        let cap_argument = self.cap_argument_errors(&i.args);
+        self.entry_errors(&dispatch, &cap_argument, &i.errors)
+    }
+
+    fn entry_errors(
+        &self,
+        dispatch: &[String],
+        cap_argument: &[String],
+        handler: &[String],
+    ) -> Vec<EntryError> {
+        self.errors
+            .iter()
+            .map(|e| EntryError {
+                name: e.name.clone(),
+                dispatch: dispatch.contains(&e.name),
+                cap_argument: cap_argument.contains(&e.name),
+                handler: handler.contains(&e.name),
+            })
+            .filter(|e| e.dispatch || e.cap_argument || e.handler)
+            .collect()
+    }
+
     /// The syscall with `kind = "invoke"`, if any.
     pub fn invoke_syscall(&self) -> Option<&Syscall> {
         self.syscalls.iter().find(|s| s.kind == SyscallKind::Invoke)

@@ -120,6 +120,7 @@ raw_tables! {
         pub kind: Option<S<String>>,
         pub args: Vec<S<RawParam>>,
         pub results: Vec<S<RawParam>>,
+        pub errors: Option<S<Vec<S<String>>>>,
         pub doc: Option<S<String>>,
     }
 
@@ -145,6 +146,7 @@ raw_tables! {
         pub rights: Option<S<Vec<S<String>>>>,
         pub args: Vec<S<RawParam>>,
         pub results: Vec<S<RawParam>>,
+        pub errors: Option<S<Vec<S<String>>>>,
         pub doc: Option<S<String>>,
     }
 

@@ -51,7 +51,13 @@ const RESERVED_CONSTANT_NAMES: &[&str] = &[
 ];
 
 /// Names the generated kernel trait uses for its own methods.
-const RESERVED_KERNEL_METHODS: &[&str] = &["lookup", "object_type", "rights", "error_value"];
+const RESERVED_KERNEL_METHODS: &[&str] = &[
+    "lookup",
+    "object_type",
+    "rights",
+    "error_value",
+    "undeclared_error",
+];
 
 /// Names the generated trona substrate uses for its own functions.
 const RESERVED_SUBSTRATE_FUNCTIONS: &[&str] = &["trap", "status_to_result"];
@@ -172,7 +178,7 @@ impl Validator<'_> {
         let flag_names: Vec<&str> = flags.iter().map(|f| f.name.as_str()).collect();
         let rights = flags.iter().find(|f| f.name == RIGHTS_FLAG_SET);
         let register_count = arches.first().map_or(0, |a: &Arch| a.arg_registers.len());
-        let syscalls = self.syscalls(raw, &retired, &flag_names, &arches, register_count);
+        let syscalls = self.syscalls(raw, &retired, &errors, &flag_names, &arches, register_count);
         let objects = self.objects(raw, &retired, &mut type_names);
         let invoke = syscalls.iter().find(|s| s.kind == SyscallKind::Invoke);
         let invoke_args = invoke.map_or(0, |s| s.args.len());
@@ -181,6 +187,7 @@ impl Validator<'_> {
         let invocations = self.invocations(
             raw,
             &retired,
+            &errors,
             &objects,
             &flag_names,
             rights,
@@ -884,10 +891,63 @@ impl Validator<'_> {
         self.params(list, flag_names, "result", &[])
     }
 
+    /// Validates an entry's `errors` list: every name a defined error, no duplicates, and
+    /// none of the capability lookup errors a `cap`-typed argument already implies.
+    fn entry_errors(
+        &mut self,
+        list: &Option<S<Vec<S<String>>>>,
+        errors: &[ErrorCode],
+        args: &[S<RawParam>],
+    ) -> Option<Vec<String>> {
+        let Some(list) = list else {
+            return Some(Vec::new());
+        };
+        let cap_argument = args.iter().find_map(|p| {
+            let p = p.get_ref();
+            match (&p.name, &p.ty) {
+                (Some(name), Some(ty)) if ty.get_ref() == "cap" => Some(name.get_ref().clone()),
+                _ => None,
+            }
+        });
+        let mut ok = true;
+        let mut seen = Seen::new("error in `errors`");
+        let mut out = Vec::new();
+        for name in list.get_ref() {
+            let text = name.get_ref();
+            if !errors.iter().any(|e| &e.name == text) {
+                self.d.error(
+                    span_of(name),
+                    format!("`errors` names unknown error `{text}`"),
+                );
+                ok = false;
+                continue;
+            }
+            if let Some(argument) = &cap_argument
+                && CAP_LOOKUP_ERRORS.contains(&text.as_str())
+            {
+                self.d.error(
+                    span_of(name),
+                    format!(
+                        "`{text}` is implied by the capability argument `{argument}`; remove it from `errors`"
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            if seen.insert(self.d, text.clone(), span_of(name)) {
+                out.push(text.clone());
+            } else {
+                ok = false;
+            }
+        }
+        ok.then_some(out)
+    }
+
     fn syscalls(
         &mut self,
         raw: &RawSchema,
         retired: &[(Range<usize>, Retired)],
+        errors: &[ErrorCode],
         flag_names: &[&str],
         arches: &[Arch],
         register_count: usize,
@@ -959,9 +1019,22 @@ impl Validator<'_> {
                         "the invoke syscall's results are each invocation's own; declare them on the invocations",
                     );
                 }
+                if let Some(list) = &s.errors {
+                    self.d.error(
+                        span_of(list),
+                        "the invoke syscall's errors are each invocation's own; declare them on the invocations",
+                    );
+                }
             }
-            let (Some(name), Some(number), Some(kind), Some(args), Some(results)) =
-                (name, number, kind, args, results)
+            let entry_errors = self.entry_errors(&s.errors, errors, &s.args);
+            let (
+                Some(name),
+                Some(number),
+                Some(kind),
+                Some(args),
+                Some(results),
+                Some(entry_errors),
+            ) = (name, number, kind, args, results, entry_errors)
             else {
                 continue;
             };
@@ -975,6 +1048,7 @@ impl Validator<'_> {
                 kind,
                 args,
                 results,
+                errors: entry_errors,
                 doc,
             });
         }
@@ -1076,6 +1150,7 @@ impl Validator<'_> {
         &mut self,
         raw: &RawSchema,
         retired: &[(Range<usize>, Retired)],
+        errors: &[ErrorCode],
         objects: &[Object],
         flag_names: &[&str],
         rights_set: Option<&FlagSet>,
@@ -1183,8 +1258,16 @@ impl Validator<'_> {
                 );
             }
             let results = self.results(&i.results, flag_names);
-            let (Some(object), Some(name), Some(label), Some(rights), Some(args), Some(results)) =
-                (object, name, label, rights, args, results)
+            let entry_errors = self.entry_errors(&i.errors, errors, &i.args);
+            let (
+                Some(object),
+                Some(name),
+                Some(label),
+                Some(rights),
+                Some(args),
+                Some(results),
+                Some(entry_errors),
+            ) = (object, name, label, rights, args, results, entry_errors)
             else {
                 continue;
             };
@@ -1203,6 +1286,7 @@ impl Validator<'_> {
                 rights,
                 args,
                 results,
+                errors: entry_errors,
                 doc,
             });
         }

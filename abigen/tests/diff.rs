@@ -26,6 +26,7 @@ const CASES: &[&str] = &[
     "version_backwards",
     "version_bump_only",
     "names_sets_and_arches",
+    "entry_errors",
 ];
 
 fn fixtures() -> PathBuf {
@@ -169,4 +170,13 @@ fn version_bump_only() {
 #[test]
 fn names_sets_and_arches() {
     check("names_sets_and_arches", [1, 2, 1, 0], Status::Ok);
+}
+
+/// Declared errors: adding one and removing one are both compatible (a warning without
+/// a minor bump), never breaking.
+#[test]
+fn entry_errors() {
+    let report = check("entry_errors", [0, 2, 0, 0], Status::Warning);
+    let kinds: Vec<&str> = report.changes.iter().map(|c| c.kind.name()).collect();
+    assert_eq!(kinds, ["error_added", "error_removed"]);
 }

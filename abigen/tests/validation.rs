@@ -70,7 +70,7 @@ fn duplicate_syscall_number() {
 fn duplicate_object_id() {
     check(
         &[("id = 2", "id = 1")],
-        "small.toml:117:6: duplicate object id `1`",
+        "small.toml:118:6: duplicate object id `1`",
     );
 }
 
@@ -78,7 +78,7 @@ fn duplicate_object_id() {
 fn duplicate_label() {
     check(
         &[("label = 0x11", "label = 0x10")],
-        "small.toml:141:9: duplicate invocation label `0x10`",
+        "small.toml:142:9: duplicate invocation label `0x10`",
     );
 }
 
@@ -100,7 +100,79 @@ fn duplicate_error_name() {
             "name = \"BadArgument\"\ncode = 3",
             "name = \"NoSuchLabel\"\ncode = 3",
         )],
-        "small.toml:23:20: `[dispatch].invalid_argument` names unknown error `BadArgument`\nsmall.toml:38:8: duplicate error name `NoSuchLabel`",
+        "small.toml:23:20: `[dispatch].invalid_argument` names unknown error `BadArgument`\nsmall.toml:38:8: duplicate error name `NoSuchLabel`\nsmall.toml:145:11: `errors` names unknown error `BadArgument`",
+    );
+}
+
+#[test]
+fn entry_errors_must_be_defined() {
+    check(
+        &[(
+            "errors = [\"NoRights\"]",
+            "errors = [\"NoRights\", \"Nope\"]",
+        )],
+        "small.toml:103:23: `errors` names unknown error `Nope`",
+    );
+}
+
+#[test]
+fn entry_errors_must_not_repeat() {
+    check(
+        &[(
+            "errors = [\"BadArgument\"]",
+            "errors = [\"BadArgument\", \"NoRights\", \"BadArgument\"]",
+        )],
+        "small.toml:145:38: duplicate error in `errors` `BadArgument`",
+    );
+}
+
+#[test]
+fn entry_errors_must_be_a_list_of_names() {
+    check(
+        &[("errors = [\"NoRights\"]", "errors = \"NoRights\"")],
+        "small.toml:103:10: invalid type: string \"NoRights\", expected a sequence",
+    );
+}
+
+#[test]
+fn invoke_syscall_errors_belong_to_the_invocations() {
+    check(
+        &[(
+            "doc = \"Invoke a capability.\"",
+            "errors = []\ndoc = \"Invoke a capability.\"",
+        )],
+        "small.toml:93:10: the invoke syscall's errors are each invocation's own; declare them on the invocations",
+    );
+}
+
+/// Cap lookup errors are implied by a `cap`-typed argument, so listing one is refused;
+/// without a `cap` argument the same error is the handler's own and may be listed.
+#[test]
+fn cap_lookup_errors_are_implied_by_cap_arguments() {
+    let define = (
+        "[[constant]]\nname = \"TICK_HZ\"",
+        "[[error]]\nname = \"InvalidCapability\"\ncode = 5\ndoc = \"No capability.\"\n\n[[error]]\nname = \"WrongObjectType\"\ncode = 6\ndoc = \"Another type.\"\n\n[[constant]]\nname = \"TICK_HZ\"",
+    );
+    check(
+        &[
+            define,
+            ("errors = [\"NoRights\"]", "errors = [\"WrongObjectType\"]"),
+        ],
+        "ok",
+    );
+    check(
+        &[
+            define,
+            (
+                "  { name = \"len\", type = \"u32\", doc = \"Length.\" },",
+                "  { name = \"len\", type = \"u32\", doc = \"Length.\" },\n  { name = \"to\", type = \"cap\", doc = \"Where.\" },",
+            ),
+            (
+                "errors = [\"NoRights\"]",
+                "errors = [\"InvalidCapability\", \"NoRights\"]",
+            ),
+        ],
+        "small.toml:114:11: `InvalidCapability` is implied by the capability argument `to`; remove it from `errors`",
     );
 }
 
@@ -146,7 +218,7 @@ fn duplicate_argument() {
             "{ name = \"flag\", type = \"bool\"",
             "{ name = \"bits\", type = \"bool\"",
         )],
-        "small.toml:132:12: duplicate parameter `bits`",
+        "small.toml:133:12: duplicate parameter `bits`",
     );
 }
 
@@ -154,7 +226,7 @@ fn duplicate_argument() {
 fn label_outside_its_block() {
     check(
         &[("label = 0x11", "label = 0x21")],
-        "small.toml:141:9: label 0x21 lies outside the block of Bag (0x10..=0x1f)",
+        "small.toml:142:9: label 0x21 lies outside the block of Bag (0x10..=0x1f)",
     );
 }
 
@@ -162,7 +234,7 @@ fn label_outside_its_block() {
 fn label_of_another_block_is_outside() {
     check(
         &[("label = 0x11", "label = 0x20")],
-        "small.toml:141:9: label 0x20 lies outside the block of Bag (0x10..=0x1f)",
+        "small.toml:142:9: label 0x20 lies outside the block of Bag (0x10..=0x1f)",
     );
 }
 
@@ -173,7 +245,7 @@ fn overlapping_label_blocks() {
             "labels = { base = 0x20, size = 0x10 }",
             "labels = { base = 0x18, size = 0x10 }",
         )],
-        "small.toml:118:10: label block 0x18..=0x27 of PageTable overlaps the block 0x10..=0x1f of Bag",
+        "small.toml:119:10: label block 0x18..=0x27 of PageTable overlaps the block 0x10..=0x1f of Bag",
     );
 }
 
@@ -189,7 +261,7 @@ fn reused_retired_syscall_number() {
 fn reused_retired_label() {
     check(
         &[("label = 0x11", "label = 0x13")],
-        "small.toml:141:9: label 0x13 is retired and must not be reused (Bag.peek moved.)",
+        "small.toml:142:9: label 0x13 is retired and must not be reused (Bag.peek moved.)",
     );
 }
 
@@ -197,7 +269,7 @@ fn reused_retired_label() {
 fn duplicate_retired_entry() {
     check(
         &[("", "\n[[retired]]\nsyscall = 2\nreason = \"Twice.\"\n")],
-        "small.toml:187:11: duplicate retired number `syscall 0x2`",
+        "small.toml:189:11: duplicate retired number `syscall 0x2`",
     );
 }
 
@@ -205,7 +277,7 @@ fn duplicate_retired_entry() {
 fn retired_entry_needs_exactly_one_number() {
     check(
         &[("syscall = 2\n", "syscall = 2\nlabel = 0x30\n")],
-        "small.toml:105:1: a retired entry needs exactly one of `syscall`, `label`, `object`, `error`",
+        "small.toml:106:1: a retired entry needs exactly one of `syscall`, `label`, `object`, `error`",
     );
 }
 
@@ -249,7 +321,7 @@ fn too_many_invocation_arguments() {
             "{ name = \"small\", type = \"u8\", doc = \"A byte.\" },\n]\ndoc = \"Set the bits.\"",
             "{ name = \"small\", type = \"u8\", doc = \"A byte.\" },\n  { name = \"extra\", type = \"u64\", doc = \"One too many.\" },\n]\ndoc = \"Set the bits.\"",
         )],
-        "small.toml:135:3: invocation has 5 arguments but only 4 argument registers remain after the invoke syscall's 2",
+        "small.toml:136:3: invocation has 5 arguments but only 4 argument registers remain after the invoke syscall's 2",
     );
 }
 
@@ -257,7 +329,7 @@ fn too_many_invocation_arguments() {
 fn percpu_offset_pin_disagrees_with_layout() {
     check(
         &[("offset = 12", "offset = 8")],
-        "small.toml:170:10: `scratch` is pinned at offset 8 but the repr(C) layout puts it at 12",
+        "small.toml:172:10: `scratch` is pinned at offset 8 but the repr(C) layout puts it at 12",
     );
 }
 
@@ -269,7 +341,7 @@ fn rust_2024_keywords_are_rejected() {
             ("name = \"unmap\"", "name = \"yield\""),
             ("name = \"kernel_sp\"", "name = \"move\""),
         ],
-        "small.toml:81:8: invalid syscall name: `gen` is a Rust keyword\nsmall.toml:148:8: invalid invocation name: `yield` is a Rust keyword\nsmall.toml:174:8: invalid per-CPU field name: `move` is a Rust keyword",
+        "small.toml:81:8: invalid syscall name: `gen` is a Rust keyword\nsmall.toml:150:8: invalid invocation name: `yield` is a Rust keyword\nsmall.toml:176:8: invalid per-CPU field name: `move` is a Rust keyword",
     );
 }
 
@@ -291,7 +363,7 @@ fn names_must_follow_their_case() {
             ("name = \"Bag\"", "name = \"bag_type\""),
             ("name = \"TOP\"", "name = \"Top\""),
         ],
-        "small.toml:59:8: invalid constant name: `Top` is not SCREAMING_SNAKE_CASE (like `PAGE_SIZE`)\nsmall.toml:110:8: invalid object name: `bag_type` is not UpperCamelCase (like `PageTable`)\nsmall.toml:126:10: invocation of unknown object `Bag`\nsmall.toml:139:10: invocation of unknown object `Bag`",
+        "small.toml:59:8: invalid constant name: `Top` is not SCREAMING_SNAKE_CASE (like `PAGE_SIZE`)\nsmall.toml:111:8: invalid object name: `bag_type` is not UpperCamelCase (like `PageTable`)\nsmall.toml:127:10: invocation of unknown object `Bag`\nsmall.toml:140:10: invocation of unknown object `Bag`",
     );
 }
 
@@ -315,7 +387,7 @@ fn missing_doc() {
 fn empty_doc() {
     check(
         &[("doc = \"A page table.\"", "doc = \"  \"")],
-        "small.toml:119:7: object has an empty `doc`",
+        "small.toml:120:7: object has an empty `doc`",
     );
 }
 
@@ -388,7 +460,7 @@ fn at_most_one_result() {
 fn invocation_of_an_unknown_object() {
     check(
         &[("object = \"PageTable\"", "object = \"Table\"")],
-        "small.toml:147:10: invocation of unknown object `Table`",
+        "small.toml:149:10: invocation of unknown object `Table`",
     );
 }
 
@@ -396,7 +468,7 @@ fn invocation_of_an_unknown_object() {
 fn unknown_right() {
     check(
         &[("rights = [\"read\"]", "rights = [\"read\", \"grant\"]")],
-        "small.toml:142:19: unknown right `grant`; expected one of read, write",
+        "small.toml:143:19: unknown right `grant`; expected one of read, write",
     );
 }
 
@@ -404,7 +476,7 @@ fn unknown_right() {
 fn rights_list_is_required() {
     check(
         &[("rights = []\n", "")],
-        "small.toml:146:1: invocation has no `rights` list (write `rights = []` if it needs none)",
+        "small.toml:148:1: invocation has no `rights` list (write `rights = []` if it needs none)",
     );
 }
 
@@ -431,7 +503,7 @@ fn invoke_syscall_shape() {
 fn unknown_syscall_kind() {
     check(
         &[("kind = \"invoke\"", "kind = \"call\"")],
-        "small.toml:88:8: unknown syscall kind `call`; expected `plain` or `invoke`\nsmall.toml:125:1: invocations need a syscall with `kind = \"invoke\"`, and there is none",
+        "small.toml:88:8: unknown syscall kind `call`; expected `plain` or `invoke`\nsmall.toml:126:1: invocations need a syscall with `kind = \"invoke\"`, and there is none",
     );
 }
 
@@ -439,7 +511,7 @@ fn unknown_syscall_kind() {
 fn generated_function_names_must_not_collide() {
     check(
         &[("name = \"write\"\nnumber", "name = \"bag_get\"\nnumber")],
-        "small.toml:140:8: duplicate trona function `bag_get`",
+        "small.toml:141:8: duplicate trona function `bag_get`",
     );
 }
 
@@ -450,7 +522,7 @@ fn reserved_argument_name() {
             "{ name = \"flag\", type = \"bool\"",
             "{ name = \"target\", type = \"bool\"",
         )],
-        "small.toml:132:12: argument name `target` is reserved in generated code",
+        "small.toml:133:12: argument name `target` is reserved in generated code",
     );
 }
 
@@ -468,7 +540,7 @@ fn argument_named_like_the_object_is_reserved() {
             "{ name = \"flag\", type = \"bool\"",
             "{ name = \"bag\", type = \"bool\"",
         )],
-        "small.toml:132:12: argument name `bag` is reserved in generated code",
+        "small.toml:133:12: argument name `bag` is reserved in generated code",
     );
 }
 
@@ -479,7 +551,7 @@ fn argument_named_like_a_generated_function_is_reserved() {
             "{ name = \"flag\", type = \"bool\"",
             "{ name = \"invoke\", type = \"bool\"",
         )],
-        "small.toml:132:12: argument name `invoke` is reserved in generated code",
+        "small.toml:133:12: argument name `invoke` is reserved in generated code",
     );
     check(
         &[(
@@ -497,7 +569,7 @@ fn object_snake_name_must_not_be_a_keyword() {
             ("name = \"PageTable\"", "name = \"Box\""),
             ("object = \"PageTable\"", "object = \"Box\""),
         ],
-        "small.toml:116:8: object name `Box` becomes `box` in generated code: `box` is a Rust keyword",
+        "small.toml:117:8: object name `Box` becomes `box` in generated code: `box` is a Rust keyword",
     );
 }
 
@@ -546,7 +618,7 @@ fn percpu_needs_a_declared_architecture() {
             "",
             "\n[[percpu.riscv64.field]]\nname = \"a\"\ntype = \"u64\"\ndoc = \"A.\"\n",
         )],
-        "small.toml:186:10: `[percpu.riscv64]` names an architecture that has no `[arch.riscv64]`",
+        "small.toml:188:10: `[percpu.riscv64]` names an architecture that has no `[arch.riscv64]`",
     );
 }
 
@@ -571,7 +643,7 @@ fn toml_syntax_error_is_located() {
 fn unknown_keys_are_rejected() {
     check(
         &[("number = 3", "number = 3\nnumbr = 4")],
-        "small.toml:98:1: unknown field `numbr`, expected one of `name`, `number`, `kind`, `args`, `results`, `doc`",
+        "small.toml:98:1: unknown field `numbr`, expected one of `name`, `number`, `kind`, `args`, `results`, `errors`, `doc`",
     );
 }
 
@@ -584,7 +656,7 @@ fn all_errors_are_reported_at_once() {
             ("doc = \"A page table.\"", "doc = \"\""),
             ("offset = 12", "offset = 8"),
         ],
-        "small.toml:97:10: duplicate syscall number `0`\nsmall.toml:119:7: object has an empty `doc`\nsmall.toml:141:9: label 0x13 is retired and must not be reused (Bag.peek moved.)\nsmall.toml:170:10: `scratch` is pinned at offset 8 but the repr(C) layout puts it at 12",
+        "small.toml:97:10: duplicate syscall number `0`\nsmall.toml:120:7: object has an empty `doc`\nsmall.toml:142:9: label 0x13 is retired and must not be reused (Bag.peek moved.)\nsmall.toml:172:10: `scratch` is pinned at offset 8 but the repr(C) layout puts it at 12",
     );
 }
 

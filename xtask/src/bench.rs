@@ -61,7 +61,7 @@ pub fn run(args: Args) -> Result<()> {
             bench.name, bench.median_cycles, bench.iterations
         );
     }
-    let verdict = report.judge_bench(boot.exit);
+    let verdict = report.judge_drift(report.judge_bench(boot.exit));
     if !verdict.problems.is_empty() {
         bail!("benchmark run failed: {}", verdict.problems.join("; "));
     }

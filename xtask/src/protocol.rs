@@ -1,10 +1,14 @@
-//! The in-QEMU test protocol (docs/CONTRACTS.md): parsing `TEST`, `COVERS`, `RESULT`, `BENCH`, `INIT OK` and `arch selftest: OK` lines and judging a boot.
+//! The in-QEMU test protocol (docs/CONTRACTS.md): parsing `TEST`, `COVERS`, `RESULT`, `BENCH`, `INIT OK`, `arch selftest: OK` and `ABI DRIFT:` lines and judging a boot.
 
 use crate::targets::MachineExit;
 use std::collections::BTreeSet;
 
 /// The line a kernel built with the `arch-selftest` feature prints when every check passed.
 pub const ARCH_SELFTEST_OK: &str = "arch selftest: OK";
+
+/// What the kernel prints when a handler returned an error its schema entry does not
+/// declare; any boot that prints it fails.
+pub const ABI_DRIFT: &str = "ABI DRIFT:";
 
 /// What the kernel prints, followed by the code, when user space asks it to shut down.
 const SHUTDOWN_REQUESTED: &str = "shutdown requested with code ";
@@ -26,6 +30,8 @@ pub struct SerialReport {
     pub init_ok: bool,
     /// Whether an arch self-test kernel printed [`ARCH_SELFTEST_OK`].
     pub arch_selftest_ok: bool,
+    /// Every [`ABI_DRIFT`] report, from the marker on (`ABI DRIFT: Tcb.resume returned ...`).
+    pub abi_drift: Vec<String>,
 }
 
 /// One `BENCH <name> median=<cycles> iterations=<n>` line.
@@ -56,6 +62,11 @@ impl SerialReport {
     }
 
     fn add_line(&mut self, line: &str) {
+        // Found anywhere in the line: output of another writer may precede it.
+        if let Some(at) = line.find(ABI_DRIFT) {
+            self.abi_drift.push(line[at..].to_string());
+            return;
+        }
         if let Some(rest) = line.strip_prefix("TEST ") {
             if let Some((name, outcome)) = rest.split_once(" ... ") {
                 let name = name.trim().to_string();
@@ -135,6 +146,21 @@ impl SerialReport {
         if !verdict.problems.is_empty() && verdict.failed == 0 {
             // The suite itself reported no failure, but the run is still wrong: count it.
             verdict.failed = 1;
+        }
+        verdict
+    }
+
+    /// Adds one problem per [`ABI_DRIFT`] line to `verdict` (any boot kind); a verdict with
+    /// drift has at least one failure.
+    pub fn judge_drift(&self, mut verdict: Verdict) -> Verdict {
+        for line in &self.abi_drift {
+            verdict
+                .problems
+                .push(format!("the kernel reported `{line}`"));
+        }
+        if !self.abi_drift.is_empty() && verdict.failed == 0 {
+            verdict.failed = 1;
+            verdict.passed = verdict.passed.saturating_sub(1);
         }
         verdict
     }
@@ -330,6 +356,35 @@ mod tests {
             ["the kernel never printed `arch selftest: OK`"]
         );
         assert!(!SerialReport::parse(["INIT OK"]).arch_selftest_ok);
+    }
+
+    #[test]
+    fn abi_drift_fails_any_boot() {
+        let serial = [
+            "booting",
+            "\u{1b}[0mABI DRIFT: Tcb.resume returned undeclared error Busy\r",
+            "INIT OK",
+        ];
+        let report = SerialReport::parse(serial);
+        assert_eq!(
+            report.abi_drift,
+            ["ABI DRIFT: Tcb.resume returned undeclared error Busy"]
+        );
+        let verdict = report.judge_drift(report.judge_init(CLEAN));
+        assert_eq!((verdict.passed, verdict.failed), (0, 1), "{verdict:?}");
+        assert_eq!(
+            verdict.problems,
+            ["the kernel reported `ABI DRIFT: Tcb.resume returned undeclared error Busy`"]
+        );
+        // A boot that already failed keeps its count and gains the drift problem.
+        let failed = report.judge_drift(report.judge_init(None));
+        assert_eq!((failed.failed, failed.problems.len()), (1, 2), "{failed:?}");
+        // Without the line nothing changes.
+        let clean = SerialReport::parse(["INIT OK"]);
+        assert_eq!(
+            clean.judge_drift(clean.judge_init(CLEAN)),
+            clean.judge_init(CLEAN)
+        );
     }
 
     #[test]

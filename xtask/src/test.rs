@@ -221,7 +221,7 @@ fn judge_boot(
     match booted {
         Ok(boot) => {
             let report = SerialReport::parse(boot.lines.iter().map(String::as_str));
-            judge(&report, boot.exit)
+            report.judge_drift(judge(&report, boot.exit))
         }
         Err(error) => Verdict {
             passed: 0,

@@ -5,7 +5,7 @@ use quote::quote;
 
 use super::{Verbatim, doc_attrs, format_rust, hex_literal, ident, number_literal};
 use crate::fingerprint::fingerprint;
-use crate::model::{Model, Struct};
+use crate::model::{EntryError, Model, Struct};
 use crate::names::screaming_case;
 use crate::validate::RIGHTS_FLAG_SET;
 
@@ -80,6 +80,10 @@ fn syscalls(model: &Model) -> TokenStream {
         let number = ident(&s.const_name());
         quote! { sys::#number => Ok(Syscall::#variant), }
     });
+    let error_lists = error_list_fns(model.syscalls.iter().map(|s| {
+        let variant = ident(&s.variant_name());
+        (quote! { Syscall::#variant }, model.syscall_errors(s))
+    }));
     let unknown = ident(&model.dispatch.unknown_syscall);
     let unknown_doc = format!(" Decodes a syscall number; unknown numbers are `Error::{unknown}`.");
     quote! {
@@ -106,6 +110,7 @@ fn syscalls(model: &Model) -> TokenStream {
                     #(#names)*
                 }
             }
+            #error_lists
         }
         impl TryFrom<u64> for Syscall {
             type Error = Error;
@@ -250,6 +255,10 @@ fn invocations(model: &Model) -> TokenStream {
             }
         }
     });
+    let error_lists = error_list_fns(model.invocations.iter().map(|i| {
+        let variant = ident(&i.variant_name());
+        (quote! { Invocation::#variant }, model.invocation_errors(i))
+    }));
     let decode_body = if model.invocations.is_empty() {
         quote! {
             let _ = (object, value);
@@ -297,6 +306,39 @@ fn invocations(model: &Model) -> TokenStream {
                 }
             }
             #rights
+            #error_lists
+        }
+    }
+}
+
+/// `errors()` and `handler_errors()` for the entries `(variant path, errors)`.
+fn error_list_fns(entries: impl Iterator<Item = (TokenStream, Vec<EntryError>)>) -> TokenStream {
+    let list = |errors: &[EntryError], keep: fn(&EntryError) -> bool| {
+        let names = errors.iter().filter(|e| keep(e)).map(|e| ident(&e.name));
+        quote! { &[#(Error::#names),*] }
+    };
+    let mut all = Vec::new();
+    let mut handler = Vec::new();
+    for (variant, errors) in entries {
+        let every = list(&errors, |_| true);
+        let own = list(&errors, |e| e.handler || e.cap_argument);
+        all.push(quote! { #variant => #every, });
+        handler.push(quote! { #variant => #own, });
+    }
+    quote! {
+        /// Every error it can return, in code order: the dispatcher's own, the lookup
+        /// errors of capability arguments and the errors its handler declares.
+        pub const fn errors(self) -> &'static [Error] {
+            match self {
+                #(#all)*
+            }
+        }
+        /// The errors its handler may return: those declared in the schema and the lookup
+        /// errors of capability arguments. The dispatcher reports any other as ABI drift.
+        pub const fn handler_errors(self) -> &'static [Error] {
+            match self {
+                #(#handler)*
+            }
         }
     }
 }

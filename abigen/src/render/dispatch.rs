@@ -42,6 +42,27 @@ pub fn render(model: &Model) -> String {
     let invoke_fn = model
         .invoke_syscall()
         .map(|invoke| invoke_fn(model, invoke, &invalid, &mut verbatim));
+    let has_handlers = !model.invocations.is_empty()
+        || model.syscalls.iter().any(|s| s.kind == SyscallKind::Plain);
+    let checked_fn = has_handlers.then(|| {
+        quote! {
+            /// Returns a handler's `result`, first reporting through [`Kernel::undeclared_error`]
+            /// an error that `allowed` (the entry's `handler_errors()`) does not list.
+            fn checked<K: Kernel, T>(
+                k: &mut K,
+                entry: &'static str,
+                allowed: &[abi::Error],
+                result: Result<T, abi::Error>,
+            ) -> Result<T, abi::Error> {
+                if let Err(error) = &result
+                    && !allowed.contains(error)
+                {
+                    k.undeclared_error(entry, *error);
+                }
+                result
+            }
+        }
+    });
     let unknown_label_doc = format!(
         " A label that is not an invocation of the capability's object type fails with `{}`; a capability\n without a needed right fails with `{}`.",
         model.dispatch.unknown_label, model.dispatch.insufficient_rights
@@ -61,6 +82,11 @@ pub fn render(model: &Model) -> String {
             fn error_value(&mut self, error: abi::Error) -> u64 {
                 let _ = error;
                 0
+            }
+            /// Called when the handler of `entry` returned `error`, which the schema neither
+            /// declares for it nor implies (ABI drift); the dispatcher still returns `error`.
+            fn undeclared_error(&mut self, entry: &'static str, error: abi::Error) {
+                let _ = (entry, error);
             }
             #(#syscall_methods)*
             #(#invocation_methods)*
@@ -85,6 +111,7 @@ pub fn render(model: &Model) -> String {
         }
 
         #invoke_fn
+        #checked_fn
     };
     format_rust(
         "The kernel's syscall dispatcher: decodes trap registers into typed calls on the `Kernel` trait.",
@@ -196,10 +223,15 @@ fn syscall_arm(s: &Syscall, invalid: &proc_macro2::Ident) -> TokenStream {
     }
     let method = ident(&format!("sys_{}", s.name));
     let (lets, names) = decode_args(&s.args, 0, invalid);
-    let call = encode_result(quote! { k.#method(#(#names),*) }, &s.results);
+    let entry = quote! { abi::Syscall::#variant };
+    let call = encode_result(
+        quote! { checked(k, #entry.name(), #entry.handler_errors(), result) },
+        &s.results,
+    );
     quote! {
         abi::Syscall::#variant => {
             #(#lets)*
+            let result = k.#method(#(#names),*);
             #call
         }
     }
@@ -213,10 +245,15 @@ fn invocation_arm(
     let variant = ident(&i.variant_name());
     let method = ident(&i.fn_name());
     let (lets, names) = decode_args(&i.args, payload_start, invalid);
-    let call = encode_result(quote! { k.#method(target #(, #names)*) }, &i.results);
+    let entry = quote! { abi::Invocation::#variant };
+    let call = encode_result(
+        quote! { checked(k, #entry.name(), #entry.handler_errors(), result) },
+        &i.results,
+    );
     quote! {
         abi::Invocation::#variant => {
             #(#lets)*
+            let result = k.#method(target #(, #names)*);
             #call
         }
     }

@@ -4,7 +4,7 @@ use askama::Template;
 
 use super::GENERATED_HEADER;
 use crate::fingerprint::fingerprint;
-use crate::model::{Arch, IntType, Model, Param, PerCpu, Type};
+use crate::model::{Arch, EntryError, IntType, Model, Param, PerCpu};
 use crate::names::{screaming_case, snake_case};
 use crate::validate::RIGHTS_FLAG_SET;
 
@@ -215,7 +215,7 @@ pub fn render_c_header(model: &Model) -> String {
                     define(
                         format!("{prefix}_SYS_{}", s.const_name()),
                         s.number.to_string(),
-                        &s.doc,
+                        &with_errors(&s.doc, &model.syscall_errors(s)),
                     )
                 })
                 .collect(),
@@ -243,7 +243,7 @@ pub fn render_c_header(model: &Model) -> String {
                     define(
                         format!("{prefix}_LABEL_{}", i.const_name()),
                         format!("{:#x}", i.label),
-                        &i.doc,
+                        &with_errors(&i.doc, &model.invocation_errors(i)),
                     )
                 })
                 .collect(),
@@ -391,6 +391,32 @@ struct Markdown<'a> {
     retired: Vec<(String, String, String)>,
 }
 
+/// An entry's doc followed by the names of the errors it can return, for the C header.
+fn with_errors(doc: &str, errors: &[EntryError]) -> String {
+    if errors.is_empty() {
+        return format!("{doc} Errors: none.");
+    }
+    let names: Vec<&str> = errors.iter().map(|e| e.name.as_str()).collect();
+    format!("{doc} Errors: {}.", names.join(", "))
+}
+
+/// The `- Errors:` list of an entry: each error with where it comes from and its doc.
+fn error_facts(model: &Model, errors: &[EntryError]) -> Vec<String> {
+    if errors.is_empty() {
+        return vec!["- Errors: none.".to_owned()];
+    }
+    let mut facts = vec!["- Errors:".to_owned()];
+    for e in errors {
+        let doc = model
+            .errors
+            .iter()
+            .find(|x| x.name == e.name)
+            .map_or("", |x| x.doc.as_str());
+        facts.push(format!("  - `{}` ({}): {}", e.name, e.source(), doc));
+    }
+    facts
+}
+
 /// Makes text safe inside a Markdown table cell.
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
@@ -418,11 +444,6 @@ fn anchor(title: &str) -> String {
 fn code_list(items: &[&str]) -> String {
     let parts: Vec<String> = items.iter().map(|i| format!("`{i}`")).collect();
     parts.join(", ")
-}
-
-/// Whether decoding a value of `ty` can fail with the invalid-argument error.
-fn checked(ty: &Type) -> bool {
-    !matches!(ty, Type::Int(IntType::U64) | Type::Cap | Type::Uaddr)
 }
 
 fn register_rows(params: &[Param], first: usize, arches: &[Arch]) -> Vec<RegisterRow> {
@@ -533,22 +554,20 @@ pub fn render_markdown(model: &Model) -> String {
         .iter()
         .map(|s| {
             let title = format!("`{}` — syscall {}", s.name, s.number);
-            let mut facts = vec![format!("- Number: {} (`abi::sys::{}`).", s.number, s.const_name())];
+            let mut facts = vec![format!(
+                "- Number: {} (`abi::sys::{}`).",
+                s.number,
+                s.const_name()
+            )];
             if s.kind == crate::model::SyscallKind::Invoke {
-                facts.push("- This is the invoke path; see [invocations](#object-types-and-invocations).".to_owned());
-            } else {
-                let mut errors = Vec::new();
-                if s.args.iter().any(|p| checked(&p.ty)) {
-                    errors.push(d.invalid_argument.as_str());
-                }
-                facts.push(if errors.is_empty() {
-                    "- Errors the dispatcher itself returns: none; the handler's errors pass through.".to_owned()
-                } else {
-                    format!(
-                        "- Errors the dispatcher itself returns: {}; the handler's errors pass through.",
-                        code_list(&errors)
-                    )
-                });
+                facts.push(
+                    "- This is the invoke path; see [invocations](#object-types-and-invocations)."
+                        .to_owned(),
+                );
+            }
+            facts.extend(error_facts(model, &model.syscall_errors(s)));
+            if s.kind == crate::model::SyscallKind::Invoke {
+                facts.push("  - and each invocation's own errors.".to_owned());
             }
             EntryView {
                 number: s.number.to_string(),
@@ -578,14 +597,7 @@ pub fn render_markdown(model: &Model) -> String {
                 let rights: Vec<&str> = i.rights.iter().map(String::as_str).collect();
                 code_list(&rights)
             };
-            let mut errors = vec![d.unknown_label.as_str()];
-            if !i.rights.is_empty() {
-                errors.push(d.insufficient_rights.as_str());
-            }
-            if i.args.iter().any(|p| checked(&p.ty)) {
-                errors.push(d.invalid_argument.as_str());
-            }
-            let facts = vec![
+            let mut facts = vec![
                 format!(
                     "- Object type `{}`, label {:#x} (`abi::label::{}`); trona: `{}`.",
                     i.object,
@@ -594,11 +606,8 @@ pub fn render_markdown(model: &Model) -> String {
                     i.fn_name()
                 ),
                 format!("- Rights the capability needs: {rights}."),
-                format!(
-                    "- Errors the dispatcher itself returns: {}; capability lookup and the handler add their own.",
-                    code_list(&errors)
-                ),
             ];
+            facts.extend(error_facts(model, &model.invocation_errors(i)));
             let mut registers = Vec::new();
             if let Some(invoke) = invoke {
                 registers = register_rows(&invoke.args, 0, arches);

@@ -18,6 +18,11 @@ pub trait Kernel {
         let _ = error;
         0
     }
+    /// Called when the handler of `entry` returned `error`, which the schema neither
+    /// declares for it nor implies (ABI drift); the dispatcher still returns `error`.
+    fn undeclared_error(&mut self, entry: &'static str, error: abi::Error) {
+        let _ = (entry, error);
+    }
     /// Do nothing and return; measures the trap round trip.
     fn sys_null(&mut self) -> Result<(), abi::Error>;
     /// Give up the rest of the time slice to the next thread of the same priority.
@@ -194,16 +199,57 @@ fn decode_and_call<K: Kernel>(
     args: &[u64; 6],
 ) -> Result<u64, abi::Error> {
     match abi::Syscall::try_from(number)? {
-        abi::Syscall::Null => k.sys_null().map(|()| 0),
+        abi::Syscall::Null => {
+            let result = k.sys_null();
+            checked(
+                    k,
+                    abi::Syscall::Null.name(),
+                    abi::Syscall::Null.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
+        }
         abi::Syscall::Invoke => invoke(k, args),
-        abi::Syscall::SchedYield => k.sys_sched_yield().map(|()| 0),
+        abi::Syscall::SchedYield => {
+            let result = k.sys_sched_yield();
+            checked(
+                    k,
+                    abi::Syscall::SchedYield.name(),
+                    abi::Syscall::SchedYield.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
+        }
         abi::Syscall::DebugWrite => {
             let buf = abi::UserAddr(args[0]);
             let len = args[1];
-            k.sys_debug_write(buf, len)
+            let result = k.sys_debug_write(buf, len);
+            checked(
+                k,
+                abi::Syscall::DebugWrite.name(),
+                abi::Syscall::DebugWrite.handler_errors(),
+                result,
+            )
         }
-        abi::Syscall::ThreadExit => k.sys_thread_exit().map(|()| 0),
-        abi::Syscall::Ticks => k.sys_ticks(),
+        abi::Syscall::ThreadExit => {
+            let result = k.sys_thread_exit();
+            checked(
+                    k,
+                    abi::Syscall::ThreadExit.name(),
+                    abi::Syscall::ThreadExit.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
+        }
+        abi::Syscall::Ticks => {
+            let result = k.sys_ticks();
+            checked(
+                k,
+                abi::Syscall::Ticks.name(),
+                abi::Syscall::Ticks.handler_errors(),
+                result,
+            )
+        }
     }
 }
 /// The invoke path: look up the capability, select the invocation by (object type, label),
@@ -224,72 +270,195 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
                 .map_err(|_| abi::Error::InvalidArgument)?;
             let dest_cnode = abi::CPtr(args[4]);
             let dest_index = args[5];
-            k.untyped_retype(target, object_type, size_bits, dest_cnode, dest_index)
+            let result = k
+                .untyped_retype(target, object_type, size_bits, dest_cnode, dest_index);
+            checked(
+                    k,
+                    abi::Invocation::UntypedRetype.name(),
+                    abi::Invocation::UntypedRetype.handler_errors(),
+                    result,
+                )
                 .map(|()| 0)
         }
-        abi::Invocation::UntypedDescribe => k.untyped_describe(target),
+        abi::Invocation::UntypedDescribe => {
+            let result = k.untyped_describe(target);
+            checked(
+                k,
+                abi::Invocation::UntypedDescribe.name(),
+                abi::Invocation::UntypedDescribe.handler_errors(),
+                result,
+            )
+        }
         abi::Invocation::TcbConfigure => {
             let cspace = abi::CPtr(args[2]);
             let vspace = abi::CPtr(args[3]);
-            k.tcb_configure(target, cspace, vspace).map(|()| 0)
+            let result = k.tcb_configure(target, cspace, vspace);
+            checked(
+                    k,
+                    abi::Invocation::TcbConfigure.name(),
+                    abi::Invocation::TcbConfigure.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
         }
-        abi::Invocation::TcbResume => k.tcb_resume(target).map(|()| 0),
-        abi::Invocation::TcbSuspend => k.tcb_suspend(target).map(|()| 0),
+        abi::Invocation::TcbResume => {
+            let result = k.tcb_resume(target);
+            checked(
+                    k,
+                    abi::Invocation::TcbResume.name(),
+                    abi::Invocation::TcbResume.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
+        }
+        abi::Invocation::TcbSuspend => {
+            let result = k.tcb_suspend(target);
+            checked(
+                    k,
+                    abi::Invocation::TcbSuspend.name(),
+                    abi::Invocation::TcbSuspend.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
+        }
         abi::Invocation::TcbWriteRegisters => {
             let regs = abi::UserAddr(args[2]);
-            k.tcb_write_registers(target, regs).map(|()| 0)
+            let result = k.tcb_write_registers(target, regs);
+            checked(
+                    k,
+                    abi::Invocation::TcbWriteRegisters.name(),
+                    abi::Invocation::TcbWriteRegisters.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
         }
         abi::Invocation::TcbSetAffinity => {
             let cpu = u32::try_from(args[2]).map_err(|_| abi::Error::InvalidArgument)?;
-            k.tcb_set_affinity(target, cpu).map(|()| 0)
+            let result = k.tcb_set_affinity(target, cpu);
+            checked(
+                    k,
+                    abi::Invocation::TcbSetAffinity.name(),
+                    abi::Invocation::TcbSetAffinity.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
         }
         abi::Invocation::TcbReadRegisters => {
             let regs = abi::UserAddr(args[2]);
-            k.tcb_read_registers(target, regs).map(|()| 0)
+            let result = k.tcb_read_registers(target, regs);
+            checked(
+                    k,
+                    abi::Invocation::TcbReadRegisters.name(),
+                    abi::Invocation::TcbReadRegisters.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
         }
         abi::Invocation::TcbSetPriority => {
             let priority = u8::try_from(args[2])
                 .map_err(|_| abi::Error::InvalidArgument)?;
-            k.tcb_set_priority(target, priority).map(|()| 0)
+            let result = k.tcb_set_priority(target, priority);
+            checked(
+                    k,
+                    abi::Invocation::TcbSetPriority.name(),
+                    abi::Invocation::TcbSetPriority.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
         }
         abi::Invocation::TcbBindNotification => {
             let notification = abi::CPtr(args[2]);
-            k.tcb_bind_notification(target, notification).map(|()| 0)
+            let result = k.tcb_bind_notification(target, notification);
+            checked(
+                    k,
+                    abi::Invocation::TcbBindNotification.name(),
+                    abi::Invocation::TcbBindNotification.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
         }
         abi::Invocation::TcbUnbindNotification => {
-            k.tcb_unbind_notification(target).map(|()| 0)
+            let result = k.tcb_unbind_notification(target);
+            checked(
+                    k,
+                    abi::Invocation::TcbUnbindNotification.name(),
+                    abi::Invocation::TcbUnbindNotification.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
         }
         abi::Invocation::TcbGetCpuTimes => {
             let times = abi::UserAddr(args[2]);
-            k.tcb_get_cpu_times(target, times).map(|()| 0)
+            let result = k.tcb_get_cpu_times(target, times);
+            checked(
+                    k,
+                    abi::Invocation::TcbGetCpuTimes.name(),
+                    abi::Invocation::TcbGetCpuTimes.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
         }
         abi::Invocation::VSpaceMapFrame => {
             let frame = abi::CPtr(args[2]);
             let vaddr = args[3];
             let rights = abi::Rights::from_bits(args[4])
                 .ok_or(abi::Error::InvalidArgument)?;
-            k.vspace_map_frame(target, frame, vaddr, rights).map(|()| 0)
+            let result = k.vspace_map_frame(target, frame, vaddr, rights);
+            checked(
+                    k,
+                    abi::Invocation::VSpaceMapFrame.name(),
+                    abi::Invocation::VSpaceMapFrame.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
         }
         abi::Invocation::VSpaceUnmapFrame => {
             let frame = abi::CPtr(args[2]);
-            k.vspace_unmap_frame(target, frame).map(|()| 0)
+            let result = k.vspace_unmap_frame(target, frame);
+            checked(
+                    k,
+                    abi::Invocation::VSpaceUnmapFrame.name(),
+                    abi::Invocation::VSpaceUnmapFrame.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
         }
         abi::Invocation::VSpaceMapTable => {
             let table = abi::CPtr(args[2]);
             let vaddr = args[3];
             let level = u8::try_from(args[4]).map_err(|_| abi::Error::InvalidArgument)?;
-            k.vspace_map_table(target, table, vaddr, level).map(|()| 0)
+            let result = k.vspace_map_table(target, table, vaddr, level);
+            checked(
+                    k,
+                    abi::Invocation::VSpaceMapTable.name(),
+                    abi::Invocation::VSpaceMapTable.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
         }
         abi::Invocation::VSpaceLookup => {
             let vaddr = args[2];
-            k.vspace_lookup(target, vaddr)
+            let result = k.vspace_lookup(target, vaddr);
+            checked(
+                k,
+                abi::Invocation::VSpaceLookup.name(),
+                abi::Invocation::VSpaceLookup.handler_errors(),
+                result,
+            )
         }
         abi::Invocation::CNodeCopy => {
             let dest_index = args[2];
             let src = abi::CPtr(args[3]);
             let rights = abi::Rights::from_bits(args[4])
                 .ok_or(abi::Error::InvalidArgument)?;
-            k.cnode_copy(target, dest_index, src, rights).map(|()| 0)
+            let result = k.cnode_copy(target, dest_index, src, rights);
+            checked(
+                    k,
+                    abi::Invocation::CNodeCopy.name(),
+                    abi::Invocation::CNodeCopy.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
         }
         abi::Invocation::CNodeMint => {
             let dest_index = args[2];
@@ -297,31 +466,136 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
             let rights = abi::Rights::from_bits(args[4])
                 .ok_or(abi::Error::InvalidArgument)?;
             let badge = args[5];
-            k.cnode_mint(target, dest_index, src, rights, badge).map(|()| 0)
+            let result = k.cnode_mint(target, dest_index, src, rights, badge);
+            checked(
+                    k,
+                    abi::Invocation::CNodeMint.name(),
+                    abi::Invocation::CNodeMint.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
         }
         abi::Invocation::CNodeMoveCap => {
             let dest_index = args[2];
             let src = abi::CPtr(args[3]);
-            k.cnode_move_cap(target, dest_index, src).map(|()| 0)
+            let result = k.cnode_move_cap(target, dest_index, src);
+            checked(
+                    k,
+                    abi::Invocation::CNodeMoveCap.name(),
+                    abi::Invocation::CNodeMoveCap.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
         }
         abi::Invocation::CNodeDelete => {
             let index = args[2];
-            k.cnode_delete(target, index).map(|()| 0)
+            let result = k.cnode_delete(target, index);
+            checked(
+                    k,
+                    abi::Invocation::CNodeDelete.name(),
+                    abi::Invocation::CNodeDelete.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
         }
-        abi::Invocation::FramePhysicalAddress => k.frame_physical_address(target),
-        abi::Invocation::PageTableUnmap => k.page_table_unmap(target).map(|()| 0),
-        abi::Invocation::NotificationSignal => k.notification_signal(target).map(|()| 0),
-        abi::Invocation::NotificationWait => k.notification_wait(target),
-        abi::Invocation::NotificationPoll => k.notification_poll(target),
-        abi::Invocation::KernelDebugCheckFrames => k.kernel_debug_check_frames(target),
+        abi::Invocation::FramePhysicalAddress => {
+            let result = k.frame_physical_address(target);
+            checked(
+                k,
+                abi::Invocation::FramePhysicalAddress.name(),
+                abi::Invocation::FramePhysicalAddress.handler_errors(),
+                result,
+            )
+        }
+        abi::Invocation::PageTableUnmap => {
+            let result = k.page_table_unmap(target);
+            checked(
+                    k,
+                    abi::Invocation::PageTableUnmap.name(),
+                    abi::Invocation::PageTableUnmap.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
+        }
+        abi::Invocation::NotificationSignal => {
+            let result = k.notification_signal(target);
+            checked(
+                    k,
+                    abi::Invocation::NotificationSignal.name(),
+                    abi::Invocation::NotificationSignal.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
+        }
+        abi::Invocation::NotificationWait => {
+            let result = k.notification_wait(target);
+            checked(
+                k,
+                abi::Invocation::NotificationWait.name(),
+                abi::Invocation::NotificationWait.handler_errors(),
+                result,
+            )
+        }
+        abi::Invocation::NotificationPoll => {
+            let result = k.notification_poll(target);
+            checked(
+                k,
+                abi::Invocation::NotificationPoll.name(),
+                abi::Invocation::NotificationPoll.handler_errors(),
+                result,
+            )
+        }
+        abi::Invocation::KernelDebugCheckFrames => {
+            let result = k.kernel_debug_check_frames(target);
+            checked(
+                k,
+                abi::Invocation::KernelDebugCheckFrames.name(),
+                abi::Invocation::KernelDebugCheckFrames.handler_errors(),
+                result,
+            )
+        }
         abi::Invocation::KernelDebugFrameCount => {
             let state = u8::try_from(args[2]).map_err(|_| abi::Error::InvalidArgument)?;
-            k.kernel_debug_frame_count(target, state)
+            let result = k.kernel_debug_frame_count(target, state);
+            checked(
+                k,
+                abi::Invocation::KernelDebugFrameCount.name(),
+                abi::Invocation::KernelDebugFrameCount.handler_errors(),
+                result,
+            )
         }
-        abi::Invocation::KernelDebugFaultCount => k.kernel_debug_fault_count(target),
+        abi::Invocation::KernelDebugFaultCount => {
+            let result = k.kernel_debug_fault_count(target);
+            checked(
+                k,
+                abi::Invocation::KernelDebugFaultCount.name(),
+                abi::Invocation::KernelDebugFaultCount.handler_errors(),
+                result,
+            )
+        }
         abi::Invocation::KernelDebugShutdown => {
             let code = u32::try_from(args[2]).map_err(|_| abi::Error::InvalidArgument)?;
-            k.kernel_debug_shutdown(target, code).map(|()| 0)
+            let result = k.kernel_debug_shutdown(target, code);
+            checked(
+                    k,
+                    abi::Invocation::KernelDebugShutdown.name(),
+                    abi::Invocation::KernelDebugShutdown.handler_errors(),
+                    result,
+                )
+                .map(|()| 0)
         }
     }
+}
+/// Returns a handler's `result`, first reporting through [`Kernel::undeclared_error`]
+/// an error that `allowed` (the entry's `handler_errors()`) does not list.
+fn checked<K: Kernel, T>(
+    k: &mut K,
+    entry: &'static str,
+    allowed: &[abi::Error],
+    result: Result<T, abi::Error>,
+) -> Result<T, abi::Error> {
+    if let Err(error) = &result && !allowed.contains(error) {
+        k.undeclared_error(entry, *error);
+    }
+    result
 }

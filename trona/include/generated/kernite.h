@@ -10,8 +10,8 @@
 
 #define KERNITE_ABI_NAME "kernite"
 #define KERNITE_ABI_VERSION_MAJOR 1
-#define KERNITE_ABI_VERSION_MINOR 0
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0x1bb66dadb114cf8f)
+#define KERNITE_ABI_VERSION_MINOR 1
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0x4bb367959977fe38)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
@@ -52,17 +52,17 @@
 #define KERNITE_ROOT_SLOT_FIRST_FREE UINT64_C(16)
 
 /* Syscall numbers (the number register). */
-/** Do nothing and return; measures the trap round trip. */
+/** Do nothing and return; measures the trap round trip. Errors: none. */
 #define KERNITE_SYS_NULL 0
-/** Invoke a capability: the label selects the operation, the remaining registers carry its arguments. */
+/** Invoke a capability: the label selects the operation, the remaining registers carry its arguments. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument. */
 #define KERNITE_SYS_INVOKE 1
-/** Give up the rest of the time slice to the next thread of the same priority. */
+/** Give up the rest of the time slice to the next thread of the same priority. Errors: none. */
 #define KERNITE_SYS_SCHED_YIELD 2
-/** Write bytes to the kernel debug console. */
+/** Write bytes to the kernel debug console. Errors: InvalidUserPointer. */
 #define KERNITE_SYS_DEBUG_WRITE 3
-/** End the calling thread; its TCB becomes inactive. Does not return. */
+/** End the calling thread; its TCB becomes inactive. Does not return. Errors: none. */
 #define KERNITE_SYS_THREAD_EXIT 5
-/** Read the number of timer ticks since boot. */
+/** Read the number of timer ticks since boot. Errors: none. */
 #define KERNITE_SYS_TICKS 6
 
 /* Object types. */
@@ -84,63 +84,63 @@
 #define KERNITE_OBJECT_KERNEL_DEBUG 8
 
 /* Invocation labels (the invoke syscall's label argument). */
-/** Carve a new object out of the untyped region and place a capability to it in a slot. */
+/** Carve a new object out of the untyped region and place a capability to it in a slot. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, SlotOccupied, OutOfMemory, IllegalOperation. */
 #define KERNITE_LABEL_UNTYPED_RETYPE 0x20
-/** Report how much of the untyped region is still free. */
+/** Report how much of the untyped region is still free. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, IllegalOperation. */
 #define KERNITE_LABEL_UNTYPED_DESCRIBE 0x21
-/** Set the thread's CSpace root and address space. */
+/** Set the thread's CSpace root and address space. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, IllegalOperation. */
 #define KERNITE_LABEL_TCB_CONFIGURE 0x40
-/** Make a configured thread runnable. */
+/** Make a configured thread runnable. Errors: InvalidCapability, InsufficientRights, InvalidLabel, IllegalOperation. */
 #define KERNITE_LABEL_TCB_RESUME 0x41
-/** Stop the thread until it is resumed. */
+/** Stop the thread until it is resumed. Errors: InvalidCapability, InsufficientRights, InvalidLabel. */
 #define KERNITE_LABEL_TCB_SUSPEND 0x42
-/** Load the thread's portable register subset from user memory. */
+/** Load the thread's portable register subset from user memory. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidUserPointer. */
 #define KERNITE_LABEL_TCB_WRITE_REGISTERS 0x43
-/** Pin the thread to one CPU. */
+/** Pin the thread to one CPU. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument. */
 #define KERNITE_LABEL_TCB_SET_AFFINITY 0x44
-/** Store the thread's portable register subset into user memory. */
+/** Store the thread's portable register subset into user memory. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidUserPointer. */
 #define KERNITE_LABEL_TCB_READ_REGISTERS 0x45
-/** Set the thread's scheduling priority. */
+/** Set the thread's scheduling priority. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument. */
 #define KERNITE_LABEL_TCB_SET_PRIORITY 0x47
-/** Bind a notification to the thread. */
+/** Bind a notification to the thread. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, IllegalOperation. */
 #define KERNITE_LABEL_TCB_BIND_NOTIFICATION 0x49
-/** Remove the thread's bound notification. */
+/** Remove the thread's bound notification. Errors: InvalidCapability, InsufficientRights, InvalidLabel, IllegalOperation. */
 #define KERNITE_LABEL_TCB_UNBIND_NOTIFICATION 0x4a
-/** Report the CPU time the thread has used, split into user and system time. */
+/** Report the CPU time the thread has used, split into user and system time. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidUserPointer. */
 #define KERNITE_LABEL_TCB_GET_CPU_TIMES 0x4b
-/** Map a frame into this address space. */
+/** Map a frame into this address space. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, AlreadyMapped, MissingTable, IllegalOperation. */
 #define KERNITE_LABEL_VSPACE_MAP_FRAME 0x60
-/** Remove a frame mapping and flush it from the TLB. */
+/** Remove a frame mapping and flush it from the TLB. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, NotMapped, IllegalOperation. */
 #define KERNITE_LABEL_VSPACE_UNMAP_FRAME 0x61
-/** Install a page table so that frames can be mapped in the range it covers. */
+/** Install a page table so that frames can be mapped in the range it covers. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, AlreadyMapped, MissingTable, IllegalOperation. */
 #define KERNITE_LABEL_VSPACE_MAP_TABLE 0x62
-/** Report whether a page is mapped and with which rights. */
+/** Report whether a page is mapped and with which rights. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument, NotMapped. */
 #define KERNITE_LABEL_VSPACE_LOOKUP 0x63
-/** Copy a capability into this CNode, possibly with fewer rights. */
+/** Copy a capability into this CNode, possibly with fewer rights. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, SlotOccupied, SlotEmpty, IllegalOperation. */
 #define KERNITE_LABEL_CNODE_COPY 0xa0
-/** Copy a capability with reduced rights and a badge. */
+/** Copy a capability with reduced rights and a badge. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, SlotOccupied, SlotEmpty, IllegalOperation. */
 #define KERNITE_LABEL_CNODE_MINT 0xa1
-/** Move a capability into this CNode. */
+/** Move a capability into this CNode. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, SlotOccupied, SlotEmpty, IllegalOperation. */
 #define KERNITE_LABEL_CNODE_MOVE_CAP 0xa2
-/** Delete the capability in a slot; the last capability to an object destroys it. */
+/** Delete the capability in a slot; the last capability to an object destroys it. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, SlotEmpty, IllegalOperation, Busy. */
 #define KERNITE_LABEL_CNODE_DELETE 0xa3
-/** Report the frame's physical address. */
+/** Report the frame's physical address. Errors: InvalidCapability, InsufficientRights, InvalidLabel. */
 #define KERNITE_LABEL_FRAME_PHYSICAL_ADDRESS 0xc0
-/** Remove the table from its VSpace; it must map nothing. */
+/** Remove the table from its VSpace; it must map nothing. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument, NotMapped, IllegalOperation, Busy. */
 #define KERNITE_LABEL_PAGE_TABLE_UNMAP 0xe0
-/** OR the capability's badge (1 when unbadged) into the notification word and wake a waiter. */
+/** OR the capability's badge (1 when unbadged) into the notification word and wake a waiter. Errors: InvalidCapability, InsufficientRights, InvalidLabel. */
 #define KERNITE_LABEL_NOTIFICATION_SIGNAL 0x100
-/** Block until the word is non-zero, then take and clear it. */
+/** Block until the word is non-zero, then take and clear it. Errors: InvalidCapability, InsufficientRights, InvalidLabel, IllegalOperation, WouldBlock. */
 #define KERNITE_LABEL_NOTIFICATION_WAIT 0x101
-/** Take and clear the word without blocking; WouldBlock when it is zero. */
+/** Take and clear the word without blocking; WouldBlock when it is zero. Errors: InvalidCapability, InsufficientRights, InvalidLabel, WouldBlock. */
 #define KERNITE_LABEL_NOTIFICATION_POLL 0x102
-/** Run the three-state frame-table checker over all physical memory. */
+/** Run the three-state frame-table checker over all physical memory. Errors: InvalidCapability, InsufficientRights, InvalidLabel, IllegalOperation. */
 #define KERNITE_LABEL_KERNEL_DEBUG_CHECK_FRAMES 0x120
-/** Count the frames in one state of the frame table. */
+/** Count the frames in one state of the frame table. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument. */
 #define KERNITE_LABEL_KERNEL_DEBUG_FRAME_COUNT 0x121
-/** Report how many user faults have been contained. */
+/** Report how many user faults have been contained. Errors: InvalidCapability, InsufficientRights, InvalidLabel. */
 #define KERNITE_LABEL_KERNEL_DEBUG_FAULT_COUNT 0x122
-/** Power the machine off with an exit status (QEMU exit device or semihosting). */
+/** Power the machine off with an exit status (QEMU exit device or semihosting). Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument. */
 #define KERNITE_LABEL_KERNEL_DEBUG_SHUTDOWN 0x123
 
 /* Error codes (the status register; 0 is success). */
