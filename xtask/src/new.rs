@@ -136,7 +136,7 @@ fn next_steps(added: &Added, documented: bool) -> String {
         }
     };
     let mut steps = vec![
-        "Add `args` / `results` to the new entry in schema.toml if it takes or returns anything, then run `cargo xtask gen` again.".to_owned(),
+        "Add `args` / `results` to the new entry in schema.toml if it takes or returns anything, and `errors` for what its handler can return (docs/adding-a-syscall.md), then run `cargo xtask gen` again.".to_owned(),
         format!(
             "Implement the handler `Kernel::{method}` in kernel/src/syscall.rs; until then the kernel does not compile (missing trait item)."
         ),
