@@ -310,7 +310,7 @@ pub fn user_fault(frame: &mut UserFrame, info: FaultInfo) {
                 "wrong bad-return details {info:x?}"
             );
             crate::println!("arch selftest: OK");
-            arch::shutdown(0);
+            crate::power_off(0);
         }
         _ => panic!(
             "arch selftest: unexpected user fault {info:x?} in thread {}",

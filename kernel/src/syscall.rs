@@ -421,7 +421,6 @@ impl Kernel for KernelImpl {
     }
 
     fn kernel_debug_shutdown(&mut self, _target: Resolved, code: u32) -> Result<(), Error> {
-        crate::println!("shutdown requested with code {code}");
-        arch::shutdown(code)
+        crate::power_off(code)
     }
 }

@@ -32,6 +32,8 @@ pub struct SerialReport {
     pub arch_selftest_ok: bool,
     /// Every [`ABI_DRIFT`] report, from the marker on (`ABI DRIFT: Tcb.resume returned ...`).
     pub abi_drift: Vec<String>,
+    /// The code of the kernel's last `shutdown requested with code <N>` line.
+    pub shutdown_requested: Option<u32>,
 }
 
 /// One `BENCH <name> median=<cycles> iterations=<n>` line.
@@ -62,6 +64,10 @@ impl SerialReport {
     }
 
     fn add_line(&mut self, line: &str) {
+        if let Some(code) = shutdown_request(line) {
+            self.shutdown_requested = Some(code);
+            return;
+        }
         // Found anywhere in the line: output of another writer may precede it.
         if let Some(at) = line.find(ABI_DRIFT) {
             self.abi_drift.push(line[at..].to_string());
@@ -142,7 +148,7 @@ impl SerialReport {
                 unknown.join(", ")
             ));
         }
-        check_exit(exit, &mut verdict);
+        check_exit(exit, self.shutdown_requested, &mut verdict);
         if !verdict.problems.is_empty() && verdict.failed == 0 {
             // The suite itself reported no failure, but the run is still wrong: count it.
             verdict.failed = 1;
@@ -167,13 +173,23 @@ impl SerialReport {
 
     /// Judges an init boot: `INIT OK` and a clean shutdown; one check.
     pub fn judge_init(&self, exit: Option<MachineExit>) -> Verdict {
-        judge_one_line(self.init_ok, "init never printed `INIT OK`", exit)
+        judge_one_line(
+            self.init_ok,
+            "init never printed `INIT OK`",
+            exit,
+            self.shutdown_requested,
+        )
     }
 
     /// Judges an arch self-test boot: [`ARCH_SELFTEST_OK`] and a clean shutdown; one check.
     pub fn judge_arch_selftest(&self, exit: Option<MachineExit>) -> Verdict {
         let missing = format!("the kernel never printed `{ARCH_SELFTEST_OK}`");
-        judge_one_line(self.arch_selftest_ok, &missing, exit)
+        judge_one_line(
+            self.arch_selftest_ok,
+            &missing,
+            exit,
+            self.shutdown_requested,
+        )
     }
 
     /// Judges a benchmark run: at least one `BENCH` line and a clean shutdown.
@@ -190,7 +206,7 @@ impl SerialReport {
                 .problems
                 .push(format!("benchmark `{name}` failed: {why}"));
         }
-        check_exit(exit, &mut verdict);
+        check_exit(exit, self.shutdown_requested, &mut verdict);
         verdict.failed = verdict.problems.len() as u64;
         verdict
     }
@@ -198,12 +214,17 @@ impl SerialReport {
 
 /// One check: the boot printed its success line (`printed`, else the problem `missing`)
 /// and shut down cleanly.
-fn judge_one_line(printed: bool, missing: &str, exit: Option<MachineExit>) -> Verdict {
+fn judge_one_line(
+    printed: bool,
+    missing: &str,
+    exit: Option<MachineExit>,
+    requested: Option<u32>,
+) -> Verdict {
     let mut verdict = Verdict::default();
     if !printed {
         verdict.problems.push(missing.to_string());
     }
-    check_exit(exit, &mut verdict);
+    check_exit(exit, requested, &mut verdict);
     if verdict.problems.is_empty() {
         verdict.passed = 1;
     } else {
@@ -217,8 +238,14 @@ pub fn shutdown_request(line: &str) -> Option<u32> {
     line.trim().strip_prefix(SHUTDOWN_REQUESTED)?.parse().ok()
 }
 
-fn check_exit(exit: Option<MachineExit>, verdict: &mut Verdict) {
+/// A clean exit is shutdown code 0 that the kernel itself asked for: on x86_64 QEMU's own
+/// start-up failures exit with the same status (1) as the kernel's shutdown(0).
+fn check_exit(exit: Option<MachineExit>, requested: Option<u32>, verdict: &mut Verdict) {
     match exit {
+        Some(MachineExit::Shutdown(0)) if requested != Some(0) => verdict.problems.push(format!(
+            "QEMU's exit status means shutdown code 0, but the kernel never printed \
+             `{SHUTDOWN_REQUESTED}0`: QEMU itself failed (see its messages above)"
+        )),
         Some(MachineExit::Shutdown(0)) => {}
         Some(other) => verdict
             .problems
@@ -286,30 +313,33 @@ mod tests {
     #[test]
     fn suite_verdicts() {
         let good = "kernel banner\nTEST a ... ok\nCOVERS sys.null\nTEST b ... ok\r\n\
-                    COVERS Tcb.resume\nRESULT 2 passed, 0 failed\n";
+                    COVERS Tcb.resume\nRESULT 2 passed, 0 failed\nshutdown requested with code 0\n";
         check_suite(good, CLEAN, (2, 0, &[]));
+        // The exit status alone is not a clean shutdown: QEMU's own failures look the same.
+        let unrequested = good.replace("shutdown requested with code 0\n", "");
+        check_suite(&unrequested, CLEAN, (2, 1, &["QEMU itself failed"]));
         check_suite(good, Some(MachineExit::Shutdown(1)), (2, 1, &["code 1"]));
         check_suite(good, Some(MachineExit::Reset), (2, 1, &["reset"]));
         check_suite(good, None, (2, 1, &["timed out"]));
 
         let failing = "TEST a ... FAILED: expected 3, got 4\nCOVERS sys.null\nCOVERS Tcb.resume\n\
-                       RESULT 0 passed, 1 failed\n";
+                       RESULT 0 passed, 1 failed\nshutdown requested with code 1\n";
         check_suite(
             failing,
             Some(MachineExit::Shutdown(1)),
             (0, 1, &["expected 3, got 4", "code 1"]),
         );
 
-        let uncovered =
-            "TEST a ... ok\nCOVERS sys.null\nCOVERS Tcb.bogus\nRESULT 1 passed, 0 failed\n";
+        let uncovered = "TEST a ... ok\nCOVERS sys.null\nCOVERS Tcb.bogus\nRESULT 1 passed, 0 failed\n\
+             shutdown requested with code 0\n";
         check_suite(uncovered, CLEAN, (1, 1, &["Tcb.resume", "Tcb.bogus"]));
 
-        let inconsistent =
-            "TEST a ... ok\nCOVERS sys.null\nCOVERS Tcb.resume\nRESULT 5 passed, 0 failed\n";
+        let inconsistent = "TEST a ... ok\nCOVERS sys.null\nCOVERS Tcb.resume\nRESULT 5 passed, 0 failed\n\
+             shutdown requested with code 0\n";
         check_suite(inconsistent, CLEAN, (1, 1, &["disagrees"]));
 
         check_suite(
-            "TEST a ... ok\n",
+            "TEST a ... ok\nshutdown requested with code 0\n",
             CLEAN,
             (1, 1, &["no `RESULT`", "sys.null, Tcb.resume"]),
         );
@@ -317,7 +347,7 @@ mod tests {
 
     #[test]
     fn init_verdicts() {
-        let ok = SerialReport::parse(["booting", "INIT OK"]);
+        let ok = SerialReport::parse(["booting", "INIT OK", "shutdown requested with code 0"]);
         assert_eq!(
             ok.judge_init(CLEAN),
             Verdict {
@@ -327,7 +357,7 @@ mod tests {
             }
         );
         assert_eq!(ok.judge_init(Some(MachineExit::Reset)).failed, 1);
-        let silent = SerialReport::parse(["booting"]);
+        let silent = SerialReport::parse(["booting", "shutdown requested with code 0"]);
         assert_eq!(
             silent.judge_init(CLEAN).problems,
             ["init never printed `INIT OK`"]
@@ -336,7 +366,11 @@ mod tests {
 
     #[test]
     fn arch_selftest_verdicts() {
-        let ok = SerialReport::parse(["arch selftest: entering user mode", "arch selftest: OK\r"]);
+        let ok = SerialReport::parse([
+            "arch selftest: entering user mode",
+            "arch selftest: OK\r",
+            "shutdown requested with code 0",
+        ]);
         assert_eq!(
             ok.judge_arch_selftest(CLEAN),
             Verdict {
@@ -350,7 +384,10 @@ mod tests {
         assert_eq!((panicked.passed, panicked.failed), (0, 1));
         assert!(panicked.problems[0].contains("code 1"), "{panicked:?}");
         assert_eq!(ok.judge_arch_selftest(None).failed, 1);
-        let silent = SerialReport::parse(["arch selftest: entering user mode"]);
+        let silent = SerialReport::parse([
+            "arch selftest: entering user mode",
+            "shutdown requested with code 0",
+        ]);
         assert_eq!(
             silent.judge_arch_selftest(CLEAN).problems,
             ["the kernel never printed `arch selftest: OK`"]
@@ -364,6 +401,7 @@ mod tests {
             "booting",
             "\u{1b}[0mABI DRIFT: Tcb.resume returned undeclared error Busy\r",
             "INIT OK",
+            "shutdown requested with code 0",
         ];
         let report = SerialReport::parse(serial);
         assert_eq!(
@@ -380,7 +418,7 @@ mod tests {
         let failed = report.judge_drift(report.judge_init(None));
         assert_eq!((failed.failed, failed.problems.len()), (1, 2), "{failed:?}");
         // Without the line nothing changes.
-        let clean = SerialReport::parse(["INIT OK"]);
+        let clean = SerialReport::parse(["INIT OK", "shutdown requested with code 0"]);
         assert_eq!(
             clean.judge_drift(clean.judge_init(CLEAN)),
             clean.judge_init(CLEAN)
@@ -404,6 +442,7 @@ mod tests {
             "BENCH null_syscall median=812 iterations=1000",
             "BENCH broken median=x iterations=3",
             "RESULT 1 passed, 0 failed",
+            "shutdown requested with code 0",
         ]);
         let expected = Bench {
             name: "null_syscall".into(),
@@ -414,7 +453,9 @@ mod tests {
         assert_eq!(report.result, Some((1, 0)));
         assert_eq!(report.judge_bench(CLEAN).failed, 0);
         assert_eq!(
-            SerialReport::parse(["nothing"]).judge_bench(CLEAN).failed,
+            SerialReport::parse(["nothing", "shutdown requested with code 0"])
+                .judge_bench(CLEAN)
+                .failed,
             1
         );
     }
