@@ -1429,6 +1429,13 @@ impl Validator<'_> {
                 let (Some(name), Some(ty), Some(count)) = (name, ty, count) else {
                     continue;
                 };
+                if name.get_ref() == "size" {
+                    // The equates name every asm field PERCPU_<FIELD> and the block's size PERCPU_SIZE.
+                    self.d.error(
+                        span_of(&name),
+                        "a per-CPU field may not be named `size`: its equate would collide with `PERCPU_SIZE`",
+                    );
+                }
                 names.insert(self.d, name.get_ref().clone(), span_of(&name));
                 pins.push(r.offset.as_ref());
                 let asm = r.asm.as_ref().is_some_and(|a| *a.get_ref());

@@ -334,6 +334,14 @@ fn percpu_offset_pin_disagrees_with_layout() {
 }
 
 #[test]
+fn percpu_field_named_size_collides_with_the_size_equate() {
+    check(
+        &[("name = \"kernel_sp\"", "name = \"size\"")],
+        "small.toml:176:8: a per-CPU field may not be named `size`: its equate would collide with `PERCPU_SIZE`",
+    );
+}
+
+#[test]
 fn rust_2024_keywords_are_rejected() {
     check(
         &[
