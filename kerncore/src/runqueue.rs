@@ -174,6 +174,13 @@ impl RunQueues {
         (self.ready != 0).then(|| 63 - self.ready.leading_zeros() as u8)
     }
 
+    /// Keeps the ready bitmap true to the queues: clears `priority`'s bit once its queue is empty.
+    fn clear_ready_if_empty(&mut self, priority: u8) {
+        if self.queues[usize::from(priority)].is_empty() {
+            self.ready &= !(1 << priority);
+        }
+    }
+
     /// Appends `thread` to the queue of `priority`.
     pub fn enqueue(
         &mut self,
@@ -190,11 +197,8 @@ impl RunQueues {
     /// Removes and returns the first thread of the highest non-empty priority.
     pub fn dequeue_highest(&mut self, links: &mut impl Links) -> Option<(ThreadId, u8)> {
         let priority = self.highest_priority()?;
-        let queue = &mut self.queues[usize::from(priority)];
-        let thread = queue.pop_front(links)?;
-        if queue.is_empty() {
-            self.ready &= !(1 << priority);
-        }
+        let thread = self.queues[usize::from(priority)].pop_front(links)?;
+        self.clear_ready_if_empty(priority);
         Some((thread, priority))
     }
 
@@ -205,11 +209,8 @@ impl RunQueues {
         thread: ThreadId,
         priority: u8,
     ) -> Result<(), QueueError> {
-        let queue = self.queue_mut(priority)?;
-        queue.remove(links, thread)?;
-        if queue.is_empty() {
-            self.ready &= !(1 << priority);
-        }
+        self.queue_mut(priority)?.remove(links, thread)?;
+        self.clear_ready_if_empty(priority);
         Ok(())
     }
 
