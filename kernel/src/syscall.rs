@@ -296,6 +296,7 @@ impl Kernel for KernelImpl {
             frame.cap.object.paddr,
             vaddr,
             rights,
+            frame.slot.paddr(),
         ))?;
         Self::record_mapping(&frame, Some(mapping))
     }
@@ -306,7 +307,7 @@ impl Kernel for KernelImpl {
         if mapping.vspace != target.cap.object.paddr {
             return Err(Error::NotMapped);
         }
-        vspace::unmap_frame_mapping(frame.cap.object.paddr, mapping);
+        vspace::unmap_frame_mapping(frame.cap.object.paddr, mapping, frame.slot.paddr());
         Self::record_mapping(&frame, None)
     }
 
@@ -326,6 +327,7 @@ impl Kernel for KernelImpl {
             table.cap.object.paddr,
             vaddr,
             level,
+            table.slot.paddr(),
         ))?;
         Self::record_mapping(&table, Some(mapping))
     }
@@ -369,6 +371,14 @@ impl Kernel for KernelImpl {
         let dest = cnode::dest_slot(&target.cap, dest_index)?;
         cnode::check_empty(dest)?;
         cnode::set(dest, Some(source.cap))?;
+        if let Some(mapping) = source.cap.mapping() {
+            vspace::rehome(
+                source.cap.object.paddr,
+                mapping,
+                source.slot.paddr(),
+                dest.paddr(),
+            );
+        }
         cnode::set(source.slot, None)
     }
 
@@ -386,7 +396,7 @@ impl Kernel for KernelImpl {
         if !vspace::table_is_empty(target.cap.object.paddr) {
             return Err(Error::Busy);
         }
-        vspace::unmap_table_mapping(target.cap.object.paddr, mapping);
+        vspace::unmap_table_mapping(target.cap.object.paddr, mapping, target.slot.paddr());
         Self::record_mapping(&target, None)
     }
 
