@@ -9,7 +9,7 @@ pub const ABI_VERSION_MAJOR: u16 = 1;
 /// The ABI's minor version; compatible additions bump it.
 pub const ABI_VERSION_MINOR: u16 = 1;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0x8d96060b93409171;
+pub const ABI_FINGERPRINT: u64 = 0x7bb9a4f873e5b8b5;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.
@@ -204,6 +204,8 @@ pub mod label {
     pub const NOTIFICATION_POLL: u64 = 0x102;
     /// Run the three-state frame-table checker over all physical memory.
     pub const KERNEL_DEBUG_CHECK_FRAMES: u64 = 0x120;
+    /// Run the mapping checker over every VSpace and PageTable: each present user entry names a live object of the right kind whose capability records exactly this mapping, detached tables are empty, and VSpace hold counts match.
+    pub const KERNEL_DEBUG_CHECK_MAPPINGS: u64 = 0x124;
     /// Count the frames in one state of the frame table.
     pub const KERNEL_DEBUG_FRAME_COUNT: u64 = 0x121;
     /// Report how many user faults have been contained.
@@ -347,6 +349,8 @@ pub enum Invocation {
     NotificationPoll,
     /// Run the three-state frame-table checker over all physical memory.
     KernelDebugCheckFrames,
+    /// Run the mapping checker over every VSpace and PageTable: each present user entry names a live object of the right kind whose capability records exactly this mapping, detached tables are empty, and VSpace hold counts match.
+    KernelDebugCheckMappings,
     /// Count the frames in one state of the frame table.
     KernelDebugFrameCount,
     /// Report how many user faults have been contained.
@@ -383,6 +387,7 @@ impl Invocation {
         Invocation::NotificationWait,
         Invocation::NotificationPoll,
         Invocation::KernelDebugCheckFrames,
+        Invocation::KernelDebugCheckMappings,
         Invocation::KernelDebugFrameCount,
         Invocation::KernelDebugFaultCount,
         Invocation::KernelDebugShutdown,
@@ -454,6 +459,9 @@ impl Invocation {
             (ObjectType::KernelDebug, label::KERNEL_DEBUG_CHECK_FRAMES) => {
                 Some(Invocation::KernelDebugCheckFrames)
             }
+            (ObjectType::KernelDebug, label::KERNEL_DEBUG_CHECK_MAPPINGS) => {
+                Some(Invocation::KernelDebugCheckMappings)
+            }
             (ObjectType::KernelDebug, label::KERNEL_DEBUG_FRAME_COUNT) => {
                 Some(Invocation::KernelDebugFrameCount)
             }
@@ -495,6 +503,7 @@ impl Invocation {
             Invocation::NotificationWait => label::NOTIFICATION_WAIT,
             Invocation::NotificationPoll => label::NOTIFICATION_POLL,
             Invocation::KernelDebugCheckFrames => label::KERNEL_DEBUG_CHECK_FRAMES,
+            Invocation::KernelDebugCheckMappings => label::KERNEL_DEBUG_CHECK_MAPPINGS,
             Invocation::KernelDebugFrameCount => label::KERNEL_DEBUG_FRAME_COUNT,
             Invocation::KernelDebugFaultCount => label::KERNEL_DEBUG_FAULT_COUNT,
             Invocation::KernelDebugShutdown => label::KERNEL_DEBUG_SHUTDOWN,
@@ -529,6 +538,7 @@ impl Invocation {
             Invocation::NotificationWait => ObjectType::Notification,
             Invocation::NotificationPoll => ObjectType::Notification,
             Invocation::KernelDebugCheckFrames => ObjectType::KernelDebug,
+            Invocation::KernelDebugCheckMappings => ObjectType::KernelDebug,
             Invocation::KernelDebugFrameCount => ObjectType::KernelDebug,
             Invocation::KernelDebugFaultCount => ObjectType::KernelDebug,
             Invocation::KernelDebugShutdown => ObjectType::KernelDebug,
@@ -563,6 +573,7 @@ impl Invocation {
             Invocation::NotificationWait => "Notification.wait",
             Invocation::NotificationPoll => "Notification.poll",
             Invocation::KernelDebugCheckFrames => "KernelDebug.check_frames",
+            Invocation::KernelDebugCheckMappings => "KernelDebug.check_mappings",
             Invocation::KernelDebugFrameCount => "KernelDebug.frame_count",
             Invocation::KernelDebugFaultCount => "KernelDebug.fault_count",
             Invocation::KernelDebugShutdown => "KernelDebug.shutdown",
@@ -597,6 +608,7 @@ impl Invocation {
             Invocation::NotificationWait => Rights(Rights::READ.0),
             Invocation::NotificationPoll => Rights(Rights::READ.0),
             Invocation::KernelDebugCheckFrames => Rights(Rights::READ.0),
+            Invocation::KernelDebugCheckMappings => Rights(Rights::READ.0),
             Invocation::KernelDebugFrameCount => Rights(Rights::READ.0),
             Invocation::KernelDebugFaultCount => Rights(Rights::READ.0),
             Invocation::KernelDebugShutdown => Rights(Rights::WRITE.0),
@@ -851,6 +863,14 @@ impl Invocation {
                     Error::IllegalOperation,
                 ]
             }
+            Invocation::KernelDebugCheckMappings => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::IllegalOperation,
+                ]
+            }
             Invocation::KernelDebugFrameCount => {
                 &[
                     Error::InvalidCapability,
@@ -1005,6 +1025,7 @@ impl Invocation {
             Invocation::NotificationWait => &[Error::IllegalOperation, Error::WouldBlock],
             Invocation::NotificationPoll => &[Error::WouldBlock],
             Invocation::KernelDebugCheckFrames => &[Error::IllegalOperation],
+            Invocation::KernelDebugCheckMappings => &[Error::IllegalOperation],
             Invocation::KernelDebugFrameCount => &[Error::InvalidArgument],
             Invocation::KernelDebugFaultCount => &[],
             Invocation::KernelDebugShutdown => &[],

@@ -422,6 +422,10 @@ impl Kernel for KernelImpl {
         debug::check_frames()
     }
 
+    fn kernel_debug_check_mappings(&mut self, _target: Resolved) -> Result<u64, Error> {
+        object::mapcheck::check_mappings()
+    }
+
     fn kernel_debug_frame_count(&mut self, _target: Resolved, state: u8) -> Result<u64, Error> {
         debug::frame_count(state)
     }

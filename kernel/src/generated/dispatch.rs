@@ -166,6 +166,11 @@ pub trait Kernel {
         &mut self,
         target: Self::Cap,
     ) -> Result<u64, abi::Error>;
+    /// `KernelDebug.check_mappings` (label 0x124). Run the mapping checker over every VSpace and PageTable: each present user entry names a live object of the right kind whose capability records exactly this mapping, detached tables are empty, and VSpace hold counts match.
+    fn kernel_debug_check_mappings(
+        &mut self,
+        target: Self::Cap,
+    ) -> Result<u64, abi::Error>;
     /// `KernelDebug.frame_count` (label 0x121). Count the frames in one state of the frame table.
     fn kernel_debug_frame_count(
         &mut self,
@@ -551,6 +556,15 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
                 k,
                 abi::Invocation::KernelDebugCheckFrames.name(),
                 abi::Invocation::KernelDebugCheckFrames.handler_errors(),
+                result,
+            )
+        }
+        abi::Invocation::KernelDebugCheckMappings => {
+            let result = k.kernel_debug_check_mappings(target);
+            checked(
+                k,
+                abi::Invocation::KernelDebugCheckMappings.name(),
+                abi::Invocation::KernelDebugCheckMappings.handler_errors(),
                 result,
             )
         }

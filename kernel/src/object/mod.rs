@@ -12,6 +12,7 @@
 pub mod cnode;
 pub mod debug;
 pub mod frames;
+pub mod mapcheck;
 pub mod notification;
 pub mod tcb;
 pub mod untyped;

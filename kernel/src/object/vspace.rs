@@ -33,7 +33,7 @@ pub const MAX_TABLE_LEVEL: u8 = (mmu::LEVELS - 1) as u8;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MissingTable(pub u8);
 
-fn read_entry(table: u64, index: usize) -> u64 {
+pub fn read_entry(table: u64, index: usize) -> u64 {
     debug_assert!(index < mmu::ENTRIES);
     // SAFETY: `table` is a live page table (a VSpace root or an installed PageTable) of
     // ENTRIES u64 entries, reached through the direct map.

@@ -11,7 +11,7 @@
 #define KERNITE_ABI_NAME "kernite"
 #define KERNITE_ABI_VERSION_MAJOR 1
 #define KERNITE_ABI_VERSION_MINOR 1
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0x8d96060b93409171)
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0x7bb9a4f873e5b8b5)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
@@ -136,6 +136,8 @@
 #define KERNITE_LABEL_NOTIFICATION_POLL 0x102
 /** Run the three-state frame-table checker over all physical memory. Errors: InvalidCapability, InsufficientRights, InvalidLabel, IllegalOperation. */
 #define KERNITE_LABEL_KERNEL_DEBUG_CHECK_FRAMES 0x120
+/** Run the mapping checker over every VSpace and PageTable: each present user entry names a live object of the right kind whose capability records exactly this mapping, detached tables are empty, and VSpace hold counts match. Errors: InvalidCapability, InsufficientRights, InvalidLabel, IllegalOperation. */
+#define KERNITE_LABEL_KERNEL_DEBUG_CHECK_MAPPINGS 0x124
 /** Count the frames in one state of the frame table. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument. */
 #define KERNITE_LABEL_KERNEL_DEBUG_FRAME_COUNT 0x121
 /** Report how many user faults have been contained. Errors: InvalidCapability, InsufficientRights, InvalidLabel. */

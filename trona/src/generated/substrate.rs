@@ -274,6 +274,12 @@ pub fn notification_poll(notification: abi::CPtr) -> Result<u64, abi::Error> {
 pub fn kernel_debug_check_frames(kernel_debug: abi::CPtr) -> Result<u64, abi::Error> {
     invoke(kernel_debug, abi::label::KERNEL_DEBUG_CHECK_FRAMES, [0, 0, 0, 0])
 }
+/// Run the mapping checker over every VSpace and PageTable: each present user entry names a live object of the right kind whose capability records exactly this mapping, detached tables are empty, and VSpace hold counts match.
+///
+/// `KernelDebug.check_mappings` (label 0x124); the capability needs rights `read`.
+pub fn kernel_debug_check_mappings(kernel_debug: abi::CPtr) -> Result<u64, abi::Error> {
+    invoke(kernel_debug, abi::label::KERNEL_DEBUG_CHECK_MAPPINGS, [0, 0, 0, 0])
+}
 /// Count the frames in one state of the frame table.
 ///
 /// `KernelDebug.frame_count` (label 0x121); the capability needs rights `read`.
