@@ -12,7 +12,7 @@
 use abi::{CPtr, Error, NUM_CPUS, NUM_PRIORITIES, ObjectType, Rights, UserAddr, UserRegisters};
 use kerncore::{Cap, CapState};
 
-use crate::arch::{self, UserFrame};
+use crate::arch::{self, EntryFrame};
 use crate::generated::dispatch::{Kernel, dispatch};
 use crate::object::cnode::{self, SlotRef};
 use crate::object::tcb::Syscall;
@@ -22,14 +22,20 @@ use crate::sched;
 use crate::usermem::{self, Access, UserSlice};
 
 /// Handles one `syscall` from user mode: decode, dispatch, write the two result registers.
-pub fn handle_syscall(frame: &mut UserFrame) {
+///
+/// The thread's registers are reached only through its TCB (`tcb::with_user_frame`), one
+/// access at a time, as every other path to them does (`Tcb.write_registers` on oneself,
+/// or by another thread while this one is switched away).
+pub fn handle_syscall(frame: EntryFrame) {
     sched::account_user_entry();
-    // The handlers reach the thread's registers through its TCB (`tcb::with_user_frame`),
-    // so keep only a raw pointer across the dispatch.
-    let frame: *mut UserFrame = frame;
-    // SAFETY: The arch layer passes the current thread's saved frame, on its kernel stack.
-    let (number, args) = unsafe { ((*frame).syscall_number(), (*frame).syscall_args()) };
     let thread = sched::current();
+    debug_assert!(
+        tcb::with_tcb(thread, |tcb| tcb.user_frame) == frame.as_ptr(),
+        "the entry frame is not the running thread's saved frame"
+    );
+    let (number, args) = tcb::with_user_frame(thread, |frame| {
+        (frame.syscall_number(), frame.syscall_args())
+    });
     tcb::with_tcb(thread, |tcb| tcb.syscall = Syscall::Active);
     let mut kernel = KernelImpl { missing_level: 0 };
     let results = dispatch(&mut kernel, number, args);
@@ -39,8 +45,7 @@ pub fn handle_syscall(frame: &mut UserFrame) {
         core::mem::replace(&mut tcb.syscall, Syscall::Idle)
     });
     if syscall != Syscall::Abandoned {
-        // SAFETY: As above; the thread's kernel stack (holding the frame) stayed in place.
-        unsafe { (*frame).set_results(results) };
+        tcb::with_user_frame(thread, |frame| frame.set_results(results));
     }
     sched::preempt_if_needed();
     sched::account_user_exit();
