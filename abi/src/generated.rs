@@ -9,7 +9,7 @@ pub const ABI_VERSION_MAJOR: u16 = 1;
 /// The ABI's minor version; compatible additions bump it.
 pub const ABI_VERSION_MINOR: u16 = 1;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0x7bb9a4f873e5b8b5;
+pub const ABI_FINGERPRINT: u64 = 0xc77145a29b5fe563;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.
@@ -30,6 +30,8 @@ pub const NOTIFICATION_SIZE_BITS: u8 = 6;
 pub const CNODE_SLOT_BITS: u8 = 5;
 /// Largest CNode size, as log2 of its slot count.
 pub const MAX_CNODE_BITS: u8 = 12;
+/// Most bytes one debug_write trap writes; a longer request is a short write (the kernel runs with interrupts off, so every trap's work is bounded).
+pub const DEBUG_WRITE_MAX: u64 = 256;
 /// First virtual address above user space; user mappings lie below it.
 pub const USER_TOP: u64 = 0x7fff_ffff_f000;
 /// Where the kernel maps the boot-information page in the root task.
@@ -54,7 +56,7 @@ pub mod sys {
     pub const INVOKE: u64 = 1;
     /// Give up the rest of the time slice to the next thread of the same priority.
     pub const SCHED_YIELD: u64 = 2;
-    /// Write bytes to the kernel debug console.
+    /// Write up to DEBUG_WRITE_MAX bytes to the kernel debug console. The whole range must lie in user space; only the pages of the bytes written must be mapped readable.
     pub const DEBUG_WRITE: u64 = 3;
     /// End the calling thread; its TCB becomes inactive. Does not return.
     pub const THREAD_EXIT: u64 = 5;
@@ -71,7 +73,7 @@ pub enum Syscall {
     Invoke = sys::INVOKE,
     /// Give up the rest of the time slice to the next thread of the same priority.
     SchedYield = sys::SCHED_YIELD,
-    /// Write bytes to the kernel debug console.
+    /// Write up to DEBUG_WRITE_MAX bytes to the kernel debug console. The whole range must lie in user space; only the pages of the bytes written must be mapped readable.
     DebugWrite = sys::DEBUG_WRITE,
     /// End the calling thread; its TCB becomes inactive. Does not return.
     ThreadExit = sys::THREAD_EXIT,

@@ -9,7 +9,10 @@
 //! entry declares (or implies); the dispatcher reports any other through
 //! [`Kernel::undeclared_error`].
 
-use abi::{CPtr, Error, NUM_CPUS, NUM_PRIORITIES, ObjectType, Rights, UserAddr, UserRegisters};
+use abi::{
+    CPtr, DEBUG_WRITE_MAX, Error, NUM_CPUS, NUM_PRIORITIES, ObjectType, Rights, UserAddr,
+    UserRegisters,
+};
 use kerncore::{Cap, CapState};
 
 use crate::arch::{self, EntryFrame};
@@ -174,7 +177,7 @@ impl Kernel for KernelImpl {
     }
 
     fn sys_debug_write(&mut self, buf: UserAddr, len: u64) -> Result<u64, Error> {
-        let slice = UserSlice::new(buf, len, Access::Read)?;
+        let slice = UserSlice::prefix(buf, len, DEBUG_WRITE_MAX, Access::Read)?;
         slice.for_each_chunk(arch::console_write);
         Ok(slice.len())
     }

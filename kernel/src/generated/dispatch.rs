@@ -27,7 +27,7 @@ pub trait Kernel {
     fn sys_null(&mut self) -> Result<(), abi::Error>;
     /// Give up the rest of the time slice to the next thread of the same priority.
     fn sys_sched_yield(&mut self) -> Result<(), abi::Error>;
-    /// Write bytes to the kernel debug console.
+    /// Write up to DEBUG_WRITE_MAX bytes to the kernel debug console. The whole range must lie in user space; only the pages of the bytes written must be mapped readable.
     fn sys_debug_write(
         &mut self,
         buf: abi::UserAddr,

@@ -11,7 +11,7 @@
 #define KERNITE_ABI_NAME "kernite"
 #define KERNITE_ABI_VERSION_MAJOR 1
 #define KERNITE_ABI_VERSION_MINOR 1
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0x7bb9a4f873e5b8b5)
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0xc77145a29b5fe563)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
@@ -34,6 +34,8 @@
 #define KERNITE_CNODE_SLOT_BITS UINT8_C(5)
 /** Largest CNode size, as log2 of its slot count. */
 #define KERNITE_MAX_CNODE_BITS UINT8_C(12)
+/** Most bytes one debug_write trap writes; a longer request is a short write (the kernel runs with interrupts off, so every trap's work is bounded). */
+#define KERNITE_DEBUG_WRITE_MAX UINT64_C(256)
 /** First virtual address above user space; user mappings lie below it. */
 #define KERNITE_USER_TOP UINT64_C(0x7ffffffff000)
 /** Where the kernel maps the boot-information page in the root task. */
@@ -58,7 +60,7 @@
 #define KERNITE_SYS_INVOKE 1
 /** Give up the rest of the time slice to the next thread of the same priority. Errors: none. */
 #define KERNITE_SYS_SCHED_YIELD 2
-/** Write bytes to the kernel debug console. Errors: InvalidUserPointer. */
+/** Write up to DEBUG_WRITE_MAX bytes to the kernel debug console. The whole range must lie in user space; only the pages of the bytes written must be mapped readable. Errors: InvalidUserPointer. */
 #define KERNITE_SYS_DEBUG_WRITE 3
 /** End the calling thread; its TCB becomes inactive. Does not return. Errors: none. */
 #define KERNITE_SYS_THREAD_EXIT 5

@@ -19,7 +19,7 @@ pub fn sched_yield() -> Result<(), abi::Error> {
     status_to_result(super::trap::trap(abi::sys::SCHED_YIELD, [0, 0, 0, 0, 0, 0]))?;
     Ok(())
 }
-/// Write bytes to the kernel debug console.
+/// Write up to DEBUG_WRITE_MAX bytes to the kernel debug console. The whole range must lie in user space; only the pages of the bytes written must be mapped readable.
 pub fn debug_write(buf: abi::UserAddr, len: u64) -> Result<u64, abi::Error> {
     status_to_result(super::trap::trap(abi::sys::DEBUG_WRITE, [buf.0, len, 0, 0, 0, 0]))
 }
