@@ -9,7 +9,7 @@ pub const ABI_VERSION_MAJOR: u16 = 1;
 /// The ABI's minor version; compatible additions bump it.
 pub const ABI_VERSION_MINOR: u16 = 1;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0xc77145a29b5fe563;
+pub const ABI_FINGERPRINT: u64 = 0x44ab5e50b9b825f6;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.
@@ -30,6 +30,8 @@ pub const NOTIFICATION_SIZE_BITS: u8 = 6;
 pub const CNODE_SLOT_BITS: u8 = 5;
 /// Largest CNode size, as log2 of its slot count.
 pub const MAX_CNODE_BITS: u8 = 12;
+/// Deleting a CNode's last capability empties it, and CNodes whose last capabilities it holds, down to this many levels below it; a non-empty CNode deeper down makes the deletion fail with Busy.
+pub const MAX_CNODE_NESTING: u32 = 4;
 /// Most bytes one debug_write trap writes; a longer request is a short write (the kernel runs with interrupts off, so every trap's work is bounded).
 pub const DEBUG_WRITE_MAX: u64 = 256;
 /// First virtual address above user space; user mappings lie below it.

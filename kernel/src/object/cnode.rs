@@ -105,25 +105,6 @@ pub fn check_empty(slot: SlotRef) -> Result<(), Error> {
     })
 }
 
-/// Whether the CNode named by `cap` may be destroyed when the capability in `deleting`
-/// goes: it must hold no capability other than that one (destroying a CNode never
-/// cascades into the objects its capabilities name).
-pub fn check_destroy(cap: &Cap, deleting: SlotRef) -> Result<(), Error> {
-    let CapState::CNode { slot_bits } = cap.state else {
-        return Err(Error::WrongObjectType);
-    };
-    let paddr = cap.object.paddr;
-    let occupied = with_slots(paddr, slot_bits, |slots| {
-        slots
-            .iter()
-            .enumerate()
-            .skip(1)
-            .filter(|(index, _)| deleting.cnode != paddr || deleting.index != *index as u64)
-            .any(|(_, slot)| !slot.is_empty())
-    });
-    if occupied { Err(Error::Busy) } else { Ok(()) }
-}
-
 /// Whether `cap` is a CNode capability (for `Tcb.configure`); its slot count.
 pub fn slot_bits(cap: &Cap) -> Result<u8, Error> {
     match (cap.object.object_type, cap.state) {

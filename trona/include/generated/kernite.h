@@ -11,7 +11,7 @@
 #define KERNITE_ABI_NAME "kernite"
 #define KERNITE_ABI_VERSION_MAJOR 1
 #define KERNITE_ABI_VERSION_MINOR 1
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0xc77145a29b5fe563)
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0x44ab5e50b9b825f6)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
@@ -34,6 +34,8 @@
 #define KERNITE_CNODE_SLOT_BITS UINT8_C(5)
 /** Largest CNode size, as log2 of its slot count. */
 #define KERNITE_MAX_CNODE_BITS UINT8_C(12)
+/** Deleting a CNode's last capability empties it, and CNodes whose last capabilities it holds, down to this many levels below it; a non-empty CNode deeper down makes the deletion fail with Busy. */
+#define KERNITE_MAX_CNODE_NESTING UINT32_C(4)
 /** Most bytes one debug_write trap writes; a longer request is a short write (the kernel runs with interrupts off, so every trap's work is bounded). */
 #define KERNITE_DEBUG_WRITE_MAX UINT64_C(256)
 /** First virtual address above user space; user mappings lie below it. */

@@ -5,7 +5,9 @@
 
 use rootlib::{ROOT_CNODE, ROOT_VSPACE};
 use trona::substrate;
-use trona::uapi::{CNODE_SLOT_BITS, CPtr, Error, ObjectType, PAGE_TABLE_SIZE_BITS, Rights};
+use trona::uapi::{
+    CNODE_SLOT_BITS, CPtr, Error, MAX_CNODE_NESTING, ObjectType, PAGE_TABLE_SIZE_BITS, Rights,
+};
 
 use crate::READ_WRITE;
 use crate::ctx::{Ctx, KERNEL_DEBUG};
@@ -325,4 +327,91 @@ pub fn mapping_boundaries(ctx: &mut Ctx) -> Outcome {
     ctx.delete(frame)?;
     ctx.delete(table)?;
     ctx.delete(vspace)
+}
+
+/// Finding 7: a CNode that still held capabilities could never be reclaimed. Deleting its
+/// last capability empties it by the usual rules: a mapped frame in it is unmapped and
+/// destroyed, a CNode whose last capability it holds is emptied in turn, and all of their
+/// memory goes back to the untyped.
+pub fn deleting_a_cnode_empties_it(ctx: &mut Ctx) -> Outcome {
+    let before = crate::tests::kdebug::counts()?;
+    let notification = ctx.create(ObjectType::Notification)?;
+    let frame = ctx.create(ObjectType::Frame)?;
+    let vaddr = ctx.unmapped_address()?;
+    ok(
+        "map the frame",
+        substrate::vspace_map_frame(ROOT_VSPACE, frame, vaddr, READ_WRITE),
+    )?;
+    let outer = ctx.res.retype(ObjectType::CNode, 2)?;
+    let inner = ctx.res.retype(ObjectType::CNode, 2)?;
+    ok(
+        "copy the notification into the inner CNode",
+        substrate::cnode_copy(inner, 1, notification, Rights::ALL),
+    )?;
+    for (what, index, cap) in [
+        ("move the mapped frame into the outer CNode", 1, frame),
+        ("move the inner CNode into the outer one", 2, inner),
+    ] {
+        ok(what, substrate::cnode_move_cap(outer, index, cap))?;
+        ctx.release_slot(cap);
+    }
+    ok(
+        "delete the outer CNode",
+        substrate::cnode_delete(ROOT_CNODE, outer.0),
+    )?;
+    ctx.release_slot(outer);
+    err(
+        "lookup of the frame that was in the CNode",
+        substrate::vspace_lookup(ROOT_VSPACE, vaddr),
+        Error::NotMapped,
+    )?;
+    ok(
+        "signal the notification whose copy went",
+        substrate::notification_signal(notification),
+    )?;
+    ctx.delete(notification)?;
+    let after = crate::tests::kdebug::counts()?;
+    ensure!(
+        after == before,
+        "frame counts {after:?} after everything was deleted, {before:?} before"
+    );
+    Ok(())
+}
+
+/// A chain of CNodes, each holding the next one's only capability, is emptied down to
+/// `MAX_CNODE_NESTING` levels; one more non-empty level is refused with `Busy`, and the
+/// refusal leaves everything consistent (the checkers run after the test). The refused
+/// chain stays unreachable until revoke exists: a few hundred bytes of the suite's memory.
+pub fn cnode_nesting_is_bounded(ctx: &mut Ctx) -> Outcome {
+    for (levels, expected) in [
+        (MAX_CNODE_NESTING, Ok(())),
+        (MAX_CNODE_NESTING + 1, Err(Error::Busy)),
+    ] {
+        let innermost = ctx.res.retype(ObjectType::CNode, 1)?;
+        let notification = ctx.create(ObjectType::Notification)?;
+        ok(
+            "copy into the innermost CNode",
+            substrate::cnode_copy(innermost, 1, notification, Rights::ALL),
+        )?;
+        ctx.delete(notification)?;
+        let mut chain = innermost;
+        for _ in 0..levels {
+            let outer = ctx.res.retype(ObjectType::CNode, 1)?;
+            ok(
+                "move the chain into a new outer CNode",
+                substrate::cnode_move_cap(outer, 1, chain),
+            )?;
+            ctx.release_slot(chain);
+            chain = outer;
+        }
+        let result = substrate::cnode_delete(ROOT_CNODE, chain.0);
+        if result.is_ok() {
+            ctx.release_slot(chain);
+        }
+        ensure!(
+            result == expected,
+            "deleting a chain {levels} CNodes deep gave {result:?}, expected {expected:?}"
+        );
+    }
+    Ok(())
 }

@@ -382,6 +382,16 @@ pub static TESTS: &[Test] = &[
         run: attacks::mapping_boundaries,
     },
     Test {
+        name: "attack_deleting_a_cnode_empties_it",
+        covers: &[],
+        run: attacks::deleting_a_cnode_empties_it,
+    },
+    Test {
+        name: "attack_cnode_nesting_is_bounded",
+        covers: &[],
+        run: attacks::cnode_nesting_is_bounded,
+    },
+    Test {
         name: "check_frames_at_end",
         covers: &[
             inv(I::KernelDebugCheckFrames),
