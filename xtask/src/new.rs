@@ -143,8 +143,8 @@ fn next_steps(added: &Added, documented: bool) -> String {
         format!(
             "Add a test to servers/abitest (src/tests/) that calls `{wrapper}` and lists `{variant}` in its `covers`, so the run prints `COVERS {covers}`."
         ),
-        "Bump the minor version in `[abi]` of schema.toml (`cargo xtask abi-diff origin/main` warns otherwise).".to_owned(),
-        "Run `cargo xtask test`, then review with `cargo xtask abi-diff origin/main`.".to_owned(),
+        "Bump the minor version in `[abi]` of schema.toml (`cargo xtask abi-diff` warns otherwise).".to_owned(),
+        "Run `cargo fmt` and `cargo xtask ci` (formatting, clippy, every test), then review with `cargo xtask abi-diff` (it compares with the latest ABI release tag; docs/abi-review.md).".to_owned(),
     ];
     if !documented {
         steps.insert(
