@@ -79,7 +79,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } => add_invocation(&text, object, name, doc_or_reminder(doc), rights)?,
     };
     std::fs::write(&schema, &new_text).with_context(|| format!("writing {}", schema.display()))?;
-    println!("added {} to {}", describe(&added), schema.display());
+    // Relative to the current directory when below it, as a user in the checkout typed it.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let shown = schema.strip_prefix(&cwd).unwrap_or(&schema);
+    println!("added {} to {}", describe(&added), shown.display());
     regenerate(&root)?;
     let documented = match &args.entry {
         Entry::Syscall { doc, .. } | Entry::Invocation { doc, .. } => doc.is_some(),
