@@ -3,7 +3,7 @@
 //!
 //! One CPU. Threads are TCBs named by physical address. The running thread is not in a
 //! run queue; a runnable thread that is not running is. Every switch saves the outgoing
-//! thread's FPU state and restores the incoming one's (DESIGN.md invariant 2).
+//! thread's FPU state and restores the incoming one's (docs/ARCHITECTURE.md, "Eager FPU").
 //!
 //! CPU time: cycles are charged at every kernel entry (user time since the last exit) and
 //! exit or switch (kernel time since the entry). Ticks are charged to the thread the timer
