@@ -43,7 +43,7 @@ pub trait Kernel {
         target: Self::Cap,
         object_type: abi::ObjectType,
         size_bits: u8,
-        dest_cnode: abi::CPtr,
+        dest_cnode: Self::Cap,
         dest_index: u64,
     ) -> Result<(), abi::Error>;
     /// `Untyped.describe` (label 0x21). Report how much of the untyped region is still free.
@@ -52,8 +52,8 @@ pub trait Kernel {
     fn tcb_configure(
         &mut self,
         target: Self::Cap,
-        cspace: abi::CPtr,
-        vspace: abi::CPtr,
+        cspace: Self::Cap,
+        vspace: Self::Cap,
     ) -> Result<(), abi::Error>;
     /// `Tcb.resume` (label 0x41). Make a configured thread runnable.
     fn tcb_resume(&mut self, target: Self::Cap) -> Result<(), abi::Error>;
@@ -87,7 +87,7 @@ pub trait Kernel {
     fn tcb_bind_notification(
         &mut self,
         target: Self::Cap,
-        notification: abi::CPtr,
+        notification: Self::Cap,
     ) -> Result<(), abi::Error>;
     /// `Tcb.unbind_notification` (label 0x4a). Remove the thread's bound notification.
     fn tcb_unbind_notification(&mut self, target: Self::Cap) -> Result<(), abi::Error>;
@@ -101,7 +101,7 @@ pub trait Kernel {
     fn vspace_map_frame(
         &mut self,
         target: Self::Cap,
-        frame: abi::CPtr,
+        frame: Self::Cap,
         vaddr: u64,
         rights: abi::Rights,
     ) -> Result<(), abi::Error>;
@@ -109,13 +109,13 @@ pub trait Kernel {
     fn vspace_unmap_frame(
         &mut self,
         target: Self::Cap,
-        frame: abi::CPtr,
+        frame: Self::Cap,
     ) -> Result<(), abi::Error>;
     /// `VSpace.map_table` (label 0x62). Install a page table so that frames can be mapped in the range it covers.
     fn vspace_map_table(
         &mut self,
         target: Self::Cap,
-        table: abi::CPtr,
+        table: Self::Cap,
         vaddr: u64,
         level: u8,
     ) -> Result<(), abi::Error>;
@@ -130,7 +130,7 @@ pub trait Kernel {
         &mut self,
         target: Self::Cap,
         dest_index: u64,
-        src: abi::CPtr,
+        src: Self::Cap,
         rights: abi::Rights,
     ) -> Result<(), abi::Error>;
     /// `CNode.mint` (label 0xa1). Copy a capability with reduced rights and a badge.
@@ -138,7 +138,7 @@ pub trait Kernel {
         &mut self,
         target: Self::Cap,
         dest_index: u64,
-        src: abi::CPtr,
+        src: Self::Cap,
         rights: abi::Rights,
         badge: u64,
     ) -> Result<(), abi::Error>;
@@ -147,7 +147,7 @@ pub trait Kernel {
         &mut self,
         target: Self::Cap,
         dest_index: u64,
-        src: abi::CPtr,
+        src: Self::Cap,
     ) -> Result<(), abi::Error>;
     /// `CNode.delete` (label 0xa3). Delete the capability in a slot; the last capability to an object destroys it.
     fn cnode_delete(&mut self, target: Self::Cap, index: u64) -> Result<(), abi::Error>;
@@ -253,7 +253,8 @@ fn decode_and_call<K: Kernel>(
     }
 }
 /// The invoke path: look up the capability, select the invocation by (object type, label),
-/// check rights, decode the payload registers and call the handler.
+/// check rights, decode the payload registers, resolve the capability arguments
+/// (object type and rights) and call the handler.
 fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
     let target = k.lookup(abi::CPtr(args[0]))?;
     let invocation = abi::Invocation::decode(K::object_type(&target), args[1])
@@ -268,8 +269,14 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
                 .map_err(|_| abi::Error::InvalidArgument)?;
             let size_bits = u8::try_from(args[3])
                 .map_err(|_| abi::Error::InvalidArgument)?;
-            let dest_cnode = abi::CPtr(args[4]);
             let dest_index = args[5];
+            let dest_cnode = k.lookup(abi::CPtr(args[4]))?;
+            if K::object_type(&dest_cnode) != abi::ObjectType::CNode {
+                return Err(abi::Error::WrongObjectType);
+            }
+            if !K::rights(&dest_cnode).contains(abi::Rights::WRITE) {
+                return Err(abi::Error::InsufficientRights);
+            }
             let result = k
                 .untyped_retype(target, object_type, size_bits, dest_cnode, dest_index);
             checked(
@@ -290,8 +297,22 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
             )
         }
         abi::Invocation::TcbConfigure => {
-            let cspace = abi::CPtr(args[2]);
-            let vspace = abi::CPtr(args[3]);
+            let cspace = k.lookup(abi::CPtr(args[2]))?;
+            if K::object_type(&cspace) != abi::ObjectType::CNode {
+                return Err(abi::Error::WrongObjectType);
+            }
+            if !K::rights(&cspace).contains(abi::Rights::READ.union(abi::Rights::WRITE))
+            {
+                return Err(abi::Error::InsufficientRights);
+            }
+            let vspace = k.lookup(abi::CPtr(args[3]))?;
+            if K::object_type(&vspace) != abi::ObjectType::VSpace {
+                return Err(abi::Error::WrongObjectType);
+            }
+            if !K::rights(&vspace).contains(abi::Rights::READ.union(abi::Rights::WRITE))
+            {
+                return Err(abi::Error::InsufficientRights);
+            }
             let result = k.tcb_configure(target, cspace, vspace);
             checked(
                     k,
@@ -367,7 +388,13 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
                 .map(|()| 0)
         }
         abi::Invocation::TcbBindNotification => {
-            let notification = abi::CPtr(args[2]);
+            let notification = k.lookup(abi::CPtr(args[2]))?;
+            if K::object_type(&notification) != abi::ObjectType::Notification {
+                return Err(abi::Error::WrongObjectType);
+            }
+            if !K::rights(&notification).contains(abi::Rights::READ) {
+                return Err(abi::Error::InsufficientRights);
+            }
             let result = k.tcb_bind_notification(target, notification);
             checked(
                     k,
@@ -399,10 +426,16 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
                 .map(|()| 0)
         }
         abi::Invocation::VSpaceMapFrame => {
-            let frame = abi::CPtr(args[2]);
             let vaddr = args[3];
             let rights = abi::Rights::from_bits(args[4])
                 .ok_or(abi::Error::InvalidArgument)?;
+            let frame = k.lookup(abi::CPtr(args[2]))?;
+            if K::object_type(&frame) != abi::ObjectType::Frame {
+                return Err(abi::Error::WrongObjectType);
+            }
+            if !K::rights(&frame).contains(abi::Rights::READ) {
+                return Err(abi::Error::InsufficientRights);
+            }
             let result = k.vspace_map_frame(target, frame, vaddr, rights);
             checked(
                     k,
@@ -413,7 +446,10 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
                 .map(|()| 0)
         }
         abi::Invocation::VSpaceUnmapFrame => {
-            let frame = abi::CPtr(args[2]);
+            let frame = k.lookup(abi::CPtr(args[2]))?;
+            if K::object_type(&frame) != abi::ObjectType::Frame {
+                return Err(abi::Error::WrongObjectType);
+            }
             let result = k.vspace_unmap_frame(target, frame);
             checked(
                     k,
@@ -424,9 +460,15 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
                 .map(|()| 0)
         }
         abi::Invocation::VSpaceMapTable => {
-            let table = abi::CPtr(args[2]);
             let vaddr = args[3];
             let level = u8::try_from(args[4]).map_err(|_| abi::Error::InvalidArgument)?;
+            let table = k.lookup(abi::CPtr(args[2]))?;
+            if K::object_type(&table) != abi::ObjectType::PageTable {
+                return Err(abi::Error::WrongObjectType);
+            }
+            if !K::rights(&table).contains(abi::Rights::WRITE) {
+                return Err(abi::Error::InsufficientRights);
+            }
             let result = k.vspace_map_table(target, table, vaddr, level);
             checked(
                     k,
@@ -448,9 +490,12 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
         }
         abi::Invocation::CNodeCopy => {
             let dest_index = args[2];
-            let src = abi::CPtr(args[3]);
             let rights = abi::Rights::from_bits(args[4])
                 .ok_or(abi::Error::InvalidArgument)?;
+            let src = k.lookup(abi::CPtr(args[3]))?;
+            if !K::rights(&src).contains(abi::Rights::GRANT) {
+                return Err(abi::Error::InsufficientRights);
+            }
             let result = k.cnode_copy(target, dest_index, src, rights);
             checked(
                     k,
@@ -462,10 +507,13 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
         }
         abi::Invocation::CNodeMint => {
             let dest_index = args[2];
-            let src = abi::CPtr(args[3]);
             let rights = abi::Rights::from_bits(args[4])
                 .ok_or(abi::Error::InvalidArgument)?;
             let badge = args[5];
+            let src = k.lookup(abi::CPtr(args[3]))?;
+            if !K::rights(&src).contains(abi::Rights::GRANT) {
+                return Err(abi::Error::InsufficientRights);
+            }
             let result = k.cnode_mint(target, dest_index, src, rights, badge);
             checked(
                     k,
@@ -477,7 +525,7 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
         }
         abi::Invocation::CNodeMoveCap => {
             let dest_index = args[2];
-            let src = abi::CPtr(args[3]);
+            let src = k.lookup(abi::CPtr(args[3]))?;
             let result = k.cnode_move_cap(target, dest_index, src);
             checked(
                     k,
