@@ -9,7 +9,7 @@ pub const ABI_VERSION_MAJOR: u16 = 2;
 /// The ABI's minor version; compatible additions bump it.
 pub const ABI_VERSION_MINOR: u16 = 0;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0xb9b9693c9435c0bd;
+pub const ABI_FINGERPRINT: u64 = 0xd288f9149c18d0ae;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.
@@ -22,8 +22,8 @@ pub const NUM_PRIORITIES: u8 = 64;
 pub const NUM_CPUS: u32 = 1;
 /// log2 of the bytes a TCB takes from an untyped (control block, FPU area and kernel stack).
 pub const TCB_SIZE_BITS: u8 = 15;
-/// log2 of the bytes a PageTable or VSpace takes from an untyped.
-pub const PAGE_TABLE_SIZE_BITS: u8 = 12;
+/// log2 of the bytes a PageTable or VSpace takes from an untyped: the hardware table, then one owner record per entry (the capability slot whose mapping the entry is).
+pub const PAGE_TABLE_SIZE_BITS: u8 = 13;
 /// log2 of the bytes a Notification takes from an untyped.
 pub const NOTIFICATION_SIZE_BITS: u8 = 6;
 /// log2 of the bytes one CNode slot takes; a CNode of 2^n slots takes 2^(n + CNODE_SLOT_BITS) bytes.

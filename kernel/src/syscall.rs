@@ -5,9 +5,9 @@
 //! capability argument through [`Kernel::lookup`], checks the object types and rights the
 //! schema declares for them and calls one method here. These methods check what the
 //! schema leaves to the kernel (the grant right and rights subsets of copies, mapping
-//! rights against the frame's) and return an `abi::Error` for every user mistake. Each may return only the errors its schema
-//! entry declares (or implies); the dispatcher reports any other through
-//! [`Kernel::undeclared_error`].
+//! rights against the frame's) and return an `abi::Error` for every user mistake. Each
+//! may return only the errors its schema entry declares; the dispatcher reports any other
+//! through [`Kernel::undeclared_error`].
 
 use abi::{CPtr, Error, NUM_CPUS, NUM_PRIORITIES, ObjectType, Rights, UserAddr, UserRegisters};
 use kerncore::{Cap, CapState};
@@ -281,6 +281,7 @@ impl Kernel for KernelImpl {
             frame.cap.object.paddr,
             vaddr,
             rights,
+            frame.slot.paddr(),
         ))?;
         Self::record_mapping(&frame, Some(mapping))
     }
@@ -290,7 +291,7 @@ impl Kernel for KernelImpl {
         if mapping.vspace != target.cap.object.paddr {
             return Err(Error::NotMapped);
         }
-        vspace::unmap_frame_mapping(frame.cap.object.paddr, mapping);
+        vspace::unmap_frame_mapping(frame.cap.object.paddr, mapping, frame.slot.paddr());
         Self::record_mapping(&frame, None)
     }
 
@@ -309,6 +310,7 @@ impl Kernel for KernelImpl {
             table.cap.object.paddr,
             vaddr,
             level,
+            table.slot.paddr(),
         ))?;
         Self::record_mapping(&table, Some(mapping))
     }
@@ -321,11 +323,11 @@ impl Kernel for KernelImpl {
         &mut self,
         target: Resolved,
         dest_index: u64,
-        src: Resolved,
+        source: Resolved,
         rights: Rights,
     ) -> Result<(), Error> {
         // kerncore checks the grant right again (defence in depth) and the rights subset.
-        let copy = kerncore::cap::derive_copy(&src.cap, rights)?;
+        let copy = kerncore::cap::derive_copy(&source.cap, rights)?;
         Self::place_copy(&target, dest_index, copy)
     }
 
@@ -333,11 +335,11 @@ impl Kernel for KernelImpl {
         &mut self,
         target: Resolved,
         dest_index: u64,
-        src: Resolved,
+        source: Resolved,
         rights: Rights,
         badge: u64,
     ) -> Result<(), Error> {
-        let copy = kerncore::cap::derive_mint(&src.cap, rights, badge)?;
+        let copy = kerncore::cap::derive_mint(&source.cap, rights, badge)?;
         Self::place_copy(&target, dest_index, copy)
     }
 
@@ -345,12 +347,20 @@ impl Kernel for KernelImpl {
         &mut self,
         target: Resolved,
         dest_index: u64,
-        src: Resolved,
+        source: Resolved,
     ) -> Result<(), Error> {
         let dest = cnode::dest_slot(&target.cap, dest_index)?;
         cnode::check_empty(dest)?;
-        cnode::set(dest, Some(src.cap))?;
-        cnode::set(src.slot, None)
+        cnode::set(dest, Some(source.cap))?;
+        if let Some(mapping) = source.cap.mapping() {
+            vspace::rehome(
+                source.cap.object.paddr,
+                mapping,
+                source.slot.paddr(),
+                dest.paddr(),
+            );
+        }
+        cnode::set(source.slot, None)
     }
 
     fn cnode_delete(&mut self, target: Resolved, index: u64) -> Result<(), Error> {
@@ -367,7 +377,7 @@ impl Kernel for KernelImpl {
         if !vspace::table_is_empty(target.cap.object.paddr) {
             return Err(Error::Busy);
         }
-        vspace::unmap_table_mapping(target.cap.object.paddr, mapping);
+        vspace::unmap_table_mapping(target.cap.object.paddr, mapping, target.slot.paddr());
         Self::record_mapping(&target, None)
     }
 

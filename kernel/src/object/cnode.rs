@@ -32,6 +32,13 @@ pub struct SlotRef {
     pub index: u64,
 }
 
+impl SlotRef {
+    /// The physical address of the slot's memory: how page-table owner records name it.
+    pub fn paddr(&self) -> u64 {
+        self.cnode + (self.index << abi::CNODE_SLOT_BITS)
+    }
+}
+
 /// Initialises a freshly zeroed CNode's header with one capability.
 pub fn init(paddr: u64, slot_bits: u8) {
     with_header(paddr, |header| {

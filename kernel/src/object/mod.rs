@@ -157,8 +157,10 @@ pub fn delete(slot: cnode::SlotRef) -> Result<(), Error> {
     let released = check_delete(&cap, slot)?;
     if let Some(mapping) = cap.mapping() {
         match cap.object.object_type {
-            ObjectType::Frame => vspace::unmap_frame_mapping(cap.object.paddr, mapping),
-            _ => vspace::unmap_table_mapping(cap.object.paddr, mapping),
+            ObjectType::Frame => {
+                vspace::unmap_frame_mapping(cap.object.paddr, mapping, slot.paddr())
+            }
+            _ => vspace::unmap_table_mapping(cap.object.paddr, mapping, slot.paddr()),
         }
     }
     cnode::set(slot, None)?;

@@ -11,7 +11,7 @@
 #define KERNITE_ABI_NAME "kernite"
 #define KERNITE_ABI_VERSION_MAJOR 2
 #define KERNITE_ABI_VERSION_MINOR 0
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0xb9b9693c9435c0bd)
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0xd288f9149c18d0ae)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
@@ -26,8 +26,8 @@
 #define KERNITE_NUM_CPUS UINT32_C(1)
 /** log2 of the bytes a TCB takes from an untyped (control block, FPU area and kernel stack). */
 #define KERNITE_TCB_SIZE_BITS UINT8_C(15)
-/** log2 of the bytes a PageTable or VSpace takes from an untyped. */
-#define KERNITE_PAGE_TABLE_SIZE_BITS UINT8_C(12)
+/** log2 of the bytes a PageTable or VSpace takes from an untyped: the hardware table, then one owner record per entry (the capability slot whose mapping the entry is). */
+#define KERNITE_PAGE_TABLE_SIZE_BITS UINT8_C(13)
 /** log2 of the bytes a Notification takes from an untyped. */
 #define KERNITE_NOTIFICATION_SIZE_BITS UINT8_C(6)
 /** log2 of the bytes one CNode slot takes; a CNode of 2^n slots takes 2^(n + CNODE_SLOT_BITS) bytes. */
