@@ -470,10 +470,10 @@ fn typed(p: &Param) -> String {
     format!("{}: {}", p.name, p.ty.schema_name())
 }
 
-/// What a capability argument must be, e.g. `Frame [read]`, or `unchecked` for none.
+/// What a capability argument must be, e.g. `Frame [read]`, or `undeclared` (an earlier revision).
 fn cap_needs(p: &Param) -> String {
     p.cap.as_ref().map_or_else(
-        || String::from("unchecked"),
+        || String::from("undeclared"),
         |cap| format!("{} {}", cap.object_name(), list(&cap.rights)),
     )
 }

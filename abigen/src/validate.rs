@@ -138,6 +138,9 @@ enum CapRule<'a> {
     },
     /// Neither key is allowed, for the reason given (results, the invoke syscall's capability).
     Refused(&'static str),
+    /// Nothing is checked: the entry already has an error that decides what the keys mean
+    /// (an unknown syscall kind).
+    Undecided,
 }
 
 /// Why a result takes no `object` or `rights`.
@@ -917,7 +920,7 @@ impl Validator<'_> {
                     ty
                 });
             let cap = self.cap_constraint(p, ty.as_ref(), name.as_ref(), caps);
-            let (Some(name), Some(ty), Some(cap)) = (name, ty, cap) else {
+            let (Some(name), Some(ty)) = (name, ty) else {
                 ok = false;
                 continue;
             };
@@ -944,15 +947,19 @@ impl Validator<'_> {
         ok.then_some(out)
     }
 
-    /// Validates the `object` and `rights` keys of one parameter against `caps`. The outer
-    /// `None` means an error was reported; `Some(None)` a parameter without a constraint.
+    /// Validates the `object` and `rights` keys of one parameter against `caps`; `None`
+    /// for a parameter without a constraint or when an error was reported (the parameter
+    /// is kept, so that its entry's other checks still run and nothing cascades).
     fn cap_constraint(
         &mut self,
         p: &S<RawParam>,
         ty: Option<&Type>,
         name: Option<&S<String>>,
         caps: &CapRule<'_>,
-    ) -> Option<Option<CapArg>> {
+    ) -> Option<CapArg> {
+        if matches!(caps, CapRule::Undecided) {
+            return None;
+        }
         let raw = p.get_ref();
         let shown = name.map_or_else(|| String::from("parameter"), |n| format!("`{}`", n.get_ref()));
         let keys = [
@@ -966,7 +973,6 @@ impl Validator<'_> {
             _ => None,
         };
         let Some((objects, rights_set)) = resolved else {
-            let mut ok = true;
             for (key, span) in keys {
                 let Some(span) = span else { continue };
                 let reason = match (caps, ty) {
@@ -978,12 +984,11 @@ impl Validator<'_> {
                     (_, None) => format!("`{key}` applies only to `cap` arguments"),
                 };
                 self.d.error(span, reason);
-                ok = false;
             }
-            return ok.then_some(None);
+            return None;
         };
         if self.strictness == Strictness::Revision && raw.object.is_none() && raw.rights.is_none() {
-            return Some(None);
+            return None;
         }
         let at = span_of(p);
         let object = match &raw.object {
@@ -1027,10 +1032,10 @@ impl Validator<'_> {
             }
             Some(list) => self.rights_list(list, *rights_set),
         };
-        Some(Some(CapArg {
+        Some(CapArg {
             object: object?,
             rights: rights?,
-        }))
+        })
     }
 
     /// Validates a `rights` list: known bits of the `Rights` flag set, no duplicates.
@@ -1194,8 +1199,12 @@ impl Validator<'_> {
             let invoke_caps = CapRule::Refused(
                 "the invoke syscall's capability is checked against each invocation's object type and `rights`; declare no `object` or `rights` here",
             );
-            let arg_caps = if kind == Some(SyscallKind::Invoke) {
+            // A second invoke syscall (refused above) is still read as one.
+            let written_invoke = s.kind.as_ref().is_some_and(|k| k.get_ref() == "invoke");
+            let arg_caps = if written_invoke {
                 &invoke_caps
+            } else if kind.is_none() {
+                &CapRule::Undecided
             } else {
                 caps
             };
