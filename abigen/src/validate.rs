@@ -861,7 +861,9 @@ impl Validator<'_> {
                     if let Some(span) = span {
                         self.d.error(
                             span,
-                            format!("`{key}` applies only to `cap` arguments, not to struct fields"),
+                            format!(
+                                "`{key}` applies only to `cap` arguments, not to struct fields"
+                            ),
                         );
                     }
                 }
@@ -961,15 +963,19 @@ impl Validator<'_> {
             return None;
         }
         let raw = p.get_ref();
-        let shown = name.map_or_else(|| String::from("parameter"), |n| format!("`{}`", n.get_ref()));
+        let shown = name.map_or_else(
+            || String::from("parameter"),
+            |n| format!("`{}`", n.get_ref()),
+        );
         let keys = [
             ("object", raw.object.as_ref().map(span_of)),
             ("rights", raw.rights.as_ref().map(span_of)),
         ];
         let resolved = match caps {
-            CapRule::Resolved { objects, rights_set } if ty == Some(&Type::Cap) => {
-                Some((objects, rights_set))
-            }
+            CapRule::Resolved {
+                objects,
+                rights_set,
+            } if ty == Some(&Type::Cap) => Some((objects, rights_set)),
             _ => None,
         };
         let Some((objects, rights_set)) = resolved else {
@@ -1103,8 +1109,7 @@ impl Validator<'_> {
                 let typed = p.object.as_ref().is_none_or(|o| o.get_ref() != ANY_OBJECT);
                 match (&p.name, &p.ty) {
                     (Some(name), Some(ty))
-                        if ty.get_ref() == "cap"
-                            && (implied == CAP_LOOKUP_ERRORS[0] || typed) =>
+                        if ty.get_ref() == "cap" && (implied == CAP_LOOKUP_ERRORS[0] || typed) =>
                     {
                         Some(name.get_ref().clone())
                     }
@@ -1500,7 +1505,12 @@ impl Validator<'_> {
         let args = raw
             .syscall
             .iter()
-            .filter(|s| s.get_ref().kind.as_ref().is_none_or(|k| k.get_ref() != "invoke"))
+            .filter(|s| {
+                s.get_ref()
+                    .kind
+                    .as_ref()
+                    .is_none_or(|k| k.get_ref() != "invoke")
+            })
             .flat_map(|s| &s.get_ref().args)
             .chain(raw.invocation.iter().flat_map(|i| &i.get_ref().args));
         for arg in args {

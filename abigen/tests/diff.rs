@@ -57,7 +57,10 @@ fn check(case: &str, counts: [usize; 4], status: Status) -> Report {
     } else {
         fixtures().join("base.toml")
     };
-    let report = abigen::diff::diff(&load(&base_path, true), &load(&dir.join("head.toml"), false));
+    let report = abigen::diff::diff(
+        &load(&base_path, true),
+        &load(&dir.join("head.toml"), false),
+    );
     let actual = report.to_markdown();
     let expected_path = dir.join("expected.md");
     if std::env::var_os("UPDATE_EXPECT").is_some() {

@@ -21,7 +21,10 @@ fn params(key: &str, list: &[Param], object: &dyn Fn(&str) -> String) -> String 
     for p in list {
         let cap = p.cap.as_ref().map_or_else(String::new, |cap| {
             let rights: Vec<String> = cap.rights.iter().map(|r| quote(r)).collect();
-            let name = cap.object.as_deref().map_or_else(|| "any".to_owned(), object);
+            let name = cap
+                .object
+                .as_deref()
+                .map_or_else(|| "any".to_owned(), object);
             format!(
                 " object = {}, rights = [{}],",
                 quote(&name),

@@ -165,18 +165,33 @@ fn cap_lookup_errors_are_implied_by_cap_arguments() {
     let any = argument("any");
     let bag = argument("Bag");
     let cases: [(Vec<(&str, &str)>, &str); 4] = [
-        (vec![define, declare("errors = [\"WrongObjectType\"]")], "ok"),
         (
-            vec![define, (&any.0, &any.1), declare("errors = [\"InvalidCapability\", \"NoRights\"]")],
+            vec![define, declare("errors = [\"WrongObjectType\"]")],
+            "ok",
+        ),
+        (
+            vec![
+                define,
+                (&any.0, &any.1),
+                declare("errors = [\"InvalidCapability\", \"NoRights\"]"),
+            ],
             "small.toml:109:11: `InvalidCapability` is implied by the capability argument `to`; remove it from `errors`",
         ),
         // A capability of any type cannot be of the wrong type: the handler may declare it.
         (
-            vec![define, (&any.0, &any.1), declare("errors = [\"WrongObjectType\"]")],
+            vec![
+                define,
+                (&any.0, &any.1),
+                declare("errors = [\"WrongObjectType\"]"),
+            ],
             "ok",
         ),
         (
-            vec![define, (&bag.0, &bag.1), declare("errors = [\"WrongObjectType\"]")],
+            vec![
+                define,
+                (&bag.0, &bag.1),
+                declare("errors = [\"WrongObjectType\"]"),
+            ],
             "small.toml:109:11: `WrongObjectType` is implied by the capability argument `to`; remove it from `errors`",
         ),
     ];

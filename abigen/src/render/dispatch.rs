@@ -293,27 +293,41 @@ fn syscall_arm(model: &Model, s: &Syscall, invalid: &proc_macro2::Ident) -> Toke
     }
 }
 
+/// The `match` arm of one invocation in `invoke`, and the function it calls. Each
+/// invocation decodes in its own function so that the kernel stack holds only the frame of
+/// the invocation being called, not the locals of every arm at once.
 fn invocation_arm(
     model: &Model,
     i: &Invocation,
     payload_start: usize,
     invalid: &proc_macro2::Ident,
-) -> TokenStream {
+) -> (TokenStream, TokenStream) {
+    let register_count = proc_macro2::Literal::usize_unsuffixed(model.arg_register_count());
     let variant = ident(&i.variant_name());
     let method = ident(&i.fn_name());
+    let function = ident(&format!("invoke_{}", i.fn_name()));
     let (lets, names) = decode_args(model, &i.args, payload_start, invalid);
     let entry = quote! { abi::Invocation::#variant };
     let call = encode_result(
         quote! { checked(k, #entry.name(), #entry.handler_errors(), result) },
         &i.results,
     );
-    quote! {
-        abi::Invocation::#variant => {
+    let doc = doc_attrs(&format!(
+        "`{}`: decode the payload, resolve the capability arguments, call the handler.",
+        i.display_name()
+    ));
+    let arm = quote! { abi::Invocation::#variant => #function(k, target, args), };
+    let unused_args = i.args.is_empty().then(|| quote! { let _ = args; });
+    let function = quote! {
+        #doc
+        fn #function<K: Kernel>(k: &mut K, target: K::Cap, args: &[u64; #register_count]) -> Result<u64, abi::Error> {
+            #unused_args
             #(#lets)*
             let result = k.#method(target #(, #names)*);
             #call
         }
-    }
+    };
+    (arm, function)
 }
 
 fn invoke_fn(
@@ -335,10 +349,11 @@ fn invoke_fn(
             }
         }
     });
-    let arms = model
+    let (arms, functions): (Vec<TokenStream>, Vec<TokenStream>) = model
         .invocations
         .iter()
-        .map(|i| invocation_arm(model, i, payload_start, invalid));
+        .map(|i| invocation_arm(model, i, payload_start, invalid))
+        .unzip();
     quote! {
         /// The invoke path: look up the capability, select the invocation by (object type, label),
         /// check rights, decode the payload registers, resolve the capability arguments
@@ -351,5 +366,6 @@ fn invoke_fn(
                 #(#arms)*
             }
         }
+        #(#functions)*
     }
 }

@@ -89,10 +89,10 @@ fn cap_arg_notes(args: &[crate::model::Param]) -> String {
         .iter()
         .filter_map(|p| {
             let cap = p.cap.as_ref()?;
-            let object = cap
-                .object
-                .as_ref()
-                .map_or_else(|| "a capability of any type".to_owned(), |o| format!("a `{o}` capability"));
+            let object = cap.object.as_ref().map_or_else(
+                || "a capability of any type".to_owned(),
+                |o| format!("a `{o}` capability"),
+            );
             let rights = if cap.rights.is_empty() {
                 "no rights".to_owned()
             } else {
