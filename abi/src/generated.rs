@@ -9,7 +9,7 @@ pub const ABI_VERSION_MAJOR: u16 = 2;
 /// The ABI's minor version; compatible additions bump it.
 pub const ABI_VERSION_MINOR: u16 = 0;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0x6e3ebb549b1e6bc8;
+pub const ABI_FINGERPRINT: u64 = 0x1d327de208f1db2b;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.
@@ -107,8 +107,8 @@ impl Syscall {
             Syscall::Ticks => "ticks",
         }
     }
-    /// Every error it can return, in code order: the dispatcher's own, the lookup
-    /// errors of capability arguments and the errors its handler declares.
+    /// Every error it can return, in code order: the dispatcher's own (including those
+    /// of resolving capability arguments) and the errors its handler declares.
     pub const fn errors(self) -> &'static [Error] {
         match self {
             Syscall::Null => &[],
@@ -126,8 +126,8 @@ impl Syscall {
             Syscall::Ticks => &[],
         }
     }
-    /// The errors its handler may return: those declared in the schema and the lookup
-    /// errors of capability arguments. The dispatcher reports any other as ABI drift.
+    /// The errors its handler may return: those declared in the schema. The dispatcher
+    /// resolves capability arguments itself and reports any other error as ABI drift.
     pub const fn handler_errors(self) -> &'static [Error] {
         match self {
             Syscall::Null => &[],
@@ -618,8 +618,8 @@ impl Invocation {
             Invocation::KernelDebugShutdown => Rights(Rights::WRITE.0),
         }
     }
-    /// Every error it can return, in code order: the dispatcher's own, the lookup
-    /// errors of capability arguments and the errors its handler declares.
+    /// Every error it can return, in code order: the dispatcher's own (including those
+    /// of resolving capability arguments) and the errors its handler declares.
     pub const fn errors(self) -> &'static [Error] {
         match self {
             Invocation::UntypedRetype => {
@@ -772,36 +772,30 @@ impl Invocation {
             Invocation::CNodeCopy => {
                 &[
                     Error::InvalidCapability,
-                    Error::WrongObjectType,
                     Error::InsufficientRights,
                     Error::InvalidLabel,
                     Error::InvalidArgument,
                     Error::SlotOccupied,
-                    Error::SlotEmpty,
                     Error::IllegalOperation,
                 ]
             }
             Invocation::CNodeMint => {
                 &[
                     Error::InvalidCapability,
-                    Error::WrongObjectType,
                     Error::InsufficientRights,
                     Error::InvalidLabel,
                     Error::InvalidArgument,
                     Error::SlotOccupied,
-                    Error::SlotEmpty,
                     Error::IllegalOperation,
                 ]
             }
             Invocation::CNodeMoveCap => {
                 &[
                     Error::InvalidCapability,
-                    Error::WrongObjectType,
                     Error::InsufficientRights,
                     Error::InvalidLabel,
                     Error::InvalidArgument,
                     Error::SlotOccupied,
-                    Error::SlotEmpty,
                     Error::IllegalOperation,
                 ]
             }
@@ -900,15 +894,12 @@ impl Invocation {
             }
         }
     }
-    /// The errors its handler may return: those declared in the schema and the lookup
-    /// errors of capability arguments. The dispatcher reports any other as ABI drift.
+    /// The errors its handler may return: those declared in the schema. The dispatcher
+    /// resolves capability arguments itself and reports any other error as ABI drift.
     pub const fn handler_errors(self) -> &'static [Error] {
         match self {
             Invocation::UntypedRetype => {
                 &[
-                    Error::InvalidCapability,
-                    Error::WrongObjectType,
-                    Error::InsufficientRights,
                     Error::InvalidArgument,
                     Error::SlotOccupied,
                     Error::OutOfMemory,
@@ -922,32 +913,18 @@ impl Invocation {
                     Error::IllegalOperation,
                 ]
             }
-            Invocation::TcbConfigure => {
-                &[
-                    Error::InvalidCapability,
-                    Error::WrongObjectType,
-                    Error::IllegalOperation,
-                ]
-            }
+            Invocation::TcbConfigure => &[Error::IllegalOperation],
             Invocation::TcbResume => &[Error::IllegalOperation],
             Invocation::TcbSuspend => &[],
             Invocation::TcbWriteRegisters => &[Error::InvalidUserPointer],
             Invocation::TcbSetAffinity => &[Error::InvalidArgument],
             Invocation::TcbReadRegisters => &[Error::InvalidUserPointer],
             Invocation::TcbSetPriority => &[Error::InvalidArgument],
-            Invocation::TcbBindNotification => {
-                &[
-                    Error::InvalidCapability,
-                    Error::WrongObjectType,
-                    Error::IllegalOperation,
-                ]
-            }
+            Invocation::TcbBindNotification => &[Error::IllegalOperation],
             Invocation::TcbUnbindNotification => &[Error::IllegalOperation],
             Invocation::TcbGetCpuTimes => &[Error::InvalidUserPointer],
             Invocation::VSpaceMapFrame => {
                 &[
-                    Error::InvalidCapability,
-                    Error::WrongObjectType,
                     Error::InsufficientRights,
                     Error::InvalidArgument,
                     Error::AlreadyMapped,
@@ -956,18 +933,10 @@ impl Invocation {
                 ]
             }
             Invocation::VSpaceUnmapFrame => {
-                &[
-                    Error::InvalidCapability,
-                    Error::WrongObjectType,
-                    Error::InvalidArgument,
-                    Error::NotMapped,
-                    Error::IllegalOperation,
-                ]
+                &[Error::InvalidArgument, Error::NotMapped, Error::IllegalOperation]
             }
             Invocation::VSpaceMapTable => {
                 &[
-                    Error::InvalidCapability,
-                    Error::WrongObjectType,
                     Error::InvalidArgument,
                     Error::AlreadyMapped,
                     Error::MissingTable,
@@ -977,35 +946,22 @@ impl Invocation {
             Invocation::VSpaceLookup => &[Error::InvalidArgument, Error::NotMapped],
             Invocation::CNodeCopy => {
                 &[
-                    Error::InvalidCapability,
-                    Error::WrongObjectType,
                     Error::InsufficientRights,
                     Error::InvalidArgument,
                     Error::SlotOccupied,
-                    Error::SlotEmpty,
                     Error::IllegalOperation,
                 ]
             }
             Invocation::CNodeMint => {
                 &[
-                    Error::InvalidCapability,
-                    Error::WrongObjectType,
                     Error::InsufficientRights,
                     Error::InvalidArgument,
                     Error::SlotOccupied,
-                    Error::SlotEmpty,
                     Error::IllegalOperation,
                 ]
             }
             Invocation::CNodeMoveCap => {
-                &[
-                    Error::InvalidCapability,
-                    Error::WrongObjectType,
-                    Error::InvalidArgument,
-                    Error::SlotOccupied,
-                    Error::SlotEmpty,
-                    Error::IllegalOperation,
-                ]
+                &[Error::InvalidArgument, Error::SlotOccupied, Error::IllegalOperation]
             }
             Invocation::CNodeDelete => {
                 &[
@@ -1056,7 +1012,7 @@ pub enum Error {
     InvalidUserPointer = 7,
     /// The destination capability slot is not empty.
     SlotOccupied = 8,
-    /// The source capability slot is empty.
+    /// The slot an index names is empty.
     SlotEmpty = 9,
     /// The untyped region has no room left for the requested object.
     OutOfMemory = 10,

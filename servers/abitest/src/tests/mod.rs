@@ -1,6 +1,7 @@
 //! The test table: every test of the suite, in the order they run, with the schema entries each covers.
 
 mod attacks;
+mod capargs;
 mod cnode;
 mod errors;
 mod faults;
@@ -102,6 +103,37 @@ pub static TESTS: &[Test] = &[
             inv(I::KernelDebugFaultCount),
         ],
         run: errors::insufficient_rights,
+    },
+    Test {
+        name: "cap_argument_rights",
+        covers: &[
+            inv(I::UntypedRetype),
+            inv(I::TcbConfigure),
+            inv(I::TcbBindNotification),
+            inv(I::TcbUnbindNotification),
+            inv(I::VSpaceMapFrame),
+            inv(I::VSpaceUnmapFrame),
+            inv(I::VSpaceMapTable),
+            inv(I::CNodeCopy),
+            inv(I::CNodeMint),
+            inv(I::CNodeMoveCap),
+            inv(I::KernelDebugCheckFrames),
+        ],
+        run: capargs::rights,
+    },
+    Test {
+        name: "cap_argument_types",
+        covers: &[
+            inv(I::UntypedRetype),
+            inv(I::TcbBindNotification),
+            inv(I::VSpaceUnmapFrame),
+            inv(I::VSpaceMapTable),
+            inv(I::CNodeCopy),
+            inv(I::CNodeMint),
+            inv(I::CNodeMoveCap),
+            inv(I::KernelDebugCheckFrames),
+        ],
+        run: capargs::types,
     },
     Test {
         name: "invalid_arguments",
