@@ -424,6 +424,11 @@ pub static TESTS: &[Test] = &[
         run: attacks::cnode_nesting_is_bounded,
     },
     Test {
+        name: "attack_priorities_are_bounded_by_mcp",
+        covers: &[inv(I::TcbSetMcp), inv(I::TcbSetPriority)],
+        run: attacks::priorities_are_bounded_by_mcp,
+    },
+    Test {
         name: "check_frames_at_end",
         covers: &[
             inv(I::KernelDebugCheckFrames),
