@@ -9,7 +9,7 @@ pub const ABI_VERSION_MAJOR: u16 = 1;
 /// The ABI's minor version; compatible additions bump it.
 pub const ABI_VERSION_MINOR: u16 = 1;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0x4bb367959977fe38;
+pub const ABI_FINGERPRINT: u64 = 0x44ab5e50b9b825f6;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.
@@ -22,14 +22,18 @@ pub const NUM_PRIORITIES: u8 = 64;
 pub const NUM_CPUS: u32 = 1;
 /// log2 of the bytes a TCB takes from an untyped (control block, FPU area and kernel stack).
 pub const TCB_SIZE_BITS: u8 = 15;
-/// log2 of the bytes a PageTable or VSpace takes from an untyped.
-pub const PAGE_TABLE_SIZE_BITS: u8 = 12;
+/// log2 of the bytes a PageTable or VSpace takes from an untyped: the hardware table, then one owner record per entry (the capability slot whose mapping the entry is).
+pub const PAGE_TABLE_SIZE_BITS: u8 = 13;
 /// log2 of the bytes a Notification takes from an untyped.
 pub const NOTIFICATION_SIZE_BITS: u8 = 6;
 /// log2 of the bytes one CNode slot takes; a CNode of 2^n slots takes 2^(n + CNODE_SLOT_BITS) bytes.
 pub const CNODE_SLOT_BITS: u8 = 5;
 /// Largest CNode size, as log2 of its slot count.
 pub const MAX_CNODE_BITS: u8 = 12;
+/// Deleting a CNode's last capability empties it, and CNodes whose last capabilities it holds, down to this many levels below it; a non-empty CNode deeper down makes the deletion fail with Busy.
+pub const MAX_CNODE_NESTING: u32 = 4;
+/// Most bytes one debug_write trap writes; a longer request is a short write (the kernel runs with interrupts off, so every trap's work is bounded).
+pub const DEBUG_WRITE_MAX: u64 = 256;
 /// First virtual address above user space; user mappings lie below it.
 pub const USER_TOP: u64 = 0x7fff_ffff_f000;
 /// Where the kernel maps the boot-information page in the root task.
@@ -54,7 +58,7 @@ pub mod sys {
     pub const INVOKE: u64 = 1;
     /// Give up the rest of the time slice to the next thread of the same priority.
     pub const SCHED_YIELD: u64 = 2;
-    /// Write bytes to the kernel debug console.
+    /// Write up to DEBUG_WRITE_MAX bytes to the kernel debug console. The whole range must lie in user space; only the pages of the bytes written must be mapped readable.
     pub const DEBUG_WRITE: u64 = 3;
     /// End the calling thread; its TCB becomes inactive. Does not return.
     pub const THREAD_EXIT: u64 = 5;
@@ -71,7 +75,7 @@ pub enum Syscall {
     Invoke = sys::INVOKE,
     /// Give up the rest of the time slice to the next thread of the same priority.
     SchedYield = sys::SCHED_YIELD,
-    /// Write bytes to the kernel debug console.
+    /// Write up to DEBUG_WRITE_MAX bytes to the kernel debug console. The whole range must lie in user space; only the pages of the bytes written must be mapped readable.
     DebugWrite = sys::DEBUG_WRITE,
     /// End the calling thread; its TCB becomes inactive. Does not return.
     ThreadExit = sys::THREAD_EXIT,
@@ -204,6 +208,8 @@ pub mod label {
     pub const NOTIFICATION_POLL: u64 = 0x102;
     /// Run the three-state frame-table checker over all physical memory.
     pub const KERNEL_DEBUG_CHECK_FRAMES: u64 = 0x120;
+    /// Run the mapping checker over every VSpace and PageTable: each present user entry names a live object of the right kind whose capability records exactly this mapping, detached tables are empty, and VSpace hold counts match.
+    pub const KERNEL_DEBUG_CHECK_MAPPINGS: u64 = 0x124;
     /// Count the frames in one state of the frame table.
     pub const KERNEL_DEBUG_FRAME_COUNT: u64 = 0x121;
     /// Report how many user faults have been contained.
@@ -347,6 +353,8 @@ pub enum Invocation {
     NotificationPoll,
     /// Run the three-state frame-table checker over all physical memory.
     KernelDebugCheckFrames,
+    /// Run the mapping checker over every VSpace and PageTable: each present user entry names a live object of the right kind whose capability records exactly this mapping, detached tables are empty, and VSpace hold counts match.
+    KernelDebugCheckMappings,
     /// Count the frames in one state of the frame table.
     KernelDebugFrameCount,
     /// Report how many user faults have been contained.
@@ -383,6 +391,7 @@ impl Invocation {
         Invocation::NotificationWait,
         Invocation::NotificationPoll,
         Invocation::KernelDebugCheckFrames,
+        Invocation::KernelDebugCheckMappings,
         Invocation::KernelDebugFrameCount,
         Invocation::KernelDebugFaultCount,
         Invocation::KernelDebugShutdown,
@@ -454,6 +463,9 @@ impl Invocation {
             (ObjectType::KernelDebug, label::KERNEL_DEBUG_CHECK_FRAMES) => {
                 Some(Invocation::KernelDebugCheckFrames)
             }
+            (ObjectType::KernelDebug, label::KERNEL_DEBUG_CHECK_MAPPINGS) => {
+                Some(Invocation::KernelDebugCheckMappings)
+            }
             (ObjectType::KernelDebug, label::KERNEL_DEBUG_FRAME_COUNT) => {
                 Some(Invocation::KernelDebugFrameCount)
             }
@@ -495,6 +507,7 @@ impl Invocation {
             Invocation::NotificationWait => label::NOTIFICATION_WAIT,
             Invocation::NotificationPoll => label::NOTIFICATION_POLL,
             Invocation::KernelDebugCheckFrames => label::KERNEL_DEBUG_CHECK_FRAMES,
+            Invocation::KernelDebugCheckMappings => label::KERNEL_DEBUG_CHECK_MAPPINGS,
             Invocation::KernelDebugFrameCount => label::KERNEL_DEBUG_FRAME_COUNT,
             Invocation::KernelDebugFaultCount => label::KERNEL_DEBUG_FAULT_COUNT,
             Invocation::KernelDebugShutdown => label::KERNEL_DEBUG_SHUTDOWN,
@@ -529,6 +542,7 @@ impl Invocation {
             Invocation::NotificationWait => ObjectType::Notification,
             Invocation::NotificationPoll => ObjectType::Notification,
             Invocation::KernelDebugCheckFrames => ObjectType::KernelDebug,
+            Invocation::KernelDebugCheckMappings => ObjectType::KernelDebug,
             Invocation::KernelDebugFrameCount => ObjectType::KernelDebug,
             Invocation::KernelDebugFaultCount => ObjectType::KernelDebug,
             Invocation::KernelDebugShutdown => ObjectType::KernelDebug,
@@ -563,6 +577,7 @@ impl Invocation {
             Invocation::NotificationWait => "Notification.wait",
             Invocation::NotificationPoll => "Notification.poll",
             Invocation::KernelDebugCheckFrames => "KernelDebug.check_frames",
+            Invocation::KernelDebugCheckMappings => "KernelDebug.check_mappings",
             Invocation::KernelDebugFrameCount => "KernelDebug.frame_count",
             Invocation::KernelDebugFaultCount => "KernelDebug.fault_count",
             Invocation::KernelDebugShutdown => "KernelDebug.shutdown",
@@ -597,6 +612,7 @@ impl Invocation {
             Invocation::NotificationWait => Rights(Rights::READ.0),
             Invocation::NotificationPoll => Rights(Rights::READ.0),
             Invocation::KernelDebugCheckFrames => Rights(Rights::READ.0),
+            Invocation::KernelDebugCheckMappings => Rights(Rights::READ.0),
             Invocation::KernelDebugFrameCount => Rights(Rights::READ.0),
             Invocation::KernelDebugFaultCount => Rights(Rights::READ.0),
             Invocation::KernelDebugShutdown => Rights(Rights::WRITE.0),
@@ -851,6 +867,14 @@ impl Invocation {
                     Error::IllegalOperation,
                 ]
             }
+            Invocation::KernelDebugCheckMappings => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::IllegalOperation,
+                ]
+            }
             Invocation::KernelDebugFrameCount => {
                 &[
                     Error::InvalidCapability,
@@ -1005,6 +1029,7 @@ impl Invocation {
             Invocation::NotificationWait => &[Error::IllegalOperation, Error::WouldBlock],
             Invocation::NotificationPoll => &[Error::WouldBlock],
             Invocation::KernelDebugCheckFrames => &[Error::IllegalOperation],
+            Invocation::KernelDebugCheckMappings => &[Error::IllegalOperation],
             Invocation::KernelDebugFrameCount => &[Error::InvalidArgument],
             Invocation::KernelDebugFaultCount => &[],
             Invocation::KernelDebugShutdown => &[],

@@ -11,9 +11,9 @@
 //!    its first argument.
 
 use abi::{
-    BOOTINFO_VADDR, Error, NUM_PRIORITIES, ObjectType, PAGE_BITS, PAGE_SIZE, ROOT_CNODE_BITS,
-    ROOT_SLOT_CNODE, ROOT_SLOT_FIRST_FREE, ROOT_SLOT_KERNEL_DEBUG, ROOT_SLOT_TCB, ROOT_SLOT_VSPACE,
-    Rights, TCB_SIZE_BITS, USER_TOP, UserRegisters,
+    BOOTINFO_VADDR, Error, NUM_PRIORITIES, ObjectType, PAGE_BITS, PAGE_SIZE, PAGE_TABLE_SIZE_BITS,
+    ROOT_CNODE_BITS, ROOT_SLOT_CNODE, ROOT_SLOT_FIRST_FREE, ROOT_SLOT_KERNEL_DEBUG, ROOT_SLOT_TCB,
+    ROOT_SLOT_VSPACE, Rights, TCB_SIZE_BITS, USER_TOP, UserRegisters,
 };
 use boot::{BootImage, BootInfo, BootModule, MemoryKind, MemoryRegion, UntypedDesc};
 use kerncore::elf::{Elf, Segment};
@@ -155,10 +155,11 @@ fn boot_untyped_bits(elf: &Elf<'_>, image: &BootImage<'_>) -> u8 {
     }
     // Every mapped range may need a table at each of the three levels at both of its ends,
     // plus one last-level table per 2 MiB it spans.
-    let table_pages = ranges * 6 + data_pages / 512;
+    let tables = ranges * 6 + data_pages / 512;
+    let table_bytes = 1u64 << PAGE_TABLE_SIZE_BITS;
     let fixed =
-        (1u64 << (ROOT_CNODE_BITS + abi::CNODE_SLOT_BITS)) + (1 << TCB_SIZE_BITS) + PAGE_SIZE;
-    let bytes = fixed + (data_pages + table_pages) * PAGE_SIZE;
+        (1u64 << (ROOT_CNODE_BITS + abi::CNODE_SLOT_BITS)) + (1 << TCB_SIZE_BITS) + table_bytes;
+    let bytes = fixed + data_pages * PAGE_SIZE + tables * table_bytes;
     bytes.next_power_of_two().trailing_zeros() as u8
 }
 
@@ -207,11 +208,13 @@ impl Builder {
     fn map_new_page(&mut self, root: u64, vaddr: u64, rights: Rights) -> u64 {
         let frame = self.create(ObjectType::Frame, 0).object.paddr;
         loop {
-            match vspace::map_frame(root, frame, vaddr, rights) {
+            match vspace::map_frame(root, frame, vaddr, rights, vspace::BOOT_OWNER) {
                 Ok(_) => return frame,
                 Err(MapError::Missing(level)) => {
                     let table = self.create(ObjectType::PageTable, 0).object.paddr;
-                    if let Err(error) = vspace::map_table(root, table, vaddr, level) {
+                    if let Err(error) =
+                        vspace::map_table(root, table, vaddr, level, vspace::BOOT_OWNER)
+                    {
                         panic!("root task page table at level {level} for {vaddr:#x}: {error:?}");
                     }
                 }

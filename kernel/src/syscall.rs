@@ -9,10 +9,13 @@
 //! entry declares (or implies); the dispatcher reports any other through
 //! [`Kernel::undeclared_error`].
 
-use abi::{CPtr, Error, NUM_CPUS, NUM_PRIORITIES, ObjectType, Rights, UserAddr, UserRegisters};
+use abi::{
+    CPtr, DEBUG_WRITE_MAX, Error, NUM_CPUS, NUM_PRIORITIES, ObjectType, Rights, UserAddr,
+    UserRegisters,
+};
 use kerncore::{Cap, CapState};
 
-use crate::arch::{self, UserFrame};
+use crate::arch::{self, EntryFrame};
 use crate::generated::dispatch::{Kernel, dispatch};
 use crate::object::cnode::{self, SlotRef};
 use crate::object::tcb::Syscall;
@@ -22,14 +25,20 @@ use crate::sched;
 use crate::usermem::{self, Access, UserSlice};
 
 /// Handles one `syscall` from user mode: decode, dispatch, write the two result registers.
-pub fn handle_syscall(frame: &mut UserFrame) {
+///
+/// The thread's registers are reached only through its TCB (`tcb::with_user_frame`), one
+/// access at a time, as every other path to them does (`Tcb.write_registers` on oneself,
+/// or by another thread while this one is switched away).
+pub fn handle_syscall(frame: EntryFrame) {
     sched::account_user_entry();
-    // The handlers reach the thread's registers through its TCB (`tcb::with_user_frame`),
-    // so keep only a raw pointer across the dispatch.
-    let frame: *mut UserFrame = frame;
-    // SAFETY: The arch layer passes the current thread's saved frame, on its kernel stack.
-    let (number, args) = unsafe { ((*frame).syscall_number(), (*frame).syscall_args()) };
     let thread = sched::current();
+    debug_assert!(
+        tcb::with_tcb(thread, |tcb| tcb.user_frame) == frame.as_ptr(),
+        "the entry frame is not the running thread's saved frame"
+    );
+    let (number, args) = tcb::with_user_frame(thread, |frame| {
+        (frame.syscall_number(), frame.syscall_args())
+    });
     tcb::with_tcb(thread, |tcb| tcb.syscall = Syscall::Active);
     let mut kernel = KernelImpl { missing_level: 0 };
     let results = dispatch(&mut kernel, number, args);
@@ -39,8 +48,7 @@ pub fn handle_syscall(frame: &mut UserFrame) {
         core::mem::replace(&mut tcb.syscall, Syscall::Idle)
     });
     if syscall != Syscall::Abandoned {
-        // SAFETY: As above; the thread's kernel stack (holding the frame) stayed in place.
-        unsafe { (*frame).set_results(results) };
+        tcb::with_user_frame(thread, |frame| frame.set_results(results));
     }
     sched::preempt_if_needed();
     sched::account_user_exit();
@@ -169,7 +177,7 @@ impl Kernel for KernelImpl {
     }
 
     fn sys_debug_write(&mut self, buf: UserAddr, len: u64) -> Result<u64, Error> {
-        let slice = UserSlice::new(buf, len, Access::Read)?;
+        let slice = UserSlice::prefix(buf, len, DEBUG_WRITE_MAX, Access::Read)?;
         slice.for_each_chunk(arch::console_write);
         Ok(slice.len())
     }
@@ -296,6 +304,7 @@ impl Kernel for KernelImpl {
             frame.cap.object.paddr,
             vaddr,
             rights,
+            frame.slot.paddr(),
         ))?;
         Self::record_mapping(&frame, Some(mapping))
     }
@@ -306,7 +315,7 @@ impl Kernel for KernelImpl {
         if mapping.vspace != target.cap.object.paddr {
             return Err(Error::NotMapped);
         }
-        vspace::unmap_frame_mapping(frame.cap.object.paddr, mapping);
+        vspace::unmap_frame_mapping(frame.cap.object.paddr, mapping, frame.slot.paddr());
         Self::record_mapping(&frame, None)
     }
 
@@ -326,6 +335,7 @@ impl Kernel for KernelImpl {
             table.cap.object.paddr,
             vaddr,
             level,
+            table.slot.paddr(),
         ))?;
         Self::record_mapping(&table, Some(mapping))
     }
@@ -369,6 +379,14 @@ impl Kernel for KernelImpl {
         let dest = cnode::dest_slot(&target.cap, dest_index)?;
         cnode::check_empty(dest)?;
         cnode::set(dest, Some(source.cap))?;
+        if let Some(mapping) = source.cap.mapping() {
+            vspace::rehome(
+                source.cap.object.paddr,
+                mapping,
+                source.slot.paddr(),
+                dest.paddr(),
+            );
+        }
         cnode::set(source.slot, None)
     }
 
@@ -386,7 +404,7 @@ impl Kernel for KernelImpl {
         if !vspace::table_is_empty(target.cap.object.paddr) {
             return Err(Error::Busy);
         }
-        vspace::unmap_table_mapping(target.cap.object.paddr, mapping);
+        vspace::unmap_table_mapping(target.cap.object.paddr, mapping, target.slot.paddr());
         Self::record_mapping(&target, None)
     }
 
@@ -410,6 +428,10 @@ impl Kernel for KernelImpl {
 
     fn kernel_debug_check_frames(&mut self, _target: Resolved) -> Result<u64, Error> {
         debug::check_frames()
+    }
+
+    fn kernel_debug_check_mappings(&mut self, _target: Resolved) -> Result<u64, Error> {
+        object::mapcheck::check_mappings()
     }
 
     fn kernel_debug_frame_count(&mut self, _target: Resolved, state: u8) -> Result<u64, Error> {

@@ -27,7 +27,7 @@ pub trait Kernel {
     fn sys_null(&mut self) -> Result<(), abi::Error>;
     /// Give up the rest of the time slice to the next thread of the same priority.
     fn sys_sched_yield(&mut self) -> Result<(), abi::Error>;
-    /// Write bytes to the kernel debug console.
+    /// Write up to DEBUG_WRITE_MAX bytes to the kernel debug console. The whole range must lie in user space; only the pages of the bytes written must be mapped readable.
     fn sys_debug_write(
         &mut self,
         buf: abi::UserAddr,
@@ -163,6 +163,11 @@ pub trait Kernel {
     fn notification_poll(&mut self, target: Self::Cap) -> Result<u64, abi::Error>;
     /// `KernelDebug.check_frames` (label 0x120). Run the three-state frame-table checker over all physical memory.
     fn kernel_debug_check_frames(
+        &mut self,
+        target: Self::Cap,
+    ) -> Result<u64, abi::Error>;
+    /// `KernelDebug.check_mappings` (label 0x124). Run the mapping checker over every VSpace and PageTable: each present user entry names a live object of the right kind whose capability records exactly this mapping, detached tables are empty, and VSpace hold counts match.
+    fn kernel_debug_check_mappings(
         &mut self,
         target: Self::Cap,
     ) -> Result<u64, abi::Error>;
@@ -551,6 +556,15 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
                 k,
                 abi::Invocation::KernelDebugCheckFrames.name(),
                 abi::Invocation::KernelDebugCheckFrames.handler_errors(),
+                result,
+            )
+        }
+        abi::Invocation::KernelDebugCheckMappings => {
+            let result = k.kernel_debug_check_mappings(target);
+            checked(
+                k,
+                abi::Invocation::KernelDebugCheckMappings.name(),
+                abi::Invocation::KernelDebugCheckMappings.handler_errors(),
                 result,
             )
         }

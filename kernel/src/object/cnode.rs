@@ -32,6 +32,13 @@ pub struct SlotRef {
     pub index: u64,
 }
 
+impl SlotRef {
+    /// The physical address of the slot's memory: how page-table owner records name it.
+    pub fn paddr(&self) -> u64 {
+        self.cnode + (self.index << abi::CNODE_SLOT_BITS)
+    }
+}
+
 /// Initialises a freshly zeroed CNode's header with one capability.
 pub fn init(paddr: u64, slot_bits: u8) {
     with_header(paddr, |header| {
@@ -96,25 +103,6 @@ pub fn check_empty(slot: SlotRef) -> Result<(), Error> {
     with_slots(slot.cnode, slot.slot_bits, |slots| {
         kerncore::cap::check_empty(slots, slot.index)
     })
-}
-
-/// Whether the CNode named by `cap` may be destroyed when the capability in `deleting`
-/// goes: it must hold no capability other than that one (destroying a CNode never
-/// cascades into the objects its capabilities name).
-pub fn check_destroy(cap: &Cap, deleting: SlotRef) -> Result<(), Error> {
-    let CapState::CNode { slot_bits } = cap.state else {
-        return Err(Error::WrongObjectType);
-    };
-    let paddr = cap.object.paddr;
-    let occupied = with_slots(paddr, slot_bits, |slots| {
-        slots
-            .iter()
-            .enumerate()
-            .skip(1)
-            .filter(|(index, _)| deleting.cnode != paddr || deleting.index != *index as u64)
-            .any(|(_, slot)| !slot.is_empty())
-    });
-    if occupied { Err(Error::Busy) } else { Ok(()) }
 }
 
 /// Whether `cap` is a CNode capability (for `Tcb.configure`); its slot count.

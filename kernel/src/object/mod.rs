@@ -8,10 +8,14 @@
 //! (Frame, PageTable, VSpace), in the frame table entry of their first frame.
 //! The last capability's deletion destroys the object and returns its frames to
 //! `UntypedReserved`; an object that is still in use (has holders) cannot be destroyed.
+//! A CNode whose last capability goes is emptied first: every capability in it is
+//! deleted by the same rules (nested CNodes up to `abi::MAX_CNODE_NESTING` levels deep; each level costs kernel
+//! stack).
 
 pub mod cnode;
 pub mod debug;
 pub mod frames;
+pub mod mapcheck;
 pub mod notification;
 pub mod tcb;
 pub mod untyped;
@@ -19,7 +23,7 @@ pub mod vspace;
 
 use core::cell::{Cell, UnsafeCell};
 
-use abi::{Error, ObjectType};
+use abi::{Error, MAX_CNODE_NESTING, ObjectType};
 use kerncore::{Cap, CapState, ObjectCounts, ObjectFrames, ObjectRef, Released, object_frames};
 
 use crate::arch;
@@ -123,10 +127,10 @@ pub fn unhold(object: ObjectRef) {
     with_counts(object, ObjectCounts::unhold);
 }
 
-/// Whether deleting the capability `cap` (which sits in slot `slot`) is allowed now, and
-/// whether it is the last one. Checks everything that could refuse, so that the deletion
-/// itself cannot fail halfway.
-pub fn check_delete(cap: &Cap, slot: cnode::SlotRef) -> Result<Released, Error> {
+/// Whether deleting the capability `cap` is allowed now, and whether it is the last one.
+/// Checks everything that could refuse, so that the deletion itself cannot fail halfway
+/// (a CNode's contents are deleted one by one before it, see [`delete`]).
+fn check_delete(cap: &Cap) -> Result<Released, Error> {
     if cap.object.object_type == ObjectType::KernelDebug {
         return Ok(Released::Remaining);
     }
@@ -142,7 +146,6 @@ pub fn check_delete(cap: &Cap, slot: cnode::SlotRef) -> Result<Released, Error> 
     }
     match cap.object.object_type {
         ObjectType::Untyped => untyped::check_destroy(cap)?,
-        ObjectType::CNode => cnode::check_destroy(cap, slot)?,
         ObjectType::Tcb => tcb::check_destroy(cap.object.paddr)?,
         ObjectType::Notification => notification::check_destroy(cap.object.paddr)?,
         _ => {}
@@ -152,13 +155,27 @@ pub fn check_delete(cap: &Cap, slot: cnode::SlotRef) -> Result<Released, Error> 
 
 /// Deletes the capability in `slot`: unmaps what it maps, drops its reference and, for the
 /// last reference, destroys the object.
+///
+/// For the last capability of a CNode, the CNode is emptied first, slot by slot, each
+/// capability deleted by these same rules. If one of those deletions is refused, the
+/// deletion stops with that error: the CNode and what is left in it stay, and the
+/// deletions already made stand (calling again continues where it stopped).
 pub fn delete(slot: cnode::SlotRef) -> Result<(), Error> {
+    delete_nested(slot, 0)
+}
+
+fn delete_nested(slot: cnode::SlotRef, depth: u32) -> Result<(), Error> {
     let cap = cnode::get(slot).ok_or(Error::SlotEmpty)?;
-    let released = check_delete(&cap, slot)?;
+    let released = check_delete(&cap)?;
+    if released == Released::Last && cap.object.object_type == ObjectType::CNode {
+        empty_cnode(&cap, slot, depth)?;
+    }
     if let Some(mapping) = cap.mapping() {
         match cap.object.object_type {
-            ObjectType::Frame => vspace::unmap_frame_mapping(cap.object.paddr, mapping),
-            _ => vspace::unmap_table_mapping(cap.object.paddr, mapping),
+            ObjectType::Frame => {
+                vspace::unmap_frame_mapping(cap.object.paddr, mapping, slot.paddr())
+            }
+            _ => vspace::unmap_table_mapping(cap.object.paddr, mapping, slot.paddr()),
         }
     }
     cnode::set(slot, None)?;
@@ -167,6 +184,27 @@ pub fn delete(slot: cnode::SlotRef) -> Result<(), Error> {
     });
     if released == Released::Last {
         destroy(&cap);
+    }
+    Ok(())
+}
+
+/// Deletes every capability in the CNode of `cap` except the one in `deleting` (which may
+/// lie inside it), before the CNode is destroyed.
+fn empty_cnode(cap: &Cap, deleting: cnode::SlotRef, depth: u32) -> Result<(), Error> {
+    let slot_bits = cnode::slot_bits(cap)?;
+    for index in 1..1u64 << slot_bits {
+        let inner = cnode::SlotRef {
+            cnode: cap.object.paddr,
+            slot_bits,
+            index,
+        };
+        if inner == deleting || cnode::get(inner).is_none() {
+            continue;
+        }
+        if depth > MAX_CNODE_NESTING {
+            return Err(Error::Busy);
+        }
+        delete_nested(inner, depth + 1)?;
     }
     Ok(())
 }

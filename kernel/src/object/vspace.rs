@@ -5,11 +5,23 @@
 //! the VSpace root being level 4. The kernel never allocates page tables for user space:
 //! `map_frame` and `map_table` fail with `MissingTable` naming the level that is needed.
 //! Every mapping (frame or table) holds its VSpace, so a VSpace with mappings cannot be
-//! destroyed; a page table that maps anything cannot be unmapped (but deleting its
-//! capability detaches it, see [`unmap_table_mapping`]).
+//! destroyed.
+//!
+//! Lifetime rules (docs/CONTRACTS.md, "Kernel object semantics"):
+//! * Every present user entry has exactly one *owner*: the capability slot whose mapping
+//!   record names the entry, kept in the table's second page beside the entry
+//!   ([`owner`]), or [`BOOT_OWNER`] for the root task's boot mappings, which no capability
+//!   names. A record and its entry are made and removed together, and moving the
+//!   capability moves the owner ([`rehome`]); so a record is never stale, and removing a
+//!   mapping removes exactly the entry its own capability made.
+//! * A page table has entries only while it is installed. Detaching it (deleting its
+//!   installed capability) empties it first, clearing the records of the capabilities
+//!   that mapped into it ([`unmap_table_mapping`]); `PageTable.unmap` refuses a table that
+//!   maps anything. So no page table can reach memory once its object is gone, and a
+//!   table installed anew maps nothing.
 
 use abi::{Error, ObjectType, PAGE_SIZE, Rights, USER_TOP};
-use kerncore::{Mapping, ObjectRef};
+use kerncore::{CapState, Mapping, ObjectRef, Slot};
 
 use super::phys_ptr;
 use crate::arch::mmu;
@@ -21,7 +33,7 @@ pub const MAX_TABLE_LEVEL: u8 = (mmu::LEVELS - 1) as u8;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MissingTable(pub u8);
 
-fn read_entry(table: u64, index: usize) -> u64 {
+pub fn read_entry(table: u64, index: usize) -> u64 {
     debug_assert!(index < mmu::ENTRIES);
     // SAFETY: `table` is a live page table (a VSpace root or an installed PageTable) of
     // ENTRIES u64 entries, reached through the direct map.
@@ -32,6 +44,52 @@ fn write_entry(table: u64, index: usize, entry: u64) {
     debug_assert!(index < mmu::ENTRIES);
     // SAFETY: As in read_entry; the kernel is the only writer of page tables.
     unsafe { phys_ptr::<u64>(table).add(index).write_volatile(entry) };
+}
+
+/// The owner of a present user entry: the physical address of the capability slot that
+/// records the mapping, or [`BOOT_OWNER`].
+pub type Owner = u64;
+
+/// The owner of the root task's boot mappings, which no capability names. Slots are
+/// 32-byte aligned, so no slot has this address.
+pub const BOOT_OWNER: Owner = 1;
+
+/// The owner recorded for entry `index` of `table` (0 when the entry is empty).
+pub fn owner(table: u64, index: usize) -> Owner {
+    debug_assert!(index < mmu::ENTRIES);
+    // SAFETY: Page tables and VSpace roots are PAGE_TABLE_SIZE_BITS objects: the hardware
+    // table, then ENTRIES owner words, all reached through the direct map.
+    unsafe { phys_ptr::<u64>(table + PAGE_SIZE).add(index).read() }
+}
+
+fn set_entry(table: u64, index: usize, entry: u64, owner: Owner) {
+    write_entry(table, index, entry);
+    // SAFETY: As in `owner`.
+    unsafe { phys_ptr::<u64>(table + PAGE_SIZE).add(index).write(owner) };
+}
+
+/// Clears the mapping record of the capability in the slot at `owner` (after the kernel
+/// removed the entry the record names).
+fn clear_record(owner: Owner) {
+    if owner == BOOT_OWNER {
+        return;
+    }
+    // SAFETY: An owner is the address of a live slot holding the capability that records
+    // the mapping (the lifetime rules above); no other reference to that slot is live.
+    let slot = unsafe { &mut *phys_ptr::<Slot>(owner) };
+    let cap = slot
+        .get()
+        .unwrap_or_else(|| panic!("invariant broken: mapping owner slot {owner:#x} is empty"));
+    let cleared = kerncore::Cap {
+        state: CapState::Mappable(None),
+        ..cap
+    };
+    if slot.set(Some(cleared)).is_err() {
+        panic!(
+            "invariant broken: mapping owner slot {owner:#x} holds a {:?}",
+            cap.object.object_type
+        );
+    }
 }
 
 /// Initialises a freshly zeroed VSpace root: empty user half, the kernel half shared.
@@ -88,9 +146,15 @@ impl From<Error> for MapError {
     }
 }
 
-/// Maps the frame at `frame` into `root` at `vaddr` with `rights`; returns the mapping to
-/// record in the frame capability.
-pub fn map_frame(root: u64, frame: u64, vaddr: u64, rights: Rights) -> Result<Mapping, MapError> {
+/// Maps the frame at `frame` into `root` at `vaddr` with `rights` on behalf of `owner`;
+/// returns the mapping to record in the owner's capability.
+pub fn map_frame(
+    root: u64,
+    frame: u64,
+    vaddr: u64,
+    rights: Rights,
+    owner: Owner,
+) -> Result<Mapping, MapError> {
     if !vaddr.is_multiple_of(PAGE_SIZE) || vaddr >= USER_TOP {
         return Err(Error::InvalidArgument.into());
     }
@@ -100,7 +164,7 @@ pub fn map_frame(root: u64, frame: u64, vaddr: u64, rights: Rights) -> Result<Ma
         return Err(Error::AlreadyMapped.into());
     }
     super::hold(vspace_ref(root))?;
-    write_entry(table, index, mmu::page_entry(frame, rights));
+    set_entry(table, index, mmu::page_entry(frame, rights), owner);
     Ok(Mapping {
         vspace: root,
         vaddr,
@@ -108,22 +172,58 @@ pub fn map_frame(root: u64, frame: u64, vaddr: u64, rights: Rights) -> Result<Ma
     })
 }
 
-/// Removes a frame mapping recorded in a capability, flushes it and drops the VSpace hold.
-pub fn unmap_frame_mapping(frame: u64, mapping: Mapping) {
-    if let Ok(table) = walk_to(mapping.vspace, mapping.vaddr, 0) {
-        let index = mmu::index(mapping.vaddr, 0);
-        let entry = read_entry(table, index);
-        if mmu::entry_present(entry) && mmu::entry_paddr(entry) == frame {
-            write_entry(table, index, 0);
-            flush(mapping.vspace, mapping.vaddr);
-        }
+/// Where the entry a mapping record names lies: its table and index. A record is never
+/// stale (see the module documentation), so a walk that fails is a broken invariant.
+fn entry_of(mapping: Mapping) -> (u64, usize) {
+    let level = usize::from(mapping.level);
+    let table = walk_to(mapping.vspace, mapping.vaddr, level).unwrap_or_else(|MissingTable(missing)| {
+        panic!(
+            "invariant broken: mapping record {mapping:?} names no entry (level {missing} table missing)"
+        )
+    });
+    (table, mmu::index(mapping.vaddr, level))
+}
+
+/// The entry a mapping record of `owner` names, checked against the object it maps.
+fn owned_entry(object: u64, mapping: Mapping, owner: Owner) -> (u64, usize) {
+    let (table, index) = entry_of(mapping);
+    let entry = read_entry(table, index);
+    if !mmu::entry_present(entry)
+        || mmu::entry_paddr(entry) != object
+        || self::owner(table, index) != owner
+    {
+        panic!(
+            "invariant broken: mapping record {mapping:?} of slot {owner:#x} does not match entry {entry:#x} (owner {:#x})",
+            self::owner(table, index)
+        );
     }
+    (table, index)
+}
+
+/// Removes the frame mapping recorded in `owner`'s capability, flushes it and drops the
+/// VSpace hold. The caller clears the record.
+pub fn unmap_frame_mapping(frame: u64, mapping: Mapping, owner: Owner) {
+    let (table, index) = owned_entry(frame, mapping, owner);
+    set_entry(table, index, 0, 0);
+    flush(mapping.vspace, mapping.vaddr);
     super::unhold(vspace_ref(mapping.vspace));
 }
 
+/// Records that the capability recording `mapping` moved from the slot at `from` to `to`.
+pub fn rehome(object: u64, mapping: Mapping, from: Owner, to: Owner) {
+    let (table, index) = owned_entry(object, mapping, from);
+    set_entry(table, index, read_entry(table, index), to);
+}
+
 /// Installs the page table at `table` (schema `level`, 1..=3) in `root` so that it covers
-/// `vaddr`; returns the mapping to record in the table capability.
-pub fn map_table(root: u64, table: u64, vaddr: u64, level: u8) -> Result<Mapping, MapError> {
+/// `vaddr`, on behalf of `owner`; returns the mapping to record in the owner's capability.
+pub fn map_table(
+    root: u64,
+    table: u64,
+    vaddr: u64,
+    level: u8,
+    owner: Owner,
+) -> Result<Mapping, MapError> {
     if !(1..=MAX_TABLE_LEVEL).contains(&level) || vaddr >= USER_TOP {
         return Err(Error::InvalidArgument.into());
     }
@@ -142,12 +242,16 @@ pub fn map_table(root: u64, table: u64, vaddr: u64, level: u8) -> Result<Mapping
     if mmu::entry_present(read_entry(parent, index)) {
         return Err(Error::AlreadyMapped.into());
     }
+    assert!(
+        table_is_empty(table),
+        "invariant broken: detached page table {table:#x} still maps something"
+    );
     super::hold(vspace_ref(root))?;
     if let Err(error) = super::hold(table_ref) {
         super::unhold(vspace_ref(root));
         return Err(error.into());
     }
-    write_entry(parent, index, mmu::table_entry(table));
+    set_entry(parent, index, mmu::table_entry(table), owner);
     let covered = 1u64 << (12 + 9 * parent_level);
     Ok(Mapping {
         vspace: root,
@@ -156,30 +260,44 @@ pub fn map_table(root: u64, table: u64, vaddr: u64, level: u8) -> Result<Mapping
     })
 }
 
-/// Removes an installed page table recorded in a capability, flushes, and drops the holds.
-///
-/// `PageTable.unmap` insists that the table maps nothing; deleting a mapped table's
-/// capability detaches it even when it still maps something. That is safe: whatever it
-/// maps becomes unreachable from the VSpace, and the capabilities of those frames and
-/// tables still record their mappings, whose removal later finds no table and only drops
-/// the holds.
-pub fn unmap_table_mapping(table: u64, mapping: Mapping) {
-    let parent_level = usize::from(mapping.level);
-    if let Ok(parent) = walk_to(mapping.vspace, mapping.vaddr, parent_level) {
-        let index = mmu::index(mapping.vaddr, parent_level);
-        let entry = read_entry(parent, index);
-        if mmu::entry_present(entry) && mmu::entry_paddr(entry) == table {
-            write_entry(parent, index, 0);
-            // The table may still map pages (a deleted capability detaches it anyway), and
-            // their cached translations would outlive the frames: flush the whole space.
-            mmu::flush_address_space(mapping.vspace);
-        }
-    }
+/// Detaches the installed page table recorded in `owner`'s capability: removes its entry,
+/// empties it (see [`empty_table`]), flushes the address space and drops the holds. The
+/// caller clears the record.
+pub fn unmap_table_mapping(table: u64, mapping: Mapping, owner: Owner) {
+    let (parent, index) = owned_entry(table, mapping, owner);
+    set_entry(parent, index, 0, 0);
+    empty_table(table, mapping.level, mapping.vspace);
+    // Translations through the table (and whatever it mapped) must not outlive it.
+    mmu::flush_address_space(mapping.vspace);
     super::unhold(ObjectRef {
         object_type: ObjectType::PageTable,
         paddr: table,
     });
     super::unhold(vspace_ref(mapping.vspace));
+}
+
+/// Removes every entry of the just-detached table `table` (schema `level`) of `vspace`:
+/// each owner's record is cleared, each mapping's VSpace hold dropped, and tables it held
+/// are detached and emptied in turn (at most two levels further down).
+fn empty_table(table: u64, level: u8, vspace: u64) {
+    for index in 0..mmu::ENTRIES {
+        let entry = read_entry(table, index);
+        if !mmu::entry_present(entry) {
+            continue;
+        }
+        let owner = owner(table, index);
+        set_entry(table, index, 0, 0);
+        clear_record(owner);
+        if level > 1 {
+            let child = mmu::entry_paddr(entry);
+            empty_table(child, level - 1, vspace);
+            super::unhold(ObjectRef {
+                object_type: ObjectType::PageTable,
+                paddr: child,
+            });
+        }
+        super::unhold(vspace_ref(vspace));
+    }
 }
 
 /// Tears a VSpace root down before its frame returns to the untyped. It maps nothing by

@@ -3,8 +3,8 @@
 use core::fmt::{self, Write};
 
 use rootlib::BuildError;
-use trona::println;
 use trona::uapi::{Error, Invocation, Syscall};
+use trona::{println, substrate};
 
 use crate::ctx::Ctx;
 
@@ -189,12 +189,26 @@ pub fn run_all(ctx: &mut Ctx, tests: &[Test], filter: Option<&str>, tally: &mut 
         for &entry in test.covers {
             entry.print_covers();
         }
-        let outcome = (test.run)(ctx);
+        let outcome = (test.run)(ctx).and_then(|()| check_invariants());
         tally.record(test.name, outcome);
     }
     if filter.is_none() {
         tally.record("schema_coverage", check_coverage(tests));
     }
+}
+
+/// Runs the kernel's invariant checkers (frame states and mappings), as after every test.
+pub fn check_invariants() -> Outcome {
+    let debug = crate::ctx::KERNEL_DEBUG;
+    ok(
+        "check_frames after the test",
+        substrate::kernel_debug_check_frames(debug),
+    )?;
+    ok(
+        "check_mappings after the test",
+        substrate::kernel_debug_check_mappings(debug),
+    )?;
+    Ok(())
 }
 
 /// Fails naming the first syscalls and invocations that no test in the table covers.

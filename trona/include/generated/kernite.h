@@ -11,7 +11,7 @@
 #define KERNITE_ABI_NAME "kernite"
 #define KERNITE_ABI_VERSION_MAJOR 1
 #define KERNITE_ABI_VERSION_MINOR 1
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0x4bb367959977fe38)
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0x44ab5e50b9b825f6)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
@@ -26,14 +26,18 @@
 #define KERNITE_NUM_CPUS UINT32_C(1)
 /** log2 of the bytes a TCB takes from an untyped (control block, FPU area and kernel stack). */
 #define KERNITE_TCB_SIZE_BITS UINT8_C(15)
-/** log2 of the bytes a PageTable or VSpace takes from an untyped. */
-#define KERNITE_PAGE_TABLE_SIZE_BITS UINT8_C(12)
+/** log2 of the bytes a PageTable or VSpace takes from an untyped: the hardware table, then one owner record per entry (the capability slot whose mapping the entry is). */
+#define KERNITE_PAGE_TABLE_SIZE_BITS UINT8_C(13)
 /** log2 of the bytes a Notification takes from an untyped. */
 #define KERNITE_NOTIFICATION_SIZE_BITS UINT8_C(6)
 /** log2 of the bytes one CNode slot takes; a CNode of 2^n slots takes 2^(n + CNODE_SLOT_BITS) bytes. */
 #define KERNITE_CNODE_SLOT_BITS UINT8_C(5)
 /** Largest CNode size, as log2 of its slot count. */
 #define KERNITE_MAX_CNODE_BITS UINT8_C(12)
+/** Deleting a CNode's last capability empties it, and CNodes whose last capabilities it holds, down to this many levels below it; a non-empty CNode deeper down makes the deletion fail with Busy. */
+#define KERNITE_MAX_CNODE_NESTING UINT32_C(4)
+/** Most bytes one debug_write trap writes; a longer request is a short write (the kernel runs with interrupts off, so every trap's work is bounded). */
+#define KERNITE_DEBUG_WRITE_MAX UINT64_C(256)
 /** First virtual address above user space; user mappings lie below it. */
 #define KERNITE_USER_TOP UINT64_C(0x7ffffffff000)
 /** Where the kernel maps the boot-information page in the root task. */
@@ -58,7 +62,7 @@
 #define KERNITE_SYS_INVOKE 1
 /** Give up the rest of the time slice to the next thread of the same priority. Errors: none. */
 #define KERNITE_SYS_SCHED_YIELD 2
-/** Write bytes to the kernel debug console. Errors: InvalidUserPointer. */
+/** Write up to DEBUG_WRITE_MAX bytes to the kernel debug console. The whole range must lie in user space; only the pages of the bytes written must be mapped readable. Errors: InvalidUserPointer. */
 #define KERNITE_SYS_DEBUG_WRITE 3
 /** End the calling thread; its TCB becomes inactive. Does not return. Errors: none. */
 #define KERNITE_SYS_THREAD_EXIT 5
@@ -136,6 +140,8 @@
 #define KERNITE_LABEL_NOTIFICATION_POLL 0x102
 /** Run the three-state frame-table checker over all physical memory. Errors: InvalidCapability, InsufficientRights, InvalidLabel, IllegalOperation. */
 #define KERNITE_LABEL_KERNEL_DEBUG_CHECK_FRAMES 0x120
+/** Run the mapping checker over every VSpace and PageTable: each present user entry names a live object of the right kind whose capability records exactly this mapping, detached tables are empty, and VSpace hold counts match. Errors: InvalidCapability, InsufficientRights, InvalidLabel, IllegalOperation. */
+#define KERNITE_LABEL_KERNEL_DEBUG_CHECK_MAPPINGS 0x124
 /** Count the frames in one state of the frame table. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument. */
 #define KERNITE_LABEL_KERNEL_DEBUG_FRAME_COUNT 0x121
 /** Report how many user faults have been contained. Errors: InvalidCapability, InsufficientRights, InvalidLabel. */

@@ -19,7 +19,7 @@ pub fn sched_yield() -> Result<(), abi::Error> {
     status_to_result(super::trap::trap(abi::sys::SCHED_YIELD, [0, 0, 0, 0, 0, 0]))?;
     Ok(())
 }
-/// Write bytes to the kernel debug console.
+/// Write up to DEBUG_WRITE_MAX bytes to the kernel debug console. The whole range must lie in user space; only the pages of the bytes written must be mapped readable.
 pub fn debug_write(buf: abi::UserAddr, len: u64) -> Result<u64, abi::Error> {
     status_to_result(super::trap::trap(abi::sys::DEBUG_WRITE, [buf.0, len, 0, 0, 0, 0]))
 }
@@ -273,6 +273,12 @@ pub fn notification_poll(notification: abi::CPtr) -> Result<u64, abi::Error> {
 /// `KernelDebug.check_frames` (label 0x120); the capability needs rights `read`.
 pub fn kernel_debug_check_frames(kernel_debug: abi::CPtr) -> Result<u64, abi::Error> {
     invoke(kernel_debug, abi::label::KERNEL_DEBUG_CHECK_FRAMES, [0, 0, 0, 0])
+}
+/// Run the mapping checker over every VSpace and PageTable: each present user entry names a live object of the right kind whose capability records exactly this mapping, detached tables are empty, and VSpace hold counts match.
+///
+/// `KernelDebug.check_mappings` (label 0x124); the capability needs rights `read`.
+pub fn kernel_debug_check_mappings(kernel_debug: abi::CPtr) -> Result<u64, abi::Error> {
+    invoke(kernel_debug, abi::label::KERNEL_DEBUG_CHECK_MAPPINGS, [0, 0, 0, 0])
 }
 /// Count the frames in one state of the frame table.
 ///
