@@ -9,9 +9,9 @@
 #include <stdint.h>
 
 #define KERNITE_ABI_NAME "kernite"
-#define KERNITE_ABI_VERSION_MAJOR 1
-#define KERNITE_ABI_VERSION_MINOR 1
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0x44ab5e50b9b825f6)
+#define KERNITE_ABI_VERSION_MAJOR 2
+#define KERNITE_ABI_VERSION_MINOR 0
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0x6e3ebb549b1e6bc8)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
