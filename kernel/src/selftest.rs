@@ -18,8 +18,7 @@
 //! ```
 
 use crate::arch::{
-    self, EntryFrame, FaultInfo, FpuArea, KERNEL_STACK_SIZE, KernelContext, MemoryRegion,
-    UserFrame, mmu,
+    self, EntryFrame, FaultInfo, FpuArea, KERNEL_STACK_SIZE, KernelContext, MemoryRegion, mmu,
 };
 use crate::cell::CpuLocal;
 use core::sync::atomic::{AtomicU64, Ordering};
