@@ -490,3 +490,80 @@ fn mcp_checks(ctx: &mut Ctx, target: CPtr, low: CPtr) -> Outcome {
         Error::InsufficientRights,
     )
 }
+
+/// A closed set of objects (an untyped and everything retyped from it: a VSpace with
+/// tables and a mapped frame, a thread running in it with a bound notification) put into
+/// one CNode in the worst slot order is reclaimed whole by deleting that CNode: emptying
+/// deletes mappings, then threads, then other objects, then untyped regions.
+pub fn cnode_deletion_reclaims_a_closed_set(ctx: &mut Ctx) -> Outcome {
+    let before = crate::tests::kdebug::counts()?;
+    let untyped = ctx.res.retype(ObjectType::Untyped, 17)?;
+    let mut made = [CPtr(0); 7];
+    for (cap, object_type) in made.iter_mut().zip([
+        ObjectType::VSpace,
+        ObjectType::Tcb,
+        ObjectType::Notification,
+        ObjectType::PageTable,
+        ObjectType::PageTable,
+        ObjectType::PageTable,
+        ObjectType::Frame,
+    ]) {
+        *cap = ctx.empty_slot()?;
+        ok(
+            "retype from the untyped",
+            substrate::untyped_retype(untyped, object_type, 0, ROOT_CNODE, cap.0),
+        )?;
+    }
+    let [vspace, tcb, notification, top, middle, lowest, frame] = made;
+    let vaddr = region(5);
+    for (table, level) in [(top, 3), (middle, 2), (lowest, 1)] {
+        ok(
+            "install a table",
+            substrate::vspace_map_table(vspace, table, vaddr, level),
+        )?;
+    }
+    ok(
+        "map the frame",
+        substrate::vspace_map_frame(vspace, frame, vaddr, READ_WRITE),
+    )?;
+    ok(
+        "configure the thread in the VSpace",
+        substrate::tcb_configure(tcb, ROOT_CNODE, vspace),
+    )?;
+    ok(
+        "bind the notification",
+        substrate::tcb_bind_notification(tcb, notification),
+    )?;
+    let holder = ctx.res.retype(ObjectType::CNode, 4)?;
+    // Dependents after what they depend on: the worst order for a single pass.
+    for (index, cap) in [
+        untyped,
+        vspace,
+        tcb,
+        notification,
+        top,
+        middle,
+        lowest,
+        frame,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        ok(
+            "move into the holder CNode",
+            substrate::cnode_move_cap(holder, index as u64 + 1, cap),
+        )?;
+        ctx.release_slot(cap);
+    }
+    ok(
+        "delete the holder CNode",
+        substrate::cnode_delete(ROOT_CNODE, holder.0),
+    )?;
+    ctx.release_slot(holder);
+    let after = crate::tests::kdebug::counts()?;
+    ensure!(
+        after == before,
+        "frame counts {after:?} after deleting the holder, {before:?} before"
+    );
+    Ok(())
+}

@@ -419,6 +419,11 @@ pub static TESTS: &[Test] = &[
         run: attacks::deleting_a_cnode_empties_it,
     },
     Test {
+        name: "attack_cnode_deletion_reclaims_a_closed_set",
+        covers: &[],
+        run: attacks::cnode_deletion_reclaims_a_closed_set,
+    },
+    Test {
         name: "attack_cnode_nesting_is_bounded",
         covers: &[],
         run: attacks::cnode_nesting_is_bounded,
