@@ -109,7 +109,7 @@ pub enum Kind {
     ResultRetyped,
     /// Results swapped positions.
     ResultsReordered,
-    /// An invocation needs other rights.
+    /// An invocation, or one of its capability arguments, needs other rights (or another object type).
     RightsChanged,
     /// A syscall or invocation declares an error it did not declare before.
     ErrorAdded,
@@ -468,6 +468,14 @@ fn list(items: &[String]) -> String {
 /// `len: u64`.
 fn typed(p: &Param) -> String {
     format!("{}: {}", p.name, p.ty.schema_name())
+}
+
+/// What a capability argument must be, e.g. `Frame [read]`, or `undeclared` (an earlier revision).
+fn cap_needs(p: &Param) -> String {
+    p.cap.as_ref().map_or_else(
+        || String::from("undeclared"),
+        |cap| format!("{} {}", cap.object_name(), list(&cap.rights)),
+    )
 }
 
 fn param(p: &Param) -> String {
@@ -1114,6 +1122,14 @@ impl Differ {
         }
         same.extend(renames.iter().copied());
         for (b, h) in same {
+            if b.ty == h.ty && b.cap != h.cap {
+                self.push(
+                    Class::Breaking,
+                    Kind::RightsChanged,
+                    entry,
+                    format!("`{}`: {} -> {}", h.name, cap_needs(b), cap_needs(h)),
+                );
+            }
             if b.ty != h.ty {
                 self.push(
                     Class::Breaking,

@@ -37,7 +37,16 @@ fn errors(list: &[String]) -> String {
 fn params(list: &[Param]) -> String {
     let parts: Vec<String> = list
         .iter()
-        .map(|p| format!("{}:{}", p.name, p.ty.schema_name()))
+        .map(|p| match &p.cap {
+            Some(cap) => format!(
+                "{}:{}<{} rights={}>",
+                p.name,
+                p.ty.schema_name(),
+                cap.object_name(),
+                cap.rights.join("+")
+            ),
+            None => format!("{}:{}", p.name, p.ty.schema_name()),
+        })
         .collect();
     parts.join(",")
 }

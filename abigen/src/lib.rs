@@ -3,6 +3,7 @@
 //! The public API, used by `cargo xtask gen`, `cargo xtask abi-diff` and `cargo xtask new`:
 //!
 //! - [`load`] / [`parse_str`]: schema text → [`Model`], or every error as [`Diagnostics`];
+//!   [`parse_revision`] reads an earlier revision's schema for `abi-diff`;
 //! - [`render_all`]: [`Model`] → `(path relative to the repository root, contents)`;
 //! - [`sync`]: compares or writes rendered files under a root directory;
 //! - [`fingerprint`]: the `ABI_FINGERPRINT` of a model.
@@ -24,7 +25,7 @@ pub use fingerprint::{fingerprint, fnv1a64, normalized};
 pub use model::*;
 pub use render::{GENERATED_HEADER, render_all};
 pub use sync::{FileStatus, SyncMode, SyncReport, sync};
-pub use validate::{RIGHTS_FLAG_SET, parse_str};
+pub use validate::{RIGHTS_FLAG_SET, parse_revision, parse_str};
 
 /// The validated model under the name other tools know it by.
 pub type Schema = Model;

@@ -323,9 +323,33 @@ pub struct Param {
     /// Its type.
     #[serde(rename = "type")]
     pub ty: Type,
+    /// For a `cap`-typed argument that the dispatcher resolves: what the capability must be.
+    /// `None` for every other parameter (results, and the invoke syscall's own capability,
+    /// which each invocation's object type and rights constrain).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cap: Option<CapArg>,
     /// What it means.
     pub doc: String,
 }
+
+/// What a `cap`-typed argument must name, checked by the generated dispatcher before the handler runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CapArg {
+    /// The object type the capability must refer to; `None` (`object = "any"`) accepts every type.
+    pub object: Option<String>,
+    /// Bits of the `Rights` flag set the capability must carry (empty: none needed).
+    pub rights: Vec<String>,
+}
+
+impl CapArg {
+    /// The schema spelling of the object constraint: the type's name or `any`.
+    pub fn object_name(&self) -> &str {
+        self.object.as_deref().unwrap_or(ANY_OBJECT)
+    }
+}
+
+/// The `object` value of a `cap` argument that accepts a capability of every object type.
+pub const ANY_OBJECT: &str = "any";
 
 /// `[[syscall]]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -481,8 +505,10 @@ pub struct PerCpu {
 ///
 /// The invoked capability can only fail the first way (its object type selects the
 /// invocation, so a capability of another type fails with the unknown-label error); a
-/// `cap`-typed argument, which the handler resolves, can fail both ways. Schemas that do
-/// not define these errors imply none of them.
+/// `cap`-typed argument, which the dispatcher resolves before the handler runs, fails the
+/// first way whenever `Kernel::lookup` does (the kernel returns `InvalidCapability`; a
+/// schema that does not define it implies none) and the second way when it names an object
+/// type (validation demands that the schema defines `WrongObjectType` then).
 pub const CAP_LOOKUP_ERRORS: [&str; 2] = ["InvalidCapability", "WrongObjectType"];
 
 /// One error an entry can return, and where it comes from.
@@ -492,7 +518,7 @@ pub struct EntryError {
     pub name: String,
     /// The generated dispatcher returns it before the handler runs.
     pub dispatch: bool,
-    /// Resolving a `cap`-typed argument returns it (implied; the handler need not declare it).
+    /// The dispatcher's resolution of a `cap`-typed argument returns it (implied; never declared).
     pub cap_argument: bool,
     /// The entry's `errors` list declares it: the handler itself returns it.
     pub handler: bool,
@@ -506,7 +532,7 @@ impl EntryError {
             parts.push("dispatch");
         }
         if self.cap_argument {
-            parts.push("capability argument lookup");
+            parts.push("capability argument");
         }
         if self.handler {
             parts.push("handler");
@@ -521,17 +547,26 @@ impl Model {
         self.errors.iter().any(|e| e.name == name)
     }
 
-    /// The errors implied for the handler of an entry with `args`: the capability lookup
-    /// errors when an argument is `cap`-typed. The handler may return these undeclared.
+    /// The errors the dispatcher returns while it resolves the `cap`-typed arguments in
+    /// `args`, after the invoked capability's checks and before the handler: the lookup
+    /// error (when the schema defines it), `WrongObjectType` when an argument names an
+    /// object type, and the insufficient-rights error when an argument needs rights.
     pub fn cap_argument_errors(&self, args: &[Param]) -> Vec<String> {
-        if !args.iter().any(|p| p.ty == Type::Cap) {
-            return Vec::new();
+        let caps: Vec<&CapArg> = args.iter().filter_map(|p| p.cap.as_ref()).collect();
+        let mut out = Vec::new();
+        if caps.is_empty() {
+            return out;
         }
-        CAP_LOOKUP_ERRORS
-            .iter()
-            .filter(|name| self.has_error(name))
-            .map(|name| (*name).to_owned())
-            .collect()
+        if self.has_error(CAP_LOOKUP_ERRORS[0]) {
+            out.push(CAP_LOOKUP_ERRORS[0].to_owned());
+        }
+        if caps.iter().any(|c| c.object.is_some()) && self.has_error(CAP_LOOKUP_ERRORS[1]) {
+            out.push(CAP_LOOKUP_ERRORS[1].to_owned());
+        }
+        if caps.iter().any(|c| !c.rights.is_empty()) {
+            out.push(self.dispatch.insufficient_rights.clone());
+        }
+        out
     }
 
     /// The errors the generated dispatcher returns for a plain syscall before calling its

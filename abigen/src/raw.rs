@@ -110,6 +110,10 @@ raw_tables! {
         pub name: Option<S<String>>,
         #[serde(rename = "type")]
         pub ty: Option<S<String>>,
+        /// The object type a `cap` argument must name (`"any"` for every type).
+        pub object: Option<S<String>>,
+        /// The rights a `cap` argument must carry (`[]` for none).
+        pub rights: Option<S<Vec<S<String>>>>,
         pub doc: Option<S<String>>,
     }
 

@@ -76,6 +76,27 @@ const RESERVED_ARGUMENT_NAMES: &[&str] = &[
 
 /// Parses and validates schema text. `file_name` is used only in messages.
 pub fn parse_str(file_name: &str, text: &str) -> Result<Model, Diagnostics> {
+    parse_with(file_name, text, Strictness::Current)
+}
+
+/// Parses and validates the schema of an earlier revision, for `abi-diff`: a `cap`
+/// argument with neither `object` nor `rights` (written before capability arguments
+/// declared them) is read as unchecked (`Param::cap` is `None`), which is what the
+/// dispatcher of that revision did. Everything else is validated as by [`parse_str`].
+pub fn parse_revision(file_name: &str, text: &str) -> Result<Model, Diagnostics> {
+    parse_with(file_name, text, Strictness::Revision)
+}
+
+/// Whether capability arguments must declare `object` and `rights`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Strictness {
+    /// The schema as `cargo xtask gen` accepts it.
+    Current,
+    /// An earlier revision's schema, whose capability arguments may predate the keys.
+    Revision,
+}
+
+fn parse_with(file_name: &str, text: &str, strictness: Strictness) -> Result<Model, Diagnostics> {
     let mut diagnostics = Diagnostics::new(file_name, text);
     let raw: RawSchema = match toml::from_str(text) {
         Ok(raw) => raw,
@@ -91,6 +112,7 @@ pub fn parse_str(file_name: &str, text: &str) -> Result<Model, Diagnostics> {
     };
     let model = Validator {
         d: &mut diagnostics,
+        strictness,
     }
     .run(&raw);
     if diagnostics.is_empty() {
@@ -103,7 +125,27 @@ pub fn parse_str(file_name: &str, text: &str) -> Result<Model, Diagnostics> {
 
 struct Validator<'d> {
     d: &'d mut Diagnostics,
+    strictness: Strictness,
 }
+
+/// What the `object` and `rights` keys of a parameter list may say.
+enum CapRule<'a> {
+    /// Arguments the dispatcher resolves: each `cap` argument must name its object type (or
+    /// `"any"`) and its rights (`[]` for none); other parameters take neither key.
+    Resolved {
+        objects: &'a [Object],
+        rights_set: Option<&'a FlagSet>,
+    },
+    /// Neither key is allowed, for the reason given (results, the invoke syscall's capability).
+    Refused(&'static str),
+    /// Nothing is checked: the entry already has an error that decides what the keys mean
+    /// (an unknown syscall kind).
+    Undecided,
+}
+
+/// Why a result takes no `object` or `rights`.
+const RESULT_CAP_RULE: CapRule<'static> =
+    CapRule::Refused("`object` and `rights` constrain capability arguments, not results");
 
 /// First definitions seen so far, to report duplicates with a pointer to the original.
 struct Seen<K> {
@@ -178,8 +220,20 @@ impl Validator<'_> {
         let flag_names: Vec<&str> = flags.iter().map(|f| f.name.as_str()).collect();
         let rights = flags.iter().find(|f| f.name == RIGHTS_FLAG_SET);
         let register_count = arches.first().map_or(0, |a: &Arch| a.arg_registers.len());
-        let syscalls = self.syscalls(raw, &retired, &errors, &flag_names, &arches, register_count);
         let objects = self.objects(raw, &retired, &mut type_names);
+        let caps = CapRule::Resolved {
+            objects: &objects,
+            rights_set: rights,
+        };
+        let syscalls = self.syscalls(
+            raw,
+            &retired,
+            &errors,
+            &flag_names,
+            &arches,
+            register_count,
+            &caps,
+        );
         let invoke = syscalls.iter().find(|s| s.kind == SyscallKind::Invoke);
         let invoke_args = invoke.map_or(0, |s| s.args.len());
         // The typed wrappers call the raw invoke function by the invoke syscall's name.
@@ -191,10 +245,12 @@ impl Validator<'_> {
             &objects,
             &flag_names,
             rights,
+            &caps,
             register_count,
             invoke_args,
             invoke_name.as_deref(),
         );
+        self.wrong_object_type_defined(raw, &errors);
         self.generated_names(raw, &syscalls, &invocations);
         let percpu = self.percpu(raw, &arches);
         let retired = retired.into_iter().map(|(_, r)| r).collect();
@@ -798,6 +854,19 @@ impl Validator<'_> {
                 let field_name = self.name(&f.get_ref().name, Case::Snake, "field", fat.clone());
                 let field_doc = self.doc(&f.get_ref().doc, "field", fat.clone());
                 let ty = self.int_type(&f.get_ref().ty, "field", fat.clone());
+                for (key, span) in [
+                    ("object", f.get_ref().object.as_ref().map(span_of)),
+                    ("rights", f.get_ref().rights.as_ref().map(span_of)),
+                ] {
+                    if let Some(span) = span {
+                        self.d.error(
+                            span,
+                            format!(
+                                "`{key}` applies only to `cap` arguments, not to struct fields"
+                            ),
+                        );
+                    }
+                }
                 let (Some(field_name), Some(ty)) = (field_name, ty) else {
                     continue;
                 };
@@ -818,13 +887,14 @@ impl Validator<'_> {
         out
     }
 
-    /// Validates an argument or result list.
+    /// Validates an argument or result list; `caps` says what `object` and `rights` mean here.
     fn params(
         &mut self,
         list: &[S<RawParam>],
         flag_names: &[&str],
         what: &str,
         reserved: &[&str],
+        caps: &CapRule<'_>,
     ) -> Option<Vec<Param>> {
         let mut ok = true;
         let mut seen = Seen::new("parameter");
@@ -851,6 +921,7 @@ impl Validator<'_> {
                     }
                     ty
                 });
+            let cap = self.cap_constraint(p, ty.as_ref(), name.as_ref(), caps);
             let (Some(name), Some(ty)) = (name, ty) else {
                 ok = false;
                 continue;
@@ -871,10 +942,138 @@ impl Validator<'_> {
             out.push(Param {
                 name: name.into_inner(),
                 ty,
+                cap,
                 doc,
             });
         }
         ok.then_some(out)
+    }
+
+    /// Validates the `object` and `rights` keys of one parameter against `caps`; `None`
+    /// for a parameter without a constraint or when an error was reported (the parameter
+    /// is kept, so that its entry's other checks still run and nothing cascades).
+    fn cap_constraint(
+        &mut self,
+        p: &S<RawParam>,
+        ty: Option<&Type>,
+        name: Option<&S<String>>,
+        caps: &CapRule<'_>,
+    ) -> Option<CapArg> {
+        if matches!(caps, CapRule::Undecided) {
+            return None;
+        }
+        let raw = p.get_ref();
+        let shown = name.map_or_else(
+            || String::from("parameter"),
+            |n| format!("`{}`", n.get_ref()),
+        );
+        let keys = [
+            ("object", raw.object.as_ref().map(span_of)),
+            ("rights", raw.rights.as_ref().map(span_of)),
+        ];
+        let resolved = match caps {
+            CapRule::Resolved {
+                objects,
+                rights_set,
+            } if ty == Some(&Type::Cap) => Some((objects, rights_set)),
+            _ => None,
+        };
+        let Some((objects, rights_set)) = resolved else {
+            for (key, span) in keys {
+                let Some(span) = span else { continue };
+                let reason = match (caps, ty) {
+                    (CapRule::Refused(reason), Some(Type::Cap)) => (*reason).to_owned(),
+                    (_, Some(ty)) => format!(
+                        "`{key}` applies only to `cap` arguments, and {shown} is `{}`",
+                        ty.schema_name()
+                    ),
+                    (_, None) => format!("`{key}` applies only to `cap` arguments"),
+                };
+                self.d.error(span, reason);
+            }
+            return None;
+        };
+        if self.strictness == Strictness::Revision && raw.object.is_none() && raw.rights.is_none() {
+            return None;
+        }
+        let at = span_of(p);
+        let object = match &raw.object {
+            None => {
+                self.d.error(
+                    at.clone(),
+                    format!(
+                        "capability argument {shown} has no `object` (name the object type it must refer to, or `\"{ANY_OBJECT}\"`)"
+                    ),
+                );
+                None
+            }
+            Some(o) if o.get_ref() == ANY_OBJECT => Some(None),
+            Some(o) => {
+                if objects.iter().any(|x| &x.name == o.get_ref()) {
+                    Some(Some(o.get_ref().clone()))
+                } else {
+                    let mut known: Vec<&str> = objects.iter().map(|x| x.name.as_str()).collect();
+                    known.push(ANY_OBJECT);
+                    self.d.error(
+                        span_of(o),
+                        format!(
+                            "capability argument {shown} names unknown object `{}`; expected one of {}",
+                            o.get_ref(),
+                            known.join(", ")
+                        ),
+                    );
+                    None
+                }
+            }
+        };
+        let rights = match &raw.rights {
+            None => {
+                self.d.error(
+                    at,
+                    format!(
+                        "capability argument {shown} has no `rights` list (write `rights = []` if it needs none)"
+                    ),
+                );
+                None
+            }
+            Some(list) => self.rights_list(list, *rights_set),
+        };
+        Some(CapArg {
+            object: object?,
+            rights: rights?,
+        })
+    }
+
+    /// Validates a `rights` list: known bits of the `Rights` flag set, no duplicates.
+    fn rights_list(
+        &mut self,
+        list: &S<Vec<S<String>>>,
+        rights_set: Option<&FlagSet>,
+    ) -> Option<Vec<String>> {
+        let mut ok = true;
+        let mut seen = Seen::new("right");
+        let mut rights = Vec::new();
+        for right in list.get_ref() {
+            let known =
+                rights_set.is_some_and(|set| set.bits.iter().any(|b| &b.name == right.get_ref()));
+            if !known {
+                let expected = rights_set.map_or_else(
+                    || format!("there is no `{RIGHTS_FLAG_SET}` flag set"),
+                    |set| {
+                        let names: Vec<&str> = set.bits.iter().map(|b| b.name.as_str()).collect();
+                        format!("expected one of {}", names.join(", "))
+                    },
+                );
+                self.d.error(
+                    span_of(right),
+                    format!("unknown right `{}`; {expected}", right.get_ref()),
+                );
+                ok = false;
+            } else if seen.insert(self.d, right.get_ref().clone(), span_of(right)) {
+                rights.push(right.get_ref().clone());
+            }
+        }
+        ok.then_some(rights)
     }
 
     fn results(&mut self, list: &[S<RawParam>], flag_names: &[&str]) -> Option<Vec<Param>> {
@@ -888,7 +1087,7 @@ impl Validator<'_> {
             );
             return None;
         }
-        self.params(list, flag_names, "result", &[])
+        self.params(list, flag_names, "result", &[], &RESULT_CAP_RULE)
     }
 
     /// Validates an entry's `errors` list: every name a defined error, no duplicates, and
@@ -902,13 +1101,22 @@ impl Validator<'_> {
         let Some(list) = list else {
             return Some(Vec::new());
         };
-        let cap_argument = args.iter().find_map(|p| {
-            let p = p.get_ref();
-            match (&p.name, &p.ty) {
-                (Some(name), Some(ty)) if ty.get_ref() == "cap" => Some(name.get_ref().clone()),
-                _ => None,
-            }
-        });
+        // The dispatcher's lookup of a `cap` argument implies `InvalidCapability`; one that
+        // names an object type (not "any") implies `WrongObjectType` too.
+        let cap_argument = |implied: &str| {
+            args.iter().find_map(|p| {
+                let p = p.get_ref();
+                let typed = p.object.as_ref().is_none_or(|o| o.get_ref() != ANY_OBJECT);
+                match (&p.name, &p.ty) {
+                    (Some(name), Some(ty))
+                        if ty.get_ref() == "cap" && (implied == CAP_LOOKUP_ERRORS[0] || typed) =>
+                    {
+                        Some(name.get_ref().clone())
+                    }
+                    _ => None,
+                }
+            })
+        };
         let mut ok = true;
         let mut seen = Seen::new("error in `errors`");
         let mut out = Vec::new();
@@ -922,8 +1130,8 @@ impl Validator<'_> {
                 ok = false;
                 continue;
             }
-            if let Some(argument) = &cap_argument
-                && CAP_LOOKUP_ERRORS.contains(&text.as_str())
+            if CAP_LOOKUP_ERRORS.contains(&text.as_str())
+                && let Some(argument) = cap_argument(text)
             {
                 self.d.error(
                     span_of(name),
@@ -943,6 +1151,7 @@ impl Validator<'_> {
         ok.then_some(out)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn syscalls(
         &mut self,
         raw: &RawSchema,
@@ -951,6 +1160,7 @@ impl Validator<'_> {
         flag_names: &[&str],
         arches: &[Arch],
         register_count: usize,
+        caps: &CapRule<'_>,
     ) -> Vec<Syscall> {
         let mut out = Vec::new();
         let mut names = Seen::new("syscall name");
@@ -991,7 +1201,25 @@ impl Validator<'_> {
                     None
                 }
             };
-            let args = self.params(&s.args, flag_names, "argument", RESERVED_ARGUMENT_NAMES);
+            let invoke_caps = CapRule::Refused(
+                "the invoke syscall's capability is checked against each invocation's object type and `rights`; declare no `object` or `rights` here",
+            );
+            // A second invoke syscall (refused above) is still read as one.
+            let written_invoke = s.kind.as_ref().is_some_and(|k| k.get_ref() == "invoke");
+            let arg_caps = if written_invoke {
+                &invoke_caps
+            } else if kind.is_none() {
+                &CapRule::Undecided
+            } else {
+                caps
+            };
+            let args = self.params(
+                &s.args,
+                flag_names,
+                "argument",
+                RESERVED_ARGUMENT_NAMES,
+                arg_caps,
+            );
             if s.args.len() > register_count {
                 let arch = arches
                     .first()
@@ -1154,6 +1382,7 @@ impl Validator<'_> {
         objects: &[Object],
         flag_names: &[&str],
         rights_set: Option<&FlagSet>,
+        caps: &CapRule<'_>,
         register_count: usize,
         invoke_args: usize,
         invoke_name: Option<&str>,
@@ -1210,34 +1439,7 @@ impl Validator<'_> {
                     );
                     None
                 }
-                Some(list) => {
-                    let mut ok = true;
-                    let mut seen = Seen::new("right");
-                    let mut rights = Vec::new();
-                    for right in list.get_ref() {
-                        let known = rights_set
-                            .is_some_and(|set| set.bits.iter().any(|b| &b.name == right.get_ref()));
-                        if !known {
-                            let expected = rights_set.map_or_else(
-                                || format!("there is no `{RIGHTS_FLAG_SET}` flag set"),
-                                |set| {
-                                    let names: Vec<&str> =
-                                        set.bits.iter().map(|b| b.name.as_str()).collect();
-                                    format!("expected one of {}", names.join(", "))
-                                },
-                            );
-                            self.d.error(
-                                span_of(right),
-                                format!("unknown right `{}`; {expected}", right.get_ref()),
-                            );
-                            ok = false;
-                        } else {
-                            seen.insert(self.d, right.get_ref().clone(), span_of(right));
-                            rights.push(right.get_ref().clone());
-                        }
-                    }
-                    ok.then_some(rights)
-                }
+                Some(list) => self.rights_list(list, rights_set),
             };
             let mut reserved: Vec<&str> = RESERVED_ARGUMENT_NAMES.to_vec();
             if let Some(name) = invoke_name {
@@ -1247,7 +1449,7 @@ impl Validator<'_> {
             if let Some(snake) = &object_snake {
                 reserved.push(snake);
             }
-            let args = self.params(&i.args, flag_names, "argument", &reserved);
+            let args = self.params(&i.args, flag_names, "argument", &reserved, caps);
             if i.args.len() > payload {
                 self.d.error(
                     span_of(&i.args[payload]),
@@ -1291,6 +1493,41 @@ impl Validator<'_> {
             });
         }
         out
+    }
+
+    /// Checks that the schema defines `WrongObjectType` when a capability argument names
+    /// an object type: the generated dispatcher returns it for a capability of another type.
+    fn wrong_object_type_defined(&mut self, raw: &RawSchema, errors: &[ErrorCode]) {
+        let wrong = CAP_LOOKUP_ERRORS[1];
+        if errors.iter().any(|e| e.name == wrong) {
+            return;
+        }
+        let args = raw
+            .syscall
+            .iter()
+            .filter(|s| {
+                s.get_ref()
+                    .kind
+                    .as_ref()
+                    .is_none_or(|k| k.get_ref() != "invoke")
+            })
+            .flat_map(|s| &s.get_ref().args)
+            .chain(raw.invocation.iter().flat_map(|i| &i.get_ref().args));
+        for arg in args {
+            let arg = arg.get_ref();
+            if let (Some(ty), Some(object)) = (&arg.ty, &arg.object)
+                && ty.get_ref() == "cap"
+                && object.get_ref() != ANY_OBJECT
+            {
+                self.d.error(
+                    span_of(object),
+                    format!(
+                        "a capability argument that must name a `{}` needs the error `{wrong}`, which the schema does not define",
+                        object.get_ref()
+                    ),
+                );
+            }
+        }
     }
 
     /// Checks that the function names derived for the kernel trait and the trona substrate do not collide.

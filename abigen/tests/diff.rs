@@ -27,14 +27,24 @@ const CASES: &[&str] = &[
     "version_bump_only",
     "names_sets_and_arches",
     "entry_errors",
+    "cap_arguments",
 ];
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diff")
 }
 
-fn load(path: &Path) -> abigen::Model {
-    abigen::load(path).unwrap_or_else(|diagnostics| panic!("fixture must be valid:\n{diagnostics}"))
+/// Reads a head schema as `cargo xtask gen` does, or (`revision`) a base schema as
+/// `abi-diff` reads an earlier revision.
+fn load(path: &Path, revision: bool) -> abigen::Model {
+    let text = std::fs::read_to_string(path).expect("a fixture");
+    let name = path.display().to_string();
+    let parsed = if revision {
+        abigen::parse_revision(&name, &text)
+    } else {
+        abigen::parse_str(&name, &text)
+    };
+    parsed.unwrap_or_else(|diagnostics| panic!("fixture must be valid:\n{diagnostics}"))
 }
 
 /// Diffs the case's base and head, compares the Markdown report with `expected.md` and
@@ -47,7 +57,10 @@ fn check(case: &str, counts: [usize; 4], status: Status) -> Report {
     } else {
         fixtures().join("base.toml")
     };
-    let report = abigen::diff::diff(&load(&base_path), &load(&dir.join("head.toml")));
+    let report = abigen::diff::diff(
+        &load(&base_path, true),
+        &load(&dir.join("head.toml"), false),
+    );
     let actual = report.to_markdown();
     let expected_path = dir.join("expected.md");
     if std::env::var_os("UPDATE_EXPECT").is_some() {
@@ -179,4 +192,35 @@ fn entry_errors() {
     let report = check("entry_errors", [0, 2, 0, 0], Status::Warning);
     let kinds: Vec<&str> = report.changes.iter().map(|c| c.kind.name()).collect();
     assert_eq!(kinds, ["error_added", "error_removed"]);
+}
+
+/// Capability arguments: declaring rights where an earlier revision declared none, and
+/// changing the object type or rights of a declared one, are breaking.
+#[test]
+fn cap_arguments() {
+    let report = check("cap_arguments", [2, 1, 0, 0], Status::Refused);
+    let kinds: Vec<&str> = report.changes.iter().map(|c| c.kind.name()).collect();
+    assert_eq!(kinds, ["added", "rights_changed", "rights_changed"]);
+}
+
+/// A schema whose capability arguments predate `object` and `rights` is read as a
+/// revision (arguments unchecked) but refused as the current schema.
+#[test]
+fn revisions_may_predate_cap_argument_keys() {
+    let path = fixtures().join("cap_arguments/base.toml");
+    let text = std::fs::read_to_string(&path).expect("a fixture");
+    let model = abigen::parse_revision("base.toml", &text).expect("a valid revision");
+    let configure = model
+        .invocations
+        .iter()
+        .find(|i| i.name == "configure")
+        .expect("Tcb.configure");
+    assert_eq!(configure.args[0].cap, None);
+    let Err(diagnostics) = abigen::parse_str("base.toml", &text) else {
+        panic!("the current schema must declare the keys");
+    };
+    assert_eq!(
+        diagnostics.summary().trim(),
+        "base.toml:121:3: capability argument `cspace` has no `object` (name the object type it must refer to, or `\"any\"`)\nbase.toml:121:3: capability argument `cspace` has no `rights` list (write `rights = []` if it needs none)"
+    );
 }

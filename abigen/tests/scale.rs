@@ -11,15 +11,29 @@ fn quote(text: &str) -> String {
     format!("{text:?}")
 }
 
-fn params(key: &str, list: &[Param]) -> String {
+/// The parameter list `key = [...]`; `object` renames the object type a capability
+/// argument names to the copy's.
+fn params(key: &str, list: &[Param], object: &dyn Fn(&str) -> String) -> String {
     if list.is_empty() {
         return String::new();
     }
     let mut out = format!("{key} = [\n");
     for p in list {
+        let cap = p.cap.as_ref().map_or_else(String::new, |cap| {
+            let rights: Vec<String> = cap.rights.iter().map(|r| quote(r)).collect();
+            let name = cap
+                .object
+                .as_deref()
+                .map_or_else(|| "any".to_owned(), object);
+            format!(
+                " object = {}, rights = [{}],",
+                quote(&name),
+                rights.join(", ")
+            )
+        });
         let _ = writeln!(
             out,
-            "  {{ name = {}, type = {}, doc = {} }},",
+            "  {{ name = {}, type = {},{cap} doc = {} }},",
             quote(&p.name),
             quote(p.ty.schema_name()),
             quote(&p.doc)
@@ -172,8 +186,8 @@ fn scaled_schema(model: &Model) -> String {
                 "[[syscall]]\nname = {}\nnumber = {}\n{kind}{}{}doc = {}\n",
                 quote(&snake(&s.name)),
                 s.number + offset,
-                params("args", &s.args),
-                params("results", &s.results),
+                params("args", &s.args, &camel),
+                params("results", &s.results, &camel),
                 quote(&s.doc)
             );
         }
@@ -197,8 +211,8 @@ fn scaled_schema(model: &Model) -> String {
                 quote(&i.name),
                 i.label + label_span * k,
                 rights.join(", "),
-                params("args", &i.args),
-                params("results", &i.results),
+                params("args", &i.args, &camel),
+                params("results", &i.results, &camel),
                 quote(&i.doc)
             );
         }

@@ -151,29 +151,53 @@ fn invoke_syscall_errors_belong_to_the_invocations() {
 fn cap_lookup_errors_are_implied_by_cap_arguments() {
     let define = (
         "[[constant]]\nname = \"TICK_HZ\"",
-        "[[error]]\nname = \"InvalidCapability\"\ncode = 5\ndoc = \"No capability.\"\n\n[[error]]\nname = \"WrongObjectType\"\ncode = 6\ndoc = \"Another type.\"\n\n[[constant]]\nname = \"TICK_HZ\"",
+        "[[error]]\nname = \"InvalidCapability\"\ncode = 6\ndoc = \"No capability.\"\n\n[[constant]]\nname = \"TICK_HZ\"",
     );
-    check(
-        &[
-            define,
-            ("errors = [\"NoRights\"]", "errors = [\"WrongObjectType\"]"),
-        ],
-        "ok",
-    );
-    check(
-        &[
-            define,
-            (
-                "  { name = \"len\", type = \"u32\", doc = \"Length.\" },",
-                "  { name = \"len\", type = \"u32\", doc = \"Length.\" },\n  { name = \"to\", type = \"cap\", doc = \"Where.\" },",
+    let argument = |object: &str| {
+        (
+            "  { name = \"len\", type = \"u32\", doc = \"Length.\" },".to_owned(),
+            format!(
+                "  {{ name = \"len\", type = \"u32\", doc = \"Length.\" }},\n  {{ name = \"to\", type = \"cap\", object = \"{object}\", rights = [], doc = \"Where.\" }},"
             ),
-            (
-                "errors = [\"NoRights\"]",
-                "errors = [\"InvalidCapability\", \"NoRights\"]",
-            ),
-        ],
-        "small.toml:114:11: `InvalidCapability` is implied by the capability argument `to`; remove it from `errors`",
-    );
+        )
+    };
+    let declare = |list: &'static str| ("errors = [\"NoRights\"]", list);
+    let any = argument("any");
+    let bag = argument("Bag");
+    let cases: [(Vec<(&str, &str)>, &str); 4] = [
+        (
+            vec![define, declare("errors = [\"WrongObjectType\"]")],
+            "ok",
+        ),
+        (
+            vec![
+                define,
+                (&any.0, &any.1),
+                declare("errors = [\"InvalidCapability\", \"NoRights\"]"),
+            ],
+            "small.toml:109:11: `InvalidCapability` is implied by the capability argument `to`; remove it from `errors`",
+        ),
+        // A capability of any type cannot be of the wrong type: the handler may declare it.
+        (
+            vec![
+                define,
+                (&any.0, &any.1),
+                declare("errors = [\"WrongObjectType\"]"),
+            ],
+            "ok",
+        ),
+        (
+            vec![
+                define,
+                (&bag.0, &bag.1),
+                declare("errors = [\"WrongObjectType\"]"),
+            ],
+            "small.toml:109:11: `WrongObjectType` is implied by the capability argument `to`; remove it from `errors`",
+        ),
+    ];
+    for (edits, expected) in cases {
+        check(&edits, expected);
+    }
 }
 
 #[test]
@@ -269,7 +293,7 @@ fn reused_retired_label() {
 fn duplicate_retired_entry() {
     check(
         &[("", "\n[[retired]]\nsyscall = 2\nreason = \"Twice.\"\n")],
-        "small.toml:189:11: duplicate retired number `syscall 0x2`",
+        "small.toml:216:11: duplicate retired number `syscall 0x2`",
     );
 }
 
@@ -371,7 +395,7 @@ fn names_must_follow_their_case() {
             ("name = \"Bag\"", "name = \"bag_type\""),
             ("name = \"TOP\"", "name = \"Top\""),
         ],
-        "small.toml:59:8: invalid constant name: `Top` is not SCREAMING_SNAKE_CASE (like `PAGE_SIZE`)\nsmall.toml:111:8: invalid object name: `bag_type` is not UpperCamelCase (like `PageTable`)\nsmall.toml:127:10: invocation of unknown object `Bag`\nsmall.toml:140:10: invocation of unknown object `Bag`",
+        "small.toml:59:8: invalid constant name: `Top` is not SCREAMING_SNAKE_CASE (like `PAGE_SIZE`)\nsmall.toml:111:8: invalid object name: `bag_type` is not UpperCamelCase (like `PageTable`)\nsmall.toml:127:10: invocation of unknown object `Bag`\nsmall.toml:140:10: invocation of unknown object `Bag`\nsmall.toml:199:48: capability argument `bag` names unknown object `Bag`; expected one of bag_type, PageTable, any\nsmall.toml:204:10: invocation of unknown object `Bag`",
     );
 }
 
@@ -467,7 +491,10 @@ fn at_most_one_result() {
 #[test]
 fn invocation_of_an_unknown_object() {
     check(
-        &[("object = \"PageTable\"", "object = \"Table\"")],
+        &[(
+            "object = \"PageTable\"\nname = \"unmap\"",
+            "object = \"Table\"\nname = \"unmap\"",
+        )],
         "small.toml:149:10: invocation of unknown object `Table`",
     );
 }
@@ -575,9 +602,12 @@ fn object_snake_name_must_not_be_a_keyword() {
     check(
         &[
             ("name = \"PageTable\"", "name = \"Box\""),
-            ("object = \"PageTable\"", "object = \"Box\""),
+            (
+                "object = \"PageTable\"\nname = \"unmap\"",
+                "object = \"Box\"\nname = \"unmap\"",
+            ),
         ],
-        "small.toml:117:8: object name `Box` becomes `box` in generated code: `box` is a Rust keyword",
+        "small.toml:117:8: object name `Box` becomes `box` in generated code: `box` is a Rust keyword\nsmall.toml:209:44: capability argument `table` names unknown object `PageTable`; expected one of Bag, Box, any",
     );
 }
 
@@ -626,7 +656,7 @@ fn percpu_needs_a_declared_architecture() {
             "",
             "\n[[percpu.riscv64.field]]\nname = \"a\"\ntype = \"u64\"\ndoc = \"A.\"\n",
         )],
-        "small.toml:188:10: `[percpu.riscv64]` names an architecture that has no `[arch.riscv64]`",
+        "small.toml:215:10: `[percpu.riscv64]` names an architecture that has no `[arch.riscv64]`",
     );
 }
 
@@ -674,4 +704,84 @@ fn real_schema_is_valid() {
     if let Err(diagnostics) = abigen::load(path) {
         panic!("schema.toml is invalid:\n{diagnostics}");
     }
+}
+
+// ----- capability arguments ------------------------------------------------------------
+
+const TABLE_ARG: &str = "{ name = \"table\", type = \"cap\", object = \"PageTable\", rights = [\"write\"], doc = \"The table to adopt.\" }";
+
+#[test]
+fn cap_arguments_must_declare_object_and_rights() {
+    let cases = [
+        (
+            "{ name = \"table\", type = \"cap\", object = \"PageTable\", doc = \"The table to adopt.\" }",
+            "small.toml:209:3: capability argument `table` has no `rights` list (write `rights = []` if it needs none)",
+        ),
+        (
+            "{ name = \"table\", type = \"cap\", rights = [\"write\"], doc = \"The table to adopt.\" }",
+            "small.toml:209:3: capability argument `table` has no `object` (name the object type it must refer to, or `\"any\"`)",
+        ),
+        (
+            "{ name = \"table\", type = \"cap\", object = \"PageTable\", rights = [\"exec\"], doc = \"The table to adopt.\" }",
+            "small.toml:209:67: unknown right `exec`; expected one of read, write",
+        ),
+        (
+            "{ name = \"table\", type = \"cap\", object = \"PageTable\", rights = [\"write\", \"write\"], doc = \"The table to adopt.\" }",
+            "small.toml:209:76: duplicate right `write`",
+        ),
+        (
+            "{ name = \"table\", type = \"cap\", object = \"Pagetable\", rights = [\"write\"], doc = \"The table to adopt.\" }",
+            "small.toml:209:44: capability argument `table` names unknown object `Pagetable`; expected one of Bag, PageTable, any",
+        ),
+    ];
+    for (argument, expected) in cases {
+        check(&[(TABLE_ARG, argument)], expected);
+    }
+}
+
+#[test]
+fn object_and_rights_belong_to_cap_arguments_only() {
+    check(
+        &[(
+            "{ name = \"count\", type = \"u8\", doc = \"A byte.\" }",
+            "{ name = \"count\", type = \"u8\", object = \"Bag\", rights = [], doc = \"A byte.\" }",
+        )],
+        "small.toml:211:43: `object` applies only to `cap` arguments, and `count` is `u8`\nsmall.toml:211:59: `rights` applies only to `cap` arguments, and `count` is `u8`",
+    );
+    check(
+        &[(
+            "results = [{ name = \"bits\", type = \"Rights\", doc = \"The bag capability's rights.\" }]",
+            "results = [{ name = \"bits\", type = \"cap\", rights = [], doc = \"The bag capability's rights.\" }]",
+        )],
+        "small.toml:200:52: `object` and `rights` constrain capability arguments, not results",
+    );
+    check(
+        &[(
+            "{ name = \"big\", type = \"u64\", doc = \"A word.\" }",
+            "{ name = \"big\", type = \"u64\", rights = [], doc = \"A word.\" }",
+        )],
+        "small.toml:77:42: `rights` applies only to `cap` arguments, not to struct fields",
+    );
+}
+
+#[test]
+fn the_invoked_capability_takes_no_object_or_rights() {
+    check(
+        &[(
+            "{ name = \"cap\", type = \"cap\", doc = \"The capability.\" }",
+            "{ name = \"cap\", type = \"cap\", object = \"any\", rights = [\"read\"], doc = \"The capability.\" }",
+        )],
+        "small.toml:90:42: the invoke syscall's capability is checked against each invocation's object type and `rights`; declare no `object` or `rights` here\nsmall.toml:90:58: the invoke syscall's capability is checked against each invocation's object type and `rights`; declare no `object` or `rights` here",
+    );
+}
+
+#[test]
+fn a_typed_cap_argument_needs_wrong_object_type() {
+    check(
+        &[(
+            "[[error]]\nname = \"WrongObjectType\"\ncode = 5\ndoc = \"The capability names an object of another type.\"\n",
+            "",
+        )],
+        "small.toml:195:48: a capability argument that must name a `Bag` needs the error `WrongObjectType`, which the schema does not define\nsmall.toml:205:44: a capability argument that must name a `PageTable` needs the error `WrongObjectType`, which the schema does not define",
+    );
 }

@@ -1,13 +1,13 @@
 //! The syscall layer: `handle_syscall` and `KernelImpl`, which implements every syscall and
 //! invocation of the generated `Kernel` trait.
 //!
-//! The generated dispatcher decodes registers, resolves the invoked capability through
-//! [`Kernel::lookup`], checks the rights each invocation lists and calls one method here.
-//! These methods check what the schema leaves to the kernel (object types of capability
-//! arguments, the grant right for copies, mapping rights against the frame's) and return
-//! an `abi::Error` for every user mistake. Each may return only the errors its schema
-//! entry declares (or implies); the dispatcher reports any other through
-//! [`Kernel::undeclared_error`].
+//! The generated dispatcher decodes registers, resolves the invoked capability and every
+//! capability argument through [`Kernel::lookup`], checks the object types and rights the
+//! schema declares for them and calls one method here. These methods check what the
+//! schema leaves to the kernel (the grant right and rights subsets of copies, mapping
+//! rights against the frame's) and return an `abi::Error` for every user mistake. Each
+//! may return only the errors its schema entry declares; the dispatcher reports any other
+//! through [`Kernel::undeclared_error`].
 
 use abi::{
     CPtr, DEBUG_WRITE_MAX, Error, NUM_CPUS, NUM_PRIORITIES, ObjectType, Rights, UserAddr,
@@ -54,6 +54,19 @@ pub fn handle_syscall(frame: EntryFrame) {
     sched::account_user_exit();
 }
 
+/// Whether the thread of `authority` may give a thread `priority` as its priority or MCP:
+/// `InvalidArgument` outside the priority range, `AboveMcp` above the authority's MCP.
+fn check_mcp(priority: u8, authority: &Resolved) -> Result<(), Error> {
+    if priority >= NUM_PRIORITIES {
+        return Err(Error::InvalidArgument);
+    }
+    let mcp = tcb::with_tcb(authority.cap.object.paddr, |tcb| tcb.mcp);
+    if priority > mcp {
+        return Err(Error::AboveMcp);
+    }
+    Ok(())
+}
+
 /// A capability resolved in the current thread's CSpace, with where it lives.
 #[derive(Clone, Copy, Debug)]
 pub struct Resolved {
@@ -83,22 +96,6 @@ impl KernelImpl {
             slot_bits,
             index: cptr.0,
         })
-    }
-
-    /// Resolves a capability argument that must name an object of `object_type`.
-    fn lookup_typed(&mut self, cptr: CPtr, object_type: ObjectType) -> Result<Resolved, Error> {
-        let resolved = self.lookup(cptr)?;
-        if resolved.cap.object.object_type != object_type {
-            return Err(Error::WrongObjectType);
-        }
-        Ok(resolved)
-    }
-
-    /// Resolves the source of a copy, mint or move: an empty slot is `SlotEmpty`.
-    fn lookup_source(cptr: CPtr) -> Result<Resolved, Error> {
-        let slot = Self::slot_of(cptr)?;
-        let cap = cnode::get(slot).ok_or(Error::SlotEmpty)?;
-        Ok(Resolved { cap, slot })
     }
 
     /// Places a derived capability in slot `dest_index` of `target` and counts it.
@@ -196,13 +193,9 @@ impl Kernel for KernelImpl {
         target: Resolved,
         object_type: ObjectType,
         size_bits: u8,
-        dest_cnode: CPtr,
+        dest_cnode: Resolved,
         dest_index: u64,
     ) -> Result<(), Error> {
-        let dest_cnode = self.lookup_typed(dest_cnode, ObjectType::CNode)?;
-        if !dest_cnode.cap.rights.contains(Rights::WRITE) {
-            return Err(Error::InsufficientRights);
-        }
         let dest = cnode::dest_slot(&dest_cnode.cap, dest_index)?;
         untyped::retype(&target.cap, target.slot, object_type, size_bits, dest)
     }
@@ -211,10 +204,13 @@ impl Kernel for KernelImpl {
         untyped::describe(&target.cap, target.slot)
     }
 
-    fn tcb_configure(&mut self, target: Resolved, cspace: CPtr, vspace: CPtr) -> Result<(), Error> {
-        let cspace = self.lookup_typed(cspace, ObjectType::CNode)?;
+    fn tcb_configure(
+        &mut self,
+        target: Resolved,
+        cspace: Resolved,
+        vspace: Resolved,
+    ) -> Result<(), Error> {
         let slot_bits = cnode::slot_bits(&cspace.cap)?;
-        let vspace = self.lookup_typed(vspace, ObjectType::VSpace)?;
         tcb::configure(
             target.cap.object.paddr,
             (cspace.cap.object.paddr, slot_bits),
@@ -256,16 +252,28 @@ impl Kernel for KernelImpl {
         usermem::write(regs, &value)
     }
 
-    fn tcb_set_priority(&mut self, target: Resolved, priority: u8) -> Result<(), Error> {
-        if priority >= NUM_PRIORITIES {
-            return Err(Error::InvalidArgument);
-        }
+    fn tcb_set_priority(
+        &mut self,
+        target: Resolved,
+        priority: u8,
+        authority: Resolved,
+    ) -> Result<(), Error> {
+        check_mcp(priority, &authority)?;
         sched::set_priority(target.cap.object.paddr, priority);
         Ok(())
     }
 
-    fn tcb_bind_notification(&mut self, target: Resolved, notification: CPtr) -> Result<(), Error> {
-        let notification = self.lookup_typed(notification, ObjectType::Notification)?;
+    fn tcb_set_mcp(&mut self, target: Resolved, mcp: u8, authority: Resolved) -> Result<(), Error> {
+        check_mcp(mcp, &authority)?;
+        tcb::with_tcb(target.cap.object.paddr, |tcb| tcb.mcp = mcp);
+        Ok(())
+    }
+
+    fn tcb_bind_notification(
+        &mut self,
+        target: Resolved,
+        notification: Resolved,
+    ) -> Result<(), Error> {
         notification::bind(notification.cap.object.paddr, target.cap.object.paddr)
     }
 
@@ -288,11 +296,10 @@ impl Kernel for KernelImpl {
     fn vspace_map_frame(
         &mut self,
         target: Resolved,
-        frame: CPtr,
+        frame: Resolved,
         vaddr: u64,
         rights: Rights,
     ) -> Result<(), Error> {
-        let frame = self.lookup_typed(frame, ObjectType::Frame)?;
         if frame.cap.mapping().is_some() {
             return Err(Error::AlreadyMapped);
         }
@@ -309,8 +316,7 @@ impl Kernel for KernelImpl {
         Self::record_mapping(&frame, Some(mapping))
     }
 
-    fn vspace_unmap_frame(&mut self, target: Resolved, frame: CPtr) -> Result<(), Error> {
-        let frame = self.lookup_typed(frame, ObjectType::Frame)?;
+    fn vspace_unmap_frame(&mut self, target: Resolved, frame: Resolved) -> Result<(), Error> {
         let mapping = frame.cap.mapping().ok_or(Error::NotMapped)?;
         if mapping.vspace != target.cap.object.paddr {
             return Err(Error::NotMapped);
@@ -322,11 +328,10 @@ impl Kernel for KernelImpl {
     fn vspace_map_table(
         &mut self,
         target: Resolved,
-        table: CPtr,
+        table: Resolved,
         vaddr: u64,
         level: u8,
     ) -> Result<(), Error> {
-        let table = self.lookup_typed(table, ObjectType::PageTable)?;
         if table.cap.mapping().is_some() {
             return Err(Error::AlreadyMapped);
         }
@@ -348,10 +353,10 @@ impl Kernel for KernelImpl {
         &mut self,
         target: Resolved,
         dest_index: u64,
-        src: CPtr,
+        source: Resolved,
         rights: Rights,
     ) -> Result<(), Error> {
-        let source = Self::lookup_source(src)?;
+        // kerncore checks the grant right again (defence in depth) and the rights subset.
         let copy = kerncore::cap::derive_copy(&source.cap, rights)?;
         Self::place_copy(&target, dest_index, copy)
     }
@@ -360,11 +365,10 @@ impl Kernel for KernelImpl {
         &mut self,
         target: Resolved,
         dest_index: u64,
-        src: CPtr,
+        source: Resolved,
         rights: Rights,
         badge: u64,
     ) -> Result<(), Error> {
-        let source = Self::lookup_source(src)?;
         let copy = kerncore::cap::derive_mint(&source.cap, rights, badge)?;
         Self::place_copy(&target, dest_index, copy)
     }
@@ -373,9 +377,8 @@ impl Kernel for KernelImpl {
         &mut self,
         target: Resolved,
         dest_index: u64,
-        src: CPtr,
+        source: Resolved,
     ) -> Result<(), Error> {
-        let source = Self::lookup_source(src)?;
         let dest = cnode::dest_slot(&target.cap, dest_index)?;
         cnode::check_empty(dest)?;
         cnode::set(dest, Some(source.cap))?;

@@ -164,7 +164,12 @@ fn model_at(root: &Path, revision: Option<&str>) -> anyhow::Result<abigen::Model
             ("schema.toml".to_owned(), text)
         }
     };
-    abigen::parse_str(&name, &text)
+    let parse = if revision.is_some() {
+        abigen::parse_revision
+    } else {
+        abigen::parse_str
+    };
+    parse(&name, &text)
         .map_err(|diagnostics| anyhow::anyhow!("{name} is not a valid schema:\n{diagnostics}"))
 }
 

@@ -321,20 +321,20 @@ fn error_list_fns(entries: impl Iterator<Item = (TokenStream, Vec<EntryError>)>)
     let mut handler = Vec::new();
     for (variant, errors) in entries {
         let every = list(&errors, |_| true);
-        let own = list(&errors, |e| e.handler || e.cap_argument);
+        let own = list(&errors, |e| e.handler);
         all.push(quote! { #variant => #every, });
         handler.push(quote! { #variant => #own, });
     }
     quote! {
-        /// Every error it can return, in code order: the dispatcher's own, the lookup
-        /// errors of capability arguments and the errors its handler declares.
+        /// Every error it can return, in code order: the dispatcher's own (including those
+        /// of resolving capability arguments) and the errors its handler declares.
         pub const fn errors(self) -> &'static [Error] {
             match self {
                 #(#all)*
             }
         }
-        /// The errors its handler may return: those declared in the schema and the lookup
-        /// errors of capability arguments. The dispatcher reports any other as ABI drift.
+        /// The errors its handler may return: those declared in the schema. The dispatcher
+        /// resolves capability arguments itself and reports any other error as ABI drift.
         pub const fn handler_errors(self) -> &'static [Error] {
             match self {
                 #(#handler)*

@@ -4,7 +4,10 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{Verbatim, doc_attrs, format_rust, ident};
-use crate::model::{IntType, Invocation, Model, Param, Syscall, SyscallKind, Type};
+use crate::model::{
+    CAP_LOOKUP_ERRORS, CapArg, IntType, Invocation, Model, Param, Syscall, SyscallKind, Type,
+};
+use crate::names::screaming_case;
 use crate::validate::RIGHTS_FLAG_SET;
 
 /// Renders the kernel dispatcher.
@@ -37,7 +40,10 @@ pub fn render(model: &Model) -> String {
         let ret = result_type(&i.results);
         quote! { #doc fn #name(&mut self, target: Self::Cap #(, #params)*) -> Result<#ret, abi::Error>; }
     });
-    let syscall_arms = model.syscalls.iter().map(|s| syscall_arm(s, &invalid));
+    let syscall_arms = model
+        .syscalls
+        .iter()
+        .map(|s| syscall_arm(model, s, &invalid));
     let mut verbatim = Verbatim::default();
     let invoke_fn = model
         .invoke_syscall()
@@ -120,10 +126,14 @@ pub fn render(model: &Model) -> String {
     )
 }
 
-/// `name: Type` for a trait method parameter.
+/// `name: Type` for a trait method parameter; a resolved capability argument is a `Self::Cap`.
 fn param_decl(p: &Param) -> TokenStream {
     let name = ident(&p.name);
-    let ty = rust_type(&p.ty);
+    let ty = if p.cap.is_some() {
+        quote! { Self::Cap }
+    } else {
+        rust_type(&p.ty)
+    };
     quote! { #name: #ty }
 }
 
@@ -198,31 +208,77 @@ fn encode_result(call: TokenStream, results: &[Param]) -> TokenStream {
     }
 }
 
-/// `let name = decode(args[first + i]);` for each argument, and the argument names.
+/// `let name = decode(args[first + i]);` for each argument, then the resolution of each
+/// capability argument (after every register decoded), and the argument names.
 fn decode_args(
+    model: &Model,
     params: &[Param],
     first: usize,
     invalid: &proc_macro2::Ident,
 ) -> (Vec<TokenStream>, Vec<proc_macro2::Ident>) {
     let mut lets = Vec::new();
+    let mut resolves = Vec::new();
     let mut names = Vec::new();
     for (i, p) in params.iter().enumerate() {
         let name = ident(&p.name);
         let index = proc_macro2::Literal::usize_unsuffixed(first + i);
-        let value = decode(&p.ty, quote! { args[#index] }, invalid);
-        lets.push(quote! { let #name = #value; });
+        match &p.cap {
+            Some(cap) => resolves.push(resolve_cap(model, &name, cap, quote! { args[#index] })),
+            None => {
+                let value = decode(&p.ty, quote! { args[#index] }, invalid);
+                lets.push(quote! { let #name = #value; });
+            }
+        }
         names.push(name);
     }
+    lets.extend(resolves);
     (lets, names)
 }
 
-fn syscall_arm(s: &Syscall, invalid: &proc_macro2::Ident) -> TokenStream {
+/// Looks up a capability argument and refuses another object type or missing rights.
+fn resolve_cap(
+    model: &Model,
+    name: &proc_macro2::Ident,
+    cap: &CapArg,
+    raw: TokenStream,
+) -> TokenStream {
+    let object_check = cap.object.as_ref().map(|object| {
+        let object = ident(object);
+        let wrong = ident(CAP_LOOKUP_ERRORS[1]);
+        quote! {
+            if K::object_type(&#name) != abi::ObjectType::#object {
+                return Err(abi::Error::#wrong);
+            }
+        }
+    });
+    let rights_check = (!cap.rights.is_empty()).then(|| {
+        let rights_type = ident(RIGHTS_FLAG_SET);
+        let insufficient = ident(&model.dispatch.insufficient_rights);
+        let mut bits = cap.rights.iter().map(|r| ident(&screaming_case(r)));
+        let first = bits.next().map(|bit| quote! { abi::#rights_type::#bit });
+        let needed = bits.fold(first.unwrap_or_default(), |acc, bit| {
+            quote! { #acc.union(abi::#rights_type::#bit) }
+        });
+        quote! {
+            if !K::rights(&#name).contains(#needed) {
+                return Err(abi::Error::#insufficient);
+            }
+        }
+    });
+    quote! {
+        let #name = k.lookup(abi::CPtr(#raw))?;
+        #object_check
+        #rights_check
+    }
+}
+
+fn syscall_arm(model: &Model, s: &Syscall, invalid: &proc_macro2::Ident) -> TokenStream {
     let variant = ident(&s.variant_name());
     if s.kind == SyscallKind::Invoke {
         return quote! { abi::Syscall::#variant => invoke(k, args), };
     }
     let method = ident(&format!("sys_{}", s.name));
-    let (lets, names) = decode_args(&s.args, 0, invalid);
+    let (lets, names) = decode_args(model, &s.args, 0, invalid);
     let entry = quote! { abi::Syscall::#variant };
     let call = encode_result(
         quote! { checked(k, #entry.name(), #entry.handler_errors(), result) },
@@ -237,26 +293,41 @@ fn syscall_arm(s: &Syscall, invalid: &proc_macro2::Ident) -> TokenStream {
     }
 }
 
+/// The `match` arm of one invocation in `invoke`, and the function it calls. Each
+/// invocation decodes in its own function so that the kernel stack holds only the frame of
+/// the invocation being called, not the locals of every arm at once.
 fn invocation_arm(
+    model: &Model,
     i: &Invocation,
     payload_start: usize,
     invalid: &proc_macro2::Ident,
-) -> TokenStream {
+) -> (TokenStream, TokenStream) {
+    let register_count = proc_macro2::Literal::usize_unsuffixed(model.arg_register_count());
     let variant = ident(&i.variant_name());
     let method = ident(&i.fn_name());
-    let (lets, names) = decode_args(&i.args, payload_start, invalid);
+    let function = ident(&format!("invoke_{}", i.fn_name()));
+    let (lets, names) = decode_args(model, &i.args, payload_start, invalid);
     let entry = quote! { abi::Invocation::#variant };
     let call = encode_result(
         quote! { checked(k, #entry.name(), #entry.handler_errors(), result) },
         &i.results,
     );
-    quote! {
-        abi::Invocation::#variant => {
+    let doc = doc_attrs(&format!(
+        "`{}`: decode the payload, resolve the capability arguments, call the handler.",
+        i.display_name()
+    ));
+    let arm = quote! { abi::Invocation::#variant => #function(k, target, args), };
+    let unused_args = i.args.is_empty().then(|| quote! { let _ = args; });
+    let function = quote! {
+        #doc
+        fn #function<K: Kernel>(k: &mut K, target: K::Cap, args: &[u64; #register_count]) -> Result<u64, abi::Error> {
+            #unused_args
             #(#lets)*
             let result = k.#method(target #(, #names)*);
             #call
         }
-    }
+    };
+    (arm, function)
 }
 
 fn invoke_fn(
@@ -278,13 +349,15 @@ fn invoke_fn(
             }
         }
     });
-    let arms = model
+    let (arms, functions): (Vec<TokenStream>, Vec<TokenStream>) = model
         .invocations
         .iter()
-        .map(|i| invocation_arm(i, payload_start, invalid));
+        .map(|i| invocation_arm(model, i, payload_start, invalid))
+        .unzip();
     quote! {
         /// The invoke path: look up the capability, select the invocation by (object type, label),
-        /// check rights, decode the payload registers and call the handler.
+        /// check rights, decode the payload registers, resolve the capability arguments
+        /// (object type and rights) and call the handler.
         fn invoke<K: Kernel>(k: &mut K, args: &[u64; #register_count]) -> Result<u64, abi::Error> {
             let target = k.lookup(abi::CPtr(args[0]))?;
             let invocation = abi::Invocation::decode(K::object_type(&target), args[1]).ok_or(abi::Error::#unknown_label)?;
@@ -293,5 +366,6 @@ fn invoke_fn(
                 #(#arms)*
             }
         }
+        #(#functions)*
     }
 }

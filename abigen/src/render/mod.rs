@@ -81,6 +81,30 @@ fn module_index(doc: &str, modules: &[&str]) -> String {
 }
 
 /// Doc attributes for a (possibly multi-line) doc text.
+/// One sentence per resolved capability argument: the object type it must name and the
+/// rights it must carry, e.g. `` `frame` must be a `Frame` capability with `read`. ``
+/// Empty when no argument is a resolved capability.
+fn cap_arg_notes(args: &[crate::model::Param]) -> String {
+    let notes: Vec<String> = args
+        .iter()
+        .filter_map(|p| {
+            let cap = p.cap.as_ref()?;
+            let object = cap.object.as_ref().map_or_else(
+                || "a capability of any type".to_owned(),
+                |o| format!("a `{o}` capability"),
+            );
+            let rights = if cap.rights.is_empty() {
+                "no rights".to_owned()
+            } else {
+                let list: Vec<String> = cap.rights.iter().map(|r| format!("`{r}`")).collect();
+                list.join(", ")
+            };
+            Some(format!("`{}` must be {object} with {rights}.", p.name))
+        })
+        .collect();
+    notes.join(" ")
+}
+
 fn doc_attrs(doc: &str) -> TokenStream {
     let lines = doc.lines().map(|line| {
         if line.is_empty() {

@@ -215,7 +215,10 @@ pub fn render_c_header(model: &Model) -> String {
                     define(
                         format!("{prefix}_SYS_{}", s.const_name()),
                         s.number.to_string(),
-                        &with_errors(&s.doc, &model.syscall_errors(s)),
+                        &with_errors(
+                            &join_sentences(&s.doc, &super::cap_arg_notes(&s.args)),
+                            &model.syscall_errors(s),
+                        ),
                     )
                 })
                 .collect(),
@@ -243,7 +246,10 @@ pub fn render_c_header(model: &Model) -> String {
                     define(
                         format!("{prefix}_LABEL_{}", i.const_name()),
                         format!("{:#x}", i.label),
-                        &with_errors(&i.doc, &model.invocation_errors(i)),
+                        &with_errors(
+                            &join_sentences(&i.doc, &super::cap_arg_notes(&i.args)),
+                            &model.invocation_errors(i),
+                        ),
                     )
                 })
                 .collect(),
@@ -391,6 +397,15 @@ struct Markdown<'a> {
     retired: Vec<(String, String, String)>,
 }
 
+/// `first`, then `second` after a space unless it is empty.
+fn join_sentences(first: &str, second: &str) -> String {
+    if second.is_empty() {
+        first.to_owned()
+    } else {
+        format!("{first} {second}")
+    }
+}
+
 /// An entry's doc followed by the names of the errors it can return, for the C header.
 fn with_errors(doc: &str, errors: &[EntryError]) -> String {
     if errors.is_empty() {
@@ -452,7 +467,22 @@ fn register_rows(params: &[Param], first: usize, arches: &[Arch]) -> Vec<Registe
         .enumerate()
         .map(|(i, p)| RegisterRow {
             name: format!("`{}`", p.name),
-            ty: format!("`{}`", p.ty.schema_name()),
+            ty: match &p.cap {
+                None => format!("`{}`", p.ty.schema_name()),
+                Some(cap) => {
+                    let object = cap
+                        .object
+                        .as_ref()
+                        .map_or_else(|| "any object".to_owned(), |o| format!("`{o}`"));
+                    let rights = if cap.rights.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        let rights: Vec<&str> = cap.rights.iter().map(String::as_str).collect();
+                        code_list(&rights)
+                    };
+                    format!("`{}` ({object}; rights: {rights})", p.ty.schema_name())
+                }
+            },
             registers: arches
                 .iter()
                 .map(|a| {

@@ -108,7 +108,12 @@ pub fn render_substrate(model: &Model) -> String {
     let count = model.arg_register_count();
     let unknown = ident(&model.dispatch.unknown_error);
     let syscalls = model.syscalls.iter().filter(|s| s.kind == SyscallKind::Plain).map(|s| {
-        let doc = doc_attrs(&s.doc);
+        let notes = super::cap_arg_notes(&s.args);
+        let doc = if notes.is_empty() {
+            doc_attrs(&s.doc)
+        } else {
+            doc_attrs(&format!("{}\n\n{notes}", s.doc))
+        };
         let name = ident(&s.name);
         let number = ident(&s.const_name());
         let params = s.args.iter().map(param_decl);
@@ -141,11 +146,13 @@ pub fn render_substrate(model: &Model) -> String {
                 let list: Vec<String> = i.rights.iter().map(|r| format!("`{r}`")).collect();
                 format!("rights {}", list.join(", "))
             };
+            let notes = super::cap_arg_notes(&i.args);
             let doc = doc_attrs(&format!(
-                "{}\n\n`{}` (label {:#x}); the capability needs {rights}.",
+                "{}\n\n`{}` (label {:#x}); the capability needs {rights}.{}{notes}",
                 i.doc,
                 i.display_name(),
-                i.label
+                i.label,
+                if notes.is_empty() { "" } else { " " },
             ));
             let fn_name = ident(&i.fn_name());
             let target = ident(&crate::names::snake_case(&i.object));

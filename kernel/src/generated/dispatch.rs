@@ -43,7 +43,7 @@ pub trait Kernel {
         target: Self::Cap,
         object_type: abi::ObjectType,
         size_bits: u8,
-        dest_cnode: abi::CPtr,
+        dest_cnode: Self::Cap,
         dest_index: u64,
     ) -> Result<(), abi::Error>;
     /// `Untyped.describe` (label 0x21). Report how much of the untyped region is still free.
@@ -52,8 +52,8 @@ pub trait Kernel {
     fn tcb_configure(
         &mut self,
         target: Self::Cap,
-        cspace: abi::CPtr,
-        vspace: abi::CPtr,
+        cspace: Self::Cap,
+        vspace: Self::Cap,
     ) -> Result<(), abi::Error>;
     /// `Tcb.resume` (label 0x41). Make a configured thread runnable.
     fn tcb_resume(&mut self, target: Self::Cap) -> Result<(), abi::Error>;
@@ -77,17 +77,25 @@ pub trait Kernel {
         target: Self::Cap,
         regs: abi::UserAddr,
     ) -> Result<(), abi::Error>;
-    /// `Tcb.set_priority` (label 0x47). Set the thread's scheduling priority.
+    /// `Tcb.set_priority` (label 0x47). Set the thread's scheduling priority, bounded by the authority thread's maximum controlled priority (MCP).
     fn tcb_set_priority(
         &mut self,
         target: Self::Cap,
         priority: u8,
+        authority: Self::Cap,
+    ) -> Result<(), abi::Error>;
+    /// `Tcb.set_mcp` (label 0x48). Set the thread's maximum controlled priority: the highest priority or MCP it may give any thread as an authority. A new thread's MCP is 0; the root thread's is NUM_PRIORITIES - 1.
+    fn tcb_set_mcp(
+        &mut self,
+        target: Self::Cap,
+        mcp: u8,
+        authority: Self::Cap,
     ) -> Result<(), abi::Error>;
     /// `Tcb.bind_notification` (label 0x49). Bind a notification to the thread.
     fn tcb_bind_notification(
         &mut self,
         target: Self::Cap,
-        notification: abi::CPtr,
+        notification: Self::Cap,
     ) -> Result<(), abi::Error>;
     /// `Tcb.unbind_notification` (label 0x4a). Remove the thread's bound notification.
     fn tcb_unbind_notification(&mut self, target: Self::Cap) -> Result<(), abi::Error>;
@@ -101,7 +109,7 @@ pub trait Kernel {
     fn vspace_map_frame(
         &mut self,
         target: Self::Cap,
-        frame: abi::CPtr,
+        frame: Self::Cap,
         vaddr: u64,
         rights: abi::Rights,
     ) -> Result<(), abi::Error>;
@@ -109,13 +117,13 @@ pub trait Kernel {
     fn vspace_unmap_frame(
         &mut self,
         target: Self::Cap,
-        frame: abi::CPtr,
+        frame: Self::Cap,
     ) -> Result<(), abi::Error>;
     /// `VSpace.map_table` (label 0x62). Install a page table so that frames can be mapped in the range it covers.
     fn vspace_map_table(
         &mut self,
         target: Self::Cap,
-        table: abi::CPtr,
+        table: Self::Cap,
         vaddr: u64,
         level: u8,
     ) -> Result<(), abi::Error>;
@@ -130,7 +138,7 @@ pub trait Kernel {
         &mut self,
         target: Self::Cap,
         dest_index: u64,
-        src: abi::CPtr,
+        src: Self::Cap,
         rights: abi::Rights,
     ) -> Result<(), abi::Error>;
     /// `CNode.mint` (label 0xa1). Copy a capability with reduced rights and a badge.
@@ -138,7 +146,7 @@ pub trait Kernel {
         &mut self,
         target: Self::Cap,
         dest_index: u64,
-        src: abi::CPtr,
+        src: Self::Cap,
         rights: abi::Rights,
         badge: u64,
     ) -> Result<(), abi::Error>;
@@ -147,7 +155,7 @@ pub trait Kernel {
         &mut self,
         target: Self::Cap,
         dest_index: u64,
-        src: abi::CPtr,
+        src: Self::Cap,
     ) -> Result<(), abi::Error>;
     /// `CNode.delete` (label 0xa3). Delete the capability in a slot; the last capability to an object destroys it.
     fn cnode_delete(&mut self, target: Self::Cap, index: u64) -> Result<(), abi::Error>;
@@ -258,7 +266,8 @@ fn decode_and_call<K: Kernel>(
     }
 }
 /// The invoke path: look up the capability, select the invocation by (object type, label),
-/// check rights, decode the payload registers and call the handler.
+/// check rights, decode the payload registers, resolve the capability arguments
+/// (object type and rights) and call the handler.
 fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
     let target = k.lookup(abi::CPtr(args[0]))?;
     let invocation = abi::Invocation::decode(K::object_type(&target), args[1])
@@ -268,337 +277,618 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
         return Err(abi::Error::InsufficientRights);
     }
     match invocation {
-        abi::Invocation::UntypedRetype => {
-            let object_type = abi::ObjectType::try_from(args[2])
-                .map_err(|_| abi::Error::InvalidArgument)?;
-            let size_bits = u8::try_from(args[3])
-                .map_err(|_| abi::Error::InvalidArgument)?;
-            let dest_cnode = abi::CPtr(args[4]);
-            let dest_index = args[5];
-            let result = k
-                .untyped_retype(target, object_type, size_bits, dest_cnode, dest_index);
-            checked(
-                    k,
-                    abi::Invocation::UntypedRetype.name(),
-                    abi::Invocation::UntypedRetype.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
-        abi::Invocation::UntypedDescribe => {
-            let result = k.untyped_describe(target);
-            checked(
-                k,
-                abi::Invocation::UntypedDescribe.name(),
-                abi::Invocation::UntypedDescribe.handler_errors(),
-                result,
-            )
-        }
-        abi::Invocation::TcbConfigure => {
-            let cspace = abi::CPtr(args[2]);
-            let vspace = abi::CPtr(args[3]);
-            let result = k.tcb_configure(target, cspace, vspace);
-            checked(
-                    k,
-                    abi::Invocation::TcbConfigure.name(),
-                    abi::Invocation::TcbConfigure.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
-        abi::Invocation::TcbResume => {
-            let result = k.tcb_resume(target);
-            checked(
-                    k,
-                    abi::Invocation::TcbResume.name(),
-                    abi::Invocation::TcbResume.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
-        abi::Invocation::TcbSuspend => {
-            let result = k.tcb_suspend(target);
-            checked(
-                    k,
-                    abi::Invocation::TcbSuspend.name(),
-                    abi::Invocation::TcbSuspend.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
-        abi::Invocation::TcbWriteRegisters => {
-            let regs = abi::UserAddr(args[2]);
-            let result = k.tcb_write_registers(target, regs);
-            checked(
-                    k,
-                    abi::Invocation::TcbWriteRegisters.name(),
-                    abi::Invocation::TcbWriteRegisters.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
-        abi::Invocation::TcbSetAffinity => {
-            let cpu = u32::try_from(args[2]).map_err(|_| abi::Error::InvalidArgument)?;
-            let result = k.tcb_set_affinity(target, cpu);
-            checked(
-                    k,
-                    abi::Invocation::TcbSetAffinity.name(),
-                    abi::Invocation::TcbSetAffinity.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
-        abi::Invocation::TcbReadRegisters => {
-            let regs = abi::UserAddr(args[2]);
-            let result = k.tcb_read_registers(target, regs);
-            checked(
-                    k,
-                    abi::Invocation::TcbReadRegisters.name(),
-                    abi::Invocation::TcbReadRegisters.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
-        abi::Invocation::TcbSetPriority => {
-            let priority = u8::try_from(args[2])
-                .map_err(|_| abi::Error::InvalidArgument)?;
-            let result = k.tcb_set_priority(target, priority);
-            checked(
-                    k,
-                    abi::Invocation::TcbSetPriority.name(),
-                    abi::Invocation::TcbSetPriority.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
+        abi::Invocation::UntypedRetype => invoke_untyped_retype(k, target, args),
+        abi::Invocation::UntypedDescribe => invoke_untyped_describe(k, target, args),
+        abi::Invocation::TcbConfigure => invoke_tcb_configure(k, target, args),
+        abi::Invocation::TcbResume => invoke_tcb_resume(k, target, args),
+        abi::Invocation::TcbSuspend => invoke_tcb_suspend(k, target, args),
+        abi::Invocation::TcbWriteRegisters => invoke_tcb_write_registers(k, target, args),
+        abi::Invocation::TcbSetAffinity => invoke_tcb_set_affinity(k, target, args),
+        abi::Invocation::TcbReadRegisters => invoke_tcb_read_registers(k, target, args),
+        abi::Invocation::TcbSetPriority => invoke_tcb_set_priority(k, target, args),
+        abi::Invocation::TcbSetMcp => invoke_tcb_set_mcp(k, target, args),
         abi::Invocation::TcbBindNotification => {
-            let notification = abi::CPtr(args[2]);
-            let result = k.tcb_bind_notification(target, notification);
-            checked(
-                    k,
-                    abi::Invocation::TcbBindNotification.name(),
-                    abi::Invocation::TcbBindNotification.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
+            invoke_tcb_bind_notification(k, target, args)
         }
         abi::Invocation::TcbUnbindNotification => {
-            let result = k.tcb_unbind_notification(target);
-            checked(
-                    k,
-                    abi::Invocation::TcbUnbindNotification.name(),
-                    abi::Invocation::TcbUnbindNotification.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
+            invoke_tcb_unbind_notification(k, target, args)
         }
-        abi::Invocation::TcbGetCpuTimes => {
-            let times = abi::UserAddr(args[2]);
-            let result = k.tcb_get_cpu_times(target, times);
-            checked(
-                    k,
-                    abi::Invocation::TcbGetCpuTimes.name(),
-                    abi::Invocation::TcbGetCpuTimes.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
-        abi::Invocation::VSpaceMapFrame => {
-            let frame = abi::CPtr(args[2]);
-            let vaddr = args[3];
-            let rights = abi::Rights::from_bits(args[4])
-                .ok_or(abi::Error::InvalidArgument)?;
-            let result = k.vspace_map_frame(target, frame, vaddr, rights);
-            checked(
-                    k,
-                    abi::Invocation::VSpaceMapFrame.name(),
-                    abi::Invocation::VSpaceMapFrame.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
-        abi::Invocation::VSpaceUnmapFrame => {
-            let frame = abi::CPtr(args[2]);
-            let result = k.vspace_unmap_frame(target, frame);
-            checked(
-                    k,
-                    abi::Invocation::VSpaceUnmapFrame.name(),
-                    abi::Invocation::VSpaceUnmapFrame.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
-        abi::Invocation::VSpaceMapTable => {
-            let table = abi::CPtr(args[2]);
-            let vaddr = args[3];
-            let level = u8::try_from(args[4]).map_err(|_| abi::Error::InvalidArgument)?;
-            let result = k.vspace_map_table(target, table, vaddr, level);
-            checked(
-                    k,
-                    abi::Invocation::VSpaceMapTable.name(),
-                    abi::Invocation::VSpaceMapTable.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
-        abi::Invocation::VSpaceLookup => {
-            let vaddr = args[2];
-            let result = k.vspace_lookup(target, vaddr);
-            checked(
-                k,
-                abi::Invocation::VSpaceLookup.name(),
-                abi::Invocation::VSpaceLookup.handler_errors(),
-                result,
-            )
-        }
-        abi::Invocation::CNodeCopy => {
-            let dest_index = args[2];
-            let src = abi::CPtr(args[3]);
-            let rights = abi::Rights::from_bits(args[4])
-                .ok_or(abi::Error::InvalidArgument)?;
-            let result = k.cnode_copy(target, dest_index, src, rights);
-            checked(
-                    k,
-                    abi::Invocation::CNodeCopy.name(),
-                    abi::Invocation::CNodeCopy.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
-        abi::Invocation::CNodeMint => {
-            let dest_index = args[2];
-            let src = abi::CPtr(args[3]);
-            let rights = abi::Rights::from_bits(args[4])
-                .ok_or(abi::Error::InvalidArgument)?;
-            let badge = args[5];
-            let result = k.cnode_mint(target, dest_index, src, rights, badge);
-            checked(
-                    k,
-                    abi::Invocation::CNodeMint.name(),
-                    abi::Invocation::CNodeMint.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
-        abi::Invocation::CNodeMoveCap => {
-            let dest_index = args[2];
-            let src = abi::CPtr(args[3]);
-            let result = k.cnode_move_cap(target, dest_index, src);
-            checked(
-                    k,
-                    abi::Invocation::CNodeMoveCap.name(),
-                    abi::Invocation::CNodeMoveCap.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
-        abi::Invocation::CNodeDelete => {
-            let index = args[2];
-            let result = k.cnode_delete(target, index);
-            checked(
-                    k,
-                    abi::Invocation::CNodeDelete.name(),
-                    abi::Invocation::CNodeDelete.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
+        abi::Invocation::TcbGetCpuTimes => invoke_tcb_get_cpu_times(k, target, args),
+        abi::Invocation::VSpaceMapFrame => invoke_vspace_map_frame(k, target, args),
+        abi::Invocation::VSpaceUnmapFrame => invoke_vspace_unmap_frame(k, target, args),
+        abi::Invocation::VSpaceMapTable => invoke_vspace_map_table(k, target, args),
+        abi::Invocation::VSpaceLookup => invoke_vspace_lookup(k, target, args),
+        abi::Invocation::CNodeCopy => invoke_cnode_copy(k, target, args),
+        abi::Invocation::CNodeMint => invoke_cnode_mint(k, target, args),
+        abi::Invocation::CNodeMoveCap => invoke_cnode_move_cap(k, target, args),
+        abi::Invocation::CNodeDelete => invoke_cnode_delete(k, target, args),
         abi::Invocation::FramePhysicalAddress => {
-            let result = k.frame_physical_address(target);
-            checked(
-                k,
-                abi::Invocation::FramePhysicalAddress.name(),
-                abi::Invocation::FramePhysicalAddress.handler_errors(),
-                result,
-            )
+            invoke_frame_physical_address(k, target, args)
         }
-        abi::Invocation::PageTableUnmap => {
-            let result = k.page_table_unmap(target);
-            checked(
-                    k,
-                    abi::Invocation::PageTableUnmap.name(),
-                    abi::Invocation::PageTableUnmap.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
+        abi::Invocation::PageTableUnmap => invoke_page_table_unmap(k, target, args),
         abi::Invocation::NotificationSignal => {
-            let result = k.notification_signal(target);
-            checked(
-                    k,
-                    abi::Invocation::NotificationSignal.name(),
-                    abi::Invocation::NotificationSignal.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
+            invoke_notification_signal(k, target, args)
         }
-        abi::Invocation::NotificationWait => {
-            let result = k.notification_wait(target);
-            checked(
-                k,
-                abi::Invocation::NotificationWait.name(),
-                abi::Invocation::NotificationWait.handler_errors(),
-                result,
-            )
-        }
-        abi::Invocation::NotificationPoll => {
-            let result = k.notification_poll(target);
-            checked(
-                k,
-                abi::Invocation::NotificationPoll.name(),
-                abi::Invocation::NotificationPoll.handler_errors(),
-                result,
-            )
-        }
+        abi::Invocation::NotificationWait => invoke_notification_wait(k, target, args),
+        abi::Invocation::NotificationPoll => invoke_notification_poll(k, target, args),
         abi::Invocation::KernelDebugCheckFrames => {
-            let result = k.kernel_debug_check_frames(target);
-            checked(
-                k,
-                abi::Invocation::KernelDebugCheckFrames.name(),
-                abi::Invocation::KernelDebugCheckFrames.handler_errors(),
-                result,
-            )
+            invoke_kernel_debug_check_frames(k, target, args)
         }
         abi::Invocation::KernelDebugCheckMappings => {
-            let result = k.kernel_debug_check_mappings(target);
-            checked(
-                k,
-                abi::Invocation::KernelDebugCheckMappings.name(),
-                abi::Invocation::KernelDebugCheckMappings.handler_errors(),
-                result,
-            )
+            invoke_kernel_debug_check_mappings(k, target, args)
         }
         abi::Invocation::KernelDebugFrameCount => {
-            let state = u8::try_from(args[2]).map_err(|_| abi::Error::InvalidArgument)?;
-            let result = k.kernel_debug_frame_count(target, state);
-            checked(
-                k,
-                abi::Invocation::KernelDebugFrameCount.name(),
-                abi::Invocation::KernelDebugFrameCount.handler_errors(),
-                result,
-            )
+            invoke_kernel_debug_frame_count(k, target, args)
         }
         abi::Invocation::KernelDebugFaultCount => {
-            let result = k.kernel_debug_fault_count(target);
-            checked(
-                k,
-                abi::Invocation::KernelDebugFaultCount.name(),
-                abi::Invocation::KernelDebugFaultCount.handler_errors(),
-                result,
-            )
+            invoke_kernel_debug_fault_count(k, target, args)
         }
         abi::Invocation::KernelDebugShutdown => {
-            let code = u32::try_from(args[2]).map_err(|_| abi::Error::InvalidArgument)?;
-            let result = k.kernel_debug_shutdown(target, code);
-            checked(
-                    k,
-                    abi::Invocation::KernelDebugShutdown.name(),
-                    abi::Invocation::KernelDebugShutdown.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
+            invoke_kernel_debug_shutdown(k, target, args)
         }
     }
+}
+/// `Untyped.retype`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_untyped_retype<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let object_type = abi::ObjectType::try_from(args[2])
+        .map_err(|_| abi::Error::InvalidArgument)?;
+    let size_bits = u8::try_from(args[3]).map_err(|_| abi::Error::InvalidArgument)?;
+    let dest_index = args[5];
+    let dest_cnode = k.lookup(abi::CPtr(args[4]))?;
+    if K::object_type(&dest_cnode) != abi::ObjectType::CNode {
+        return Err(abi::Error::WrongObjectType);
+    }
+    if !K::rights(&dest_cnode).contains(abi::Rights::WRITE) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k
+        .untyped_retype(target, object_type, size_bits, dest_cnode, dest_index);
+    checked(
+            k,
+            abi::Invocation::UntypedRetype.name(),
+            abi::Invocation::UntypedRetype.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `Untyped.describe`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_untyped_describe<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let _ = args;
+    let result = k.untyped_describe(target);
+    checked(
+        k,
+        abi::Invocation::UntypedDescribe.name(),
+        abi::Invocation::UntypedDescribe.handler_errors(),
+        result,
+    )
+}
+/// `Tcb.configure`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_tcb_configure<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let cspace = k.lookup(abi::CPtr(args[2]))?;
+    if K::object_type(&cspace) != abi::ObjectType::CNode {
+        return Err(abi::Error::WrongObjectType);
+    }
+    if !K::rights(&cspace).contains(abi::Rights::READ.union(abi::Rights::WRITE)) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let vspace = k.lookup(abi::CPtr(args[3]))?;
+    if K::object_type(&vspace) != abi::ObjectType::VSpace {
+        return Err(abi::Error::WrongObjectType);
+    }
+    if !K::rights(&vspace).contains(abi::Rights::READ.union(abi::Rights::WRITE)) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k.tcb_configure(target, cspace, vspace);
+    checked(
+            k,
+            abi::Invocation::TcbConfigure.name(),
+            abi::Invocation::TcbConfigure.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `Tcb.resume`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_tcb_resume<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let _ = args;
+    let result = k.tcb_resume(target);
+    checked(
+            k,
+            abi::Invocation::TcbResume.name(),
+            abi::Invocation::TcbResume.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `Tcb.suspend`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_tcb_suspend<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let _ = args;
+    let result = k.tcb_suspend(target);
+    checked(
+            k,
+            abi::Invocation::TcbSuspend.name(),
+            abi::Invocation::TcbSuspend.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `Tcb.write_registers`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_tcb_write_registers<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let regs = abi::UserAddr(args[2]);
+    let result = k.tcb_write_registers(target, regs);
+    checked(
+            k,
+            abi::Invocation::TcbWriteRegisters.name(),
+            abi::Invocation::TcbWriteRegisters.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `Tcb.set_affinity`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_tcb_set_affinity<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let cpu = u32::try_from(args[2]).map_err(|_| abi::Error::InvalidArgument)?;
+    let result = k.tcb_set_affinity(target, cpu);
+    checked(
+            k,
+            abi::Invocation::TcbSetAffinity.name(),
+            abi::Invocation::TcbSetAffinity.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `Tcb.read_registers`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_tcb_read_registers<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let regs = abi::UserAddr(args[2]);
+    let result = k.tcb_read_registers(target, regs);
+    checked(
+            k,
+            abi::Invocation::TcbReadRegisters.name(),
+            abi::Invocation::TcbReadRegisters.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `Tcb.set_priority`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_tcb_set_priority<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let priority = u8::try_from(args[2]).map_err(|_| abi::Error::InvalidArgument)?;
+    let authority = k.lookup(abi::CPtr(args[3]))?;
+    if K::object_type(&authority) != abi::ObjectType::Tcb {
+        return Err(abi::Error::WrongObjectType);
+    }
+    if !K::rights(&authority).contains(abi::Rights::READ) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k.tcb_set_priority(target, priority, authority);
+    checked(
+            k,
+            abi::Invocation::TcbSetPriority.name(),
+            abi::Invocation::TcbSetPriority.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `Tcb.set_mcp`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_tcb_set_mcp<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let mcp = u8::try_from(args[2]).map_err(|_| abi::Error::InvalidArgument)?;
+    let authority = k.lookup(abi::CPtr(args[3]))?;
+    if K::object_type(&authority) != abi::ObjectType::Tcb {
+        return Err(abi::Error::WrongObjectType);
+    }
+    if !K::rights(&authority).contains(abi::Rights::READ) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k.tcb_set_mcp(target, mcp, authority);
+    checked(
+            k,
+            abi::Invocation::TcbSetMcp.name(),
+            abi::Invocation::TcbSetMcp.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `Tcb.bind_notification`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_tcb_bind_notification<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let notification = k.lookup(abi::CPtr(args[2]))?;
+    if K::object_type(&notification) != abi::ObjectType::Notification {
+        return Err(abi::Error::WrongObjectType);
+    }
+    if !K::rights(&notification).contains(abi::Rights::READ) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k.tcb_bind_notification(target, notification);
+    checked(
+            k,
+            abi::Invocation::TcbBindNotification.name(),
+            abi::Invocation::TcbBindNotification.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `Tcb.unbind_notification`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_tcb_unbind_notification<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let _ = args;
+    let result = k.tcb_unbind_notification(target);
+    checked(
+            k,
+            abi::Invocation::TcbUnbindNotification.name(),
+            abi::Invocation::TcbUnbindNotification.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `Tcb.get_cpu_times`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_tcb_get_cpu_times<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let times = abi::UserAddr(args[2]);
+    let result = k.tcb_get_cpu_times(target, times);
+    checked(
+            k,
+            abi::Invocation::TcbGetCpuTimes.name(),
+            abi::Invocation::TcbGetCpuTimes.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `VSpace.map_frame`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_vspace_map_frame<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let vaddr = args[3];
+    let rights = abi::Rights::from_bits(args[4]).ok_or(abi::Error::InvalidArgument)?;
+    let frame = k.lookup(abi::CPtr(args[2]))?;
+    if K::object_type(&frame) != abi::ObjectType::Frame {
+        return Err(abi::Error::WrongObjectType);
+    }
+    if !K::rights(&frame).contains(abi::Rights::READ) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k.vspace_map_frame(target, frame, vaddr, rights);
+    checked(
+            k,
+            abi::Invocation::VSpaceMapFrame.name(),
+            abi::Invocation::VSpaceMapFrame.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `VSpace.unmap_frame`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_vspace_unmap_frame<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let frame = k.lookup(abi::CPtr(args[2]))?;
+    if K::object_type(&frame) != abi::ObjectType::Frame {
+        return Err(abi::Error::WrongObjectType);
+    }
+    let result = k.vspace_unmap_frame(target, frame);
+    checked(
+            k,
+            abi::Invocation::VSpaceUnmapFrame.name(),
+            abi::Invocation::VSpaceUnmapFrame.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `VSpace.map_table`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_vspace_map_table<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let vaddr = args[3];
+    let level = u8::try_from(args[4]).map_err(|_| abi::Error::InvalidArgument)?;
+    let table = k.lookup(abi::CPtr(args[2]))?;
+    if K::object_type(&table) != abi::ObjectType::PageTable {
+        return Err(abi::Error::WrongObjectType);
+    }
+    if !K::rights(&table).contains(abi::Rights::WRITE) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k.vspace_map_table(target, table, vaddr, level);
+    checked(
+            k,
+            abi::Invocation::VSpaceMapTable.name(),
+            abi::Invocation::VSpaceMapTable.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `VSpace.lookup`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_vspace_lookup<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let vaddr = args[2];
+    let result = k.vspace_lookup(target, vaddr);
+    checked(
+        k,
+        abi::Invocation::VSpaceLookup.name(),
+        abi::Invocation::VSpaceLookup.handler_errors(),
+        result,
+    )
+}
+/// `CNode.copy`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_cnode_copy<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let dest_index = args[2];
+    let rights = abi::Rights::from_bits(args[4]).ok_or(abi::Error::InvalidArgument)?;
+    let src = k.lookup(abi::CPtr(args[3]))?;
+    if !K::rights(&src).contains(abi::Rights::GRANT) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k.cnode_copy(target, dest_index, src, rights);
+    checked(
+            k,
+            abi::Invocation::CNodeCopy.name(),
+            abi::Invocation::CNodeCopy.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `CNode.mint`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_cnode_mint<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let dest_index = args[2];
+    let rights = abi::Rights::from_bits(args[4]).ok_or(abi::Error::InvalidArgument)?;
+    let badge = args[5];
+    let src = k.lookup(abi::CPtr(args[3]))?;
+    if !K::rights(&src).contains(abi::Rights::GRANT) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k.cnode_mint(target, dest_index, src, rights, badge);
+    checked(
+            k,
+            abi::Invocation::CNodeMint.name(),
+            abi::Invocation::CNodeMint.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `CNode.move_cap`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_cnode_move_cap<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let dest_index = args[2];
+    let src = k.lookup(abi::CPtr(args[3]))?;
+    let result = k.cnode_move_cap(target, dest_index, src);
+    checked(
+            k,
+            abi::Invocation::CNodeMoveCap.name(),
+            abi::Invocation::CNodeMoveCap.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `CNode.delete`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_cnode_delete<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let index = args[2];
+    let result = k.cnode_delete(target, index);
+    checked(
+            k,
+            abi::Invocation::CNodeDelete.name(),
+            abi::Invocation::CNodeDelete.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `Frame.physical_address`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_frame_physical_address<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let _ = args;
+    let result = k.frame_physical_address(target);
+    checked(
+        k,
+        abi::Invocation::FramePhysicalAddress.name(),
+        abi::Invocation::FramePhysicalAddress.handler_errors(),
+        result,
+    )
+}
+/// `PageTable.unmap`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_page_table_unmap<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let _ = args;
+    let result = k.page_table_unmap(target);
+    checked(
+            k,
+            abi::Invocation::PageTableUnmap.name(),
+            abi::Invocation::PageTableUnmap.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `Notification.signal`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_notification_signal<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let _ = args;
+    let result = k.notification_signal(target);
+    checked(
+            k,
+            abi::Invocation::NotificationSignal.name(),
+            abi::Invocation::NotificationSignal.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `Notification.wait`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_notification_wait<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let _ = args;
+    let result = k.notification_wait(target);
+    checked(
+        k,
+        abi::Invocation::NotificationWait.name(),
+        abi::Invocation::NotificationWait.handler_errors(),
+        result,
+    )
+}
+/// `Notification.poll`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_notification_poll<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let _ = args;
+    let result = k.notification_poll(target);
+    checked(
+        k,
+        abi::Invocation::NotificationPoll.name(),
+        abi::Invocation::NotificationPoll.handler_errors(),
+        result,
+    )
+}
+/// `KernelDebug.check_frames`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_kernel_debug_check_frames<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let _ = args;
+    let result = k.kernel_debug_check_frames(target);
+    checked(
+        k,
+        abi::Invocation::KernelDebugCheckFrames.name(),
+        abi::Invocation::KernelDebugCheckFrames.handler_errors(),
+        result,
+    )
+}
+/// `KernelDebug.check_mappings`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_kernel_debug_check_mappings<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let _ = args;
+    let result = k.kernel_debug_check_mappings(target);
+    checked(
+        k,
+        abi::Invocation::KernelDebugCheckMappings.name(),
+        abi::Invocation::KernelDebugCheckMappings.handler_errors(),
+        result,
+    )
+}
+/// `KernelDebug.frame_count`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_kernel_debug_frame_count<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let state = u8::try_from(args[2]).map_err(|_| abi::Error::InvalidArgument)?;
+    let result = k.kernel_debug_frame_count(target, state);
+    checked(
+        k,
+        abi::Invocation::KernelDebugFrameCount.name(),
+        abi::Invocation::KernelDebugFrameCount.handler_errors(),
+        result,
+    )
+}
+/// `KernelDebug.fault_count`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_kernel_debug_fault_count<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let _ = args;
+    let result = k.kernel_debug_fault_count(target);
+    checked(
+        k,
+        abi::Invocation::KernelDebugFaultCount.name(),
+        abi::Invocation::KernelDebugFaultCount.handler_errors(),
+        result,
+    )
+}
+/// `KernelDebug.shutdown`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_kernel_debug_shutdown<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let code = u32::try_from(args[2]).map_err(|_| abi::Error::InvalidArgument)?;
+    let result = k.kernel_debug_shutdown(target, code);
+    checked(
+            k,
+            abi::Invocation::KernelDebugShutdown.name(),
+            abi::Invocation::KernelDebugShutdown.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
 }
 /// Returns a handler's `result`, first reporting through [`Kernel::undeclared_error`]
 /// an error that `allowed` (the entry's `handler_errors()`) does not list.

@@ -190,23 +190,50 @@ fn delete_nested(slot: cnode::SlotRef, depth: u32) -> Result<(), Error> {
 
 /// Deletes every capability in the CNode of `cap` except the one in `deleting` (which may
 /// lie inside it), before the CNode is destroyed.
+///
+/// Capabilities go in dependency order ([`deletion_pass`]): mappings first (they hold
+/// their VSpace), then threads (they hold their CSpace, VSpace and notification), then the
+/// other objects, then untyped regions (whose children are gone by then). So a set of
+/// objects that only refer to each other is reclaimed whatever slots they sit in.
 fn empty_cnode(cap: &Cap, deleting: cnode::SlotRef, depth: u32) -> Result<(), Error> {
     let slot_bits = cnode::slot_bits(cap)?;
-    for index in 1..1u64 << slot_bits {
-        let inner = cnode::SlotRef {
-            cnode: cap.object.paddr,
-            slot_bits,
-            index,
-        };
-        if inner == deleting || cnode::get(inner).is_none() {
-            continue;
+    for pass in 0..DELETION_PASSES {
+        for index in 1..1u64 << slot_bits {
+            let inner = cnode::SlotRef {
+                cnode: cap.object.paddr,
+                slot_bits,
+                index,
+            };
+            if inner == deleting {
+                continue;
+            }
+            match cnode::get(inner) {
+                Some(held) if deletion_pass(held.object.object_type) == pass => {}
+                _ => continue,
+            }
+            if depth > MAX_CNODE_NESTING {
+                return Err(Error::Busy);
+            }
+            delete_nested(inner, depth + 1)?;
         }
-        if depth > MAX_CNODE_NESTING {
-            return Err(Error::Busy);
-        }
-        delete_nested(inner, depth + 1)?;
     }
     Ok(())
+}
+
+/// How many passes [`empty_cnode`] makes.
+const DELETION_PASSES: u8 = 4;
+
+/// The pass of [`empty_cnode`] in which capabilities to `object_type` are deleted.
+fn deletion_pass(object_type: ObjectType) -> u8 {
+    match object_type {
+        ObjectType::Frame | ObjectType::PageTable => 0,
+        ObjectType::Tcb => 1,
+        ObjectType::VSpace
+        | ObjectType::CNode
+        | ObjectType::Notification
+        | ObjectType::KernelDebug => 2,
+        ObjectType::Untyped => 3,
+    }
 }
 
 /// Destroys the object of `cap`, whose last capability was just deleted and for which

@@ -11,7 +11,7 @@
 #define KERNITE_ABI_NAME "kernite"
 #define KERNITE_ABI_VERSION_MAJOR 2
 #define KERNITE_ABI_VERSION_MINOR 0
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0x6e3ebb549b1e6bc8)
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0x1c3db2fc96cae968)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
@@ -88,11 +88,11 @@
 #define KERNITE_OBJECT_KERNEL_DEBUG 8
 
 /* Invocation labels (the invoke syscall's label argument). */
-/** Carve a new object out of the untyped region and place a capability to it in a slot. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, SlotOccupied, OutOfMemory, IllegalOperation. */
+/** Carve a new object out of the untyped region and place a capability to it in a slot. `dest_cnode` must be a `CNode` capability with `write`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, SlotOccupied, OutOfMemory, IllegalOperation. */
 #define KERNITE_LABEL_UNTYPED_RETYPE 0x20
 /** Report how much of the untyped region is still free. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, IllegalOperation. */
 #define KERNITE_LABEL_UNTYPED_DESCRIBE 0x21
-/** Set the thread's CSpace root and address space. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, IllegalOperation. */
+/** Set the thread's CSpace root and address space. `cspace` must be a `CNode` capability with `read`, `write`. `vspace` must be a `VSpace` capability with `read`, `write`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, IllegalOperation. */
 #define KERNITE_LABEL_TCB_CONFIGURE 0x40
 /** Make a configured thread runnable. Errors: InvalidCapability, InsufficientRights, InvalidLabel, IllegalOperation. */
 #define KERNITE_LABEL_TCB_RESUME 0x41
@@ -104,27 +104,29 @@
 #define KERNITE_LABEL_TCB_SET_AFFINITY 0x44
 /** Store the thread's portable register subset into user memory. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidUserPointer. */
 #define KERNITE_LABEL_TCB_READ_REGISTERS 0x45
-/** Set the thread's scheduling priority. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument. */
+/** Set the thread's scheduling priority, bounded by the authority thread's maximum controlled priority (MCP). `authority` must be a `Tcb` capability with `read`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, AboveMcp. */
 #define KERNITE_LABEL_TCB_SET_PRIORITY 0x47
-/** Bind a notification to the thread. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, IllegalOperation. */
+/** Set the thread's maximum controlled priority: the highest priority or MCP it may give any thread as an authority. A new thread's MCP is 0; the root thread's is NUM_PRIORITIES - 1. `authority` must be a `Tcb` capability with `read`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, AboveMcp. */
+#define KERNITE_LABEL_TCB_SET_MCP 0x48
+/** Bind a notification to the thread. `notification` must be a `Notification` capability with `read`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, IllegalOperation. */
 #define KERNITE_LABEL_TCB_BIND_NOTIFICATION 0x49
 /** Remove the thread's bound notification. Errors: InvalidCapability, InsufficientRights, InvalidLabel, IllegalOperation. */
 #define KERNITE_LABEL_TCB_UNBIND_NOTIFICATION 0x4a
 /** Report the CPU time the thread has used, split into user and system time. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidUserPointer. */
 #define KERNITE_LABEL_TCB_GET_CPU_TIMES 0x4b
-/** Map a frame into this address space. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, AlreadyMapped, MissingTable, IllegalOperation. */
+/** Map a frame into this address space. `frame` must be a `Frame` capability with `read`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, AlreadyMapped, MissingTable, IllegalOperation. */
 #define KERNITE_LABEL_VSPACE_MAP_FRAME 0x60
-/** Remove a frame mapping and flush it from the TLB. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, NotMapped, IllegalOperation. */
+/** Remove a frame mapping and flush it from the TLB. `frame` must be a `Frame` capability with no rights. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, NotMapped, IllegalOperation. */
 #define KERNITE_LABEL_VSPACE_UNMAP_FRAME 0x61
-/** Install a page table so that frames can be mapped in the range it covers. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, AlreadyMapped, MissingTable, IllegalOperation. */
+/** Install a page table so that frames can be mapped in the range it covers. `table` must be a `PageTable` capability with `write`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, AlreadyMapped, MissingTable, IllegalOperation. */
 #define KERNITE_LABEL_VSPACE_MAP_TABLE 0x62
 /** Report whether a page is mapped and with which rights. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument, NotMapped. */
 #define KERNITE_LABEL_VSPACE_LOOKUP 0x63
-/** Copy a capability into this CNode, possibly with fewer rights. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, SlotOccupied, SlotEmpty, IllegalOperation. */
+/** Copy a capability into this CNode, possibly with fewer rights. `src` must be a capability of any type with `grant`. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument, SlotOccupied, IllegalOperation. */
 #define KERNITE_LABEL_CNODE_COPY 0xa0
-/** Copy a capability with reduced rights and a badge. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, SlotOccupied, SlotEmpty, IllegalOperation. */
+/** Copy a capability with reduced rights and a badge. `src` must be a capability of any type with `grant`. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument, SlotOccupied, IllegalOperation. */
 #define KERNITE_LABEL_CNODE_MINT 0xa1
-/** Move a capability into this CNode. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, SlotOccupied, SlotEmpty, IllegalOperation. */
+/** Move a capability into this CNode. `src` must be a capability of any type with no rights. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument, SlotOccupied, IllegalOperation. */
 #define KERNITE_LABEL_CNODE_MOVE_CAP 0xa2
 /** Delete the capability in a slot; the last capability to an object destroys it. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, SlotEmpty, IllegalOperation, Busy. */
 #define KERNITE_LABEL_CNODE_DELETE 0xa3
@@ -166,7 +168,7 @@
 #define KERNITE_ERROR_INVALID_USER_POINTER 7
 /** The destination capability slot is not empty. */
 #define KERNITE_ERROR_SLOT_OCCUPIED 8
-/** The source capability slot is empty. */
+/** The slot an index names is empty. */
 #define KERNITE_ERROR_SLOT_EMPTY 9
 /** The untyped region has no room left for the requested object. */
 #define KERNITE_ERROR_OUT_OF_MEMORY 10
@@ -182,6 +184,8 @@
 #define KERNITE_ERROR_BUSY 15
 /** A non-blocking operation found nothing to do. */
 #define KERNITE_ERROR_WOULD_BLOCK 16
+/** The priority or maximum controlled priority asked for is above the authority thread's maximum controlled priority. */
+#define KERNITE_ERROR_ABOVE_MCP 17
 /** The kernel returned a code this build of the userland does not know (ABI mismatch). */
 #define KERNITE_ERROR_UNKNOWN_ERROR 63
 

@@ -46,7 +46,7 @@ pub fn invoke(cap: abi::CPtr, label: u64, payload: [u64; 4]) -> Result<u64, abi:
 }
 /// Carve a new object out of the untyped region and place a capability to it in a slot.
 ///
-/// `Untyped.retype` (label 0x20); the capability needs rights `write`.
+/// `Untyped.retype` (label 0x20); the capability needs rights `write`. `dest_cnode` must be a `CNode` capability with `write`.
 pub fn untyped_retype(
     untyped: abi::CPtr,
     object_type: abi::ObjectType,
@@ -69,7 +69,7 @@ pub fn untyped_describe(untyped: abi::CPtr) -> Result<u64, abi::Error> {
 }
 /// Set the thread's CSpace root and address space.
 ///
-/// `Tcb.configure` (label 0x40); the capability needs rights `write`.
+/// `Tcb.configure` (label 0x40); the capability needs rights `write`. `cspace` must be a `CNode` capability with `read`, `write`. `vspace` must be a `VSpace` capability with `read`, `write`.
 pub fn tcb_configure(
     tcb: abi::CPtr,
     cspace: abi::CPtr,
@@ -119,16 +119,31 @@ pub fn tcb_read_registers(
     invoke(tcb, abi::label::TCB_READ_REGISTERS, [regs.0, 0, 0, 0])?;
     Ok(())
 }
-/// Set the thread's scheduling priority.
+/// Set the thread's scheduling priority, bounded by the authority thread's maximum controlled priority (MCP).
 ///
-/// `Tcb.set_priority` (label 0x47); the capability needs rights `write`.
-pub fn tcb_set_priority(tcb: abi::CPtr, priority: u8) -> Result<(), abi::Error> {
-    invoke(tcb, abi::label::TCB_SET_PRIORITY, [u64::from(priority), 0, 0, 0])?;
+/// `Tcb.set_priority` (label 0x47); the capability needs rights `write`. `authority` must be a `Tcb` capability with `read`.
+pub fn tcb_set_priority(
+    tcb: abi::CPtr,
+    priority: u8,
+    authority: abi::CPtr,
+) -> Result<(), abi::Error> {
+    invoke(tcb, abi::label::TCB_SET_PRIORITY, [u64::from(priority), authority.0, 0, 0])?;
+    Ok(())
+}
+/// Set the thread's maximum controlled priority: the highest priority or MCP it may give any thread as an authority. A new thread's MCP is 0; the root thread's is NUM_PRIORITIES - 1.
+///
+/// `Tcb.set_mcp` (label 0x48); the capability needs rights `write`. `authority` must be a `Tcb` capability with `read`.
+pub fn tcb_set_mcp(
+    tcb: abi::CPtr,
+    mcp: u8,
+    authority: abi::CPtr,
+) -> Result<(), abi::Error> {
+    invoke(tcb, abi::label::TCB_SET_MCP, [u64::from(mcp), authority.0, 0, 0])?;
     Ok(())
 }
 /// Bind a notification to the thread.
 ///
-/// `Tcb.bind_notification` (label 0x49); the capability needs rights `write`.
+/// `Tcb.bind_notification` (label 0x49); the capability needs rights `write`. `notification` must be a `Notification` capability with `read`.
 pub fn tcb_bind_notification(
     tcb: abi::CPtr,
     notification: abi::CPtr,
@@ -155,7 +170,7 @@ pub fn tcb_get_cpu_times(
 }
 /// Map a frame into this address space.
 ///
-/// `VSpace.map_frame` (label 0x60); the capability needs rights `write`.
+/// `VSpace.map_frame` (label 0x60); the capability needs rights `write`. `frame` must be a `Frame` capability with `read`.
 pub fn vspace_map_frame(
     vspace: abi::CPtr,
     frame: abi::CPtr,
@@ -167,7 +182,7 @@ pub fn vspace_map_frame(
 }
 /// Remove a frame mapping and flush it from the TLB.
 ///
-/// `VSpace.unmap_frame` (label 0x61); the capability needs rights `write`.
+/// `VSpace.unmap_frame` (label 0x61); the capability needs rights `write`. `frame` must be a `Frame` capability with no rights.
 pub fn vspace_unmap_frame(
     vspace: abi::CPtr,
     frame: abi::CPtr,
@@ -177,7 +192,7 @@ pub fn vspace_unmap_frame(
 }
 /// Install a page table so that frames can be mapped in the range it covers.
 ///
-/// `VSpace.map_table` (label 0x62); the capability needs rights `write`.
+/// `VSpace.map_table` (label 0x62); the capability needs rights `write`. `table` must be a `PageTable` capability with `write`.
 pub fn vspace_map_table(
     vspace: abi::CPtr,
     table: abi::CPtr,
@@ -195,7 +210,7 @@ pub fn vspace_lookup(vspace: abi::CPtr, vaddr: u64) -> Result<u64, abi::Error> {
 }
 /// Copy a capability into this CNode, possibly with fewer rights.
 ///
-/// `CNode.copy` (label 0xa0); the capability needs rights `write`.
+/// `CNode.copy` (label 0xa0); the capability needs rights `write`. `src` must be a capability of any type with `grant`.
 pub fn cnode_copy(
     cnode: abi::CPtr,
     dest_index: u64,
@@ -207,7 +222,7 @@ pub fn cnode_copy(
 }
 /// Copy a capability with reduced rights and a badge.
 ///
-/// `CNode.mint` (label 0xa1); the capability needs rights `write`.
+/// `CNode.mint` (label 0xa1); the capability needs rights `write`. `src` must be a capability of any type with `grant`.
 pub fn cnode_mint(
     cnode: abi::CPtr,
     dest_index: u64,
@@ -220,7 +235,7 @@ pub fn cnode_mint(
 }
 /// Move a capability into this CNode.
 ///
-/// `CNode.move_cap` (label 0xa2); the capability needs rights `write`.
+/// `CNode.move_cap` (label 0xa2); the capability needs rights `write`. `src` must be a capability of any type with no rights.
 pub fn cnode_move_cap(
     cnode: abi::CPtr,
     dest_index: u64,

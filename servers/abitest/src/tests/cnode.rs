@@ -102,7 +102,7 @@ fn root_cnode_checks(notification: CPtr, [copy, minted, moved]: [CPtr; 3]) -> Ou
     err(
         "copy from an empty slot",
         substrate::cnode_copy(ROOT_CNODE, minted.0, minted, Rights::ALL),
-        Error::SlotEmpty,
+        Error::InvalidCapability,
     )?;
 
     ok(
@@ -117,7 +117,7 @@ fn root_cnode_checks(notification: CPtr, [copy, minted, moved]: [CPtr; 3]) -> Ou
     err(
         "move from an empty slot",
         substrate::cnode_move_cap(ROOT_CNODE, copy.0, minted),
-        Error::SlotEmpty,
+        Error::InvalidCapability,
     )?;
     ok(
         "the original outlives a deleted copy",

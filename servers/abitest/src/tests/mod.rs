@@ -1,6 +1,7 @@
 //! The test table: every test of the suite, in the order they run, with the schema entries each covers.
 
 mod attacks;
+mod capargs;
 mod cnode;
 mod errors;
 mod faults;
@@ -102,6 +103,37 @@ pub static TESTS: &[Test] = &[
             inv(I::KernelDebugFaultCount),
         ],
         run: errors::insufficient_rights,
+    },
+    Test {
+        name: "cap_argument_rights",
+        covers: &[
+            inv(I::UntypedRetype),
+            inv(I::TcbConfigure),
+            inv(I::TcbBindNotification),
+            inv(I::TcbUnbindNotification),
+            inv(I::VSpaceMapFrame),
+            inv(I::VSpaceUnmapFrame),
+            inv(I::VSpaceMapTable),
+            inv(I::CNodeCopy),
+            inv(I::CNodeMint),
+            inv(I::CNodeMoveCap),
+            inv(I::KernelDebugCheckFrames),
+        ],
+        run: capargs::rights,
+    },
+    Test {
+        name: "cap_argument_types",
+        covers: &[
+            inv(I::UntypedRetype),
+            inv(I::TcbBindNotification),
+            inv(I::VSpaceUnmapFrame),
+            inv(I::VSpaceMapTable),
+            inv(I::CNodeCopy),
+            inv(I::CNodeMint),
+            inv(I::CNodeMoveCap),
+            inv(I::KernelDebugCheckFrames),
+        ],
+        run: capargs::types,
     },
     Test {
         name: "invalid_arguments",
@@ -387,9 +419,19 @@ pub static TESTS: &[Test] = &[
         run: attacks::deleting_a_cnode_empties_it,
     },
     Test {
+        name: "attack_cnode_deletion_reclaims_a_closed_set",
+        covers: &[],
+        run: attacks::cnode_deletion_reclaims_a_closed_set,
+    },
+    Test {
         name: "attack_cnode_nesting_is_bounded",
         covers: &[],
         run: attacks::cnode_nesting_is_bounded,
+    },
+    Test {
+        name: "attack_priorities_are_bounded_by_mcp",
+        covers: &[inv(I::TcbSetMcp), inv(I::TcbSetPriority)],
+        run: attacks::priorities_are_bounded_by_mcp,
     },
     Test {
         name: "check_frames_at_end",
