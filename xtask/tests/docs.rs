@@ -11,7 +11,8 @@
 //!   previous such block's text; `contains PATH` requires it in the scratch file PATH.
 //!   Without a block, `<!-- check: edit PATH: OLD => NEW -->` edits a scratch file (`\n`
 //!   stands for a line break), `<!-- check: do ARGS -->` runs `cargo xtask ARGS`
-//!   without showing what it prints, and `<!-- check: reset -->` puts the scratch copy
+//!   without showing what it prints, `<!-- check: bump minor -->` (or `major`) raises
+//!   `[abi].version` whatever it is, and `<!-- check: reset -->` puts the scratch copy
 //!   back as it started. `run-has ARGS` requires every line of the block (an excerpt) in
 //!   what `cargo xtask ARGS` prints.
 //!
@@ -312,6 +313,21 @@ fn shell_words(line: &str) -> Vec<String> {
     words
 }
 
+/// `text` (a schema) with its `version = "MAJOR.MINOR"` line raised: `part` is `minor` or
+/// `major` (which resets the minor version to 0).
+fn bump_version(text: &str, part: &str) -> String {
+    let start = text.find("\nversion = \"").expect("a version line") + "\nversion = \"".len();
+    let end = start + text[start..].find('"').expect("a closing quote");
+    let (major, minor) = text[start..end].split_once('.').expect("MAJOR.MINOR");
+    let (major, minor): (u32, u32) = (major.parse().unwrap(), minor.parse().unwrap());
+    let version = match part {
+        "minor" => format!("{major}.{}", minor + 1),
+        "major" => format!("{}.0", major + 1),
+        _ => panic!("`bump {part}`: bump minor or bump major"),
+    };
+    format!("{}{version}{}", &text[..start], &text[end..])
+}
+
 /// A fenced block after a check mark: the byte range of its contents in the document.
 fn fenced_block(text: &str, from: usize) -> Option<std::ops::Range<usize>> {
     let open = from + text[from..].find("```")?;
@@ -350,6 +366,11 @@ fn replay(relative: &str) {
         }
         if let Some(command) = step.strip_prefix("do ") {
             scratch.xtask(&shell_words(command));
+            continue;
+        }
+        if let Some(part) = step.strip_prefix("bump ") {
+            let text = scratch.read("schema.toml");
+            scratch.write("schema.toml", &bump_version(&text, part));
             continue;
         }
         if step == "reset" {
