@@ -52,6 +52,9 @@ pub enum ImageMode {
     /// Adds the boot module `filter` holding this text: abitest runs only the tests whose
     /// names contain it (docs/CONTRACTS.md, "In-QEMU test protocol").
     Filter(String),
+    /// Adds the boot module [`FUZZ_MODULE`] holding the fuzzer's configuration
+    /// (`seed=S iterations=N …`, docs/CONTRACTS.md, "Fuzzer protocol").
+    Fuzz(String),
 }
 
 /// The kernel's cargo feature that replaces the root server with an arch-level self test.
@@ -62,6 +65,9 @@ const BENCH_MODULE: (&str, &[u8]) = ("bench", b"bench");
 
 /// The name of the boot module that holds abitest's test-name filter.
 const FILTER_MODULE: &str = "filter";
+
+/// The name of the boot module that configures the fuzzer.
+pub const FUZZ_MODULE: &str = "fuzzconf";
 
 impl Args {
     /// The normal build (no benchmark module) these arguments ask for.
@@ -118,6 +124,10 @@ pub fn build(request: BuildRequest) -> Result<Built> {
         ImageMode::Filter(filter) => {
             modules.push((FILTER_MODULE.to_string(), filter.as_bytes().to_vec()));
             format!("{}-filtered", request.root)
+        }
+        ImageMode::Fuzz(config) => {
+            modules.push((FUZZ_MODULE.to_string(), config.as_bytes().to_vec()));
+            request.root.name().to_string()
         }
     };
     build_image_and_kernel(arch, request.profile, &image_name, &modules)

@@ -9,6 +9,7 @@ mod codegen;
 mod compat;
 mod coverage;
 mod elf;
+mod fuzz;
 mod new;
 mod protocol;
 mod qemu;
@@ -44,6 +45,8 @@ enum Command {
     Test(test::Args),
     /// Measure syscall, invocation and context-switch costs inside QEMU.
     Bench(bench::Args),
+    /// Fuzz the kernel from inside the VM with calls generated from schema.toml.
+    Fuzz(fuzz::Args),
     /// Exactly what CI runs.
     Ci(ci::Args),
 }
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Test(args) => test::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Fuzz(args) => fuzz::run(args),
         Command::Ci(args) => ci::run(args),
     };
     match result {

@@ -24,6 +24,9 @@ pub enum Program {
     /// The in-QEMU test suite and benchmarks.
     #[value(name = "abitest")]
     Abitest,
+    /// The in-VM fuzzer (`cargo xtask fuzz`).
+    #[value(name = "fuzz")]
+    Fuzz,
 }
 
 /// How the machine ended, decoded from QEMU's exit status.
@@ -138,6 +141,7 @@ impl Program {
         match self {
             Program::Init => "init",
             Program::Abitest => "abitest",
+            Program::Fuzz => "fuzz",
         }
     }
 }

@@ -270,7 +270,8 @@ fn boot_phase(plan: &Plan, arch: Arch, program: Program, coverage: &[String]) ->
         build(request).and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
     let verdict = judge_boot(booted, |report, exit| match program {
         Program::Abitest => report.judge_suite(exit, Coverage::Every(coverage)),
-        Program::Init => report.judge_init(exit),
+        // Never booted by `test`: `cargo xtask fuzz` judges the fuzzer's boots.
+        Program::Init | Program::Fuzz => report.judge_init(exit),
     });
     Phase::new(format!("{arch}: {program}"), verdict)
 }

@@ -2,6 +2,7 @@
 
 mod abi;
 mod dispatch;
+mod fuzz;
 mod percpu;
 mod text;
 mod trona;
@@ -68,6 +69,11 @@ pub fn render_all(model: &Model) -> Vec<(String, String)> {
         text::render_c_header(model),
     ));
     out.push(("docs/abi.md".to_owned(), text::render_markdown(model)));
+    out.push((
+        "servers/fuzz/src/generated/mod.rs".to_owned(),
+        module_index("The fuzzer's generated code: the table of entries.", &["table"]),
+    ));
+    out.push(("servers/fuzz/src/generated/table.rs".to_owned(), fuzz::render(model)));
     out
 }
 
