@@ -177,7 +177,14 @@ fn main(arg: u64) -> ! {
     loop {
         let tcb = match start_worker(&mut res, &stack) {
             Ok(tcb) => tcb,
-            Err(error) => fail(format_args!("cannot start a worker: {error}")),
+            Err(error) => {
+                // SAFETY: no worker runs.
+                let state = unsafe { &*STATE.ptr() };
+                fail(format_args!(
+                    "cannot start a worker after {} calls and {} restarts: {error}",
+                    state.calls, state.restarts
+                ))
+            }
         };
         // Here only when the worker stopped.
         let _ = substrate::tcb_suspend(tcb);
