@@ -1,4 +1,4 @@
-//! Compiles the generated Rust (abi crate, kernel dispatcher, per-CPU blocks, trona trap and substrate) in a scratch workspace, `no_std`, warnings denied, for the host and for aarch64.
+//! Compiles the generated Rust (abi crate, kernel dispatcher, per-CPU blocks, trona trap and substrate, the fuzzer's table) in a scratch workspace, `no_std`, warnings denied, for the host and for aarch64.
 
 use std::path::Path;
 use std::process::Command;
@@ -14,6 +14,8 @@ const CHECK_LIB: &str = r#"//! Scratch crate that type-checks generated code.
 pub mod kernel_generated;
 #[path = "trona/src/generated/mod.rs"]
 pub mod trona_generated;
+#[path = "servers/fuzz/src/generated/mod.rs"]
+pub mod fuzz_generated;
 #[cfg(target_arch = "x86_64")]
 #[path = "kernel/src/arch/x86_64/generated/mod.rs"]
 pub mod arch_generated;

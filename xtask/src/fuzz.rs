@@ -66,16 +66,16 @@ pub fn run(args: Args) -> Result<()> {
     // Replay the seed, printing every call from the last progress line on, to show the
     // calls that led to the panic or hang.
     let from = outcome.report.progress;
-    eprintln!(
-        "xtask: {failure}; replaying seed {seed} with every call from {from} printed"
-    );
+    eprintln!("xtask: {failure}; replaying seed {seed} with every call from {from} printed");
     let replay = fuzz(&settings, Some(from))?;
     let calls = &replay.report.last_calls;
     let mut text = String::new();
     let _ = writeln!(
         text,
         "replay ({}): the last {} calls before it:",
-        replay.failure().unwrap_or_else(|| "the replay did not fail".to_string()),
+        replay
+            .failure()
+            .unwrap_or_else(|| "the replay did not fail".to_string()),
         calls.len()
     );
     for call in calls {
@@ -428,9 +428,10 @@ pub fn summary(model: &abigen::Model, settings: &Settings, outcome: &Outcome) ->
         .collect();
     let _ = writeln!(
         out,
-        "  error codes: {} of {} returned{}",
+        "  error codes: {} of {} returned ({}){}",
         seen.len(),
         model.errors.len(),
+        seen.join(", "),
         if missing.is_empty() || report.done.is_none() {
             String::new()
         } else {
@@ -520,7 +521,14 @@ mod tests {
                 clean,
                 Some(MachineExit::Shutdown(0)),
                 None,
-                &["20 calls", &called, "1 of them succeeded", &returned, "InvalidSyscall"],
+                &[
+                    "20 calls",
+                    &called,
+                    "2 of them succeeded",
+                    "never succeeded: invoke",
+                    &returned,
+                    "InvalidSyscall",
+                ],
             ),
             (
                 panic,
@@ -549,7 +557,10 @@ mod tests {
             }
             let text = summary(&model, &settings(), &outcome);
             for fragment in fragments {
-                assert!(text.contains(fragment), "summary lacks `{fragment}`:\n{text}");
+                assert!(
+                    text.contains(fragment),
+                    "summary lacks `{fragment}`:\n{text}"
+                );
             }
         }
     }
@@ -562,7 +573,10 @@ mod tests {
             elapsed: Duration::from_secs(2),
         };
         let failure = outcome.failure().expect("a hang fails");
-        assert!(failure.contains("hung") && failure.contains("30000"), "{failure}");
+        assert!(
+            failure.contains("hung") && failure.contains("30000"),
+            "{failure}"
+        );
         assert!(outcome.kernel_died());
         assert_eq!(outcome.report.progress, 30_000);
     }

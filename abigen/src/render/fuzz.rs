@@ -241,4 +241,3 @@ fn creates(args: &[Param], invoked_cnode: bool) -> TokenStream {
     let index = proc_macro2::Literal::usize_unsuffixed(index);
     quote! { Some(Creates { index: #index, cnode: #cnode, object: #object }) }
 }
-

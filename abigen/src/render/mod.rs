@@ -71,9 +71,15 @@ pub fn render_all(model: &Model) -> Vec<(String, String)> {
     out.push(("docs/abi.md".to_owned(), text::render_markdown(model)));
     out.push((
         "servers/fuzz/src/generated/mod.rs".to_owned(),
-        module_index("The fuzzer's generated code: the table of entries.", &["table"]),
+        module_index(
+            "The fuzzer's generated code: the table of entries.",
+            &["table"],
+        ),
     ));
-    out.push(("servers/fuzz/src/generated/table.rs".to_owned(), fuzz::render(model)));
+    out.push((
+        "servers/fuzz/src/generated/table.rs".to_owned(),
+        fuzz::render(model),
+    ));
     out
 }
 

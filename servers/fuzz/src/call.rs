@@ -48,7 +48,7 @@ const HOSTILE_VADDRS: [u64; 8] = [
     0xffff_ffff_8000_0000,
     0xffff_0000_0000_0000,
     0x0000_8000_0000_0000,
-    u64::MAX & !(PAGE_SIZE - 1),
+    !(PAGE_SIZE - 1),
     USER_TOP,
     USER_TOP + PAGE_SIZE,
 ];

@@ -173,25 +173,24 @@ fn main(arg: u64) -> ! {
         ENTRIES.len(),
         SLOTS as u64 - first - SUPERVISOR_SLOTS
     );
+    let tcb = match create_worker(&mut res) {
+        Ok(tcb) => tcb,
+        Err(error) => fail(format_args!("cannot create the worker: {error}")),
+    };
     let start = substrate::ticks().unwrap_or(0);
     loop {
-        let tcb = match start_worker(&mut res, &stack) {
-            Ok(tcb) => tcb,
-            Err(error) => {
-                // SAFETY: no worker runs.
-                let state = unsafe { &*STATE.ptr() };
-                fail(format_args!(
-                    "cannot start a worker after {} calls and {} restarts: {error}",
-                    state.calls, state.restarts
-                ))
-            }
-        };
+        replenish(&mut res);
+        if let Err(error) = start_worker(tcb, &stack) {
+            // SAFETY: no worker runs.
+            let state = unsafe { &*STATE.ptr() };
+            fail(format_args!(
+                "cannot start the worker after {} calls and {} restarts: {error}",
+                state.calls, state.restarts
+            ));
+        }
         // Here only when the worker stopped.
         let _ = substrate::tcb_suspend(tcb);
-        if let Err(error) = res.delete(tcb) {
-            fail(format_args!("cannot delete the stopped worker: {error}"));
-        }
-        // SAFETY: the worker is suspended and its TCB capability gone from our slots.
+        // SAFETY: the worker is suspended.
         let state = unsafe { &mut *STATE.ptr() };
         if state.done {
             break;
@@ -253,10 +252,32 @@ fn fill_pool(res: &mut Resources, pool: &mut Pool) {
     }
 }
 
-/// Creates a worker thread on `stack`, gives the pool a copy of its TCB and resumes it.
-fn start_worker(res: &mut Resources, stack: &Region) -> Result<CPtr, rootlib::BuildError> {
-    replenish(res);
+/// Creates the worker's TCB (reused by every restart, so restarts take no memory) and
+/// gives the pool a copy of it with every right.
+fn create_worker(res: &mut Resources) -> Result<CPtr, rootlib::BuildError> {
     let tcb = res.retype(ObjectType::Tcb, 0)?;
+    // SAFETY: no worker runs yet.
+    let state = unsafe { &mut *STATE.ptr() };
+    let pool = &mut state.pool;
+    for _ in 0..64 {
+        let slot = pool.base() + state.rng.below(pool.end() - pool.base());
+        if pool.get(slot).is_none()
+            && substrate::cnode_copy(ROOT_CNODE, slot, tcb, Rights::ALL).is_ok()
+        {
+            let held = Held {
+                object: ObjectType::Tcb,
+                root_cnode: false,
+            };
+            pool.insert(slot, held);
+            break;
+        }
+    }
+    Ok(tcb)
+}
+
+/// (Re)starts the worker from its entry point on `stack`, in the root task's spaces,
+/// one priority above the supervisor, whatever fuzzed calls did to it.
+fn start_worker(tcb: CPtr, stack: &Region) -> Result<(), trona::uapi::Error> {
     substrate::tcb_configure(tcb, ROOT_CNODE, ROOT_VSPACE)?;
     let regs = UserRegisters {
         ip: worker::run as *const () as u64,
@@ -265,29 +286,7 @@ fn start_worker(res: &mut Resources, stack: &Region) -> Result<CPtr, rootlib::Bu
     };
     substrate::tcb_write_registers(tcb, UserAddr(&raw const regs as u64))?;
     substrate::tcb_set_priority(tcb, PRIORITY + 1, ROOT_TCB)?;
-    {
-        // SAFETY: the previous worker is gone and this one not resumed yet.
-        let pool = unsafe { &mut (*STATE.ptr()).pool };
-        for _ in 0..16 {
-            let span = pool.end() - pool.base();
-            // SAFETY: as above.
-            let slot = pool.base() + unsafe { (*STATE.ptr()).rng.below(span) };
-            if pool.get(slot).is_none()
-                && substrate::cnode_copy(ROOT_CNODE, slot, tcb, Rights::ALL).is_ok()
-            {
-                pool.insert(
-                    slot,
-                    Held {
-                        object: ObjectType::Tcb,
-                        root_cnode: false,
-                    },
-                );
-                break;
-            }
-        }
-    }
-    substrate::tcb_resume(tcb)?;
-    Ok(tcb)
+    substrate::tcb_resume(tcb)
 }
 
 /// Gives the pool a root CNode copy and child untypeds again when calls took them away.
@@ -295,7 +294,8 @@ fn replenish(res: &mut Resources) {
     // SAFETY: called only while no worker runs.
     let state = unsafe { &mut *STATE.ptr() };
     let pool = &mut state.pool;
-    let mut has_root = (0..pool.len()).any(|i| pool.get(pool.live(i)).is_some_and(|h| h.root_cnode));
+    let mut has_root =
+        (0..pool.len()).any(|i| pool.get(pool.live(i)).is_some_and(|h| h.root_cnode));
     let untypeds = pool.count_of(ObjectType::Untyped);
     if has_root && untypeds >= POOL_UNTYPEDS / 4 {
         return;
@@ -307,7 +307,13 @@ fn replenish(res: &mut Resources) {
         }
         if !has_root {
             if substrate::cnode_copy(ROOT_CNODE, slot, ROOT_CNODE, Rights::ALL).is_ok() {
-                pool.insert(slot, Held { object: ObjectType::CNode, root_cnode: true });
+                pool.insert(
+                    slot,
+                    Held {
+                        object: ObjectType::CNode,
+                        root_cnode: true,
+                    },
+                );
                 has_root = true;
             }
             continue;
@@ -324,7 +330,13 @@ fn replenish(res: &mut Resources) {
                 slot,
             );
             if made.is_ok() {
-                pool.insert(slot, Held { object: ObjectType::Untyped, root_cnode: false });
+                pool.insert(
+                    slot,
+                    Held {
+                        object: ObjectType::Untyped,
+                        root_cnode: false,
+                    },
+                );
                 break;
             }
         }

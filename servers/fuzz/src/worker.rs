@@ -91,7 +91,9 @@ fn scratch_buffers(state: &mut State) -> Buffers {
 
 /// Prints a call before it is made, for replays.
 fn log_call(n: u64, call: &Call) {
-    let name = call.entry.map_or("(unknown syscall)", |i| ENTRIES[i].name());
+    let name = call
+        .entry
+        .map_or("(unknown syscall)", |i| ENTRIES[i].name());
     let r = &call.regs;
     println!(
         "FUZZ CALL {n} {name} number={:#x} regs={:#x} {:#x} {:#x} {:#x} {:#x} {:#x}",
@@ -113,7 +115,10 @@ fn learn(state: &mut State, index: usize, call: &Call, ok: bool) {
         // arguments cannot say which one failed, so only the target is judged).
         if let Some(slot) = target
             && state.pool.get(slot).is_some()
-            && !entry.args.iter().any(|a| matches!(a.kind, ArgKind::Cap { .. }))
+            && !entry
+                .args
+                .iter()
+                .any(|a| matches!(a.kind, ArgKind::Cap { .. }))
         {
             probe(state, slot);
         }
@@ -164,8 +169,7 @@ fn learn(state: &mut State, index: usize, call: &Call, ok: bool) {
 /// Checks whether `slot` still holds a capability; forgets it when not.
 fn probe(state: &mut State, slot: u64) {
     state.housekeeping += 1;
-    if let Err(Error::InvalidCapability) = substrate::invoke(abi::CPtr(slot), PROBE_LABEL, [0; 4])
-    {
+    if let Err(Error::InvalidCapability) = substrate::invoke(abi::CPtr(slot), PROBE_LABEL, [0; 4]) {
         state.pool.remove(slot);
     }
 }
