@@ -15,6 +15,8 @@ mod sched;
 #[cfg(feature = "arch-selftest")]
 mod selftest;
 mod syscall;
+#[cfg(feature = "trace")]
+mod trace;
 mod usermem;
 
 /// The boot image (root task and modules) packed by `cargo xtask build`. Its payload

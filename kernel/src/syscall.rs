@@ -40,6 +40,8 @@ pub fn handle_syscall(frame: EntryFrame) {
         (frame.syscall_number(), frame.syscall_args())
     });
     tcb::with_tcb(thread, |tcb| tcb.syscall = Syscall::Active);
+    #[cfg(feature = "trace")]
+    crate::trace::entry(thread, number, &args);
     let mut kernel = KernelImpl { missing_level: 0 };
     let results = dispatch(&mut kernel, number, args);
     // The thread may have been switched away and back; if its registers were rewritten
@@ -50,6 +52,8 @@ pub fn handle_syscall(frame: EntryFrame) {
     if syscall != Syscall::Abandoned {
         tcb::with_user_frame(thread, |frame| frame.set_results(results));
     }
+    #[cfg(feature = "trace")]
+    crate::trace::exit(thread, (syscall != Syscall::Abandoned).then_some(results));
     sched::preempt_if_needed();
     sched::account_user_exit();
 }

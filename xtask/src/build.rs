@@ -87,8 +87,14 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Builds the user programs, the boot image and the kernel that `request` describes.
+/// Builds the user programs, the boot image and the kernel that `request` describes
+/// (with the `trace` feature when `--trace` turned tracing on).
 pub fn build(request: BuildRequest) -> Result<Built> {
+    build_with_features(request, crate::trace::kernel_features())
+}
+
+/// [`build`] with the kernel's cargo `features`.
+pub fn build_with_features(request: BuildRequest, features: &[&str]) -> Result<Built> {
     let arch = request.arch;
     ensure_rust_targets(&[arch.user_target(), arch.kernel_target()])?;
 
@@ -130,7 +136,7 @@ pub fn build(request: BuildRequest) -> Result<Built> {
             request.root.name().to_string()
         }
     };
-    build_image_and_kernel(arch, request.profile, &image_name, &modules)
+    build_image_and_kernel_with(arch, request.profile, &image_name, &modules, features)
 }
 
 /// Reads the program ELF at `path` with only its loadable segments kept, as the boot
@@ -148,6 +154,23 @@ pub fn build_image_and_kernel(
     name: &str,
     modules: &[(String, Vec<u8>)],
 ) -> Result<Built> {
+    build_image_and_kernel_with(
+        arch,
+        profile,
+        name,
+        modules,
+        crate::trace::kernel_features(),
+    )
+}
+
+/// [`build_image_and_kernel`] with the kernel's cargo `features`.
+fn build_image_and_kernel_with(
+    arch: Arch,
+    profile: Profile,
+    name: &str,
+    modules: &[(String, Vec<u8>)],
+    features: &[&str],
+) -> Result<Built> {
     let out_dir = output_dir(arch)?;
     let image_path = out_dir.join(format!("bootimage-{name}.bin"));
     let entries: Vec<Entry<'_>> = modules
@@ -158,12 +181,14 @@ pub fn build_image_and_kernel(
         })
         .collect();
     write_if_changed(&image_path, &pack(&entries)?)?;
+    // A tracing kernel gets its own name, so it never passes for a plain one.
+    let suffix = if features.is_empty() { "" } else { "-trace" };
     let kernel = build_kernel(
         arch,
         profile,
         &image_path,
-        &[],
-        &out_dir.join(format!("kernel-{name}.elf")),
+        features,
+        &out_dir.join(format!("kernel-{name}{suffix}.elf")),
     )?;
     Ok(Built {
         kernel,

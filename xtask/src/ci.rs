@@ -1,4 +1,4 @@
-//! `cargo xtask ci`: exactly what CI runs — formatting, clippy on every crate for its targets, then every test.
+//! `cargo xtask ci`: exactly what CI runs — formatting, clippy on every crate for its targets, then every test and a short fuzz per architecture.
 
 use crate::abi_diff::{BaseKind, NO_BASE, compare, default_base};
 use crate::build::{ARCH_SELFTEST_FEATURE, BuildRequest, ImageMode, arch_selftest_image, build};
@@ -45,11 +45,17 @@ pub fn run(_args: Args) -> Result<()> {
         host: true,
         boots: Boots::All,
         compat: true,
-        arches,
+        arches: arches.clone(),
         timeout: Duration::from_secs(60),
         profile: Profile::Dev,
     };
     step("cargo xtask test".to_string(), run_plan(&plan));
+    for &arch in &arches {
+        step(
+            format!("cargo xtask fuzz ({arch}, short)"),
+            crate::fuzz::short_run(arch),
+        );
+    }
 
     if !failures.is_empty() {
         bail!("CI failed: {}", failures.join(", "));

@@ -92,6 +92,33 @@ pub fn run(args: Args) -> Result<()> {
     bail!("fuzzing found a kernel failure: {failure}")
 }
 
+/// Calls and seed of the short fuzz `cargo xtask ci` runs per architecture.
+pub const CI_ITERATIONS: u64 = 30_000;
+pub const CI_SEED: u64 = 1;
+
+/// The short, fixed-seed fuzz of `cargo xtask ci`: fails on a panic, hang, invariant
+/// failure or ABI drift (no replay: the seed and the command are printed).
+pub fn short_run(arch: Arch) -> Result<()> {
+    let settings = Settings {
+        arch,
+        profile: Profile::Dev,
+        seed: CI_SEED,
+        iterations: CI_ITERATIONS,
+        check_every: 5_000,
+        idle: Duration::from_secs(60),
+    };
+    let model = abigen::load(workspace_root().join("schema.toml"))
+        .map_err(|diagnostics| anyhow!("{diagnostics}"))?;
+    let outcome = fuzz(&settings, None)?;
+    print!("{}", summary(&model, &settings, &outcome));
+    match outcome.failure() {
+        None => Ok(()),
+        Some(failure) => bail!(
+            "{failure}; replay: cargo xtask fuzz --arch {arch} --seed {CI_SEED} --iterations {CI_ITERATIONS}"
+        ),
+    }
+}
+
 /// One fuzzing boot's parameters.
 #[derive(Clone, Debug)]
 pub struct Settings {

@@ -16,6 +16,7 @@ mod qemu;
 mod run;
 mod targets;
 mod test;
+mod trace;
 
 use std::process::ExitCode;
 

@@ -148,8 +148,11 @@ pub fn boot_captured(
         let remaining = deadline.saturating_duration_since(Instant::now());
         match receiver.recv_timeout(remaining) {
             Ok(line) => {
-                println!("[{label}] {line}");
-                lines.push(line);
+                // With `--trace`, records are decoded and taken out of the user's lines.
+                for line in crate::trace::serial_line(label, line) {
+                    println!("[{label}] {line}");
+                    lines.push(line);
+                }
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -158,6 +161,7 @@ pub fn boot_captured(
             }
         }
     }
+    crate::trace::end_of_boot(label);
     if timed_out {
         eprintln!(
             "xtask: [{label}] no shutdown after {} s; killing QEMU",

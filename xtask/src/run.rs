@@ -1,9 +1,14 @@
 //! `cargo xtask run`: builds the image with init as root task and boots it in QEMU on this terminal.
 
 use crate::build;
-use crate::qemu::{Debugger, boot_interactive};
+use crate::protocol::SerialReport;
+use crate::qemu::{Debugger, boot_captured, boot_interactive};
 use crate::targets::{MachineExit, ensure_qemu};
 use anyhow::{Result, bail};
+use std::time::Duration;
+
+/// How long a traced boot may run.
+const TRACE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Build everything and boot it in QEMU with the serial console on this terminal.
 #[derive(clap::Args)]
@@ -13,11 +18,32 @@ pub struct Args {
     /// Halt the CPU at the first instruction and wait for gdb on localhost:1234.
     #[arg(long)]
     pub gdb: bool,
+    /// Print every trap decoded with the schema (a debug kernel with feature `trace`);
+    /// `--trace=Tcb,debug_write` shows only entries matching one of the words.
+    #[arg(long, value_name = "FILTER", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub trace: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<()> {
     let arch = args.build.arch;
     ensure_qemu(arch)?;
+    if let Some(filter) = &args.trace {
+        if args.build.release {
+            bail!("--trace needs a debug kernel: the trace feature is never built optimized");
+        }
+        crate::trace::enable(filter)?;
+        let kernel = build::build(args.build.request())?.kernel;
+        // The records must be taken out of the console stream, so the boot is captured
+        // (no keyboard input) rather than attached to this terminal.
+        let boot = boot_captured(arch, &kernel, arch.name(), TRACE_TIMEOUT)?;
+        let report = SerialReport::parse(boot.lines.iter().map(String::as_str));
+        let Some(exit) = boot.exit else {
+            bail!("no shutdown after {} s", TRACE_TIMEOUT.as_secs());
+        };
+        judge(exit, report.shutdown_requested)?;
+        eprintln!("xtask: {exit}");
+        return Ok(());
+    }
     let kernel = build::build(args.build.request())?.kernel;
     let debugger = if args.gdb {
         Debugger::WaitForGdb

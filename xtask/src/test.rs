@@ -36,6 +36,10 @@ pub struct Args {
     /// Build the kernel and the user programs optimized.
     #[arg(long)]
     pub release: bool,
+    /// Print every trap of every boot decoded with the schema (debug kernels with feature
+    /// `trace`); `--trace=Tcb,debug_write` shows only entries matching one of the words.
+    #[arg(long, value_name = "FILTER", num_args = 0..=1, require_equals = true, default_missing_value = "", conflicts_with = "release")]
+    pub trace: Option<String>,
 }
 
 /// Which in-QEMU boots to do.
@@ -80,6 +84,9 @@ impl Phase {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if let Some(filter) = &args.trace {
+        crate::trace::enable(filter)?;
+    }
     let boots = match (&args.filter, args.host_only || args.compat) {
         (Some(filter), _) => Boots::Filtered(filter.clone()),
         (None, true) => Boots::None,
@@ -128,6 +135,9 @@ pub fn run_plan(plan: &Plan) -> Result<()> {
                 phases.push(arch_selftest_phase(plan, arch));
                 for program in [Program::Abitest, Program::Init] {
                     phases.push(boot_phase(plan, arch, program, &coverage));
+                }
+                if plan.profile == Profile::Dev {
+                    phases.push(trace_phase(plan, arch));
                 }
             }
             Boots::Filtered(filter) => phases.push(filtered_phase(plan, arch, filter, &coverage)),
@@ -274,6 +284,27 @@ fn boot_phase(plan: &Plan, arch: Arch, program: Program, coverage: &[String]) ->
         Program::Init | Program::Fuzz => report.judge_init(exit),
     });
     Phase::new(format!("{arch}: {program}"), verdict)
+}
+
+/// Boots init on a tracing kernel and checks the decoded trace (`crate::trace`).
+fn trace_phase(plan: &Plan, arch: Arch) -> Phase {
+    let verdict = match crate::trace::check_init_trace(arch, plan.profile, plan.timeout) {
+        Ok(problems) if problems.is_empty() => Verdict {
+            passed: 1,
+            ..Verdict::default()
+        },
+        Ok(problems) => Verdict {
+            failed: 1,
+            problems,
+            ..Verdict::default()
+        },
+        Err(error) => Verdict {
+            failed: 1,
+            problems: vec![format!("{error:#}")],
+            ..Verdict::default()
+        },
+    };
+    Phase::new(format!("{arch}: init traced"), verdict)
 }
 
 /// Boots the suite with only the tests whose names contain `filter`.

@@ -36,12 +36,10 @@ fn step(state: &mut State) {
     if n >= state.config.log_from {
         log_call(n, &call);
     }
+    // Counted first: a call that never returns (`thread_exit`) still counts.
+    stats_of(state, call.entry).calls += 1;
     let [status, _value] = trona::raw::trap(call.number, call.regs);
-    let stats = match call.entry {
-        Some(index) => &mut state.stats[index],
-        None => &mut state.unknown_syscall,
-    };
-    stats.calls += 1;
+    let stats = stats_of(state, call.entry);
     if status == 0 {
         stats.ok += 1;
     } else if status < 64 {
@@ -63,6 +61,14 @@ fn step(state: &mut State) {
             state.pool.len(),
             state.restarts
         );
+    }
+}
+
+/// The counters of the entry at `index` (`None`: a syscall number outside the ABI).
+fn stats_of(state: &mut State, index: Option<usize>) -> &mut crate::EntryStats {
+    match index {
+        Some(index) => &mut state.stats[index],
+        None => &mut state.unknown_syscall,
     }
 }
 
