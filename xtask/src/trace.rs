@@ -378,12 +378,13 @@ fn params(model: &abigen::Model, params: &[abigen::Param], registers: &[u64]) ->
         .join(", ")
 }
 
-/// One register shown as its schema type: decimal integers, `cap 0x…`, hex addresses,
+/// One register shown as its schema type: integers in decimal (hex from 0x10000 on), `cap 0x…`, hex addresses,
 /// object type names, flag names.
 fn typed(model: &abigen::Model, ty: &abigen::Type, value: u64) -> String {
     use abigen::Type;
     match ty {
-        Type::Int(_) => value.to_string(),
+        Type::Int(_) if value < 0x1_0000 => value.to_string(),
+        Type::Int(_) => format!("{value:#x}"),
         Type::Bool => match value {
             0 => "false".to_string(),
             1 => "true".to_string(),
