@@ -98,7 +98,8 @@ fn clippy_user(arch: Arch) -> Result<()> {
     run_checked(command.args(["--", "-D", "warnings"]))
 }
 
-/// Clippy over the kernel, which links a boot image: build a real one first.
+/// Clippy over the kernel (plain and with the `trace` feature), which links a boot image:
+/// build a real one first.
 fn clippy_kernel(arch: Arch) -> Result<()> {
     let request = BuildRequest {
         arch,
@@ -107,7 +108,8 @@ fn clippy_kernel(arch: Arch) -> Result<()> {
         mode: ImageMode::Normal,
     };
     let image = build(request)?.image;
-    kernel_clippy(arch, &image, &[])
+    kernel_clippy(arch, &image, &[])?;
+    kernel_clippy(arch, &image, &[crate::trace::KERNEL_FEATURE])
 }
 
 /// Clippy over the kernel built with the arch self test in place of the root server.
