@@ -5,11 +5,11 @@
 /// The ABI's name.
 pub const ABI_NAME: &str = "kernite";
 /// The ABI's major version; every breaking change bumps it.
-pub const ABI_VERSION_MAJOR: u16 = 3;
+pub const ABI_VERSION_MAJOR: u16 = 2;
 /// The ABI's minor version; compatible additions bump it.
 pub const ABI_VERSION_MINOR: u16 = 0;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0x5541a82a4d03ded9;
+pub const ABI_FINGERPRINT: u64 = 0x1c3db2fc96cae968;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.

@@ -10,8 +10,10 @@
 //!   mapping (VSpace, address, level), or the root task's boot mappings' owner;
 //! * an empty entry has no owner; an installed table is reachable exactly once and holds
 //!   one hold; a detached table maps nothing;
-//! * a VSpace's holds are its mappings plus the threads that run in it, so no mapping
-//!   record exists without its entry.
+//! * a VSpace's holds are its mappings plus the threads that run in it, and the number of
+//!   capabilities that record a mapping (counted where slots are written,
+//!   `cnode::mapping_records`) equals the entries they own, so no mapping record exists
+//!   without its entry.
 
 use core::fmt;
 
@@ -54,6 +56,8 @@ pub enum MappingError {
     DetachedNotEmpty { table: u64 },
     /// Installed tables found by walking differ from tables that count an installation.
     InstalledCount { reached: u64, installed: u64 },
+    /// Capabilities that record a mapping differ from the entries capabilities own.
+    RecordCount { records: u64, owned: u64 },
     /// A VSpace's holds differ from its mappings plus the threads in it.
     VSpaceHolds {
         root: u64,
@@ -110,6 +114,10 @@ impl fmt::Display for MappingError {
                 f,
                 "{reached} installed tables reachable from VSpaces, but {installed} count an installation"
             ),
+            MappingError::RecordCount { records, owned } => write!(
+                f,
+                "{records} capabilities record a mapping, but capabilities own {owned} entries"
+            ),
             MappingError::VSpaceHolds {
                 root,
                 holders,
@@ -134,11 +142,13 @@ pub fn check_mappings() -> Result<u64, Error> {
 
 fn check() -> Result<u64, MappingError> {
     let mut entries = 0;
+    let mut owned = 0;
     let mut reached_tables = 0;
     for root in objects(ObjectType::VSpace, PAGE_TABLE_SIZE_BITS) {
         let mut walk = Walk {
             root,
             entries: 0,
+            owned: 0,
             tables: 0,
         };
         walk.table(root, mmu::LEVELS - 1, 0)?;
@@ -155,6 +165,7 @@ fn check() -> Result<u64, MappingError> {
             });
         }
         entries += walk.entries;
+        owned += walk.owned;
         reached_tables += walk.tables;
     }
     let mut installed = 0;
@@ -166,6 +177,10 @@ fn check() -> Result<u64, MappingError> {
             1 => installed += 1,
             holders => return Err(MappingError::TableHolds { table, holders }),
         }
+    }
+    let records = super::cnode::mapping_records();
+    if records != owned {
+        return Err(MappingError::RecordCount { records, owned });
     }
     if installed != reached_tables {
         return Err(MappingError::InstalledCount {
@@ -179,7 +194,11 @@ fn check() -> Result<u64, MappingError> {
 /// One VSpace's walk.
 struct Walk {
     root: u64,
+    /// Present entries.
     entries: u64,
+    /// Present entries a capability owns (not boot mappings).
+    owned: u64,
+    /// Installed tables reached.
     tables: u64,
 }
 
@@ -233,6 +252,9 @@ impl Walk {
                 owner,
             )?;
             self.entries += 1;
+            if owner != BOOT_OWNER {
+                self.owned += 1;
+            }
             if level > 0 {
                 match holders(ObjectType::PageTable, target) {
                     1 => {}

@@ -9,9 +9,9 @@
 #include <stdint.h>
 
 #define KERNITE_ABI_NAME "kernite"
-#define KERNITE_ABI_VERSION_MAJOR 3
+#define KERNITE_ABI_VERSION_MAJOR 2
 #define KERNITE_ABI_VERSION_MINOR 0
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0x5541a82a4d03ded9)
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0x1c3db2fc96cae968)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
