@@ -67,7 +67,12 @@ pub fn run(args: Args) -> Result<()> {
     // calls that led to the panic or hang.
     let from = outcome.report.progress;
     eprintln!("xtask: {failure}; replaying seed {seed} with every call from {from} printed");
-    let replay = fuzz(&settings, Some(from))?;
+    // Up to two progress windows past the last progress line: the failure came within one.
+    let replay_settings = Settings {
+        iterations: settings.iterations.min(from + 2 * PROGRESS_EVERY),
+        ..settings.clone()
+    };
+    let replay = fuzz(&replay_settings, Some(from))?;
     let calls = &replay.report.last_calls;
     let mut text = String::new();
     let _ = writeln!(

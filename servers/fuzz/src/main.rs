@@ -3,8 +3,9 @@
 //! The root thread is the supervisor. It reads its configuration from the boot module
 //! `fuzzconf` (`seed=S iterations=N log_from=L check_every=C progress_every=P`), fills
 //! the pool with copies of its own capabilities (the root CNode and VSpace with every
-//! right, its TCB and KernelDebug read-only, so no call can shut the machine down or
-//! take the supervisor's authority) and child untypeds, then starts the worker thread
+//! right, KernelDebug read-only, so no call can shut the machine down), a read-only
+//! authority thread whose MCP is the supervisor's priority (so no thread a call makes
+//! runs above the worker) and child untypeds, then starts the worker thread
 //! one priority above itself. The worker issues the calls ([`worker`]); whenever it
 //! stops (it exited, faulted, blocked, suspended itself or lowered its priority) the
 //! supervisor runs, replaces it by a fresh thread on the same stack and state, and goes
@@ -214,10 +215,19 @@ fn main(arg: u64) -> ! {
 /// Puts copies of the root task's capabilities and child untypeds into the pool.
 fn fill_pool(res: &mut Resources, pool: &mut Pool) {
     let mut next = pool.base();
+    // The authority for priorities: a thread whose MCP is the supervisor's priority, so
+    // no thread the fuzzer makes can run above the worker or starve the supervisor.
+    let authority = match res.retype(ObjectType::Tcb, 0) {
+        Ok(tcb) => tcb,
+        Err(error) => fail(format_args!("cannot create the authority thread: {error}")),
+    };
+    if let Err(error) = substrate::tcb_set_mcp(authority, PRIORITY, ROOT_TCB) {
+        fail(format_args!("cannot set the authority's MCP: {error}"));
+    }
     let copies = [
         (ROOT_CNODE, ObjectType::CNode, Rights::ALL, true),
         (ROOT_VSPACE, ObjectType::VSpace, Rights::ALL, false),
-        (ROOT_TCB, ObjectType::Tcb, Rights::READ, false),
+        (authority, ObjectType::Tcb, Rights::READ, false),
         (KERNEL_DEBUG, ObjectType::KernelDebug, Rights::READ, false),
     ];
     for (source, object, rights, root_cnode) in copies {

@@ -6,7 +6,7 @@ use trona::{println, substrate};
 use crate::call::{self, Buffers, Call};
 use crate::generated::table::{ArgKind, Created, Destination, ENTRIES, Target};
 use crate::pool::Held;
-use crate::{KERNEL_DEBUG, STATE, Scratch, State};
+use crate::{KERNEL_DEBUG, STATE, State};
 
 /// Label that no object type's block contains: invoking a capability with it tells a
 /// live slot (the unknown-label error) from an empty one (`InvalidCapability`).
@@ -90,7 +90,9 @@ fn scratch_buffers(state: &mut State) -> Buffers {
     }
     Buffers {
         scratch: scratch.words.as_ptr() as u64,
-        scratch_len: core::mem::size_of::<Scratch>() as u64,
+        // The words refilled above, not the whole (page-aligned) area: bytes the fill
+        // skips could keep registers a `Tcb.read_registers` stored.
+        scratch_len: core::mem::size_of_val(&scratch.words) as u64,
         read_only: run as *const () as u64,
     }
 }
