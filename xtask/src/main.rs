@@ -10,6 +10,7 @@ mod compat;
 mod coverage;
 mod elf;
 mod fuzz;
+mod gdb;
 mod new;
 mod protocol;
 mod qemu;
@@ -46,6 +47,8 @@ enum Command {
     Test(test::Args),
     /// Measure syscall, invocation and context-switch costs inside QEMU.
     Bench(bench::Args),
+    /// Boot QEMU halted and debug the kernel with gdb.
+    Gdb(gdb::Args),
     /// Fuzz the kernel from inside the VM with calls generated from schema.toml.
     Fuzz(fuzz::Args),
     /// Exactly what CI runs.
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Test(args) => test::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Gdb(args) => gdb::run(args),
         Command::Fuzz(args) => fuzz::run(args),
         Command::Ci(args) => ci::run(args),
     };

@@ -3,6 +3,7 @@
 mod abi;
 mod dispatch;
 mod fuzz;
+mod gdb;
 mod percpu;
 mod text;
 mod trona;
@@ -79,6 +80,10 @@ pub fn render_all(model: &Model) -> Vec<(String, String)> {
     out.push((
         "servers/fuzz/src/generated/table.rs".to_owned(),
         fuzz::render(model),
+    ));
+    out.push((
+        "xtask/gdb/generated/schema.py".to_owned(),
+        gdb::render(model),
     ));
     out
 }

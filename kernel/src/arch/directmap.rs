@@ -24,3 +24,9 @@ pub fn virt_to_phys(vaddr: usize) -> u64 {
         vaddr - DIRECT_MAP_BASE
     }
 }
+
+/// [`DIRECT_MAP_BASE`] as a symbol, for debuggers: `cargo xtask gdb`'s `kernite-thread`
+/// turns the per-CPU block's physical TCB address into a pointer with it.
+#[used]
+#[unsafe(no_mangle)]
+static KERNITE_DIRECT_MAP_BASE: u64 = DIRECT_MAP_BASE;
