@@ -128,6 +128,17 @@ struct Validator<'d> {
     strictness: Strictness,
 }
 
+/// Where generated code emits a schema name of the kind `what` (as `name` reports it) bare.
+fn bare_in(what: &str) -> names::Bare {
+    match what {
+        // `TcbMove`, `tcb_move`, `TCB_MOVE`; results are only documented; bits are `READ`.
+        "invocation" | "result" | "flag bit" => names::Bare::Nowhere,
+        // trona functions, parameters, `PerCpuData` fields: Rust only (C has no such names).
+        "syscall" | "argument" | "per-CPU field" => names::Bare::Rust,
+        _ => names::Bare::RustAndC,
+    }
+}
+
 /// What the `object` and `rights` keys of a parameter list may say.
 enum CapRule<'a> {
     /// Arguments the dispatcher resolves: each `cap` argument must name its object type (or
@@ -313,7 +324,7 @@ impl Validator<'_> {
         let name = self.required(name, "name", what, at)?;
         // An invalid name is still returned so that later references to it do not cascade
         // into more errors; the model is discarded whenever any error was reported.
-        if let Err(reason) = names::check_identifier(name.get_ref(), case) {
+        if let Err(reason) = names::check_name(name.get_ref(), case, bare_in(what)) {
             self.d
                 .error(span_of(name), format!("invalid {what} name: {reason}"));
         }
@@ -926,7 +937,7 @@ impl Validator<'_> {
                 ok = false;
                 continue;
             };
-            let valid = names::check_identifier(name.get_ref(), Case::Snake).is_ok();
+            let valid = names::check_name(name.get_ref(), Case::Snake, bare_in(what)).is_ok();
             if valid && reserved.contains(&name.get_ref().as_str()) {
                 self.d.error(
                     span_of(&name),

@@ -370,10 +370,29 @@ fn rust_2024_keywords_are_rejected() {
     check(
         &[
             ("name = \"nop\"", "name = \"gen\""),
-            ("name = \"unmap\"", "name = \"yield\""),
             ("name = \"kernel_sp\"", "name = \"move\""),
+            ("{ name = \"small\", type = \"u8\", doc = \"A byte.\" },\n]", "{ name = \"loop\", type = \"u8\", doc = \"A byte.\" },\n]"),
         ],
-        "small.toml:81:8: invalid syscall name: `gen` is a Rust keyword\nsmall.toml:150:8: invalid invocation name: `yield` is a Rust keyword\nsmall.toml:176:8: invalid per-CPU field name: `move` is a Rust keyword",
+        "small.toml:81:8: invalid syscall name: `gen` is a Rust keyword\nsmall.toml:135:12: invalid argument name: `loop` is a Rust keyword\nsmall.toml:176:8: invalid per-CPU field name: `move` is a Rust keyword",
+    );
+}
+
+/// Invocation names, result names and flag bits never appear bare in generated code
+/// (`TcbYield`, `tcb_yield`, `TCB_YIELD`), so keywords of either language are fine there.
+#[test]
+fn keywords_are_allowed_where_names_are_never_bare() {
+    check(
+        &[
+            ("name = \"unmap\"", "name = \"yield\""),
+            ("name = \"set\"", "name = \"register\""),
+            ("{ name = \"write\", bit = 1", "{ name = \"int\", bit = 1"),
+            ("rights = [\"write\"]\nargs = [\n  { name = \"bits\"", "rights = [\"int\"]\nargs = [\n  { name = \"bits\""),
+            ("rights = [\"write\"]\nargs = [\n  { name = \"table\"", "rights = [\"int\"]\nargs = [\n  { name = \"table\""),
+            ("rights = [\"write\"], doc = \"The table", "rights = [\"int\"], doc = \"The table"),
+            ("rights = [\"read\", \"write\"], doc = \"The bag", "rights = [\"read\", \"int\"], doc = \"The bag"),
+            ("results = [{ name = \"ok\"", "results = [{ name = \"type\""),
+        ],
+        "ok",
     );
 }
 
