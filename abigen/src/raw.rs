@@ -56,7 +56,7 @@ raw_tables! {
         pub number_register: Option<S<String>>,
         pub arg_registers: Option<S<Vec<S<String>>>>,
         pub result_registers: Option<S<Vec<S<String>>>>,
-        pub clobbered_registers: Vec<S<String>>,
+        pub clobbered_registers: Option<S<Vec<S<String>>>>,
     }
 
     /// `[dispatch]`.

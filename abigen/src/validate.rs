@@ -14,6 +14,91 @@ pub const RIGHTS_FLAG_SET: &str = "Rights";
 /// Architectures the generators know how to name in `cfg(target_arch)` and paths.
 const KNOWN_ARCHES: &[&str] = &["x86_64", "aarch64", "riscv64"];
 
+/// Registers Rust inline assembly can bind as a 64-bit operand, per architecture; the
+/// others are reserved by LLVM or the platform (x86_64 rbx, rbp, rsp; aarch64 x18, x19,
+/// x29, sp and the link register x30, which the wrapper cannot give a value; riscv64 zero,
+/// sp, gp, tp, s0/fp and s1).
+const USABLE_REGISTERS: &[(&str, &[&str])] = &[
+    (
+        "x86_64",
+        &[
+            "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
+            "r15",
+        ],
+    ),
+    (
+        "aarch64",
+        &[
+            "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12",
+            "x13", "x14", "x15", "x16", "x17", "x20", "x21", "x22", "x23", "x24", "x25", "x26",
+            "x27", "x28",
+        ],
+    ),
+    (
+        "riscv64",
+        &[
+            "ra", "t0", "t1", "t2", "t3", "t4", "t5", "t6", "a0", "a1", "a2", "a3", "a4", "a5",
+            "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11",
+        ],
+    ),
+];
+
+/// Checks that `register` is a general-purpose register of `arch` that inline assembly can use.
+fn check_register(arch: &str, register: &str) -> Result<(), String> {
+    let Some((_, usable)) = USABLE_REGISTERS.iter().find(|(a, _)| *a == arch) else {
+        return Ok(());
+    };
+    if usable.contains(&register) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{register}` is not one of the {arch} registers inline assembly can use: {}",
+            usable.join(", ")
+        ))
+    }
+}
+
+/// Checks the trap instruction's shape: `syscall` on x86_64, `svc #IMM` (IMM below
+/// 0x10000, decimal or `0x` hex) on aarch64, `ecall` on riscv64.
+fn check_trap(arch: &str, trap: &str) -> Result<(), String> {
+    let ok = match arch {
+        "x86_64" => trap == "syscall",
+        "aarch64" => trap.strip_prefix("svc #").is_some_and(|imm| {
+            let value = match imm.strip_prefix("0x") {
+                Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                None if imm.chars().all(|c| c.is_ascii_digit()) => imm.parse::<u32>().ok(),
+                None => None,
+            };
+            value.is_some_and(|v| v <= 0xffff)
+        }),
+        "riscv64" => trap == "ecall",
+        _ => true,
+    };
+    if ok {
+        return Ok(());
+    }
+    let expected = match arch {
+        "x86_64" => "`syscall`",
+        "aarch64" => "`svc #N` with N from 0 to 65535 (`svc #0`)",
+        _ => "`ecall`",
+    };
+    Err(format!(
+        "`{trap}` is not the {arch} trap instruction; expected {expected}"
+    ))
+}
+
+/// Registers the trap instruction itself overwrites, and why.
+fn hardware_clobbers(arch: &str, trap: &str) -> &'static [(&'static str, &'static str)] {
+    if arch == "x86_64" && trap == "syscall" {
+        &[
+            ("rcx", "the return address"),
+            ("r11", "the saved RFLAGS"),
+        ]
+    } else {
+        &[]
+    }
+}
+
 /// The most argument registers a trap convention may have.
 const MAX_ARG_REGISTERS: usize = 8;
 
@@ -481,23 +566,16 @@ impl Validator<'_> {
             let a = arch.get_ref();
             let trap = self.required(&a.trap, "trap", &what, at.clone()).map(|t| {
                 let text = t.get_ref();
-                if text.trim().is_empty() || text.contains(['{', '}', '"', '\n', '\\']) {
-                    self.d.error(span_of(t), "trap instruction must be non-empty and free of `{`, `}`, `\"`, `\\` and newlines");
+                if let Err(reason) = check_trap(name, text) {
+                    self.d.error(span_of(t), reason);
                 }
                 text.clone()
             });
             let mut registers = Seen::new("register");
             let register = |v: &mut Self, r: &S<String>, seen: &mut Seen<String>| -> String {
                 let text = r.get_ref();
-                if text.is_empty()
-                    || !text
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-                {
-                    v.d.error(
-                        span_of(r),
-                        format!("register name `{text}` must be lower-case letters and digits"),
-                    );
+                if let Err(reason) = check_register(name, text) {
+                    v.d.error(span_of(r), reason);
                 }
                 seen.insert(v.d, text.clone(), span_of(r));
                 text.clone()
@@ -563,7 +641,19 @@ impl Validator<'_> {
                 None => Vec::new(),
             };
             let mut clobbered_registers = Vec::new();
-            for r in &a.clobbered_registers {
+            let clobbered: &[S<String>] = match &a.clobbered_registers {
+                Some(list) => list.get_ref(),
+                None => {
+                    self.d.error(
+                        at.clone(),
+                        format!(
+                            "{what} has no `clobbered_registers` (write `clobbered_registers = []` if the trap destroys no other register)"
+                        ),
+                    );
+                    &[]
+                }
+            };
+            for r in clobbered {
                 if result_seen.first.contains_key(r.get_ref()) {
                     self.d.error(
                         span_of(r),
@@ -571,6 +661,29 @@ impl Validator<'_> {
                     );
                 }
                 clobbered_registers.push(register(self, r, &mut registers));
+            }
+            if let (Some(trap), Some(number_register), Some(list)) =
+                (&trap, &number_register, &a.clobbered_registers)
+            {
+                let used: Vec<&S<String>> = a
+                    .number_register
+                    .iter()
+                    .chain(a.arg_registers.iter().flat_map(|l| l.get_ref()))
+                    .chain(a.result_registers.iter().flat_map(|l| l.get_ref()))
+                    .collect();
+                for (register, why) in hardware_clobbers(name, trap) {
+                    if let Some(r) = used.iter().find(|r| r.get_ref() == register) {
+                        self.d.error(
+                            span_of(r),
+                            format!("`{trap}` overwrites {register} ({why}); it cannot carry a number, argument or result"),
+                        );
+                    } else if !list.get_ref().iter().any(|r| r.get_ref() == register) {
+                        self.d.error(
+                            span_of(list),
+                            format!("`{trap}` overwrites {register} ({why}): list it in `clobbered_registers`"),
+                        );
+                    }
+                }
             }
             if let (Some(trap), Some(number_register)) = (trap, number_register) {
                 out.push(Arch {
