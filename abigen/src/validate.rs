@@ -662,9 +662,7 @@ impl Validator<'_> {
                 }
                 clobbered_registers.push(register(self, r, &mut registers));
             }
-            if let (Some(trap), Some(number_register), Some(list)) =
-                (&trap, &number_register, &a.clobbered_registers)
-            {
+            if let (Some(trap), Some(list)) = (&trap, &a.clobbered_registers) {
                 let used: Vec<&S<String>> = a
                     .number_register
                     .iter()
