@@ -281,7 +281,11 @@ mod tests {
             ("Move", Bare::Nowhere, false),
         ];
         for (name, bare, ok) in cases {
-            assert_eq!(check_name(name, Case::Snake, bare).is_ok(), ok, "{name} {bare:?}");
+            assert_eq!(
+                check_name(name, Case::Snake, bare).is_ok(),
+                ok,
+                "{name} {bare:?}"
+            );
         }
     }
 }

@@ -22,16 +22,15 @@ const USABLE_REGISTERS: &[(&str, &[&str])] = &[
     (
         "x86_64",
         &[
-            "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
-            "r15",
+            "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
         ],
     ),
     (
         "aarch64",
         &[
-            "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12",
-            "x13", "x14", "x15", "x16", "x17", "x20", "x21", "x22", "x23", "x24", "x25", "x26",
-            "x27", "x28",
+            "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13",
+            "x14", "x15", "x16", "x17", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27",
+            "x28",
         ],
     ),
     (
@@ -90,10 +89,7 @@ fn check_trap(arch: &str, trap: &str) -> Result<(), String> {
 /// Registers the trap instruction itself overwrites, and why.
 fn hardware_clobbers(arch: &str, trap: &str) -> &'static [(&'static str, &'static str)] {
     if arch == "x86_64" && trap == "syscall" {
-        &[
-            ("rcx", "the return address"),
-            ("r11", "the saved RFLAGS"),
-        ]
+        &[("rcx", "the return address"), ("r11", "the saved RFLAGS")]
     } else {
         &[]
     }
@@ -230,6 +226,8 @@ enum CapRule<'a> {
     /// `"any"`) and its rights (`[]` for none); other parameters take neither key.
     Resolved {
         objects: &'a [Object],
+        /// Every object name the schema spells, valid or not (not reported as unknown).
+        declared_objects: Vec<String>,
         rights_set: Option<&'a FlagSet>,
     },
     /// Neither key is allowed, for the reason given (results, the invoke syscall's capability).
@@ -293,6 +291,34 @@ impl<'r> Numbers<'r> {
     }
 }
 
+/// Parses a number written in a string: decimal, `0x` hex or `0b` binary, `_` between
+/// digits allowed, no sign; `None` when it is not one or does not fit a `u64`.
+fn parse_u64_text(text: &str) -> Option<u64> {
+    let (digits, radix) = match text.get(..2) {
+        Some("0x") => (&text[2..], 16),
+        Some("0b") => (&text[2..], 2),
+        _ => (text, 10),
+    };
+    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') {
+        return None;
+    }
+    let clean: String = digits.chars().filter(|&c| c != '_').collect();
+    if !clean.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u64::from_str_radix(&clean, radix).ok()
+}
+
+/// Whether the schema spells an object called `name`, valid or not.
+fn declared(raw: &RawSchema, name: &str) -> bool {
+    raw.object.iter().any(|o| {
+        o.get_ref()
+            .name
+            .as_ref()
+            .is_some_and(|n| n.get_ref() == name)
+    })
+}
+
 /// Formats a number the way the schema usually writes it: labels in hex.
 fn hex(value: u64) -> String {
     format!("{value:#x}")
@@ -319,6 +345,11 @@ impl Validator<'_> {
         let objects = self.objects(raw, &retired, &mut type_names);
         let caps = CapRule::Resolved {
             objects: &objects,
+            declared_objects: raw
+                .object
+                .iter()
+                .filter_map(|o| o.get_ref().name.as_ref().map(|n| n.get_ref().clone()))
+                .collect(),
             rights_set: rights,
         };
         let syscalls = self.syscalls(
@@ -525,7 +556,13 @@ impl Validator<'_> {
                 .get_ref()
                 .split_once('.')
                 .and_then(|(major, minor)| {
-                    Some((major.parse::<u16>().ok()?, minor.parse::<u16>().ok()?))
+                    // `u16::from_str` takes a leading `+`; a version is digits only.
+                    let digits = |part: &str| {
+                        (!part.is_empty() && part.chars().all(|c| c.is_ascii_digit()))
+                            .then(|| part.parse::<u16>().ok())
+                            .flatten()
+                    };
+                    Some((digits(major)?, digits(minor)?))
                 });
             match parsed {
                 Some((major, minor)) => {
@@ -843,11 +880,31 @@ impl Validator<'_> {
             let (Some(name), Some(ty), Some(value)) = (name, ty, value) else {
                 continue;
             };
-            let Some(value) = self.number(
-                value,
-                &format!("value of {} constant {}", ty.name(), name.get_ref()),
-                ty.max(),
-            ) else {
+            let what = format!("value of {} constant {}", ty.name(), name.get_ref());
+            let value = match value.get_ref() {
+                RawInteger::Integer(number) => {
+                    let number = S::new(span_of(value), *number);
+                    self.number(&number, &what, ty.max())
+                }
+                RawInteger::Text(text) => match parse_u64_text(text) {
+                    Some(v) if v <= ty.max() => Some(v),
+                    Some(v) => {
+                        self.d.error(
+                            span_of(value),
+                            format!("{what} {v} is larger than {}", ty.max()),
+                        );
+                        None
+                    }
+                    None => {
+                        self.d.error(
+                            span_of(value),
+                            format!("{what} `{text}` is not a number; write an integer, or a string such as \"0xffff_ffff_ffff_ffff\" for values above i64::MAX"),
+                        );
+                        None
+                    }
+                },
+            };
+            let Some(value) = value else {
                 continue;
             };
             if RESERVED_CONSTANT_NAMES.contains(&name.get_ref().as_str()) {
@@ -1096,11 +1153,12 @@ impl Validator<'_> {
         let resolved = match caps {
             CapRule::Resolved {
                 objects,
+                declared_objects,
                 rights_set,
-            } if ty == Some(&Type::Cap) => Some((objects, rights_set)),
+            } if ty == Some(&Type::Cap) => Some((objects, declared_objects, rights_set)),
             _ => None,
         };
-        let Some((objects, rights_set)) = resolved else {
+        let Some((objects, declared_objects, rights_set)) = resolved else {
             for (key, span) in keys {
                 let Some(span) = span else { continue };
                 let reason = match (caps, ty) {
@@ -1133,6 +1191,9 @@ impl Validator<'_> {
             Some(o) => {
                 if objects.iter().any(|x| &x.name == o.get_ref()) {
                     Some(Some(o.get_ref().clone()))
+                } else if declared_objects.contains(o.get_ref()) {
+                    // Its own entry has errors, reported there.
+                    None
                 } else {
                     let mut known: Vec<&str> = objects.iter().map(|x| x.name.as_str()).collect();
                     known.push(ANY_OBJECT);
@@ -1520,7 +1581,8 @@ impl Validator<'_> {
                 .required(&i.object, "object", "invocation", at.clone())
                 .and_then(|o| {
                     let found = objects.iter().find(|x| &x.name == o.get_ref());
-                    if found.is_none() {
+                    // An object whose own entry has errors (reported there) is not unknown.
+                    if found.is_none() && !declared(raw, o.get_ref()) {
                         self.d.error(
                             span_of(o),
                             format!("invocation of unknown object `{}`", o.get_ref()),

@@ -371,7 +371,10 @@ fn rust_2024_keywords_are_rejected() {
         &[
             ("name = \"nop\"", "name = \"gen\""),
             ("name = \"kernel_sp\"", "name = \"move\""),
-            ("{ name = \"small\", type = \"u8\", doc = \"A byte.\" },\n]", "{ name = \"loop\", type = \"u8\", doc = \"A byte.\" },\n]"),
+            (
+                "{ name = \"small\", type = \"u8\", doc = \"A byte.\" },\n]",
+                "{ name = \"loop\", type = \"u8\", doc = \"A byte.\" },\n]",
+            ),
         ],
         "small.toml:82:8: invalid syscall name: `gen` is a Rust keyword\nsmall.toml:136:12: invalid argument name: `loop` is a Rust keyword\nsmall.toml:177:8: invalid per-CPU field name: `move` is a Rust keyword",
     );
@@ -386,10 +389,22 @@ fn keywords_are_allowed_where_names_are_never_bare() {
             ("name = \"unmap\"", "name = \"yield\""),
             ("name = \"set\"", "name = \"register\""),
             ("{ name = \"write\", bit = 1", "{ name = \"int\", bit = 1"),
-            ("rights = [\"write\"]\nargs = [\n  { name = \"bits\"", "rights = [\"int\"]\nargs = [\n  { name = \"bits\""),
-            ("rights = [\"write\"]\nargs = [\n  { name = \"table\"", "rights = [\"int\"]\nargs = [\n  { name = \"table\""),
-            ("rights = [\"write\"], doc = \"The table", "rights = [\"int\"], doc = \"The table"),
-            ("rights = [\"read\", \"write\"], doc = \"The bag", "rights = [\"read\", \"int\"], doc = \"The bag"),
+            (
+                "rights = [\"write\"]\nargs = [\n  { name = \"bits\"",
+                "rights = [\"int\"]\nargs = [\n  { name = \"bits\"",
+            ),
+            (
+                "rights = [\"write\"]\nargs = [\n  { name = \"table\"",
+                "rights = [\"int\"]\nargs = [\n  { name = \"table\"",
+            ),
+            (
+                "rights = [\"write\"], doc = \"The table",
+                "rights = [\"int\"], doc = \"The table",
+            ),
+            (
+                "rights = [\"read\", \"write\"], doc = \"The bag",
+                "rights = [\"read\", \"int\"], doc = \"The bag",
+            ),
             ("results = [{ name = \"ok\"", "results = [{ name = \"type\""),
         ],
         "ok",
@@ -822,12 +837,16 @@ fn registers_must_exist_and_be_usable_by_inline_assembly() {
         (
             "number_register = \"rax\"",
             "number_register = \"x8\"",
-            format!("small.toml:9:19: `x8` is not one of the x86_64 registers inline assembly can use: {x86}"),
+            format!(
+                "small.toml:9:19: `x8` is not one of the x86_64 registers inline assembly can use: {x86}"
+            ),
         ),
         (
             "number_register = \"x8\"",
             "number_register = \"x19\"",
-            format!("small.toml:16:19: `x19` is not one of the aarch64 registers inline assembly can use: {arm}"),
+            format!(
+                "small.toml:16:19: `x19` is not one of the aarch64 registers inline assembly can use: {arm}"
+            ),
         ),
     ];
     for (find, replace, expected) in cases {
@@ -871,7 +890,10 @@ fn registers_the_trap_overwrites_are_clobbered_and_carry_nothing() {
         "small.toml:10:39: `syscall` overwrites rcx (the return address); it cannot carry a number, argument or result\nsmall.toml:12:24: duplicate register `rcx`",
     );
     check(
-        &[("clobbered_registers = [\"rcx\", \"r11\"]", "clobbered_registers = [\"rcx\"]")],
+        &[(
+            "clobbered_registers = [\"rcx\", \"r11\"]",
+            "clobbered_registers = [\"rcx\"]",
+        )],
         "small.toml:12:23: `syscall` overwrites r11 (the saved RFLAGS): list it in `clobbered_registers`",
     );
 }
@@ -880,7 +902,104 @@ fn registers_the_trap_overwrites_are_clobbered_and_carry_nothing() {
 #[test]
 fn clobbered_registers_is_required() {
     check(
-        &[("result_registers = [\"x0\", \"x1\"]\nclobbered_registers = []\n", "result_registers = [\"x0\", \"x1\"]\n")],
+        &[(
+            "result_registers = [\"x0\", \"x1\"]\nclobbered_registers = []\n",
+            "result_registers = [\"x0\", \"x1\"]\n",
+        )],
         "small.toml:14:7: `[arch.aarch64]` has no `clobbered_registers` (write `clobbered_registers = []` if the trap destroys no other register)",
+    );
+}
+
+/// TOML integers stop at i64::MAX; a constant's value may be a string with any u64.
+#[test]
+fn constants_above_i64_max_are_written_as_strings() {
+    let top = "value = 0x7fff_0000";
+    check(&[(top, "value = \"0xffff_ffff_ffff_ffff\"")], "ok");
+    check(&[(top, "value = \"18_446_744_073_709_551_615\"")], "ok");
+    let cases = [
+        (
+            "value = \"0x1_0000_0000_0000_0000\"",
+            "small.toml:62:9: value of u64 constant TOP `0x1_0000_0000_0000_0000` is not a number; write an integer, or a string such as \"0xffff_ffff_ffff_ffff\" for values above i64::MAX",
+        ),
+        (
+            "value = \"-1\"",
+            "small.toml:62:9: value of u64 constant TOP `-1` is not a number; write an integer, or a string such as \"0xffff_ffff_ffff_ffff\" for values above i64::MAX",
+        ),
+    ];
+    for (value, expected) in cases {
+        check(&[(top, value)], expected);
+    }
+    check(
+        &[("value = 250", "value = \"0x1_0000_0000\"")],
+        "small.toml:56:9: value of u32 constant TICK_HZ 4294967296 is larger than 4294967295",
+    );
+}
+
+// ----- small things ----------------------------------------------------------------------
+
+#[test]
+fn versions_are_digits_only() {
+    for version in ["+1.1", "1.+1", "1.", " 1.1", "1.1.0"] {
+        check(
+            &[("version = \"2.3\"", &format!("version = \"{version}\""))],
+            "small.toml:5:11: ABI version must be `MAJOR.MINOR`, each a number below 65536",
+        );
+    }
+}
+
+/// An object whose label block is wrong is still an object: its invocations are not
+/// reported as invocations of an unknown object.
+#[test]
+fn a_bad_label_block_does_not_cascade() {
+    check(
+        &[(
+            "labels = { base = 0x20, size = 0x10 }",
+            "labels = { base = 0x20, size = 0 }",
+        )],
+        "small.toml:120:32: label block must be non-empty and end below 2^64",
+    );
+}
+
+#[test]
+fn text_that_is_not_utf8_is_reported_at_the_byte() {
+    let mut bytes = BASE.as_bytes().to_vec();
+    let at = BASE.find("Do nothing.").expect("the nop doc");
+    bytes[at + 3] = 0xff;
+    let Err(diagnostics) = abigen::parse_bytes("small.toml", &bytes) else {
+        panic!("invalid UTF-8 must be refused");
+    };
+    assert_eq!(
+        diagnostics.summary().trim(),
+        format!(
+            "small.toml:84:11: the schema is not UTF-8: byte 0xff at offset {}",
+            at + 3
+        )
+    );
+}
+
+/// An error on a very long line shows a window of the line around the error, not all of it.
+#[test]
+fn long_lines_are_cut_around_the_error() {
+    let long_doc = "word ".repeat(400);
+    let text = BASE.replacen(
+        "{ name = \"len\", type = \"u32\", doc = \"Length.\" },",
+        &format!("{{ name = \"len\", doc = \"{long_doc}\", type = \"u9\" }},"),
+        1,
+    );
+    let Err(diagnostics) = abigen::parse_str("small.toml", &text) else {
+        panic!("an unknown type must be refused");
+    };
+    let rendered = diagnostics.to_string();
+    assert!(rendered.contains("unknown type `u9`"), "{rendered}");
+    assert!(rendered.contains("small.toml:101:2036"), "{rendered}");
+    assert!(rendered.contains("type = \"u9\""), "{rendered}");
+    let longest = rendered
+        .lines()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    assert!(
+        longest < 220,
+        "a rendered line has {longest} characters:\n{rendered}"
     );
 }
