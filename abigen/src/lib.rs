@@ -9,6 +9,7 @@
 //! - [`sync`]: compares or writes rendered files under a root directory;
 //! - [`fingerprint`]: the `ABI_FINGERPRINT` of a model.
 
+mod collisions;
 mod diagnostics;
 pub mod diff;
 mod fingerprint;

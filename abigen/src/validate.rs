@@ -381,7 +381,7 @@ impl Validator<'_> {
         self.generated_names(raw, &syscalls, &invocations);
         let percpu = self.percpu(raw, &arches);
         let retired = retired.into_iter().map(|(_, r)| r).collect();
-        Model {
+        let model = Model {
             abi,
             arches,
             dispatch,
@@ -394,7 +394,9 @@ impl Validator<'_> {
             invocations,
             retired,
             percpu,
-        }
+        };
+        crate::collisions::check(self.d, raw, &model);
+        model
     }
 
     // ----- helpers -------------------------------------------------------------------------

@@ -1003,3 +1003,88 @@ fn long_lines_are_cut_around_the_error() {
         "a rendered line has {longest} characters:\n{rendered}"
     );
 }
+
+// ----- generated identifiers -------------------------------------------------------------
+
+/// Appends `text` to the base schema and checks the summary.
+fn check_appended(text: &str, expected: &str) {
+    check(&[("", text)], expected);
+}
+
+#[test]
+fn names_that_collide_after_case_conversion_are_refused() {
+    let invocation = |name: &str, label: u32| {
+        format!(
+            "\n[[invocation]]\nobject = \"Bag\"\nname = \"{name}\"\nlabel = {label:#x}\nrights = []\ndoc = \"An invocation.\"\n"
+        )
+    };
+    check_appended(
+        &(invocation("set_priority_2", 0x14) + &invocation("set_priority2", 0x15)),
+        "small.toml:225:8: invocation `Bag.set_priority2` and invocation `Bag.set_priority_2` both become the `Invocation` variant `BagSetPriority2`",
+    );
+    let syscall = |name: &str, number: u32| {
+        format!("\n[[syscall]]\nname = \"{name}\"\nnumber = {number}\ndoc = \"A syscall.\"\n")
+    };
+    check_appended(
+        &(syscall("read_2", 10) + &syscall("read2", 11)),
+        "small.toml:222:8: syscall `read2` and syscall `read_2` both become the `Syscall` variant `Read2`",
+    );
+    let object = |name: &str, id: u32, base: u32| {
+        format!(
+            "\n[[object]]\nname = \"{name}\"\nid = {id}\nlabels = {{ base = {base:#x}, size = 0x10 }}\ndoc = \"An object.\"\n"
+        )
+    };
+    check_appended(
+        &(object("VSpace", 7, 0x40) + &object("Vspace", 8, 0x50)),
+        "small.toml:223:8: object `Vspace` and object `VSpace` both become the C macro `MINI_OBJECT_VSPACE`",
+    );
+    let error = |name: &str, code: u32| {
+        format!("\n[[error]]\nname = \"{name}\"\ncode = {code}\ndoc = \"An error.\"\n")
+    };
+    check_appended(
+        &(error("IOError", 20) + &error("Ioerror", 21)),
+        "small.toml:222:8: error `Ioerror` and error `IOError` both become the C macro `MINI_ERROR_IOERROR`",
+    );
+    let structure = |name: &str| {
+        format!(
+            "\n[[struct]]\nname = \"{name}\"\ndoc = \"A struct.\"\nfields = [{{ name = \"a\", type = \"u64\", doc = \"A.\" }}]\n"
+        )
+    };
+    check_appended(
+        &(structure("CPUTimes") + &structure("Cputimes")),
+        "small.toml:222:8: struct `Cputimes` and struct `CPUTimes` both become the C struct tag `mini_cputimes`",
+    );
+    // `Tcb.set_priority` and `TcbSet.priority` share every derived name.
+    check_appended(
+        &(object("Tcb", 7, 0x40)
+            + &object("TcbSet", 8, 0x50)
+            + "\n[[invocation]]\nobject = \"Tcb\"\nname = \"set_priority\"\nlabel = 0x40\nrights = []\ndoc = \"A.\"\n"
+            + "\n[[invocation]]\nobject = \"TcbSet\"\nname = \"priority\"\nlabel = 0x50\nrights = []\ndoc = \"B.\"\n"),
+        "small.toml:237:8: duplicate kernel trait method `tcb_set_priority`\nsmall.toml:237:8: duplicate trona function `tcb_set_priority`\nsmall.toml:237:8: invocation `TcbSet.priority` and invocation `Tcb.set_priority` both become the C macro `MINI_LABEL_TCB_SET_PRIORITY`\nsmall.toml:237:8: invocation `TcbSet.priority` and invocation `Tcb.set_priority` both become the `Invocation` variant `TcbSetPriority`\nsmall.toml:237:8: invocation `TcbSet.priority` and invocation `Tcb.set_priority` both become the `label::` constant `TCB_SET_PRIORITY`",
+    );
+}
+
+#[test]
+fn names_that_collide_with_what_the_generator_emits_are_refused() {
+    let constant = |name: &str| {
+        format!(
+            "\n[[constant]]\nname = \"{name}\"\ntype = \"u8\"\nvalue = 1\ndoc = \"A constant.\"\n"
+        )
+    };
+    check_appended(
+        &constant("SYS_NOP"),
+        "small.toml:217:8: constant `SYS_NOP` and syscall `nop` both become the C macro `MINI_SYS_NOP`",
+    );
+    check_appended(
+        &constant("ABI_H"),
+        "small.toml:217:8: constant `ABI_H` becomes the C macro `MINI_ABI_H`, which generated code already defines (the include guard)",
+    );
+    check_appended(
+        "\n[[flags]]\nname = \"Sys\"\ndoc = \"Flags.\"\nbits = [{ name = \"nop\", bit = 0, doc = \"Spells a syscall macro.\" }]\n",
+        "small.toml:219:18: flag bit `Sys.nop` and syscall `nop` both become the C macro `MINI_SYS_NOP`",
+    );
+    check_appended(
+        &constant("RIGHTS_ALL"),
+        "small.toml:217:8: constant `RIGHTS_ALL` and flag set `Rights` both become the C macro `MINI_RIGHTS_ALL`",
+    );
+}
