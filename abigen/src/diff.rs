@@ -660,6 +660,10 @@ const PUBLIC: Presence = Presence {
     addition: Class::Compatible,
 };
 
+/// One kind of number: every number the base uses with the entry using it, and the
+/// numbers the head uses.
+type NumberUse = (RetiredKind, Vec<(u64, String)>, Vec<u64>);
+
 #[derive(Default)]
 struct Differ {
     changes: Vec<Change>,
@@ -1201,7 +1205,7 @@ impl Differ {
     /// head, be used or retired: a number that is simply gone could be handed to a new
     /// entry, and old binaries would call it.
     fn tombstones(&mut self, base: &Model, head: &Model) {
-        let kinds: [(RetiredKind, Vec<(u64, String)>, Vec<u64>); 4] = [
+        let kinds: [NumberUse; 4] = [
             (
                 RetiredKind::Syscall,
                 base.syscalls
