@@ -9,7 +9,7 @@ pub const ABI_VERSION_MAJOR: u16 = 2;
 /// The ABI's minor version; compatible additions bump it.
 pub const ABI_VERSION_MINOR: u16 = 0;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0xd288f9149c18d0ae;
+pub const ABI_FINGERPRINT: u64 = 0x1c3db2fc96cae968;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.
@@ -30,6 +30,10 @@ pub const NOTIFICATION_SIZE_BITS: u8 = 6;
 pub const CNODE_SLOT_BITS: u8 = 5;
 /// Largest CNode size, as log2 of its slot count.
 pub const MAX_CNODE_BITS: u8 = 12;
+/// Deleting a CNode's last capability empties it, and CNodes whose last capabilities it holds, down to this many levels below it; a non-empty CNode deeper down makes the deletion fail with Busy.
+pub const MAX_CNODE_NESTING: u32 = 4;
+/// Most bytes one debug_write trap writes; a longer request is a short write (the kernel runs with interrupts off, so every trap's work is bounded).
+pub const DEBUG_WRITE_MAX: u64 = 256;
 /// First virtual address above user space; user mappings lie below it.
 pub const USER_TOP: u64 = 0x7fff_ffff_f000;
 /// Where the kernel maps the boot-information page in the root task.
@@ -54,7 +58,7 @@ pub mod sys {
     pub const INVOKE: u64 = 1;
     /// Give up the rest of the time slice to the next thread of the same priority.
     pub const SCHED_YIELD: u64 = 2;
-    /// Write bytes to the kernel debug console.
+    /// Write up to DEBUG_WRITE_MAX bytes to the kernel debug console. The whole range must lie in user space; only the pages of the bytes written must be mapped readable.
     pub const DEBUG_WRITE: u64 = 3;
     /// End the calling thread; its TCB becomes inactive. Does not return.
     pub const THREAD_EXIT: u64 = 5;
@@ -71,7 +75,7 @@ pub enum Syscall {
     Invoke = sys::INVOKE,
     /// Give up the rest of the time slice to the next thread of the same priority.
     SchedYield = sys::SCHED_YIELD,
-    /// Write bytes to the kernel debug console.
+    /// Write up to DEBUG_WRITE_MAX bytes to the kernel debug console. The whole range must lie in user space; only the pages of the bytes written must be mapped readable.
     DebugWrite = sys::DEBUG_WRITE,
     /// End the calling thread; its TCB becomes inactive. Does not return.
     ThreadExit = sys::THREAD_EXIT,
@@ -168,8 +172,10 @@ pub mod label {
     pub const TCB_SET_AFFINITY: u64 = 0x44;
     /// Store the thread's portable register subset into user memory.
     pub const TCB_READ_REGISTERS: u64 = 0x45;
-    /// Set the thread's scheduling priority.
+    /// Set the thread's scheduling priority, bounded by the authority thread's maximum controlled priority (MCP).
     pub const TCB_SET_PRIORITY: u64 = 0x47;
+    /// Set the thread's maximum controlled priority: the highest priority or MCP it may give any thread as an authority. A new thread's MCP is 0; the root thread's is NUM_PRIORITIES - 1.
+    pub const TCB_SET_MCP: u64 = 0x48;
     /// Bind a notification to the thread.
     pub const TCB_BIND_NOTIFICATION: u64 = 0x49;
     /// Remove the thread's bound notification.
@@ -204,6 +210,8 @@ pub mod label {
     pub const NOTIFICATION_POLL: u64 = 0x102;
     /// Run the three-state frame-table checker over all physical memory.
     pub const KERNEL_DEBUG_CHECK_FRAMES: u64 = 0x120;
+    /// Run the mapping checker over every VSpace and PageTable: each present user entry names a live object of the right kind whose capability records exactly this mapping, detached tables are empty, and VSpace hold counts match.
+    pub const KERNEL_DEBUG_CHECK_MAPPINGS: u64 = 0x124;
     /// Count the frames in one state of the frame table.
     pub const KERNEL_DEBUG_FRAME_COUNT: u64 = 0x121;
     /// Report how many user faults have been contained.
@@ -311,8 +319,10 @@ pub enum Invocation {
     TcbSetAffinity,
     /// Store the thread's portable register subset into user memory.
     TcbReadRegisters,
-    /// Set the thread's scheduling priority.
+    /// Set the thread's scheduling priority, bounded by the authority thread's maximum controlled priority (MCP).
     TcbSetPriority,
+    /// Set the thread's maximum controlled priority: the highest priority or MCP it may give any thread as an authority. A new thread's MCP is 0; the root thread's is NUM_PRIORITIES - 1.
+    TcbSetMcp,
     /// Bind a notification to the thread.
     TcbBindNotification,
     /// Remove the thread's bound notification.
@@ -347,6 +357,8 @@ pub enum Invocation {
     NotificationPoll,
     /// Run the three-state frame-table checker over all physical memory.
     KernelDebugCheckFrames,
+    /// Run the mapping checker over every VSpace and PageTable: each present user entry names a live object of the right kind whose capability records exactly this mapping, detached tables are empty, and VSpace hold counts match.
+    KernelDebugCheckMappings,
     /// Count the frames in one state of the frame table.
     KernelDebugFrameCount,
     /// Report how many user faults have been contained.
@@ -366,6 +378,7 @@ impl Invocation {
         Invocation::TcbSetAffinity,
         Invocation::TcbReadRegisters,
         Invocation::TcbSetPriority,
+        Invocation::TcbSetMcp,
         Invocation::TcbBindNotification,
         Invocation::TcbUnbindNotification,
         Invocation::TcbGetCpuTimes,
@@ -383,6 +396,7 @@ impl Invocation {
         Invocation::NotificationWait,
         Invocation::NotificationPoll,
         Invocation::KernelDebugCheckFrames,
+        Invocation::KernelDebugCheckMappings,
         Invocation::KernelDebugFrameCount,
         Invocation::KernelDebugFaultCount,
         Invocation::KernelDebugShutdown,
@@ -413,6 +427,7 @@ impl Invocation {
             (ObjectType::Tcb, label::TCB_SET_PRIORITY) => {
                 Some(Invocation::TcbSetPriority)
             }
+            (ObjectType::Tcb, label::TCB_SET_MCP) => Some(Invocation::TcbSetMcp),
             (ObjectType::Tcb, label::TCB_BIND_NOTIFICATION) => {
                 Some(Invocation::TcbBindNotification)
             }
@@ -454,6 +469,9 @@ impl Invocation {
             (ObjectType::KernelDebug, label::KERNEL_DEBUG_CHECK_FRAMES) => {
                 Some(Invocation::KernelDebugCheckFrames)
             }
+            (ObjectType::KernelDebug, label::KERNEL_DEBUG_CHECK_MAPPINGS) => {
+                Some(Invocation::KernelDebugCheckMappings)
+            }
             (ObjectType::KernelDebug, label::KERNEL_DEBUG_FRAME_COUNT) => {
                 Some(Invocation::KernelDebugFrameCount)
             }
@@ -478,6 +496,7 @@ impl Invocation {
             Invocation::TcbSetAffinity => label::TCB_SET_AFFINITY,
             Invocation::TcbReadRegisters => label::TCB_READ_REGISTERS,
             Invocation::TcbSetPriority => label::TCB_SET_PRIORITY,
+            Invocation::TcbSetMcp => label::TCB_SET_MCP,
             Invocation::TcbBindNotification => label::TCB_BIND_NOTIFICATION,
             Invocation::TcbUnbindNotification => label::TCB_UNBIND_NOTIFICATION,
             Invocation::TcbGetCpuTimes => label::TCB_GET_CPU_TIMES,
@@ -495,6 +514,7 @@ impl Invocation {
             Invocation::NotificationWait => label::NOTIFICATION_WAIT,
             Invocation::NotificationPoll => label::NOTIFICATION_POLL,
             Invocation::KernelDebugCheckFrames => label::KERNEL_DEBUG_CHECK_FRAMES,
+            Invocation::KernelDebugCheckMappings => label::KERNEL_DEBUG_CHECK_MAPPINGS,
             Invocation::KernelDebugFrameCount => label::KERNEL_DEBUG_FRAME_COUNT,
             Invocation::KernelDebugFaultCount => label::KERNEL_DEBUG_FAULT_COUNT,
             Invocation::KernelDebugShutdown => label::KERNEL_DEBUG_SHUTDOWN,
@@ -512,6 +532,7 @@ impl Invocation {
             Invocation::TcbSetAffinity => ObjectType::Tcb,
             Invocation::TcbReadRegisters => ObjectType::Tcb,
             Invocation::TcbSetPriority => ObjectType::Tcb,
+            Invocation::TcbSetMcp => ObjectType::Tcb,
             Invocation::TcbBindNotification => ObjectType::Tcb,
             Invocation::TcbUnbindNotification => ObjectType::Tcb,
             Invocation::TcbGetCpuTimes => ObjectType::Tcb,
@@ -529,6 +550,7 @@ impl Invocation {
             Invocation::NotificationWait => ObjectType::Notification,
             Invocation::NotificationPoll => ObjectType::Notification,
             Invocation::KernelDebugCheckFrames => ObjectType::KernelDebug,
+            Invocation::KernelDebugCheckMappings => ObjectType::KernelDebug,
             Invocation::KernelDebugFrameCount => ObjectType::KernelDebug,
             Invocation::KernelDebugFaultCount => ObjectType::KernelDebug,
             Invocation::KernelDebugShutdown => ObjectType::KernelDebug,
@@ -546,6 +568,7 @@ impl Invocation {
             Invocation::TcbSetAffinity => "Tcb.set_affinity",
             Invocation::TcbReadRegisters => "Tcb.read_registers",
             Invocation::TcbSetPriority => "Tcb.set_priority",
+            Invocation::TcbSetMcp => "Tcb.set_mcp",
             Invocation::TcbBindNotification => "Tcb.bind_notification",
             Invocation::TcbUnbindNotification => "Tcb.unbind_notification",
             Invocation::TcbGetCpuTimes => "Tcb.get_cpu_times",
@@ -563,6 +586,7 @@ impl Invocation {
             Invocation::NotificationWait => "Notification.wait",
             Invocation::NotificationPoll => "Notification.poll",
             Invocation::KernelDebugCheckFrames => "KernelDebug.check_frames",
+            Invocation::KernelDebugCheckMappings => "KernelDebug.check_mappings",
             Invocation::KernelDebugFrameCount => "KernelDebug.frame_count",
             Invocation::KernelDebugFaultCount => "KernelDebug.fault_count",
             Invocation::KernelDebugShutdown => "KernelDebug.shutdown",
@@ -580,6 +604,7 @@ impl Invocation {
             Invocation::TcbSetAffinity => Rights(Rights::WRITE.0),
             Invocation::TcbReadRegisters => Rights(Rights::READ.0),
             Invocation::TcbSetPriority => Rights(Rights::WRITE.0),
+            Invocation::TcbSetMcp => Rights(Rights::WRITE.0),
             Invocation::TcbBindNotification => Rights(Rights::WRITE.0),
             Invocation::TcbUnbindNotification => Rights(Rights::WRITE.0),
             Invocation::TcbGetCpuTimes => Rights(Rights::READ.0),
@@ -597,6 +622,7 @@ impl Invocation {
             Invocation::NotificationWait => Rights(Rights::READ.0),
             Invocation::NotificationPoll => Rights(Rights::READ.0),
             Invocation::KernelDebugCheckFrames => Rights(Rights::READ.0),
+            Invocation::KernelDebugCheckMappings => Rights(Rights::READ.0),
             Invocation::KernelDebugFrameCount => Rights(Rights::READ.0),
             Invocation::KernelDebugFaultCount => Rights(Rights::READ.0),
             Invocation::KernelDebugShutdown => Rights(Rights::WRITE.0),
@@ -679,9 +705,21 @@ impl Invocation {
             Invocation::TcbSetPriority => {
                 &[
                     Error::InvalidCapability,
+                    Error::WrongObjectType,
                     Error::InsufficientRights,
                     Error::InvalidLabel,
                     Error::InvalidArgument,
+                    Error::AboveMcp,
+                ]
+            }
+            Invocation::TcbSetMcp => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                    Error::AboveMcp,
                 ]
             }
             Invocation::TcbBindNotification => {
@@ -845,6 +883,14 @@ impl Invocation {
                     Error::IllegalOperation,
                 ]
             }
+            Invocation::KernelDebugCheckMappings => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::IllegalOperation,
+                ]
+            }
             Invocation::KernelDebugFrameCount => {
                 &[
                     Error::InvalidCapability,
@@ -895,7 +941,8 @@ impl Invocation {
             Invocation::TcbWriteRegisters => &[Error::InvalidUserPointer],
             Invocation::TcbSetAffinity => &[Error::InvalidArgument],
             Invocation::TcbReadRegisters => &[Error::InvalidUserPointer],
-            Invocation::TcbSetPriority => &[Error::InvalidArgument],
+            Invocation::TcbSetPriority => &[Error::InvalidArgument, Error::AboveMcp],
+            Invocation::TcbSetMcp => &[Error::InvalidArgument, Error::AboveMcp],
             Invocation::TcbBindNotification => &[Error::IllegalOperation],
             Invocation::TcbUnbindNotification => &[Error::IllegalOperation],
             Invocation::TcbGetCpuTimes => &[Error::InvalidUserPointer],
@@ -961,6 +1008,7 @@ impl Invocation {
             Invocation::NotificationWait => &[Error::IllegalOperation, Error::WouldBlock],
             Invocation::NotificationPoll => &[Error::WouldBlock],
             Invocation::KernelDebugCheckFrames => &[Error::IllegalOperation],
+            Invocation::KernelDebugCheckMappings => &[Error::IllegalOperation],
             Invocation::KernelDebugFrameCount => &[Error::InvalidArgument],
             Invocation::KernelDebugFaultCount => &[],
             Invocation::KernelDebugShutdown => &[],
@@ -1003,6 +1051,8 @@ pub enum Error {
     Busy = 15,
     /// A non-blocking operation found nothing to do.
     WouldBlock = 16,
+    /// The priority or maximum controlled priority asked for is above the authority thread's maximum controlled priority.
+    AboveMcp = 17,
     /// The kernel returned a code this build of the userland does not know (ABI mismatch).
     UnknownError = 63,
 }
@@ -1025,6 +1075,7 @@ impl Error {
         Error::IllegalOperation,
         Error::Busy,
         Error::WouldBlock,
+        Error::AboveMcp,
         Error::UnknownError,
     ];
     /// The status-register value.
@@ -1050,6 +1101,7 @@ impl Error {
             Error::IllegalOperation => "IllegalOperation",
             Error::Busy => "Busy",
             Error::WouldBlock => "WouldBlock",
+            Error::AboveMcp => "AboveMcp",
             Error::UnknownError => "UnknownError",
         }
     }
@@ -1079,6 +1131,7 @@ impl TryFrom<u64> for Error {
             14 => Ok(Error::IllegalOperation),
             15 => Ok(Error::Busy),
             16 => Ok(Error::WouldBlock),
+            17 => Ok(Error::AboveMcp),
             63 => Ok(Error::UnknownError),
             _ => Err(()),
         }

@@ -1,6 +1,6 @@
 //! The physical frame table: the three-state ownership record of every physical frame.
 //!
-//! Every frame of RAM is in exactly one of three states (DESIGN.md invariant 1):
+//! Every frame of RAM is in exactly one of three states (docs/ARCHITECTURE.md, "Three-state frames"):
 //!
 //! * [`FrameState::Free`]: the kernel's own allocator ([`FrameTable::alloc_free`]) may hand
 //!   it out. Only boot-time work takes `Free` frames.

@@ -29,7 +29,7 @@ static BOOT_IMAGE: &BootImage<[u8]> = &BootImage(*include_bytes!(env!("KERNITE_B
 extern "C" fn kmain(boot_arg: usize) -> ! {
     let regions = arch::init_early(boot_arg);
     println!(
-        "kernite {} {}.{} fingerprint {:016x}",
+        "{} ABI {}.{} fingerprint {:016x}",
         abi::ABI_NAME,
         abi::ABI_VERSION_MAJOR,
         abi::ABI_VERSION_MINOR,

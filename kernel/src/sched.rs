@@ -3,7 +3,7 @@
 //!
 //! One CPU. Threads are TCBs named by physical address. The running thread is not in a
 //! run queue; a runnable thread that is not running is. Every switch saves the outgoing
-//! thread's FPU state and restores the incoming one's (DESIGN.md invariant 2).
+//! thread's FPU state and restores the incoming one's (docs/ARCHITECTURE.md, "Eager FPU").
 //!
 //! CPU time: cycles are charged at every kernel entry (user time since the last exit) and
 //! exit or switch (kernel time since the entry). Ticks are charged to the thread the timer
@@ -13,7 +13,7 @@
 use abi::{NUM_PRIORITIES, TICKS_PER_SEC};
 use kerncore::{Links, QueueLink, RunQueues, ThreadId};
 
-use crate::arch::{self, FaultInfo, KernelContext, UserFrame};
+use crate::arch::{self, EntryFrame, FaultInfo, KernelContext};
 use crate::object::Global;
 use crate::object::tcb::{self, ThreadState};
 
@@ -318,15 +318,16 @@ pub fn exit_current() {
 
 /// A user-mode exception: counts it, reports it on one line, makes the thread inactive and
 /// runs another one. The thread stays inactive until resumed.
-pub fn user_fault(frame: &mut UserFrame, info: FaultInfo) {
+pub fn user_fault(frame: EntryFrame, info: FaultInfo) {
     account_user_entry();
     let thread = current();
+    let ip = frame.with(|frame| frame.ip());
     SCHED.with(|s| s.faults += 1);
     crate::println!(
         "user fault: thread {thread:#x}, vector {} ({}), ip {:#x}, addr {:#x}",
         info.vector,
         info.name(),
-        frame.ip(),
+        ip,
         info.address
     );
     exit_current();

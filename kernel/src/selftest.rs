@@ -18,7 +18,7 @@
 //! ```
 
 use crate::arch::{
-    self, FaultInfo, FpuArea, KERNEL_STACK_SIZE, KernelContext, MemoryRegion, UserFrame, mmu,
+    self, EntryFrame, FaultInfo, FpuArea, KERNEL_STACK_SIZE, KernelContext, MemoryRegion, mmu,
 };
 use crate::cell::CpuLocal;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -239,8 +239,10 @@ fn switch_to(next: usize) {
 }
 
 /// Stands in for `crate::syscall::handle_syscall`.
-pub fn handle_syscall(frame: &mut UserFrame) {
+pub fn handle_syscall(entry: EntryFrame) {
     arch::selftest::check_kernel_entry();
+    // SAFETY: The self-test threads have no TCBs: nothing else reaches their frames.
+    let frame = unsafe { &mut *entry.as_ptr() };
     let s = state();
     match frame.syscall_number() {
         SYS_CHECK_ARGS => {
@@ -284,7 +286,9 @@ pub fn timer_tick(from_user: bool) {
 }
 
 /// Stands in for `crate::sched::user_fault`.
-pub fn user_fault(frame: &mut UserFrame, info: FaultInfo) {
+pub fn user_fault(entry: EntryFrame, info: FaultInfo) {
+    // SAFETY: As in `handle_syscall`.
+    let frame = unsafe { &mut *entry.as_ptr() };
     let s = state();
     crate::println!(
         "arch selftest: thread {} {} at ip {:#x}, address {:#x}",

@@ -9,10 +9,13 @@
 //! may return only the errors its schema entry declares; the dispatcher reports any other
 //! through [`Kernel::undeclared_error`].
 
-use abi::{CPtr, Error, NUM_CPUS, NUM_PRIORITIES, ObjectType, Rights, UserAddr, UserRegisters};
+use abi::{
+    CPtr, DEBUG_WRITE_MAX, Error, NUM_CPUS, NUM_PRIORITIES, ObjectType, Rights, UserAddr,
+    UserRegisters,
+};
 use kerncore::{Cap, CapState};
 
-use crate::arch::{self, UserFrame};
+use crate::arch::{self, EntryFrame};
 use crate::generated::dispatch::{Kernel, dispatch};
 use crate::object::cnode::{self, SlotRef};
 use crate::object::tcb::Syscall;
@@ -22,14 +25,20 @@ use crate::sched;
 use crate::usermem::{self, Access, UserSlice};
 
 /// Handles one `syscall` from user mode: decode, dispatch, write the two result registers.
-pub fn handle_syscall(frame: &mut UserFrame) {
+///
+/// The thread's registers are reached only through its TCB (`tcb::with_user_frame`), one
+/// access at a time, as every other path to them does (`Tcb.write_registers` on oneself,
+/// or by another thread while this one is switched away).
+pub fn handle_syscall(frame: EntryFrame) {
     sched::account_user_entry();
-    // The handlers reach the thread's registers through its TCB (`tcb::with_user_frame`),
-    // so keep only a raw pointer across the dispatch.
-    let frame: *mut UserFrame = frame;
-    // SAFETY: The arch layer passes the current thread's saved frame, on its kernel stack.
-    let (number, args) = unsafe { ((*frame).syscall_number(), (*frame).syscall_args()) };
     let thread = sched::current();
+    debug_assert!(
+        tcb::with_tcb(thread, |tcb| tcb.user_frame) == frame.as_ptr(),
+        "the entry frame is not the running thread's saved frame"
+    );
+    let (number, args) = tcb::with_user_frame(thread, |frame| {
+        (frame.syscall_number(), frame.syscall_args())
+    });
     tcb::with_tcb(thread, |tcb| tcb.syscall = Syscall::Active);
     let mut kernel = KernelImpl { missing_level: 0 };
     let results = dispatch(&mut kernel, number, args);
@@ -39,11 +48,23 @@ pub fn handle_syscall(frame: &mut UserFrame) {
         core::mem::replace(&mut tcb.syscall, Syscall::Idle)
     });
     if syscall != Syscall::Abandoned {
-        // SAFETY: As above; the thread's kernel stack (holding the frame) stayed in place.
-        unsafe { (*frame).set_results(results) };
+        tcb::with_user_frame(thread, |frame| frame.set_results(results));
     }
     sched::preempt_if_needed();
     sched::account_user_exit();
+}
+
+/// Whether the thread of `authority` may give a thread `priority` as its priority or MCP:
+/// `InvalidArgument` outside the priority range, `AboveMcp` above the authority's MCP.
+fn check_mcp(priority: u8, authority: &Resolved) -> Result<(), Error> {
+    if priority >= NUM_PRIORITIES {
+        return Err(Error::InvalidArgument);
+    }
+    let mcp = tcb::with_tcb(authority.cap.object.paddr, |tcb| tcb.mcp);
+    if priority > mcp {
+        return Err(Error::AboveMcp);
+    }
+    Ok(())
 }
 
 /// A capability resolved in the current thread's CSpace, with where it lives.
@@ -153,7 +174,7 @@ impl Kernel for KernelImpl {
     }
 
     fn sys_debug_write(&mut self, buf: UserAddr, len: u64) -> Result<u64, Error> {
-        let slice = UserSlice::new(buf, len, Access::Read)?;
+        let slice = UserSlice::prefix(buf, len, DEBUG_WRITE_MAX, Access::Read)?;
         slice.for_each_chunk(arch::console_write);
         Ok(slice.len())
     }
@@ -231,11 +252,20 @@ impl Kernel for KernelImpl {
         usermem::write(regs, &value)
     }
 
-    fn tcb_set_priority(&mut self, target: Resolved, priority: u8) -> Result<(), Error> {
-        if priority >= NUM_PRIORITIES {
-            return Err(Error::InvalidArgument);
-        }
+    fn tcb_set_priority(
+        &mut self,
+        target: Resolved,
+        priority: u8,
+        authority: Resolved,
+    ) -> Result<(), Error> {
+        check_mcp(priority, &authority)?;
         sched::set_priority(target.cap.object.paddr, priority);
+        Ok(())
+    }
+
+    fn tcb_set_mcp(&mut self, target: Resolved, mcp: u8, authority: Resolved) -> Result<(), Error> {
+        check_mcp(mcp, &authority)?;
+        tcb::with_tcb(target.cap.object.paddr, |tcb| tcb.mcp = mcp);
         Ok(())
     }
 
@@ -401,6 +431,10 @@ impl Kernel for KernelImpl {
 
     fn kernel_debug_check_frames(&mut self, _target: Resolved) -> Result<u64, Error> {
         debug::check_frames()
+    }
+
+    fn kernel_debug_check_mappings(&mut self, _target: Resolved) -> Result<u64, Error> {
+        object::mapcheck::check_mappings()
     }
 
     fn kernel_debug_frame_count(&mut self, _target: Resolved, state: u8) -> Result<u64, Error> {

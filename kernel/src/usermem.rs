@@ -59,6 +59,16 @@ impl UserSlice {
         Ok(UserSlice { addr, len, root })
     }
 
+    /// Validates the first `max` bytes of a `len`-byte request at `addr` (all of it when
+    /// shorter): the whole request must still lie below `USER_TOP` without wrapping, but
+    /// only the pages of the prefix are walked, so the work is bounded by `max`.
+    pub fn prefix(addr: UserAddr, len: u64, max: u64, access: Access) -> Result<UserSlice, Error> {
+        match addr.0.checked_add(len) {
+            Some(end) if end <= USER_TOP => UserSlice::new(addr, len.min(max), access),
+            _ => Err(Error::InvalidUserPointer),
+        }
+    }
+
     /// The slice's length in bytes.
     pub fn len(&self) -> u64 {
         self.len

@@ -10,14 +10,15 @@ use abigen::diff::Report;
 /// Options of `cargo xtask abi-diff`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The base git revision, e.g. `origin/main`.
-    base: String,
+    /// The base git revision (default: the latest `abi-v*` tag reachable from HEAD, else the
+    /// merge base with the branch's upstream).
+    base: Option<String>,
     /// The head git revision (default: the schema.toml in the work tree, committed or not).
     head: Option<String>,
     /// Print the report as JSON instead of Markdown.
     #[arg(long)]
     json: bool,
-    /// The repository to read (default: this repository).
+    /// The repository to read (default: the one around the current directory).
     #[arg(long)]
     root: Option<PathBuf>,
 }
@@ -25,7 +26,15 @@ pub struct Args {
 /// Prints the report; fails when the version rule refuses the change.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let root = args.root.unwrap_or_else(crate::codegen::repository_root);
-    let report = compare(&root, &args.base, args.head.as_deref())?;
+    let base = match args.base {
+        Some(base) => base,
+        None => {
+            let base = default_base(&root)?.ok_or_else(|| anyhow::anyhow!(NO_BASE))?;
+            eprintln!("xtask abi-diff: comparing with {base}");
+            base.revision
+        }
+    };
+    let report = compare(&root, &base, args.head.as_deref())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -35,6 +44,88 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("{}", report.verdict);
     }
     Ok(())
+}
+
+/// What to say when there is nothing to compare with by default.
+pub const NO_BASE: &str = "no `abi-v*` tag is reachable from HEAD and the branch has no \
+     upstream, so there is no default base: pass one, e.g. `cargo xtask abi-diff main` (in a \
+     shallow or tagless clone, `git fetch --tags` first)";
+
+/// The revision `abi-diff` compares with when given none, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Base {
+    /// A git revision: a tag name or a commit hash.
+    pub revision: String,
+    pub kind: BaseKind,
+}
+
+/// Where a default [`Base`] came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BaseKind {
+    /// The latest ABI release tag (`abi-v<major>.<minor>`) reachable from HEAD.
+    ReleaseTag,
+    /// The merge base of HEAD with its upstream branch (no release tag is reachable).
+    UpstreamMergeBase,
+}
+
+impl std::fmt::Display for Base {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            BaseKind::ReleaseTag => write!(f, "{} (the latest ABI release tag)", self.revision),
+            BaseKind::UpstreamMergeBase => write!(
+                f,
+                "{} (the merge base with the upstream branch; no ABI release tag is reachable)",
+                self.revision
+            ),
+        }
+    }
+}
+
+/// The latest `abi-v*` tag reachable from HEAD, else the merge base with the upstream
+/// branch, else `None` (a shallow clone without tags, or a local branch without upstream).
+pub fn default_base(root: &Path) -> anyhow::Result<Option<Base>> {
+    if let Some(revision) = latest_release_tag(root)? {
+        let kind = BaseKind::ReleaseTag;
+        return Ok(Some(Base { revision, kind }));
+    }
+    let merge_base = git_line(root, &["merge-base", "HEAD", "@{upstream}"])?;
+    Ok(merge_base.map(|revision| Base {
+        revision,
+        kind: BaseKind::UpstreamMergeBase,
+    }))
+}
+
+/// The latest ABI release tag (`abi-v<major>.<minor>`) reachable from HEAD, if any.
+pub fn latest_release_tag(root: &Path) -> anyhow::Result<Option<String>> {
+    git_line(
+        root,
+        &[
+            "describe",
+            "--tags",
+            "--match",
+            "abi-v*",
+            "--abbrev=0",
+            "HEAD",
+        ],
+    )
+}
+
+/// The model of schema.toml at `revision`.
+pub fn model_at_revision(root: &Path, revision: &str) -> anyhow::Result<abigen::Model> {
+    model_at(root, Some(revision))
+}
+
+/// The first line git prints for `args` in `root`, or `None` when git fails (no such tag,
+/// no upstream); an error only when git cannot be run.
+fn git_line(root: &Path, args: &[&str]) -> anyhow::Result<Option<String>> {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(root)
+        .output()
+        .context("running git (is it installed?)")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text.lines().next().unwrap_or("").trim();
+    Ok((output.status.success() && !line.is_empty()).then(|| line.to_owned()))
 }
 
 /// Diffs schema.toml at `base` against `head` (a revision, or the work tree when `None`).
@@ -196,6 +287,48 @@ mod tests {
         assert_eq!(json["changes"][0]["entry"], "sys.debug_write");
         assert_eq!(json["verdict"]["status"], "refused");
         assert_eq!(json["head_version"]["minor"], 1);
+    }
+
+    #[test]
+    fn default_base_is_the_latest_tag_then_the_upstream_merge_base() {
+        let upstream = Repo::new();
+        let clone = tempfile::tempdir().expect("creating a directory for the clone");
+        let status = Command::new("git")
+            .args(["clone", "--quiet"])
+            .arg(upstream.path())
+            .arg(clone.path())
+            .status()
+            .expect("running git clone");
+        assert!(status.success());
+        let clone = Repo { dir: clone };
+        let base_commit = |repo: &Repo| {
+            git_line(repo.path(), &["rev-parse", "HEAD"])
+                .unwrap()
+                .unwrap()
+        };
+
+        // Neither a tag nor an upstream: nothing to compare with.
+        assert_eq!(default_base(upstream.path()).unwrap(), None);
+        // A clone's branch tracks its origin: the merge base.
+        let forked_at = base_commit(&clone);
+        clone.commit("work on the clone");
+        let expected = Base {
+            revision: forked_at.clone(),
+            kind: BaseKind::UpstreamMergeBase,
+        };
+        assert_eq!(default_base(clone.path()).unwrap(), Some(expected));
+        // A release tag wins, and the latest reachable one at that.
+        clone.git(&["tag", "-a", "abi-v1.0", "-m", "ABI 1.0", &forked_at]);
+        clone.commit("more work");
+        clone.git(&["tag", "-a", "abi-v1.1", "-m", "ABI 1.1"]);
+        clone.commit("after the release");
+        clone.git(&["tag", "not-an-abi-release"]);
+        let expected = Base {
+            revision: "abi-v1.1".to_owned(),
+            kind: BaseKind::ReleaseTag,
+        };
+        assert_eq!(default_base(clone.path()).unwrap(), Some(expected));
+        check(&clone, "abi-v1.1", None, [0, 0, 0, 0], Status::Ok);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `cargo xtask build`: builds the user programs, packs them into a boot image, and builds the kernel around it.
 
-use crate::cargo::{Profile, build_binaries, workspace_root};
+use crate::cargo::{Profile, build_binaries, target_dir};
 use crate::elf::loadable_only;
 use crate::targets::{Arch, Program, ensure_rust_targets, user_crates};
 use anyhow::{Context, Result, anyhow, bail};
@@ -21,11 +21,11 @@ pub struct Args {
     pub release: bool,
     /// The user program that runs as the root task; the others become boot modules.
     #[arg(long, value_enum, default_value = "init")]
-    pub root: Program,
+    pub root_task: Program,
 }
 
 /// What to build.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct BuildRequest {
     pub arch: Arch,
     pub profile: Profile,
@@ -36,19 +36,22 @@ pub struct BuildRequest {
 /// The files a build produced.
 #[derive(Clone, Debug)]
 pub struct Built {
-    /// The bootable kernel ELF: a copy under `target/<arch>/`, so that images for
-    /// different root tasks do not overwrite each other.
+    /// The bootable kernel ELF: a copy in [`output_dir`], so that images for different
+    /// root tasks do not overwrite each other.
     pub kernel: PathBuf,
     /// The boot image linked into that kernel.
     pub image: PathBuf,
 }
 
-/// Whether the boot image asks abitest to run its benchmarks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What the boot image tells abitest beyond its programs.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImageMode {
     Normal,
     /// Adds the boot module `bench` (docs/CONTRACTS.md, "Bench mode").
     Bench,
+    /// Adds the boot module `filter` holding this text: abitest runs only the tests whose
+    /// names contain it (docs/CONTRACTS.md, "In-QEMU test protocol").
+    Filter(String),
 }
 
 /// The kernel's cargo feature that replaces the root server with an arch-level self test.
@@ -57,13 +60,16 @@ pub const ARCH_SELFTEST_FEATURE: &str = "arch-selftest";
 /// The name and content of the boot module that switches abitest to benchmarks.
 const BENCH_MODULE: (&str, &[u8]) = ("bench", b"bench");
 
+/// The name of the boot module that holds abitest's test-name filter.
+const FILTER_MODULE: &str = "filter";
+
 impl Args {
     /// The normal build (no benchmark module) these arguments ask for.
     pub fn request(&self) -> BuildRequest {
         BuildRequest {
             arch: self.arch,
             profile: Profile::from_release_flag(self.release),
-            root: self.root,
+            root: self.root_task,
             mode: ImageMode::Normal,
         }
     }
@@ -96,27 +102,45 @@ pub fn build(request: BuildRequest) -> Result<Built> {
     let root = request.root.name();
     let ordered =
         std::iter::once(root).chain(packages.iter().copied().filter(|name| *name != root));
-    let mut images = Vec::new();
+    let mut modules = Vec::new();
     for program in ordered {
         let path = binaries
             .get(program)
             .ok_or_else(|| anyhow!("cargo built no binary named `{program}`"))?;
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let loadable =
-            loadable_only(&bytes).with_context(|| format!("reading {}", path.display()))?;
-        images.push((program, loadable));
+        modules.push((program.to_string(), loadable_program(path)?));
     }
-    if request.mode == ImageMode::Bench {
-        images.push((BENCH_MODULE.0, BENCH_MODULE.1.to_vec()));
-    }
-
-    let out_dir = output_dir(arch)?;
-    let image_name = match request.mode {
+    let image_name = match &request.mode {
         ImageMode::Normal => request.root.name().to_string(),
-        ImageMode::Bench => format!("{}-bench", request.root),
+        ImageMode::Bench => {
+            modules.push((BENCH_MODULE.0.to_string(), BENCH_MODULE.1.to_vec()));
+            format!("{}-bench", request.root)
+        }
+        ImageMode::Filter(filter) => {
+            modules.push((FILTER_MODULE.to_string(), filter.as_bytes().to_vec()));
+            format!("{}-filtered", request.root)
+        }
     };
-    let image_path = out_dir.join(format!("bootimage-{image_name}.bin"));
-    let entries: Vec<Entry<'_>> = images
+    build_image_and_kernel(arch, request.profile, &image_name, &modules)
+}
+
+/// Reads the program ELF at `path` with only its loadable segments kept, as the boot
+/// image carries it.
+pub fn loadable_program(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    loadable_only(&bytes).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Packs `modules` (the root task first) into `bootimage-<name>.bin` and builds the kernel
+/// around it as `kernel-<name>.elf`, both in [`output_dir`].
+pub fn build_image_and_kernel(
+    arch: Arch,
+    profile: Profile,
+    name: &str,
+    modules: &[(String, Vec<u8>)],
+) -> Result<Built> {
+    let out_dir = output_dir(arch)?;
+    let image_path = out_dir.join(format!("bootimage-{name}.bin"));
+    let entries: Vec<Entry<'_>> = modules
         .iter()
         .map(|(name, data)| Entry {
             name,
@@ -124,13 +148,12 @@ pub fn build(request: BuildRequest) -> Result<Built> {
         })
         .collect();
     write_if_changed(&image_path, &pack(&entries)?)?;
-
     let kernel = build_kernel(
         arch,
-        request.profile,
+        profile,
         &image_path,
         &[],
-        &out_dir.join(format!("kernel-{image_name}.elf")),
+        &out_dir.join(format!("kernel-{name}.elf")),
     )?;
     Ok(Built {
         kernel,
@@ -139,7 +162,7 @@ pub fn build(request: BuildRequest) -> Result<Built> {
 }
 
 /// Builds the kernel with the arch self test (feature [`ARCH_SELFTEST_FEATURE`]) in place
-/// of the root server, into `target/<arch>/kernel-arch-selftest.elf` so that it never
+/// of the root server, into `kernel-arch-selftest.elf` in [`output_dir`] so that it never
 /// overwrites a normal kernel.
 pub fn build_arch_selftest(arch: Arch, profile: Profile) -> Result<Built> {
     ensure_rust_targets(&[arch.kernel_target()])?;
@@ -162,9 +185,11 @@ pub fn arch_selftest_image(arch: Arch) -> Result<PathBuf> {
     Ok(image)
 }
 
-/// `target/<arch>/`, where xtask keeps its images and kernel copies; created if missing.
-fn output_dir(arch: Arch) -> Result<PathBuf> {
-    let dir = workspace_root().join("target").join(arch.name());
+/// `<target dir>/kernite/<arch>/`, where xtask keeps its boot images and kernel copies
+/// beside cargo's own output (`$CARGO_TARGET_DIR` when set, else `target/`); created if
+/// missing.
+pub fn output_dir(arch: Arch) -> Result<PathBuf> {
+    let dir = target_dir()?.join("kernite").join(arch.name());
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
 }

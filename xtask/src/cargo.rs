@@ -5,11 +5,45 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
-/// The workspace root (the parent of xtask's manifest directory).
+/// The repository xtask works on, found at run time from the current directory (see
+/// [`find_repository`]); exits with a message when there is none.
+///
+/// Never the compile-time `CARGO_MANIFEST_DIR`: with a shared `CARGO_TARGET_DIR`, one xtask
+/// binary serves several checkouts, and it must work on the one it was started in.
 pub fn workspace_root() -> PathBuf {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let cwd = std::env::current_dir().unwrap_or_else(|error| {
+            eprintln!("error: cannot read the current directory: {error}");
+            std::process::exit(1)
+        });
+        find_repository(&cwd).unwrap_or_else(|| {
+            eprintln!(
+                "error: {} is not inside a kernite checkout (no ancestor holds schema.toml \
+                 beside a workspace Cargo.toml); run `cargo xtask` inside one",
+                cwd.display()
+            );
+            std::process::exit(1)
+        })
+    })
+    .clone()
+}
+
+/// The nearest ancestor of `start` (itself included) that holds `schema.toml` beside a
+/// `Cargo.toml` with a `[workspace]` table: the directory `cargo locate-project
+/// --workspace` names, checked to be a kernite repository.
+pub fn find_repository(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|dir| dir.join("schema.toml").is_file() && is_workspace_manifest(dir))
+        .map(Path::to_path_buf)
+}
+
+fn is_workspace_manifest(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("Cargo.toml"))
+        .is_ok_and(|text| text.lines().any(|line| line.trim() == "[workspace]"))
 }
 
 /// A `cargo` command (the one that runs xtask, from `$CARGO`) in the workspace root.
@@ -57,7 +91,21 @@ pub fn build_binaries(
     features: &[&str],
     envs: &[(&str, &Path)],
 ) -> Result<BTreeMap<String, PathBuf>> {
+    build_binaries_in(&workspace_root(), packages, target, profile, features, envs)
+}
+
+/// [`build_binaries`] in the workspace at `dir` (another checkout, such as the
+/// compatibility check's copy of a release).
+pub fn build_binaries_in(
+    dir: &Path,
+    packages: &[&str],
+    target: &str,
+    profile: Profile,
+    features: &[&str],
+    envs: &[(&str, &Path)],
+) -> Result<BTreeMap<String, PathBuf>> {
     let mut command = cargo();
+    command.current_dir(dir);
     command.args([
         "build",
         "--message-format=json-render-diagnostics",
@@ -110,6 +158,26 @@ pub struct Package {
 
 /// The workspace members, from `cargo metadata`.
 pub fn workspace_packages() -> Result<Vec<Package>> {
+    packages_from_metadata(&metadata()?).context("unexpected cargo metadata layout")
+}
+
+/// Cargo's target directory for this workspace (`$CARGO_TARGET_DIR`, `build.target-dir`,
+/// or `target/`), from `cargo metadata`.
+pub fn target_dir() -> Result<PathBuf> {
+    let metadata = metadata()?;
+    let dir = metadata
+        .get("target_directory")
+        .and_then(|dir| dir.as_str())
+        .context("cargo metadata names no target_directory")?;
+    Ok(PathBuf::from(dir))
+}
+
+/// `cargo metadata --no-deps` of the workspace, read once per process.
+fn metadata() -> Result<serde_json::Value> {
+    static METADATA: OnceLock<serde_json::Value> = OnceLock::new();
+    if let Some(metadata) = METADATA.get() {
+        return Ok(metadata.clone());
+    }
     let output = cargo()
         .args(["metadata", "--no-deps", "--format-version", "1"])
         .stderr(Stdio::inherit())
@@ -120,7 +188,7 @@ pub fn workspace_packages() -> Result<Vec<Package>> {
     }
     let metadata: serde_json::Value =
         serde_json::from_slice(&output.stdout).context("parsing cargo metadata")?;
-    packages_from_metadata(&metadata).context("unexpected cargo metadata layout")
+    Ok(METADATA.get_or_init(|| metadata).clone())
 }
 
 fn packages_from_metadata(metadata: &serde_json::Value) -> Option<Vec<Package>> {
@@ -210,6 +278,38 @@ fn executable_artifact(line: &str) -> Option<(String, PathBuf)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_repository_is_found_from_the_start_directory() {
+        let scratch = tempfile::tempdir().expect("creating a scratch directory");
+        let root = scratch.path().join("checkout");
+        let write = |path: &str, text: &str| {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("Cargo.toml", "[workspace]\nmembers = [\"xtask\"]\n");
+        write("schema.toml", "");
+        // A member's own manifest (no `[workspace]`) does not stop the search.
+        write("xtask/Cargo.toml", "[package]\nname = \"xtask\"\n");
+        write("xtask/src/main.rs", "");
+        // A workspace without schema.toml is some other project.
+        write("vendored/Cargo.toml", "[workspace]\n");
+        let cases = [
+            ("", Some("")),
+            ("xtask/src", Some("")),
+            ("xtask", Some("")),
+            ("vendored", Some("")),
+        ];
+        for (start, expected) in cases {
+            let found = find_repository(&root.join(start));
+            assert_eq!(found, expected.map(|dir| root.join(dir)), "from `{start}`");
+        }
+        assert_eq!(find_repository(scratch.path()), None);
+        // The compile-time answer would be this checkout, whichever directory is asked.
+        let this_checkout = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        assert_ne!(find_repository(&root), Some(this_checkout.to_path_buf()));
+    }
 
     #[test]
     fn artifacts_are_read_from_json_messages() {

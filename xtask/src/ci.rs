@@ -1,9 +1,10 @@
 //! `cargo xtask ci`: exactly what CI runs — formatting, clippy on every crate for its targets, then every test.
 
+use crate::abi_diff::{NO_BASE, compare, default_base};
 use crate::build::{ARCH_SELFTEST_FEATURE, BuildRequest, ImageMode, arch_selftest_image, build};
-use crate::cargo::{Profile, cargo, run_checked};
+use crate::cargo::{Profile, cargo, run_checked, workspace_root};
 use crate::targets::{Arch, Program, ensure_rust_targets, user_crates};
-use crate::test::{Plan, Scope, default_arches, run_plan};
+use crate::test::{Boots, Plan, default_arches, run_plan};
 use anyhow::{Result, bail};
 use std::path::Path;
 use std::time::Duration;
@@ -27,6 +28,7 @@ pub fn run(_args: Args) -> Result<()> {
         "cargo fmt --check".to_string(),
         run_checked(cargo().args(["fmt", "--all", "--check"])),
     );
+    step("cargo xtask abi-diff".to_string(), abi_review());
     step(
         "clippy (host crates)".to_string(),
         run_checked(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"])),
@@ -40,7 +42,9 @@ pub fn run(_args: Args) -> Result<()> {
         );
     }
     let plan = Plan {
-        scope: Scope::Everything,
+        host: true,
+        boots: Boots::All,
+        compat: true,
         arches,
         timeout: Duration::from_secs(60),
         profile: Profile::Dev,
@@ -51,6 +55,24 @@ pub fn run(_args: Args) -> Result<()> {
         bail!("CI failed: {}", failures.join(", "));
     }
     println!("xtask ci: all steps passed");
+    Ok(())
+}
+
+/// `cargo xtask abi-diff` with its default base: fails on a change the version rule
+/// refuses (a breaking change without a major bump); skipped, saying so, when there is no
+/// base (a clone without tags or upstream), since that says nothing about the change.
+fn abi_review() -> Result<()> {
+    let root = workspace_root();
+    let Some(base) = default_base(&root)? else {
+        eprintln!("xtask ci: abi-diff SKIPPED: {NO_BASE}");
+        return Ok(());
+    };
+    eprintln!("xtask ci: abi-diff against {base}");
+    let report = compare(&root, &base.revision, None)?;
+    print!("{}", report.to_markdown());
+    if report.is_refused() {
+        bail!("{}", report.verdict);
+    }
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! `cargo xtask gen`: regenerates every file derived from schema.toml, writing only files whose contents changed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 
@@ -18,11 +18,9 @@ pub struct Args {
     root: Option<PathBuf>,
 }
 
-/// The repository root: the parent of the xtask crate.
+/// The repository root, found at run time from the current directory.
 pub fn repository_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    crate::cargo::workspace_root()
 }
 
 /// Runs `cargo xtask gen`. Schema errors and stale files are reported on stderr and end the

@@ -11,7 +11,8 @@ pub fn expected_entries(schema_path: &Path) -> Result<Vec<String>> {
     Ok(entries_of(&model))
 }
 
-fn entries_of(model: &abigen::Model) -> Vec<String> {
+/// Every entry of `model` the suite must cover, like [`expected_entries`].
+pub fn entries_of(model: &abigen::Model) -> Vec<String> {
     let syscalls = model
         .syscalls
         .iter()

@@ -6,6 +6,7 @@ mod build;
 mod cargo;
 mod ci;
 mod codegen;
+mod compat;
 mod coverage;
 mod elf;
 mod new;

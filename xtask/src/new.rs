@@ -79,7 +79,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } => add_invocation(&text, object, name, doc_or_reminder(doc), rights)?,
     };
     std::fs::write(&schema, &new_text).with_context(|| format!("writing {}", schema.display()))?;
-    println!("added {} to {}", describe(&added), schema.display());
+    // Relative to the current directory when below it, as a user in the checkout typed it.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let shown = schema.strip_prefix(&cwd).unwrap_or(&schema);
+    println!("added {} to {}", describe(&added), shown.display());
     regenerate(&root)?;
     let documented = match &args.entry {
         Entry::Syscall { doc, .. } | Entry::Invocation { doc, .. } => doc.is_some(),
@@ -143,8 +146,8 @@ fn next_steps(added: &Added, documented: bool) -> String {
         format!(
             "Add a test to servers/abitest (src/tests/) that calls `{wrapper}` and lists `{variant}` in its `covers`, so the run prints `COVERS {covers}`."
         ),
-        "Bump the minor version in `[abi]` of schema.toml (`cargo xtask abi-diff origin/main` warns otherwise).".to_owned(),
-        "Run `cargo xtask test`, then review with `cargo xtask abi-diff origin/main`.".to_owned(),
+        "Bump the minor version in `[abi]` of schema.toml (`cargo xtask abi-diff` warns otherwise).".to_owned(),
+        "Run `cargo fmt` and `cargo xtask ci` (formatting, clippy, every test), then review with `cargo xtask abi-diff` (it compares with the latest ABI release tag; docs/abi-review.md).".to_owned(),
     ];
     if !documented {
         steps.insert(

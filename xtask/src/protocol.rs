@@ -34,6 +34,17 @@ pub struct SerialReport {
     pub abi_drift: Vec<String>,
     /// The code of the kernel's last `shutdown requested with code <N>` line.
     pub shutdown_requested: Option<u32>,
+    /// The name of the last test that printed a `TEST` line, whatever its outcome.
+    pub last_test: Option<String>,
+}
+
+/// How much of the schema a suite run must cover.
+#[derive(Clone, Copy, Debug)]
+pub enum Coverage<'a> {
+    /// A `COVERS` line for every one of these entries, and for no other.
+    Every(&'a [String]),
+    /// Only some tests ran (`--filter`): `COVERS` lines may name only these entries.
+    NoneUnknown(&'a [String]),
 }
 
 /// One `BENCH <name> median=<cycles> iterations=<n>` line.
@@ -51,6 +62,8 @@ pub struct Verdict {
     pub failed: u64,
     /// One sentence per problem, for the summary.
     pub problems: Vec<String>,
+    /// The names of the tests that failed, for the summary's list.
+    pub failed_tests: Vec<String>,
 }
 
 impl SerialReport {
@@ -76,6 +89,7 @@ impl SerialReport {
         if let Some(rest) = line.strip_prefix("TEST ") {
             if let Some((name, outcome)) = rest.split_once(" ... ") {
                 let name = name.trim().to_string();
+                self.last_test = Some(name.clone());
                 match outcome.strip_prefix("FAILED") {
                     Some(why) => {
                         let why = why.trim_start_matches(':').trim().to_string();
@@ -103,18 +117,23 @@ impl SerialReport {
     }
 
     /// Judges an abitest run: clean shutdown, a consistent `RESULT` line with no
-    /// failures, and a `COVERS` line for every entry in `expected_coverage`.
-    pub fn judge_suite(&self, exit: Option<MachineExit>, expected_coverage: &[String]) -> Verdict {
+    /// failures, and the `COVERS` lines `coverage` asks for.
+    pub fn judge_suite(&self, exit: Option<MachineExit>, coverage: Coverage<'_>) -> Verdict {
         let mut verdict = Verdict {
             passed: self.passed.len() as u64,
             failed: self.failed.len() as u64,
-            problems: Vec::new(),
+            ..Verdict::default()
         };
         for (name, why) in &self.failed {
             verdict
                 .problems
                 .push(format!("test `{name}` failed: {why}"));
+            verdict.failed_tests.push(name.clone());
         }
+        let (expected_coverage, every) = match coverage {
+            Coverage::Every(entries) => (entries, true),
+            Coverage::NoneUnknown(entries) => (entries, false),
+        };
         match self.result {
             None => verdict.problems.push("no `RESULT` line".to_string()),
             Some((passed, failed)) if passed != verdict.passed || failed != verdict.failed => {
@@ -128,7 +147,7 @@ impl SerialReport {
         }
         let missing: Vec<&str> = expected_coverage
             .iter()
-            .filter(|entry| !self.covers.contains(*entry))
+            .filter(|entry| every && !self.covers.contains(*entry))
             .map(String::as_str)
             .collect();
         if !missing.is_empty() {
@@ -149,6 +168,16 @@ impl SerialReport {
             ));
         }
         check_exit(exit, self.shutdown_requested, &mut verdict);
+        if exit.is_none() || self.result.is_none() {
+            // The suite stopped early: the test after the last one that reported is the culprit.
+            verdict.problems.push(match &self.last_test {
+                Some(name) => format!(
+                    "the suite stopped after test `{name}` (the last TEST line): the test that \
+                     follows it in servers/abitest/src/tests/mod.rs hung or crashed"
+                ),
+                None => "the suite stopped before its first TEST line".to_string(),
+            });
+        }
         if !verdict.problems.is_empty() && verdict.failed == 0 {
             // The suite itself reported no failure, but the run is still wrong: count it.
             verdict.failed = 1;
@@ -297,7 +326,8 @@ mod tests {
     /// Parses `serial`, judges it as a suite run, and compares the verdict.
     fn check_suite(serial: &str, exit: Option<MachineExit>, expected: (u64, u64, &[&str])) {
         let report = SerialReport::parse(serial.lines());
-        let verdict = report.judge_suite(exit, &coverage(&["sys.null", "Tcb.resume"]));
+        let entries = coverage(&["sys.null", "Tcb.resume"]);
+        let verdict = report.judge_suite(exit, Coverage::Every(&entries));
         let (passed, failed, problems) = expected;
         assert_eq!(
             (verdict.passed, verdict.failed),
@@ -320,7 +350,7 @@ mod tests {
         check_suite(&unrequested, CLEAN, (2, 1, &["QEMU itself failed"]));
         check_suite(good, Some(MachineExit::Shutdown(1)), (2, 1, &["code 1"]));
         check_suite(good, Some(MachineExit::Reset), (2, 1, &["reset"]));
-        check_suite(good, None, (2, 1, &["timed out"]));
+        check_suite(good, None, (2, 1, &["timed out", "stopped after test `b`"]));
 
         let failing = "TEST a ... FAILED: expected 3, got 4\nCOVERS sys.null\nCOVERS Tcb.resume\n\
                        RESULT 0 passed, 1 failed\nshutdown requested with code 1\n";
@@ -341,7 +371,45 @@ mod tests {
         check_suite(
             "TEST a ... ok\nshutdown requested with code 0\n",
             CLEAN,
-            (1, 1, &["no `RESULT`", "sys.null, Tcb.resume"]),
+            (
+                1,
+                1,
+                &[
+                    "no `RESULT`",
+                    "sys.null, Tcb.resume",
+                    "stopped after test `a`",
+                ],
+            ),
+        );
+    }
+
+    #[test]
+    fn filtered_suite_verdicts() {
+        let entries = coverage(&["sys.null", "Tcb.resume"]);
+        let judge = |serial: &str| {
+            SerialReport::parse(serial.lines()).judge_suite(CLEAN, Coverage::NoneUnknown(&entries))
+        };
+        // Entries the filtered-out tests cover may be missing...
+        let partial = "COVERS sys.null\nTEST a ... ok\nRESULT 1 passed, 0 failed\n\
+                       shutdown requested with code 0\n";
+        assert_eq!(
+            judge(partial),
+            Verdict {
+                passed: 1,
+                ..Verdict::default()
+            }
+        );
+        // ...but unknown ones still fail, and failed tests are listed by name.
+        let bad = "COVERS Tcb.bogus\nTEST a ... FAILED: no\nTEST b ... ok\nTEST c ... FAILED: no\n\
+                   RESULT 1 passed, 2 failed\nshutdown requested with code 1\n";
+        let verdict = SerialReport::parse(bad.lines()).judge_suite(
+            Some(MachineExit::Shutdown(1)),
+            Coverage::NoneUnknown(&entries),
+        );
+        assert_eq!(verdict.failed_tests, ["a", "c"]);
+        assert!(
+            verdict.problems.iter().any(|p| p.contains("Tcb.bogus")),
+            "{verdict:?}"
         );
     }
 
@@ -352,8 +420,7 @@ mod tests {
             ok.judge_init(CLEAN),
             Verdict {
                 passed: 1,
-                failed: 0,
-                problems: vec![]
+                ..Verdict::default()
             }
         );
         assert_eq!(ok.judge_init(Some(MachineExit::Reset)).failed, 1);
@@ -375,8 +442,7 @@ mod tests {
             ok.judge_arch_selftest(CLEAN),
             Verdict {
                 passed: 1,
-                failed: 0,
-                problems: vec![]
+                ..Verdict::default()
             }
         );
         // The OK line alone is not enough: the exit status must agree, and the other way round.

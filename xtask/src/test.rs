@@ -1,9 +1,10 @@
-//! `cargo xtask test`: host tests, the generated-files check, then per architecture the arch self test, the in-QEMU suite (abitest) and an init boot.
+//! `cargo xtask test`: host tests, the generated-files check, then per architecture the arch self test, the in-QEMU suite (abitest) and an init boot; `--filter` and `--compat` narrow it.
 
 use crate::build::{BuildRequest, ImageMode, build, build_arch_selftest};
 use crate::cargo::{Profile, cargo, run_streaming, workspace_root};
+use crate::compat::{self, Prepared};
 use crate::coverage::expected_entries;
-use crate::protocol::{SerialReport, Verdict};
+use crate::protocol::{Coverage, SerialReport, Verdict};
 use crate::qemu::{CapturedBoot, boot_captured};
 use crate::targets::{Arch, MachineExit, Program, ensure_qemu};
 use anyhow::{Context, Result, bail};
@@ -16,11 +17,19 @@ pub struct Args {
     #[arg(long, value_enum)]
     pub arch: Option<Arch>,
     /// Only the host tests (`cargo test` and `cargo xtask gen --check`).
-    #[arg(long, conflicts_with = "qemu_only")]
+    #[arg(long, conflicts_with_all = ["qemu_only", "filter", "compat"])]
     pub host_only: bool,
     /// Only the in-QEMU boots.
     #[arg(long)]
     pub qemu_only: bool,
+    /// Boot only the in-QEMU suite, running only the tests whose names contain NAME (no
+    /// host tests, arch self test or init boot; the schema-coverage check is skipped).
+    #[arg(long, value_name = "NAME")]
+    pub filter: Option<String>,
+    /// Only the compatibility check: the suite as of the latest `abi-v*` tag, booted on
+    /// the current kernel (skipped when the ABI major version changed since).
+    #[arg(long, conflicts_with_all = ["qemu_only", "filter"])]
+    pub compat: bool,
     /// Seconds each boot may run before it counts as hung.
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
@@ -29,18 +38,24 @@ pub struct Args {
     pub release: bool,
 }
 
-/// Which parts of the test run to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
-    Everything,
-    HostOnly,
-    QemuOnly,
+/// Which in-QEMU boots to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Boots {
+    None,
+    /// The arch self test, the whole suite and init.
+    All,
+    /// Only the suite, only its tests whose names contain the text.
+    Filtered(String),
 }
 
 /// A complete description of one test run.
 #[derive(Clone, Debug)]
 pub struct Plan {
-    pub scope: Scope,
+    /// `cargo test` and `cargo xtask gen --check`.
+    pub host: bool,
+    pub boots: Boots,
+    /// The compatibility check (the latest release's suite on the current kernel).
+    pub compat: bool,
     pub arches: Vec<Arch>,
     pub timeout: Duration,
     pub profile: Profile,
@@ -50,16 +65,30 @@ pub struct Plan {
 struct Phase {
     name: String,
     verdict: Verdict,
+    /// Said under the line: what the phase left out, or why it was skipped.
+    note: Option<String>,
+}
+
+impl Phase {
+    fn new(name: String, verdict: Verdict) -> Phase {
+        Phase {
+            name,
+            verdict,
+            note: None,
+        }
+    }
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let scope = match (args.host_only, args.qemu_only) {
-        (true, _) => Scope::HostOnly,
-        (_, true) => Scope::QemuOnly,
-        _ => Scope::Everything,
+    let boots = match (&args.filter, args.host_only || args.compat) {
+        (Some(filter), _) => Boots::Filtered(filter.clone()),
+        (None, true) => Boots::None,
+        (None, false) => Boots::All,
     };
     let plan = Plan {
-        scope,
+        host: !(args.qemu_only || args.compat || args.filter.is_some()),
+        boots,
+        compat: args.compat,
         arches: args.arch.map_or_else(default_arches, |arch| vec![arch]),
         timeout: Duration::from_secs(args.timeout),
         profile: Profile::from_release_flag(args.release),
@@ -78,7 +107,7 @@ pub fn default_arches() -> Vec<Arch> {
 
 /// Runs `plan`, prints the summary, and fails if anything failed.
 pub fn run_plan(plan: &Plan) -> Result<()> {
-    if plan.scope != Scope::HostOnly {
+    if plan.boots != Boots::None || plan.compat {
         let names: Vec<&str> = plan.arches.iter().map(|arch| arch.name()).collect();
         eprintln!("xtask test: booting on {}", names.join(", "));
         // Fail before any build when QEMU is missing; the error says what to install.
@@ -87,39 +116,73 @@ pub fn run_plan(plan: &Plan) -> Result<()> {
         }
     }
     let mut phases = Vec::new();
-    if plan.scope != Scope::QemuOnly {
+    if plan.host {
         phases.push(host_tests()?);
         phases.push(generated_files_check()?);
     }
-    if plan.scope != Scope::HostOnly {
-        let coverage = expected_entries(&workspace_root().join("schema.toml"))?;
-        for &arch in &plan.arches {
-            phases.push(arch_selftest_phase(plan, arch));
-            for program in [Program::Abitest, Program::Init] {
-                phases.push(boot_phase(plan, arch, program, &coverage));
+    let coverage = expected_entries(&workspace_root().join("schema.toml"))?;
+    for &arch in &plan.arches {
+        match &plan.boots {
+            Boots::None => {}
+            Boots::All => {
+                phases.push(arch_selftest_phase(plan, arch));
+                for program in [Program::Abitest, Program::Init] {
+                    phases.push(boot_phase(plan, arch, program, &coverage));
+                }
             }
+            Boots::Filtered(filter) => phases.push(filtered_phase(plan, arch, filter, &coverage)),
         }
     }
+    if plan.compat {
+        phases.extend(compat_phases(plan));
+    }
+    print_summary(&phases)
+}
 
+/// Prints one line per phase, the names of every failed test, and the total; fails if
+/// anything failed.
+fn print_summary(phases: &[Phase]) -> Result<()> {
     println!();
     println!("summary:");
     let (mut passed, mut failed) = (0, 0);
-    for phase in &phases {
+    for phase in phases {
         let verdict = &phase.verdict;
-        let status = if verdict.problems.is_empty() && verdict.failed == 0 {
-            "ok"
-        } else {
+        let status = if !(verdict.problems.is_empty() && verdict.failed == 0) {
             "FAILED"
+        } else if verdict.passed == 0 {
+            "skipped"
+        } else {
+            "ok"
         };
         println!(
-            "  {:<28} {:>5} passed, {:>3} failed   {status}",
+            "  {:<34} {:>5} passed, {:>3} failed   {status}",
             phase.name, verdict.passed, verdict.failed
         );
+        if let Some(note) = &phase.note {
+            println!("      note: {note}");
+        }
         for problem in &verdict.problems {
             println!("      - {problem}");
         }
         passed += verdict.passed;
         failed += verdict.failed;
+    }
+    let failed_tests: Vec<String> = phases
+        .iter()
+        .flat_map(|phase| {
+            let name = &phase.name;
+            phase
+                .verdict
+                .failed_tests
+                .iter()
+                .map(move |test| format!("{name}: {test}"))
+        })
+        .collect();
+    if !failed_tests.is_empty() {
+        println!("failed tests:");
+        for test in &failed_tests {
+            println!("  {test}");
+        }
     }
     println!("total (host unit tests + checks + in-QEMU tests): {passed} passed, {failed} failed");
     if failed > 0 {
@@ -136,21 +199,18 @@ fn host_tests() -> Result<Phase> {
             verdict.passed += passed;
             verdict.failed += failed;
         } else if let Some(name) = failed_test_name(line) {
-            verdict.problems.push(format!("host test `{name}` failed"));
+            verdict.failed_tests.push(name.to_string());
         }
     })?;
     if !succeeded {
-        if verdict.problems.is_empty() {
+        if verdict.failed_tests.is_empty() {
             verdict
                 .problems
                 .push("`cargo test` failed (see its output above)".to_string());
         }
         verdict.failed = verdict.failed.max(1);
     }
-    Ok(Phase {
-        name: "host: cargo test".to_string(),
-        verdict,
-    })
+    Ok(Phase::new("host: cargo test".to_string(), verdict))
 }
 
 /// `cargo xtask gen --check`: the generated files match schema.toml.
@@ -169,15 +229,12 @@ fn generated_files_check() -> Result<Phase> {
     } else {
         let problem = "generated files are stale; run `cargo xtask gen`".to_string();
         Verdict {
-            passed: 0,
             failed: 1,
             problems: vec![problem],
+            ..Verdict::default()
         }
     };
-    Ok(Phase {
-        name: "host: xtask gen --check".to_string(),
-        verdict,
-    })
+    Ok(Phase::new("host: xtask gen --check".to_string(), verdict))
 }
 
 /// Builds the kernel with the arch self test instead of the root server, boots it and
@@ -186,10 +243,8 @@ fn arch_selftest_phase(plan: &Plan, arch: Arch) -> Phase {
     let label = format!("{arch} arch-selftest");
     let booted = build_arch_selftest(arch, plan.profile)
         .and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
-    Phase {
-        name: format!("{arch}: arch selftest"),
-        verdict: judge_boot(booted, |report, exit| report.judge_arch_selftest(exit)),
-    }
+    let verdict = judge_boot(booted, |report, exit| report.judge_arch_selftest(exit));
+    Phase::new(format!("{arch}: arch selftest"), verdict)
 }
 
 /// Builds the image with `program` as root task, boots it and judges the serial output.
@@ -204,13 +259,73 @@ fn boot_phase(plan: &Plan, arch: Arch, program: Program, coverage: &[String]) ->
     let booted =
         build(request).and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
     let verdict = judge_boot(booted, |report, exit| match program {
-        Program::Abitest => report.judge_suite(exit, coverage),
+        Program::Abitest => report.judge_suite(exit, Coverage::Every(coverage)),
         Program::Init => report.judge_init(exit),
     });
+    Phase::new(format!("{arch}: {program}"), verdict)
+}
+
+/// Boots the suite with only the tests whose names contain `filter`.
+fn filtered_phase(plan: &Plan, arch: Arch, filter: &str, coverage: &[String]) -> Phase {
+    let request = BuildRequest {
+        arch,
+        profile: plan.profile,
+        root: Program::Abitest,
+        mode: ImageMode::Filter(filter.to_string()),
+    };
+    let label = format!("{arch} abitest");
+    let booted =
+        build(request).and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
+    let verdict = judge_boot(booted, |report, exit| {
+        report.judge_suite(exit, Coverage::NoneUnknown(coverage))
+    });
     Phase {
-        name: format!("{arch}: {program}"),
+        name: format!("{arch}: abitest --filter {filter}"),
         verdict,
+        note: Some("schema coverage not checked: only the matching tests ran".to_string()),
     }
+}
+
+/// Per architecture, the latest release's suite on the current kernel; one skipped phase
+/// when the check does not apply, one failed phase when it cannot be prepared.
+fn compat_phases(plan: &Plan) -> Vec<Phase> {
+    let suite = match compat::prepare(&workspace_root()) {
+        Ok(Prepared::Ready(suite)) => suite,
+        Ok(Prepared::Skipped(why)) => {
+            return vec![Phase {
+                name: "compat".to_string(),
+                verdict: Verdict::default(),
+                note: Some(format!("skipped: {why}")),
+            }];
+        }
+        Err(error) => {
+            let verdict = Verdict {
+                failed: 1,
+                problems: vec![format!("{error:#}")],
+                ..Verdict::default()
+            };
+            return vec![Phase::new("compat".to_string(), verdict)];
+        }
+    };
+    let mut phases = Vec::new();
+    for &arch in &plan.arches {
+        let label = format!("{arch} {} abitest", suite.tag);
+        let booted = suite
+            .build(arch, plan.profile)
+            .and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
+        let verdict = judge_boot(booted, |report, exit| {
+            report.judge_suite(exit, Coverage::Every(&suite.coverage))
+        });
+        phases.push(Phase {
+            name: format!("{arch}: {} abitest (compat)", suite.tag),
+            verdict,
+            note: Some(format!(
+                "the suite as of {} on the current kernel; coverage of its own schema",
+                suite.tag
+            )),
+        });
+    }
+    phases
 }
 
 /// Judges a boot's serial output with `judge`; a failed build or boot is one failure.
@@ -224,9 +339,9 @@ fn judge_boot(
             report.judge_drift(judge(&report, boot.exit))
         }
         Err(error) => Verdict {
-            passed: 0,
             failed: 1,
             problems: vec![format!("{error:#}")],
+            ..Verdict::default()
         },
     }
 }

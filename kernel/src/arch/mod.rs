@@ -19,6 +19,7 @@ mod paging;
 mod percpu;
 pub use self::console::console_write;
 pub use self::directmap::{phys_to_virt, virt_to_phys};
+pub use self::hooks::EntryFrame;
 pub use self::kstack::{KERNEL_STACK_SIZE, prepare_user_thread};
 use self::memmap::MemoryMap;
 

@@ -27,7 +27,7 @@ pub trait Kernel {
     fn sys_null(&mut self) -> Result<(), abi::Error>;
     /// Give up the rest of the time slice to the next thread of the same priority.
     fn sys_sched_yield(&mut self) -> Result<(), abi::Error>;
-    /// Write bytes to the kernel debug console.
+    /// Write up to DEBUG_WRITE_MAX bytes to the kernel debug console. The whole range must lie in user space; only the pages of the bytes written must be mapped readable.
     fn sys_debug_write(
         &mut self,
         buf: abi::UserAddr,
@@ -77,11 +77,19 @@ pub trait Kernel {
         target: Self::Cap,
         regs: abi::UserAddr,
     ) -> Result<(), abi::Error>;
-    /// `Tcb.set_priority` (label 0x47). Set the thread's scheduling priority.
+    /// `Tcb.set_priority` (label 0x47). Set the thread's scheduling priority, bounded by the authority thread's maximum controlled priority (MCP).
     fn tcb_set_priority(
         &mut self,
         target: Self::Cap,
         priority: u8,
+        authority: Self::Cap,
+    ) -> Result<(), abi::Error>;
+    /// `Tcb.set_mcp` (label 0x48). Set the thread's maximum controlled priority: the highest priority or MCP it may give any thread as an authority. A new thread's MCP is 0; the root thread's is NUM_PRIORITIES - 1.
+    fn tcb_set_mcp(
+        &mut self,
+        target: Self::Cap,
+        mcp: u8,
+        authority: Self::Cap,
     ) -> Result<(), abi::Error>;
     /// `Tcb.bind_notification` (label 0x49). Bind a notification to the thread.
     fn tcb_bind_notification(
@@ -163,6 +171,11 @@ pub trait Kernel {
     fn notification_poll(&mut self, target: Self::Cap) -> Result<u64, abi::Error>;
     /// `KernelDebug.check_frames` (label 0x120). Run the three-state frame-table checker over all physical memory.
     fn kernel_debug_check_frames(
+        &mut self,
+        target: Self::Cap,
+    ) -> Result<u64, abi::Error>;
+    /// `KernelDebug.check_mappings` (label 0x124). Run the mapping checker over every VSpace and PageTable: each present user entry names a live object of the right kind whose capability records exactly this mapping, detached tables are empty, and VSpace hold counts match.
+    fn kernel_debug_check_mappings(
         &mut self,
         target: Self::Cap,
     ) -> Result<u64, abi::Error>;
@@ -273,6 +286,7 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
         abi::Invocation::TcbSetAffinity => invoke_tcb_set_affinity(k, target, args),
         abi::Invocation::TcbReadRegisters => invoke_tcb_read_registers(k, target, args),
         abi::Invocation::TcbSetPriority => invoke_tcb_set_priority(k, target, args),
+        abi::Invocation::TcbSetMcp => invoke_tcb_set_mcp(k, target, args),
         abi::Invocation::TcbBindNotification => {
             invoke_tcb_bind_notification(k, target, args)
         }
@@ -299,6 +313,9 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
         abi::Invocation::NotificationPoll => invoke_notification_poll(k, target, args),
         abi::Invocation::KernelDebugCheckFrames => {
             invoke_kernel_debug_check_frames(k, target, args)
+        }
+        abi::Invocation::KernelDebugCheckMappings => {
+            invoke_kernel_debug_check_mappings(k, target, args)
         }
         abi::Invocation::KernelDebugFrameCount => {
             invoke_kernel_debug_frame_count(k, target, args)
@@ -469,11 +486,41 @@ fn invoke_tcb_set_priority<K: Kernel>(
     args: &[u64; 6],
 ) -> Result<u64, abi::Error> {
     let priority = u8::try_from(args[2]).map_err(|_| abi::Error::InvalidArgument)?;
-    let result = k.tcb_set_priority(target, priority);
+    let authority = k.lookup(abi::CPtr(args[3]))?;
+    if K::object_type(&authority) != abi::ObjectType::Tcb {
+        return Err(abi::Error::WrongObjectType);
+    }
+    if !K::rights(&authority).contains(abi::Rights::READ) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k.tcb_set_priority(target, priority, authority);
     checked(
             k,
             abi::Invocation::TcbSetPriority.name(),
             abi::Invocation::TcbSetPriority.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `Tcb.set_mcp`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_tcb_set_mcp<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let mcp = u8::try_from(args[2]).map_err(|_| abi::Error::InvalidArgument)?;
+    let authority = k.lookup(abi::CPtr(args[3]))?;
+    if K::object_type(&authority) != abi::ObjectType::Tcb {
+        return Err(abi::Error::WrongObjectType);
+    }
+    if !K::rights(&authority).contains(abi::Rights::READ) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k.tcb_set_mcp(target, mcp, authority);
+    checked(
+            k,
+            abi::Invocation::TcbSetMcp.name(),
+            abi::Invocation::TcbSetMcp.handler_errors(),
             result,
         )
         .map(|()| 0)
@@ -779,6 +826,21 @@ fn invoke_kernel_debug_check_frames<K: Kernel>(
         k,
         abi::Invocation::KernelDebugCheckFrames.name(),
         abi::Invocation::KernelDebugCheckFrames.handler_errors(),
+        result,
+    )
+}
+/// `KernelDebug.check_mappings`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_kernel_debug_check_mappings<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let _ = args;
+    let result = k.kernel_debug_check_mappings(target);
+    checked(
+        k,
+        abi::Invocation::KernelDebugCheckMappings.name(),
+        abi::Invocation::KernelDebugCheckMappings.handler_errors(),
         result,
     )
 }

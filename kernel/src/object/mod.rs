@@ -8,59 +8,48 @@
 //! (Frame, PageTable, VSpace), in the frame table entry of their first frame.
 //! The last capability's deletion destroys the object and returns its frames to
 //! `UntypedReserved`; an object that is still in use (has holders) cannot be destroyed.
+//! A CNode whose last capability goes is emptied first: every capability in it is
+//! deleted by the same rules (nested CNodes up to `abi::MAX_CNODE_NESTING` levels deep; each level costs kernel
+//! stack).
 
 pub mod cnode;
 pub mod debug;
 pub mod frames;
+pub mod mapcheck;
 pub mod notification;
 pub mod tcb;
 pub mod untyped;
 pub mod vspace;
 
-use core::cell::{Cell, UnsafeCell};
-
-use abi::{Error, ObjectType};
+use abi::{Error, MAX_CNODE_NESTING, ObjectType};
 use kerncore::{Cap, CapState, ObjectCounts, ObjectFrames, ObjectRef, Released, object_frames};
 
 use crate::arch;
 
-/// A global the single CPU owns.
+/// A kernel-global value behind a lock (`spin::Mutex`).
 ///
 /// The kernel runs on one CPU with interrupts disabled whenever it runs kernel code (the
-/// idle loop takes interrupts only between its own accesses), so one execution context
-/// touches a `Global` at a time. [`Global::with`] hands out the mutable reference for the
-/// duration of a closure and refuses (panics) if that closure re-enters the same global,
-/// which would create a second mutable reference.
-pub struct Global<T> {
-    value: UnsafeCell<T>,
-    in_use: Cell<bool>,
-}
-
-// SAFETY: See the type documentation: one CPU, interrupts off in the kernel, no concurrent
-// access; `in_use` catches re-entry from the same context.
-unsafe impl<T> Sync for Global<T> {}
+/// idle loop takes interrupts only between its own accesses), so the lock is never
+/// contended today; it is there so that the globals are already sound once more CPUs run.
+/// [`Global::with`] hands out the mutable reference for the duration of a closure and
+/// refuses (panics) if that closure re-enters the same global, which on one CPU would
+/// otherwise deadlock.
+pub struct Global<T>(spin::Mutex<T>);
 
 impl<T> Global<T> {
     /// Wraps an initial value.
     pub const fn new(value: T) -> Global<T> {
-        Global {
-            value: UnsafeCell::new(value),
-            in_use: Cell::new(false),
-        }
+        Global(spin::Mutex::new(value))
     }
 
     /// Runs `f` with exclusive access to the value. Panics if `f` calls `with` on the same
     /// global again (a kernel bug).
     pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        assert!(
-            !self.in_use.replace(true),
-            "kernel global re-entered while in use"
-        );
-        // SAFETY: One CPU, interrupts off, and `in_use` guarantees that no other reference
-        // from `with` is live.
-        let result = f(unsafe { &mut *self.value.get() });
-        self.in_use.set(false);
-        result
+        let mut guard = self
+            .0
+            .try_lock()
+            .expect("kernel global re-entered while in use");
+        f(&mut guard)
     }
 }
 
@@ -123,10 +112,10 @@ pub fn unhold(object: ObjectRef) {
     with_counts(object, ObjectCounts::unhold);
 }
 
-/// Whether deleting the capability `cap` (which sits in slot `slot`) is allowed now, and
-/// whether it is the last one. Checks everything that could refuse, so that the deletion
-/// itself cannot fail halfway.
-pub fn check_delete(cap: &Cap, slot: cnode::SlotRef) -> Result<Released, Error> {
+/// Whether deleting the capability `cap` is allowed now, and whether it is the last one.
+/// Checks everything that could refuse, so that the deletion itself cannot fail halfway
+/// (a CNode's contents are deleted one by one before it, see [`delete`]).
+fn check_delete(cap: &Cap) -> Result<Released, Error> {
     if cap.object.object_type == ObjectType::KernelDebug {
         return Ok(Released::Remaining);
     }
@@ -142,7 +131,6 @@ pub fn check_delete(cap: &Cap, slot: cnode::SlotRef) -> Result<Released, Error> 
     }
     match cap.object.object_type {
         ObjectType::Untyped => untyped::check_destroy(cap)?,
-        ObjectType::CNode => cnode::check_destroy(cap, slot)?,
         ObjectType::Tcb => tcb::check_destroy(cap.object.paddr)?,
         ObjectType::Notification => notification::check_destroy(cap.object.paddr)?,
         _ => {}
@@ -152,9 +140,21 @@ pub fn check_delete(cap: &Cap, slot: cnode::SlotRef) -> Result<Released, Error> 
 
 /// Deletes the capability in `slot`: unmaps what it maps, drops its reference and, for the
 /// last reference, destroys the object.
+///
+/// For the last capability of a CNode, the CNode is emptied first, slot by slot, each
+/// capability deleted by these same rules. If one of those deletions is refused, the
+/// deletion stops with that error: the CNode and what is left in it stay, and the
+/// deletions already made stand (calling again continues where it stopped).
 pub fn delete(slot: cnode::SlotRef) -> Result<(), Error> {
+    delete_nested(slot, 0)
+}
+
+fn delete_nested(slot: cnode::SlotRef, depth: u32) -> Result<(), Error> {
     let cap = cnode::get(slot).ok_or(Error::SlotEmpty)?;
-    let released = check_delete(&cap, slot)?;
+    let released = check_delete(&cap)?;
+    if released == Released::Last && cap.object.object_type == ObjectType::CNode {
+        empty_cnode(&cap, slot, depth)?;
+    }
     if let Some(mapping) = cap.mapping() {
         match cap.object.object_type {
             ObjectType::Frame => {
@@ -171,6 +171,54 @@ pub fn delete(slot: cnode::SlotRef) -> Result<(), Error> {
         destroy(&cap);
     }
     Ok(())
+}
+
+/// Deletes every capability in the CNode of `cap` except the one in `deleting` (which may
+/// lie inside it), before the CNode is destroyed.
+///
+/// Capabilities go in dependency order ([`deletion_pass`]): mappings first (they hold
+/// their VSpace), then threads (they hold their CSpace, VSpace and notification), then the
+/// other objects, then untyped regions (whose children are gone by then). So a set of
+/// objects that only refer to each other is reclaimed whatever slots they sit in.
+fn empty_cnode(cap: &Cap, deleting: cnode::SlotRef, depth: u32) -> Result<(), Error> {
+    let slot_bits = cnode::slot_bits(cap)?;
+    for pass in 0..DELETION_PASSES {
+        for index in 1..1u64 << slot_bits {
+            let inner = cnode::SlotRef {
+                cnode: cap.object.paddr,
+                slot_bits,
+                index,
+            };
+            if inner == deleting {
+                continue;
+            }
+            match cnode::get(inner) {
+                Some(held) if deletion_pass(held.object.object_type) == pass => {}
+                _ => continue,
+            }
+            if depth > MAX_CNODE_NESTING {
+                return Err(Error::Busy);
+            }
+            delete_nested(inner, depth + 1)?;
+        }
+    }
+    Ok(())
+}
+
+/// How many passes [`empty_cnode`] makes.
+const DELETION_PASSES: u8 = 4;
+
+/// The pass of [`empty_cnode`] in which capabilities to `object_type` are deleted.
+fn deletion_pass(object_type: ObjectType) -> u8 {
+    match object_type {
+        ObjectType::Frame | ObjectType::PageTable => 0,
+        ObjectType::Tcb => 1,
+        ObjectType::VSpace
+        | ObjectType::CNode
+        | ObjectType::Notification
+        | ObjectType::KernelDebug => 2,
+        ObjectType::Untyped => 3,
+    }
 }
 
 /// Destroys the object of `cap`, whose last capability was just deleted and for which

@@ -3,8 +3,8 @@
 use core::fmt::{self, Write};
 
 use rootlib::BuildError;
-use trona::println;
 use trona::uapi::{Error, Invocation, Syscall};
+use trona::{println, substrate};
 
 use crate::ctx::Ctx;
 
@@ -168,15 +168,47 @@ impl Tally {
 }
 
 /// Runs every test of the table in order, then checks that the table covers the whole schema.
-pub fn run_all(ctx: &mut Ctx, tests: &[Test], tally: &mut Tally) {
-    for test in tests {
+///
+/// With a `filter` (boot module `filter`), runs only the tests whose names contain it and
+/// skips the coverage check, which only the whole table can pass; it says so, and a filter
+/// that selects nothing is a failure.
+pub fn run_all(ctx: &mut Ctx, tests: &[Test], filter: Option<&str>, tally: &mut Tally) {
+    let selected = |test: &&Test| filter.is_none_or(|filter| test.name.contains(filter));
+    if let Some(filter) = filter {
+        let count = tests.iter().filter(selected).count();
+        println!(
+            "abitest: filter `{filter}` selects {count} of {} tests; schema coverage is not checked",
+            tests.len()
+        );
+        if count == 0 {
+            let failure = Failure::new(format_args!("no test name contains `{filter}`"));
+            tally.record("filter", Err(failure));
+        }
+    }
+    for test in tests.iter().filter(selected) {
         for &entry in test.covers {
             entry.print_covers();
         }
-        let outcome = (test.run)(ctx);
+        let outcome = (test.run)(ctx).and_then(|()| check_invariants());
         tally.record(test.name, outcome);
     }
-    tally.record("schema_coverage", check_coverage(tests));
+    if filter.is_none() {
+        tally.record("schema_coverage", check_coverage(tests));
+    }
+}
+
+/// Runs the kernel's invariant checkers (frame states and mappings), as after every test.
+pub fn check_invariants() -> Outcome {
+    let debug = crate::ctx::KERNEL_DEBUG;
+    ok(
+        "check_frames after the test",
+        substrate::kernel_debug_check_frames(debug),
+    )?;
+    ok(
+        "check_mappings after the test",
+        substrate::kernel_debug_check_mappings(debug),
+    )?;
+    Ok(())
 }
 
 /// Fails naming the first syscalls and invocations that no test in the table covers.

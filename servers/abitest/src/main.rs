@@ -6,7 +6,8 @@
 //! when nothing failed (see docs/CONTRACTS.md, "In-QEMU test protocol").
 //!
 //! When the boot information lists a module named `bench` (or the `bench` feature is on),
-//! it runs the benchmarks in [`bench`] instead.
+//! it runs the benchmarks in [`bench`] instead. A module named `filter` holds text: only
+//! the tests whose names contain it run, and the schema-coverage check is skipped.
 //!
 //! Single-threaded bookkeeping (A2): only the main thread touches the [`Ctx`]; the helper
 //! threads tests start share nothing with it but atomics in statics.
@@ -60,7 +61,7 @@ fn main(arg: u64) -> ! {
         "set_own_priority",
         harness::ok(
             "Tcb.set_priority",
-            substrate::tcb_set_priority(SELF_TCB, PRIORITY),
+            substrate::tcb_set_priority(SELF_TCB, PRIORITY, SELF_TCB),
         ),
     );
     if cfg!(feature = "bench") || info.module("bench").is_some() {
@@ -71,9 +72,23 @@ fn main(arg: u64) -> ! {
             tests::TESTS.len(),
             trona::uapi::ABI_FINGERPRINT
         );
-        harness::run_all(&mut ctx, tests::TESTS, &mut tally);
+        let filter = info.module("filter").map(module_text);
+        harness::run_all(&mut ctx, tests::TESTS, filter, &mut tally);
     }
     finish(&tally)
+}
+
+/// A boot module's bytes as text (up to the first byte that is not UTF-8).
+fn module_text(module: &trona::boot::BootModule) -> &str {
+    // SAFETY: the kernel maps every boot module read-only at `vaddr` for `len` bytes in
+    // the root task's address space (boot::BootModule), and abitest never unmaps it.
+    let bytes = unsafe {
+        core::slice::from_raw_parts(module.vaddr as usize as *const u8, module.len as usize)
+    };
+    match core::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => core::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or(""),
+    }
 }
 
 /// Prints the `RESULT` line and powers the machine off: status 0 only when nothing failed.

@@ -11,7 +11,7 @@
 #define KERNITE_ABI_NAME "kernite"
 #define KERNITE_ABI_VERSION_MAJOR 2
 #define KERNITE_ABI_VERSION_MINOR 0
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0xd288f9149c18d0ae)
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0x1c3db2fc96cae968)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
@@ -34,6 +34,10 @@
 #define KERNITE_CNODE_SLOT_BITS UINT8_C(5)
 /** Largest CNode size, as log2 of its slot count. */
 #define KERNITE_MAX_CNODE_BITS UINT8_C(12)
+/** Deleting a CNode's last capability empties it, and CNodes whose last capabilities it holds, down to this many levels below it; a non-empty CNode deeper down makes the deletion fail with Busy. */
+#define KERNITE_MAX_CNODE_NESTING UINT32_C(4)
+/** Most bytes one debug_write trap writes; a longer request is a short write (the kernel runs with interrupts off, so every trap's work is bounded). */
+#define KERNITE_DEBUG_WRITE_MAX UINT64_C(256)
 /** First virtual address above user space; user mappings lie below it. */
 #define KERNITE_USER_TOP UINT64_C(0x7ffffffff000)
 /** Where the kernel maps the boot-information page in the root task. */
@@ -58,7 +62,7 @@
 #define KERNITE_SYS_INVOKE 1
 /** Give up the rest of the time slice to the next thread of the same priority. Errors: none. */
 #define KERNITE_SYS_SCHED_YIELD 2
-/** Write bytes to the kernel debug console. Errors: InvalidUserPointer. */
+/** Write up to DEBUG_WRITE_MAX bytes to the kernel debug console. The whole range must lie in user space; only the pages of the bytes written must be mapped readable. Errors: InvalidUserPointer. */
 #define KERNITE_SYS_DEBUG_WRITE 3
 /** End the calling thread; its TCB becomes inactive. Does not return. Errors: none. */
 #define KERNITE_SYS_THREAD_EXIT 5
@@ -100,8 +104,10 @@
 #define KERNITE_LABEL_TCB_SET_AFFINITY 0x44
 /** Store the thread's portable register subset into user memory. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidUserPointer. */
 #define KERNITE_LABEL_TCB_READ_REGISTERS 0x45
-/** Set the thread's scheduling priority. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument. */
+/** Set the thread's scheduling priority, bounded by the authority thread's maximum controlled priority (MCP). `authority` must be a `Tcb` capability with `read`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, AboveMcp. */
 #define KERNITE_LABEL_TCB_SET_PRIORITY 0x47
+/** Set the thread's maximum controlled priority: the highest priority or MCP it may give any thread as an authority. A new thread's MCP is 0; the root thread's is NUM_PRIORITIES - 1. `authority` must be a `Tcb` capability with `read`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, AboveMcp. */
+#define KERNITE_LABEL_TCB_SET_MCP 0x48
 /** Bind a notification to the thread. `notification` must be a `Notification` capability with `read`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, IllegalOperation. */
 #define KERNITE_LABEL_TCB_BIND_NOTIFICATION 0x49
 /** Remove the thread's bound notification. Errors: InvalidCapability, InsufficientRights, InvalidLabel, IllegalOperation. */
@@ -136,6 +142,8 @@
 #define KERNITE_LABEL_NOTIFICATION_POLL 0x102
 /** Run the three-state frame-table checker over all physical memory. Errors: InvalidCapability, InsufficientRights, InvalidLabel, IllegalOperation. */
 #define KERNITE_LABEL_KERNEL_DEBUG_CHECK_FRAMES 0x120
+/** Run the mapping checker over every VSpace and PageTable: each present user entry names a live object of the right kind whose capability records exactly this mapping, detached tables are empty, and VSpace hold counts match. Errors: InvalidCapability, InsufficientRights, InvalidLabel, IllegalOperation. */
+#define KERNITE_LABEL_KERNEL_DEBUG_CHECK_MAPPINGS 0x124
 /** Count the frames in one state of the frame table. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument. */
 #define KERNITE_LABEL_KERNEL_DEBUG_FRAME_COUNT 0x121
 /** Report how many user faults have been contained. Errors: InvalidCapability, InsufficientRights, InvalidLabel. */
@@ -176,6 +184,8 @@
 #define KERNITE_ERROR_BUSY 15
 /** A non-blocking operation found nothing to do. */
 #define KERNITE_ERROR_WOULD_BLOCK 16
+/** The priority or maximum controlled priority asked for is above the authority thread's maximum controlled priority. */
+#define KERNITE_ERROR_ABOVE_MCP 17
 /** The kernel returned a code this build of the userland does not know (ABI mismatch). */
 #define KERNITE_ERROR_UNKNOWN_ERROR 63
 

@@ -19,7 +19,7 @@ pub fn sched_yield() -> Result<(), abi::Error> {
     status_to_result(super::trap::trap(abi::sys::SCHED_YIELD, [0, 0, 0, 0, 0, 0]))?;
     Ok(())
 }
-/// Write bytes to the kernel debug console.
+/// Write up to DEBUG_WRITE_MAX bytes to the kernel debug console. The whole range must lie in user space; only the pages of the bytes written must be mapped readable.
 pub fn debug_write(buf: abi::UserAddr, len: u64) -> Result<u64, abi::Error> {
     status_to_result(super::trap::trap(abi::sys::DEBUG_WRITE, [buf.0, len, 0, 0, 0, 0]))
 }
@@ -119,11 +119,26 @@ pub fn tcb_read_registers(
     invoke(tcb, abi::label::TCB_READ_REGISTERS, [regs.0, 0, 0, 0])?;
     Ok(())
 }
-/// Set the thread's scheduling priority.
+/// Set the thread's scheduling priority, bounded by the authority thread's maximum controlled priority (MCP).
 ///
-/// `Tcb.set_priority` (label 0x47); the capability needs rights `write`.
-pub fn tcb_set_priority(tcb: abi::CPtr, priority: u8) -> Result<(), abi::Error> {
-    invoke(tcb, abi::label::TCB_SET_PRIORITY, [u64::from(priority), 0, 0, 0])?;
+/// `Tcb.set_priority` (label 0x47); the capability needs rights `write`. `authority` must be a `Tcb` capability with `read`.
+pub fn tcb_set_priority(
+    tcb: abi::CPtr,
+    priority: u8,
+    authority: abi::CPtr,
+) -> Result<(), abi::Error> {
+    invoke(tcb, abi::label::TCB_SET_PRIORITY, [u64::from(priority), authority.0, 0, 0])?;
+    Ok(())
+}
+/// Set the thread's maximum controlled priority: the highest priority or MCP it may give any thread as an authority. A new thread's MCP is 0; the root thread's is NUM_PRIORITIES - 1.
+///
+/// `Tcb.set_mcp` (label 0x48); the capability needs rights `write`. `authority` must be a `Tcb` capability with `read`.
+pub fn tcb_set_mcp(
+    tcb: abi::CPtr,
+    mcp: u8,
+    authority: abi::CPtr,
+) -> Result<(), abi::Error> {
+    invoke(tcb, abi::label::TCB_SET_MCP, [u64::from(mcp), authority.0, 0, 0])?;
     Ok(())
 }
 /// Bind a notification to the thread.
@@ -273,6 +288,12 @@ pub fn notification_poll(notification: abi::CPtr) -> Result<u64, abi::Error> {
 /// `KernelDebug.check_frames` (label 0x120); the capability needs rights `read`.
 pub fn kernel_debug_check_frames(kernel_debug: abi::CPtr) -> Result<u64, abi::Error> {
     invoke(kernel_debug, abi::label::KERNEL_DEBUG_CHECK_FRAMES, [0, 0, 0, 0])
+}
+/// Run the mapping checker over every VSpace and PageTable: each present user entry names a live object of the right kind whose capability records exactly this mapping, detached tables are empty, and VSpace hold counts match.
+///
+/// `KernelDebug.check_mappings` (label 0x124); the capability needs rights `read`.
+pub fn kernel_debug_check_mappings(kernel_debug: abi::CPtr) -> Result<u64, abi::Error> {
+    invoke(kernel_debug, abi::label::KERNEL_DEBUG_CHECK_MAPPINGS, [0, 0, 0, 0])
 }
 /// Count the frames in one state of the frame table.
 ///

@@ -125,9 +125,10 @@ pub fn init_early(boot_arg: usize) -> &'static [MemoryRegion] {
     percpu::init();
     fpu::init();
     PAN.store(cpu::enable_pan(), Ordering::Relaxed);
-    let counters = cpu::read_sysreg!("cntkctl_el1") | cpu::CNTKCTL_EL0_COUNTERS;
-    // SAFETY: Only lets EL0 read the counters.
-    unsafe { cpu::write_sysreg!("cntkctl_el1", counters) };
+    // The whole register is written, not OR-ed onto what firmware left: EL0 may read the
+    // counters and nothing else (no EL0 timer access, no event stream).
+    // SAFETY: Only sets which counter and timer registers EL0 may use.
+    unsafe { cpu::write_sysreg!("cntkctl_el1", cpu::CNTKCTL_EL0_COUNTERS) };
     assert!(
         kernel_phys_range().start == KERNEL_PHYS_LOAD,
         "the kernel was not loaded at {KERNEL_PHYS_LOAD:#x}"
@@ -229,9 +230,15 @@ pub fn shutdown(code: u32) -> ! {
 
 /// Called by the kernel exception handler for an undefined instruction: if it was the
 /// semihosting `hlt` of [`shutdown`], QEMU runs without `-semihosting`; say so and power
-/// off through PSCI. Returns otherwise.
-fn power_off_without_semihosting() {
-    if SHUTTING_DOWN.load(Ordering::Relaxed) {
+/// off through PSCI. Returns otherwise (any other undefined instruction is a kernel bug,
+/// which the caller reports with the registers).
+fn power_off_without_semihosting(pc: u64) {
+    /// The encoding of `hlt #0xf000`, the semihosting call of [`shutdown`].
+    const HLT_SEMIHOSTING: u32 = 0xd440_0000 | (0xf000 << 5);
+    // SAFETY: `pc` is the address of the kernel instruction that trapped, in the mapped
+    // kernel image; reading the instruction word has no side effect.
+    let instruction = unsafe { (pc as *const u32).read_volatile() };
+    if SHUTTING_DOWN.load(Ordering::Relaxed) && instruction == HLT_SEMIHOSTING {
         crate::arch::console_write(
             b"shutdown: no semihosting (QEMU without -semihosting); PSCI power-off\n",
         );

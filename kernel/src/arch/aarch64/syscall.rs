@@ -4,11 +4,10 @@
 //! `trap::el0_sync` sends exception class 0x15 here). ELR_EL1 already points past the
 //! `svc`, so returning resumes after it.
 
-use super::frame::UserFrame;
-use crate::arch::hooks;
+use crate::arch::hooks::{self, EntryFrame};
 
 /// Hands the frame of an `svc` to the syscall layer, which reads the number and arguments
 /// and writes the results through the `UserFrame` accessors.
-pub fn dispatch(frame: &mut UserFrame) {
+pub fn dispatch(frame: EntryFrame) {
     hooks::handle_syscall(frame);
 }

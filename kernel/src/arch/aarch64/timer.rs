@@ -1,7 +1,6 @@
 //! The scheduler tick: the EL1 virtual timer (PPI 27) through the GIC.
 
 use super::cpu::{read_sysreg, write_sysreg};
-use super::frame::UserFrame;
 use super::gic;
 use crate::arch::hooks;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -35,14 +34,14 @@ pub fn init(ticks_per_sec: u64) {
 }
 
 /// Handles the IRQ that interrupted `frame`.
-pub fn interrupt(frame: &mut UserFrame) {
+pub fn interrupt(from_user: bool) {
     let (iar, id) = gic::acknowledge();
     match id {
         VIRTUAL_TIMER_ID => {
             rearm();
             // End the interrupt first: the scheduler may switch threads and return much later.
             gic::end_of_interrupt(iar);
-            hooks::timer_tick(frame.entered_from_user());
+            hooks::timer_tick(from_user);
         }
         id if id >= gic::FIRST_SPECIAL_ID => {}
         id => {

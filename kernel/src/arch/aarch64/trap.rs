@@ -42,18 +42,20 @@ pub fn init() {
 }
 
 /// A synchronous exception from user mode: `svc`, or a fault for the scheduler.
-extern "C" fn el0_sync(frame: &mut UserFrame) {
-    let class = frame.exception_class();
+extern "C" fn el0_sync(frame: *mut UserFrame) {
+    // SAFETY: `el0_sync_entry` passes the frame it just saved on the thread's kernel stack.
+    let frame = unsafe { hooks::EntryFrame::new(frame) };
+    let (class, esr, far) = frame.with(|f| (f.exception_class(), f.esr, f.far));
     match class {
         ec::SVC64 => syscall::dispatch(frame),
-        ec::FP_TRAP => lazy_fpu(frame),
+        ec::FP_TRAP => frame.with(|f| lazy_fpu(f)),
         _ => {
-            let address = if class_sets_far(class) { frame.far } else { 0 };
+            let address = if class_sets_far(class) { far } else { 0 };
             hooks::user_fault(
                 frame,
                 FaultInfo {
                     vector: class,
-                    error_code: frame.esr,
+                    error_code: esr,
                     address,
                 },
             );
@@ -62,15 +64,17 @@ extern "C" fn el0_sync(frame: &mut UserFrame) {
 }
 
 /// An IRQ that interrupted user mode.
-extern "C" fn el0_irq(frame: &mut UserFrame) {
-    timer::interrupt(frame);
+extern "C" fn el0_irq(frame: *mut UserFrame) {
+    // SAFETY: `trap.S` passes the frame it just saved; only this read touches it.
+    let from_user = unsafe { (*frame).entered_from_user() };
+    timer::interrupt(from_user);
 }
 
 /// A synchronous exception in the kernel: always a kernel bug.
 extern "C" fn el1_sync(frame: &mut UserFrame) -> ! {
     match frame.exception_class() {
         ec::FP_TRAP => lazy_fpu(frame),
-        ec::UNKNOWN => super::power_off_without_semihosting(),
+        ec::UNKNOWN => super::power_off_without_semihosting(frame.pc),
         _ => {}
     }
     dump(frame);
@@ -85,8 +89,10 @@ extern "C" fn el1_sync(frame: &mut UserFrame) -> ! {
 }
 
 /// An IRQ taken in the kernel (only in `enable_interrupts_and_halt`).
-extern "C" fn el1_irq(frame: &mut UserFrame) {
-    timer::interrupt(frame);
+extern "C" fn el1_irq(frame: *mut UserFrame) {
+    // SAFETY: As in `el0_irq`.
+    let from_user = unsafe { (*frame).entered_from_user() };
+    timer::interrupt(from_user);
 }
 
 fn lazy_fpu(frame: &UserFrame) -> ! {

@@ -55,6 +55,7 @@ pub fn init() {
 }
 
 /// Called by `syscall_entry` with the frame it built on the thread's kernel stack.
-extern "C" fn syscall_dispatch(frame: &mut UserFrame) {
-    hooks::handle_syscall(frame);
+extern "C" fn syscall_dispatch(frame: *mut UserFrame) {
+    // SAFETY: `syscall_entry` passes the frame it just pushed on the thread's kernel stack.
+    hooks::handle_syscall(unsafe { hooks::EntryFrame::new(frame) });
 }

@@ -1,7 +1,6 @@
 //! The scheduler tick: PIT channel 0 through the 8259 PIC, remapped to vectors 32..48.
 
 use super::cpu::{inb, outb};
-use super::frame::UserFrame;
 use crate::arch::hooks;
 
 /// First vector of the master PIC (IRQ 0).
@@ -59,12 +58,12 @@ pub fn init(ticks_per_sec: u64) {
 }
 
 /// Handles an interrupt vector at or above [`IRQ_BASE`].
-pub fn interrupt(frame: &mut UserFrame) {
-    match frame.vector {
+pub fn interrupt(vector: u64, from_user: bool) {
+    match vector {
         TIMER_VECTOR => {
             // Acknowledge first: the scheduler may switch threads and return much later.
-            end_of_interrupt(frame.vector);
-            hooks::timer_tick(frame.entered_from_user());
+            end_of_interrupt(vector);
+            hooks::timer_tick(from_user);
         }
         MASTER_SPURIOUS_VECTOR if !in_service(PIC1_COMMAND, 7) => {}
         SLAVE_SPURIOUS_VECTOR if !in_service(PIC2_COMMAND, 7) => {

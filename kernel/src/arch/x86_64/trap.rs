@@ -75,21 +75,41 @@ pub fn init() {
 }
 
 /// Called by `trap_common` with the saved frame of every interrupt and exception.
-pub extern "C" fn trap_dispatch(frame: &mut UserFrame) {
-    if frame.vector < EXCEPTION_COUNT {
+pub extern "C" fn trap_dispatch(frame: *mut UserFrame) {
+    // SAFETY: `trap_common` passes the frame it just saved on the current kernel stack.
+    let frame = unsafe { hooks::EntryFrame::new(frame) };
+    let (vector, from_user) = frame.with(|f| (f.vector, f.entered_from_user()));
+    if vector < EXCEPTION_COUNT {
         exception(frame);
     } else {
-        timer::interrupt(frame);
+        timer::interrupt(vector, from_user);
     }
 }
 
-fn exception(frame: &mut UserFrame) {
-    let vector = frame.vector as u8;
+fn exception(entry: hooks::EntryFrame) {
+    let (vector, error_code, from_user) =
+        entry.with(|f| (f.vector as u8, f.error_code, f.entered_from_user()));
     let address = if vector == VECTOR_PF {
         cpu::read_cr2()
     } else {
         0
     };
+    if from_user && !matches!(vector, VECTOR_NM | VECTOR_DF | VECTOR_NMI | VECTOR_MC) {
+        hooks::user_fault(
+            entry,
+            FaultInfo {
+                vector,
+                error_code,
+                address,
+            },
+        );
+        return;
+    }
+    // A kernel bug from here on: the frame is only read, to report it.
+    entry.with(|frame| kernel_fault(frame, vector, address));
+}
+
+fn kernel_fault(frame: &UserFrame, vector: u8, address: u64) -> ! {
     match vector {
         VECTOR_NM => {
             dump(frame, address);
@@ -106,15 +126,6 @@ fn exception(frame: &mut UserFrame) {
                 frame.rip, frame.rsp
             );
         }
-        VECTOR_NMI | VECTOR_MC => kernel_exception(frame, address),
-        _ if frame.entered_from_user() => hooks::user_fault(
-            frame,
-            FaultInfo {
-                vector,
-                error_code: frame.error_code,
-                address,
-            },
-        ),
         _ => kernel_exception(frame, address),
     }
 }
@@ -184,8 +195,10 @@ fn dump(f: &UserFrame, cr2: u64) {
 
 /// Called by the return-to-user path when the frame's rip is not a canonical user
 /// address: `iretq`/`sysretq` would fault in ring 0, so it is the thread's fault instead.
-pub extern "C" fn bad_user_return(frame: &mut UserFrame) {
-    let address = frame.rip;
+pub extern "C" fn bad_user_return(frame: *mut UserFrame) {
+    // SAFETY: The return path passes the current thread's saved frame.
+    let frame = unsafe { hooks::EntryFrame::new(frame) };
+    let address = frame.with(|f| f.rip);
     hooks::user_fault(
         frame,
         FaultInfo {

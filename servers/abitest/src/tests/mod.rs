@@ -1,5 +1,6 @@
 //! The test table: every test of the suite, in the order they run, with the schema entries each covers.
 
+mod attacks;
 mod capargs;
 mod cnode;
 mod errors;
@@ -386,6 +387,51 @@ pub static TESTS: &[Test] = &[
         name: "top_level_untyped_to_free",
         covers: &[inv(I::CNodeDelete), inv(I::KernelDebugFrameCount)],
         run: lifetimes::top_level_untyped_to_free,
+    },
+    Test {
+        name: "attack_detached_table_is_emptied",
+        covers: &[],
+        run: attacks::detached_table_is_emptied,
+    },
+    Test {
+        name: "attack_nested_detach_empties_every_level",
+        covers: &[],
+        run: attacks::nested_detach_empties_every_level,
+    },
+    Test {
+        name: "attack_unmap_removes_only_its_own_mapping",
+        covers: &[],
+        run: attacks::unmap_removes_only_its_own_mapping,
+    },
+    Test {
+        name: "attack_moved_mapping_is_removed_by_its_new_slot",
+        covers: &[inv(I::KernelDebugCheckMappings)],
+        run: attacks::moved_mapping_is_removed_by_its_new_slot,
+    },
+    Test {
+        name: "attack_mapping_boundaries",
+        covers: &[],
+        run: attacks::mapping_boundaries,
+    },
+    Test {
+        name: "attack_deleting_a_cnode_empties_it",
+        covers: &[],
+        run: attacks::deleting_a_cnode_empties_it,
+    },
+    Test {
+        name: "attack_cnode_deletion_reclaims_a_closed_set",
+        covers: &[],
+        run: attacks::cnode_deletion_reclaims_a_closed_set,
+    },
+    Test {
+        name: "attack_cnode_nesting_is_bounded",
+        covers: &[],
+        run: attacks::cnode_nesting_is_bounded,
+    },
+    Test {
+        name: "attack_priorities_are_bounded_by_mcp",
+        covers: &[inv(I::TcbSetMcp), inv(I::TcbSetPriority)],
+        run: attacks::priorities_are_bounded_by_mcp,
     },
     Test {
         name: "check_frames_at_end",

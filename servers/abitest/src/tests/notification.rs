@@ -93,6 +93,22 @@ extern "C" fn counting_waiter(notification: u64) -> ! {
     trona::exit()
 }
 
+/// How long these tests wait for the event they test, in timer ticks: generous, so that a
+/// slow or loaded host makes them slower, never failing.
+const EVENT_BOUND_TICKS: u64 = 1000;
+
+/// Yields this many times to let every other ready thread of the suite's priority run
+/// (round robin: each yield runs all of them once). Counted in yields, not ticks, so
+/// that it means the same on a loaded host: used to let waiters block, and to give a
+/// wrong wake-up its chance to happen.
+const SETTLE_YIELDS: u32 = 20;
+
+fn settle() {
+    for _ in 0..SETTLE_YIELDS {
+        let _ = substrate::sched_yield();
+    }
+}
+
 /// With two threads waiting, each signal wakes exactly one of them.
 pub fn one_signal_wakes_one_waiter(ctx: &mut Ctx) -> Outcome {
     WAITERS_READY.store(0, Ordering::Relaxed);
@@ -100,14 +116,22 @@ pub fn one_signal_wakes_one_waiter(ctx: &mut Ctx) -> Outcome {
     let notification = ctx.create(ObjectType::Notification)?;
     let first = ctx.spawn(counting_waiter, notification.0)?;
     let second = ctx.spawn(counting_waiter, notification.0)?;
-    let ready = ctx.wait_until(100, || WAITERS_READY.load(Ordering::Acquire) == 2);
-    ctx.wait_until(2, || false);
+    let ready = ctx.wait_until(EVENT_BOUND_TICKS, || {
+        WAITERS_READY.load(Ordering::Acquire) == 2
+    });
+    settle();
     let woken_before = WAITERS_WOKEN.load(Ordering::Acquire);
     let signal = substrate::notification_signal(notification);
-    ctx.wait_until(5, || WAITERS_WOKEN.load(Ordering::Acquire) > 1);
+    // Wait for the one wake-up, then give a second, wrong one its chance.
+    ctx.wait_until(EVENT_BOUND_TICKS, || {
+        WAITERS_WOKEN.load(Ordering::Acquire) >= 1
+    });
+    settle();
     let woken_once = WAITERS_WOKEN.load(Ordering::Acquire);
     let signal_again = substrate::notification_signal(notification);
-    ctx.wait_until(100, || WAITERS_WOKEN.load(Ordering::Acquire) == 2);
+    ctx.wait_until(EVENT_BOUND_TICKS, || {
+        WAITERS_WOKEN.load(Ordering::Acquire) == 2
+    });
     let woken_twice = WAITERS_WOKEN.load(Ordering::Acquire);
     ctx.destroy(second)?;
     ctx.destroy(first)?;
@@ -136,15 +160,20 @@ pub fn suspended_waiter_stays_suspended(ctx: &mut Ctx) -> Outcome {
     SUSPENDED_WAITER_WOKE.store(false, Ordering::Relaxed);
     let notification = ctx.create(ObjectType::Notification)?;
     let thread = ctx.spawn(flagging_waiter, notification.0)?;
-    let ready = ctx.wait_until(100, || WAITERS_READY.load(Ordering::Acquire) == 1);
-    ctx.wait_until(2, || false);
+    let ready = ctx.wait_until(EVENT_BOUND_TICKS, || {
+        WAITERS_READY.load(Ordering::Acquire) == 1
+    });
+    settle();
     let suspend = substrate::tcb_suspend(thread.tcb);
     let signal = substrate::notification_signal(notification);
-    ctx.wait_until(5, || SUSPENDED_WAITER_WOKE.load(Ordering::Acquire));
+    // A wrong wake-up would run the waiter within a round of yields.
+    settle();
     let woke = SUSPENDED_WAITER_WOKE.load(Ordering::Acquire);
     // Resumed, it waits again and finds the word the signal left.
     let resume = substrate::tcb_resume(thread.tcb);
-    let woke_after_resume = ctx.wait_until(100, || SUSPENDED_WAITER_WOKE.load(Ordering::Acquire));
+    let woke_after_resume = ctx.wait_until(EVENT_BOUND_TICKS, || {
+        SUSPENDED_WAITER_WOKE.load(Ordering::Acquire)
+    });
     let word_left = substrate::notification_poll(notification);
     ctx.destroy(thread)?;
     ctx.delete(notification)?;

@@ -2,11 +2,12 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use rootlib::Thread;
 use trona::uapi::CpuTimes;
 use trona::{println, substrate};
 
 use crate::arch::{self, SIMD_REGISTERS};
-use crate::ctx::{Ctx, spin_ticks};
+use crate::ctx::{Ctx, now};
 use crate::harness::{Failure, Outcome, ensure, ok};
 use crate::tests::address_of_mut;
 
@@ -28,8 +29,39 @@ fn spin_counts() -> [u64; 2] {
     ]
 }
 
+/// How long the scheduling tests wait for the event they test, in timer ticks: generous,
+/// so that a slow or loaded host makes them slower, never failing.
+const EVENT_BOUND_TICKS: u64 = 1000;
+
+/// Spins without yielding until `done()` holds or `bound_ticks` pass; whether it held.
+/// Only the timer can switch threads meanwhile. A cycle-counter bound ends the spin
+/// even if the timer never ticks.
+fn spin_until(bound_ticks: u64, mut done: impl FnMut() -> bool) -> bool {
+    let start = now();
+    let cycle_limit = arch::cycles()
+        .saturating_add((bound_ticks + 2).saturating_mul(arch::CYCLES_PER_TICK_BOUND));
+    while !done() {
+        if now().saturating_sub(start) >= bound_ticks || arch::cycles() > cycle_limit {
+            return done();
+        }
+    }
+    true
+}
+
+/// The spinners' CPU times, or the error of reading them.
+fn cpu_times(threads: [&Thread; 2]) -> Result<[CpuTimes; 2], trona::uapi::Error> {
+    let mut times = [CpuTimes::default(); 2];
+    for (thread, times) in threads.into_iter().zip(times.iter_mut()) {
+        substrate::tcb_get_cpu_times(thread.tcb, address_of_mut(times))?;
+    }
+    Ok(times)
+}
+
 /// Two threads at the suite's priority that never yield both make progress while the
 /// suite itself spins without yielding: only the timer can be switching between them.
+///
+/// Each step waits for its event (both spinners counted; both counted again; each was
+/// charged two ticks) rather than for a fixed number of ticks.
 pub fn preemption(ctx: &mut Ctx) -> Outcome {
     STOP.store(false, Ordering::Relaxed);
     for counter in &SPIN_COUNTS {
@@ -37,45 +69,49 @@ pub fn preemption(ctx: &mut Ctx) -> Outcome {
     }
     let first = ctx.spawn(spinner, 0)?;
     let second = ctx.spawn(spinner, 1)?;
-    let start = substrate::ticks().unwrap_or(0);
-    let ticked = spin_ticks(10);
+    let start = now();
+    let both_ran = spin_until(EVENT_BOUND_TICKS, || spin_counts().iter().all(|&c| c > 0));
     let middle = spin_counts();
-    let ticked_again = ticked && spin_ticks(10);
-    let end = spin_counts();
-    let elapsed = substrate::ticks().unwrap_or(0).saturating_sub(start);
-    STOP.store(true, Ordering::Relaxed);
-    let mut times = [CpuTimes::default(); 2];
-    let read = [&first, &second]
-        .into_iter()
-        .zip(times.iter_mut())
-        .try_for_each(|(thread, times)| {
-            substrate::tcb_get_cpu_times(thread.tcb, address_of_mut(times))
+    let both_again = both_ran
+        && spin_until(EVENT_BOUND_TICKS, || {
+            let counts = spin_counts();
+            counts[0] > middle[0] && counts[1] > middle[1]
         });
+    let end = spin_counts();
+    let charged = |times: &[CpuTimes; 2]| {
+        times
+            .iter()
+            .all(|t| t.user_ticks + t.system_ticks >= 2 && t.user_cycles > 0)
+    };
+    let mut read = cpu_times([&first, &second]);
+    let both_charged = both_again
+        && spin_until(EVENT_BOUND_TICKS, || {
+            read = cpu_times([&first, &second]);
+            read.as_ref().is_ok_and(charged)
+        });
+    STOP.store(true, Ordering::Relaxed);
+    let elapsed = now().saturating_sub(start);
     ctx.destroy(second)?;
     ctx.destroy(first)?;
     println!(
-        "abitest: preemption: spinner counts {middle:?} after 10 ticks, {end:?} after {elapsed}"
+        "abitest: preemption: spinner counts {middle:?} when both had run, {end:?} when both \
+         had run again, {elapsed} ticks in all"
     );
     ensure!(
-        ticked && ticked_again,
-        "the timer did not tick while the suite spun"
+        both_ran,
+        "spinners did not both run within {EVENT_BOUND_TICKS} ticks: counts {middle:?}"
     );
     ensure!(
-        middle[0] > 0 && middle[1] > 0,
-        "spinners did not both run in the first 10 ticks: counts {middle:?}"
+        both_again,
+        "spinners stalled for {EVENT_BOUND_TICKS} ticks: {middle:?} -> {end:?}"
     );
+    let times = ok("get_cpu_times of the spinners", read)?;
     ensure!(
-        end[0] > middle[0] && end[1] > middle[1],
-        "spinners stalled in the next 10 ticks: {middle:?} -> {end:?}"
+        both_charged,
+        "spinners were not both charged two ticks within {EVENT_BOUND_TICKS} ticks: {times:?}"
     );
-    ensure!(elapsed >= 20, "only {elapsed} ticks passed");
-    ok("get_cpu_times of the spinners", read)?;
     for (index, times) in times.iter().enumerate() {
         let ticks = times.user_ticks + times.system_ticks;
-        ensure!(
-            ticks >= 2 && times.user_cycles > 0,
-            "spinner {index} was charged only {times:?}"
-        );
         ensure!(
             ticks <= elapsed + 1,
             "spinner {index} was charged {ticks} ticks of {elapsed}"
@@ -91,8 +127,10 @@ const HOLD_TICKS: u64 = 3;
 
 /// 0 while running, 1 when every round matched, 2 + round at the first mismatch.
 static FPU_RESULTS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
-/// Holds during which the wall clock ran well past the hold's own length: another thread ran in between.
+/// Holds during which another thread finished a hold: the holder was preempted.
 static FPU_PREEMPTED: AtomicU64 = AtomicU64::new(0);
+/// Holds finished by any thread: the workers' progress, and what shows a preemption.
+static FPU_HOLDS_DONE: AtomicU64 = AtomicU64::new(0);
 /// Spin iterations that take about one timer tick.
 static ITERATIONS_PER_TICK: AtomicU64 = AtomicU64::new(0);
 
@@ -112,10 +150,10 @@ fn simd_rounds(thread: u64) -> u64 {
     let iterations = ITERATIONS_PER_TICK.load(Ordering::Relaxed) * HOLD_TICKS;
     for round in 0..FPU_ROUNDS {
         let pattern = simd_pattern(thread, round);
-        let start = substrate::ticks().unwrap_or(0);
+        let before = FPU_HOLDS_DONE.load(Ordering::Acquire);
         let held = arch::hold_simd(&pattern, iterations);
-        let elapsed = substrate::ticks().unwrap_or(0).saturating_sub(start);
-        if elapsed > HOLD_TICKS * 3 / 2 {
+        // Only another thread can finish a hold while this one holds its registers.
+        if FPU_HOLDS_DONE.fetch_add(1, Ordering::AcqRel) != before {
             FPU_PREEMPTED.fetch_add(1, Ordering::Relaxed);
         }
         if held != pattern {
@@ -151,9 +189,14 @@ fn calibrate() -> Result<u64, Failure> {
 
 /// Three threads (the suite and two workers) hold distinct patterns in every vector
 /// register across many preemptions; every pattern comes back intact.
+///
+/// The holds last about [`HOLD_TICKS`] by a calibrated spin, but nothing depends on how
+/// long they really take: the suite waits for the workers as long as they keep finishing
+/// holds, and a preemption is another thread finishing a hold during one's own.
 pub fn fpu_state_survives_preemption(ctx: &mut Ctx) -> Outcome {
     ITERATIONS_PER_TICK.store(calibrate()?, Ordering::Relaxed);
     FPU_PREEMPTED.store(0, Ordering::Relaxed);
+    FPU_HOLDS_DONE.store(0, Ordering::Relaxed);
     for result in &FPU_RESULTS {
         result.store(0, Ordering::Relaxed);
     }
@@ -165,7 +208,18 @@ pub fn fpu_state_survives_preemption(ctx: &mut Ctx) -> Outcome {
             .iter()
             .all(|result| result.load(Ordering::Acquire) != 0)
     };
-    let finished = ctx.wait_until(FPU_ROUNDS * HOLD_TICKS * 10, done);
+    // Wait while the workers make progress; give up only after a long stretch without a
+    // finished hold (a worker that never ends).
+    let mut finished = done();
+    while !finished {
+        let holds = FPU_HOLDS_DONE.load(Ordering::Acquire);
+        finished = ctx.wait_until(EVENT_BOUND_TICKS, || {
+            done() || FPU_HOLDS_DONE.load(Ordering::Acquire) != holds
+        }) && done();
+        if FPU_HOLDS_DONE.load(Ordering::Acquire) == holds {
+            break;
+        }
+    }
     let results = [
         own,
         FPU_RESULTS[0].load(Ordering::Acquire),
@@ -187,11 +241,11 @@ pub fn fpu_state_survives_preemption(ctx: &mut Ctx) -> Outcome {
     let preempted = FPU_PREEMPTED.load(Ordering::Relaxed);
     let holds = FPU_ROUNDS * 3;
     println!(
-        "abitest: fpu: {preempted} of {holds} register holds ran across another thread's time slice"
+        "abitest: fpu: another thread finished a hold during {preempted} of {holds} register holds"
     );
     ensure!(
         preempted > 0,
-        "no hold was ever preempted, so nothing was tested"
+        "no thread finished a hold during another's, so nothing was tested"
     );
     Ok(())
 }

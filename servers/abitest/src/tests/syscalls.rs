@@ -3,7 +3,7 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use trona::substrate;
-use trona::uapi::{Error, UserAddr};
+use trona::uapi::{DEBUG_WRITE_MAX, Error, UserAddr};
 
 use crate::ctx::{Ctx, spin_ticks};
 use crate::harness::{Outcome, ensure, err, ok};
@@ -41,6 +41,21 @@ pub fn debug_write(ctx: &mut Ctx) -> Outcome {
     );
     let written = ok("debug_write of nothing", substrate::debug_write(address, 0))?;
     ensure!(written == 0, "debug_write of nothing wrote {written} bytes");
+
+    // One trap writes at most DEBUG_WRITE_MAX bytes, however long the request.
+    static LONG: [u8; 2 * DEBUG_WRITE_MAX as usize] = [b'-'; 2 * DEBUG_WRITE_MAX as usize];
+    let long = UserAddr(LONG.as_ptr() as usize as u64);
+    for (what, len) in [
+        ("a request of twice the bound", LONG.len() as u64),
+        ("a request of 1 TiB, mostly unmapped", 1 << 40),
+    ] {
+        let written = ok(what, substrate::debug_write(long, len))?;
+        ensure!(
+            written == DEBUG_WRITE_MAX,
+            "{what}: wrote {written} bytes, expected DEBUG_WRITE_MAX ({DEBUG_WRITE_MAX})"
+        );
+    }
+    trona::println!();
 
     let bad = Error::InvalidUserPointer;
     err(

@@ -1,0 +1,136 @@
+//! The compatibility check of `cargo xtask test --compat`: the in-QEMU suite as of the latest ABI release tag, booted on the current kernel.
+
+use crate::abi_diff::{latest_release_tag, model_at_revision};
+use crate::build::{Built, build_image_and_kernel, loadable_program};
+use crate::cargo::{Profile, build_binaries_in, target_dir};
+use crate::coverage::entries_of;
+use crate::targets::{Arch, Program};
+use anyhow::{Context, Result, anyhow, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A release's suite, ready to build.
+pub struct ReleaseSuite {
+    /// The release tag, e.g. `abi-v1.1`.
+    pub tag: String,
+    /// Where the tag's tree is unpacked.
+    source: PathBuf,
+    /// The `COVERS` entries the release's suite must print: its own schema's entries.
+    pub coverage: Vec<String>,
+}
+
+/// Whether the check applies to this tree.
+pub enum Prepared {
+    Ready(ReleaseSuite),
+    /// The check does not apply; the sentence says why.
+    Skipped(String),
+}
+
+/// Finds the latest release tag and unpacks its tree, unless the check does not apply:
+/// no tag is reachable, or the ABI's major version changed since (a new major version
+/// owes older programs nothing).
+pub fn prepare(root: &Path) -> Result<Prepared> {
+    let Some(tag) = latest_release_tag(root)? else {
+        return Ok(Prepared::Skipped(
+            "no `abi-v*` tag is reachable from HEAD (in a shallow or tagless clone, \
+             `git fetch --tags` first)"
+                .to_string(),
+        ));
+    };
+    let release = model_at_revision(root, &tag)?;
+    let current = abigen::load(root.join("schema.toml"))
+        .map_err(|diagnostics| anyhow!("schema.toml is not a valid schema:\n{diagnostics}"))?;
+    let (old, new) = (&release.abi, &current.abi);
+    if old.version_major != new.version_major {
+        return Ok(Prepared::Skipped(format!(
+            "the ABI major version changed since {tag} ({}.{} -> {}.{})",
+            old.version_major, old.version_minor, new.version_major, new.version_minor
+        )));
+    }
+    let source = compat_dir()?.join(&tag);
+    unpack(root, &tag, &source)?;
+    let (old_print, new_print) = (abigen::fingerprint(&release), abigen::fingerprint(&current));
+    if old_print != new_print && !accepts_later_minor_versions(&source) {
+        return Ok(Prepared::Skipped(format!(
+            "the ABI changed since {tag} (fingerprint {old_print:#018x} -> {new_print:#018x}) \
+             and that release's trona refuses any kernel but its own ABI (it predates \
+             `BootInfo::runs_abi`), so the first release that has it is the first this \
+             check can run on a newer kernel"
+        )));
+    }
+    Ok(Prepared::Ready(ReleaseSuite {
+        coverage: entries_of(&release),
+        tag,
+        source,
+    }))
+}
+
+impl ReleaseSuite {
+    /// Builds the release's abitest (with the release's trona and abi crate) in its own
+    /// target directory, and the current kernel around a boot image holding only it.
+    pub fn build(&self, arch: Arch, profile: Profile) -> Result<Built> {
+        let target = compat_dir()?.join("target");
+        let abitest = Program::Abitest.name();
+        let binaries = build_binaries_in(
+            &self.source,
+            &[abitest],
+            arch.user_target(),
+            profile,
+            &[],
+            &[("CARGO_TARGET_DIR", &target)],
+        )
+        .with_context(|| format!("building abitest as of {}", self.tag))?;
+        let path = binaries
+            .get(abitest)
+            .ok_or_else(|| anyhow!("cargo built no `{abitest}` as of {}", self.tag))?;
+        let modules = [(abitest.to_string(), loadable_program(path)?)];
+        build_image_and_kernel(arch, profile, &format!("{abitest}-{}", self.tag), &modules)
+    }
+}
+
+/// Whether the release's userland runs on a kernel of a later minor version: its boot
+/// crate has `BootInfo::runs_abi`, which trona's `boot_info` uses.
+fn accepts_later_minor_versions(source: &Path) -> bool {
+    std::fs::read_to_string(source.join("boot/src/lib.rs"))
+        .is_ok_and(|text| text.contains("pub fn runs_abi("))
+}
+
+/// `<target dir>/kernite/compat/`: the unpacked releases and their build output.
+fn compat_dir() -> Result<PathBuf> {
+    Ok(target_dir()?.join("kernite").join("compat"))
+}
+
+/// Unpacks the tree at `tag` into `dest` with `git archive`, unless an earlier run did
+/// (a tag names one tree, so a complete copy never goes stale).
+fn unpack(root: &Path, tag: &str, dest: &Path) -> Result<()> {
+    let complete = dest.join(".unpacked");
+    if complete.exists() {
+        return Ok(());
+    }
+    if dest.exists() {
+        std::fs::remove_dir_all(dest).with_context(|| format!("removing {}", dest.display()))?;
+    }
+    std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+    let archive = dest.join("tree.tar");
+    let status = Command::new("git")
+        .args(["archive", "--format=tar", "--output"])
+        .arg(&archive)
+        .arg(tag)
+        .current_dir(root)
+        .status()
+        .context("running git archive")?;
+    if !status.success() {
+        bail!("`git archive {tag}` failed");
+    }
+    let status = Command::new("tar")
+        .arg("-xf")
+        .arg(&archive)
+        .current_dir(dest)
+        .status()
+        .context("running tar")?;
+    if !status.success() {
+        bail!("unpacking {} failed", archive.display());
+    }
+    std::fs::remove_file(&archive).with_context(|| format!("removing {}", archive.display()))?;
+    std::fs::write(&complete, tag).with_context(|| format!("writing {}", complete.display()))
+}
