@@ -7,12 +7,14 @@
 //!   reports text that is not UTF-8 at the offending byte;
 //! - [`render_all`]: [`Model`] → `(path relative to the repository root, contents)`;
 //! - [`sync`]: compares or writes rendered files under a root directory;
-//! - [`fingerprint`]: the `ABI_FINGERPRINT` of a model.
+//! - [`fingerprint`]: the `ABI_FINGERPRINT` of a model;
+//! - [`handlers::check`]: a hand-written `impl Kernel` names each handler's arguments as the schema does.
 
 mod collisions;
 mod diagnostics;
 pub mod diff;
 mod fingerprint;
+pub mod handlers;
 pub mod model;
 pub mod names;
 mod raw;
