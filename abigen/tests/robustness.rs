@@ -1,4 +1,4 @@
-//! Property tests: no input, however malformed, panics the parser, the validator or the renderers.
+//! Property tests: no input, however malformed, panics the parser, the validator or the renderers; and a compile oracle: accepted random schemas build and every output agrees with the Rust crate.
 
 use std::fmt::Write as _;
 
