@@ -2,7 +2,8 @@
 //!
 //! Per schema `i` the workspace holds `abi_i` (the generated `abi` crate) and `check_i`, a
 //! `no_std` library that type-checks the kernel dispatcher, the per-CPU blocks and trona
-//! with warnings denied, plus a binary that prints every number as the Rust crate has it.
+//! with warnings denied (built for the host, and checked for aarch64 too), plus a binary
+//! that prints every number as the Rust crate has it.
 //! A C program compiled (gcc, warnings denied) against the generated header prints the
 //! same numbers as C sees them; the per-CPU equates are assembled and read back with `nm`;
 //! `docs/abi.md` is parsed. Each must list exactly the values of the Rust binary.
@@ -62,6 +63,33 @@ pub fn build_and_cross_check(cases: &[Case]) {
     assert!(
         output.status.success(),
         "the generated Rust of some schema does not build:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The aarch64 halves (trona's `svc` trap, the aarch64 per-CPU block) only compile
+    // there: check the schemas that declare aarch64 for it too.
+    let aarch64: Vec<String> = cases
+        .iter()
+        .enumerate()
+        .filter(|(_, case)| case.model.arches.iter().any(|a| a.name == "aarch64"))
+        .flat_map(|(i, _)| ["-p".to_owned(), format!("check_{i}")])
+        .collect();
+    let output = Command::new(&cargo)
+        .args(["check", "--quiet", "--offline", "--lib"])
+        .args(&aarch64)
+        .args(["--target", "aarch64-unknown-none-softfloat"])
+        .current_dir(scratch)
+        .env("CARGO_TARGET_DIR", scratch.join("target"))
+        .env("RUSTFLAGS", "-D warnings")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .output()
+        .expect("run cargo");
+    assert!(
+        output.status.success(),
+        "the generated Rust of some schema does not build for aarch64:\n{}\n{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
