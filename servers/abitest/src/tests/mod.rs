@@ -313,6 +313,11 @@ pub static TESTS: &[Test] = &[
         run: faults::unmapped_read,
     },
     Test {
+        name: "fault_kernel_timer_access",
+        covers: &[],
+        run: faults::kernel_timer_access,
+    },
+    Test {
         name: "fault_undefined_instruction",
         covers: &[inv(I::KernelDebugFaultCount)],
         run: faults::undefined_instruction,
