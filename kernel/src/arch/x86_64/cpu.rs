@@ -4,9 +4,9 @@
 //! (`x86_64::instructions::port`, `x86_64::registers::{control, model_specific,
 //! xcontrol}`) at their call sites; this module keeps only the kernel's own policy.
 
+use x86_64::PhysAddr;
 use x86_64::registers::control::{Cr2, Cr3, Cr4, Cr4Flags};
 use x86_64::structures::paging::PhysFrame;
-use x86_64::PhysAddr;
 
 /// The result registers of one CPUID leaf.
 pub use core::arch::x86_64::CpuidResult;
@@ -73,10 +73,7 @@ pub fn enable_protections() -> Protections {
         umip: leaf7.ecx & (1 << 2) != 0,
     };
     let mut cr4 = Cr4::read();
-    cr4.set(
-        Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION,
-        found.smep,
-    );
+    cr4.set(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION, found.smep);
     cr4.set(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION, found.smap);
     cr4.set(Cr4Flags::USER_MODE_INSTRUCTION_PREVENTION, found.umip);
     // SAFETY: These bits only restrict what user mode and user pages can do; the CPU

@@ -1,10 +1,10 @@
 //! Eager FPU/SIMD state: XSAVE setup at boot and `FpuArea`, saved and restored on every switch.
 
 use super::cpu::cpuid;
-use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
-use x86_64::registers::xcontrol::{XCr0, XCr0Flags};
 use core::arch::asm;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
+use x86_64::registers::xcontrol::{XCr0, XCr0Flags};
 
 /// Bytes reserved for one thread's XSAVE area (x87, SSE and AVX need 832).
 pub const FPU_AREA_SIZE: usize = 1024;
@@ -12,7 +12,6 @@ pub const FPU_AREA_SIZE: usize = 1024;
 /// XCR0 components the kernel enables when the CPU has them: x87, SSE, AVX.
 const XCR0_REQUIRED: XCr0Flags = XCr0Flags::X87.union(XCr0Flags::SSE);
 const XCR0_WANTED: XCr0Flags = XCR0_REQUIRED.union(XCr0Flags::AVX);
-
 
 const FCW_DEFAULT: u16 = 0x037f;
 const MXCSR_DEFAULT: u32 = 0x1f80;
@@ -46,9 +45,7 @@ pub fn init() {
             cr0.insert(Cr0Flags::MONITOR_COPROCESSOR | Cr0Flags::NUMERIC_ERROR);
         });
         Cr4::update(|cr4| {
-            cr4.insert(
-                Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE | Cr4Flags::OSXSAVE,
-            )
+            cr4.insert(Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE | Cr4Flags::OSXSAVE)
         });
         XCr0::write(xcr0);
     }

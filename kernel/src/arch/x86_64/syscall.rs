@@ -1,13 +1,13 @@
 //! `syscall` MSR setup and the assembly entry paths (`trap.S`, `syscall.S`) with their constants.
 
-use x86_64::VirtAddr;
-use x86_64::registers::model_specific::{Efer, EferFlags, LStar, SFMask, Star};
-use x86_64::registers::rflags::RFlags;
 use super::frame::{self, SYSCALL_VECTOR, UserFrame};
 use super::gdt::{KERNEL_CS, SYSRET_SELECTOR_BASE, USER_CS, USER_DS};
 use super::trap;
 use crate::arch::KERNEL_STACK_SIZE;
 use crate::arch::hooks;
+use x86_64::VirtAddr;
+use x86_64::registers::model_specific::{Efer, EferFlags, LStar, SFMask, Star};
+use x86_64::registers::rflags::RFlags;
 
 core::arch::global_asm!(
     include_str!("generated/percpu.S"),
