@@ -4,11 +4,17 @@
 // The per-CPU user_rsp_scratch slot holds the user rsp only between `swapgs` and the push
 // onto the kernel stack: after a thread switch another thread's syscall overwrites it.
 // Every %gs access goes through a PERCPU_* equate from generated/percpu.S.
+//
+// The unwind information marks the return address undefined: this is the outermost
+// kernel frame, so debuggers' backtraces end here instead of reading user registers
+// as frames.
 
 .section .text, "ax"
 .p2align 4
 .global syscall_entry
 syscall_entry:
+    .cfi_startproc
+    .cfi_undefined rip
     swapgs
     movq %rsp, %gs:PERCPU_USER_RSP_SCRATCH
     movq %gs:PERCPU_KERNEL_RSP, %rsp
@@ -43,3 +49,4 @@ syscall_entry:
     addq $16, %rsp
     swapgs
     iretq
+    .cfi_endproc
