@@ -1,4 +1,4 @@
-//! `cargo xtask ci`: exactly what CI runs — formatting, clippy on every crate for its targets, then every test and a short fuzz per architecture.
+//! `cargo xtask ci`: exactly what CI runs — formatting, clippy on every crate for its targets, then every test, a short fuzz and the gdb batch check per architecture.
 
 use crate::abi_diff::{BaseKind, NO_BASE, compare, default_base};
 use crate::build::{ARCH_SELFTEST_FEATURE, BuildRequest, ImageMode, arch_selftest_image, build};
@@ -54,6 +54,10 @@ pub fn run(_args: Args) -> Result<()> {
         step(
             format!("cargo xtask fuzz ({arch}, short)"),
             crate::fuzz::short_run(arch),
+        );
+        step(
+            format!("cargo xtask gdb --check ({arch})"),
+            crate::gdb::batch_check(arch),
         );
     }
 

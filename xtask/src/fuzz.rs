@@ -548,7 +548,9 @@ mod tests {
         let model = model();
         let called = format!("2 of {} called", entry_names(&model).len());
         let returned = format!("3 of {} returned", model.errors.len());
-        let cases: [(&str, Option<MachineExit>, Option<&str>, &[&str]); 4] = [
+        // (serial lines, how QEMU ended, the failure expected, fragments of the summary)
+        type Case<'a> = (&'a str, Option<MachineExit>, Option<&'a str>, &'a [&'a str]);
+        let cases: [Case<'_>; 4] = [
             (
                 clean,
                 Some(MachineExit::Shutdown(0)),

@@ -176,7 +176,7 @@ impl Session {
             std::thread::sleep(Duration::from_millis(50));
         };
         let serial = std::fs::read_to_string(&self.serial).unwrap_or_default();
-        let requested = serial.lines().filter_map(shutdown_request).last();
+        let requested = serial.lines().rev().find_map(shutdown_request);
         let Some(status) = status else {
             let _ = self.child.kill();
             self.child.wait()?;
