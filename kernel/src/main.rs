@@ -60,6 +60,7 @@ extern "C" fn kmain(boot_arg: usize) -> ! {
     #[cfg(not(feature = "arch-selftest"))]
     {
         object::frames::init(regions, kernel);
+        object::frames::map_ram_in_pages(regions);
         // Builds the root task and enters the scheduler; interrupts (and so the timer)
         // start with the first return to user mode.
         rootserver::start(&BOOT_IMAGE.0)

@@ -11,7 +11,8 @@
 //! * an empty entry has no owner; an installed table is reachable exactly once and holds
 //!   one hold; a detached table maps nothing;
 //! * a VSpace's holds are its mappings plus the threads that run in it, so no mapping
-//!   record exists without its entry.
+//!   record exists without its entry;
+//! * every live TCB's kernel-stack guard page is unmapped from the kernel's direct map.
 
 use core::fmt;
 
@@ -54,6 +55,8 @@ pub enum MappingError {
     DetachedNotEmpty { table: u64 },
     /// Installed tables found by walking differ from tables that count an installation.
     InstalledCount { reached: u64, installed: u64 },
+    /// A live TCB's kernel-stack guard page is mapped in the direct map.
+    GuardMapped { thread: u64 },
     /// A VSpace's holds differ from its mappings plus the threads in it.
     VSpaceHolds {
         root: u64,
@@ -110,6 +113,10 @@ impl fmt::Display for MappingError {
                 f,
                 "{reached} installed tables reachable from VSpaces, but {installed} count an installation"
             ),
+            MappingError::GuardMapped { thread } => write!(
+                f,
+                "the kernel-stack guard page of TCB {thread:#x} is mapped in the direct map"
+            ),
             MappingError::VSpaceHolds {
                 root,
                 holders,
@@ -156,6 +163,11 @@ fn check() -> Result<u64, MappingError> {
         }
         entries += walk.entries;
         reached_tables += walk.tables;
+    }
+    for thread in objects(ObjectType::Tcb, TCB_SIZE_BITS) {
+        if crate::arch::direct_page_is_mapped(thread + tcb::GUARD_OFFSET as u64) {
+            return Err(MappingError::GuardMapped { thread });
+        }
     }
     let mut installed = 0;
     for table in objects(ObjectType::PageTable, PAGE_TABLE_SIZE_BITS) {

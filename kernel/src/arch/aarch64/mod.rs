@@ -74,6 +74,7 @@ pub use context::{KernelContext, set_current_thread, switch_context};
 pub use fpu::FpuArea;
 pub use frame::{UserFrame, exception_name};
 pub(super) use generated::percpu::PerCpuData;
+pub(super) use percpu::current as current_thread;
 pub(super) use serial::put as console_put;
 
 /// Virtual address of physical address 0 in the direct map (TTBR1 root entry 0).

@@ -66,6 +66,7 @@ pub use context::{KernelContext, set_current_thread, switch_context};
 pub use fpu::FpuArea;
 pub use frame::{UserFrame, exception_name};
 pub(super) use generated::percpu::PerCpuData;
+pub(super) use percpu::current as current_thread;
 pub(super) use serial::put as console_put;
 
 /// Virtual address the kernel image is linked at, minus its physical load address.
