@@ -71,6 +71,8 @@ use crate::cell::CpuLocal;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 pub use context::{KernelContext, set_current_thread, switch_context};
+#[cfg(feature = "kstack-guard-test")]
+pub use context::run_on_stack;
 pub use fpu::FpuArea;
 pub use frame::{UserFrame, exception_name};
 pub(super) use generated::percpu::PerCpuData;
