@@ -83,7 +83,8 @@ fn check_guard_unmapped(thread: u64) {
         "kstack guard test: the guard page {guard:#x} of TCB {thread:#x} is mapped"
     );
     assert!(
-        arch::direct_page_is_mapped(guard - PAGE_SIZE) && arch::direct_page_is_mapped(guard + PAGE_SIZE),
+        arch::direct_page_is_mapped(guard - PAGE_SIZE)
+            && arch::direct_page_is_mapped(guard + PAGE_SIZE),
         "kstack guard test: a page next to the guard page {guard:#x} is unmapped too"
     );
     println!("kstack guard: TCB {thread:#x} has its guard page {guard:#x} unmapped");

@@ -249,9 +249,9 @@ impl SerialReport {
     pub fn judge_kstack_guard(&self, exit: Option<MachineExit>) -> Verdict {
         let mut verdict = Verdict::default();
         match (&self.kstack_guard_armed, self.kstack_overflows.first()) {
-            (None, _) => verdict
-                .problems
-                .push(format!("the kernel never printed `{KSTACK_GUARD_ARMED}<address>`")),
+            (None, _) => verdict.problems.push(format!(
+                "the kernel never printed `{KSTACK_GUARD_ARMED}<address>`"
+            )),
             (Some(_), None) => verdict.problems.push(format!(
                 "the kernel never panicked with `{KSTACK_OVERFLOW_PANIC}<address>`"
             )),

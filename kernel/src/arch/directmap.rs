@@ -50,7 +50,11 @@ pub fn map_ram_in_pages(regions: &[MemoryRegion], alloc_table: &mut dyn FnMut() 
         mmu::entry_present(entry),
         "the kernel root has no direct-map entry"
     );
-    remap.split_live(phys_to_virt(mmu::entry_paddr(entry)) as *mut u64, LEVELS - 2, 0);
+    remap.split_live(
+        phys_to_virt(mmu::entry_paddr(entry)) as *mut u64,
+        LEVELS - 2,
+        0,
+    );
     mmu::flush_kernel();
     remap.tables
 }

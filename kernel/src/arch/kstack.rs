@@ -44,7 +44,8 @@ pub fn current_stack_overflow(addresses: &[u64]) -> Option<StackOverflow> {
         return None;
     }
     let guard = top.checked_sub((KERNEL_STACK_SIZE + KERNEL_STACK_GUARD_SIZE) as u64)?;
-    let in_guard = |address: &u64| (guard..guard + KERNEL_STACK_GUARD_SIZE as u64).contains(address);
+    let in_guard =
+        |address: &u64| (guard..guard + KERNEL_STACK_GUARD_SIZE as u64).contains(address);
     addresses
         .iter()
         .any(in_guard)

@@ -19,13 +19,12 @@ mod paging;
 mod percpu;
 pub use self::console::console_write;
 pub use self::directmap::{
-    is_unmapped_direct_page, map_ram_in_pages, direct_page_is_mapped, phys_to_virt,
-    virt_to_phys,
+    direct_page_is_mapped, is_unmapped_direct_page, map_ram_in_pages, phys_to_virt, virt_to_phys,
 };
 pub use self::hooks::EntryFrame;
 pub use self::kstack::{
-    KERNEL_STACK_GUARD_SIZE, KERNEL_STACK_SIZE, current_stack_overflow,
-    guard_kernel_stack, prepare_user_thread, stack_overflow_panic, unguard_kernel_stack,
+    KERNEL_STACK_GUARD_SIZE, KERNEL_STACK_SIZE, current_stack_overflow, guard_kernel_stack,
+    prepare_user_thread, stack_overflow_panic, unguard_kernel_stack,
 };
 use self::memmap::MemoryMap;
 

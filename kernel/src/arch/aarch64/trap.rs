@@ -46,7 +46,8 @@ unsafe extern "C" {
 const EMERGENCY_STACK_SIZE: usize = 16 * 1024;
 
 // The overflow path adds the size as a shifted 12-bit immediate.
-const _: () = assert!(EMERGENCY_STACK_SIZE.is_multiple_of(1 << 12) && EMERGENCY_STACK_SIZE >> 12 < 4096);
+const _: () =
+    assert!(EMERGENCY_STACK_SIZE.is_multiple_of(1 << 12) && EMERGENCY_STACK_SIZE >> 12 < 4096);
 const _: () = assert!(KERNEL_STACK_GUARD_SIZE.is_multiple_of(1 << 12));
 const _: () = assert!((KERNEL_STACK_SIZE + KERNEL_STACK_GUARD_SIZE).is_multiple_of(1 << 12));
 

@@ -62,9 +62,9 @@ use crate::arch::{MemoryMap, MemoryRegion, phys_to_virt, virt_to_phys};
 use crate::cell::CpuLocal;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-pub use context::{KernelContext, set_current_thread, switch_context};
 #[cfg(feature = "kstack-guard-test")]
 pub use context::run_on_stack;
+pub use context::{KernelContext, set_current_thread, switch_context};
 pub use fpu::FpuArea;
 pub use frame::{UserFrame, exception_name};
 pub(super) use generated::percpu::PerCpuData;
