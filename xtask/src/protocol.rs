@@ -1,4 +1,4 @@
-//! The in-QEMU test protocol (docs/CONTRACTS.md): parsing `TEST`, `COVERS`, `RESULT`, `BENCH`, `INIT OK`, `arch selftest: OK` and `ABI DRIFT:` lines and judging a boot.
+//! The in-QEMU test protocol (docs/CONTRACTS.md): parsing `TEST`, `COVERS`, `RESULT`, `BENCH`, `INIT OK`, `arch selftest: OK`, the kernel stack guard test's and `ABI DRIFT:` lines and judging a boot.
 
 use crate::targets::MachineExit;
 use std::collections::BTreeSet;
@@ -523,6 +523,60 @@ mod tests {
             ["the kernel never printed `arch selftest: OK`"]
         );
         assert!(!SerialReport::parse(["INIT OK"]).arch_selftest_ok);
+    }
+
+    #[test]
+    fn kstack_guard_verdicts() {
+        const ARMED: &str = "kstack guard: overflowing the kernel stack of TCB 0x378000";
+        const PANIC_LINE: &str = "kernel stack overflow in thread TCB 0x378000: its kernel stack \
+                                  ran into the guard page at 0xffff80000037b000 (pc 0x1)";
+        const PANICKED: Option<MachineExit> = Some(MachineExit::Shutdown(1));
+        let cases: [(&[&str], Option<MachineExit>, &[&str]); 6] = [
+            (
+                &[
+                    ARMED,
+                    "KERNEL PANIC: panicked at kernel/src/arch/kstack.rs:56:5:",
+                    PANIC_LINE,
+                ],
+                PANICKED,
+                &[],
+            ),
+            // The expected panic is the only way to pass: a clean shutdown is a failure.
+            (
+                &[ARMED, PANIC_LINE, "shutdown requested with code 0"],
+                CLEAN,
+                &["expected shutdown code 1"],
+            ),
+            (
+                &[ARMED, "KERNEL PANIC: some other invariant"],
+                PANICKED,
+                &["never panicked with `kernel stack overflow"],
+            ),
+            (
+                &[PANIC_LINE],
+                PANICKED,
+                &["never printed `kstack guard: overflowing"],
+            ),
+            (
+                &[ARMED, "kernel stack overflow in thread TCB 0x370000: ..."],
+                PANICKED,
+                &["names TCB 0x370000, but the test overflowed TCB 0x378000"],
+            ),
+            (&[ARMED], None, &["never panicked", "timed out"]),
+        ];
+        for (serial, exit, problems) in cases {
+            let verdict = SerialReport::parse(serial.iter().copied()).judge_kstack_guard(exit);
+            let expected = if problems.is_empty() { (1, 0) } else { (0, 1) };
+            assert_eq!(
+                (verdict.passed, verdict.failed),
+                expected,
+                "{serial:?}\n{verdict:?}"
+            );
+            assert_eq!(verdict.problems.len(), problems.len(), "{verdict:?}");
+            for (problem, fragment) in verdict.problems.iter().zip(problems) {
+                assert!(problem.contains(fragment), "`{problem}` lacks `{fragment}`");
+            }
+        }
     }
 
     #[test]
