@@ -9,7 +9,7 @@ pub const ABI_VERSION_MAJOR: u16 = 2;
 /// The ABI's minor version; compatible additions bump it.
 pub const ABI_VERSION_MINOR: u16 = 0;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0x1d327de208f1db2b;
+pub const ABI_FINGERPRINT: u64 = 0x1c3db2fc96cae968;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.
@@ -172,8 +172,10 @@ pub mod label {
     pub const TCB_SET_AFFINITY: u64 = 0x44;
     /// Store the thread's portable register subset into user memory.
     pub const TCB_READ_REGISTERS: u64 = 0x45;
-    /// Set the thread's scheduling priority.
+    /// Set the thread's scheduling priority, bounded by the authority thread's maximum controlled priority (MCP).
     pub const TCB_SET_PRIORITY: u64 = 0x47;
+    /// Set the thread's maximum controlled priority: the highest priority or MCP it may give any thread as an authority. A new thread's MCP is 0; the root thread's is NUM_PRIORITIES - 1.
+    pub const TCB_SET_MCP: u64 = 0x48;
     /// Bind a notification to the thread.
     pub const TCB_BIND_NOTIFICATION: u64 = 0x49;
     /// Remove the thread's bound notification.
@@ -317,8 +319,10 @@ pub enum Invocation {
     TcbSetAffinity,
     /// Store the thread's portable register subset into user memory.
     TcbReadRegisters,
-    /// Set the thread's scheduling priority.
+    /// Set the thread's scheduling priority, bounded by the authority thread's maximum controlled priority (MCP).
     TcbSetPriority,
+    /// Set the thread's maximum controlled priority: the highest priority or MCP it may give any thread as an authority. A new thread's MCP is 0; the root thread's is NUM_PRIORITIES - 1.
+    TcbSetMcp,
     /// Bind a notification to the thread.
     TcbBindNotification,
     /// Remove the thread's bound notification.
@@ -374,6 +378,7 @@ impl Invocation {
         Invocation::TcbSetAffinity,
         Invocation::TcbReadRegisters,
         Invocation::TcbSetPriority,
+        Invocation::TcbSetMcp,
         Invocation::TcbBindNotification,
         Invocation::TcbUnbindNotification,
         Invocation::TcbGetCpuTimes,
@@ -422,6 +427,7 @@ impl Invocation {
             (ObjectType::Tcb, label::TCB_SET_PRIORITY) => {
                 Some(Invocation::TcbSetPriority)
             }
+            (ObjectType::Tcb, label::TCB_SET_MCP) => Some(Invocation::TcbSetMcp),
             (ObjectType::Tcb, label::TCB_BIND_NOTIFICATION) => {
                 Some(Invocation::TcbBindNotification)
             }
@@ -490,6 +496,7 @@ impl Invocation {
             Invocation::TcbSetAffinity => label::TCB_SET_AFFINITY,
             Invocation::TcbReadRegisters => label::TCB_READ_REGISTERS,
             Invocation::TcbSetPriority => label::TCB_SET_PRIORITY,
+            Invocation::TcbSetMcp => label::TCB_SET_MCP,
             Invocation::TcbBindNotification => label::TCB_BIND_NOTIFICATION,
             Invocation::TcbUnbindNotification => label::TCB_UNBIND_NOTIFICATION,
             Invocation::TcbGetCpuTimes => label::TCB_GET_CPU_TIMES,
@@ -525,6 +532,7 @@ impl Invocation {
             Invocation::TcbSetAffinity => ObjectType::Tcb,
             Invocation::TcbReadRegisters => ObjectType::Tcb,
             Invocation::TcbSetPriority => ObjectType::Tcb,
+            Invocation::TcbSetMcp => ObjectType::Tcb,
             Invocation::TcbBindNotification => ObjectType::Tcb,
             Invocation::TcbUnbindNotification => ObjectType::Tcb,
             Invocation::TcbGetCpuTimes => ObjectType::Tcb,
@@ -560,6 +568,7 @@ impl Invocation {
             Invocation::TcbSetAffinity => "Tcb.set_affinity",
             Invocation::TcbReadRegisters => "Tcb.read_registers",
             Invocation::TcbSetPriority => "Tcb.set_priority",
+            Invocation::TcbSetMcp => "Tcb.set_mcp",
             Invocation::TcbBindNotification => "Tcb.bind_notification",
             Invocation::TcbUnbindNotification => "Tcb.unbind_notification",
             Invocation::TcbGetCpuTimes => "Tcb.get_cpu_times",
@@ -595,6 +604,7 @@ impl Invocation {
             Invocation::TcbSetAffinity => Rights(Rights::WRITE.0),
             Invocation::TcbReadRegisters => Rights(Rights::READ.0),
             Invocation::TcbSetPriority => Rights(Rights::WRITE.0),
+            Invocation::TcbSetMcp => Rights(Rights::WRITE.0),
             Invocation::TcbBindNotification => Rights(Rights::WRITE.0),
             Invocation::TcbUnbindNotification => Rights(Rights::WRITE.0),
             Invocation::TcbGetCpuTimes => Rights(Rights::READ.0),
@@ -695,9 +705,21 @@ impl Invocation {
             Invocation::TcbSetPriority => {
                 &[
                     Error::InvalidCapability,
+                    Error::WrongObjectType,
                     Error::InsufficientRights,
                     Error::InvalidLabel,
                     Error::InvalidArgument,
+                    Error::AboveMcp,
+                ]
+            }
+            Invocation::TcbSetMcp => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                    Error::AboveMcp,
                 ]
             }
             Invocation::TcbBindNotification => {
@@ -919,7 +941,8 @@ impl Invocation {
             Invocation::TcbWriteRegisters => &[Error::InvalidUserPointer],
             Invocation::TcbSetAffinity => &[Error::InvalidArgument],
             Invocation::TcbReadRegisters => &[Error::InvalidUserPointer],
-            Invocation::TcbSetPriority => &[Error::InvalidArgument],
+            Invocation::TcbSetPriority => &[Error::InvalidArgument, Error::AboveMcp],
+            Invocation::TcbSetMcp => &[Error::InvalidArgument, Error::AboveMcp],
             Invocation::TcbBindNotification => &[Error::IllegalOperation],
             Invocation::TcbUnbindNotification => &[Error::IllegalOperation],
             Invocation::TcbGetCpuTimes => &[Error::InvalidUserPointer],
@@ -1028,6 +1051,8 @@ pub enum Error {
     Busy = 15,
     /// A non-blocking operation found nothing to do.
     WouldBlock = 16,
+    /// The priority or maximum controlled priority asked for is above the authority thread's maximum controlled priority.
+    AboveMcp = 17,
     /// The kernel returned a code this build of the userland does not know (ABI mismatch).
     UnknownError = 63,
 }
@@ -1050,6 +1075,7 @@ impl Error {
         Error::IllegalOperation,
         Error::Busy,
         Error::WouldBlock,
+        Error::AboveMcp,
         Error::UnknownError,
     ];
     /// The status-register value.
@@ -1075,6 +1101,7 @@ impl Error {
             Error::IllegalOperation => "IllegalOperation",
             Error::Busy => "Busy",
             Error::WouldBlock => "WouldBlock",
+            Error::AboveMcp => "AboveMcp",
             Error::UnknownError => "UnknownError",
         }
     }
@@ -1104,6 +1131,7 @@ impl TryFrom<u64> for Error {
             14 => Ok(Error::IllegalOperation),
             15 => Ok(Error::Busy),
             16 => Ok(Error::WouldBlock),
+            17 => Ok(Error::AboveMcp),
             63 => Ok(Error::UnknownError),
             _ => Err(()),
         }

@@ -65,6 +65,12 @@ pub struct BootInfo {
     pub module_count: u64,
     /// The boot modules, mapped read-only in the root task.
     pub modules: [BootModule; MAX_MODULES],
+    /// `abi::ABI_VERSION_MAJOR` of the kernel that wrote this page. Last, so that the
+    /// offsets of every earlier field stay those older programs read; 0 from kernels
+    /// that predate it.
+    pub abi_version_major: u64,
+    /// `abi::ABI_VERSION_MINOR` of that kernel (0 from kernels that predate it).
+    pub abi_version_minor: u64,
 }
 
 /// One untyped capability handed to the root task.
@@ -125,7 +131,8 @@ const _: () = assert!(core::mem::size_of::<MemoryRegion>() == 24);
 const _: () = assert!(core::mem::size_of::<BootModule>() == NAME_LEN + 16);
 
 impl BootInfo {
-    /// An empty page carrying [`MAGIC`] and the given ABI fingerprint; the kernel fills it in.
+    /// An empty page carrying [`MAGIC`], the given ABI fingerprint and this build's ABI
+    /// version; the kernel fills it in.
     pub const fn new(abi_fingerprint: u64) -> BootInfo {
         BootInfo {
             magic: MAGIC,
@@ -149,7 +156,17 @@ impl BootInfo {
                 vaddr: 0,
                 len: 0,
             }; MAX_MODULES],
+            abi_version_major: abi::ABI_VERSION_MAJOR as u64,
+            abi_version_minor: abi::ABI_VERSION_MINOR as u64,
         }
+    }
+
+    /// Whether a program built for the ABI with `fingerprint` and version `major.minor`
+    /// may run on the kernel that wrote this page: the very same ABI, or a later minor
+    /// version of the same major one (minor versions only add; docs/abi-review.md).
+    pub fn runs_abi(&self, fingerprint: u64, major: u64, minor: u64) -> bool {
+        self.abi_fingerprint == fingerprint
+            || (self.abi_version_major == major && self.abi_version_minor > minor)
     }
 
     /// Whether the page carries [`MAGIC`] and every count fits its array.
@@ -289,6 +306,31 @@ mod tests {
         assert!(info.untyped().is_empty());
         assert!(info.memory().is_empty());
         assert!(info.modules().is_empty());
+    }
+
+    #[test]
+    fn programs_run_on_the_same_abi_or_a_later_minor_version() {
+        let mut kernel = BootInfo::new(0xabc);
+        kernel.abi_version_major = 2;
+        kernel.abi_version_minor = 3;
+        let cases = [
+            // (program fingerprint, major, minor, runs)
+            (0xabc, 2, 3, true),
+            (0xabc, 9, 9, true),
+            (0xdef, 2, 2, true),
+            (0xdef, 2, 0, true),
+            (0xdef, 2, 3, false),
+            (0xdef, 2, 4, false),
+            (0xdef, 1, 2, false),
+            (0xdef, 3, 0, false),
+        ];
+        for (fingerprint, major, minor, runs) in cases {
+            assert_eq!(
+                kernel.runs_abi(fingerprint, major, minor),
+                runs,
+                "{fingerprint:#x} {major}.{minor}"
+            );
+        }
     }
 
     #[test]

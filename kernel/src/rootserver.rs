@@ -132,7 +132,10 @@ pub fn start(boot_image: &'static [u8]) -> ! {
         ..UserRegisters::default()
     };
     tcb::write_registers(thread.object.paddr, &registers);
-    tcb::with_tcb(thread.object.paddr, |tcb| tcb.priority = ROOT_PRIORITY);
+    tcb::with_tcb(thread.object.paddr, |tcb| {
+        tcb.priority = ROOT_PRIORITY;
+        tcb.mcp = NUM_PRIORITIES - 1;
+    });
     match frames::with_table(|table| table.check()) {
         Ok(count) => crate::println!("{}; checker verified {count} frames", frames::describe()),
         Err(error) => panic!("three-state invariant broken after boot: {error:?}"),

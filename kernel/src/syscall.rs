@@ -54,6 +54,19 @@ pub fn handle_syscall(frame: EntryFrame) {
     sched::account_user_exit();
 }
 
+/// Whether the thread of `authority` may give a thread `priority` as its priority or MCP:
+/// `InvalidArgument` outside the priority range, `AboveMcp` above the authority's MCP.
+fn check_mcp(priority: u8, authority: &Resolved) -> Result<(), Error> {
+    if priority >= NUM_PRIORITIES {
+        return Err(Error::InvalidArgument);
+    }
+    let mcp = tcb::with_tcb(authority.cap.object.paddr, |tcb| tcb.mcp);
+    if priority > mcp {
+        return Err(Error::AboveMcp);
+    }
+    Ok(())
+}
+
 /// A capability resolved in the current thread's CSpace, with where it lives.
 #[derive(Clone, Copy, Debug)]
 pub struct Resolved {
@@ -239,11 +252,20 @@ impl Kernel for KernelImpl {
         usermem::write(regs, &value)
     }
 
-    fn tcb_set_priority(&mut self, target: Resolved, priority: u8) -> Result<(), Error> {
-        if priority >= NUM_PRIORITIES {
-            return Err(Error::InvalidArgument);
-        }
+    fn tcb_set_priority(
+        &mut self,
+        target: Resolved,
+        priority: u8,
+        authority: Resolved,
+    ) -> Result<(), Error> {
+        check_mcp(priority, &authority)?;
         sched::set_priority(target.cap.object.paddr, priority);
+        Ok(())
+    }
+
+    fn tcb_set_mcp(&mut self, target: Resolved, mcp: u8, authority: Resolved) -> Result<(), Error> {
+        check_mcp(mcp, &authority)?;
+        tcb::with_tcb(target.cap.object.paddr, |tcb| tcb.mcp = mcp);
         Ok(())
     }
 

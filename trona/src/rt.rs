@@ -49,14 +49,16 @@ pub enum BootInfoError {
     NotRootTask,
     /// The page does not start with `boot::MAGIC` or has a count larger than its array.
     Corrupt,
-    /// The kernel was built from a different `schema.toml` (its fingerprint is attached).
+    /// The kernel was built from a different `schema.toml` that is neither this build's
+    /// ABI nor a later minor version of its major one (its fingerprint is attached).
     AbiMismatch { kernel_fingerprint: u64 },
 }
 
 /// The boot-information page the kernel mapped for the root task.
 ///
 /// Pass the argument `main` received. The page is checked for `boot::MAGIC`, counts that
-/// fit their arrays, and the ABI fingerprint of this build.
+/// fit their arrays, and a kernel ABI this build runs on: the same fingerprint, or a later
+/// minor version of the same major version (`BootInfo::runs_abi`).
 ///
 /// # Safety
 ///
@@ -74,7 +76,11 @@ pub unsafe fn boot_info(arg: u64) -> Result<&'static BootInfo, BootInfoError> {
     if !info.is_valid() {
         return Err(BootInfoError::Corrupt);
     }
-    if info.abi_fingerprint != abi::ABI_FINGERPRINT {
+    let (major, minor) = (
+        u64::from(abi::ABI_VERSION_MAJOR),
+        u64::from(abi::ABI_VERSION_MINOR),
+    );
+    if !info.runs_abi(abi::ABI_FINGERPRINT, major, minor) {
         return Err(BootInfoError::AbiMismatch {
             kernel_fingerprint: info.abi_fingerprint,
         });

@@ -47,9 +47,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// What to say when there is nothing to compare with by default.
-pub const NO_BASE: &str = "no `abi-v*` tag is reachable from HEAD and the branch has no \
-     upstream, so there is no default base: pass one, e.g. `cargo xtask abi-diff main` (in a \
-     shallow or tagless clone, `git fetch --tags` first)";
+pub const NO_BASE: &str = "no `abi-v*` tag is reachable from HEAD and no upstream branch \
+     gives a merge base before HEAD, so there is nothing to compare with: pass a base, e.g. \
+     `cargo xtask abi-diff main` (in a shallow or tagless clone, `git fetch --tags` first)";
 
 /// The revision `abi-diff` compares with when given none, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,6 +66,9 @@ pub enum BaseKind {
     ReleaseTag,
     /// The merge base of HEAD with its upstream branch (no release tag is reachable).
     UpstreamMergeBase,
+    /// That merge base is HEAD itself (the branch is its upstream, as in a fresh clone of
+    /// it): only uncommitted changes can show.
+    MergeBaseIsHead,
 }
 
 impl std::fmt::Display for Base {
@@ -75,6 +78,12 @@ impl std::fmt::Display for Base {
             BaseKind::UpstreamMergeBase => write!(
                 f,
                 "{} (the merge base with the upstream branch; no ABI release tag is reachable)",
+                self.revision
+            ),
+            BaseKind::MergeBaseIsHead => write!(
+                f,
+                "{} (the merge base with the upstream branch, which is HEAD itself, so only \
+                 uncommitted changes can show; no ABI release tag is reachable)",
                 self.revision
             ),
         }
@@ -88,11 +97,16 @@ pub fn default_base(root: &Path) -> anyhow::Result<Option<Base>> {
         let kind = BaseKind::ReleaseTag;
         return Ok(Some(Base { revision, kind }));
     }
-    let merge_base = git_line(root, &["merge-base", "HEAD", "@{upstream}"])?;
-    Ok(merge_base.map(|revision| Base {
-        revision,
-        kind: BaseKind::UpstreamMergeBase,
-    }))
+    let Some(revision) = git_line(root, &["merge-base", "HEAD", "@{upstream}"])? else {
+        return Ok(None);
+    };
+    let head = git_line(root, &["rev-parse", "HEAD"])?;
+    let kind = if head.as_deref() == Some(revision.as_str()) {
+        BaseKind::MergeBaseIsHead
+    } else {
+        BaseKind::UpstreamMergeBase
+    };
+    Ok(Some(Base { revision, kind }))
 }
 
 /// The latest ABI release tag (`abi-v<major>.<minor>`) reachable from HEAD, if any.
@@ -309,8 +323,13 @@ mod tests {
 
         // Neither a tag nor an upstream: nothing to compare with.
         assert_eq!(default_base(upstream.path()).unwrap(), None);
-        // A clone's branch tracks its origin: the merge base.
+        // A clone's branch tracks its origin: the merge base, at first HEAD itself.
         let forked_at = base_commit(&clone);
+        let expected = Base {
+            revision: forked_at.clone(),
+            kind: BaseKind::MergeBaseIsHead,
+        };
+        assert_eq!(default_base(clone.path()).unwrap(), Some(expected));
         clone.commit("work on the clone");
         let expected = Base {
             revision: forked_at.clone(),

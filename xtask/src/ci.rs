@@ -1,6 +1,6 @@
 //! `cargo xtask ci`: exactly what CI runs — formatting, clippy on every crate for its targets, then every test.
 
-use crate::abi_diff::{NO_BASE, compare, default_base};
+use crate::abi_diff::{BaseKind, NO_BASE, compare, default_base};
 use crate::build::{
     ARCH_SELFTEST_FEATURE, BuildRequest, ImageMode, KSTACK_GUARD_TEST_FEATURE, arch_selftest_image,
     build,
@@ -67,12 +67,17 @@ pub fn run(_args: Args) -> Result<()> {
 
 /// `cargo xtask abi-diff` with its default base: fails on a change the version rule
 /// refuses (a breaking change without a major bump); skipped, saying so, when there is no
-/// base (a clone without tags or upstream), since that says nothing about the change.
+/// base to judge committed changes against (no tag, and no upstream but the branch
+/// itself, as in a shallow clone), since that says nothing about the change.
 fn abi_review() -> Result<()> {
     let root = workspace_root();
-    let Some(base) = default_base(&root)? else {
-        eprintln!("xtask ci: abi-diff SKIPPED: {NO_BASE}");
-        return Ok(());
+    let base = match default_base(&root)? {
+        Some(base) if base.kind != BaseKind::MergeBaseIsHead => base,
+        // A fresh clone of the branch itself: its merge base is its own HEAD.
+        Some(_) | None => {
+            eprintln!("xtask ci: abi-diff SKIPPED: {NO_BASE}");
+            return Ok(());
+        }
     };
     eprintln!("xtask ci: abi-diff against {base}");
     let report = compare(&root, &base.revision, None)?;

@@ -49,6 +49,15 @@ pub fn prepare(root: &Path) -> Result<Prepared> {
     }
     let source = compat_dir()?.join(&tag);
     unpack(root, &tag, &source)?;
+    let (old_print, new_print) = (abigen::fingerprint(&release), abigen::fingerprint(&current));
+    if old_print != new_print && !accepts_later_minor_versions(&source) {
+        return Ok(Prepared::Skipped(format!(
+            "the ABI changed since {tag} (fingerprint {old_print:#018x} -> {new_print:#018x}) \
+             and that release's trona refuses any kernel but its own ABI (it predates \
+             `BootInfo::runs_abi`), so the first release that has it is the first this \
+             check can run on a newer kernel"
+        )));
+    }
     Ok(Prepared::Ready(ReleaseSuite {
         coverage: entries_of(&release),
         tag,
@@ -77,6 +86,13 @@ impl ReleaseSuite {
         let modules = [(abitest.to_string(), loadable_program(path)?)];
         build_image_and_kernel(arch, profile, &format!("{abitest}-{}", self.tag), &modules)
     }
+}
+
+/// Whether the release's userland runs on a kernel of a later minor version: its boot
+/// crate has `BootInfo::runs_abi`, which trona's `boot_info` uses.
+fn accepts_later_minor_versions(source: &Path) -> bool {
+    std::fs::read_to_string(source.join("boot/src/lib.rs"))
+        .is_ok_and(|text| text.contains("pub fn runs_abi("))
 }
 
 /// `<target dir>/kernite/compat/`: the unpacked releases and their build output.

@@ -144,7 +144,18 @@ pub fn run_plan(plan: &Plan) -> Result<()> {
 /// anything failed.
 fn print_summary(phases: &[Phase]) -> Result<()> {
     println!();
-    println!("summary:");
+    print!("{}", summary_text(phases));
+    let failed: u64 = phases.iter().map(|phase| phase.verdict.failed).sum();
+    if failed > 0 {
+        bail!("{failed} failed");
+    }
+    Ok(())
+}
+
+/// The closing summary: one line per phase with its note and problems, the failed tests
+/// by phase, and the total.
+fn summary_text(phases: &[Phase]) -> String {
+    let mut out = String::from("summary:\n");
     let (mut passed, mut failed) = (0, 0);
     for phase in phases {
         let verdict = &phase.verdict;
@@ -155,15 +166,15 @@ fn print_summary(phases: &[Phase]) -> Result<()> {
         } else {
             "ok"
         };
-        println!(
-            "  {:<34} {:>5} passed, {:>3} failed   {status}",
+        out.push_str(&format!(
+            "  {:<34} {:>5} passed, {:>3} failed   {status}\n",
             phase.name, verdict.passed, verdict.failed
-        );
+        ));
         if let Some(note) = &phase.note {
-            println!("      note: {note}");
+            out.push_str(&format!("      note: {note}\n"));
         }
         for problem in &verdict.problems {
-            println!("      - {problem}");
+            out.push_str(&format!("      - {problem}\n"));
         }
         passed += verdict.passed;
         failed += verdict.failed;
@@ -180,16 +191,15 @@ fn print_summary(phases: &[Phase]) -> Result<()> {
         })
         .collect();
     if !failed_tests.is_empty() {
-        println!("failed tests:");
+        out.push_str("failed tests:\n");
         for test in &failed_tests {
-            println!("  {test}");
+            out.push_str(&format!("  {test}\n"));
         }
     }
-    println!("total (host unit tests + checks + in-QEMU tests): {passed} passed, {failed} failed");
-    if failed > 0 {
-        bail!("{failed} failed");
-    }
-    Ok(())
+    out.push_str(&format!(
+        "total (host unit tests + checks + in-QEMU tests): {passed} passed, {failed} failed\n"
+    ));
+    out
 }
 
 /// `cargo test` over the host crates (the workspace's default members).
@@ -388,6 +398,36 @@ fn parse_test_result(line: &str) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The excerpt of a failed run's summary that docs/adding-a-syscall.md shows (the block
+    /// after its `<!-- summary-excerpt -->` mark) is what the summary prints for a suite
+    /// run that misses the entry.
+    #[test]
+    fn the_documented_summary_excerpt_is_what_a_run_prints() {
+        let doc = std::fs::read_to_string(
+            crate::cargo::workspace_root().join("docs/adding-a-syscall.md"),
+        )
+        .unwrap();
+        let after = &doc[doc.find("<!-- summary-excerpt -->").expect("the mark")..];
+        let start = after.find("```").unwrap();
+        let start = start + after[start..].find('\n').unwrap() + 1;
+        let excerpt = &after[start..start + after[start..].find("```").unwrap()];
+
+        let serial = "COVERS sys.null\nTEST tcb_get_cpu_times ... ok\n\
+                      TEST schema_coverage ... FAILED: not covered: Tcb.get_priority\n\
+                      RESULT 1 passed, 1 failed\nshutdown requested with code 1\n";
+        let entries = ["sys.null".to_string(), "Tcb.get_priority".to_string()];
+        let verdict = SerialReport::parse(serial.lines())
+            .judge_suite(Some(MachineExit::Shutdown(1)), Coverage::Every(&entries));
+        let phases = [Phase::new("x86_64: abitest".to_string(), verdict)];
+        let summary = summary_text(&phases);
+        for line in excerpt.lines() {
+            assert!(
+                summary.lines().any(|printed| printed == line),
+                "docs/adding-a-syscall.md shows `{line}`, the summary prints:\n{summary}"
+            );
+        }
+    }
 
     #[test]
     fn libtest_result_lines_parse() {

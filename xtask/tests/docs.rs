@@ -9,7 +9,12 @@
 //!   and compares what they print with the block; `schema-has` requires the block's text
 //!   in the scratch schema.toml; `schema-replaces-previous` puts it in place of the
 //!   previous such block's text; `contains PATH` requires it in the scratch file PATH.
-//!   `<!-- check: edit PATH: OLD => NEW -->` (no block) edits a scratch file.
+//!   Without a block, `<!-- check: edit PATH: OLD => NEW -->` edits a scratch file (`\n`
+//!   stands for a line break), `<!-- check: do ARGS -->` runs `cargo xtask ARGS`
+//!   without showing what it prints, `<!-- check: bump minor -->` (or `major`) raises
+//!   `[abi].version` whatever it is, and `<!-- check: reset -->` puts the scratch copy
+//!   back as it started. `run-has ARGS` requires every line of the block (an excerpt) in
+//!   what `cargo xtask ARGS` prints.
 //!
 //! Run with `KERNITE_BLESS_DOCS=1` to rewrite the rendered lists and the `run` outputs
 //! in place, then review the diff.
@@ -265,19 +270,16 @@ impl Scratch {
         fs::write(self.path().join(path), text).unwrap_or_else(|e| panic!("{path}: {e}"));
     }
 
-    /// Runs `cargo xtask ARGS` (the xtask binary) here; returns stderr then stdout.
+    /// Runs `cargo xtask ARGS` (the xtask binary) here; returns what it printed, stdout
+    /// and stderr interleaved as on a terminal.
     fn xtask(&self, args: &[String]) -> String {
-        let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        let output = Command::new("sh")
+            .args(["-c", "exec \"$0\" \"$@\" 2>&1", env!("CARGO_BIN_EXE_xtask")])
             .args(args)
             .current_dir(self.path())
-            .env_remove("CARGO_TARGET_DIR")
             .output()
             .expect("running the xtask binary");
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stderr),
-            String::from_utf8_lossy(&output.stdout)
-        )
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
 }
 
@@ -311,6 +313,21 @@ fn shell_words(line: &str) -> Vec<String> {
     words
 }
 
+/// `text` (a schema) with its `version = "MAJOR.MINOR"` line raised: `part` is `minor` or
+/// `major` (which resets the minor version to 0).
+fn bump_version(text: &str, part: &str) -> String {
+    let start = text.find("\nversion = \"").expect("a version line") + "\nversion = \"".len();
+    let end = start + text[start..].find('"').expect("a closing quote");
+    let (major, minor) = text[start..end].split_once('.').expect("MAJOR.MINOR");
+    let (major, minor): (u32, u32) = (major.parse().unwrap(), minor.parse().unwrap());
+    let version = match part {
+        "minor" => format!("{major}.{}", minor + 1),
+        "major" => format!("{}.0", major + 1),
+        _ => panic!("`bump {part}`: bump minor or bump major"),
+    };
+    format!("{}{version}{}", &text[..start], &text[end..])
+}
+
 /// A fenced block after a check mark: the byte range of its contents in the document.
 fn fenced_block(text: &str, from: usize) -> Option<std::ops::Range<usize>> {
     let open = from + text[from..].find("```")?;
@@ -335,13 +352,31 @@ fn replay(relative: &str) {
         if let Some(edit) = step.strip_prefix("edit ") {
             let (path, change) = edit.split_once(": ").expect("edit PATH: OLD => NEW");
             let (old, new) = change.split_once(" => ").expect("edit PATH: OLD => NEW");
+            let (old, new) = (old.replace("\\n", "\n"), new.replace("\\n", "\n"));
             let text = scratch.read(path);
-            assert_eq!(
-                text.matches(old).count(),
-                1,
-                "{relative}: `{old}` must occur once"
-            );
-            scratch.write(path, &text.replacen(old, new, 1));
+            if text.matches(&old).count() == 1 {
+                scratch.write(path, &text.replacen(&old, &new, 1));
+            } else {
+                problems.push(format!(
+                    "{relative}: the mark `check: edit {path}: …` expects `{old}` once in \
+                     {path}; update the mark to the file as it is now"
+                ));
+            }
+            continue;
+        }
+        if let Some(command) = step.strip_prefix("do ") {
+            scratch.xtask(&shell_words(command));
+            continue;
+        }
+        if let Some(part) = step.strip_prefix("bump ") {
+            let text = scratch.read("schema.toml");
+            scratch.write("schema.toml", &bump_version(&text, part));
+            continue;
+        }
+        if step == "reset" {
+            scratch.git(&["checkout", "--quiet", "--", "."]);
+            scratch.git(&["clean", "--quiet", "-d", "--force"]);
+            previous_schema_block = None;
             continue;
         }
         let block = fenced_block(&doc.text, step_end).expect("a fenced block after the mark");
@@ -373,9 +408,25 @@ fn replay(relative: &str) {
             ("schema-replaces-previous", _) => {
                 let old = previous_schema_block.take().expect("a schema block before");
                 let text = scratch.read("schema.toml");
-                assert_eq!(text.matches(&old).count(), 1, "{relative}: {old}");
-                scratch.write("schema.toml", &text.replacen(&old, &body, 1));
+                if text.matches(&old).count() == 1 {
+                    scratch.write("schema.toml", &text.replacen(&old, &body, 1));
+                } else {
+                    problems.push(format!(
+                        "{relative}: cannot replace what schema.toml does not hold once:\n{old}"
+                    ));
+                }
                 previous_schema_block = Some(body);
+            }
+            ("run-has", command) => {
+                let output = scratch.xtask(&shell_words(command));
+                for line in body.lines() {
+                    if !output.lines().any(|printed| printed == line) {
+                        problems.push(format!(
+                            "{relative}: `cargo xtask {command}` no longer prints `{line}`; \
+                             it printed:\n{output}"
+                        ));
+                    }
+                }
             }
             ("contains", path) => {
                 if !scratch.read(path).contains(&body) {
@@ -392,4 +443,9 @@ fn replay(relative: &str) {
 #[test]
 fn adding_a_syscall_shows_what_the_commands_print() {
     replay("docs/adding-a-syscall.md");
+}
+
+#[test]
+fn abi_review_shows_what_abi_diff_prints() {
+    replay("docs/abi-review.md");
 }

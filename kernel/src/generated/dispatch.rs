@@ -77,11 +77,19 @@ pub trait Kernel {
         target: Self::Cap,
         regs: abi::UserAddr,
     ) -> Result<(), abi::Error>;
-    /// `Tcb.set_priority` (label 0x47). Set the thread's scheduling priority.
+    /// `Tcb.set_priority` (label 0x47). Set the thread's scheduling priority, bounded by the authority thread's maximum controlled priority (MCP).
     fn tcb_set_priority(
         &mut self,
         target: Self::Cap,
         priority: u8,
+        authority: Self::Cap,
+    ) -> Result<(), abi::Error>;
+    /// `Tcb.set_mcp` (label 0x48). Set the thread's maximum controlled priority: the highest priority or MCP it may give any thread as an authority. A new thread's MCP is 0; the root thread's is NUM_PRIORITIES - 1.
+    fn tcb_set_mcp(
+        &mut self,
+        target: Self::Cap,
+        mcp: u8,
+        authority: Self::Cap,
     ) -> Result<(), abi::Error>;
     /// `Tcb.bind_notification` (label 0x49). Bind a notification to the thread.
     fn tcb_bind_notification(
@@ -278,6 +286,7 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
         abi::Invocation::TcbSetAffinity => invoke_tcb_set_affinity(k, target, args),
         abi::Invocation::TcbReadRegisters => invoke_tcb_read_registers(k, target, args),
         abi::Invocation::TcbSetPriority => invoke_tcb_set_priority(k, target, args),
+        abi::Invocation::TcbSetMcp => invoke_tcb_set_mcp(k, target, args),
         abi::Invocation::TcbBindNotification => {
             invoke_tcb_bind_notification(k, target, args)
         }
@@ -477,11 +486,41 @@ fn invoke_tcb_set_priority<K: Kernel>(
     args: &[u64; 6],
 ) -> Result<u64, abi::Error> {
     let priority = u8::try_from(args[2]).map_err(|_| abi::Error::InvalidArgument)?;
-    let result = k.tcb_set_priority(target, priority);
+    let authority = k.lookup(abi::CPtr(args[3]))?;
+    if K::object_type(&authority) != abi::ObjectType::Tcb {
+        return Err(abi::Error::WrongObjectType);
+    }
+    if !K::rights(&authority).contains(abi::Rights::READ) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k.tcb_set_priority(target, priority, authority);
     checked(
             k,
             abi::Invocation::TcbSetPriority.name(),
             abi::Invocation::TcbSetPriority.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `Tcb.set_mcp`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_tcb_set_mcp<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let mcp = u8::try_from(args[2]).map_err(|_| abi::Error::InvalidArgument)?;
+    let authority = k.lookup(abi::CPtr(args[3]))?;
+    if K::object_type(&authority) != abi::ObjectType::Tcb {
+        return Err(abi::Error::WrongObjectType);
+    }
+    if !K::rights(&authority).contains(abi::Rights::READ) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k.tcb_set_mcp(target, mcp, authority);
+    checked(
+            k,
+            abi::Invocation::TcbSetMcp.name(),
+            abi::Invocation::TcbSetMcp.handler_errors(),
             result,
         )
         .map(|()| 0)

@@ -7,6 +7,8 @@
 use abi::{Error, ObjectType};
 use kerncore::{Cap, CapState, ObjectCounts, Slot};
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use super::phys_ptr;
 
 /// The header of a CNode, in the memory of its slot 0.
@@ -92,10 +94,55 @@ pub fn get(slot: SlotRef) -> Option<Cap> {
 pub fn set(slot: SlotRef, cap: Option<Cap>) -> Result<(), Error> {
     with_slots(slot.cnode, slot.slot_bits, |slots| {
         match usize::try_from(slot.index) {
-            Ok(index) if index != 0 && index < slots.len() => slots[index].set(cap),
+            Ok(index) if index != 0 && index < slots.len() => store(&mut slots[index], cap),
             _ => Err(Error::InvalidArgument),
         }
     })
+}
+
+/// Clears the mapping record of the Frame or PageTable capability in the slot at physical
+/// address `slot` (the owner of an entry the kernel just removed). Panics if the slot does
+/// not hold a mappable capability: an owner always names one (a broken invariant).
+pub fn clear_mapping_record(slot: u64) {
+    // SAFETY: Owners name live slots (see `object::vspace`), reached through the direct
+    // map; no other reference to that slot is live.
+    let slot_ref = unsafe { &mut *phys_ptr::<Slot>(slot) };
+    let cap = slot_ref
+        .get()
+        .unwrap_or_else(|| panic!("invariant broken: mapping owner slot {slot:#x} is empty"));
+    let cleared = Cap {
+        state: CapState::Mappable(None),
+        ..cap
+    };
+    if store(slot_ref, Some(cleared)).is_err() {
+        panic!(
+            "invariant broken: mapping owner slot {slot:#x} holds a {:?}",
+            cap.object.object_type
+        );
+    }
+}
+
+/// Capabilities whose mapping record is set, in every CNode: kept by [`store`], the one
+/// writer of slots, so that the mapping checker can compare it with the entries it finds
+/// owned by capabilities (a record without its entry would make them differ).
+static MAPPING_RECORDS: AtomicU64 = AtomicU64::new(0);
+
+/// The number of capabilities that record a mapping.
+pub fn mapping_records() -> u64 {
+    MAPPING_RECORDS.load(Ordering::Relaxed)
+}
+
+/// Writes `cap` into `slot`, keeping [`MAPPING_RECORDS`] in step.
+fn store(slot: &mut Slot, cap: Option<Cap>) -> Result<(), Error> {
+    let had = slot.get().is_some_and(|old| old.mapping().is_some());
+    let has = cap.is_some_and(|new| new.mapping().is_some());
+    slot.set(cap)?;
+    match (had, has) {
+        (false, true) => MAPPING_RECORDS.fetch_add(1, Ordering::Relaxed),
+        (true, false) => MAPPING_RECORDS.fetch_sub(1, Ordering::Relaxed),
+        _ => 0,
+    };
+    Ok(())
 }
 
 /// Checks that a slot is empty.

@@ -10,8 +10,10 @@
 //!   mapping (VSpace, address, level), or the root task's boot mappings' owner;
 //! * an empty entry has no owner; an installed table is reachable exactly once and holds
 //!   one hold; a detached table maps nothing;
-//! * a VSpace's holds are its mappings plus the threads that run in it, so no mapping
-//!   record exists without its entry;
+//! * a VSpace's holds are its mappings plus the threads that run in it, and the number of
+//!   capabilities that record a mapping (counted where slots are written,
+//!   `cnode::mapping_records`) equals the entries they own, so no mapping record exists
+//!   without its entry;
 //! * every live TCB's kernel-stack guard page is unmapped from the kernel's direct map.
 
 use core::fmt;
@@ -55,6 +57,8 @@ pub enum MappingError {
     DetachedNotEmpty { table: u64 },
     /// Installed tables found by walking differ from tables that count an installation.
     InstalledCount { reached: u64, installed: u64 },
+    /// Capabilities that record a mapping differ from the entries capabilities own.
+    RecordCount { records: u64, owned: u64 },
     /// A live TCB's kernel-stack guard page is mapped in the direct map.
     GuardMapped { thread: u64 },
     /// A VSpace's holds differ from its mappings plus the threads in it.
@@ -113,6 +117,10 @@ impl fmt::Display for MappingError {
                 f,
                 "{reached} installed tables reachable from VSpaces, but {installed} count an installation"
             ),
+            MappingError::RecordCount { records, owned } => write!(
+                f,
+                "{records} capabilities record a mapping, but capabilities own {owned} entries"
+            ),
             MappingError::GuardMapped { thread } => write!(
                 f,
                 "the kernel-stack guard page of TCB {thread:#x} is mapped in the direct map"
@@ -141,11 +149,13 @@ pub fn check_mappings() -> Result<u64, Error> {
 
 fn check() -> Result<u64, MappingError> {
     let mut entries = 0;
+    let mut owned = 0;
     let mut reached_tables = 0;
     for root in objects(ObjectType::VSpace, PAGE_TABLE_SIZE_BITS) {
         let mut walk = Walk {
             root,
             entries: 0,
+            owned: 0,
             tables: 0,
         };
         walk.table(root, mmu::LEVELS - 1, 0)?;
@@ -162,6 +172,7 @@ fn check() -> Result<u64, MappingError> {
             });
         }
         entries += walk.entries;
+        owned += walk.owned;
         reached_tables += walk.tables;
     }
     for thread in objects(ObjectType::Tcb, TCB_SIZE_BITS) {
@@ -179,6 +190,10 @@ fn check() -> Result<u64, MappingError> {
             holders => return Err(MappingError::TableHolds { table, holders }),
         }
     }
+    let records = super::cnode::mapping_records();
+    if records != owned {
+        return Err(MappingError::RecordCount { records, owned });
+    }
     if installed != reached_tables {
         return Err(MappingError::InstalledCount {
             reached: reached_tables,
@@ -191,7 +206,11 @@ fn check() -> Result<u64, MappingError> {
 /// One VSpace's walk.
 struct Walk {
     root: u64,
+    /// Present entries.
     entries: u64,
+    /// Present entries a capability owns (not boot mappings).
+    owned: u64,
+    /// Installed tables reached.
     tables: u64,
 }
 
@@ -245,6 +264,9 @@ impl Walk {
                 owner,
             )?;
             self.entries += 1;
+            if owner != BOOT_OWNER {
+                self.owned += 1;
+            }
             if level > 0 {
                 match holders(ObjectType::PageTable, target) {
                     1 => {}

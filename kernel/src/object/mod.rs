@@ -21,50 +21,35 @@ pub mod tcb;
 pub mod untyped;
 pub mod vspace;
 
-use core::cell::{Cell, UnsafeCell};
-
 use abi::{Error, MAX_CNODE_NESTING, ObjectType};
 use kerncore::{Cap, CapState, ObjectCounts, ObjectFrames, ObjectRef, Released, object_frames};
 
 use crate::arch;
 
-/// A global the single CPU owns.
+/// A kernel-global value behind a lock (`spin::Mutex`).
 ///
 /// The kernel runs on one CPU with interrupts disabled whenever it runs kernel code (the
-/// idle loop takes interrupts only between its own accesses), so one execution context
-/// touches a `Global` at a time. [`Global::with`] hands out the mutable reference for the
-/// duration of a closure and refuses (panics) if that closure re-enters the same global,
-/// which would create a second mutable reference.
-pub struct Global<T> {
-    value: UnsafeCell<T>,
-    in_use: Cell<bool>,
-}
-
-// SAFETY: See the type documentation: one CPU, interrupts off in the kernel, no concurrent
-// access; `in_use` catches re-entry from the same context.
-unsafe impl<T> Sync for Global<T> {}
+/// idle loop takes interrupts only between its own accesses), so the lock is never
+/// contended today; it is there so that the globals are already sound once more CPUs run.
+/// [`Global::with`] hands out the mutable reference for the duration of a closure and
+/// refuses (panics) if that closure re-enters the same global, which on one CPU would
+/// otherwise deadlock.
+pub struct Global<T>(spin::Mutex<T>);
 
 impl<T> Global<T> {
     /// Wraps an initial value.
     pub const fn new(value: T) -> Global<T> {
-        Global {
-            value: UnsafeCell::new(value),
-            in_use: Cell::new(false),
-        }
+        Global(spin::Mutex::new(value))
     }
 
     /// Runs `f` with exclusive access to the value. Panics if `f` calls `with` on the same
     /// global again (a kernel bug).
     pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        assert!(
-            !self.in_use.replace(true),
-            "kernel global re-entered while in use"
-        );
-        // SAFETY: One CPU, interrupts off, and `in_use` guarantees that no other reference
-        // from `with` is live.
-        let result = f(unsafe { &mut *self.value.get() });
-        self.in_use.set(false);
-        result
+        let mut guard = self
+            .0
+            .try_lock()
+            .expect("kernel global re-entered while in use");
+        f(&mut guard)
     }
 }
 
@@ -190,23 +175,50 @@ fn delete_nested(slot: cnode::SlotRef, depth: u32) -> Result<(), Error> {
 
 /// Deletes every capability in the CNode of `cap` except the one in `deleting` (which may
 /// lie inside it), before the CNode is destroyed.
+///
+/// Capabilities go in dependency order ([`deletion_pass`]): mappings first (they hold
+/// their VSpace), then threads (they hold their CSpace, VSpace and notification), then the
+/// other objects, then untyped regions (whose children are gone by then). So a set of
+/// objects that only refer to each other is reclaimed whatever slots they sit in.
 fn empty_cnode(cap: &Cap, deleting: cnode::SlotRef, depth: u32) -> Result<(), Error> {
     let slot_bits = cnode::slot_bits(cap)?;
-    for index in 1..1u64 << slot_bits {
-        let inner = cnode::SlotRef {
-            cnode: cap.object.paddr,
-            slot_bits,
-            index,
-        };
-        if inner == deleting || cnode::get(inner).is_none() {
-            continue;
+    for pass in 0..DELETION_PASSES {
+        for index in 1..1u64 << slot_bits {
+            let inner = cnode::SlotRef {
+                cnode: cap.object.paddr,
+                slot_bits,
+                index,
+            };
+            if inner == deleting {
+                continue;
+            }
+            match cnode::get(inner) {
+                Some(held) if deletion_pass(held.object.object_type) == pass => {}
+                _ => continue,
+            }
+            if depth > MAX_CNODE_NESTING {
+                return Err(Error::Busy);
+            }
+            delete_nested(inner, depth + 1)?;
         }
-        if depth > MAX_CNODE_NESTING {
-            return Err(Error::Busy);
-        }
-        delete_nested(inner, depth + 1)?;
     }
     Ok(())
+}
+
+/// How many passes [`empty_cnode`] makes.
+const DELETION_PASSES: u8 = 4;
+
+/// The pass of [`empty_cnode`] in which capabilities to `object_type` are deleted.
+fn deletion_pass(object_type: ObjectType) -> u8 {
+    match object_type {
+        ObjectType::Frame | ObjectType::PageTable => 0,
+        ObjectType::Tcb => 1,
+        ObjectType::VSpace
+        | ObjectType::CNode
+        | ObjectType::Notification
+        | ObjectType::KernelDebug => 2,
+        ObjectType::Untyped => 3,
+    }
 }
 
 /// Destroys the object of `cap`, whose last capability was just deleted and for which

@@ -61,6 +61,9 @@ pub struct Tcb {
     pub queued_priority: u8,
     /// Scheduling priority, below `NUM_PRIORITIES`.
     pub priority: u8,
+    /// Maximum controlled priority: the highest priority or MCP this thread, used as the
+    /// authority of `set_priority`/`set_mcp`, may give any thread (0 for a new thread).
+    pub mcp: u8,
     /// The CPU the thread is pinned to.
     pub affinity: u32,
     /// References to this TCB.
@@ -131,6 +134,7 @@ pub fn init(paddr: u64) {
         link: QueueLink::default(),
         queued_priority: 0,
         priority: 0,
+        mcp: 0,
         affinity: 0,
         counts: ObjectCounts::one_cap(),
         state: ThreadState::Inactive,

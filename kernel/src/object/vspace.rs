@@ -21,7 +21,7 @@
 //!   table installed anew maps nothing.
 
 use abi::{Error, ObjectType, PAGE_SIZE, Rights, USER_TOP};
-use kerncore::{CapState, Mapping, ObjectRef, Slot};
+use kerncore::{Mapping, ObjectRef};
 
 use super::phys_ptr;
 use crate::arch::mmu;
@@ -71,24 +71,8 @@ fn set_entry(table: u64, index: usize, entry: u64, owner: Owner) {
 /// Clears the mapping record of the capability in the slot at `owner` (after the kernel
 /// removed the entry the record names).
 fn clear_record(owner: Owner) {
-    if owner == BOOT_OWNER {
-        return;
-    }
-    // SAFETY: An owner is the address of a live slot holding the capability that records
-    // the mapping (the lifetime rules above); no other reference to that slot is live.
-    let slot = unsafe { &mut *phys_ptr::<Slot>(owner) };
-    let cap = slot
-        .get()
-        .unwrap_or_else(|| panic!("invariant broken: mapping owner slot {owner:#x} is empty"));
-    let cleared = kerncore::Cap {
-        state: CapState::Mappable(None),
-        ..cap
-    };
-    if slot.set(Some(cleared)).is_err() {
-        panic!(
-            "invariant broken: mapping owner slot {owner:#x} holds a {:?}",
-            cap.object.object_type
-        );
+    if owner != BOOT_OWNER {
+        super::cnode::clear_mapping_record(owner);
     }
 }
 

@@ -61,7 +61,7 @@ fn main(arg: u64) -> ! {
         "set_own_priority",
         harness::ok(
             "Tcb.set_priority",
-            substrate::tcb_set_priority(SELF_TCB, PRIORITY),
+            substrate::tcb_set_priority(SELF_TCB, PRIORITY, SELF_TCB),
         ),
     );
     if cfg!(feature = "bench") || info.module("bench").is_some() {

@@ -67,7 +67,9 @@ fn main(arg: u64) -> ! {
         untyped: UntypedPool::from_boot_info(info),
         va: VirtualRange::new(SCRATCH_START, SCRATCH_END),
     };
-    if let Err(error) = substrate::tcb_set_priority(CPtr(ROOT_SLOT_TCB), PRIORITY) {
+    if let Err(error) =
+        substrate::tcb_set_priority(CPtr(ROOT_SLOT_TCB), PRIORITY, CPtr(ROOT_SLOT_TCB))
+    {
         fail(format_args!("setting init's priority: {}", error.name()));
     }
     let notification = res
@@ -156,7 +158,7 @@ fn run_thread_demo(res: &mut Resources, notification: CPtr) {
         arg: notification.0,
         stack,
     };
-    if let Err(error) = substrate::tcb_set_priority(tcb, PRIORITY) {
+    if let Err(error) = substrate::tcb_set_priority(tcb, PRIORITY, CPtr(ROOT_SLOT_TCB)) {
         fail(format_args!(
             "setting the worker's priority: {}",
             error.name()

@@ -104,7 +104,7 @@ pub fn create(
         ..UserRegisters::default()
     };
     substrate::tcb_write_registers(process.tcb, UserAddr(&regs as *const UserRegisters as u64))?;
-    substrate::tcb_set_priority(process.tcb, spec.priority)?;
+    substrate::tcb_set_priority(process.tcb, spec.priority, rootlib::ROOT_TCB)?;
     substrate::tcb_resume(process.tcb)?;
     Ok(process)
 }

@@ -18,7 +18,7 @@ pub mod vspace;
 
 use core::fmt;
 
-use trona::uapi::{CPtr, Error, ROOT_SLOT_CNODE, ROOT_SLOT_VSPACE};
+use trona::uapi::{CPtr, Error, ROOT_SLOT_CNODE, ROOT_SLOT_TCB, ROOT_SLOT_VSPACE};
 
 pub use arch::entry_stack_pointer;
 pub use slots::SlotAllocator;
@@ -31,6 +31,10 @@ pub const ROOT_CNODE: CPtr = CPtr(ROOT_SLOT_CNODE);
 
 /// The root task's own address space.
 pub const ROOT_VSPACE: CPtr = CPtr(ROOT_SLOT_VSPACE);
+
+/// The root thread's TCB; its maximum controlled priority is the highest, so it is the
+/// authority the root task gives priorities with.
+pub const ROOT_TCB: CPtr = CPtr(ROOT_SLOT_TCB);
 
 /// Why building an object or a mapping failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 use trona::substrate;
 use trona::uapi::{CPtr, ObjectType, Rights, UserAddr, UserRegisters};
 
-use crate::{BuildError, ROOT_CNODE, ROOT_VSPACE, Region, Resources, arch};
+use crate::{BuildError, ROOT_CNODE, ROOT_TCB, ROOT_VSPACE, Region, Resources, arch};
 
 /// What a new thread runs.
 #[derive(Clone, Copy)]
@@ -79,6 +79,6 @@ fn prepare(thread: &Thread, spec: ThreadSpec) -> Result<(), BuildError> {
         ..UserRegisters::default()
     };
     substrate::tcb_write_registers(thread.tcb, UserAddr(&regs as *const UserRegisters as u64))?;
-    substrate::tcb_set_priority(thread.tcb, spec.priority)?;
+    substrate::tcb_set_priority(thread.tcb, spec.priority, ROOT_TCB)?;
     Ok(())
 }

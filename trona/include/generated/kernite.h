@@ -11,7 +11,7 @@
 #define KERNITE_ABI_NAME "kernite"
 #define KERNITE_ABI_VERSION_MAJOR 2
 #define KERNITE_ABI_VERSION_MINOR 0
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0x1d327de208f1db2b)
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0x1c3db2fc96cae968)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
@@ -104,8 +104,10 @@
 #define KERNITE_LABEL_TCB_SET_AFFINITY 0x44
 /** Store the thread's portable register subset into user memory. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidUserPointer. */
 #define KERNITE_LABEL_TCB_READ_REGISTERS 0x45
-/** Set the thread's scheduling priority. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument. */
+/** Set the thread's scheduling priority, bounded by the authority thread's maximum controlled priority (MCP). `authority` must be a `Tcb` capability with `read`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, AboveMcp. */
 #define KERNITE_LABEL_TCB_SET_PRIORITY 0x47
+/** Set the thread's maximum controlled priority: the highest priority or MCP it may give any thread as an authority. A new thread's MCP is 0; the root thread's is NUM_PRIORITIES - 1. `authority` must be a `Tcb` capability with `read`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, AboveMcp. */
+#define KERNITE_LABEL_TCB_SET_MCP 0x48
 /** Bind a notification to the thread. `notification` must be a `Notification` capability with `read`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, IllegalOperation. */
 #define KERNITE_LABEL_TCB_BIND_NOTIFICATION 0x49
 /** Remove the thread's bound notification. Errors: InvalidCapability, InsufficientRights, InvalidLabel, IllegalOperation. */
@@ -182,6 +184,8 @@
 #define KERNITE_ERROR_BUSY 15
 /** A non-blocking operation found nothing to do. */
 #define KERNITE_ERROR_WOULD_BLOCK 16
+/** The priority or maximum controlled priority asked for is above the authority thread's maximum controlled priority. */
+#define KERNITE_ERROR_ABOVE_MCP 17
 /** The kernel returned a code this build of the userland does not know (ABI mismatch). */
 #define KERNITE_ERROR_UNKNOWN_ERROR 63
 

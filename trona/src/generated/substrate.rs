@@ -119,11 +119,26 @@ pub fn tcb_read_registers(
     invoke(tcb, abi::label::TCB_READ_REGISTERS, [regs.0, 0, 0, 0])?;
     Ok(())
 }
-/// Set the thread's scheduling priority.
+/// Set the thread's scheduling priority, bounded by the authority thread's maximum controlled priority (MCP).
 ///
-/// `Tcb.set_priority` (label 0x47); the capability needs rights `write`.
-pub fn tcb_set_priority(tcb: abi::CPtr, priority: u8) -> Result<(), abi::Error> {
-    invoke(tcb, abi::label::TCB_SET_PRIORITY, [u64::from(priority), 0, 0, 0])?;
+/// `Tcb.set_priority` (label 0x47); the capability needs rights `write`. `authority` must be a `Tcb` capability with `read`.
+pub fn tcb_set_priority(
+    tcb: abi::CPtr,
+    priority: u8,
+    authority: abi::CPtr,
+) -> Result<(), abi::Error> {
+    invoke(tcb, abi::label::TCB_SET_PRIORITY, [u64::from(priority), authority.0, 0, 0])?;
+    Ok(())
+}
+/// Set the thread's maximum controlled priority: the highest priority or MCP it may give any thread as an authority. A new thread's MCP is 0; the root thread's is NUM_PRIORITIES - 1.
+///
+/// `Tcb.set_mcp` (label 0x48); the capability needs rights `write`. `authority` must be a `Tcb` capability with `read`.
+pub fn tcb_set_mcp(
+    tcb: abi::CPtr,
+    mcp: u8,
+    authority: abi::CPtr,
+) -> Result<(), abi::Error> {
+    invoke(tcb, abi::label::TCB_SET_MCP, [u64::from(mcp), authority.0, 0, 0])?;
     Ok(())
 }
 /// Bind a notification to the thread.

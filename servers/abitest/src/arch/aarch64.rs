@@ -144,3 +144,11 @@ pub fn invalid_instruction() {
     // SAFETY: `udf` raises an undefined-instruction exception, which ends this thread in the kernel.
     unsafe { core::arch::asm!("udf #0", options(nomem, nostack)) };
 }
+
+/// Reads the control register of the virtual timer the kernel schedules with
+/// (`cntv_ctl_el0`); the kernel forces `CNTKCTL_EL1` so that EL0 has no timer access, so
+/// the thread faults.
+pub fn touch_kernel_timer() {
+    // SAFETY: With EL0VTEN clear the read traps to the kernel, which ends this thread.
+    unsafe { core::arch::asm!("mrs {t}, cntv_ctl_el0", t = out(reg) _, options(nomem, nostack)) };
+}

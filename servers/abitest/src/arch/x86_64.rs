@@ -146,3 +146,10 @@ pub fn invalid_instruction() {
     // SAFETY: `ud2` raises #UD, which ends this thread in the kernel.
     unsafe { core::arch::asm!("ud2", options(nomem, nostack)) };
 }
+
+/// Reads the counter of the PIT, the kernel's timer (`in al, 0x40`); user mode has no
+/// I/O privilege, so the thread faults.
+pub fn touch_kernel_timer() {
+    // SAFETY: Port I/O at CPL 3 with IOPL 0 raises #GP, which ends this thread.
+    unsafe { core::arch::asm!("in al, 0x40", out("al") _, options(nomem, nostack)) };
+}

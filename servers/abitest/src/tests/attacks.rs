@@ -6,11 +6,12 @@
 use rootlib::{ROOT_CNODE, ROOT_VSPACE};
 use trona::substrate;
 use trona::uapi::{
-    CNODE_SLOT_BITS, CPtr, Error, MAX_CNODE_NESTING, ObjectType, PAGE_TABLE_SIZE_BITS, Rights,
+    CNODE_SLOT_BITS, CPtr, Error, MAX_CNODE_NESTING, NUM_PRIORITIES, ObjectType,
+    PAGE_TABLE_SIZE_BITS, Rights,
 };
 
 use crate::READ_WRITE;
-use crate::ctx::{Ctx, KERNEL_DEBUG};
+use crate::ctx::{Ctx, KERNEL_DEBUG, SELF_TCB};
 use crate::harness::{Outcome, ensure, err, err_one_of, ok};
 
 /// 512 GiB regions of the root VSpace that only these tests use, one per test.
@@ -413,5 +414,156 @@ pub fn cnode_nesting_is_bounded(ctx: &mut Ctx) -> Outcome {
             "deleting a chain {levels} CNodes deep gave {result:?}, expected {expected:?}"
         );
     }
+    Ok(())
+}
+
+/// Finding 5: any TCB capability with write could set priority 63 (the caller's own
+/// included) and starve everything below. Priorities and MCPs are now bounded by an
+/// authority thread's maximum controlled priority (MCP): a new thread's MCP is 0, the
+/// suite's (the root thread's) the highest.
+pub fn priorities_are_bounded_by_mcp(ctx: &mut Ctx) -> Outcome {
+    let target = ctx.create(ObjectType::Tcb)?;
+    let low = ctx.create(ObjectType::Tcb)?;
+    let result = mcp_checks(ctx, target, low);
+    ctx.delete(low)?;
+    ctx.delete(target)?;
+    result
+}
+
+fn mcp_checks(ctx: &mut Ctx, target: CPtr, low: CPtr) -> Outcome {
+    let top = NUM_PRIORITIES - 1;
+    err(
+        "a new thread as authority (MCP 0) gives priority 1",
+        substrate::tcb_set_priority(target, 1, low),
+        Error::AboveMcp,
+    )?;
+    ok(
+        "a new thread as authority gives priority 0",
+        substrate::tcb_set_priority(target, 0, low),
+    )?;
+    err(
+        "raise the suite's own priority with a new thread as authority",
+        substrate::tcb_set_priority(SELF_TCB, top, low),
+        Error::AboveMcp,
+    )?;
+    ok(
+        "the suite gives a thread MCP 10",
+        substrate::tcb_set_mcp(low, 10, SELF_TCB),
+    )?;
+    ok(
+        "priority 10 under an MCP-10 authority",
+        substrate::tcb_set_priority(target, 10, low),
+    )?;
+    err(
+        "priority 11 under an MCP-10 authority",
+        substrate::tcb_set_priority(target, 11, low),
+        Error::AboveMcp,
+    )?;
+    err(
+        "an MCP-10 authority raises its own MCP",
+        substrate::tcb_set_mcp(low, top, low),
+        Error::AboveMcp,
+    )?;
+    err(
+        "MCP NUM_PRIORITIES",
+        substrate::tcb_set_mcp(target, NUM_PRIORITIES, SELF_TCB),
+        Error::InvalidArgument,
+    )?;
+    let unreadable = ctx.copy_with_rights(SELF_TCB, Rights::WRITE)?;
+    let denied = substrate::tcb_set_priority(target, 1, unreadable);
+    ctx.delete(unreadable)?;
+    err(
+        "an authority capability without read",
+        denied,
+        Error::InsufficientRights,
+    )?;
+    let notification = ctx.create(ObjectType::Notification)?;
+    let wrong = substrate::tcb_set_mcp(target, 1, notification);
+    ctx.delete(notification)?;
+    err("a Notification as authority", wrong, Error::WrongObjectType)?;
+    let read_only = ctx.copy_with_rights(target, Rights::READ)?;
+    let denied = substrate::tcb_set_mcp(read_only, 1, SELF_TCB);
+    ctx.delete(read_only)?;
+    err(
+        "set_mcp through a read-only TCB",
+        denied,
+        Error::InsufficientRights,
+    )
+}
+
+/// A closed set of objects (an untyped and everything retyped from it: a VSpace with
+/// tables and a mapped frame, a thread running in it with a bound notification) put into
+/// one CNode in the worst slot order is reclaimed whole by deleting that CNode: emptying
+/// deletes mappings, then threads, then other objects, then untyped regions.
+pub fn cnode_deletion_reclaims_a_closed_set(ctx: &mut Ctx) -> Outcome {
+    let before = crate::tests::kdebug::counts()?;
+    let untyped = ctx.res.retype(ObjectType::Untyped, 17)?;
+    let mut made = [CPtr(0); 7];
+    for (cap, object_type) in made.iter_mut().zip([
+        ObjectType::VSpace,
+        ObjectType::Tcb,
+        ObjectType::Notification,
+        ObjectType::PageTable,
+        ObjectType::PageTable,
+        ObjectType::PageTable,
+        ObjectType::Frame,
+    ]) {
+        *cap = ctx.empty_slot()?;
+        ok(
+            "retype from the untyped",
+            substrate::untyped_retype(untyped, object_type, 0, ROOT_CNODE, cap.0),
+        )?;
+    }
+    let [vspace, tcb, notification, top, middle, lowest, frame] = made;
+    let vaddr = region(5);
+    for (table, level) in [(top, 3), (middle, 2), (lowest, 1)] {
+        ok(
+            "install a table",
+            substrate::vspace_map_table(vspace, table, vaddr, level),
+        )?;
+    }
+    ok(
+        "map the frame",
+        substrate::vspace_map_frame(vspace, frame, vaddr, READ_WRITE),
+    )?;
+    ok(
+        "configure the thread in the VSpace",
+        substrate::tcb_configure(tcb, ROOT_CNODE, vspace),
+    )?;
+    ok(
+        "bind the notification",
+        substrate::tcb_bind_notification(tcb, notification),
+    )?;
+    let holder = ctx.res.retype(ObjectType::CNode, 4)?;
+    // Dependents after what they depend on: the worst order for a single pass.
+    for (index, cap) in [
+        untyped,
+        vspace,
+        tcb,
+        notification,
+        top,
+        middle,
+        lowest,
+        frame,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        ok(
+            "move into the holder CNode",
+            substrate::cnode_move_cap(holder, index as u64 + 1, cap),
+        )?;
+        ctx.release_slot(cap);
+    }
+    ok(
+        "delete the holder CNode",
+        substrate::cnode_delete(ROOT_CNODE, holder.0),
+    )?;
+    ctx.release_slot(holder);
+    let after = crate::tests::kdebug::counts()?;
+    ensure!(
+        after == before,
+        "frame counts {after:?} after deleting the holder, {before:?} before"
+    );
     Ok(())
 }

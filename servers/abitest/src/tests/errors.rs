@@ -6,7 +6,7 @@ use trona::uapi::{
     Rights,
 };
 
-use crate::ctx::{Ctx, KERNEL_DEBUG};
+use crate::ctx::{Ctx, KERNEL_DEBUG, SELF_TCB};
 use crate::harness::{Failure, Outcome, ensure, err, ok};
 use crate::tests::first_untyped;
 use rootlib::{ROOT_CNODE, ROOT_VSPACE};
@@ -138,7 +138,7 @@ fn wrong_object_type_checks(ctx: &mut Ctx, tcb: CPtr, notification: CPtr, slot: 
     err("a Notification as the frame", map, wrong)?;
     err(
         "Tcb.set_priority on a Notification",
-        substrate::tcb_set_priority(notification, 1),
+        substrate::tcb_set_priority(notification, 1, SELF_TCB),
         Error::InvalidLabel,
     )?;
     err(
@@ -199,7 +199,7 @@ fn insufficient_rights_checks(ctx: &mut Ctx, notification: CPtr, read_only: CPtr
 
     let tcb = ctx.create(ObjectType::Tcb)?;
     let tcb_read = ctx.copy_with_rights(tcb, Rights::READ)?;
-    let set_priority = substrate::tcb_set_priority(tcb_read, 1);
+    let set_priority = substrate::tcb_set_priority(tcb_read, 1, SELF_TCB);
     let mut regs = trona::uapi::UserRegisters::default();
     let read_registers =
         substrate::tcb_read_registers(tcb_read, crate::tests::address_of_mut(&mut regs));
@@ -283,22 +283,22 @@ fn invalid_argument_checks(
     let set_priority = Invocation::TcbSetPriority.label();
     err(
         "a u8 argument of 256 (raw)",
-        substrate::invoke(tcb, set_priority, [256, 0, 0, 0]),
+        substrate::invoke(tcb, set_priority, [256, SELF_TCB.0, 0, 0]),
         invalid,
     )?;
     err(
         "priority NUM_PRIORITIES",
-        substrate::tcb_set_priority(tcb, NUM_PRIORITIES),
+        substrate::tcb_set_priority(tcb, NUM_PRIORITIES, SELF_TCB),
         invalid,
     )?;
     err(
         "priority 255",
-        substrate::tcb_set_priority(tcb, u8::MAX),
+        substrate::tcb_set_priority(tcb, u8::MAX, SELF_TCB),
         invalid,
     )?;
     ok(
         "priority NUM_PRIORITIES - 1",
-        substrate::tcb_set_priority(tcb, NUM_PRIORITIES - 1),
+        substrate::tcb_set_priority(tcb, NUM_PRIORITIES - 1, SELF_TCB),
     )?;
     err(
         "affinity NUM_CPUS",

@@ -36,6 +36,13 @@ extern "C" fn write_read_only(_: u64) -> ! {
     trona::exit()
 }
 
+extern "C" fn kernel_timer(_: u64) -> ! {
+    ABOUT_TO_FAULT.store(true, Ordering::Release);
+    arch::touch_kernel_timer();
+    SURVIVED.store(true, Ordering::Release);
+    trona::exit()
+}
+
 /// Runs `body` on a new thread and checks that it faulted exactly once and never went on.
 fn expect_fault(ctx: &mut Ctx, body: extern "C" fn(u64) -> !) -> Outcome {
     ABOUT_TO_FAULT.store(false, Ordering::Relaxed);
@@ -69,6 +76,12 @@ fn expect_fault(ctx: &mut Ctx, body: extern "C" fn(u64) -> !) -> Outcome {
 pub fn unmapped_read(ctx: &mut Ctx) -> Outcome {
     TARGET.store(ctx.unmapped_address()?, Ordering::Release);
     expect_fault(ctx, read_unmapped)
+}
+
+/// User mode cannot touch the kernel's timer (aarch64: the kernel forces CNTKCTL_EL1 to
+/// counters-only, whatever firmware left; x86_64: no I/O privilege for the PIT).
+pub fn kernel_timer_access(ctx: &mut Ctx) -> Outcome {
+    expect_fault(ctx, kernel_timer)
 }
 
 /// An undefined instruction is a contained fault.

@@ -313,6 +313,11 @@ pub static TESTS: &[Test] = &[
         run: faults::unmapped_read,
     },
     Test {
+        name: "fault_kernel_timer_access",
+        covers: &[],
+        run: faults::kernel_timer_access,
+    },
+    Test {
         name: "fault_undefined_instruction",
         covers: &[inv(I::KernelDebugFaultCount)],
         run: faults::undefined_instruction,
@@ -419,9 +424,19 @@ pub static TESTS: &[Test] = &[
         run: attacks::deleting_a_cnode_empties_it,
     },
     Test {
+        name: "attack_cnode_deletion_reclaims_a_closed_set",
+        covers: &[],
+        run: attacks::cnode_deletion_reclaims_a_closed_set,
+    },
+    Test {
         name: "attack_cnode_nesting_is_bounded",
         covers: &[],
         run: attacks::cnode_nesting_is_bounded,
+    },
+    Test {
+        name: "attack_priorities_are_bounded_by_mcp",
+        covers: &[inv(I::TcbSetMcp), inv(I::TcbSetPriority)],
+        run: attacks::priorities_are_bounded_by_mcp,
     },
     Test {
         name: "check_frames_at_end",

@@ -216,9 +216,9 @@ pub fn lower_own_priority(ctx: &mut Ctx) -> Outcome {
     let thread = ctx.create_thread(raise_flag, 0)?;
     let resumed = substrate::tcb_resume(thread.tcb);
     let ran_early = FLAG.load(Ordering::Acquire);
-    let lowered = substrate::tcb_set_priority(SELF_TCB, PRIORITY - 1);
+    let lowered = substrate::tcb_set_priority(SELF_TCB, PRIORITY - 1, SELF_TCB);
     let ran_on_lowering = FLAG.load(Ordering::Acquire);
-    let restored = substrate::tcb_set_priority(SELF_TCB, PRIORITY);
+    let restored = substrate::tcb_set_priority(SELF_TCB, PRIORITY, SELF_TCB);
     ctx.destroy(thread)?;
     ok("resume", resumed)?;
     ok("lower the suite's priority", lowered)?;
