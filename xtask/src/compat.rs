@@ -100,11 +100,13 @@ fn compat_dir() -> Result<PathBuf> {
     Ok(target_dir()?.join("kernite").join("compat"))
 }
 
-/// Unpacks the tree at `tag` into `dest` with `git archive`, unless an earlier run did
-/// (a tag names one tree, so a complete copy never goes stale).
+/// Unpacks the tree at `tag` into `dest` with `git archive`, unless an earlier run
+/// unpacked the same tree (its hash is kept in `dest/.unpacked`, so a tag that was moved
+/// is unpacked afresh).
 fn unpack(root: &Path, tag: &str, dest: &Path) -> Result<()> {
+    let tree = tree_of(root, tag)?;
     let complete = dest.join(".unpacked");
-    if complete.exists() {
+    if std::fs::read_to_string(&complete).is_ok_and(|unpacked| unpacked == tree) {
         return Ok(());
     }
     if dest.exists() {
@@ -115,7 +117,7 @@ fn unpack(root: &Path, tag: &str, dest: &Path) -> Result<()> {
     let status = Command::new("git")
         .args(["archive", "--format=tar", "--output"])
         .arg(&archive)
-        .arg(tag)
+        .arg(&tree)
         .current_dir(root)
         .status()
         .context("running git archive")?;
@@ -132,5 +134,18 @@ fn unpack(root: &Path, tag: &str, dest: &Path) -> Result<()> {
         bail!("unpacking {} failed", archive.display());
     }
     std::fs::remove_file(&archive).with_context(|| format!("removing {}", archive.display()))?;
-    std::fs::write(&complete, tag).with_context(|| format!("writing {}", complete.display()))
+    std::fs::write(&complete, &tree).with_context(|| format!("writing {}", complete.display()))
+}
+
+/// The hash of the tree `revision` names.
+fn tree_of(root: &Path, revision: &str) -> Result<String> {
+    let output = Command::new("git")
+        .args(["rev-parse", &format!("{revision}^{{tree}}")])
+        .current_dir(root)
+        .output()
+        .context("running git rev-parse")?;
+    if !output.status.success() {
+        bail!("`git rev-parse {revision}^{{tree}}` failed");
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }

@@ -18,6 +18,10 @@
 //!
 //! Run with `KERNITE_BLESS_DOCS=1` to rewrite the rendered lists and the `run` outputs
 //! in place, then review the diff.
+//!
+//! Besides, every workspace member and every xtask command must appear in the maps of
+//! README.md, docs/CONTRACTS.md and docs/ARCHITECTURE.md, and every `NAME.md` mentioned
+//! must exist.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -448,4 +452,84 @@ fn adding_a_syscall_shows_what_the_commands_print() {
 #[test]
 fn abi_review_shows_what_abi_diff_prints() {
     replay("docs/abi-review.md");
+}
+
+/// The workspace members, from the root Cargo.toml.
+fn workspace_members() -> Vec<String> {
+    let manifest = fs::read_to_string(repo().join("Cargo.toml")).expect("reading Cargo.toml");
+    let document: toml_edit::DocumentMut = manifest.parse().expect("Cargo.toml parses");
+    document["workspace"]["members"]
+        .as_array()
+        .expect("workspace.members is an array")
+        .iter()
+        .map(|member| member.as_str().expect("a member path").to_string())
+        .collect()
+}
+
+/// The subcommands `cargo xtask --help` lists.
+fn xtask_commands() -> Vec<String> {
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("--help")
+        .output()
+        .expect("running xtask --help");
+    let help = String::from_utf8_lossy(&output.stdout).into_owned();
+    let commands = help
+        .split_once("Commands:\n")
+        .expect("a Commands section")
+        .1;
+    commands
+        .lines()
+        .map_while(|line| line.strip_prefix("  "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+/// The hand-written maps name every crate and every xtask command: README's repository
+/// map and command table, CONTRACTS' crate table, ARCHITECTURE's code map.
+#[test]
+fn maps_name_every_crate_and_command() {
+    let read = |path: &str| fs::read_to_string(repo().join(path)).expect("reading a document");
+    let (readme, contracts, architecture) = (
+        read("README.md"),
+        read("docs/CONTRACTS.md"),
+        read("docs/ARCHITECTURE.md"),
+    );
+    let has_row = |text: &str, path: &str| {
+        text.lines().any(|line| {
+            line.starts_with(&format!("| `{path}`")) || line.starts_with(&format!("| `{path}/"))
+        })
+    };
+    let mut missing = Vec::new();
+    for member in workspace_members() {
+        for (name, text) in [
+            ("README.md", &readme),
+            ("docs/CONTRACTS.md", &contracts),
+            ("docs/ARCHITECTURE.md", &architecture),
+        ] {
+            if !has_row(text, &member) {
+                missing.push(format!("{name} has no table row for the crate `{member}`"));
+            }
+        }
+    }
+    for command in xtask_commands() {
+        if !readme.contains(&format!("`cargo xtask {command}")) {
+            missing.push(format!("README.md never shows `cargo xtask {command}`"));
+        }
+        for (name, text) in [
+            ("docs/CONTRACTS.md", &contracts),
+            ("docs/ARCHITECTURE.md", &architecture),
+        ] {
+            let row = text.lines().find(|line| line.starts_with("| `xtask"));
+            let names = |row: &str| {
+                row.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                    .any(|word| word == command)
+            };
+            if !row.is_some_and(names) {
+                missing.push(format!("{name}'s xtask row does not name `{command}`"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
 }

@@ -1,23 +1,17 @@
 //! Eager FPU/SIMD state: XSAVE setup at boot and `FpuArea`, saved and restored on every switch.
 
-use super::cpu::{self, cpuid};
+use super::cpu::cpuid;
 use core::arch::asm;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
+use x86_64::registers::xcontrol::{XCr0, XCr0Flags};
 
 /// Bytes reserved for one thread's XSAVE area (x87, SSE and AVX need 832).
 pub const FPU_AREA_SIZE: usize = 1024;
 
 /// XCR0 components the kernel enables when the CPU has them: x87, SSE, AVX.
-const XCR0_WANTED: u64 = 0b111;
-const XCR0_REQUIRED: u64 = 0b011;
-
-const CR0_MP: u64 = 1 << 1;
-const CR0_EM: u64 = 1 << 2;
-const CR0_TS: u64 = 1 << 3;
-const CR0_NE: u64 = 1 << 5;
-const CR4_OSFXSR: u64 = 1 << 9;
-const CR4_OSXMMEXCPT: u64 = 1 << 10;
-const CR4_OSXSAVE: u64 = 1 << 18;
+const XCR0_REQUIRED: XCr0Flags = XCr0Flags::X87.union(XCr0Flags::SSE);
+const XCR0_WANTED: XCr0Flags = XCR0_REQUIRED.union(XCr0Flags::AVX);
 
 const FCW_DEFAULT: u16 = 0x037f;
 const MXCSR_DEFAULT: u32 = 0x1f80;
@@ -38,17 +32,22 @@ pub fn init() {
         let leaf = cpuid(0xd, 0);
         (u64::from(leaf.edx) << 32) | u64::from(leaf.eax)
     };
-    let xcr0 = supported & XCR0_WANTED;
+    let xcr0 = XCr0Flags::from_bits_truncate(supported) & XCR0_WANTED;
     assert!(
-        xcr0 & XCR0_REQUIRED == XCR0_REQUIRED,
+        xcr0.contains(XCR0_REQUIRED),
         "XSAVE does not manage x87 and SSE state (XCR0 support {supported:#x})"
     );
     // SAFETY: Only FPU-related control bits change; the kernel is soft-float and never
     // touches FPU registers itself, and XSAVE support was checked above.
     unsafe {
-        cpu::write_cr0((cpu::read_cr0() & !(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);
-        cpu::write_cr4(cpu::read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_OSXSAVE);
-        cpu::write_xcr0(xcr0);
+        Cr0::update(|cr0| {
+            cr0.remove(Cr0Flags::EMULATE_COPROCESSOR | Cr0Flags::TASK_SWITCHED);
+            cr0.insert(Cr0Flags::MONITOR_COPROCESSOR | Cr0Flags::NUMERIC_ERROR);
+        });
+        Cr4::update(|cr4| {
+            cr4.insert(Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE | Cr4Flags::OSXSAVE)
+        });
+        XCr0::write(xcr0);
     }
     let size = cpuid(0xd, 0).ebx;
     assert!(

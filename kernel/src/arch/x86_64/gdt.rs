@@ -1,8 +1,12 @@
-//! The GDT (kernel and user segments, one TSS) and the TSS with RSP0 and the IST stacks.
+//! The GDT (kernel and user segments, one TSS) and the TSS with RSP0 and the IST stacks, built with the `x86_64` crate's descriptor types.
+
+use x86_64::VirtAddr;
+use x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};
+use x86_64::instructions::tables::load_tss;
+use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
+use x86_64::structures::tss::TaskStateSegment;
 
 use crate::cell::CpuLocal;
-use core::arch::asm;
-use core::mem::size_of;
 
 /// Kernel code selector (also what `syscall` loads into CS).
 pub const KERNEL_CS: u16 = 0x08;
@@ -26,95 +30,47 @@ pub const IST_DOUBLE_FAULT: u8 = 1;
 pub const IST_NMI: u8 = 2;
 const IST_STACK_SIZE: usize = 16 * 1024;
 
-/// The 64-bit task state segment: only the stack pointers matter.
-#[repr(C, packed(4))]
-struct Tss {
-    reserved0: u32,
-    rsp: [u64; 3],
-    reserved1: u64,
-    ist: [u64; 7],
-    reserved2: u64,
-    reserved3: u16,
-    io_map_base: u16,
-}
-
-const _: () = assert!(size_of::<Tss>() == 104);
-
 #[repr(C, align(16))]
 struct IstStack([u8; IST_STACK_SIZE]);
 
-static TSS: CpuLocal<Tss> = CpuLocal::new(Tss {
-    reserved0: 0,
-    rsp: [0; 3],
-    reserved1: 0,
-    ist: [0; 7],
-    reserved2: 0,
-    reserved3: 0,
-    // An I/O map base at the end of the segment means no I/O permission bitmap: user port
-    // I/O always faults.
-    io_map_base: size_of::<Tss>() as u16,
-});
+/// The TSS. `TaskStateSegment::new` puts the I/O map base at the end of the segment: no
+/// I/O permission bitmap, so user port I/O always faults.
+static TSS: CpuLocal<TaskStateSegment> = CpuLocal::new(TaskStateSegment::new());
 static DOUBLE_FAULT_STACK: CpuLocal<IstStack> = CpuLocal::new(IstStack([0; IST_STACK_SIZE]));
 static NMI_STACK: CpuLocal<IstStack> = CpuLocal::new(IstStack([0; IST_STACK_SIZE]));
-
-static GDT: CpuLocal<[u64; 7]> = CpuLocal::new([
-    0,
-    0x00af_9a00_0000_ffff, // 0x08 kernel code: 64-bit, DPL 0.
-    0x00cf_9200_0000_ffff, // 0x10 kernel data.
-    0x00cf_f200_0000_ffff, // 0x18 user data: DPL 3.
-    0x00af_fa00_0000_ffff, // 0x20 user code: 64-bit, DPL 3.
-    0,                     // 0x28 TSS, low half (filled in by init).
-    0,                     // 0x30 TSS, high half.
-]);
-
-#[repr(C, packed)]
-struct DescriptorPointer {
-    limit: u16,
-    base: u64,
-}
+static GDT: CpuLocal<GlobalDescriptorTable> = CpuLocal::new(GlobalDescriptorTable::new());
 
 /// Loads the GDT and TSS and reloads every segment register.
 pub fn init() {
-    let tss = TSS.get() as u64;
-    let limit = (size_of::<Tss>() - 1) as u64;
-    // SAFETY: Runs once during early boot, before anything else uses these statics.
+    // SAFETY: Runs once during early boot, before anything else uses these statics; they
+    // are statics, so the descriptors' 'static requirements hold.
     unsafe {
-        (*TSS.get()).ist[usize::from(IST_DOUBLE_FAULT) - 1] =
-            DOUBLE_FAULT_STACK.get() as u64 + IST_STACK_SIZE as u64;
-        (*TSS.get()).ist[usize::from(IST_NMI) - 1] = NMI_STACK.get() as u64 + IST_STACK_SIZE as u64;
+        let tss = &mut *TSS.get();
+        tss.interrupt_stack_table[usize::from(IST_DOUBLE_FAULT) - 1] =
+            VirtAddr::new(DOUBLE_FAULT_STACK.get() as u64 + IST_STACK_SIZE as u64);
+        tss.interrupt_stack_table[usize::from(IST_NMI) - 1] =
+            VirtAddr::new(NMI_STACK.get() as u64 + IST_STACK_SIZE as u64);
         let gdt = &mut *GDT.get();
-        // Available 64-bit TSS (type 9), present.
-        gdt[5] = (limit & 0xffff)
-            | ((tss & 0xff_ffff) << 16)
-            | (0x89 << 40)
-            | (((limit >> 16) & 0xf) << 48)
-            | (((tss >> 24) & 0xff) << 56);
-        gdt[6] = tss >> 32;
-    }
-    let pointer = DescriptorPointer {
-        limit: (size_of::<[u64; 7]>() - 1) as u16,
-        base: GDT.get() as u64,
-    };
-    // SAFETY: The new GDT keeps the boot GDT's kernel selectors, so reloading CS (through a
-    // far return), the data segments and the task register leaves the kernel running.
-    unsafe {
-        asm!(
-            "lgdt [{ptr}]",
-            "push {cs}",
-            "lea {tmp}, [rip + 2f]",
-            "push {tmp}",
-            "retfq",
-            "2:",
-            "mov ds, {ds:e}",
-            "mov es, {ds:e}",
-            "mov ss, {ds:e}",
-            "ltr {tss:x}",
-            ptr = in(reg) &raw const pointer,
-            cs = const KERNEL_CS as u64,
-            tmp = out(reg) _,
-            ds = in(reg) u32::from(KERNEL_DS),
-            tss = in(reg) TSS_SELECTOR,
+        let selectors = [
+            gdt.append(Descriptor::kernel_code_segment()),
+            gdt.append(Descriptor::kernel_data_segment()),
+            gdt.append(Descriptor::user_data_segment()),
+            gdt.append(Descriptor::user_code_segment()),
+            gdt.append(Descriptor::tss_segment(&*TSS.get())),
+        ];
+        let expected = [KERNEL_CS, KERNEL_DS, USER_DS, USER_CS, TSS_SELECTOR];
+        assert!(
+            selectors.iter().map(|s| s.0).eq(expected),
+            "GDT selectors {selectors:?} differ from the ones syscall/sysret and the entry code use"
         );
+        (*GDT.get()).load_unsafe();
+        // The new GDT keeps the boot GDT's kernel selectors, so reloading CS, the data
+        // segments and the task register leaves the kernel running.
+        CS::set_reg(SegmentSelector(KERNEL_CS));
+        for set in [DS::set_reg, ES::set_reg, SS::set_reg] {
+            set(SegmentSelector(KERNEL_DS));
+        }
+        load_tss(SegmentSelector(TSS_SELECTOR));
     }
 }
 
@@ -122,5 +78,5 @@ pub fn init() {
 pub fn set_kernel_stack(top: u64) {
     // SAFETY: Single CPU with interrupts off in the kernel: nothing else touches the TSS
     // now, and the CPU reads RSP0 only on the next entry from user mode.
-    unsafe { (*TSS.get()).rsp[0] = top };
+    unsafe { (*TSS.get()).privilege_stack_table[0] = VirtAddr::new(top) };
 }

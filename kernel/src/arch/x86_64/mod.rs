@@ -190,8 +190,8 @@ const DEBUG_EXIT_PORT: u16 = 0xf4;
 /// Ends the machine: QEMU's isa-debug-exit device makes QEMU exit with `(code << 1) | 1`.
 /// Without that device the CPU halts forever.
 pub fn shutdown(code: u32) -> ! {
-    cpu::disable_interrupts();
+    x86_64::instructions::interrupts::disable();
     // SAFETY: Port 0xf4 is the isa-debug-exit device; writing it only ends the VM.
-    unsafe { cpu::outl(DEBUG_EXIT_PORT, code) };
+    unsafe { x86_64::instructions::port::Port::<u32>::new(DEBUG_EXIT_PORT).write(code) };
     cpu::halt_forever()
 }

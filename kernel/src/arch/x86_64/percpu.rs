@@ -1,6 +1,9 @@
 //! The per-CPU block reached through GS: points the GS MSRs at the shared block (`arch/percpu.rs`) and records the running thread.
 
-use super::cpu::{self, MSR_GS_BASE, MSR_KERNEL_GS_BASE};
+use x86_64::VirtAddr;
+use x86_64::registers::model_specific::{GsBase, KernelGsBase};
+
+use super::cpu;
 use crate::arch::percpu::{block, canary_from};
 
 /// Fills the block for CPU 0 and points GS at it. While the kernel runs, GS_BASE holds the
@@ -14,9 +17,9 @@ pub fn init() {
         (*block).self_ptr = block as u64;
         (*block).cpu_id = 0;
         (*block).stack_canary = canary;
-        cpu::wrmsr(MSR_GS_BASE, block as u64);
-        cpu::wrmsr(MSR_KERNEL_GS_BASE, 0);
     }
+    GsBase::write(VirtAddr::new(block as u64));
+    KernelGsBase::write(VirtAddr::new(0));
 }
 
 /// Records the running thread: its TCB address and the top of its kernel stack, which the

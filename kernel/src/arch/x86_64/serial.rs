@@ -1,38 +1,36 @@
-//! COM1 16550 UART: the kernel console (polled output only).
+//! COM1 16550 UART: the kernel console (polled output only), through the `uart_16550` crate.
 
-use super::cpu::{inb, outb};
+use uart_16550::backend::PioBackend;
+use uart_16550::{BaudRate, Config, Uart16550};
+
+use crate::cell::CpuLocal;
 
 const COM1: u16 = 0x3f8;
-const DATA: u16 = COM1;
-const INTERRUPT_ENABLE: u16 = COM1 + 1;
-const FIFO_CONTROL: u16 = COM1 + 2;
-const LINE_CONTROL: u16 = COM1 + 3;
-const MODEM_CONTROL: u16 = COM1 + 4;
-const LINE_STATUS: u16 = COM1 + 5;
-const LINE_STATUS_THR_EMPTY: u8 = 1 << 5;
 
-/// Programs COM1 for 115200 baud, 8N1, FIFOs on, no interrupts.
+static UART: CpuLocal<Option<Uart16550<PioBackend>>> = CpuLocal::new(None);
+
+/// Programs COM1 for 115200 baud, 8N1, FIFOs on, no interrupts. Without a UART (QEMU
+/// always has one) the console stays silent.
 pub fn init() {
-    // SAFETY: These ports belong to the COM1 UART, which only the kernel drives.
-    unsafe {
-        outb(INTERRUPT_ENABLE, 0x00);
-        outb(LINE_CONTROL, 0x80); // Divisor latch access.
-        outb(DATA, 0x01); // Divisor 1 = 115200 baud (low byte).
-        outb(INTERRUPT_ENABLE, 0x00); // Divisor high byte.
-        outb(LINE_CONTROL, 0x03); // 8 bits, no parity, one stop bit.
-        outb(FIFO_CONTROL, 0xc7); // Enable and clear FIFOs.
-        outb(MODEM_CONTROL, 0x03); // DTR and RTS.
+    // SAFETY: COM1's eight ports belong to the UART, which only the kernel drives.
+    let Ok(mut uart) = (unsafe { Uart16550::new_port(COM1) }) else {
+        return;
+    };
+    let config = Config {
+        baud_rate: BaudRate::Baud115200,
+        ..Config::DEFAULT
+    };
+    if uart.init(config).is_ok() {
+        // SAFETY: Called once in early boot, before anything prints.
+        unsafe { *UART.get() = Some(uart) };
     }
 }
 
 /// Sends one byte, waiting while the transmitter is full.
 pub fn put(byte: u8) {
-    // SAFETY: Polling the line status and writing the data register of COM1 has no effect
-    // beyond sending the byte.
-    unsafe {
-        while inb(LINE_STATUS) & LINE_STATUS_THR_EMPTY == 0 {
-            core::hint::spin_loop();
-        }
-        outb(DATA, byte);
+    // SAFETY: One CPU with interrupts off in the kernel: no other reference to the UART is
+    // live while this runs.
+    if let Some(uart) = unsafe { (*UART.get()).as_mut() } {
+        uart.send_bytes_exact(&[byte]);
     }
 }

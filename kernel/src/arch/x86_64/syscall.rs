@@ -1,11 +1,13 @@
 //! `syscall` MSR setup and the assembly entry paths (`trap.S`, `syscall.S`) with their constants.
 
-use super::cpu::{self, EFER_NXE, EFER_SCE, MSR_EFER, MSR_LSTAR, MSR_SFMASK, MSR_STAR};
 use super::frame::{self, SYSCALL_VECTOR, UserFrame};
 use super::gdt::{KERNEL_CS, SYSRET_SELECTOR_BASE, USER_CS, USER_DS};
 use super::trap;
 use crate::arch::KERNEL_STACK_SIZE;
 use crate::arch::hooks;
+use x86_64::VirtAddr;
+use x86_64::registers::model_specific::{Efer, EferFlags, LStar, SFMask, Star};
+use x86_64::registers::rflags::RFlags;
 
 core::arch::global_asm!(
     include_str!("generated/percpu.S"),
@@ -43,15 +45,16 @@ const SYSCALL_RFLAGS_MASK: u64 = (1 << 8) | (1 << 9) | (1 << 10) | (1 << 14) | R
 
 /// Enables `syscall`/`sysret` (and keeps NX on) and points LSTAR at the entry.
 pub fn init() {
-    let star = (u64::from(SYSRET_SELECTOR_BASE) << 48) | (u64::from(KERNEL_CS) << 32);
     // SAFETY: The MSRs exist on every x86_64 CPU; the selectors match the loaded GDT and the
     // entry point is the assembly above, which needs GS set up (done before this call).
     unsafe {
-        cpu::wrmsr(MSR_STAR, star);
-        cpu::wrmsr(MSR_LSTAR, syscall_entry as *const () as u64);
-        cpu::wrmsr(MSR_SFMASK, SYSCALL_RFLAGS_MASK);
-        cpu::wrmsr(MSR_EFER, cpu::rdmsr(MSR_EFER) | EFER_SCE | EFER_NXE);
+        Star::write_raw(SYSRET_SELECTOR_BASE, KERNEL_CS);
+        Efer::update(|efer| {
+            efer.insert(EferFlags::SYSTEM_CALL_EXTENSIONS | EferFlags::NO_EXECUTE_ENABLE)
+        });
     }
+    LStar::write(VirtAddr::new(syscall_entry as *const () as u64));
+    SFMask::write(RFlags::from_bits_truncate(SYSCALL_RFLAGS_MASK));
 }
 
 /// Called by `syscall_entry` with the frame it built on the thread's kernel stack.

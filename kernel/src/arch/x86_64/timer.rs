@@ -1,7 +1,10 @@
 //! The scheduler tick: PIT channel 0 through the 8259 PIC, remapped to vectors 32..48.
 
-use super::cpu::{inb, outb};
+use pic8259::ChainedPics;
+use x86_64::instructions::port::Port;
+
 use crate::arch::hooks;
+use crate::cell::CpuLocal;
 
 /// First vector of the master PIC (IRQ 0).
 pub const IRQ_BASE: u64 = 32;
@@ -10,11 +13,15 @@ const MASTER_SPURIOUS_VECTOR: u64 = IRQ_BASE + 7;
 const SLAVE_SPURIOUS_VECTOR: u64 = IRQ_BASE + 15;
 
 const PIC1_COMMAND: u16 = 0x20;
-const PIC1_DATA: u16 = 0x21;
 const PIC2_COMMAND: u16 = 0xa0;
-const PIC2_DATA: u16 = 0xa1;
-const PIC_EOI: u8 = 0x20;
+/// OCW3 "read in-service register" (the `pic8259` crate has no ISR read, which telling a
+/// spurious IRQ 7/15 from a real one needs).
 const PIC_READ_ISR: u8 = 0x0b;
+
+/// The two 8259s, remapped to vectors [`IRQ_BASE`]..[`IRQ_BASE`] + 16.
+// SAFETY: The offsets lie above the 32 exception vectors and do not overlap.
+static PICS: CpuLocal<ChainedPics> =
+    CpuLocal::new(unsafe { ChainedPics::new(IRQ_BASE as u8, IRQ_BASE as u8 + 8) });
 
 const PIT_CHANNEL0: u16 = 0x40;
 const PIT_COMMAND: u16 = 0x43;
@@ -33,27 +40,17 @@ pub fn init(ticks_per_sec: u64) {
         "{ticks_per_sec} ticks per second is outside what the PIT can generate"
     );
     // SAFETY: These ports belong to the 8259 PICs and the PIT, which only this module
-    // programs; interrupts are disabled while they are reconfigured.
+    // programs; interrupts are disabled while they are reconfigured, and nothing else
+    // holds a reference to PICS.
     unsafe {
-        // ICW1: edge triggered, cascade, ICW4 follows.
-        outb(PIC1_COMMAND, 0x11);
-        outb(PIC2_COMMAND, 0x11);
-        // ICW2: vector bases.
-        outb(PIC1_DATA, IRQ_BASE as u8);
-        outb(PIC2_DATA, (IRQ_BASE + 8) as u8);
-        // ICW3: slave on IRQ 2.
-        outb(PIC1_DATA, 1 << 2);
-        outb(PIC2_DATA, 2);
-        // ICW4: 8086 mode.
-        outb(PIC1_DATA, 0x01);
-        outb(PIC2_DATA, 0x01);
-        // Masks: only the timer (IRQ 0) on the master; everything on the slave masked.
-        outb(PIC1_DATA, !1u8);
-        outb(PIC2_DATA, 0xff);
-
-        outb(PIT_COMMAND, PIT_MODE_RATE);
-        outb(PIT_CHANNEL0, (divisor & 0xff) as u8);
-        outb(PIT_CHANNEL0, (divisor >> 8) as u8);
+        let pics = &mut *PICS.get();
+        pics.initialize();
+        // Only the timer (IRQ 0) on the master; everything on the slave masked.
+        pics.write_masks(!1u8, 0xff);
+        Port::<u8>::new(PIT_COMMAND).write(PIT_MODE_RATE);
+        let mut channel0 = Port::<u8>::new(PIT_CHANNEL0);
+        channel0.write((divisor & 0xff) as u8);
+        channel0.write((divisor >> 8) as u8);
     }
 }
 
@@ -67,9 +64,9 @@ pub fn interrupt(vector: u64, from_user: bool) {
         }
         MASTER_SPURIOUS_VECTOR if !in_service(PIC1_COMMAND, 7) => {}
         SLAVE_SPURIOUS_VECTOR if !in_service(PIC2_COMMAND, 7) => {
-            // The master did see a real cascade interrupt and needs its acknowledgement.
-            // SAFETY: An EOI to the master PIC only ends its in-service cascade IRQ.
-            unsafe { outb(PIC1_COMMAND, PIC_EOI) };
+            // The master did see a real cascade interrupt and needs its acknowledgement:
+            // an EOI for any master IRQ (the cascade is IRQ 2) goes to the master alone.
+            end_of_interrupt(IRQ_BASE + 2);
         }
         vector => {
             // Only IRQ 0 is unmasked, so anything else is a lost race with a mask change.
@@ -80,19 +77,16 @@ pub fn interrupt(vector: u64, from_user: bool) {
 }
 
 fn in_service(command_port: u16, irq: u8) -> bool {
+    let mut port = Port::<u8>::new(command_port);
     // SAFETY: OCW3 "read ISR" followed by a read of the same port has no other effect.
     unsafe {
-        outb(command_port, PIC_READ_ISR);
-        inb(command_port) & (1 << irq) != 0
+        port.write(PIC_READ_ISR);
+        port.read() & (1 << irq) != 0
     }
 }
 
 fn end_of_interrupt(vector: u64) {
-    // SAFETY: EOIs only end the in-service interrupt on the PICs.
-    unsafe {
-        if vector >= IRQ_BASE + 8 {
-            outb(PIC2_COMMAND, PIC_EOI);
-        }
-        outb(PIC1_COMMAND, PIC_EOI);
-    }
+    // SAFETY: EOIs only end the in-service interrupt on the PICs; nothing else holds a
+    // reference to PICS (interrupts are off in the kernel).
+    unsafe { (*PICS.get()).notify_end_of_interrupt(vector as u8) };
 }
