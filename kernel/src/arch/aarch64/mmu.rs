@@ -298,3 +298,66 @@ pub fn flush_page(vaddr: u64) {
         )
     };
 }
+
+/// A kernel entry pointing at the next-level table at `paddr`: for the kernel's own
+/// tables, such as the direct map's (the same encoding as [`table_entry`]).
+pub fn kernel_table_entry(paddr: u64) -> u64 {
+    table_entry(paddr)
+}
+
+/// The direct map's leaf entry for physical `paddr` in a level-`level` table (0: a 4 KiB
+/// page, 1: a 2 MiB block, 2: a 1 GiB block): Normal memory, EL1 read/write, never
+/// executable.
+pub fn direct_leaf_entry(paddr: u64, level: usize) -> u64 {
+    if level == 0 {
+        paddr | IMAGE_DATA_PAGE
+    } else {
+        paddr | KERNEL_NORMAL_BLOCK
+    }
+}
+
+/// Replaces a live entry of the kernel's direct map that maps a block with one pointing
+/// at a table mapping the same memory with the same attributes, by break-before-make:
+/// the entry is invalidated and the whole TLB flushed before the table goes in. Until
+/// then the block's memory is unmapped, so the entry is written through the kernel
+/// image's mapping when it lies in the image (the boot tables do), and it must not lie in
+/// the memory the block maps otherwise; the code between the two writes touches neither
+/// memory nor the stack.
+///
+/// # Safety
+/// `entry` must be a live direct-map entry of a block whose memory nothing uses while
+/// this runs (apart from the kernel image, which has its own mapping) and `new` must
+/// translate every address it covers exactly as the old entry did.
+pub unsafe fn replace_direct_entry(entry: *mut u64, new: u64) {
+    let entry_paddr = super::virt_to_phys(entry as usize);
+    let image = super::kernel_phys_range();
+    let writable = if image.contains(&entry_paddr) {
+        super::KERNEL_VIRT_BASE + entry_paddr
+    } else {
+        entry as u64
+    };
+    // SAFETY: `writable` is the entry, through a mapping that the break does not remove
+    // (the image mapping, or a direct-map page outside the block, as the caller
+    // guarantees). Nothing between the two stores accesses memory. Interrupts are masked
+    // in the kernel.
+    unsafe {
+        core::arch::asm!(
+            "str xzr, [{entry}]",
+            "dsb ishst",
+            "tlbi vmalle1is",
+            "dsb ish",
+            "isb",
+            "str {new}, [{entry}]",
+            "dsb ishst",
+            "isb",
+            entry = in(reg) writable,
+            new = in(reg) new,
+            options(nostack, preserves_flags)
+        )
+    };
+}
+
+/// Drops every cached translation of this CPU (the kernel half included).
+pub fn flush_kernel() {
+    flush_all();
+}
