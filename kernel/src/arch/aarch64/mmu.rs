@@ -8,9 +8,10 @@
 //! out; a root therefore never meets stale entries of an earlier address space whose table
 //! happened to live in the same frame.
 
-use super::cpu::{read_sysreg, write_sysreg};
 pub use crate::arch::paging::{ENTRIES, LEVELS, PAGE_SIZE, index};
 use crate::cell::CpuLocal;
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::{ID_AA64MMFR0_EL1, Readable, TTBR0_EL1, TTBR1_EL1, Writeable};
 use abi::Rights;
 
 /// The first root entry user space may not use. The kernel lives in TTBR1, so a user root
@@ -175,7 +176,7 @@ static ASIDS: CpuLocal<Asids> = CpuLocal::new(Asids { next: 1, count: 0 });
 /// Sets up ASID allocation from what the CPU supports and leaves TTBR0 on an empty table
 /// (the boot identity map is gone from then on). Call once in `init_early`.
 pub fn init() {
-    let asid_bits = if (read_sysreg!("id_aa64mmfr0_el1") >> 4) & 0xf == 2 {
+    let asid_bits = if ID_AA64MMFR0_EL1.matches_all(ID_AA64MMFR0_EL1::ASIDBits::Bits_16) {
         16
     } else {
         8
@@ -183,13 +184,13 @@ pub fn init() {
     // SAFETY: Runs once during early boot, before any other use of ASIDS.
     unsafe { (*ASIDS.get()).count = 1 << asid_bits };
     assert!(
-        read_sysreg!("ttbr1_el1") & ADDRESS_MASK == kernel_root(),
+        TTBR1_EL1.get() & ADDRESS_MASK == kernel_root(),
         "TTBR1 does not hold the boot direct-map table"
     );
     let empty = super::virt_to_phys((&raw const boot_empty_l0) as usize);
-    // SAFETY: The kernel runs only from TTBR1 addresses by now; an empty TTBR0 table (ASID
-    // 0) only removes the identity map, whose entries the flush below drops from the TLB.
-    unsafe { write_sysreg!("ttbr0_el1", empty) };
+    // The kernel runs only from TTBR1 addresses by now; an empty TTBR0 table (ASID 0) only
+    // removes the identity map, whose entries the flush below drops from the TLB.
+    load_ttbr0(empty);
     flush_all();
 }
 
@@ -225,18 +226,24 @@ pub unsafe fn activate(root_paddr: u64) {
     }
     let asid = asids.next;
     asids.next += 1;
-    // SAFETY: The caller guarantees a valid root; the kernel half is TTBR1 and unaffected.
-    unsafe { write_sysreg!("ttbr0_el1", root_paddr | (asid << TTBR_ASID_SHIFT)) };
+    // The caller guarantees a valid root; the kernel half is TTBR1 and unaffected.
+    load_ttbr0(root_paddr | (asid << TTBR_ASID_SHIFT));
+}
+
+/// Loads TTBR0_EL1 (root address and ASID) and synchronises the context.
+fn load_ttbr0(value: u64) {
+    TTBR0_EL1.set(value);
+    barrier::isb(barrier::SY);
 }
 
 /// The physical address of the active user root.
 pub fn current_root() -> u64 {
-    read_sysreg!("ttbr0_el1") & ADDRESS_MASK
+    TTBR0_EL1.get() & ADDRESS_MASK
 }
 
 /// The ASID the loaded user root runs under.
 fn current_asid() -> u64 {
-    read_sysreg!("ttbr0_el1") >> TTBR_ASID_SHIFT
+    TTBR0_EL1.get() >> TTBR_ASID_SHIFT
 }
 
 /// Drops every cached translation (TLB and walk caches) tagged with `asid`, after making
@@ -276,10 +283,10 @@ pub fn retire_root(root_paddr: u64) {
     }
     let asid = current_asid();
     let empty = super::virt_to_phys((&raw const boot_empty_l0) as usize);
-    // SAFETY: The kernel runs from TTBR1 addresses; the empty table only removes user
+    // The kernel runs from TTBR1 addresses; the empty table only removes user
     // translations, and the caller activates a live address space again before user
     // memory is touched.
-    unsafe { write_sysreg!("ttbr0_el1", empty) };
+    load_ttbr0(empty);
     flush_asid(asid);
 }
 

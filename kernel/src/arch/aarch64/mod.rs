@@ -73,6 +73,7 @@ mod generated;
 
 use crate::arch::{MemoryRegion, phys_to_virt, virt_to_phys};
 use crate::cell::CpuLocal;
+use aarch64_cpu::registers::{CNTFRQ_EL0, Readable};
 use core::sync::atomic::{AtomicBool, Ordering};
 
 #[cfg(feature = "kstack-guard-test")]
@@ -162,7 +163,7 @@ pub fn describe_cpu() -> impl core::fmt::Display {
             write!(
                 f,
                 "aarch64: eager FPU with {registers}, {size}-byte area; timer CNTV at {} Hz via GICv2; PAN {}",
-                cpu::read_sysreg!("cntfrq_el0"),
+                CNTFRQ_EL0.get(),
                 if PAN.load(Ordering::Relaxed) {
                     "on"
                 } else {

@@ -1,12 +1,14 @@
 //! Exception vectors and the Rust side of exception entry: dispatch, fault reports, panics.
 
-use super::cpu::{SPSR_MODE_MASK, read_sysreg, write_sysreg};
+use super::cpu::SPSR_MODE_MASK;
 use super::frame::{self, EntryKind, UserFrame, class_sets_far, ec, exception_name};
 use super::{syscall, timer};
 use crate::arch::FaultInfo;
 use crate::arch::hooks;
 use crate::arch::{KERNEL_STACK_GUARD_SIZE, KERNEL_STACK_SIZE};
 use crate::cell::CpuLocal;
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::{Readable, TTBR0_EL1, TTBR1_EL1, VBAR_EL1, Writeable};
 
 core::arch::global_asm!(
     include_str!("generated/percpu.S"),
@@ -60,8 +62,9 @@ static EMERGENCY_STACK: CpuLocal<EmergencyStack> =
 
 /// Points VBAR_EL1 at the vector table.
 pub fn init() {
-    // SAFETY: The table in trap.S is 2 KiB aligned and handles every vector.
-    unsafe { write_sysreg!("vbar_el1", (&raw const exception_vectors) as u64) };
+    // The table in trap.S is 2 KiB aligned and handles every vector.
+    VBAR_EL1.set((&raw const exception_vectors) as u64);
+    barrier::isb(barrier::SY);
 }
 
 /// A synchronous exception from user mode: `svc`, or a fault for the scheduler.
@@ -214,8 +217,8 @@ fn dump(f: &UserFrame) {
     }
     crate::println!(
         "  ttbr0 {:#018x} ttbr1 {:#018x} tpidr_el0 {:#x}",
-        read_sysreg!("ttbr0_el1"),
-        read_sysreg!("ttbr1_el1"),
+        TTBR0_EL1.get(),
+        TTBR1_EL1.get(),
         f.tpidr
     );
 }
