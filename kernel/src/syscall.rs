@@ -353,11 +353,11 @@ impl Kernel for KernelImpl {
         &mut self,
         target: Resolved,
         dest_index: u64,
-        source: Resolved,
+        src: Resolved,
         rights: Rights,
     ) -> Result<(), Error> {
         // kerncore checks the grant right again (defence in depth) and the rights subset.
-        let copy = kerncore::cap::derive_copy(&source.cap, rights)?;
+        let copy = kerncore::cap::derive_copy(&src.cap, rights)?;
         Self::place_copy(&target, dest_index, copy)
     }
 
@@ -365,11 +365,11 @@ impl Kernel for KernelImpl {
         &mut self,
         target: Resolved,
         dest_index: u64,
-        source: Resolved,
+        src: Resolved,
         rights: Rights,
         badge: u64,
     ) -> Result<(), Error> {
-        let copy = kerncore::cap::derive_mint(&source.cap, rights, badge)?;
+        let copy = kerncore::cap::derive_mint(&src.cap, rights, badge)?;
         Self::place_copy(&target, dest_index, copy)
     }
 
@@ -377,20 +377,20 @@ impl Kernel for KernelImpl {
         &mut self,
         target: Resolved,
         dest_index: u64,
-        source: Resolved,
+        src: Resolved,
     ) -> Result<(), Error> {
         let dest = cnode::dest_slot(&target.cap, dest_index)?;
         cnode::check_empty(dest)?;
-        cnode::set(dest, Some(source.cap))?;
-        if let Some(mapping) = source.cap.mapping() {
+        cnode::set(dest, Some(src.cap))?;
+        if let Some(mapping) = src.cap.mapping() {
             vspace::rehome(
-                source.cap.object.paddr,
+                src.cap.object.paddr,
                 mapping,
-                source.slot.paddr(),
+                src.slot.paddr(),
                 dest.paddr(),
             );
         }
-        cnode::set(source.slot, None)
+        cnode::set(src.slot, None)
     }
 
     fn cnode_delete(&mut self, target: Resolved, index: u64) -> Result<(), Error> {

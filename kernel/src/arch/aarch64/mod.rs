@@ -135,8 +135,7 @@ pub fn init_early(boot_arg: usize) -> &'static [MemoryRegion] {
     PAN.store(cpu::enable_pan(), Ordering::Relaxed);
     // The whole register is written, not OR-ed onto what firmware left: EL0 may read the
     // counters and nothing else (no EL0 timer access, no event stream).
-    // SAFETY: Only sets which counter and timer registers EL0 may use.
-    unsafe { cpu::write_sysreg!("cntkctl_el1", cpu::CNTKCTL_EL0_COUNTERS) };
+    cpu::set_user_counter_access();
     assert!(
         kernel_phys_range().start == KERNEL_PHYS_LOAD,
         "the kernel was not loaded at {KERNEL_PHYS_LOAD:#x}"
