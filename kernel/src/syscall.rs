@@ -350,7 +350,7 @@ impl Kernel for KernelImpl {
     }
 
     fn vspace_lookup(&mut self, target: Resolved, vaddr: u64) -> Result<u64, Error> {
-        vspace::lookup(target.cap.object.paddr, vaddr).map(Rights::bits)
+        vspace::lookup(target.cap.object.paddr, vaddr).map(|rights| rights.bits())
     }
 
     fn cnode_copy(

@@ -126,7 +126,9 @@ fn write_case(scratch: &Path, i: usize, case: &Case, abi_lib: &str) {
     write(
         scratch,
         &format!("{abi}/Cargo.toml"),
-        &format!("[package]\nname = \"{abi}\"\nversion = \"0.0.0\"\nedition = \"2024\"\n"),
+        &format!(
+            "[package]\nname = \"{abi}\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n[dependencies]\nbitflags = \"2\"\n"
+        ),
     );
     write(scratch, &format!("{abi}/src/lib.rs"), abi_lib);
     write(

@@ -1,27 +1,5 @@
 //! The kernel's aarch64 register policy on top of the `aarch64-cpu` crate: the boot-time register values and the few operations the crate lacks.
 
-/// Reads a system register by name; the registers read through it have no read side effects.
-macro_rules! read_sysreg {
-    ($name:literal) => {{
-        let value: u64;
-        // SAFETY: Reading this system register has no side effects.
-        unsafe {
-            core::arch::asm!(concat!("mrs {}, ", $name), out(reg) value, options(nomem, nostack, preserves_flags))
-        };
-        value
-    }};
-}
-
-/// Writes a system register by name, followed by an `isb`. The caller's `unsafe` block
-/// states why the new value is sound.
-macro_rules! write_sysreg {
-    ($name:literal, $value:expr) => {
-        core::arch::asm!(concat!("msr ", $name, ", {}"), "isb", in(reg) $value, options(nostack, preserves_flags))
-    };
-}
-
-pub(crate) use {read_sysreg, write_sysreg};
-
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::{
     CNTHCTL_EL2, CNTKCTL_EL1, CNTVCT_EL0, DAIF, HCR_EL2, ID_AA64MMFR1_EL1, MPIDR_EL1,
