@@ -117,15 +117,26 @@ exception_vectors:
     VECTOR  el0_aarch32_entry
     .balign 0x80
 
+// The entries from user mode are the outermost kernel frames: their unwind information
+// marks the return address (x30) undefined, so debuggers' backtraces end here instead of
+// unwinding into this code again and again. The linker scripts discard .eh_frame, so the
+// directives go to .debug_frame, which debuggers read.
+.cfi_sections .debug_frame
 el0_sync_entry:
+    .cfi_startproc
+    .cfi_undefined x30
     SAVE_FRAME {kind_sync}
     bl      {el0_sync}
     b       trap_return
+    .cfi_endproc
 
 el0_irq_entry:
+    .cfi_startproc
+    .cfi_undefined x30
     SAVE_FRAME {kind_irq}
     bl      {el0_irq}
     b       trap_return
+    .cfi_endproc
 
 el0_fiq_entry:
     SAVE_FRAME {kind_fiq}
