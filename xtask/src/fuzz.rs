@@ -98,7 +98,7 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// Calls and seed of the short fuzz `cargo xtask ci` runs per architecture.
-pub const CI_ITERATIONS: u64 = 30_000;
+pub const CI_ITERATIONS: u64 = 10_000;
 pub const CI_SEED: u64 = 1;
 
 /// The short, fixed-seed fuzz of `cargo xtask ci`: fails on a panic, hang, invariant
@@ -109,7 +109,7 @@ pub fn short_run(arch: Arch) -> Result<()> {
         profile: Profile::Dev,
         seed: CI_SEED,
         iterations: CI_ITERATIONS,
-        check_every: 5_000,
+        check_every: 2_500,
         idle: Duration::from_secs(60),
     };
     let model = abigen::load(workspace_root().join("schema.toml"))
