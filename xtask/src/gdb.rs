@@ -182,6 +182,9 @@ impl Session {
             self.child.wait()?;
             return Ok("QEMU was still running; xtask stopped it".to_string());
         };
+        if let Some(panic) = serial.lines().find(|line| line.contains("KERNEL PANIC")) {
+            return Ok(format!("the kernel panicked: {}", panic.trim()));
+        }
         Ok(match (status.code(), requested) {
             (Some(code), Some(requested)) if code & 1 == 1 => {
                 format!("the kernel shut down with code {requested}")
