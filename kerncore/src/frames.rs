@@ -183,10 +183,7 @@ impl FrameEntry {
         region: NO_REGION,
         depth: 0,
         count: 0,
-        counts: ObjectCounts {
-            caps: 0,
-            holders: 0,
-        },
+        counts: ObjectCounts::UNHELD,
     };
 }
 
@@ -955,11 +952,11 @@ mod tests {
         assert!(table.object_counts(BASE).is_none());
         table.reserve_for_untyped(range(0, 4)).unwrap();
         table.retype(range(0, 1), ObjectType::PageTable).unwrap();
-        table.object_counts(BASE).unwrap().caps = 3;
-        assert_eq!(table.object_counts(BASE).map(|counts| counts.caps), Some(3));
+        table.object_counts(BASE).unwrap().holders = 3;
+        assert_eq!(table.object_counts(BASE).map(|counts| counts.holders), Some(3));
         table.untype(range(0, 1)).unwrap();
         table.retype(range(0, 1), ObjectType::Frame).unwrap();
-        assert_eq!(table.object_counts(BASE).map(|counts| counts.caps), Some(0));
+        assert_eq!(table.object_counts(BASE).map(|counts| counts.holders), Some(0));
         assert_eq!(
             table.state(BASE),
             Some(FrameState::Typed(Owner::Object(ObjectType::Frame)))

@@ -1,5 +1,6 @@
 //! Pure kernel logic, independent of any architecture and unit-tested on the host: the
 //! three-state frame table, the untyped allocator, capabilities and their slots, the
+//! capability derivation tree, the
 //! scheduler's run queues, and the ELF reader that loads the root task.
 //!
 //! Nothing here touches hardware or raw memory; the kernel supplies storage (the frame
@@ -7,12 +8,14 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod cap;
+pub mod cdt;
 pub mod elf;
 pub mod frames;
 pub mod runqueue;
 pub mod untyped;
 
-pub use cap::{Cap, CapState, Mapping, ObjectCounts, ObjectRef, Released, Slot};
+pub use cap::{Cap, CapState, Mapping, ObjectCounts, ObjectRef, Slot};
+pub use cdt::{Link, SlotStore};
 pub use frames::{
     CheckError, FrameCounts, FrameEntry, FrameError, FrameRange, FrameState, FrameTable, Owner,
     StateClass,
