@@ -204,8 +204,11 @@ pub fn is_final(store: &impl SlotStore, slot: u64) -> bool {
     !names_it(link.prev) && !names_it(link.next)
 }
 
-/// The descendant of `root` a revoke deletes next: the first one, in list order, in the
+/// The descendant of `root` a revoke deletes next: the last one, in list order, in the
 /// lowest pass (`pass_of` ranks object types so that users go before what they use).
+/// Taking the last one deletes copies before their original and, among untypeds (the
+/// last pass), nested regions before the regions they came from, so the deletion of an
+/// untyped within a revoke never has descendants left to revoke itself.
 pub fn next_to_revoke(
     store: &impl SlotStore,
     root: u64,
@@ -214,7 +217,7 @@ pub fn next_to_revoke(
     let mut best: Option<(u8, u64)> = None;
     for slot in descendants(store, root) {
         let pass = store.cap(slot).map_or(u8::MAX, |cap| pass_of(cap.object.object_type));
-        if best.is_none_or(|(lowest, _)| pass < lowest) {
+        if best.is_none_or(|(lowest, _)| pass <= lowest) {
             best = Some((pass, slot));
         }
     }
@@ -548,12 +551,15 @@ mod tests {
         model.retype(1, false);
         model.retype(1, false);
         let first = model.slots()[3];
-        let paddr = model.store.cap(first).unwrap().object.paddr;
-        model.store.slots.get_mut(&first).unwrap().0 = object(ObjectType::Frame, paddr);
-        // The notification retyped last comes first on the list, but the frame has the
-        // lower pass.
+        let frame = first + 1;
+        let paddr = model.store.cap(frame).unwrap().object.paddr;
+        model.store.slots.get_mut(&frame).unwrap().0 = object(ObjectType::Frame, paddr);
+        // The frame, retyped last, comes first on the list and has the lower pass; with
+        // one pass for all, the last on the list goes first.
         let pass = |t: ObjectType| u8::from(t != ObjectType::Frame);
-        assert_eq!(next_to_revoke(&model.store, 1, pass), Some(first));
+        assert_eq!(next_to_revoke(&model.store, 1, pass), Some(frame));
+        let same = |_: ObjectType| 0;
+        assert_eq!(next_to_revoke(&model.store, 1, same), Some(first), "the last one");
         assert_eq!(
             descendants(&model.store, 1).collect::<Vec<_>>(),
             vec![first + 1, first]

@@ -34,7 +34,7 @@ pub fn init(paddr: u64) {
     let ntfn = Notification {
         word: 0,
         waiters: ThreadList::new(),
-        counts: ObjectCounts::one_cap(),
+        counts: ObjectCounts::UNHELD,
         bound_tcb: 0,
     };
     // SAFETY: The caller just retyped the object and owns its memory.

@@ -128,7 +128,7 @@ pub fn init(paddr: u64) {
         priority: 0,
         mcp: 0,
         affinity: 0,
-        counts: ObjectCounts::one_cap(),
+        counts: ObjectCounts::UNHELD,
         state: ThreadState::Inactive,
         wake: Wake::Pending,
         syscall: Syscall::Idle,
