@@ -421,3 +421,34 @@ pub fn revoke_refusals(ctx: &mut Ctx) -> Outcome {
     }
     Ok(())
 }
+
+/// Holds pin across a revoke: a thread from elsewhere running in a VSpace retyped from the
+/// untyped makes the revoke stop with Busy (what it deleted stays deleted); once that
+/// thread is gone, calling again finishes and every frame comes back.
+pub fn holds_pin_across_revoke(ctx: &mut Ctx) -> Outcome {
+    let untyped = ctx.res.retype(ObjectType::Untyped, 16)?;
+    let before = crate::tests::kdebug::counts()?;
+    let mut carve = Carve::new(untyped);
+    let vspace = carve.retype(ctx, ObjectType::VSpace, 0)?;
+    carve.retype(ctx, ObjectType::Frame, 0)?;
+    let tcb = ctx.create(ObjectType::Tcb)?;
+    ok(
+        "configure a thread in the VSpace",
+        substrate::tcb_configure(tcb, ROOT_CNODE, vspace),
+    )?;
+    let pinned = substrate::cnode_revoke(ROOT_CNODE, untyped.0);
+    let vspace_left = holds(ctx, vspace)?;
+    ctx.delete(tcb)?;
+    let calls = revoke_all(untyped)?;
+    let after = crate::tests::kdebug::counts()?;
+    carve.expect_all_gone(ctx)?;
+    ctx.delete(untyped)?;
+    err("revoke while a thread uses the VSpace", pinned, Error::Busy)?;
+    ensure!(vspace_left, "the revoke destroyed a VSpace a thread uses");
+    ensure!(calls == 1, "the second revoke took {calls} calls");
+    ensure!(
+        after == before,
+        "frame counts {after:?} after the revoke, expected {before:?}"
+    );
+    Ok(())
+}

@@ -423,6 +423,11 @@ pub static TESTS: &[Test] = &[
         run: cdt::revoke_refusals,
     },
     Test {
+        name: "holds_pin_across_revoke",
+        covers: &[inv(I::CNodeRevoke), inv(I::TcbConfigure)],
+        run: cdt::holds_pin_across_revoke,
+    },
+    Test {
         name: "attack_detached_table_is_emptied",
         covers: &[],
         run: attacks::detached_table_is_emptied,
