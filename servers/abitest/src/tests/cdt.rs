@@ -452,3 +452,34 @@ pub fn holds_pin_across_revoke(ctx: &mut Ctx) -> Outcome {
     );
     Ok(())
 }
+
+/// A CNode holding the only capability to itself is unreachable once the root's copy goes
+/// (that deletion destroys nothing, a copy is left), and revoking its untyped reclaims it.
+pub fn revoke_reclaims_a_self_held_cnode(ctx: &mut Ctx) -> Outcome {
+    let untyped = ctx.res.retype(ObjectType::Untyped, 16)?;
+    let before = crate::tests::kdebug::counts()?;
+    let mut carve = Carve::new(untyped);
+    let cnode = carve.retype(ctx, ObjectType::CNode, 2)?;
+    ok(
+        "copy the CNode into itself",
+        substrate::cnode_copy(cnode, 1, cnode, Rights::ALL),
+    )?;
+    ok(
+        "delete the root's capability",
+        substrate::cnode_delete(ROOT_CNODE, cnode.0),
+    )?;
+    let unreachable = crate::tests::kdebug::counts()?;
+    revoke_all(untyped)?;
+    let after = crate::tests::kdebug::counts()?;
+    carve.expect_all_gone(ctx)?;
+    ctx.delete(untyped)?;
+    ensure!(
+        unreachable[2] > before[2],
+        "the CNode was destroyed while it held a capability to itself"
+    );
+    ensure!(
+        after == before,
+        "frame counts {after:?} after the revoke, expected {before:?}"
+    );
+    Ok(())
+}

@@ -428,6 +428,11 @@ pub static TESTS: &[Test] = &[
         run: cdt::holds_pin_across_revoke,
     },
     Test {
+        name: "revoke_reclaims_a_self_held_cnode",
+        covers: &[inv(I::CNodeRevoke), inv(I::CNodeCopy), inv(I::CNodeDelete)],
+        run: cdt::revoke_reclaims_a_self_held_cnode,
+    },
+    Test {
         name: "attack_detached_table_is_emptied",
         covers: &[],
         run: attacks::detached_table_is_emptied,
