@@ -622,7 +622,15 @@ mod tests {
             rights: Rights::ALL,
             ..untyped()
         };
-        check_derive(untyped, R, None, Ok(Cap { rights: R, ..untyped }));
+        check_derive(
+            untyped,
+            R,
+            None,
+            Ok(Cap {
+                rights: R,
+                ..untyped
+            }),
+        );
         check_derive(untyped, R, Some(1), Err(Error::IllegalOperation));
     }
 
@@ -689,7 +697,8 @@ mod tests {
         slot.set_link(link);
         slot.set_home(0x8000 | 4);
         slot.set(Some(cap(ObjectType::Tcb, R, 0))).unwrap();
-        slot.set(Some(cap(ObjectType::Notification, RW, 9))).unwrap();
+        slot.set(Some(cap(ObjectType::Notification, RW, 9)))
+            .unwrap();
         assert_eq!((slot.link(), slot.home()), (link, 0x8000 | 4));
         slot.set(None).unwrap();
         assert_eq!((slot.link(), slot.home()), (Link::default(), 0));

@@ -216,7 +216,9 @@ pub fn next_to_revoke(
 ) -> Option<u64> {
     let mut best: Option<(u8, u64)> = None;
     for slot in descendants(store, root) {
-        let pass = store.cap(slot).map_or(u8::MAX, |cap| pass_of(cap.object.object_type));
+        let pass = store
+            .cap(slot)
+            .map_or(u8::MAX, |cap| pass_of(cap.object.object_type));
         if best.is_none_or(|(lowest, _)| pass <= lowest) {
             best = Some((pass, slot));
         }
@@ -330,7 +332,11 @@ mod tests {
                 return;
             }
             let bits: u8 = if nested { 14 } else { 12 };
-            let next = self.next_object.get(&source).copied().unwrap_or(region.base);
+            let next = self
+                .next_object
+                .get(&source)
+                .copied()
+                .unwrap_or(region.base);
             let next = next.next_multiple_of(1 << bits);
             if next + (1 << bits) > region.base + (1 << region.size_bits) {
                 return;
@@ -389,12 +395,22 @@ mod tests {
             let expected = self.model_descendants(root);
             let before = self.parent.len();
             while let Some(slot) = next_to_revoke(&self.store, root, |t| t as u8) {
-                assert!(expected.contains(&slot), "revoke reached {slot}, not a descendant");
+                assert!(
+                    expected.contains(&slot),
+                    "revoke reached {slot}, not a descendant"
+                );
                 self.delete(slot);
             }
-            assert_eq!(before - self.parent.len(), expected.len(), "revoke of {root}");
+            assert_eq!(
+                before - self.parent.len(),
+                expected.len(),
+                "revoke of {root}"
+            );
             for slot in expected {
-                assert!(!self.parent.contains_key(&slot), "{slot} survived revoke of {root}");
+                assert!(
+                    !self.parent.contains_key(&slot),
+                    "{slot} survived revoke of {root}"
+                );
             }
             // A revoked untyped starts again from its base.
             self.next_object.remove(&root);
@@ -513,7 +529,13 @@ mod tests {
             // The original goes first: its copies become the untyped's children.
             &[Retype(0, false), Copy(3), Delete(3), Revoke(0)],
             // A nested untyped with an object, an untyped copy, revoke from the top.
-            &[Retype(0, true), Retype(3, false), Copy(3), Copy(0), Revoke(0)],
+            &[
+                Retype(0, true),
+                Retype(3, false),
+                Copy(3),
+                Copy(0),
+                Revoke(0),
+            ],
             // Mints of a copy are children of the original, not of the copy.
             &[Retype(1, false), Copy(3), Mint(4, 7), Revoke(4), Revoke(3)],
             // Moving a slot keeps its place on the list.
@@ -559,7 +581,11 @@ mod tests {
         let pass = |t: ObjectType| u8::from(t != ObjectType::Frame);
         assert_eq!(next_to_revoke(&model.store, 1, pass), Some(frame));
         let same = |_: ObjectType| 0;
-        assert_eq!(next_to_revoke(&model.store, 1, same), Some(first), "the last one");
+        assert_eq!(
+            next_to_revoke(&model.store, 1, same),
+            Some(first),
+            "the last one"
+        );
         assert_eq!(
             descendants(&model.store, 1).collect::<Vec<_>>(),
             vec![first + 1, first]

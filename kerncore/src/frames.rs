@@ -953,10 +953,16 @@ mod tests {
         table.reserve_for_untyped(range(0, 4)).unwrap();
         table.retype(range(0, 1), ObjectType::PageTable).unwrap();
         table.object_counts(BASE).unwrap().holders = 3;
-        assert_eq!(table.object_counts(BASE).map(|counts| counts.holders), Some(3));
+        assert_eq!(
+            table.object_counts(BASE).map(|counts| counts.holders),
+            Some(3)
+        );
         table.untype(range(0, 1)).unwrap();
         table.retype(range(0, 1), ObjectType::Frame).unwrap();
-        assert_eq!(table.object_counts(BASE).map(|counts| counts.holders), Some(0));
+        assert_eq!(
+            table.object_counts(BASE).map(|counts| counts.holders),
+            Some(0)
+        );
         assert_eq!(
             table.state(BASE),
             Some(FrameState::Typed(Owner::Object(ObjectType::Frame)))

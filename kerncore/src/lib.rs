@@ -1,7 +1,7 @@
 //! Pure kernel logic, independent of any architecture and unit-tested on the host: the
 //! three-state frame table, the untyped allocator, capabilities and their slots, the
-//! capability derivation tree, the
-//! scheduler's run queues, and the ELF reader that loads the root task.
+//! capability derivation tree, the scheduler's run queues, and the ELF reader that loads
+//! the root task.
 //!
 //! Nothing here touches hardware or raw memory; the kernel supplies storage (the frame
 //! table's entries, CNode slots, per-thread queue links) and applies the decisions.

@@ -127,8 +127,7 @@ enum Released {
 /// last one. Checks everything that could refuse, so that the deletion itself cannot fail
 /// halfway (a CNode's contents are deleted one by one before it, see [`delete`]).
 fn check_delete(cap: &Cap, slot: cnode::SlotRef) -> Result<Released, Error> {
-    if cap.object.object_type == ObjectType::KernelDebug
-        || !cdt::is_final(&PhysSlots, slot.paddr())
+    if cap.object.object_type == ObjectType::KernelDebug || !cdt::is_final(&PhysSlots, slot.paddr())
     {
         return Ok(Released::Remaining);
     }

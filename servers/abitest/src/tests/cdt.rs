@@ -5,8 +5,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use rootlib::{ROOT_CNODE, ROOT_VSPACE, Region};
 use trona::substrate;
 use trona::uapi::{
-    CPtr, Error, ObjectType, REVOKE_BATCH, ROOT_CNODE_BITS, Rights, UserAddr,
-    UserRegisters,
+    CPtr, Error, ObjectType, REVOKE_BATCH, ROOT_CNODE_BITS, Rights, UserAddr, UserRegisters,
 };
 
 use crate::READ_WRITE;
@@ -113,7 +112,11 @@ pub fn copy_trees_and_revoke(ctx: &mut Ctx) -> Outcome {
     for (_, slot, _) in gone {
         ctx.release_slot(slot);
     }
-    expect_held(ctx, "after revoking it", &[("the original", original, true)])?;
+    expect_held(
+        ctx,
+        "after revoking it",
+        &[("the original", original, true)],
+    )?;
     ok(
         "revoke an original without descendants",
         substrate::cnode_revoke(ROOT_CNODE, original.0),
@@ -126,10 +129,7 @@ pub fn copy_trees_and_revoke(ctx: &mut Ctx) -> Outcome {
 pub fn last_capability_destroys(ctx: &mut Ctx) -> Outcome {
     let before = crate::tests::kdebug::counts()?;
     let frame = ctx.create(ObjectType::Frame)?;
-    let paddr = ok(
-        "physical_address",
-        substrate::frame_physical_address(frame),
-    )?;
+    let paddr = ok("physical_address", substrate::frame_physical_address(frame))?;
     let copy = derive(ctx, frame, 0)?;
     ctx.delete(frame)?;
     let alive = crate::tests::kdebug::counts()?;
@@ -192,7 +192,12 @@ impl Carve {
     }
 
     /// A new object from the untyped in a fresh root slot.
-    fn retype(&mut self, ctx: &mut Ctx, object_type: ObjectType, bits: u8) -> Result<CPtr, Failure> {
+    fn retype(
+        &mut self,
+        ctx: &mut Ctx,
+        object_type: ObjectType,
+        bits: u8,
+    ) -> Result<CPtr, Failure> {
         self.retype_from(ctx, self.untyped, object_type, bits)
     }
 
@@ -275,10 +280,7 @@ pub fn revoke_untyped_with_live_objects(ctx: &mut Ctx) -> Outcome {
 
     // The first object sits at the untyped's base.
     let first = carve.retype(ctx, ObjectType::Frame, 0)?;
-    let base = ok(
-        "physical_address",
-        substrate::frame_physical_address(first),
-    )?;
+    let base = ok("physical_address", substrate::frame_physical_address(first))?;
     // A frame mapped in the suite's own VSpace through tables from the untyped.
     let vaddr = CDT_REGION + 0x20_0000;
     for level in [3u8, 2, 1] {
@@ -310,10 +312,7 @@ pub fn revoke_untyped_with_live_objects(ctx: &mut Ctx) -> Outcome {
     let bound = carve.retype(ctx, ObjectType::Notification, 0)?;
     let waited = carve.retype(ctx, ObjectType::Notification, 0)?;
     let running = start_thread(ctx, &mut carve, &spinner_stack, spinner, 0)?;
-    ok(
-        "bind",
-        substrate::tcb_bind_notification(running, bound),
-    )?;
+    ok("bind", substrate::tcb_bind_notification(running, bound))?;
     start_thread(ctx, &mut carve, &waiter_stack, waiter, waited.0)?;
     let started = ctx.wait_until(DEFAULT_TIMEOUT_TICKS, || {
         SPINNER_RAN.load(Ordering::Acquire) && WAITER_BLOCKED.load(Ordering::Acquire)
@@ -357,7 +356,10 @@ pub fn revoke_untyped_with_live_objects(ctx: &mut Ctx) -> Outcome {
     let calls = revoke_all(untyped)?;
     let after = crate::tests::kdebug::counts()?;
     let lookup = substrate::vspace_lookup(ROOT_VSPACE, vaddr);
-    let free = ok("describe after revoke", substrate::untyped_describe(untyped))?;
+    let free = ok(
+        "describe after revoke",
+        substrate::untyped_describe(untyped),
+    )?;
     let again = carve.retype(ctx, ObjectType::Frame, 0)?;
     let again_paddr = substrate::frame_physical_address(again);
     ctx.delete(again)?;
@@ -377,7 +379,10 @@ pub fn revoke_untyped_with_live_objects(ctx: &mut Ctx) -> Outcome {
         "frame counts {after:?} after the revoke, expected {before:?}"
     );
     err("lookup of the revoked mapping", lookup, Error::NotMapped)?;
-    ensure!(free == size, "describe after revoke: {free} of {size} bytes");
+    ensure!(
+        free == size,
+        "describe after revoke: {free} of {size} bytes"
+    );
     ensure!(
         again_paddr == Ok(base),
         "the first retype after revoke is at {again_paddr:?}, not the base {base:#x}"
@@ -397,11 +402,31 @@ pub fn revoke_refusals(ctx: &mut Ctx) -> Outcome {
     let cases = [
         ("slot 0", ROOT_CNODE, 0, Error::InvalidArgument),
         ("past the CNode", ROOT_CNODE, past, Error::InvalidArgument),
-        ("far past the CNode", ROOT_CNODE, u64::MAX, Error::InvalidArgument),
+        (
+            "far past the CNode",
+            ROOT_CNODE,
+            u64::MAX,
+            Error::InvalidArgument,
+        ),
         ("an empty slot", ROOT_CNODE, empty.0, Error::SlotEmpty),
-        ("a deleted capability", ROOT_CNODE, stale.0, Error::SlotEmpty),
-        ("through a deleted CNode", stale, 1, Error::InvalidCapability),
-        ("through a notification", notification, 1, Error::InvalidLabel),
+        (
+            "a deleted capability",
+            ROOT_CNODE,
+            stale.0,
+            Error::SlotEmpty,
+        ),
+        (
+            "through a deleted CNode",
+            stale,
+            1,
+            Error::InvalidCapability,
+        ),
+        (
+            "through a notification",
+            notification,
+            1,
+            Error::InvalidLabel,
+        ),
         (
             "through a read-only CNode",
             read_only,

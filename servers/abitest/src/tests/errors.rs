@@ -187,13 +187,8 @@ fn insufficient_rights_checks(ctx: &mut Ctx, notification: CPtr, read_only: CPtr
     let untyped = first_untyped(ctx)?;
     let untyped_copy = ctx.copy_with_rights(untyped, Rights::ALL)?;
     let frame_slot = ctx.empty_slot()?;
-    let retype = substrate::untyped_retype(
-        untyped_copy,
-        ObjectType::Frame,
-        0,
-        ROOT_CNODE,
-        frame_slot.0,
-    );
+    let retype =
+        substrate::untyped_retype(untyped_copy, ObjectType::Frame, 0, ROOT_CNODE, frame_slot.0);
     let describe = substrate::untyped_describe(untyped_copy);
     let mint_slot = ctx.empty_slot()?;
     let mint = substrate::cnode_mint(ROOT_CNODE, mint_slot.0, untyped, Rights::READ, 1);
@@ -205,7 +200,11 @@ fn insufficient_rights_checks(ctx: &mut Ctx, notification: CPtr, read_only: CPtr
         }
     }
     ctx.delete(untyped_copy)?;
-    err("retype through an untyped copy", retype, Error::IllegalOperation)?;
+    err(
+        "retype through an untyped copy",
+        retype,
+        Error::IllegalOperation,
+    )?;
     err(
         "describe through an untyped copy",
         describe,
