@@ -169,8 +169,8 @@ pub struct FrameEntry {
     depth: u32,
     /// Objects in a shared small-object frame.
     count: u32,
-    /// Reference counts of the object starting at this frame, for objects that have no
-    /// header of their own (frames and page tables); kept by the kernel.
+    /// Holds on the object starting at this frame, for objects that have no header of
+    /// their own (frames, page tables, VSpaces); kept by the kernel.
     counts: ObjectCounts,
 }
 
@@ -478,8 +478,8 @@ impl<'a> FrameTable<'a> {
         Ok(())
     }
 
-    /// The reference counts kept for the object that starts at `frame`, which must be typed
-    /// `Object(_)`; the kernel keeps the counts of header-less objects (frames, page tables,
+    /// The holds kept for the object that starts at `frame`, which must be typed
+    /// `Object(_)`; the kernel keeps the holds of header-less objects (frames, page tables,
     /// VSpaces) here. Retype and untype reset them to zero.
     pub fn object_counts(&mut self, frame: u64) -> Option<&mut ObjectCounts> {
         let index = self.index(frame)?;

@@ -14,7 +14,7 @@ pub struct Notification {
     pub word: u64,
     /// Threads blocked in `wait`, in arrival order. Each one holds the notification.
     pub waiters: ThreadList,
-    /// Capabilities, plus holders (waiting threads and the bound thread).
+    /// Holders: waiting threads and the bound thread.
     pub counts: ObjectCounts,
     /// The TCB bound to this notification (physical address), 0 when none.
     pub bound_tcb: u64,

@@ -63,7 +63,7 @@ pub struct Tcb {
     pub mcp: u8,
     /// The CPU the thread is pinned to.
     pub affinity: u32,
-    /// References to this TCB.
+    /// Holds on this TCB (capabilities are counted by the derivation tree).
     pub counts: ObjectCounts,
     /// Life-cycle state.
     pub state: ThreadState,
