@@ -606,38 +606,60 @@ impl Invocation {
     /// The rights the invoked capability must carry.
     pub const fn rights(self) -> Rights {
         match self {
-            Invocation::UntypedRetype => Rights(Rights::WRITE.0),
-            Invocation::UntypedDescribe => Rights(Rights::READ.0),
-            Invocation::TcbConfigure => Rights(Rights::WRITE.0),
-            Invocation::TcbResume => Rights(Rights::WRITE.0),
-            Invocation::TcbSuspend => Rights(Rights::WRITE.0),
-            Invocation::TcbWriteRegisters => Rights(Rights::WRITE.0),
-            Invocation::TcbSetAffinity => Rights(Rights::WRITE.0),
-            Invocation::TcbReadRegisters => Rights(Rights::READ.0),
-            Invocation::TcbSetPriority => Rights(Rights::WRITE.0),
-            Invocation::TcbSetMcp => Rights(Rights::WRITE.0),
-            Invocation::TcbBindNotification => Rights(Rights::WRITE.0),
-            Invocation::TcbUnbindNotification => Rights(Rights::WRITE.0),
-            Invocation::TcbGetCpuTimes => Rights(Rights::READ.0),
-            Invocation::VSpaceMapFrame => Rights(Rights::WRITE.0),
-            Invocation::VSpaceUnmapFrame => Rights(Rights::WRITE.0),
-            Invocation::VSpaceMapTable => Rights(Rights::WRITE.0),
-            Invocation::VSpaceLookup => Rights(Rights::READ.0),
-            Invocation::CNodeCopy => Rights(Rights::WRITE.0),
-            Invocation::CNodeMint => Rights(Rights::WRITE.0),
-            Invocation::CNodeMoveCap => Rights(Rights::WRITE.0),
-            Invocation::CNodeDelete => Rights(Rights::WRITE.0),
-            Invocation::CNodeRevoke => Rights(Rights::WRITE.0),
-            Invocation::FramePhysicalAddress => Rights(Rights::READ.0),
-            Invocation::PageTableUnmap => Rights(Rights::WRITE.0),
-            Invocation::NotificationSignal => Rights(Rights::WRITE.0),
-            Invocation::NotificationWait => Rights(Rights::READ.0),
-            Invocation::NotificationPoll => Rights(Rights::READ.0),
-            Invocation::KernelDebugCheckFrames => Rights(Rights::READ.0),
-            Invocation::KernelDebugCheckMappings => Rights(Rights::READ.0),
-            Invocation::KernelDebugFrameCount => Rights(Rights::READ.0),
-            Invocation::KernelDebugFaultCount => Rights(Rights::READ.0),
-            Invocation::KernelDebugShutdown => Rights(Rights::WRITE.0),
+            Invocation::UntypedRetype => Rights::from_bits_retain(Rights::WRITE.bits()),
+            Invocation::UntypedDescribe => Rights::from_bits_retain(Rights::READ.bits()),
+            Invocation::TcbConfigure => Rights::from_bits_retain(Rights::WRITE.bits()),
+            Invocation::TcbResume => Rights::from_bits_retain(Rights::WRITE.bits()),
+            Invocation::TcbSuspend => Rights::from_bits_retain(Rights::WRITE.bits()),
+            Invocation::TcbWriteRegisters => {
+                Rights::from_bits_retain(Rights::WRITE.bits())
+            }
+            Invocation::TcbSetAffinity => Rights::from_bits_retain(Rights::WRITE.bits()),
+            Invocation::TcbReadRegisters => Rights::from_bits_retain(Rights::READ.bits()),
+            Invocation::TcbSetPriority => Rights::from_bits_retain(Rights::WRITE.bits()),
+            Invocation::TcbSetMcp => Rights::from_bits_retain(Rights::WRITE.bits()),
+            Invocation::TcbBindNotification => {
+                Rights::from_bits_retain(Rights::WRITE.bits())
+            }
+            Invocation::TcbUnbindNotification => {
+                Rights::from_bits_retain(Rights::WRITE.bits())
+            }
+            Invocation::TcbGetCpuTimes => Rights::from_bits_retain(Rights::READ.bits()),
+            Invocation::VSpaceMapFrame => Rights::from_bits_retain(Rights::WRITE.bits()),
+            Invocation::VSpaceUnmapFrame => {
+                Rights::from_bits_retain(Rights::WRITE.bits())
+            }
+            Invocation::VSpaceMapTable => Rights::from_bits_retain(Rights::WRITE.bits()),
+            Invocation::VSpaceLookup => Rights::from_bits_retain(Rights::READ.bits()),
+            Invocation::CNodeCopy => Rights::from_bits_retain(Rights::WRITE.bits()),
+            Invocation::CNodeMint => Rights::from_bits_retain(Rights::WRITE.bits()),
+            Invocation::CNodeMoveCap => Rights::from_bits_retain(Rights::WRITE.bits()),
+            Invocation::CNodeDelete => Rights::from_bits_retain(Rights::WRITE.bits()),
+            Invocation::CNodeRevoke => Rights::from_bits_retain(Rights::WRITE.bits()),
+            Invocation::FramePhysicalAddress => {
+                Rights::from_bits_retain(Rights::READ.bits())
+            }
+            Invocation::PageTableUnmap => Rights::from_bits_retain(Rights::WRITE.bits()),
+            Invocation::NotificationSignal => {
+                Rights::from_bits_retain(Rights::WRITE.bits())
+            }
+            Invocation::NotificationWait => Rights::from_bits_retain(Rights::READ.bits()),
+            Invocation::NotificationPoll => Rights::from_bits_retain(Rights::READ.bits()),
+            Invocation::KernelDebugCheckFrames => {
+                Rights::from_bits_retain(Rights::READ.bits())
+            }
+            Invocation::KernelDebugCheckMappings => {
+                Rights::from_bits_retain(Rights::READ.bits())
+            }
+            Invocation::KernelDebugFrameCount => {
+                Rights::from_bits_retain(Rights::READ.bits())
+            }
+            Invocation::KernelDebugFaultCount => {
+                Rights::from_bits_retain(Rights::READ.bits())
+            }
+            Invocation::KernelDebugShutdown => {
+                Rights::from_bits_retain(Rights::WRITE.bits())
+            }
         }
     }
     /// Every error it can return, in code order: the dispatcher's own (including those
@@ -1175,48 +1197,23 @@ impl core::fmt::Display for Error {
         f.write_str(self.name())
     }
 }
-/// Access rights carried by a capability and requested for a mapping.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub struct Rights(u64);
+bitflags::bitflags! {
+    /// Access rights carried by a capability and requested for a mapping.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+    pub struct Rights: u64 {
+        /// Read the object or map it readable.
+        const READ = 1 << 0;
+        /// Modify the object or map it writable.
+        const WRITE = 1 << 1;
+        /// Map the frame executable.
+        const EXECUTE = 1 << 2;
+        /// Copy or mint the capability to others.
+        const GRANT = 1 << 3;
+    }
+}
 impl Rights {
-    /// Read the object or map it readable.
-    pub const READ: Rights = Rights(1 << 0);
-    /// Modify the object or map it writable.
-    pub const WRITE: Rights = Rights(1 << 1);
-    /// Map the frame executable.
-    pub const EXECUTE: Rights = Rights(1 << 2);
-    /// Copy or mint the capability to others.
-    pub const GRANT: Rights = Rights(1 << 3);
     /// Every defined bit.
-    pub const ALL: Rights = Rights(0xf);
-    /// No bits.
-    pub const fn empty() -> Rights {
-        Rights(0)
-    }
-    /// The set with exactly `bits`, or `None` when `bits` has an undefined bit.
-    pub const fn from_bits(bits: u64) -> Option<Rights> {
-        if bits & !Rights::ALL.0 == 0 { Some(Rights(bits)) } else { None }
-    }
-    /// The raw bits.
-    pub const fn bits(self) -> u64 {
-        self.0
-    }
-    /// True when no bit is set.
-    pub const fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-    /// True when every bit of `other` is also in `self`.
-    pub const fn contains(self, other: Rights) -> bool {
-        self.0 & other.0 == other.0
-    }
-    /// The bits in either set.
-    pub const fn union(self, other: Rights) -> Rights {
-        Rights(self.0 | other.0)
-    }
-    /// The bits in both sets.
-    pub const fn intersection(self, other: Rights) -> Rights {
-        Rights(self.0 & other.0)
-    }
+    pub const ALL: Rights = Rights::all();
 }
 /// The portable subset of a thread's user register file.
 #[repr(C)]

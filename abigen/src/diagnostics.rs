@@ -122,12 +122,89 @@ impl Diagnostics {
     }
 }
 
+/// The longest source line shown whole; an error on a longer line shows a window of it.
+const MAX_SHOWN_LINE: usize = 160;
+
+impl Diagnostics {
+    /// The byte range of the line holding `offset`, without its newline.
+    fn line_range(&self, offset: usize) -> Range<usize> {
+        let offset = offset.min(self.source.len());
+        let start = self.source[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let end = self.source[offset..]
+            .find('\n')
+            .map_or(self.source.len(), |i| offset + i);
+        start..end
+    }
+
+    fn is_long_line(&self, offset: usize) -> bool {
+        self.source[self.line_range(offset)].chars().count() > MAX_SHOWN_LINE
+    }
+
+    /// One error whose line is too long to show whole: the location, then a window of the
+    /// line around the span with a caret line under it, then the related place by location.
+    fn render_cut(&self, item: &Diagnostic, out: &mut String) {
+        let (line, column) = self.line_column(item.span.start);
+        let range = self.line_range(item.span.start);
+        let mut from = item
+            .span
+            .start
+            .saturating_sub(MAX_SHOWN_LINE / 4)
+            .max(range.start);
+        let mut to = (from + MAX_SHOWN_LINE).min(range.end);
+        while !self.source.is_char_boundary(from) {
+            from -= 1;
+        }
+        while !self.source.is_char_boundary(to) {
+            to += 1;
+        }
+        let lead = if from > range.start { "…" } else { "" };
+        let tail = if to < range.end { "…" } else { "" };
+        let gutter = " ".repeat(line.to_string().len());
+        let before =
+            self.source[from..item.span.start.max(from)].chars().count() + lead.chars().count();
+        let width = self.source[item.span.start.min(to)..item.span.end.clamp(item.span.start, to)]
+            .chars()
+            .count()
+            .max(1);
+        out.push_str(&format!("error: {}\n", item.message));
+        out.push_str(&format!("{gutter} ┌─ {}:{line}:{column}\n", self.file_name));
+        out.push_str(&format!("{gutter} │\n"));
+        out.push_str(&format!(
+            "{line} │ {lead}{}{tail}\n",
+            &self.source[from..to]
+        ));
+        out.push_str(&format!(
+            "{gutter} │ {}{}\n",
+            " ".repeat(before),
+            "^".repeat(width)
+        ));
+        if let Some((span, note)) = &item.related {
+            let (line, column) = self.line_column(span.start);
+            out.push_str(&format!(
+                "{gutter} = {note}: {}:{line}:{column}\n",
+                self.file_name
+            ));
+        }
+        out.push('\n');
+    }
+}
+
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let file = SimpleFile::new(self.file_name.as_str(), self.source.as_str());
         let config = term::Config::default();
-        let mut buffer = NoColor::new(Vec::new());
         for item in &self.items {
+            let long = self.is_long_line(item.span.start)
+                || item
+                    .related
+                    .as_ref()
+                    .is_some_and(|(span, _)| self.is_long_line(span.start));
+            if long {
+                let mut text = String::new();
+                self.render_cut(item, &mut text);
+                f.write_str(&text)?;
+                continue;
+            }
             let mut labels = vec![Label::primary((), item.span.clone())];
             if let Some((span, note)) = &item.related {
                 labels.push(Label::secondary((), span.clone()).with_message(note.clone()));
@@ -135,10 +212,10 @@ impl fmt::Display for Diagnostics {
             let diagnostic = CsDiagnostic::error()
                 .with_message(item.message.clone())
                 .with_labels(labels);
+            let mut buffer = NoColor::new(Vec::new());
             term::emit(&mut buffer, &config, &file, &diagnostic).map_err(|_| fmt::Error)?;
+            f.write_str(&String::from_utf8_lossy(buffer.get_ref()))?;
         }
-        let text = String::from_utf8_lossy(buffer.get_ref());
-        f.write_str(&text)?;
         let count = self.items.len();
         write!(
             f,

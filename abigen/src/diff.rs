@@ -127,6 +127,9 @@ pub enum Kind {
     NameChanged,
     /// Documentation text changed.
     DocChanged,
+    /// A number the base used is neither used nor retired in the head, so a later entry
+    /// could reuse it: the change is refused until a `[[retired]]` tombstone is added.
+    TombstoneMissing,
 }
 
 impl Kind {
@@ -162,6 +165,7 @@ impl Kind {
             Kind::DispatchChanged => "dispatch_changed",
             Kind::NameChanged => "name_changed",
             Kind::DocChanged => "doc_changed",
+            Kind::TombstoneMissing => "tombstone_missing",
         }
     }
 }
@@ -262,6 +266,9 @@ pub struct Report {
     pub head_version: Version,
     /// The changes, in schema order (section by section).
     pub changes: Vec<Change>,
+    /// Numbers the base uses or retires that the head neither uses nor retires (kind
+    /// `tombstone_missing`): each refuses the change, whatever the version says.
+    pub missing_tombstones: Vec<Change>,
     /// The version rule applied to the changes.
     pub verdict: Verdict,
 }
@@ -315,6 +322,21 @@ impl Report {
             }
             out.push('\n');
         }
+        if !self.missing_tombstones.is_empty() {
+            out.push_str(&format!(
+                "### Missing tombstones ({})\n\n| Entry | Change | Detail |\n|---|---|---|\n",
+                self.missing_tombstones.len()
+            ));
+            for change in &self.missing_tombstones {
+                out.push_str(&format!(
+                    "| `{}` | {} | {} |\n",
+                    change.entry,
+                    change.kind,
+                    table_cell(&change.detail)
+                ));
+            }
+            out.push('\n');
+        }
         out.push_str(&format!("**Verdict:** {}\n", self.verdict));
         out
     }
@@ -335,42 +357,59 @@ pub fn diff(base: &Model, head: &Model) -> Report {
     d.invocations(&base.invocations, &head.invocations);
     d.retired(&base.retired, &head.retired);
     d.percpu(&base.percpu, &head.percpu);
+    let mut t = Differ::default();
+    t.tombstones(base, head);
     let base_version = Version::of(base);
     let head_version = Version::of(head);
-    let verdict = verdict(&d.changes, base_version, head_version);
+    let verdict = verdict(&d.changes, &t.changes, base_version, head_version);
     Report {
         abi_name: head.abi.name.clone(),
         base_version,
         head_version,
         changes: d.changes,
+        missing_tombstones: t.changes,
         verdict,
     }
 }
 
-/// Applies the version rule to a list of changes.
-fn verdict(changes: &[Change], base: Version, head: Version) -> Verdict {
+/// Applies the version rule to a list of changes, then refuses missing tombstones.
+fn verdict(
+    changes: &[Change],
+    missing_tombstones: &[Change],
+    base: Version,
+    head: Version,
+) -> Verdict {
     let count = |class: Class| changes.iter().filter(|c| c.class == class).count();
     let breaking = count(Class::Breaking);
     let compatible = count(Class::Compatible);
     let versions = format!("{base} -> {head}");
+    let untombed = missing_tombstones.len();
     let (status, message) = if head < base {
         (
             Status::Refused,
             format!("the ABI version went backwards ({versions})"),
+        )
+    } else if breaking > 0 && head.major <= base.major {
+        (
+            Status::Refused,
+            format!(
+                "{} without a major ABI version bump ({versions})",
+                plural(breaking, "breaking change")
+            ),
+        )
+    } else if untombed > 0 {
+        (
+            Status::Refused,
+            format!(
+                "{} no longer used and not retired; add the `[[retired]]` tombstones listed above (a version bump does not help)",
+                plural(untombed, "number")
+            ),
         )
     } else if breaking > 0 && head.major > base.major {
         (
             Status::Ok,
             format!(
                 "{} with a major ABI version bump ({versions})",
-                plural(breaking, "breaking change")
-            ),
-        )
-    } else if breaking > 0 {
-        (
-            Status::Refused,
-            format!(
-                "{} without a major ABI version bump ({versions})",
                 plural(breaking, "breaking change")
             ),
         )
@@ -620,6 +659,10 @@ const PUBLIC: Presence = Presence {
     removal: Class::Breaking,
     addition: Class::Compatible,
 };
+
+/// One kind of number: every number the base uses with the entry using it, and the
+/// numbers the head uses.
+type NumberUse = (RetiredKind, Vec<(u64, String)>, Vec<u64>);
 
 #[derive(Default)]
 struct Differ {
@@ -876,7 +919,18 @@ impl Differ {
                 f.offset
             )
         };
-        let m = match_by(base, head, |f| f.name.clone());
+        let mut m = match_by(base, head, |f| f.name.clone());
+        // A field gone and a field new at the same offset with the same type: a rename.
+        let renames = m.take_renames(|f| (f.offset, f.ty, f.count));
+        for (b, h) in renames {
+            self.push(
+                class,
+                Kind::Renamed,
+                &entry(h),
+                format!("`{}` -> `{}` (offset {})", b.name, h.name, h.offset),
+            );
+            self.doc(&entry(h), "doc", &b.doc, &h.doc);
+        }
         for &(b, h) in &m.pairs {
             if b.ty != h.ty || b.count != h.count {
                 self.push(
@@ -1144,6 +1198,92 @@ impl Differ {
                 );
             }
             self.doc(entry, &format!("{what} `{}` doc", h.name), &b.doc, &h.doc);
+        }
+    }
+
+    /// Every syscall number, label, object id and error code the base uses must, in the
+    /// head, be used or retired: a number that is simply gone could be handed to a new
+    /// entry, and old binaries would call it.
+    fn tombstones(&mut self, base: &Model, head: &Model) {
+        let kinds: [NumberUse; 4] = [
+            (
+                RetiredKind::Syscall,
+                base.syscalls
+                    .iter()
+                    .map(|s| (s.number, format!("sys.{}", s.name)))
+                    .collect(),
+                head.syscalls.iter().map(|s| s.number).collect(),
+            ),
+            (
+                RetiredKind::Label,
+                base.invocations
+                    .iter()
+                    .map(|i| (i.label, i.display_name()))
+                    .collect(),
+                head.invocations.iter().map(|i| i.label).collect(),
+            ),
+            (
+                RetiredKind::Object,
+                base.objects
+                    .iter()
+                    .map(|o| (o.id, format!("object {}", o.name)))
+                    .collect(),
+                head.objects.iter().map(|o| o.id).collect(),
+            ),
+            (
+                RetiredKind::Error,
+                base.errors
+                    .iter()
+                    .map(|e| (e.code, format!("error {}", e.name)))
+                    .collect(),
+                head.errors.iter().map(|e| e.code).collect(),
+            ),
+        ];
+        // A tombstone the base has must stay.
+        for r in &base.retired {
+            let kept = head
+                .retired
+                .iter()
+                .any(|h| h.kind == r.kind && h.number == r.number);
+            if !kept {
+                let shown = match r.kind {
+                    RetiredKind::Label => hex(r.number),
+                    _ => r.number.to_string(),
+                };
+                self.push(
+                    Class::Breaking,
+                    Kind::TombstoneMissing,
+                    &format!("retired {} {shown}", r.kind.key()),
+                    format!(
+                        "the tombstone was removed; keep `[[retired]]` with `{} = {shown}`",
+                        r.kind.key()
+                    ),
+                );
+            }
+        }
+        for (kind, used_before, used_now) in kinds {
+            for (number, entry) in used_before {
+                let retired = head
+                    .retired
+                    .iter()
+                    .any(|r| r.kind == kind && r.number == number);
+                if !used_now.contains(&number) && !retired {
+                    let shown = match kind {
+                        RetiredKind::Label => hex(number),
+                        _ => number.to_string(),
+                    };
+                    self.push(
+                        Class::Breaking,
+                        Kind::TombstoneMissing,
+                        &entry,
+                        format!(
+                            "{} {shown} is free now; add `[[retired]]` with `{} = {shown}` and a `reason`",
+                            kind.key(),
+                            kind.key()
+                        ),
+                    );
+                }
+            }
         }
     }
 

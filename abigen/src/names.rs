@@ -165,10 +165,30 @@ pub fn camel_case(name: &str) -> String {
     out
 }
 
-/// Checks that `name` follows `case` and is an identifier in Rust 2024, C23 and GNU as.
+/// Where generated code emits a schema name bare, as a whole identifier (not only inside
+/// a longer one such as `TcbMove`, `tcb_move` or `KERNITE_LABEL_TCB_MOVE`): only there can
+/// it clash with a keyword.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bare {
+    /// Never bare: invocation names, result names, flag bits.
+    Nowhere,
+    /// Bare in Rust only: syscall names (trona functions), arguments, per-CPU fields.
+    Rust,
+    /// Bare in Rust and C: struct fields, and names whose case keeps them off every keyword.
+    RustAndC,
+}
+
+/// Checks that `name` follows `case` and is an identifier in Rust 2024, C23 and GNU as
+/// that is no keyword of either language.
 ///
 /// Returns the reason when it is not.
 pub fn check_identifier(name: &str, case: Case) -> Result<(), String> {
+    check_name(name, case, Bare::RustAndC)
+}
+
+/// Like [`check_identifier`], but refuses keywords only of the languages where `bare` says
+/// the name is emitted bare.
+pub fn check_name(name: &str, case: Case, bare: Bare) -> Result<(), String> {
     if name.is_empty() {
         return Err("the name is empty".to_owned());
     }
@@ -187,10 +207,10 @@ pub fn check_identifier(name: &str, case: Case) -> Result<(), String> {
             "`{name}` is not a usable identifier: leading, trailing or doubled `_` is reserved"
         ));
     }
-    if RUST_KEYWORDS.contains(&name) {
+    if bare != Bare::Nowhere && RUST_KEYWORDS.contains(&name) {
         return Err(format!("`{name}` is a Rust keyword"));
     }
-    if C_KEYWORDS.contains(&name) {
+    if bare == Bare::RustAndC && C_KEYWORDS.contains(&name) {
         return Err(format!("`{name}` is a C keyword"));
     }
     let follows = match case {
@@ -247,6 +267,25 @@ mod tests {
         ];
         for (name, case, ok) in cases {
             assert_eq!(check_identifier(name, case).is_ok(), ok, "{name}");
+        }
+    }
+
+    #[test]
+    fn keywords_are_refused_only_where_the_name_is_bare() {
+        let cases: [(&str, Bare, bool); 6] = [
+            ("move", Bare::Nowhere, true),
+            ("move", Bare::Rust, false),
+            ("register", Bare::Rust, true),
+            ("register", Bare::RustAndC, false),
+            ("yield", Bare::Nowhere, true),
+            ("Move", Bare::Nowhere, false),
+        ];
+        for (name, bare, ok) in cases {
+            assert_eq!(
+                check_name(name, Case::Snake, bare).is_ok(),
+                ok,
+                "{name} {bare:?}"
+            );
         }
     }
 }

@@ -56,7 +56,7 @@ raw_tables! {
         pub number_register: Option<S<String>>,
         pub arg_registers: Option<S<Vec<S<String>>>>,
         pub result_registers: Option<S<Vec<S<String>>>>,
-        pub clobbered_registers: Vec<S<String>>,
+        pub clobbered_registers: Option<S<Vec<S<String>>>>,
     }
 
     /// `[dispatch]`.
@@ -80,7 +80,7 @@ raw_tables! {
         pub name: Option<S<String>>,
         #[serde(rename = "type")]
         pub ty: Option<S<String>>,
-        pub value: Option<S<i64>>,
+        pub value: Option<S<RawInteger>>,
         pub doc: Option<S<String>>,
     }
 
@@ -173,6 +173,18 @@ raw_tables! {
         pub offset: Option<S<i64>>,
         pub doc: Option<S<String>>,
     }
+}
+
+/// An integer as written: a TOML integer (at most `i64::MAX`), or a string holding a
+/// number of any `u64` size (`"0xffff_ffff_ffff_ffff"`, `"18446744073709551615"`), since
+/// TOML integers are signed 64-bit.
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+pub enum RawInteger {
+    /// `value = 42`.
+    Integer(i64),
+    /// `value = "0xffff_ffff_ffff_ffff"`.
+    Text(String),
 }
 
 /// A TOML table whose keys are kept in document order, each with its span.

@@ -14,6 +14,87 @@ pub const RIGHTS_FLAG_SET: &str = "Rights";
 /// Architectures the generators know how to name in `cfg(target_arch)` and paths.
 const KNOWN_ARCHES: &[&str] = &["x86_64", "aarch64", "riscv64"];
 
+/// Registers Rust inline assembly can bind as a 64-bit operand, per architecture; the
+/// others are reserved by LLVM or the platform (x86_64 rbx, rbp, rsp; aarch64 x18, x19,
+/// x29, sp and the link register x30, which the wrapper cannot give a value; riscv64 zero,
+/// sp, gp, tp, s0/fp and s1).
+const USABLE_REGISTERS: &[(&str, &[&str])] = &[
+    (
+        "x86_64",
+        &[
+            "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+        ],
+    ),
+    (
+        "aarch64",
+        &[
+            "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13",
+            "x14", "x15", "x16", "x17", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27",
+            "x28",
+        ],
+    ),
+    (
+        "riscv64",
+        &[
+            "ra", "t0", "t1", "t2", "t3", "t4", "t5", "t6", "a0", "a1", "a2", "a3", "a4", "a5",
+            "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11",
+        ],
+    ),
+];
+
+/// Checks that `register` is a general-purpose register of `arch` that inline assembly can use.
+fn check_register(arch: &str, register: &str) -> Result<(), String> {
+    let Some((_, usable)) = USABLE_REGISTERS.iter().find(|(a, _)| *a == arch) else {
+        return Ok(());
+    };
+    if usable.contains(&register) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{register}` is not one of the {arch} registers inline assembly can use: {}",
+            usable.join(", ")
+        ))
+    }
+}
+
+/// Checks the trap instruction's shape: `syscall` on x86_64, `svc #IMM` (IMM below
+/// 0x10000, decimal or `0x` hex) on aarch64, `ecall` on riscv64.
+fn check_trap(arch: &str, trap: &str) -> Result<(), String> {
+    let ok = match arch {
+        "x86_64" => trap == "syscall",
+        "aarch64" => trap.strip_prefix("svc #").is_some_and(|imm| {
+            let value = match imm.strip_prefix("0x") {
+                Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                None if imm.chars().all(|c| c.is_ascii_digit()) => imm.parse::<u32>().ok(),
+                None => None,
+            };
+            value.is_some_and(|v| v <= 0xffff)
+        }),
+        "riscv64" => trap == "ecall",
+        _ => true,
+    };
+    if ok {
+        return Ok(());
+    }
+    let expected = match arch {
+        "x86_64" => "`syscall`",
+        "aarch64" => "`svc #N` with N from 0 to 65535 (`svc #0`)",
+        _ => "`ecall`",
+    };
+    Err(format!(
+        "`{trap}` is not the {arch} trap instruction; expected {expected}"
+    ))
+}
+
+/// Registers the trap instruction itself overwrites, and why.
+fn hardware_clobbers(arch: &str, trap: &str) -> &'static [(&'static str, &'static str)] {
+    if arch == "x86_64" && trap == "syscall" {
+        &[("rcx", "the return address"), ("r11", "the saved RFLAGS")]
+    } else {
+        &[]
+    }
+}
+
 /// The most argument registers a trap convention may have.
 const MAX_ARG_REGISTERS: usize = 8;
 
@@ -128,12 +209,25 @@ struct Validator<'d> {
     strictness: Strictness,
 }
 
+/// Where generated code emits a schema name of the kind `what` (as `name` reports it) bare.
+fn bare_in(what: &str) -> names::Bare {
+    match what {
+        // `TcbMove`, `tcb_move`, `TCB_MOVE`; results are only documented; bits are `READ`.
+        "invocation" | "result" | "flag bit" => names::Bare::Nowhere,
+        // trona functions, parameters, `PerCpuData` fields: Rust only (C has no such names).
+        "syscall" | "argument" | "per-CPU field" => names::Bare::Rust,
+        _ => names::Bare::RustAndC,
+    }
+}
+
 /// What the `object` and `rights` keys of a parameter list may say.
 enum CapRule<'a> {
     /// Arguments the dispatcher resolves: each `cap` argument must name its object type (or
     /// `"any"`) and its rights (`[]` for none); other parameters take neither key.
     Resolved {
         objects: &'a [Object],
+        /// Every object name the schema spells, valid or not (not reported as unknown).
+        declared_objects: Vec<String>,
         rights_set: Option<&'a FlagSet>,
     },
     /// Neither key is allowed, for the reason given (results, the invoke syscall's capability).
@@ -197,6 +291,34 @@ impl<'r> Numbers<'r> {
     }
 }
 
+/// Parses a number written in a string: decimal, `0x` hex or `0b` binary, `_` between
+/// digits allowed, no sign; `None` when it is not one or does not fit a `u64`.
+fn parse_u64_text(text: &str) -> Option<u64> {
+    let (digits, radix) = match text.get(..2) {
+        Some("0x") => (&text[2..], 16),
+        Some("0b") => (&text[2..], 2),
+        _ => (text, 10),
+    };
+    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') {
+        return None;
+    }
+    let clean: String = digits.chars().filter(|&c| c != '_').collect();
+    if !clean.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u64::from_str_radix(&clean, radix).ok()
+}
+
+/// Whether the schema spells an object called `name`, valid or not.
+fn declared(raw: &RawSchema, name: &str) -> bool {
+    raw.object.iter().any(|o| {
+        o.get_ref()
+            .name
+            .as_ref()
+            .is_some_and(|n| n.get_ref() == name)
+    })
+}
+
 /// Formats a number the way the schema usually writes it: labels in hex.
 fn hex(value: u64) -> String {
     format!("{value:#x}")
@@ -223,6 +345,11 @@ impl Validator<'_> {
         let objects = self.objects(raw, &retired, &mut type_names);
         let caps = CapRule::Resolved {
             objects: &objects,
+            declared_objects: raw
+                .object
+                .iter()
+                .filter_map(|o| o.get_ref().name.as_ref().map(|n| n.get_ref().clone()))
+                .collect(),
             rights_set: rights,
         };
         let syscalls = self.syscalls(
@@ -254,7 +381,7 @@ impl Validator<'_> {
         self.generated_names(raw, &syscalls, &invocations);
         let percpu = self.percpu(raw, &arches);
         let retired = retired.into_iter().map(|(_, r)| r).collect();
-        Model {
+        let model = Model {
             abi,
             arches,
             dispatch,
@@ -267,7 +394,9 @@ impl Validator<'_> {
             invocations,
             retired,
             percpu,
-        }
+        };
+        crate::collisions::check(self.d, raw, &model);
+        model
     }
 
     // ----- helpers -------------------------------------------------------------------------
@@ -313,7 +442,7 @@ impl Validator<'_> {
         let name = self.required(name, "name", what, at)?;
         // An invalid name is still returned so that later references to it do not cascade
         // into more errors; the model is discarded whenever any error was reported.
-        if let Err(reason) = names::check_identifier(name.get_ref(), case) {
+        if let Err(reason) = names::check_name(name.get_ref(), case, bare_in(what)) {
             self.d
                 .error(span_of(name), format!("invalid {what} name: {reason}"));
         }
@@ -429,7 +558,13 @@ impl Validator<'_> {
                 .get_ref()
                 .split_once('.')
                 .and_then(|(major, minor)| {
-                    Some((major.parse::<u16>().ok()?, minor.parse::<u16>().ok()?))
+                    // `u16::from_str` takes a leading `+`; a version is digits only.
+                    let digits = |part: &str| {
+                        (!part.is_empty() && part.chars().all(|c| c.is_ascii_digit()))
+                            .then(|| part.parse::<u16>().ok())
+                            .flatten()
+                    };
+                    Some((digits(major)?, digits(minor)?))
                 });
             match parsed {
                 Some((major, minor)) => {
@@ -470,23 +605,16 @@ impl Validator<'_> {
             let a = arch.get_ref();
             let trap = self.required(&a.trap, "trap", &what, at.clone()).map(|t| {
                 let text = t.get_ref();
-                if text.trim().is_empty() || text.contains(['{', '}', '"', '\n', '\\']) {
-                    self.d.error(span_of(t), "trap instruction must be non-empty and free of `{`, `}`, `\"`, `\\` and newlines");
+                if let Err(reason) = check_trap(name, text) {
+                    self.d.error(span_of(t), reason);
                 }
                 text.clone()
             });
             let mut registers = Seen::new("register");
             let register = |v: &mut Self, r: &S<String>, seen: &mut Seen<String>| -> String {
                 let text = r.get_ref();
-                if text.is_empty()
-                    || !text
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-                {
-                    v.d.error(
-                        span_of(r),
-                        format!("register name `{text}` must be lower-case letters and digits"),
-                    );
+                if let Err(reason) = check_register(name, text) {
+                    v.d.error(span_of(r), reason);
                 }
                 seen.insert(v.d, text.clone(), span_of(r));
                 text.clone()
@@ -552,7 +680,19 @@ impl Validator<'_> {
                 None => Vec::new(),
             };
             let mut clobbered_registers = Vec::new();
-            for r in &a.clobbered_registers {
+            let clobbered: &[S<String>] = match &a.clobbered_registers {
+                Some(list) => list.get_ref(),
+                None => {
+                    self.d.error(
+                        at.clone(),
+                        format!(
+                            "{what} has no `clobbered_registers` (write `clobbered_registers = []` if the trap destroys no other register)"
+                        ),
+                    );
+                    &[]
+                }
+            };
+            for r in clobbered {
                 if result_seen.first.contains_key(r.get_ref()) {
                     self.d.error(
                         span_of(r),
@@ -560,6 +700,27 @@ impl Validator<'_> {
                     );
                 }
                 clobbered_registers.push(register(self, r, &mut registers));
+            }
+            if let (Some(trap), Some(list)) = (&trap, &a.clobbered_registers) {
+                let used: Vec<&S<String>> = a
+                    .number_register
+                    .iter()
+                    .chain(a.arg_registers.iter().flat_map(|l| l.get_ref()))
+                    .chain(a.result_registers.iter().flat_map(|l| l.get_ref()))
+                    .collect();
+                for (register, why) in hardware_clobbers(name, trap) {
+                    if let Some(r) = used.iter().find(|r| r.get_ref() == register) {
+                        self.d.error(
+                            span_of(r),
+                            format!("`{trap}` overwrites {register} ({why}); it cannot carry a number, argument or result"),
+                        );
+                    } else if !list.get_ref().iter().any(|r| r.get_ref() == register) {
+                        self.d.error(
+                            span_of(list),
+                            format!("`{trap}` overwrites {register} ({why}): list it in `clobbered_registers`"),
+                        );
+                    }
+                }
             }
             if let (Some(trap), Some(number_register)) = (trap, number_register) {
                 out.push(Arch {
@@ -721,11 +882,31 @@ impl Validator<'_> {
             let (Some(name), Some(ty), Some(value)) = (name, ty, value) else {
                 continue;
             };
-            let Some(value) = self.number(
-                value,
-                &format!("value of {} constant {}", ty.name(), name.get_ref()),
-                ty.max(),
-            ) else {
+            let what = format!("value of {} constant {}", ty.name(), name.get_ref());
+            let value = match value.get_ref() {
+                RawInteger::Integer(number) => {
+                    let number = S::new(span_of(value), *number);
+                    self.number(&number, &what, ty.max())
+                }
+                RawInteger::Text(text) => match parse_u64_text(text) {
+                    Some(v) if v <= ty.max() => Some(v),
+                    Some(v) => {
+                        self.d.error(
+                            span_of(value),
+                            format!("{what} {v} is larger than {}", ty.max()),
+                        );
+                        None
+                    }
+                    None => {
+                        self.d.error(
+                            span_of(value),
+                            format!("{what} `{text}` is not a number; write an integer, or a string such as \"0xffff_ffff_ffff_ffff\" for values above i64::MAX"),
+                        );
+                        None
+                    }
+                },
+            };
+            let Some(value) = value else {
                 continue;
             };
             if RESERVED_CONSTANT_NAMES.contains(&name.get_ref().as_str()) {
@@ -926,7 +1107,7 @@ impl Validator<'_> {
                 ok = false;
                 continue;
             };
-            let valid = names::check_identifier(name.get_ref(), Case::Snake).is_ok();
+            let valid = names::check_name(name.get_ref(), Case::Snake, bare_in(what)).is_ok();
             if valid && reserved.contains(&name.get_ref().as_str()) {
                 self.d.error(
                     span_of(&name),
@@ -974,11 +1155,12 @@ impl Validator<'_> {
         let resolved = match caps {
             CapRule::Resolved {
                 objects,
+                declared_objects,
                 rights_set,
-            } if ty == Some(&Type::Cap) => Some((objects, rights_set)),
+            } if ty == Some(&Type::Cap) => Some((objects, declared_objects, rights_set)),
             _ => None,
         };
-        let Some((objects, rights_set)) = resolved else {
+        let Some((objects, declared_objects, rights_set)) = resolved else {
             for (key, span) in keys {
                 let Some(span) = span else { continue };
                 let reason = match (caps, ty) {
@@ -1011,6 +1193,9 @@ impl Validator<'_> {
             Some(o) => {
                 if objects.iter().any(|x| &x.name == o.get_ref()) {
                     Some(Some(o.get_ref().clone()))
+                } else if declared_objects.contains(o.get_ref()) {
+                    // Its own entry has errors, reported there.
+                    None
                 } else {
                     let mut known: Vec<&str> = objects.iter().map(|x| x.name.as_str()).collect();
                     known.push(ANY_OBJECT);
@@ -1398,7 +1583,8 @@ impl Validator<'_> {
                 .required(&i.object, "object", "invocation", at.clone())
                 .and_then(|o| {
                     let found = objects.iter().find(|x| &x.name == o.get_ref());
-                    if found.is_none() {
+                    // An object whose own entry has errors (reported there) is not unknown.
+                    if found.is_none() && !declared(raw, o.get_ref()) {
                         self.d.error(
                             span_of(o),
                             format!("invocation of unknown object `{}`", o.get_ref()),

@@ -28,6 +28,8 @@ const CASES: &[&str] = &[
     "names_sets_and_arches",
     "entry_errors",
     "cap_arguments",
+    "removal_without_tombstone",
+    "struct_field_renamed",
 ];
 
 fn fixtures() -> PathBuf {
@@ -152,7 +154,7 @@ fn renames() {
 
 #[test]
 fn breaking_with_major_bump() {
-    check("breaking_with_major_bump", [3, 0, 0, 0], Status::Ok);
+    check("breaking_with_major_bump", [2, 1, 0, 0], Status::Ok);
 }
 
 #[test]
@@ -223,4 +225,23 @@ fn revisions_may_predate_cap_argument_keys() {
         diagnostics.summary().trim(),
         "base.toml:121:3: capability argument `cspace` has no `object` (name the object type it must refer to, or `\"any\"`)\nbase.toml:121:3: capability argument `cspace` has no `rights` list (write `rights = []` if it needs none)"
     );
+}
+
+/// A number that is simply gone could be reused: even with a major bump, a removal needs a
+/// `[[retired]]` tombstone, and the report names it.
+#[test]
+fn removal_without_tombstone() {
+    let report = check("removal_without_tombstone", [1, 0, 0, 0], Status::Refused);
+    assert_eq!(
+        report.verdict.to_string(),
+        "REFUSED: 1 number no longer used and not retired; add the `[[retired]]` tombstones listed above (a version bump does not help)"
+    );
+}
+
+/// A field renamed in place is reported as a rename, not as a removal and an addition.
+#[test]
+fn struct_field_renamed() {
+    let report = check("struct_field_renamed", [1, 0, 0, 0], Status::Ok);
+    let kinds: Vec<&str> = report.changes.iter().map(|c| c.kind.name()).collect();
+    assert_eq!(kinds, ["renamed"]);
 }

@@ -60,7 +60,7 @@ fn check(files: &[(String, String)], behaviour_test: Option<&str>) {
     );
     write(
         "abi/Cargo.toml",
-        "[package]\nname = \"abi\"\nversion = \"0.0.0\"\nedition = \"2024\"\n",
+        "[package]\nname = \"abi\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n[dependencies]\nbitflags = \"2\"\n",
     );
     let abi_lib =
         std::fs::read_to_string(Path::new(ROOT).join("abi/src/lib.rs")).expect("abi/src/lib.rs");

@@ -3,11 +3,15 @@
 #![no_main]
 // The arch self test replaces the scheduler and syscall layer, which then go unused.
 #![cfg_attr(feature = "arch-selftest", allow(dead_code))]
+// So does the kernel stack guard test, which replaces the root task.
+#![cfg_attr(feature = "kstack-guard-test", allow(dead_code))]
 
 mod arch;
 mod cell;
 mod console;
 mod generated;
+#[cfg(feature = "kstack-guard-test")]
+mod kstack_test;
 mod object;
 mod panic;
 mod rootserver;
@@ -60,8 +64,12 @@ extern "C" fn kmain(boot_arg: usize) -> ! {
     #[cfg(not(feature = "arch-selftest"))]
     {
         object::frames::init(regions, kernel);
+        object::frames::map_ram_in_pages(regions);
+        #[cfg(feature = "kstack-guard-test")]
+        kstack_test::run();
         // Builds the root task and enters the scheduler; interrupts (and so the timer)
         // start with the first return to user mode.
+        #[cfg(not(feature = "kstack-guard-test"))]
         rootserver::start(&BOOT_IMAGE.0)
     }
 }

@@ -353,52 +353,52 @@ impl Kernel for KernelImpl {
     }
 
     fn vspace_lookup(&mut self, target: Resolved, vaddr: u64) -> Result<u64, Error> {
-        vspace::lookup(target.cap.object.paddr, vaddr).map(Rights::bits)
+        vspace::lookup(target.cap.object.paddr, vaddr).map(|rights| rights.bits())
     }
 
     fn cnode_copy(
         &mut self,
         target: Resolved,
         dest_index: u64,
-        source: Resolved,
+        src: Resolved,
         rights: Rights,
     ) -> Result<(), Error> {
         // kerncore checks the grant right again (defence in depth) and the rights subset.
-        let copy = kerncore::cap::derive_copy(&source.cap, rights)?;
-        Self::place_copy(&target, dest_index, &source, copy)
+        let copy = kerncore::cap::derive_copy(&src.cap, rights)?;
+        Self::place_copy(&target, dest_index, &src, copy)
     }
 
     fn cnode_mint(
         &mut self,
         target: Resolved,
         dest_index: u64,
-        source: Resolved,
+        src: Resolved,
         rights: Rights,
         badge: u64,
     ) -> Result<(), Error> {
-        let copy = kerncore::cap::derive_mint(&source.cap, rights, badge)?;
-        Self::place_copy(&target, dest_index, &source, copy)
+        let copy = kerncore::cap::derive_mint(&src.cap, rights, badge)?;
+        Self::place_copy(&target, dest_index, &src, copy)
     }
 
     fn cnode_move_cap(
         &mut self,
         target: Resolved,
         dest_index: u64,
-        source: Resolved,
+        src: Resolved,
     ) -> Result<(), Error> {
         let dest = cnode::dest_slot(&target.cap, dest_index)?;
         cnode::check_empty(dest)?;
-        cnode::set(dest, Some(source.cap))?;
-        if let Some(mapping) = source.cap.mapping() {
+        cnode::set(dest, Some(src.cap))?;
+        if let Some(mapping) = src.cap.mapping() {
             vspace::rehome(
-                source.cap.object.paddr,
+                src.cap.object.paddr,
                 mapping,
-                source.slot.paddr(),
+                src.slot.paddr(),
                 dest.paddr(),
             );
         }
-        cdt::move_node(&mut PhysSlots, source.slot.paddr(), dest.paddr());
-        cnode::set(source.slot, None)
+        cdt::move_node(&mut PhysSlots, src.slot.paddr(), dest.paddr());
+        cnode::set(src.slot, None)
     }
 
     fn cnode_delete(&mut self, target: Resolved, index: u64) -> Result<(), Error> {

@@ -57,6 +57,9 @@ pub enum ImageMode {
 /// The kernel's cargo feature that replaces the root server with an arch-level self test.
 pub const ARCH_SELFTEST_FEATURE: &str = "arch-selftest";
 
+/// The kernel's cargo feature that replaces the root task with the kernel stack guard test.
+pub const KSTACK_GUARD_TEST_FEATURE: &str = "kstack-guard-test";
+
 /// The name and content of the boot module that switches abitest to benchmarks.
 const BENCH_MODULE: (&str, &[u8]) = ("bench", b"bench");
 
@@ -173,6 +176,23 @@ pub fn build_arch_selftest(arch: Arch, profile: Profile) -> Result<Built> {
         &image,
         &[ARCH_SELFTEST_FEATURE],
         &output_dir(arch)?.join("kernel-arch-selftest.elf"),
+    )?;
+    Ok(Built { kernel, image })
+}
+
+/// Builds the kernel with the kernel stack guard test (feature
+/// [`KSTACK_GUARD_TEST_FEATURE`]) in place of the root task, into
+/// `kernel-kstack-guard.elf` in [`output_dir`]; it links the arch self test's empty boot
+/// image, since it loads no user program either.
+pub fn build_kstack_guard_test(arch: Arch, profile: Profile) -> Result<Built> {
+    ensure_rust_targets(&[arch.kernel_target()])?;
+    let image = arch_selftest_image(arch)?;
+    let kernel = build_kernel(
+        arch,
+        profile,
+        &image,
+        &[KSTACK_GUARD_TEST_FEATURE],
+        &output_dir(arch)?.join("kernel-kstack-guard.elf"),
     )?;
     Ok(Built { kernel, image })
 }

@@ -1,7 +1,10 @@
 //! `cargo xtask ci`: exactly what CI runs — formatting, clippy on every crate for its targets, then every test.
 
 use crate::abi_diff::{BaseKind, NO_BASE, compare, default_base};
-use crate::build::{ARCH_SELFTEST_FEATURE, BuildRequest, ImageMode, arch_selftest_image, build};
+use crate::build::{
+    ARCH_SELFTEST_FEATURE, BuildRequest, ImageMode, KSTACK_GUARD_TEST_FEATURE, arch_selftest_image,
+    build,
+};
 use crate::cargo::{Profile, cargo, run_checked, workspace_root};
 use crate::targets::{Arch, Program, ensure_rust_targets, user_crates};
 use crate::test::{Boots, Plan, default_arches, run_plan};
@@ -38,7 +41,11 @@ pub fn run(_args: Args) -> Result<()> {
         step(format!("clippy ({arch} kernel)"), clippy_kernel(arch));
         step(
             format!("clippy ({arch} kernel, {ARCH_SELFTEST_FEATURE})"),
-            clippy_kernel_arch_selftest(arch),
+            clippy_kernel_test_build(arch, ARCH_SELFTEST_FEATURE),
+        );
+        step(
+            format!("clippy ({arch} kernel, {KSTACK_GUARD_TEST_FEATURE})"),
+            clippy_kernel_test_build(arch, KSTACK_GUARD_TEST_FEATURE),
         );
     }
     let plan = Plan {
@@ -104,11 +111,12 @@ fn clippy_kernel(arch: Arch) -> Result<()> {
     kernel_clippy(arch, &image, &[])
 }
 
-/// Clippy over the kernel built with the arch self test in place of the root server.
-fn clippy_kernel_arch_selftest(arch: Arch) -> Result<()> {
+/// Clippy over the kernel built with `feature`, a test (the arch self test, the kernel
+/// stack guard test) that replaces the root task and links the empty boot image.
+fn clippy_kernel_test_build(arch: Arch, feature: &str) -> Result<()> {
     ensure_rust_targets(&[arch.kernel_target()])?;
     let image = arch_selftest_image(arch)?;
-    kernel_clippy(arch, &image, &[ARCH_SELFTEST_FEATURE])
+    kernel_clippy(arch, &image, &[feature])
 }
 
 /// Runs clippy over the kernel with `features`, linking the boot image at `image`.

@@ -1,10 +1,21 @@
-//! The in-QEMU test protocol (docs/CONTRACTS.md): parsing `TEST`, `COVERS`, `RESULT`, `BENCH`, `INIT OK`, `arch selftest: OK` and `ABI DRIFT:` lines and judging a boot.
+//! The in-QEMU test protocol (docs/CONTRACTS.md): parsing `TEST`, `COVERS`, `RESULT`, `BENCH`, `INIT OK`, `arch selftest: OK`, the kernel stack guard test's and `ABI DRIFT:` lines and judging a boot.
 
 use crate::targets::MachineExit;
 use std::collections::BTreeSet;
 
 /// The line a kernel built with the `arch-selftest` feature prints when every check passed.
 pub const ARCH_SELFTEST_OK: &str = "arch selftest: OK";
+
+/// What a kernel built with the `kstack-guard-test` feature prints, followed by the TCB
+/// address, right before it overflows that thread's kernel stack on purpose.
+pub const KSTACK_GUARD_ARMED: &str = "kstack guard: overflowing the kernel stack of TCB ";
+
+/// The start of the kernel's panic message for a kernel stack overflow, followed by the
+/// TCB address of the thread whose stack ran into its guard page.
+pub const KSTACK_OVERFLOW_PANIC: &str = "kernel stack overflow in thread TCB ";
+
+/// The shutdown code of a kernel panic (`kernel/src/panic.rs`).
+const PANIC_SHUTDOWN_CODE: u32 = 1;
 
 /// What the kernel prints when a handler returned an error its schema entry does not
 /// declare; any boot that prints it fails.
@@ -30,6 +41,10 @@ pub struct SerialReport {
     pub init_ok: bool,
     /// Whether an arch self-test kernel printed [`ARCH_SELFTEST_OK`].
     pub arch_selftest_ok: bool,
+    /// The TCB address after [`KSTACK_GUARD_ARMED`], if the line appeared.
+    pub kstack_guard_armed: Option<String>,
+    /// The TCB address after every [`KSTACK_OVERFLOW_PANIC`].
+    pub kstack_overflows: Vec<String>,
     /// Every [`ABI_DRIFT`] report, from the marker on (`ABI DRIFT: Tcb.resume returned ...`).
     pub abi_drift: Vec<String>,
     /// The code of the kernel's last `shutdown requested with code <N>` line.
@@ -86,7 +101,14 @@ impl SerialReport {
             self.abi_drift.push(line[at..].to_string());
             return;
         }
-        if let Some(rest) = line.strip_prefix("TEST ") {
+        if let Some(at) = line.find(KSTACK_OVERFLOW_PANIC) {
+            self.kstack_overflows
+                .push(first_word(&line[at + KSTACK_OVERFLOW_PANIC.len()..]));
+            return;
+        }
+        if let Some(rest) = line.strip_prefix(KSTACK_GUARD_ARMED) {
+            self.kstack_guard_armed = Some(first_word(rest));
+        } else if let Some(rest) = line.strip_prefix("TEST ") {
             if let Some((name, outcome)) = rest.split_once(" ... ") {
                 let name = name.trim().to_string();
                 self.last_test = Some(name.clone());
@@ -221,6 +243,40 @@ impl SerialReport {
         )
     }
 
+    /// Judges a kernel stack guard boot: it armed the overflow of one thread, then
+    /// panicked with a kernel stack overflow naming that thread, and QEMU's status is the
+    /// panic's. One check.
+    pub fn judge_kstack_guard(&self, exit: Option<MachineExit>) -> Verdict {
+        let mut verdict = Verdict::default();
+        match (&self.kstack_guard_armed, self.kstack_overflows.first()) {
+            (None, _) => verdict.problems.push(format!(
+                "the kernel never printed `{KSTACK_GUARD_ARMED}<address>`"
+            )),
+            (Some(_), None) => verdict.problems.push(format!(
+                "the kernel never panicked with `{KSTACK_OVERFLOW_PANIC}<address>`"
+            )),
+            (Some(armed), Some(found)) if armed != found => verdict.problems.push(format!(
+                "the stack overflow panic names TCB {found}, but the test overflowed TCB {armed}"
+            )),
+            _ => {}
+        }
+        match exit {
+            Some(MachineExit::Shutdown(PANIC_SHUTDOWN_CODE)) => {}
+            Some(other) => verdict.problems.push(format!(
+                "{other} (expected shutdown code {PANIC_SHUTDOWN_CODE}, a kernel panic)"
+            )),
+            None => verdict
+                .problems
+                .push("timed out without a shutdown".to_string()),
+        }
+        if verdict.problems.is_empty() {
+            verdict.passed = 1;
+        } else {
+            verdict.failed = 1;
+        }
+        verdict
+    }
+
     /// Judges a benchmark run: at least one `BENCH` line and a clean shutdown.
     pub fn judge_bench(&self, exit: Option<MachineExit>) -> Verdict {
         let mut verdict = Verdict {
@@ -283,6 +339,14 @@ fn check_exit(exit: Option<MachineExit>, requested: Option<u32>, verdict: &mut V
             .problems
             .push("timed out without a shutdown".to_string()),
     }
+}
+
+/// The text up to the first whitespace or `:` (an address followed by the rest of a line).
+fn first_word(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c == ':')
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Parses `<N> passed, <M> failed`.
@@ -459,6 +523,60 @@ mod tests {
             ["the kernel never printed `arch selftest: OK`"]
         );
         assert!(!SerialReport::parse(["INIT OK"]).arch_selftest_ok);
+    }
+
+    #[test]
+    fn kstack_guard_verdicts() {
+        const ARMED: &str = "kstack guard: overflowing the kernel stack of TCB 0x378000";
+        const PANIC_LINE: &str = "kernel stack overflow in thread TCB 0x378000: its kernel stack \
+                                  ran into the guard page at 0xffff80000037b000 (pc 0x1)";
+        const PANICKED: Option<MachineExit> = Some(MachineExit::Shutdown(1));
+        let cases: [(&[&str], Option<MachineExit>, &[&str]); 6] = [
+            (
+                &[
+                    ARMED,
+                    "KERNEL PANIC: panicked at kernel/src/arch/kstack.rs:56:5:",
+                    PANIC_LINE,
+                ],
+                PANICKED,
+                &[],
+            ),
+            // The expected panic is the only way to pass: a clean shutdown is a failure.
+            (
+                &[ARMED, PANIC_LINE, "shutdown requested with code 0"],
+                CLEAN,
+                &["expected shutdown code 1"],
+            ),
+            (
+                &[ARMED, "KERNEL PANIC: some other invariant"],
+                PANICKED,
+                &["never panicked with `kernel stack overflow"],
+            ),
+            (
+                &[PANIC_LINE],
+                PANICKED,
+                &["never printed `kstack guard: overflowing"],
+            ),
+            (
+                &[ARMED, "kernel stack overflow in thread TCB 0x370000: ..."],
+                PANICKED,
+                &["names TCB 0x370000, but the test overflowed TCB 0x378000"],
+            ),
+            (&[ARMED], None, &["never panicked", "timed out"]),
+        ];
+        for (serial, exit, problems) in cases {
+            let verdict = SerialReport::parse(serial.iter().copied()).judge_kstack_guard(exit);
+            let expected = if problems.is_empty() { (1, 0) } else { (0, 1) };
+            assert_eq!(
+                (verdict.passed, verdict.failed),
+                expected,
+                "{serial:?}\n{verdict:?}"
+            );
+            assert_eq!(verdict.problems.len(), problems.len(), "{verdict:?}");
+            for (problem, fragment) in verdict.problems.iter().zip(problems) {
+                assert!(problem.contains(fragment), "`{problem}` lacks `{fragment}`");
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! `cargo xtask test`: host tests, the generated-files check, then per architecture the arch self test, the in-QEMU suite (abitest) and an init boot; `--filter` and `--compat` narrow it.
+//! `cargo xtask test`: host tests, the generated-files check, then per architecture the arch self test, the kernel stack guard test, the in-QEMU suite (abitest) and an init boot; `--filter` and `--compat` narrow it.
 
-use crate::build::{BuildRequest, ImageMode, build, build_arch_selftest};
+use crate::build::{BuildRequest, ImageMode, build, build_arch_selftest, build_kstack_guard_test};
 use crate::cargo::{Profile, cargo, run_streaming, workspace_root};
 use crate::compat::{self, Prepared};
 use crate::coverage::expected_entries;
@@ -126,6 +126,7 @@ pub fn run_plan(plan: &Plan) -> Result<()> {
             Boots::None => {}
             Boots::All => {
                 phases.push(arch_selftest_phase(plan, arch));
+                phases.push(kstack_guard_phase(plan, arch));
                 for program in [Program::Abitest, Program::Init] {
                     phases.push(boot_phase(plan, arch, program, &coverage));
                 }
@@ -255,6 +256,16 @@ fn arch_selftest_phase(plan: &Plan, arch: Arch) -> Phase {
         .and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
     let verdict = judge_boot(booted, |report, exit| report.judge_arch_selftest(exit));
     Phase::new(format!("{arch}: arch selftest"), verdict)
+}
+
+/// Builds the kernel with the kernel stack guard test instead of the root task, boots it
+/// and judges it by its expected panic: a kernel stack overflow of the thread it armed.
+fn kstack_guard_phase(plan: &Plan, arch: Arch) -> Phase {
+    let label = format!("{arch} kstack-guard");
+    let booted = build_kstack_guard_test(arch, plan.profile)
+        .and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
+    let verdict = judge_boot(booted, |report, exit| report.judge_kstack_guard(exit));
+    Phase::new(format!("{arch}: kernel stack guard"), verdict)
 }
 
 /// Builds the image with `program` as root task, boots it and judges the serial output.

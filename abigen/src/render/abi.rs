@@ -22,8 +22,8 @@ pub fn render(model: &Model) -> String {
     let objects = objects(model);
     let invocations = invocations(model);
     let errors = errors(model);
-    let flags = flags(model);
     let mut verbatim = Verbatim::default();
+    let flags = flags(model, &mut verbatim);
     let structs = structs(model, &mut verbatim);
     let constants = model.constants.iter().map(|c| {
         let doc = doc_attrs(&c.doc);
@@ -242,7 +242,7 @@ fn invocations(model: &Model) -> TokenStream {
             let value = if i.rights.is_empty() {
                 quote! { #rights_type::empty() }
             } else {
-                quote! { #rights_type(#(#rights_type::#bits.0)|*) }
+                quote! { #rights_type::from_bits_retain(#(#rights_type::#bits.bits())|*) }
             };
             quote! { Invocation::#variant => #value, }
         });
@@ -408,57 +408,46 @@ fn errors(model: &Model) -> TokenStream {
     }
 }
 
-fn flags(model: &Model) -> TokenStream {
+/// The flag sets, as `bitflags` types (kept verbatim: prettyplease leaves macro bodies
+/// unformatted) plus an `ALL` constant.
+fn flags(model: &Model, verbatim: &mut Verbatim) -> TokenStream {
     let sets = model.flags.iter().map(|set| {
-        let doc = doc_attrs(&set.doc);
         let name = ident(&set.name);
-        let bits = set.bits.iter().map(|b| {
-            let doc = doc_attrs(&b.doc);
-            let bit_name = ident(&screaming_case(&b.name));
-            let bit = proc_macro2::Literal::u8_unsuffixed(b.bit);
-            quote! { #doc pub const #bit_name: #name = #name(1 << #bit); }
-        });
-        let all = hex_literal(set.all_bits());
+        let mut text = String::from("bitflags::bitflags! {\n");
+        push_doc_lines(&mut text, "    ", &set.doc);
+        text.push_str("    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]\n");
+        text.push_str(&format!("    pub struct {}: u64 {{\n", set.name));
+        for bit in &set.bits {
+            push_doc_lines(&mut text, "        ", &bit.doc);
+            text.push_str(&format!(
+                "        const {} = 1 << {};\n",
+                screaming_case(&bit.name),
+                bit.bit
+            ));
+        }
+        text.push_str("    }\n}");
+        let block = verbatim.insert(text);
         quote! {
-            #doc
-            #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-            pub struct #name(u64);
+            #block
             impl #name {
-                #(#bits)*
                 /// Every defined bit.
-                pub const ALL: #name = #name(#all);
-                /// No bits.
-                pub const fn empty() -> #name {
-                    #name(0)
-                }
-                /// The set with exactly `bits`, or `None` when `bits` has an undefined bit.
-                pub const fn from_bits(bits: u64) -> Option<#name> {
-                    if bits & !#name::ALL.0 == 0 { Some(#name(bits)) } else { None }
-                }
-                /// The raw bits.
-                pub const fn bits(self) -> u64 {
-                    self.0
-                }
-                /// True when no bit is set.
-                pub const fn is_empty(self) -> bool {
-                    self.0 == 0
-                }
-                /// True when every bit of `other` is also in `self`.
-                pub const fn contains(self, other: #name) -> bool {
-                    self.0 & other.0 == other.0
-                }
-                /// The bits in either set.
-                pub const fn union(self, other: #name) -> #name {
-                    #name(self.0 | other.0)
-                }
-                /// The bits in both sets.
-                pub const fn intersection(self, other: #name) -> #name {
-                    #name(self.0 & other.0)
-                }
+                pub const ALL: #name = #name::all();
             }
         }
     });
     quote! { #(#sets)* }
+}
+
+/// Appends `doc` as `///` lines indented by `indent`.
+fn push_doc_lines(text: &mut String, indent: &str, doc: &str) {
+    for line in doc.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            text.push_str(&format!("{indent}///\n"));
+        } else {
+            text.push_str(&format!("{indent}/// {line}\n"));
+        }
+    }
 }
 
 fn struct_tokens(s: &Struct, verbatim: &mut Verbatim) -> TokenStream {

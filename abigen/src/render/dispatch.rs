@@ -201,10 +201,7 @@ fn encode_result(call: TokenStream, results: &[Param]) -> TokenStream {
         Type::Cap => quote! { #call.map(|value| value.0) },
         Type::Uaddr => quote! { #call.map(|value| value.0) },
         Type::ObjectType => quote! { #call.map(abi::ObjectType::id) },
-        Type::Flags(name) => {
-            let name = ident(name);
-            quote! { #call.map(abi::#name::bits) }
-        }
+        Type::Flags(_) => quote! { #call.map(|value| value.bits()) },
     }
 }
 

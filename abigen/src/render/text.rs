@@ -171,7 +171,9 @@ fn c_trap(arch: &Arch) -> CTrap {
 
 /// Makes text safe inside a `/** … */` comment.
 fn c_doc(doc: &str) -> String {
-    doc.replace("*/", "* /").replace('\n', " ")
+    doc.replace("*/", "* /")
+        .replace("/*", "/ *")
+        .replace('\n', " ")
 }
 
 fn c_int(ty: IntType, value: u64) -> String {

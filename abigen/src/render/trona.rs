@@ -138,6 +138,8 @@ pub fn render_substrate(model: &Model) -> String {
             let i = proc_macro2::Literal::usize_unsuffixed(i);
             quote! { payload[#i] }
         });
+        // Without payload registers the (empty) payload is never read.
+        let unused_payload = (count <= own).then(|| quote! { let _ = payload; });
         let doc = doc_attrs(&invoke.doc);
         let invocations = model.invocations.iter().map(|i| {
             let rights = if i.rights.is_empty() {
@@ -176,6 +178,7 @@ pub fn render_substrate(model: &Model) -> String {
             /// This is the raw form: any label and payload can be sent (tests use it to send
             /// undefined labels). The typed wrappers below are the normal way in.
             pub fn #name(cap: abi::CPtr, label: u64, payload: [u64; #payload_len]) -> Result<u64, abi::Error> {
+                #unused_payload
                 status_to_result(super::trap::trap(abi::sys::#number, [cap.0, label, #(#payload),*]))
             }
             #(#invocations)*

@@ -18,9 +18,14 @@ mod memmap;
 mod paging;
 mod percpu;
 pub use self::console::console_write;
-pub use self::directmap::{phys_to_virt, virt_to_phys};
+pub use self::directmap::{
+    direct_page_is_mapped, is_unmapped_direct_page, map_ram_in_pages, phys_to_virt, virt_to_phys,
+};
 pub use self::hooks::EntryFrame;
-pub use self::kstack::{KERNEL_STACK_SIZE, prepare_user_thread};
+pub use self::kstack::{
+    KERNEL_STACK_GUARD_SIZE, KERNEL_STACK_SIZE, current_stack_overflow, guard_kernel_stack,
+    prepare_user_thread, stack_overflow_panic, unguard_kernel_stack,
+};
 use self::memmap::MemoryMap;
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]

@@ -93,6 +93,22 @@ pub fn init(regions: &[MemoryRegion], kernel: Range<u64>) {
     TABLE.with(|slot| *slot = Some(table));
 }
 
+/// Remaps the direct map of every usable region of `regions` in 4 KiB pages (so each kernel
+/// stack's guard page can be unmapped alone), taking the page tables from `Free` frames
+/// claimed for the kernel, and says what it cost. Call once, right after [`init`] and
+/// before anything is built in RAM.
+pub fn map_ram_in_pages(regions: &[MemoryRegion]) {
+    let tables = crate::arch::map_ram_in_pages(regions, &mut || {
+        with_table(|table| table.alloc_free())
+            .expect("no free frame left for the direct map's page tables")
+            << PAGE_BITS
+    });
+    crate::println!(
+        "direct map: usable RAM in 4 KiB pages, {tables} page tables ({} KiB)",
+        tables * PAGE_SIZE / 1024
+    );
+}
+
 /// Runs `f` on the frame table. Panics if [`init`] has not run (a boot-order bug).
 pub fn with_table<R>(f: impl FnOnce(&mut FrameTable<'static>) -> R) -> R {
     TABLE.with(|table| {

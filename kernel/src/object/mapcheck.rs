@@ -13,7 +13,8 @@
 //! * a VSpace's holds are its mappings plus the threads that run in it, and the number of
 //!   capabilities that record a mapping (counted where slots are written,
 //!   `cnode::mapping_records`) equals the entries they own, so no mapping record exists
-//!   without its entry.
+//!   without its entry;
+//! * every live TCB's kernel-stack guard page is unmapped from the kernel's direct map.
 
 use core::fmt;
 
@@ -58,6 +59,8 @@ pub enum MappingError {
     InstalledCount { reached: u64, installed: u64 },
     /// Capabilities that record a mapping differ from the entries capabilities own.
     RecordCount { records: u64, owned: u64 },
+    /// A live TCB's kernel-stack guard page is mapped in the direct map.
+    GuardMapped { thread: u64 },
     /// A VSpace's holds differ from its mappings plus the threads in it.
     VSpaceHolds {
         root: u64,
@@ -118,6 +121,10 @@ impl fmt::Display for MappingError {
                 f,
                 "{records} capabilities record a mapping, but capabilities own {owned} entries"
             ),
+            MappingError::GuardMapped { thread } => write!(
+                f,
+                "the kernel-stack guard page of TCB {thread:#x} is mapped in the direct map"
+            ),
             MappingError::VSpaceHolds {
                 root,
                 holders,
@@ -167,6 +174,11 @@ fn check() -> Result<u64, MappingError> {
         entries += walk.entries;
         owned += walk.owned;
         reached_tables += walk.tables;
+    }
+    for thread in objects(ObjectType::Tcb, TCB_SIZE_BITS) {
+        if crate::arch::direct_page_is_mapped(thread + tcb::GUARD_OFFSET as u64) {
+            return Err(MappingError::GuardMapped { thread });
+        }
     }
     let mut installed = 0;
     for table in objects(ObjectType::PageTable, PAGE_TABLE_SIZE_BITS) {

@@ -5,7 +5,9 @@ use abi::{CpuTimes, Error, ObjectType, TCB_SIZE_BITS, UserRegisters};
 use kerncore::{ObjectCounts, ObjectRef, QueueLink};
 
 use super::phys_ptr;
-use crate::arch::{self, FpuArea, KERNEL_STACK_SIZE, KernelContext, UserFrame};
+use crate::arch::{
+    self, FpuArea, KERNEL_STACK_GUARD_SIZE, KERNEL_STACK_SIZE, KernelContext, UserFrame,
+};
 
 /// Where a thread is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,7 +45,8 @@ pub enum Syscall {
 }
 
 /// The control block at the start of a TCB object. The kernel stack fills the object's top
-/// [`KERNEL_STACK_SIZE`] bytes.
+/// [`KERNEL_STACK_SIZE`] bytes; the page below it is the stack's guard page
+/// ([`GUARD_OFFSET`]), unmapped from the direct map while the TCB exists.
 #[repr(C)]
 pub struct Tcb {
     /// The thread's FPU/SIMD state while it is not running (eager switching).
@@ -90,7 +93,12 @@ pub struct Tcb {
 /// Bytes of a TCB object.
 const TCB_BYTES: usize = 1 << TCB_SIZE_BITS;
 
-const _: () = assert!(core::mem::size_of::<Tcb>() + KERNEL_STACK_SIZE <= TCB_BYTES);
+/// Offset of the kernel stack's guard page in a TCB object. The layout is
+/// `[Tcb | unused | guard page | kernel stack]`: the control block must end below the guard.
+pub const GUARD_OFFSET: usize = TCB_BYTES - KERNEL_STACK_SIZE - KERNEL_STACK_GUARD_SIZE;
+
+const _: () = assert!(core::mem::size_of::<Tcb>() <= GUARD_OFFSET);
+const _: () = assert!(GUARD_OFFSET.is_multiple_of(KERNEL_STACK_GUARD_SIZE));
 
 /// Runs `f` on the TCB at `paddr`.
 pub fn with_tcb<R>(paddr: u64, f: impl FnOnce(&mut Tcb) -> R) -> R {
@@ -142,6 +150,7 @@ pub fn init(paddr: u64) {
     };
     // SAFETY: The control block lies at the start of the object, which the caller owns.
     unsafe { tcb_ptr(paddr).write(tcb) };
+    arch::guard_kernel_stack(paddr + GUARD_OFFSET as u64);
 }
 
 /// Runs `f` on the saved user registers of the TCB at `paddr`.
@@ -256,8 +265,8 @@ pub fn check_destroy(paddr: u64) -> Result<(), Error> {
     }
 }
 
-/// Tears a TCB down before its frames return to the untyped: stops the thread and drops
-/// every hold it has.
+/// Tears a TCB down before its frames return to the untyped: stops the thread, drops
+/// every hold it has and maps its guard page back (the next retype zeroes it).
 pub fn destroy(paddr: u64) {
     crate::sched::suspend(paddr);
     let (cspace, vspace, notification, waiting) = with_tcb(paddr, |tcb| {
@@ -279,4 +288,5 @@ pub fn destroy(paddr: u64) {
     if waiting != 0 {
         super::notification::abandon_wait(waiting);
     }
+    arch::unguard_kernel_stack(paddr + GUARD_OFFSET as u64);
 }

@@ -34,5 +34,5 @@ core::arch::global_asm!(
     mair = const mmu::MAIR,
     tcr = const mmu::TCR,
     tcr_as = const mmu::TCR_AS,
-    sctlr = const cpu::SCTLR_EL1,
+    sctlr = const cpu::SCTLR_EL1_VALUE,
 );

@@ -3,7 +3,8 @@
 //! The kernel is built soft-float and never touches these registers; only the assembly
 //! here does, with the FP/SIMD extensions enabled for those instructions alone.
 
-use super::cpu::{self, read_sysreg, write_sysreg};
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::{CPACR_EL1, ReadWriteable};
 
 /// Bytes reserved for one thread's FP/SIMD state: 32 × 16 bytes of q registers, FPSR and
 /// FPCR, rounded up to the area's 64-byte alignment.
@@ -13,9 +14,9 @@ const Q_BYTES: usize = 32 * 16;
 /// Sets CPACR_EL1.FPEN so FP/SIMD never traps. It stays set: an FP trap (EC 0x07) is a
 /// kernel panic ("lazy FPU reintroduced").
 pub fn init() {
-    let cpacr = read_sysreg!("cpacr_el1") | cpu::CPACR_FPEN_NO_TRAP;
-    // SAFETY: Only the FP/SIMD trap control changes.
-    unsafe { write_sysreg!("cpacr_el1", cpacr) };
+    // Only the FP/SIMD trap control changes.
+    CPACR_EL1.modify(CPACR_EL1::FPEN::TrapNothing);
+    barrier::isb(barrier::SY);
 }
 
 /// A description of the FPU setup for the boot log.

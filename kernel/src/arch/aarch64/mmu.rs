@@ -8,9 +8,10 @@
 //! out; a root therefore never meets stale entries of an earlier address space whose table
 //! happened to live in the same frame.
 
-use super::cpu::{read_sysreg, write_sysreg};
 pub use crate::arch::paging::{ENTRIES, LEVELS, PAGE_SIZE, index};
 use crate::cell::CpuLocal;
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::{ID_AA64MMFR0_EL1, Readable, TTBR0_EL1, TTBR1_EL1, Writeable};
 use abi::Rights;
 
 /// The first root entry user space may not use. The kernel lives in TTBR1, so a user root
@@ -175,7 +176,7 @@ static ASIDS: CpuLocal<Asids> = CpuLocal::new(Asids { next: 1, count: 0 });
 /// Sets up ASID allocation from what the CPU supports and leaves TTBR0 on an empty table
 /// (the boot identity map is gone from then on). Call once in `init_early`.
 pub fn init() {
-    let asid_bits = if (read_sysreg!("id_aa64mmfr0_el1") >> 4) & 0xf == 2 {
+    let asid_bits = if ID_AA64MMFR0_EL1.matches_all(ID_AA64MMFR0_EL1::ASIDBits::Bits_16) {
         16
     } else {
         8
@@ -183,13 +184,13 @@ pub fn init() {
     // SAFETY: Runs once during early boot, before any other use of ASIDS.
     unsafe { (*ASIDS.get()).count = 1 << asid_bits };
     assert!(
-        read_sysreg!("ttbr1_el1") & ADDRESS_MASK == kernel_root(),
+        TTBR1_EL1.get() & ADDRESS_MASK == kernel_root(),
         "TTBR1 does not hold the boot direct-map table"
     );
     let empty = super::virt_to_phys((&raw const boot_empty_l0) as usize);
-    // SAFETY: The kernel runs only from TTBR1 addresses by now; an empty TTBR0 table (ASID
-    // 0) only removes the identity map, whose entries the flush below drops from the TLB.
-    unsafe { write_sysreg!("ttbr0_el1", empty) };
+    // The kernel runs only from TTBR1 addresses by now; an empty TTBR0 table (ASID 0) only
+    // removes the identity map, whose entries the flush below drops from the TLB.
+    load_ttbr0(empty);
     flush_all();
 }
 
@@ -225,18 +226,24 @@ pub unsafe fn activate(root_paddr: u64) {
     }
     let asid = asids.next;
     asids.next += 1;
-    // SAFETY: The caller guarantees a valid root; the kernel half is TTBR1 and unaffected.
-    unsafe { write_sysreg!("ttbr0_el1", root_paddr | (asid << TTBR_ASID_SHIFT)) };
+    // The caller guarantees a valid root; the kernel half is TTBR1 and unaffected.
+    load_ttbr0(root_paddr | (asid << TTBR_ASID_SHIFT));
+}
+
+/// Loads TTBR0_EL1 (root address and ASID) and synchronises the context.
+fn load_ttbr0(value: u64) {
+    TTBR0_EL1.set(value);
+    barrier::isb(barrier::SY);
 }
 
 /// The physical address of the active user root.
 pub fn current_root() -> u64 {
-    read_sysreg!("ttbr0_el1") & ADDRESS_MASK
+    TTBR0_EL1.get() & ADDRESS_MASK
 }
 
 /// The ASID the loaded user root runs under.
 fn current_asid() -> u64 {
-    read_sysreg!("ttbr0_el1") >> TTBR_ASID_SHIFT
+    TTBR0_EL1.get() >> TTBR_ASID_SHIFT
 }
 
 /// Drops every cached translation (TLB and walk caches) tagged with `asid`, after making
@@ -276,10 +283,10 @@ pub fn retire_root(root_paddr: u64) {
     }
     let asid = current_asid();
     let empty = super::virt_to_phys((&raw const boot_empty_l0) as usize);
-    // SAFETY: The kernel runs from TTBR1 addresses; the empty table only removes user
+    // The kernel runs from TTBR1 addresses; the empty table only removes user
     // translations, and the caller activates a live address space again before user
     // memory is touched.
-    unsafe { write_sysreg!("ttbr0_el1", empty) };
+    load_ttbr0(empty);
     flush_asid(asid);
 }
 
@@ -297,4 +304,67 @@ pub fn flush_page(vaddr: u64) {
             options(nostack, preserves_flags)
         )
     };
+}
+
+/// A kernel entry pointing at the next-level table at `paddr`: for the kernel's own
+/// tables, such as the direct map's (the same encoding as [`table_entry`]).
+pub fn kernel_table_entry(paddr: u64) -> u64 {
+    table_entry(paddr)
+}
+
+/// The direct map's leaf entry for physical `paddr` in a level-`level` table (0: a 4 KiB
+/// page, 1: a 2 MiB block, 2: a 1 GiB block): Normal memory, EL1 read/write, never
+/// executable.
+pub fn direct_leaf_entry(paddr: u64, level: usize) -> u64 {
+    if level == 0 {
+        paddr | IMAGE_DATA_PAGE
+    } else {
+        paddr | KERNEL_NORMAL_BLOCK
+    }
+}
+
+/// Replaces a live entry of the kernel's direct map that maps a block with one pointing
+/// at a table mapping the same memory with the same attributes, by break-before-make:
+/// the entry is invalidated and the whole TLB flushed before the table goes in. Until
+/// then the block's memory is unmapped, so the entry is written through the kernel
+/// image's mapping when it lies in the image (the boot tables do), and it must not lie in
+/// the memory the block maps otherwise; the code between the two writes touches neither
+/// memory nor the stack.
+///
+/// # Safety
+/// `entry` must be a live direct-map entry of a block whose memory nothing uses while
+/// this runs (apart from the kernel image, which has its own mapping) and `new` must
+/// translate every address it covers exactly as the old entry did.
+pub unsafe fn replace_direct_entry(entry: *mut u64, new: u64) {
+    let entry_paddr = super::virt_to_phys(entry as usize);
+    let image = super::kernel_phys_range();
+    let writable = if image.contains(&entry_paddr) {
+        super::KERNEL_VIRT_BASE + entry_paddr
+    } else {
+        entry as u64
+    };
+    // SAFETY: `writable` is the entry, through a mapping that the break does not remove
+    // (the image mapping, or a direct-map page outside the block, as the caller
+    // guarantees). Nothing between the two stores accesses memory. Interrupts are masked
+    // in the kernel.
+    unsafe {
+        core::arch::asm!(
+            "str xzr, [{entry}]",
+            "dsb ishst",
+            "tlbi vmalle1is",
+            "dsb ish",
+            "isb",
+            "str {new}, [{entry}]",
+            "dsb ishst",
+            "isb",
+            entry = in(reg) writable,
+            new = in(reg) new,
+            options(nostack, preserves_flags)
+        )
+    };
+}
+
+/// Drops every cached translation of this CPU (the kernel half included).
+pub fn flush_kernel() {
+    flush_all();
 }

@@ -18,7 +18,8 @@
 //!   (`boot.S` builds the tables with their final permissions, so nothing is remapped
 //!   while in use).
 //! - [`mmu`]: descriptor encoding and address-space switching (user roots in TTBR0, with
-//!   ASIDs).
+//!   ASIDs); the direct map's entries for the arch-independent 4 KiB remapping of RAM
+//!   (`arch/directmap.rs`); each 1 GiB block is replaced by break-before-make.
 //!
 //! Console and machine
 //! - [`console_put`] (PL011; the arch-independent `console_write` sends text through it),
@@ -35,6 +36,9 @@
 //!   FaultInfo)` with `vector` = the exception class (ESR_EL1.EC), `error_code` = ESR_EL1,
 //!   `address` = FAR_EL1 for aborts ([`exception_name`] names the class). Exceptions in kernel mode, FP/SIMD traps (EC 0x07:
 //!   "lazy FPU reintroduced"), FIQs and SErrors panic.
+//!   Every EL1 vector first checks SP against the running thread's kernel stack: in its
+//!   guard page (or a frame away from it), it switches to an emergency stack and panics
+//!   as a kernel stack overflow.
 //!
 //! Threads
 //! - [`UserFrame`]: the registers saved on the thread's kernel stack, one layout for every
@@ -44,6 +48,7 @@
 //!   arch-independent `prepare_user_thread` (`arch/kstack.rs`) and per-CPU block
 //!   (`arch/percpu.rs`) need to lay out a fresh kernel stack of `KERNEL_STACK_SIZE` bytes,
 //!   with its canary, that enters user mode through its `UserFrame`.
+//! - `current_thread` (to the arch-independent layer): what [`set_current_thread`] recorded.
 //! - [`set_current_thread`]: the TCB address and kernel stack top of the running thread
 //!   (per-CPU block through TPIDR_EL1).
 //! - [`FpuArea`]: q0-q31, FPSR and FPCR, saved and restored on every switch.
@@ -68,12 +73,16 @@ mod generated;
 
 use crate::arch::{MemoryRegion, phys_to_virt, virt_to_phys};
 use crate::cell::CpuLocal;
+use aarch64_cpu::registers::{CNTFRQ_EL0, Readable};
 use core::sync::atomic::{AtomicBool, Ordering};
 
+#[cfg(feature = "kstack-guard-test")]
+pub use context::run_on_stack;
 pub use context::{KernelContext, set_current_thread, switch_context};
 pub use fpu::FpuArea;
 pub use frame::{UserFrame, exception_name};
 pub(super) use generated::percpu::PerCpuData;
+pub(super) use percpu::current as current_thread;
 pub(super) use serial::put as console_put;
 
 /// Virtual address of physical address 0 in the direct map (TTBR1 root entry 0).
@@ -127,8 +136,7 @@ pub fn init_early(boot_arg: usize) -> &'static [MemoryRegion] {
     PAN.store(cpu::enable_pan(), Ordering::Relaxed);
     // The whole register is written, not OR-ed onto what firmware left: EL0 may read the
     // counters and nothing else (no EL0 timer access, no event stream).
-    // SAFETY: Only sets which counter and timer registers EL0 may use.
-    unsafe { cpu::write_sysreg!("cntkctl_el1", cpu::CNTKCTL_EL0_COUNTERS) };
+    cpu::set_user_counter_access();
     assert!(
         kernel_phys_range().start == KERNEL_PHYS_LOAD,
         "the kernel was not loaded at {KERNEL_PHYS_LOAD:#x}"
@@ -155,7 +163,7 @@ pub fn describe_cpu() -> impl core::fmt::Display {
             write!(
                 f,
                 "aarch64: eager FPU with {registers}, {size}-byte area; timer CNTV at {} Hz via GICv2; PAN {}",
-                cpu::read_sysreg!("cntfrq_el0"),
+                CNTFRQ_EL0.get(),
                 if PAN.load(Ordering::Relaxed) {
                     "on"
                 } else {

@@ -1,6 +1,8 @@
 //! The per-CPU block reached through TPIDR_EL1: points it at the shared block (`arch/percpu.rs`) and records the running thread.
 
-use super::cpu::{self, write_sysreg};
+use aarch64_cpu::registers::{TPIDR_EL1, Writeable};
+
+use super::cpu;
 use crate::arch::percpu::{block, canary_from};
 
 /// Fills the block for this CPU and points TPIDR_EL1 at it (user mode cannot read
@@ -13,8 +15,8 @@ pub fn init() {
         (*block).self_ptr = block as u64;
         (*block).cpu_id = cpu::cpu_index();
         (*block).stack_canary = canary;
-        write_sysreg!("tpidr_el1", block as u64);
     }
+    TPIDR_EL1.set(block as u64);
 }
 
 /// Records the running thread: its TCB address and the top of its kernel stack, which the
@@ -25,4 +27,11 @@ pub fn set_current(tcb_addr: u64, kernel_stack_top: u64) {
         (*block()).current_thread = tcb_addr;
         (*block()).kernel_sp = kernel_stack_top;
     }
+}
+
+/// The running thread as [`set_current`] recorded it: its TCB address and the top of its
+/// kernel stack (both 0 before the first thread).
+pub fn current() -> (u64, u64) {
+    // SAFETY: Plain reads of fields only this CPU writes, with interrupts off.
+    unsafe { ((*block()).current_thread, (*block()).kernel_sp) }
 }

@@ -1,14 +1,14 @@
 //! The scheduler tick: the EL1 virtual timer (PPI 27) through the GIC.
 
-use super::cpu::{read_sysreg, write_sysreg};
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::{CNTFRQ_EL0, CNTV_CTL_EL0, CNTV_CVAL_EL0, Readable, Writeable};
+
 use super::gic;
 use crate::arch::hooks;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// The virtual timer's interrupt: PPI 11, interrupt ID 27.
 const VIRTUAL_TIMER_ID: u32 = 27;
-/// CNTV_CTL_EL0.ENABLE (IMASK clear).
-const CNTV_CTL_ENABLE: u64 = 1;
 
 /// Counter ticks between two timer interrupts.
 static INTERVAL: AtomicU64 = AtomicU64::new(0);
@@ -17,7 +17,7 @@ static INTERVAL: AtomicU64 = AtomicU64::new(0);
 /// interrupt. Interrupts stay masked until user mode or the idle loop.
 pub fn init(ticks_per_sec: u64) {
     assert!(ticks_per_sec > 0, "timer rate must be positive");
-    let frequency = read_sysreg!("cntfrq_el0");
+    let frequency = CNTFRQ_EL0.get();
     let interval = frequency / ticks_per_sec;
     assert!(
         interval > 0,
@@ -25,11 +25,10 @@ pub fn init(ticks_per_sec: u64) {
     );
     INTERVAL.store(interval, Ordering::Relaxed);
     let now = super::cpu::read_cntvct();
-    // SAFETY: The EL1 virtual timer belongs to the kernel; its interrupt is handled below.
-    unsafe {
-        write_sysreg!("cntv_cval_el0", now + interval);
-        write_sysreg!("cntv_ctl_el0", CNTV_CTL_ENABLE);
-    }
+    // The EL1 virtual timer belongs to the kernel; its interrupt is handled below.
+    CNTV_CVAL_EL0.set(now + interval);
+    CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
+    barrier::isb(barrier::SY);
     gic::enable(VIRTUAL_TIMER_ID);
 }
 
@@ -57,10 +56,11 @@ pub fn interrupt(from_user: bool) {
 fn rearm() {
     let interval = INTERVAL.load(Ordering::Relaxed);
     let now = super::cpu::read_cntvct();
-    let mut next = read_sysreg!("cntv_cval_el0") + interval;
+    let mut next = CNTV_CVAL_EL0.get() + interval;
     if next <= now {
         next = now + interval;
     }
-    // SAFETY: Moving the deadline of the kernel's own timer.
-    unsafe { write_sysreg!("cntv_cval_el0", next) };
+    // Moving the deadline of the kernel's own timer.
+    CNTV_CVAL_EL0.set(next);
+    barrier::isb(barrier::SY);
 }

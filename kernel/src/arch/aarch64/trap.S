@@ -64,6 +64,27 @@
     add     sp, sp, #{frame_size}
 .endm
 
+// First thing on every exception taken from EL1 with SP_EL1, before the frame is saved
+// there: if the running thread's kernel stack has run into its guard page (SP in the
+// guard, or too close to the stack's bottom for a frame), saving the frame would fault
+// again, and again, forever. Then switch to the emergency stack instead and report the
+// overflow. x0 waits in TPIDRRO_EL0 meanwhile, which is cleared again since EL0 can read
+// it.
+.macro CHECK_KERNEL_SP
+    msr     tpidrro_el0, x0
+    mrs     x0, tpidr_el1
+    ldr     x0, [x0, #PERCPU_KERNEL_SP]
+    sub     x0, x0, #({stack_and_guard} >> 12), lsl #12
+    sub     x0, sp, x0
+    cmp     x0, #({guard_size} >> 12), lsl #12
+    b.lo    kernel_stack_overflow
+    sub     x0, x0, #({guard_size} >> 12), lsl #12
+    cmp     x0, #{frame_size}
+    b.lo    kernel_stack_overflow
+    mrs     x0, tpidrro_el0
+    msr     tpidrro_el0, xzr
+.endm
+
 // One 128-byte vector slot that branches to its handler.
 .macro VECTOR target
     .balign 0x80
@@ -120,21 +141,41 @@ el1_sp0_entry:
     bl      {unexpected}
 
 el1_sync_entry:
+    CHECK_KERNEL_SP
     SAVE_FRAME {kind_sync}
     bl      {el1_sync}
 
 el1_irq_entry:
+    CHECK_KERNEL_SP
     SAVE_FRAME {kind_irq}
     bl      {el1_irq}
     RESTORE_FRAME
     eret
 
 el1_fiq_entry:
+    CHECK_KERNEL_SP
     SAVE_FRAME {kind_fiq}
     bl      {unexpected}
 el1_serror_entry:
+    CHECK_KERNEL_SP
     SAVE_FRAME {kind_serror}
     bl      {unexpected}
+
+// A kernel stack overflow found by CHECK_KERNEL_SP (x0 clobbered, the interrupted x0 in
+// TPIDRRO_EL0). The overflowed SP goes to TPIDR_EL0 (user state at EL1: the thread's EL0
+// frame holds the user's value), so the frame saved on the emergency stack holds it in its
+// tpidr field.
+kernel_stack_overflow:
+    mov     x0, sp
+    msr     tpidr_el0, x0
+    adrp    x0, {emergency_stack}
+    add     x0, x0, :lo12:{emergency_stack}
+    add     x0, x0, #({emergency_stack_size} >> 12), lsl #12
+    mov     sp, x0
+    mrs     x0, tpidrro_el0
+    msr     tpidrro_el0, xzr
+    SAVE_FRAME {kind_sync}
+    bl      {stack_overflow}
 
 // Restores the UserFrame at sp and returns to user mode. Fresh user threads start here too
 // (prepare_user_thread points their KernelContext at it).

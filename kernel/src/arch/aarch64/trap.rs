@@ -1,11 +1,14 @@
 //! Exception vectors and the Rust side of exception entry: dispatch, fault reports, panics.
 
-use super::cpu::{SPSR_MODE_MASK, read_sysreg, write_sysreg};
+use super::cpu::SPSR_MODE_MASK;
 use super::frame::{self, EntryKind, UserFrame, class_sets_far, ec, exception_name};
 use super::{syscall, timer};
 use crate::arch::FaultInfo;
-use crate::arch::KERNEL_STACK_SIZE;
 use crate::arch::hooks;
+use crate::arch::{KERNEL_STACK_GUARD_SIZE, KERNEL_STACK_SIZE};
+use crate::cell::CpuLocal;
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::{Readable, TTBR0_EL1, TTBR1_EL1, VBAR_EL1, Writeable};
 
 core::arch::global_asm!(
     include_str!("generated/percpu.S"),
@@ -20,6 +23,11 @@ core::arch::global_asm!(
     kind_fiq = const EntryKind::Fiq as u64,
     kind_serror = const EntryKind::SError as u64,
     kernel_stack_size = const KERNEL_STACK_SIZE,
+    stack_and_guard = const KERNEL_STACK_SIZE + KERNEL_STACK_GUARD_SIZE,
+    guard_size = const KERNEL_STACK_GUARD_SIZE,
+    emergency_stack = sym EMERGENCY_STACK,
+    emergency_stack_size = const EMERGENCY_STACK_SIZE,
+    stack_overflow = sym kernel_stack_overflow,
     spsr_mode_mask = const SPSR_MODE_MASK,
     el0_sync = sym el0_sync,
     el0_irq = sym el0_irq,
@@ -35,10 +43,28 @@ unsafe extern "C" {
     static exception_vectors: u8;
 }
 
+/// Size of the stack an exception taken at EL1 switches to when the running thread's
+/// kernel stack overflowed (the counterpart of x86_64's double-fault IST stack).
+const EMERGENCY_STACK_SIZE: usize = 16 * 1024;
+
+// The overflow path adds the size as a shifted 12-bit immediate.
+const _: () =
+    assert!(EMERGENCY_STACK_SIZE.is_multiple_of(1 << 12) && EMERGENCY_STACK_SIZE >> 12 < 4096);
+const _: () = assert!(KERNEL_STACK_GUARD_SIZE.is_multiple_of(1 << 12));
+const _: () = assert!((KERNEL_STACK_SIZE + KERNEL_STACK_GUARD_SIZE).is_multiple_of(1 << 12));
+
+#[repr(C, align(16))]
+struct EmergencyStack([u8; EMERGENCY_STACK_SIZE]);
+
+/// Used only by `kernel_stack_overflow` in `trap.S`, which never returns.
+static EMERGENCY_STACK: CpuLocal<EmergencyStack> =
+    CpuLocal::new(EmergencyStack([0; EMERGENCY_STACK_SIZE]));
+
 /// Points VBAR_EL1 at the vector table.
 pub fn init() {
-    // SAFETY: The table in trap.S is 2 KiB aligned and handles every vector.
-    unsafe { write_sysreg!("vbar_el1", (&raw const exception_vectors) as u64) };
+    // The table in trap.S is 2 KiB aligned and handles every vector.
+    VBAR_EL1.set((&raw const exception_vectors) as u64);
+    barrier::isb(barrier::SY);
 }
 
 /// A synchronous exception from user mode: `svc`, or a fault for the scheduler.
@@ -78,6 +104,19 @@ extern "C" fn el1_sync(frame: &mut UserFrame) -> ! {
         _ => {}
     }
     dump(frame);
+    let sp = frame as *const UserFrame as u64 + frame::FRAME_SIZE as u64;
+    if class_sets_far(frame.exception_class()) {
+        if let Some(overflow) = crate::arch::current_stack_overflow(&[frame.far]) {
+            crate::arch::stack_overflow_panic(overflow, frame.pc, sp, frame.far);
+        }
+        if crate::arch::is_unmapped_direct_page(frame.far) {
+            panic!(
+                "kernel touched the unmapped direct-map page at {:#x} (a kernel stack's guard \
+                 page, not the running thread's) at pc {:#x}",
+                frame.far, frame.pc
+            );
+        }
+    }
     panic!(
         "unexpected {} (EC {:#x}) in kernel mode at pc {:#x}, ESR {:#x}, FAR {:#x}",
         exception_name(frame.exception_class()),
@@ -86,6 +125,27 @@ extern "C" fn el1_sync(frame: &mut UserFrame) -> ! {
         frame.esr,
         frame.far
     );
+}
+
+/// An exception taken at EL1 whose entry found the running thread's kernel stack in its
+/// guard page (`CHECK_KERNEL_SP` in `trap.S`): runs on the emergency stack, with the
+/// overflowed stack pointer in the frame's `tpidr` field.
+extern "C" fn kernel_stack_overflow(frame: &mut UserFrame) -> ! {
+    dump(frame);
+    let sp = frame.tpidr;
+    let far = if class_sets_far(frame.exception_class()) {
+        frame.far
+    } else {
+        0
+    };
+    let frame_base = sp.wrapping_sub(frame::FRAME_SIZE as u64);
+    match crate::arch::current_stack_overflow(&[sp, frame_base, far]) {
+        Some(overflow) => crate::arch::stack_overflow_panic(overflow, frame.pc, sp, far),
+        None => panic!(
+            "kernel stack overflow check fired for sp {sp:#x}, which is not near the running \
+             thread's guard page (PerCpuData kernel_sp changed under it)"
+        ),
+    }
 }
 
 /// An IRQ taken in the kernel (only in `enable_interrupts_and_halt`).
@@ -157,8 +217,8 @@ fn dump(f: &UserFrame) {
     }
     crate::println!(
         "  ttbr0 {:#018x} ttbr1 {:#018x} tpidr_el0 {:#x}",
-        read_sysreg!("ttbr0_el1"),
-        read_sysreg!("ttbr1_el1"),
+        TTBR0_EL1.get(),
+        TTBR1_EL1.get(),
         f.tpidr
     );
 }

@@ -97,3 +97,25 @@ pub fn set_current_thread(tcb_addr: u64, kernel_stack_top: u64) {
     percpu::set_current(tcb_addr, kernel_stack_top);
     gdt::set_kernel_stack(kernel_stack_top);
 }
+
+/// Calls `f` on a fresh stack whose top is `stack_top`, abandoning the current one (for the
+/// kernel stack guard test, which overflows a thread's kernel stack on purpose).
+///
+/// # Safety
+/// `stack_top` must be the 16-byte aligned top of a kernel stack nothing else uses.
+#[cfg(feature = "kstack-guard-test")]
+pub unsafe fn run_on_stack(stack_top: u64, f: extern "C" fn() -> !) -> ! {
+    // SAFETY: The caller hands over the stack; `f` never returns, so nothing needs the
+    // old stack again.
+    unsafe {
+        core::arch::asm!(
+            "mov rsp, {top}",
+            "xor ebp, ebp",
+            "call {f}",
+            "ud2",
+            top = in(reg) stack_top,
+            f = in(reg) f,
+            options(noreturn)
+        )
+    }
+}

@@ -195,3 +195,38 @@ pub fn drop_identity_map() {
         cpu::write_cr3(cpu::read_cr3());
     }
 }
+
+/// A kernel entry pointing at the next-level table at `paddr` (present, writable, not
+/// user): for the kernel's own tables, such as the direct map's.
+pub fn kernel_table_entry(paddr: u64) -> u64 {
+    assert!(
+        paddr & !ADDRESS_MASK == 0,
+        "page table address {paddr:#x} is not page-aligned"
+    );
+    paddr | PRESENT | WRITABLE
+}
+
+/// The direct map's leaf entry for physical `paddr` in a level-`level` table (0: a 4 KiB
+/// page, 1: a 2 MiB page, 2: a 1 GiB page): kernel read/write, never executable.
+pub fn direct_leaf_entry(paddr: u64, level: usize) -> u64 {
+    let entry = paddr | PRESENT | WRITABLE | NO_EXECUTE;
+    if level == 0 { entry } else { entry | HUGE }
+}
+
+/// Replaces a live entry of the kernel's direct map that maps a large page with one
+/// pointing at a table mapping the same memory with the same attributes. x86 needs no
+/// break-before-make for that; [`flush_kernel`] drops the large-page translation.
+///
+/// # Safety
+/// `entry` must be a live direct-map entry and `new` must translate every address it
+/// covers exactly as the old entry did.
+pub unsafe fn replace_direct_entry(entry: *mut u64, new: u64) {
+    // SAFETY: The caller guarantees the location and that the translation is unchanged.
+    unsafe { entry.write_volatile(new) };
+}
+
+/// Drops every cached translation of the kernel half (none of it is global).
+pub fn flush_kernel() {
+    // SAFETY: Reloading CR3 only flushes the TLB.
+    unsafe { cpu::write_cr3(cpu::read_cr3()) };
+}

@@ -10,7 +10,8 @@
 //! - [`kernel_phys_range`]: the physical range the kernel image (with .bss) occupies.
 //! - [`phys_to_virt`] / [`virt_to_phys`] (arch-independent, from [`direct_map_end`] and the
 //!   constants here): the direct map of all physical RAM at [`DIRECT_MAP_BASE`].
-//! - [`mmu`]: page-table entry encoding and address-space switching.
+//! - [`mmu`]: page-table entry encoding and address-space switching, and the direct map's
+//!   entries for the arch-independent 4 KiB remapping of RAM (`arch/directmap.rs`).
 //!
 //! Console and machine
 //! - [`console_put`] (COM1; the arch-independent `console_write` sends text through it),
@@ -25,7 +26,9 @@
 //! - Timer interrupt → `crate::sched::timer_tick(from_user)`, after the end-of-interrupt.
 //! - Exception in user mode → `crate::sched::user_fault(&mut UserFrame, FaultInfo)`
 //!   (`FaultInfo` is arch-independent; [`exception_name`] names its vector).
-//!   Exceptions in kernel mode, `#NM`, `#DF`, NMI and `#MC` panic.
+//!   Exceptions in kernel mode, `#NM`, `#DF`, NMI and `#MC` panic; a `#PF` or `#DF` whose
+//!   CR2 or rsp lies in the running thread's kernel-stack guard page panics as a kernel
+//!   stack overflow (the `#DF` runs on its own IST stack).
 //!
 //! Threads
 //! - [`UserFrame`]: the user registers saved at the top of the thread's kernel stack, one
@@ -35,6 +38,7 @@
 //!   arch-independent `prepare_user_thread` (`arch/kstack.rs`) and per-CPU block
 //!   (`arch/percpu.rs`) need to lay out a fresh kernel stack of `KERNEL_STACK_SIZE` bytes,
 //!   with its canary, that enters user mode through its `UserFrame`.
+//! - `current_thread` (to the arch-independent layer): what [`set_current_thread`] recorded.
 //! - [`set_current_thread`]: the TCB address and kernel stack top used by the next entry
 //!   from user mode (per-CPU block and TSS.RSP0).
 //! - [`FpuArea`]: eager XSAVE/XRSTOR area, saved and restored on every switch.
@@ -62,10 +66,13 @@ use crate::arch::{MemoryMap, MemoryRegion, phys_to_virt, virt_to_phys};
 use crate::cell::CpuLocal;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+#[cfg(feature = "kstack-guard-test")]
+pub use context::run_on_stack;
 pub use context::{KernelContext, set_current_thread, switch_context};
 pub use fpu::FpuArea;
 pub use frame::{UserFrame, exception_name};
 pub(super) use generated::percpu::PerCpuData;
+pub(super) use percpu::current as current_thread;
 pub(super) use serial::put as console_put;
 
 /// Virtual address the kernel image is linked at, minus its physical load address.

@@ -31,3 +31,10 @@ pub fn set_current(tcb_addr: u64, kernel_stack_top: u64) {
         (*block()).kernel_rsp = kernel_stack_top;
     }
 }
+
+/// The running thread as [`set_current`] recorded it: its TCB address and the top of its
+/// kernel stack (both 0 before the first thread).
+pub fn current() -> (u64, u64) {
+    // SAFETY: Plain reads of fields only this CPU writes, with interrupts off.
+    unsafe { ((*block()).current_thread, (*block()).kernel_rsp) }
+}

@@ -89,7 +89,9 @@ pub extern "C" fn trap_dispatch(frame: *mut UserFrame) {
 fn exception(entry: hooks::EntryFrame) {
     let (vector, error_code, from_user) =
         entry.with(|f| (f.vector as u8, f.error_code, f.entered_from_user()));
-    let address = if vector == VECTOR_PF {
+    // A double fault reports CR2 too: when a kernel stack overflows, the #PF on the guard
+    // page cannot push its frame there and becomes a #DF, with CR2 still in the guard.
+    let address = if matches!(vector, VECTOR_PF | VECTOR_DF) {
         cpu::read_cr2()
     } else {
         0
@@ -110,6 +112,12 @@ fn exception(entry: hooks::EntryFrame) {
 }
 
 fn kernel_fault(frame: &UserFrame, vector: u8, address: u64) -> ! {
+    if matches!(vector, VECTOR_PF | VECTOR_DF)
+        && let Some(overflow) = crate::arch::current_stack_overflow(&[address, frame.rsp])
+    {
+        dump(frame, address);
+        crate::arch::stack_overflow_panic(overflow, frame.rip, frame.rsp, address);
+    }
     match vector {
         VECTOR_NM => {
             dump(frame, address);
@@ -132,6 +140,13 @@ fn kernel_fault(frame: &UserFrame, vector: u8, address: u64) -> ! {
 
 fn kernel_exception(frame: &UserFrame, address: u64) -> ! {
     dump(frame, address);
+    if frame.vector == u64::from(VECTOR_PF) && crate::arch::is_unmapped_direct_page(address) {
+        panic!(
+            "kernel touched the unmapped direct-map page at {address:#x} (a kernel stack's guard \
+             page, not the running thread's) at rip {:#x}",
+            frame.rip
+        );
+    }
     panic!(
         "unexpected {} (vector {}) in {} mode at rip {:#x}, error code {:#x}, cr2 {:#x}",
         exception_name(frame.vector as u8),
