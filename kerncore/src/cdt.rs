@@ -464,6 +464,119 @@ mod tests {
         }
     }
 
+    #[test]
+    fn parenthood_rules() {
+        let region = untyped(0x10_0000, 20, 1);
+        let nested = untyped(0x10_0000, 16, 2);
+        let same_depth = untyped(0x18_0000, 16, 1);
+        let inside = object(ObjectType::Tcb, 0x14_0000);
+        let outside = object(ObjectType::Tcb, 0x20_0000);
+        let badged = Cap { badge: 3, ..inside };
+        let debug = object(ObjectType::KernelDebug, 0x10_0000);
+        let original = Link::default();
+        let derived = Link {
+            derived: true,
+            ..Link::default()
+        };
+        let cases = [
+            (
+                "an untyped: an object in its region",
+                region,
+                original,
+                inside,
+                original,
+                true,
+            ),
+            (
+                "an untyped: an object outside it",
+                region,
+                original,
+                outside,
+                original,
+                false,
+            ),
+            (
+                "an untyped: a deeper untyped",
+                region,
+                original,
+                nested,
+                original,
+                true,
+            ),
+            (
+                "an untyped: its own copy",
+                region,
+                original,
+                region,
+                derived,
+                true,
+            ),
+            (
+                "an untyped: an original at its depth",
+                region,
+                original,
+                same_depth,
+                original,
+                false,
+            ),
+            (
+                "an untyped: KernelDebug",
+                region,
+                original,
+                debug,
+                original,
+                false,
+            ),
+            (
+                "an untyped copy: nothing",
+                region,
+                derived,
+                inside,
+                original,
+                false,
+            ),
+            (
+                "an object: its copy",
+                inside,
+                original,
+                inside,
+                derived,
+                true,
+            ),
+            (
+                "an object: its mint",
+                inside,
+                original,
+                badged,
+                derived,
+                true,
+            ),
+            (
+                "an object: another object",
+                inside,
+                original,
+                outside,
+                derived,
+                false,
+            ),
+            (
+                "a copy: another copy",
+                inside,
+                derived,
+                inside,
+                derived,
+                false,
+            ),
+        ];
+        for (what, parent, parent_link, child, child_link, expected) in cases {
+            assert_eq!(
+                is_parent_of(&parent, parent_link, &child, child_link),
+                expected,
+                "{what}"
+            );
+        }
+    }
+
     #[derive(Clone, Copy, Debug)]
     enum Op {
         Retype(usize, bool),
