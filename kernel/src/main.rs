@@ -3,13 +3,16 @@
 #![no_main]
 // The arch self test replaces the scheduler and syscall layer, which then go unused.
 #![cfg_attr(feature = "arch-selftest", allow(dead_code))]
-// So does the kernel stack guard test, which replaces the root task.
+// So do the kernel stack guard and kernel fault tests, which replace the root task.
 #![cfg_attr(feature = "kstack-guard-test", allow(dead_code))]
+#![cfg_attr(feature = "kernel-fault-test", allow(dead_code))]
 
 mod arch;
 mod cell;
 mod console;
 mod generated;
+#[cfg(feature = "kernel-fault-test")]
+mod kfault_test;
 #[cfg(feature = "kstack-guard-test")]
 mod kstack_test;
 mod object;
@@ -67,9 +70,11 @@ extern "C" fn kmain(boot_arg: usize) -> ! {
         object::frames::map_ram_in_pages(regions);
         #[cfg(feature = "kstack-guard-test")]
         kstack_test::run();
+        #[cfg(feature = "kernel-fault-test")]
+        kfault_test::run();
         // Builds the root task and enters the scheduler; interrupts (and so the timer)
         // start with the first return to user mode.
-        #[cfg(not(feature = "kstack-guard-test"))]
+        #[cfg(not(any(feature = "kstack-guard-test", feature = "kernel-fault-test")))]
         rootserver::start(&BOOT_IMAGE.0)
     }
 }

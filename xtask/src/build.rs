@@ -164,35 +164,45 @@ pub fn build_image_and_kernel(
     })
 }
 
-/// Builds the kernel with the arch self test (feature [`ARCH_SELFTEST_FEATURE`]) in place
-/// of the root server, into `kernel-arch-selftest.elf` in [`output_dir`] so that it never
-/// overwrites a normal kernel.
-pub fn build_arch_selftest(arch: Arch, profile: Profile) -> Result<Built> {
-    ensure_rust_targets(&[arch.kernel_target()])?;
-    let image = arch_selftest_image(arch)?;
-    let kernel = build_kernel(
-        arch,
-        profile,
-        &image,
-        &[ARCH_SELFTEST_FEATURE],
-        &output_dir(arch)?.join("kernel-arch-selftest.elf"),
-    )?;
-    Ok(Built { kernel, image })
+/// A kernel built with a test in place of the root task: its cargo feature and the file
+/// it is written to in [`output_dir`] (so that it never overwrites a normal kernel). They
+/// all link the arch self test's empty boot image, since none loads a user program.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelTest {
+    /// The kernel's cargo feature.
+    pub feature: &'static str,
+    /// The kernel's file name.
+    pub file: &'static str,
 }
 
-/// Builds the kernel with the kernel stack guard test (feature
-/// [`KSTACK_GUARD_TEST_FEATURE`]) in place of the root task, into
-/// `kernel-kstack-guard.elf` in [`output_dir`]; it links the arch self test's empty boot
-/// image, since it loads no user program either.
-pub fn build_kstack_guard_test(arch: Arch, profile: Profile) -> Result<Built> {
+/// The arch self test (feature [`ARCH_SELFTEST_FEATURE`]) in place of the root server.
+pub const ARCH_SELFTEST: KernelTest = KernelTest {
+    feature: ARCH_SELFTEST_FEATURE,
+    file: "kernel-arch-selftest.elf",
+};
+
+/// The kernel stack guard test (feature [`KSTACK_GUARD_TEST_FEATURE`]).
+pub const KSTACK_GUARD_TEST: KernelTest = KernelTest {
+    feature: KSTACK_GUARD_TEST_FEATURE,
+    file: "kernel-kstack-guard.elf",
+};
+
+/// The kernel fault test: an undefined instruction in kernel mode must panic.
+pub const KERNEL_FAULT_TEST: KernelTest = KernelTest {
+    feature: "kernel-fault-test",
+    file: "kernel-fault.elf",
+};
+
+/// Builds the kernel with `test` in place of the root task.
+pub fn build_kernel_test(arch: Arch, profile: Profile, test: KernelTest) -> Result<Built> {
     ensure_rust_targets(&[arch.kernel_target()])?;
     let image = arch_selftest_image(arch)?;
     let kernel = build_kernel(
         arch,
         profile,
         &image,
-        &[KSTACK_GUARD_TEST_FEATURE],
-        &output_dir(arch)?.join("kernel-kstack-guard.elf"),
+        &[test.feature],
+        &output_dir(arch)?.join(test.file),
     )?;
     Ok(Built { kernel, image })
 }

@@ -2,8 +2,8 @@
 
 use crate::abi_diff::{BaseKind, NO_BASE, compare, default_base};
 use crate::build::{
-    ARCH_SELFTEST_FEATURE, BuildRequest, ImageMode, KSTACK_GUARD_TEST_FEATURE, arch_selftest_image,
-    build,
+    ARCH_SELFTEST, BuildRequest, ImageMode, KERNEL_FAULT_TEST, KSTACK_GUARD_TEST,
+    arch_selftest_image, build,
 };
 use crate::cargo::{Profile, cargo, run_checked, workspace_root};
 use crate::targets::{Arch, Program, ensure_rust_targets, user_crates};
@@ -39,14 +39,12 @@ pub fn run(_args: Args) -> Result<()> {
     for &arch in &arches {
         step(format!("clippy ({arch} user crates)"), clippy_user(arch));
         step(format!("clippy ({arch} kernel)"), clippy_kernel(arch));
-        step(
-            format!("clippy ({arch} kernel, {ARCH_SELFTEST_FEATURE})"),
-            clippy_kernel_test_build(arch, ARCH_SELFTEST_FEATURE),
-        );
-        step(
-            format!("clippy ({arch} kernel, {KSTACK_GUARD_TEST_FEATURE})"),
-            clippy_kernel_test_build(arch, KSTACK_GUARD_TEST_FEATURE),
-        );
+        for test in [ARCH_SELFTEST, KSTACK_GUARD_TEST, KERNEL_FAULT_TEST] {
+            step(
+                format!("clippy ({arch} kernel, {})", test.feature),
+                clippy_kernel_test_build(arch, test.feature),
+            );
+        }
     }
     let plan = Plan {
         host: true,

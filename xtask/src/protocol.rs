@@ -14,6 +14,15 @@ pub const KSTACK_GUARD_ARMED: &str = "kstack guard: overflowing the kernel stack
 /// TCB address of the thread whose stack ran into its guard page.
 pub const KSTACK_OVERFLOW_PANIC: &str = "kernel stack overflow in thread TCB ";
 
+/// What a kernel built with the `kernel-fault-test` feature prints right before it
+/// executes an undefined instruction in kernel mode.
+pub const KERNEL_FAULT_ARMED: &str =
+    "kernel fault test: executing an undefined instruction in kernel mode";
+
+/// What both ports' panic for an unexpected exception in kernel mode says, after the
+/// exception's name and number (the register dump comes before it).
+pub const KERNEL_MODE_EXCEPTION_PANIC: &str = " in kernel mode at ";
+
 /// The shutdown code of a kernel panic (`kernel/src/panic.rs`).
 const PANIC_SHUTDOWN_CODE: u32 = 1;
 
@@ -45,6 +54,10 @@ pub struct SerialReport {
     pub kstack_guard_armed: Option<String>,
     /// The TCB address after every [`KSTACK_OVERFLOW_PANIC`].
     pub kstack_overflows: Vec<String>,
+    /// Whether the [`KERNEL_FAULT_ARMED`] line appeared.
+    pub kernel_fault_armed: bool,
+    /// Lines holding [`KERNEL_MODE_EXCEPTION_PANIC`] after the kernel fault test armed.
+    pub kernel_mode_exceptions: u64,
     /// Every [`ABI_DRIFT`] report, from the marker on (`ABI DRIFT: Tcb.resume returned ...`).
     pub abi_drift: Vec<String>,
     /// The code of the kernel's last `shutdown requested with code <N>` line.
@@ -105,6 +118,11 @@ impl SerialReport {
             self.kstack_overflows
                 .push(first_word(&line[at + KSTACK_OVERFLOW_PANIC.len()..]));
             return;
+        }
+        if line.contains(KERNEL_FAULT_ARMED) {
+            self.kernel_fault_armed = true;
+        } else if self.kernel_fault_armed && line.contains(KERNEL_MODE_EXCEPTION_PANIC) {
+            self.kernel_mode_exceptions += 1;
         }
         if let Some(rest) = line.strip_prefix(KSTACK_GUARD_ARMED) {
             self.kstack_guard_armed = Some(first_word(rest));
@@ -260,21 +278,24 @@ impl SerialReport {
             )),
             _ => {}
         }
-        match exit {
-            Some(MachineExit::Shutdown(PANIC_SHUTDOWN_CODE)) => {}
-            Some(other) => verdict.problems.push(format!(
-                "{other} (expected shutdown code {PANIC_SHUTDOWN_CODE}, a kernel panic)"
-            )),
-            None => verdict
+        expected_panic(exit, verdict)
+    }
+
+    /// Judges the kernel fault test: after its armed line, a panic for an exception in
+    /// kernel mode, and the panic's exit status (a silent power-off fails).
+    pub fn judge_kernel_fault(&self, exit: Option<MachineExit>) -> Verdict {
+        let mut verdict = Verdict::default();
+        if !self.kernel_fault_armed {
+            verdict
                 .problems
-                .push("timed out without a shutdown".to_string()),
+                .push(format!("the kernel never printed `{KERNEL_FAULT_ARMED}`"));
+        } else if self.kernel_mode_exceptions == 0 {
+            verdict.problems.push(format!(
+                "no panic for an exception `{}` an address after the undefined instruction",
+                KERNEL_MODE_EXCEPTION_PANIC.trim()
+            ));
         }
-        if verdict.problems.is_empty() {
-            verdict.passed = 1;
-        } else {
-            verdict.failed = 1;
-        }
-        verdict
+        expected_panic(exit, verdict)
     }
 
     /// Judges a benchmark run: at least one `BENCH` line and a clean shutdown.
@@ -375,6 +396,26 @@ fn parse_bench(rest: &str) -> Option<Bench> {
         median_cycles: median_cycles?,
         iterations: iterations?,
     })
+}
+
+/// Finishes the verdict of a boot that must end in a kernel panic: the panic's exit
+/// status, then one test passed or failed by the problems found.
+fn expected_panic(exit: Option<MachineExit>, mut verdict: Verdict) -> Verdict {
+    match exit {
+        Some(MachineExit::Shutdown(PANIC_SHUTDOWN_CODE)) => {}
+        Some(other) => verdict.problems.push(format!(
+            "{other} (expected shutdown code {PANIC_SHUTDOWN_CODE}, a kernel panic)"
+        )),
+        None => verdict
+            .problems
+            .push("timed out without a shutdown".to_string()),
+    }
+    if verdict.problems.is_empty() {
+        verdict.passed = 1;
+    } else {
+        verdict.failed = 1;
+    }
+    verdict
 }
 
 #[cfg(test)]
@@ -523,6 +564,47 @@ mod tests {
             ["the kernel never printed `arch selftest: OK`"]
         );
         assert!(!SerialReport::parse(["INIT OK"]).arch_selftest_ok);
+    }
+
+    #[test]
+    fn kernel_fault_verdicts() {
+        const PANIC: &str = "unexpected Invalid opcode (vector 6) in kernel mode at rip 0xffffffff80001234, error code 0x0, cr2 0x0";
+        for (serial, exit, problems) in [
+            (
+                &[
+                    KERNEL_FAULT_ARMED,
+                    "KERNEL PANIC: panicked at kernel/src/arch/x86_64/trap.rs:1:1:",
+                    PANIC,
+                ][..],
+                Some(MachineExit::Shutdown(1)),
+                &[][..],
+            ),
+            // The armed line is what makes an exception count.
+            (
+                &[PANIC][..],
+                Some(MachineExit::Shutdown(1)),
+                &["never printed"][..],
+            ),
+            // The old aarch64 behaviour: a quiet power-off after the undefined instruction.
+            (
+                &[KERNEL_FAULT_ARMED][..],
+                Some(MachineExit::Shutdown(0)),
+                &["no panic", "code 0"][..],
+            ),
+            (&[KERNEL_FAULT_ARMED, PANIC][..], None, &["timed out"][..]),
+        ] {
+            let verdict = SerialReport::parse(serial.iter().copied()).judge_kernel_fault(exit);
+            let expected = if problems.is_empty() { (1, 0) } else { (0, 1) };
+            assert_eq!(
+                (verdict.passed, verdict.failed),
+                expected,
+                "{serial:?}\n{verdict:?}"
+            );
+            assert_eq!(verdict.problems.len(), problems.len(), "{verdict:?}");
+            for (problem, fragment) in verdict.problems.iter().zip(problems) {
+                assert!(problem.contains(fragment), "`{problem}` lacks `{fragment}`");
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! `cargo xtask test`: host tests, the generated-files check, then per architecture the arch self test, the kernel stack guard test, the in-QEMU suite (abitest) and an init boot; `--filter` and `--compat` narrow it.
 
-use crate::build::{BuildRequest, ImageMode, build, build_arch_selftest, build_kstack_guard_test};
+use crate::build::{
+    ARCH_SELFTEST, BuildRequest, ImageMode, KERNEL_FAULT_TEST, KSTACK_GUARD_TEST, build,
+    build_kernel_test,
+};
 use crate::cargo::{Profile, cargo, run_streaming, workspace_root};
 use crate::compat::{self, Prepared};
 use crate::coverage::expected_entries;
@@ -127,6 +130,7 @@ pub fn run_plan(plan: &Plan) -> Result<()> {
             Boots::All => {
                 phases.push(arch_selftest_phase(plan, arch));
                 phases.push(kstack_guard_phase(plan, arch));
+                phases.push(kernel_fault_phase(plan, arch));
                 for program in [Program::Abitest, Program::Init] {
                     phases.push(boot_phase(plan, arch, program, &coverage));
                 }
@@ -252,7 +256,7 @@ fn generated_files_check() -> Result<Phase> {
 /// judges it by its exit status and its `arch selftest: OK` line.
 fn arch_selftest_phase(plan: &Plan, arch: Arch) -> Phase {
     let label = format!("{arch} arch-selftest");
-    let booted = build_arch_selftest(arch, plan.profile)
+    let booted = build_kernel_test(arch, plan.profile, ARCH_SELFTEST)
         .and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
     let verdict = judge_boot(booted, |report, exit| report.judge_arch_selftest(exit));
     Phase::new(format!("{arch}: arch selftest"), verdict)
@@ -262,10 +266,20 @@ fn arch_selftest_phase(plan: &Plan, arch: Arch) -> Phase {
 /// and judges it by its expected panic: a kernel stack overflow of the thread it armed.
 fn kstack_guard_phase(plan: &Plan, arch: Arch) -> Phase {
     let label = format!("{arch} kstack-guard");
-    let booted = build_kstack_guard_test(arch, plan.profile)
+    let booted = build_kernel_test(arch, plan.profile, KSTACK_GUARD_TEST)
         .and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
     let verdict = judge_boot(booted, |report, exit| report.judge_kstack_guard(exit));
     Phase::new(format!("{arch}: kernel stack guard"), verdict)
+}
+
+/// Builds the kernel with the kernel fault test instead of the root task, boots it and
+/// judges it by its expected panic: an exception in kernel mode, reported with registers.
+fn kernel_fault_phase(plan: &Plan, arch: Arch) -> Phase {
+    let label = format!("{arch} kernel-fault");
+    let booted = build_kernel_test(arch, plan.profile, KERNEL_FAULT_TEST)
+        .and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
+    let verdict = judge_boot(booted, |report, exit| report.judge_kernel_fault(exit));
+    Phase::new(format!("{arch}: kernel fault"), verdict)
 }
 
 /// Builds the image with `program` as root task, boots it and judges the serial output.

@@ -100,3 +100,12 @@ pub fn halt_forever() -> ! {
         aarch64_cpu::asm::wfi();
     }
 }
+
+/// Executes a permanently undefined instruction (`udf #0`) in kernel mode; the exception
+/// handler panics (the kernel fault test).
+#[cfg(feature = "kernel-fault-test")]
+pub fn undefined_instruction() -> ! {
+    // SAFETY: `udf #0` raises an undefined-instruction exception; in kernel mode that is a kernel panic, which does
+    // not return here.
+    unsafe { core::arch::asm!("udf #0", options(nomem, nostack, noreturn)) }
+}

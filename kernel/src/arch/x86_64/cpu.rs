@@ -81,3 +81,12 @@ pub fn enable_protections() -> Protections {
     unsafe { Cr4::write(cr4) };
     found
 }
+
+/// Executes a permanently undefined instruction (`ud2`) in kernel mode; the exception
+/// handler panics (the kernel fault test).
+#[cfg(feature = "kernel-fault-test")]
+pub fn undefined_instruction() -> ! {
+    // SAFETY: `ud2` raises #UD; in kernel mode that is a kernel panic, which does
+    // not return here.
+    unsafe { core::arch::asm!("ud2", options(nomem, nostack, noreturn)) }
+}

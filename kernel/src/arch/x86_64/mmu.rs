@@ -3,15 +3,16 @@
 use super::cpu;
 pub use crate::arch::paging::{ENTRIES, LEVELS, PAGE_SIZE, index};
 use abi::Rights;
+use x86_64::structures::paging::PageTableFlags;
 
 /// The first PML4 entry of the kernel half; new roots copy entries from here on.
 pub const KERNEL_HALF_FIRST: usize = 256;
 
-pub(super) const PRESENT: u64 = 1 << 0;
-pub(super) const WRITABLE: u64 = 1 << 1;
-const USER: u64 = 1 << 2;
-const HUGE: u64 = 1 << 7;
-pub(super) const NO_EXECUTE: u64 = 1 << 63;
+pub(super) const PRESENT: u64 = PageTableFlags::PRESENT.bits();
+pub(super) const WRITABLE: u64 = PageTableFlags::WRITABLE.bits();
+const USER: u64 = PageTableFlags::USER_ACCESSIBLE.bits();
+const HUGE: u64 = PageTableFlags::HUGE_PAGE.bits();
+pub(super) const NO_EXECUTE: u64 = PageTableFlags::NO_EXECUTE.bits();
 /// Physical address bits of an entry: bits 12..52.
 const ADDRESS_MASK: u64 = ((1 << 52) - 1) & !(PAGE_SIZE - 1);
 const _: () = assert!(ADDRESS_MASK == 0x000f_ffff_ffff_f000);
@@ -144,8 +145,10 @@ pub fn retire_root(root_paddr: u64) {
 
 /// Drops the TLB entry for `vaddr` in the current address space.
 pub fn flush_page(vaddr: u64) {
-    // SAFETY: invlpg only invalidates a cached translation.
-    unsafe { core::arch::asm!("invlpg [{}]", in(reg) vaddr, options(nostack, preserves_flags)) };
+    // `invlpg` only invalidates a cached translation; a non-canonical address is no page.
+    if let Ok(vaddr) = x86_64::VirtAddr::try_new(vaddr) {
+        x86_64::instructions::tlb::flush(vaddr);
+    }
 }
 
 /// The largest physical address range the direct map can cover (one PML4 entry).

@@ -69,6 +69,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 #[cfg(feature = "kstack-guard-test")]
 pub use context::run_on_stack;
 pub use context::{KernelContext, set_current_thread, switch_context};
+#[cfg(feature = "kernel-fault-test")]
+pub use cpu::undefined_instruction;
 pub use fpu::FpuArea;
 pub use frame::{UserFrame, exception_name};
 pub(super) use generated::percpu::PerCpuData;
