@@ -9,7 +9,7 @@ pub const ABI_VERSION_MAJOR: u16 = 2;
 /// The ABI's minor version; compatible additions bump it.
 pub const ABI_VERSION_MINOR: u16 = 0;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0x1c3db2fc96cae968;
+pub const ABI_FINGERPRINT: u64 = 0x664022184afed1e5;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.
@@ -26,8 +26,10 @@ pub const TCB_SIZE_BITS: u8 = 15;
 pub const PAGE_TABLE_SIZE_BITS: u8 = 13;
 /// log2 of the bytes a Notification takes from an untyped.
 pub const NOTIFICATION_SIZE_BITS: u8 = 6;
-/// log2 of the bytes one CNode slot takes; a CNode of 2^n slots takes 2^(n + CNODE_SLOT_BITS) bytes.
-pub const CNODE_SLOT_BITS: u8 = 5;
+/// log2 of the bytes one CNode slot takes (a capability and its node in the derivation tree); a CNode of 2^n slots takes 2^(n + CNODE_SLOT_BITS) bytes.
+pub const CNODE_SLOT_BITS: u8 = 6;
+/// Most capabilities one CNode.revoke (or the revoke inside deleting an untyped's original capability) deletes per call; a revoke that leaves descendants reports it, and calling again continues.
+pub const REVOKE_BATCH: u32 = 32;
 /// Largest CNode size, as log2 of its slot count.
 pub const MAX_CNODE_BITS: u8 = 12;
 /// Deleting a CNode's last capability empties it, and CNodes whose last capabilities it holds, down to this many levels below it; a non-empty CNode deeper down makes the deletion fail with Busy.
@@ -196,8 +198,10 @@ pub mod label {
     pub const CNODE_MINT: u64 = 0xa1;
     /// Move a capability into this CNode.
     pub const CNODE_MOVE_CAP: u64 = 0xa2;
-    /// Delete the capability in a slot; the last capability to an object destroys it.
+    /// Delete the capability in a slot; the last capability to an object destroys it, and an untyped's original capability revokes it first (Busy if more than REVOKE_BATCH descendants remain: call again).
     pub const CNODE_DELETE: u64 = 0xa3;
+    /// Delete every capability derived from the one in a slot, at most REVOKE_BATCH per call, in dependency order (mappings, threads, other objects, untypeds); revoking an untyped's original capability destroys everything retyped from it and resets its watermark.
+    pub const CNODE_REVOKE: u64 = 0xa4;
     /// Report the frame's physical address.
     pub const FRAME_PHYSICAL_ADDRESS: u64 = 0xc0;
     /// Remove the table from its VSpace; it must map nothing.
@@ -343,8 +347,10 @@ pub enum Invocation {
     CNodeMint,
     /// Move a capability into this CNode.
     CNodeMoveCap,
-    /// Delete the capability in a slot; the last capability to an object destroys it.
+    /// Delete the capability in a slot; the last capability to an object destroys it, and an untyped's original capability revokes it first (Busy if more than REVOKE_BATCH descendants remain: call again).
     CNodeDelete,
+    /// Delete every capability derived from the one in a slot, at most REVOKE_BATCH per call, in dependency order (mappings, threads, other objects, untypeds); revoking an untyped's original capability destroys everything retyped from it and resets its watermark.
+    CNodeRevoke,
     /// Report the frame's physical address.
     FramePhysicalAddress,
     /// Remove the table from its VSpace; it must map nothing.
@@ -390,6 +396,7 @@ impl Invocation {
         Invocation::CNodeMint,
         Invocation::CNodeMoveCap,
         Invocation::CNodeDelete,
+        Invocation::CNodeRevoke,
         Invocation::FramePhysicalAddress,
         Invocation::PageTableUnmap,
         Invocation::NotificationSignal,
@@ -451,6 +458,7 @@ impl Invocation {
             (ObjectType::CNode, label::CNODE_MINT) => Some(Invocation::CNodeMint),
             (ObjectType::CNode, label::CNODE_MOVE_CAP) => Some(Invocation::CNodeMoveCap),
             (ObjectType::CNode, label::CNODE_DELETE) => Some(Invocation::CNodeDelete),
+            (ObjectType::CNode, label::CNODE_REVOKE) => Some(Invocation::CNodeRevoke),
             (ObjectType::Frame, label::FRAME_PHYSICAL_ADDRESS) => {
                 Some(Invocation::FramePhysicalAddress)
             }
@@ -508,6 +516,7 @@ impl Invocation {
             Invocation::CNodeMint => label::CNODE_MINT,
             Invocation::CNodeMoveCap => label::CNODE_MOVE_CAP,
             Invocation::CNodeDelete => label::CNODE_DELETE,
+            Invocation::CNodeRevoke => label::CNODE_REVOKE,
             Invocation::FramePhysicalAddress => label::FRAME_PHYSICAL_ADDRESS,
             Invocation::PageTableUnmap => label::PAGE_TABLE_UNMAP,
             Invocation::NotificationSignal => label::NOTIFICATION_SIGNAL,
@@ -544,6 +553,7 @@ impl Invocation {
             Invocation::CNodeMint => ObjectType::CNode,
             Invocation::CNodeMoveCap => ObjectType::CNode,
             Invocation::CNodeDelete => ObjectType::CNode,
+            Invocation::CNodeRevoke => ObjectType::CNode,
             Invocation::FramePhysicalAddress => ObjectType::Frame,
             Invocation::PageTableUnmap => ObjectType::PageTable,
             Invocation::NotificationSignal => ObjectType::Notification,
@@ -580,6 +590,7 @@ impl Invocation {
             Invocation::CNodeMint => "CNode.mint",
             Invocation::CNodeMoveCap => "CNode.move_cap",
             Invocation::CNodeDelete => "CNode.delete",
+            Invocation::CNodeRevoke => "CNode.revoke",
             Invocation::FramePhysicalAddress => "Frame.physical_address",
             Invocation::PageTableUnmap => "PageTable.unmap",
             Invocation::NotificationSignal => "Notification.signal",
@@ -624,6 +635,7 @@ impl Invocation {
             Invocation::CNodeMint => Rights::from_bits_retain(Rights::WRITE.bits()),
             Invocation::CNodeMoveCap => Rights::from_bits_retain(Rights::WRITE.bits()),
             Invocation::CNodeDelete => Rights::from_bits_retain(Rights::WRITE.bits()),
+            Invocation::CNodeRevoke => Rights::from_bits_retain(Rights::WRITE.bits()),
             Invocation::FramePhysicalAddress => {
                 Rights::from_bits_retain(Rights::READ.bits())
             }
@@ -855,6 +867,18 @@ impl Invocation {
                     Error::Busy,
                 ]
             }
+            Invocation::CNodeRevoke => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                    Error::SlotEmpty,
+                    Error::IllegalOperation,
+                    Error::Busy,
+                ]
+            }
             Invocation::FramePhysicalAddress => {
                 &[
                     Error::InvalidCapability,
@@ -1009,6 +1033,15 @@ impl Invocation {
                 &[Error::InvalidArgument, Error::SlotOccupied, Error::IllegalOperation]
             }
             Invocation::CNodeDelete => {
+                &[
+                    Error::WrongObjectType,
+                    Error::InvalidArgument,
+                    Error::SlotEmpty,
+                    Error::IllegalOperation,
+                    Error::Busy,
+                ]
+            }
+            Invocation::CNodeRevoke => {
                 &[
                     Error::WrongObjectType,
                     Error::InvalidArgument,

@@ -1,5 +1,5 @@
 //! Capabilities: what a slot holds, how slots are packed into CNode memory, slot lookup,
-//! the copy/mint derivation rules, and per-object reference counts.
+//! the copy/mint derivation rules, and the holds that keep an object in use.
 //!
 //! CSpaces are single-level: a capability address (`CPtr`) is a slot index in the
 //! thread's root CNode. Slot 0 of every CNode is the null slot: it never holds a
@@ -7,6 +7,7 @@
 
 use abi::{CNODE_SLOT_BITS, Error, ObjectType, Rights};
 
+use crate::cdt::Link;
 use crate::untyped::UntypedState;
 
 /// Index of the null slot.
@@ -38,7 +39,8 @@ pub struct Mapping {
 pub enum CapState {
     /// Nothing more (Tcb, VSpace, Notification, KernelDebug).
     Plain,
-    /// The allocation state of an Untyped; untyped capabilities cannot be copied.
+    /// The allocation state of an Untyped (meaningful in the original capability only:
+    /// copies cannot retype).
     Untyped(UntypedState),
     /// A CNode's size as log2 of its slot count.
     CNode {
@@ -102,23 +104,27 @@ impl Cap {
     }
 }
 
-/// One CNode slot as it lies in CNode memory: four words, `2^CNODE_SLOT_BITS` bytes.
+/// One CNode slot as it lies in CNode memory: eight words, `2^CNODE_SLOT_BITS` bytes.
 ///
 /// Word 0 is the object address OR-ed with the type id (0 = empty slot; addresses are
 /// aligned to at least 32 bytes); word 1 the rights (bits 0..8), a small per-type field
 /// (bits 8..16) and a large one (bits 16..64); word 2 the badge; word 3 a per-type word.
+/// Words 4 to 6 are the slot's node in the derivation tree ([`Link`]: previous slot, next
+/// slot, flags) and word 7 the slot's home (where the kernel records which CNode holds
+/// it). [`Slot::set`] of a capability leaves words 4 to 7 alone; emptying clears them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
-pub struct Slot([u64; 4]);
+pub struct Slot([u64; 8]);
 
 const _: () = assert!(core::mem::size_of::<Slot>() == 1 << CNODE_SLOT_BITS);
 
 const TYPE_MASK: u64 = 0x1f;
 const MAPPED_FLAG: u64 = 0x80;
+const DERIVED_FLAG: u64 = 1;
 
 impl Slot {
     /// An empty slot.
-    pub const EMPTY: Slot = Slot([0; 4]);
+    pub const EMPTY: Slot = Slot([0; 8]);
 
     /// Whether the slot is empty.
     pub fn is_empty(&self) -> bool {
@@ -127,7 +133,7 @@ impl Slot {
 
     /// The capability in the slot, if any.
     pub fn get(&self) -> Option<Cap> {
-        let [w0, w1, badge, w3] = self.0;
+        let [w0, w1, badge, w3, ..] = self.0;
         if w0 == 0 {
             return None;
         }
@@ -213,8 +219,34 @@ impl Slot {
         if rights > 0xff || large >> 48 != 0 {
             return Err(Error::IllegalOperation);
         }
-        self.0 = [w0, rights | small << 8 | large << 16, cap.badge, w3];
+        self.0[..4].copy_from_slice(&[w0, rights | small << 8 | large << 16, cap.badge, w3]);
         Ok(())
+    }
+
+    /// The slot's node in the derivation tree.
+    pub fn link(&self) -> Link {
+        Link {
+            prev: self.0[4],
+            next: self.0[5],
+            derived: self.0[6] & DERIVED_FLAG != 0,
+        }
+    }
+
+    /// Sets the slot's node in the derivation tree.
+    pub fn set_link(&mut self, link: Link) {
+        self.0[4] = link.prev;
+        self.0[5] = link.next;
+        self.0[6] = if link.derived { DERIVED_FLAG } else { 0 };
+    }
+
+    /// The slot's home word (the kernel keeps the address and size of the CNode holding it).
+    pub fn home(&self) -> u64 {
+        self.0[7]
+    }
+
+    /// Sets the slot's home word.
+    pub fn set_home(&mut self, home: u64) {
+        self.0[7] = home;
     }
 }
 
@@ -271,12 +303,9 @@ pub fn remove(slots: &mut [Slot], index: u64) -> Result<Cap, Error> {
 /// The capability a copy of `source` with `rights` yields.
 ///
 /// The source needs the grant right; the copy's rights must be a subset of the source's;
-/// the badge is kept; a copy of a Frame or PageTable capability starts unmapped. Untyped
-/// capabilities carry their region's allocator and cannot be copied.
+/// the badge is kept; a copy of a Frame or PageTable capability starts unmapped. A copy of
+/// an Untyped capability names the same region (the kernel lets only the original retype).
 pub fn derive_copy(source: &Cap, rights: Rights) -> Result<Cap, Error> {
-    if source.object.object_type == ObjectType::Untyped {
-        return Err(Error::IllegalOperation);
-    }
     if !source.rights.contains(Rights::GRANT) || !source.rights.contains(rights) {
         return Err(Error::InsufficientRights);
     }
@@ -292,8 +321,12 @@ pub fn derive_copy(source: &Cap, rights: Rights) -> Result<Cap, Error> {
 }
 
 /// The capability a mint of `source` with `rights` and `badge` yields: as
-/// [`derive_copy`], and the source must be unbadged and the badge non-zero.
+/// [`derive_copy`], and the source must be unbadged and the badge non-zero. Untyped
+/// capabilities have no use for a badge and cannot be minted.
 pub fn derive_mint(source: &Cap, rights: Rights, badge: u64) -> Result<Cap, Error> {
+    if source.object.object_type == ObjectType::Untyped {
+        return Err(Error::IllegalOperation);
+    }
     let copy = derive_copy(source, rights)?;
     if badge == 0 {
         return Err(Error::InvalidArgument);
@@ -304,64 +337,27 @@ pub fn derive_mint(source: &Cap, rights: Rights, badge: u64) -> Result<Cap, Erro
     Ok(Cap { badge, ..copy })
 }
 
-/// The reference counts of one object.
+/// The holds on one object: kernel references that keep it in use (a thread running in a
+/// VSpace or using a CNode as its CSpace, a mapping in a VSpace, an installed page table, a
+/// thread bound to or waiting on a notification).
 ///
-/// `caps` counts the capabilities to the object; the last one's deletion destroys it.
-/// `holders` counts kernel references that keep it in use (a thread running in a VSpace,
-/// a frame mapped into it, a thread bound to a notification); an object with holders
-/// cannot be destroyed, so deleting its last capability is refused with `Busy`.
+/// Capabilities are not counted: the derivation tree answers whether a capability is the
+/// last one ([`crate::cdt::is_final`]). Deleting the last capability of an object with
+/// holds is refused with `Busy`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
 pub struct ObjectCounts {
-    /// Capabilities to the object.
-    pub caps: u32,
-    /// Kernel references that keep it in use.
+    /// Kernel references that keep the object in use.
     pub holders: u32,
-}
-
-/// What [`ObjectCounts::release_cap`] decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Released {
-    /// Other capabilities remain.
-    Remaining,
-    /// That was the last capability: the caller destroys the object.
-    Last,
+    reserved: u32,
 }
 
 impl ObjectCounts {
-    /// Counts for a fresh object with one capability.
-    pub const fn one_cap() -> ObjectCounts {
-        ObjectCounts {
-            caps: 1,
-            holders: 0,
-        }
-    }
-
-    /// Adds a capability (a copy or mint).
-    pub fn retain_cap(&mut self) -> Result<(), Error> {
-        self.caps = self.caps.checked_add(1).ok_or(Error::IllegalOperation)?;
-        Ok(())
-    }
-
-    /// Whether deleting one capability is allowed: not the last one while holders remain.
-    pub fn may_release_cap(&self) -> Result<(), Error> {
-        if self.caps == 1 && self.holders != 0 {
-            Err(Error::Busy)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Drops a capability; `Busy` if it is the last one and holders remain.
-    pub fn release_cap(&mut self) -> Result<Released, Error> {
-        self.may_release_cap()?;
-        self.caps = self.caps.checked_sub(1).ok_or(Error::IllegalOperation)?;
-        Ok(if self.caps == 0 {
-            Released::Last
-        } else {
-            Released::Remaining
-        })
-    }
+    /// No holds.
+    pub const UNHELD: ObjectCounts = ObjectCounts {
+        holders: 0,
+        reserved: 0,
+    };
 
     /// Adds a holder.
     pub fn hold(&mut self) -> Result<(), Error> {
@@ -373,6 +369,15 @@ impl ObjectCounts {
     pub fn unhold(&mut self) {
         // A holder that was never added is a kernel bug; saturate rather than wrap.
         self.holders = self.holders.saturating_sub(1);
+    }
+
+    /// Whether the object may be destroyed now: `Busy` while it has holders.
+    pub fn check_unheld(&self) -> Result<(), Error> {
+        if self.holders == 0 {
+            Ok(())
+        } else {
+            Err(Error::Busy)
+        }
     }
 }
 
@@ -613,15 +618,20 @@ mod tests {
             Ok(cap(ObjectType::Notification, R, 5)),
         );
         check_derive(mapped_frame(), RW, None, Ok(cap(ObjectType::Frame, RW, 0)));
+        let untyped = Cap {
+            rights: Rights::ALL,
+            ..untyped()
+        };
         check_derive(
-            Cap {
-                rights: Rights::ALL,
-                ..untyped()
-            },
+            untyped,
             R,
             None,
-            Err(Error::IllegalOperation),
+            Ok(Cap {
+                rights: R,
+                ..untyped
+            }),
         );
+        check_derive(untyped, R, Some(1), Err(Error::IllegalOperation));
     }
 
     #[test]
@@ -660,28 +670,37 @@ mod tests {
     }
 
     #[test]
-    fn reference_counts() {
-        let mut counts = ObjectCounts::one_cap();
-        assert_eq!(counts.retain_cap(), Ok(()));
+    fn holds() {
+        let mut counts = ObjectCounts::default();
+        assert_eq!(counts.check_unheld(), Ok(()));
         assert_eq!(counts.hold(), Ok(()));
-        assert_eq!(counts.release_cap(), Ok(Released::Remaining));
-        assert_eq!(
-            counts.release_cap(),
-            Err(Error::Busy),
-            "last capability while held"
-        );
+        assert_eq!(counts.check_unheld(), Err(Error::Busy));
         counts.unhold();
-        assert_eq!(counts.release_cap(), Ok(Released::Last));
-        assert_eq!(
-            counts.release_cap(),
-            Err(Error::IllegalOperation),
-            "no capability left"
-        );
+        assert_eq!(counts.check_unheld(), Ok(()));
+        counts.unhold();
+        assert_eq!(counts.holders, 0, "an unmatched unhold saturates");
         let mut full = ObjectCounts {
-            caps: u32::MAX,
             holders: u32::MAX,
+            ..ObjectCounts::UNHELD
         };
-        assert_eq!(full.retain_cap(), Err(Error::IllegalOperation));
         assert_eq!(full.hold(), Err(Error::IllegalOperation));
+    }
+
+    #[test]
+    fn capability_writes_keep_the_tree_node() {
+        let link = Link {
+            prev: 0x1000,
+            next: 0x2040,
+            derived: true,
+        };
+        let mut slot = Slot::EMPTY;
+        slot.set_link(link);
+        slot.set_home(0x8000 | 4);
+        slot.set(Some(cap(ObjectType::Tcb, R, 0))).unwrap();
+        slot.set(Some(cap(ObjectType::Notification, RW, 9)))
+            .unwrap();
+        assert_eq!((slot.link(), slot.home()), (link, 0x8000 | 4));
+        slot.set(None).unwrap();
+        assert_eq!((slot.link(), slot.home()), (Link::default(), 0));
     }
 }

@@ -169,8 +169,8 @@ pub struct FrameEntry {
     depth: u32,
     /// Objects in a shared small-object frame.
     count: u32,
-    /// Reference counts of the object starting at this frame, for objects that have no
-    /// header of their own (frames and page tables); kept by the kernel.
+    /// Holds on the object starting at this frame, for objects that have no header of
+    /// their own (frames, page tables, VSpaces); kept by the kernel.
     counts: ObjectCounts,
 }
 
@@ -183,10 +183,7 @@ impl FrameEntry {
         region: NO_REGION,
         depth: 0,
         count: 0,
-        counts: ObjectCounts {
-            caps: 0,
-            holders: 0,
-        },
+        counts: ObjectCounts::UNHELD,
     };
 }
 
@@ -481,8 +478,8 @@ impl<'a> FrameTable<'a> {
         Ok(())
     }
 
-    /// The reference counts kept for the object that starts at `frame`, which must be typed
-    /// `Object(_)`; the kernel keeps the counts of header-less objects (frames, page tables,
+    /// The holds kept for the object that starts at `frame`, which must be typed
+    /// `Object(_)`; the kernel keeps the holds of header-less objects (frames, page tables,
     /// VSpaces) here. Retype and untype reset them to zero.
     pub fn object_counts(&mut self, frame: u64) -> Option<&mut ObjectCounts> {
         let index = self.index(frame)?;
@@ -955,11 +952,17 @@ mod tests {
         assert!(table.object_counts(BASE).is_none());
         table.reserve_for_untyped(range(0, 4)).unwrap();
         table.retype(range(0, 1), ObjectType::PageTable).unwrap();
-        table.object_counts(BASE).unwrap().caps = 3;
-        assert_eq!(table.object_counts(BASE).map(|counts| counts.caps), Some(3));
+        table.object_counts(BASE).unwrap().holders = 3;
+        assert_eq!(
+            table.object_counts(BASE).map(|counts| counts.holders),
+            Some(3)
+        );
         table.untype(range(0, 1)).unwrap();
         table.retype(range(0, 1), ObjectType::Frame).unwrap();
-        assert_eq!(table.object_counts(BASE).map(|counts| counts.caps), Some(0));
+        assert_eq!(
+            table.object_counts(BASE).map(|counts| counts.holders),
+            Some(0)
+        );
         assert_eq!(
             table.state(BASE),
             Some(FrameState::Typed(Owner::Object(ObjectType::Frame)))

@@ -13,14 +13,14 @@ use abi::{
     CPtr, DEBUG_WRITE_MAX, Error, NUM_CPUS, NUM_PRIORITIES, ObjectType, Rights, UserAddr,
     UserRegisters,
 };
-use kerncore::{Cap, CapState};
+use kerncore::{Cap, CapState, cdt};
 
 use crate::arch::{self, EntryFrame};
 use crate::generated::dispatch::{Kernel, dispatch};
-use crate::object::cnode::{self, SlotRef};
+use crate::object::cnode::{self, PhysSlots, SlotRef};
 use crate::object::tcb::Syscall;
 use crate::object::vspace::{self, MapError};
-use crate::object::{self, debug, notification, tcb, untyped};
+use crate::object::{self, Revoked, debug, notification, tcb, untyped};
 use crate::sched;
 use crate::usermem::{self, Access, UserSlice};
 
@@ -102,12 +102,19 @@ impl KernelImpl {
         })
     }
 
-    /// Places a derived capability in slot `dest_index` of `target` and counts it.
-    fn place_copy(target: &Resolved, dest_index: u64, copy: Cap) -> Result<(), Error> {
+    /// Places a capability derived from `source` in slot `dest_index` of `target`, as its
+    /// child on the derivation tree.
+    fn place_copy(
+        target: &Resolved,
+        dest_index: u64,
+        source: &Resolved,
+        copy: Cap,
+    ) -> Result<(), Error> {
         let dest = cnode::dest_slot(&target.cap, dest_index)?;
         cnode::check_empty(dest)?;
-        object::retain_cap(copy.object)?;
-        cnode::set(dest, Some(copy))
+        cnode::set(dest, Some(copy))?;
+        cdt::insert_after(&mut PhysSlots, source.slot.paddr(), dest.paddr(), true);
+        Ok(())
     }
 
     fn map_result<T>(&mut self, result: Result<T, MapError>) -> Result<T, Error> {
@@ -362,7 +369,7 @@ impl Kernel for KernelImpl {
     ) -> Result<(), Error> {
         // kerncore checks the grant right again (defence in depth) and the rights subset.
         let copy = kerncore::cap::derive_copy(&src.cap, rights)?;
-        Self::place_copy(&target, dest_index, copy)
+        Self::place_copy(&target, dest_index, &src, copy)
     }
 
     fn cnode_mint(
@@ -374,7 +381,7 @@ impl Kernel for KernelImpl {
         badge: u64,
     ) -> Result<(), Error> {
         let copy = kerncore::cap::derive_mint(&src.cap, rights, badge)?;
-        Self::place_copy(&target, dest_index, copy)
+        Self::place_copy(&target, dest_index, &src, copy)
     }
 
     fn cnode_move_cap(
@@ -394,12 +401,21 @@ impl Kernel for KernelImpl {
                 dest.paddr(),
             );
         }
+        cdt::move_node(&mut PhysSlots, src.slot.paddr(), dest.paddr());
         cnode::set(src.slot, None)
     }
 
     fn cnode_delete(&mut self, target: Resolved, index: u64) -> Result<(), Error> {
         let slot = cnode::dest_slot(&target.cap, index)?;
         object::delete(slot)
+    }
+
+    fn cnode_revoke(&mut self, target: Resolved, index: u64) -> Result<u64, Error> {
+        let slot = cnode::dest_slot(&target.cap, index)?;
+        Ok(match object::revoke(slot)? {
+            Revoked::Done => 0,
+            Revoked::Pending => 1,
+        })
     }
 
     fn frame_physical_address(&mut self, target: Resolved) -> Result<u64, Error> {

@@ -157,8 +157,10 @@ pub trait Kernel {
         dest_index: u64,
         src: Self::Cap,
     ) -> Result<(), abi::Error>;
-    /// `CNode.delete` (label 0xa3). Delete the capability in a slot; the last capability to an object destroys it.
+    /// `CNode.delete` (label 0xa3). Delete the capability in a slot; the last capability to an object destroys it, and an untyped's original capability revokes it first (Busy if more than REVOKE_BATCH descendants remain: call again).
     fn cnode_delete(&mut self, target: Self::Cap, index: u64) -> Result<(), abi::Error>;
+    /// `CNode.revoke` (label 0xa4). Delete every capability derived from the one in a slot, at most REVOKE_BATCH per call, in dependency order (mappings, threads, other objects, untypeds); revoking an untyped's original capability destroys everything retyped from it and resets its watermark.
+    fn cnode_revoke(&mut self, target: Self::Cap, index: u64) -> Result<u64, abi::Error>;
     /// `Frame.physical_address` (label 0xc0). Report the frame's physical address.
     fn frame_physical_address(&mut self, target: Self::Cap) -> Result<u64, abi::Error>;
     /// `PageTable.unmap` (label 0xe0). Remove the table from its VSpace; it must map nothing.
@@ -302,6 +304,7 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
         abi::Invocation::CNodeMint => invoke_cnode_mint(k, target, args),
         abi::Invocation::CNodeMoveCap => invoke_cnode_move_cap(k, target, args),
         abi::Invocation::CNodeDelete => invoke_cnode_delete(k, target, args),
+        abi::Invocation::CNodeRevoke => invoke_cnode_revoke(k, target, args),
         abi::Invocation::FramePhysicalAddress => {
             invoke_frame_physical_address(k, target, args)
         }
@@ -736,6 +739,21 @@ fn invoke_cnode_delete<K: Kernel>(
             result,
         )
         .map(|()| 0)
+}
+/// `CNode.revoke`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_cnode_revoke<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let index = args[2];
+    let result = k.cnode_revoke(target, index);
+    checked(
+        k,
+        abi::Invocation::CNodeRevoke.name(),
+        abi::Invocation::CNodeRevoke.handler_errors(),
+        result,
+    )
 }
 /// `Frame.physical_address`: decode the payload, resolve the capability arguments, call the handler.
 fn invoke_frame_physical_address<K: Kernel>(

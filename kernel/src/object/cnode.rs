@@ -2,10 +2,13 @@
 //!
 //! A CNode of `2^slot_bits` slots occupies `2^(slot_bits + CNODE_SLOT_BITS)` bytes. Slot 0
 //! is the null slot and never holds a capability; the kernel keeps the CNode's header
-//! ([`CNodeHeader`], its reference counts) in that slot's memory.
+//! ([`CNodeHeader`], its holds) in that slot's memory. Every other slot holding a
+//! capability is a node of the derivation tree (kerncore's `cdt`), reached by physical
+//! address through [`PhysSlots`], and records its CNode in its home word so that a slot
+//! found on the tree can be named as a [`SlotRef`] again ([`slot_at`]).
 
 use abi::{Error, ObjectType};
-use kerncore::{Cap, CapState, ObjectCounts, Slot};
+use kerncore::{Cap, CapState, Link, ObjectCounts, Slot, SlotStore};
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,11 +17,11 @@ use super::phys_ptr;
 /// The header of a CNode, in the memory of its slot 0.
 #[repr(C)]
 pub struct CNodeHeader {
-    /// Capabilities to the CNode, and threads using it as their CSpace root.
+    /// Threads using the CNode as their CSpace root.
     pub counts: ObjectCounts,
     /// log2 of the slot count.
     pub slot_bits: u64,
-    reserved: [u64; 2],
+    reserved: [u64; 6],
 }
 
 const _: () = assert!(core::mem::size_of::<CNodeHeader>() == core::mem::size_of::<Slot>());
@@ -41,13 +44,68 @@ impl SlotRef {
     }
 }
 
-/// Initialises a freshly zeroed CNode's header with one capability.
+/// Initialises a freshly zeroed CNode's header.
 pub fn init(paddr: u64, slot_bits: u8) {
     with_header(paddr, |header| {
-        header.counts = ObjectCounts::one_cap();
+        header.counts = ObjectCounts::UNHELD;
         header.slot_bits = u64::from(slot_bits);
     });
 }
+
+/// The slots of every CNode as the derivation tree sees them: by physical address.
+///
+/// Only addresses on the tree are passed in (slots holding a capability, or a slot that is
+/// just receiving one); a slot leaves the tree before it is emptied, and a CNode is
+/// destroyed only once all its slots are empty, so every address names a live slot.
+pub struct PhysSlots;
+
+/// Runs `f` on the slot at physical address `slot`, which callers know to be live (on the
+/// derivation tree, or a mapping owner).
+fn with_slot<R>(slot: u64, f: impl FnOnce(&mut Slot) -> R) -> R {
+    // SAFETY: `slot` names a live slot (see `PhysSlots`), reached through the direct map;
+    // no other reference to it exists while `f` runs (callers never nest these calls
+    // inside `with_slots` or another `with_slot`).
+    f(unsafe { &mut *phys_ptr::<Slot>(slot) })
+}
+
+impl SlotStore for PhysSlots {
+    fn cap(&self, slot: u64) -> Option<Cap> {
+        with_slot(slot, |slot| slot.get())
+    }
+
+    fn link(&self, slot: u64) -> Link {
+        with_slot(slot, |slot| slot.link())
+    }
+
+    fn set_link(&mut self, slot: u64, link: Link) {
+        with_slot(slot, |slot| slot.set_link(link));
+    }
+}
+
+/// The slot at physical address `slot`, which holds a capability: its CNode, from the home
+/// word that [`set`] wrote. Panics if the word is missing (a broken invariant).
+pub fn slot_at(slot: u64) -> SlotRef {
+    let home = with_slot(slot, |slot| slot.home());
+    let slot_bits = (home & HOME_BITS_MASK) as u8;
+    let cnode = home & !HOME_BITS_MASK;
+    if cnode == 0 || slot < cnode || (slot - cnode) >> abi::CNODE_SLOT_BITS >> slot_bits != 0 {
+        panic!("invariant broken: slot {slot:#x} on the derivation tree has home {home:#x}");
+    }
+    SlotRef {
+        cnode,
+        slot_bits,
+        index: (slot - cnode) >> abi::CNODE_SLOT_BITS,
+    }
+}
+
+/// The node of the slot `slot` on the derivation tree.
+pub fn link_of(slot: SlotRef) -> Link {
+    with_slot(slot.paddr(), |slot| slot.link())
+}
+
+/// The bits of the home word that hold the CNode's `slot_bits` (CNodes are aligned to at
+/// least 2 slots = 128 bytes).
+const HOME_BITS_MASK: u64 = 0x3f;
 
 /// Runs `f` on the header of the CNode at `paddr`.
 pub fn with_header<R>(paddr: u64, f: impl FnOnce(&mut CNodeHeader) -> R) -> R {
@@ -90,11 +148,26 @@ pub fn get(slot: SlotRef) -> Option<Cap> {
     })
 }
 
-/// Stores a capability in a slot (or empties it).
+/// Stores a capability in a slot (or empties it) and records the slot's home. A slot is
+/// emptied only once it is off the derivation tree (panics otherwise: the tree would keep
+/// a dangling node).
 pub fn set(slot: SlotRef, cap: Option<Cap>) -> Result<(), Error> {
     with_slots(slot.cnode, slot.slot_bits, |slots| {
         match usize::try_from(slot.index) {
-            Ok(index) if index != 0 && index < slots.len() => store(&mut slots[index], cap),
+            Ok(index) if index != 0 && index < slots.len() => {
+                let target = &mut slots[index];
+                if cap.is_none() && target.link() != Link::default() {
+                    panic!(
+                        "invariant broken: slot {:#x} emptied while on the derivation tree",
+                        slot.paddr()
+                    );
+                }
+                store(target, cap)?;
+                if cap.is_some() {
+                    target.set_home(slot.cnode | u64::from(slot.slot_bits));
+                }
+                Ok(())
+            }
             _ => Err(Error::InvalidArgument),
         }
     })
@@ -104,22 +177,22 @@ pub fn set(slot: SlotRef, cap: Option<Cap>) -> Result<(), Error> {
 /// address `slot` (the owner of an entry the kernel just removed). Panics if the slot does
 /// not hold a mappable capability: an owner always names one (a broken invariant).
 pub fn clear_mapping_record(slot: u64) {
-    // SAFETY: Owners name live slots (see `object::vspace`), reached through the direct
-    // map; no other reference to that slot is live.
-    let slot_ref = unsafe { &mut *phys_ptr::<Slot>(slot) };
-    let cap = slot_ref
-        .get()
-        .unwrap_or_else(|| panic!("invariant broken: mapping owner slot {slot:#x} is empty"));
-    let cleared = Cap {
-        state: CapState::Mappable(None),
-        ..cap
-    };
-    if store(slot_ref, Some(cleared)).is_err() {
-        panic!(
-            "invariant broken: mapping owner slot {slot:#x} holds a {:?}",
-            cap.object.object_type
-        );
-    }
+    // Owners name live slots (see `object::vspace`).
+    with_slot(slot, |slot_ref| {
+        let cap = slot_ref
+            .get()
+            .unwrap_or_else(|| panic!("invariant broken: mapping owner slot {slot:#x} is empty"));
+        let cleared = Cap {
+            state: CapState::Mappable(None),
+            ..cap
+        };
+        if store(slot_ref, Some(cleared)).is_err() {
+            panic!(
+                "invariant broken: mapping owner slot {slot:#x} holds a {:?}",
+                cap.object.object_type
+            );
+        }
+    });
 }
 
 /// Capabilities whose mapping record is set, in every CNode: kept by [`store`], the one

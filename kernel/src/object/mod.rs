@@ -1,16 +1,21 @@
-//! Kernel objects built on kerncore: where they live, their reference counts, creation and destruction.
+//! Kernel objects built on kerncore: where they live, their holds, creation, deletion and revoke.
 //!
 //! Every object except KernelDebug lives in memory retyped from an untyped region (A1): a
 //! capability names it by physical address, and the kernel reaches it through the direct
 //! map. Objects never move, so an object's identity is stable while anything refers to it.
-//! Reference counts ([`ObjectCounts`]) sit in the object's own header (TCB, CNode,
-//! Notification) or, for objects whose memory belongs to the hardware or to user space
-//! (Frame, PageTable, VSpace), in the frame table entry of their first frame.
+//! Capabilities are nodes of the derivation tree (kerncore's `cdt`, threaded through the
+//! slots): it says whether a capability is the last one to its object and which
+//! capabilities descend from one. Holds ([`ObjectCounts`]: kernel references that keep an
+//! object in use) sit in the object's own header (TCB, CNode, Notification) or, for
+//! objects whose memory belongs to the hardware or to user space (Frame, PageTable,
+//! VSpace), in the frame table entry of their first frame.
 //! The last capability's deletion destroys the object and returns its frames to
-//! `UntypedReserved`; an object that is still in use (has holders) cannot be destroyed.
+//! `UntypedReserved`; an object that still has holds cannot be destroyed (`Busy`).
 //! A CNode whose last capability goes is emptied first: every capability in it is
-//! deleted by the same rules (nested CNodes up to `abi::MAX_CNODE_NESTING` levels deep; each level costs kernel
-//! stack).
+//! deleted by the same rules (nested CNodes up to `abi::MAX_CNODE_NESTING` levels deep;
+//! each level costs kernel stack). Revoke deletes a capability's descendants, at most
+//! `abi::REVOKE_BATCH` per call, in dependency order; deleting an untyped's original
+//! capability revokes it first.
 
 pub mod cnode;
 pub mod debug;
@@ -21,8 +26,10 @@ pub mod tcb;
 pub mod untyped;
 pub mod vspace;
 
-use abi::{Error, MAX_CNODE_NESTING, ObjectType};
-use kerncore::{Cap, CapState, ObjectCounts, ObjectFrames, ObjectRef, Released, object_frames};
+use abi::{Error, MAX_CNODE_NESTING, ObjectType, REVOKE_BATCH};
+use kerncore::{Cap, CapState, ObjectCounts, ObjectFrames, ObjectRef, cdt, object_frames};
+
+use cnode::PhysSlots;
 
 use crate::arch;
 
@@ -79,8 +86,8 @@ pub fn object_bits(cap: &Cap) -> Option<u8> {
     }
 }
 
-/// Runs `f` on the reference counts of a counted object (every type except Untyped,
-/// whose capability cannot be copied, and KernelDebug, which has no memory).
+/// Runs `f` on the holds of an object (every type except Untyped, which nothing holds, and
+/// KernelDebug, which has no memory).
 pub fn with_counts<R>(object: ObjectRef, f: impl FnOnce(&mut ObjectCounts) -> R) -> Option<R> {
     match object.object_type {
         ObjectType::Tcb => Some(tcb::with_tcb(object.paddr, |tcb| f(&mut tcb.counts))),
@@ -97,11 +104,6 @@ pub fn with_counts<R>(object: ObjectRef, f: impl FnOnce(&mut ObjectCounts) -> R)
     }
 }
 
-/// Records one more capability to `object` (after a copy or mint).
-pub fn retain_cap(object: ObjectRef) -> Result<(), Error> {
-    with_counts(object, ObjectCounts::retain_cap).unwrap_or(Ok(()))
-}
-
 /// Adds a holder to `object` (a thread using it, a mapping in it).
 pub fn hold(object: ObjectRef) -> Result<(), Error> {
     with_counts(object, ObjectCounts::hold).unwrap_or(Ok(()))
@@ -112,11 +114,21 @@ pub fn unhold(object: ObjectRef) {
     with_counts(object, ObjectCounts::unhold);
 }
 
-/// Whether deleting the capability `cap` is allowed now, and whether it is the last one.
-/// Checks everything that could refuse, so that the deletion itself cannot fail halfway
-/// (a CNode's contents are deleted one by one before it, see [`delete`]).
-fn check_delete(cap: &Cap) -> Result<Released, Error> {
-    if cap.object.object_type == ObjectType::KernelDebug {
+/// What deleting one capability does to its object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Released {
+    /// Other capabilities to the object remain.
+    Remaining,
+    /// That was the last capability: the object is destroyed.
+    Last,
+}
+
+/// Whether deleting the capability `cap` in `slot` is allowed now, and whether it is the
+/// last one. Checks everything that could refuse, so that the deletion itself cannot fail
+/// halfway (a CNode's contents are deleted one by one before it, see [`delete`]).
+fn check_delete(cap: &Cap, slot: cnode::SlotRef) -> Result<Released, Error> {
+    if cap.object.object_type == ObjectType::KernelDebug || !cdt::is_final(&PhysSlots, slot.paddr())
+    {
         return Ok(Released::Remaining);
     }
     if let Some(mut counts) = with_counts(cap.object, |counts| *counts) {
@@ -124,10 +136,7 @@ fn check_delete(cap: &Cap) -> Result<Released, Error> {
             // This capability's own installation goes away with it.
             counts.unhold();
         }
-        counts.may_release_cap()?;
-        if counts.caps > 1 {
-            return Ok(Released::Remaining);
-        }
+        counts.check_unheld()?;
     }
     match cap.object.object_type {
         ObjectType::Untyped => untyped::check_destroy(cap)?,
@@ -138,9 +147,11 @@ fn check_delete(cap: &Cap) -> Result<Released, Error> {
     Ok(Released::Last)
 }
 
-/// Deletes the capability in `slot`: unmaps what it maps, drops its reference and, for the
-/// last reference, destroys the object.
+/// Deletes the capability in `slot`: unmaps what it maps, takes it off the derivation tree
+/// and, for the last capability, destroys the object.
 ///
+/// An untyped's original capability is revoked first (at most `REVOKE_BATCH` deletions;
+/// if descendants remain, the deletion stops with `Busy` and calling again continues).
 /// For the last capability of a CNode, the CNode is emptied first, slot by slot, each
 /// capability deleted by these same rules. If one of those deletions is refused, the
 /// deletion stops with that error: the CNode and what is left in it stay, and the
@@ -151,7 +162,13 @@ pub fn delete(slot: cnode::SlotRef) -> Result<(), Error> {
 
 fn delete_nested(slot: cnode::SlotRef, depth: u32) -> Result<(), Error> {
     let cap = cnode::get(slot).ok_or(Error::SlotEmpty)?;
-    let released = check_delete(&cap)?;
+    if cap.object.object_type == ObjectType::Untyped
+        && !cnode::link_of(slot).derived
+        && revoke_nested(slot, depth)? == Revoked::Pending
+    {
+        return Err(Error::Busy);
+    }
+    let released = check_delete(&cap, slot)?;
     if released == Released::Last && cap.object.object_type == ObjectType::CNode {
         empty_cnode(&cap, slot, depth)?;
     }
@@ -163,14 +180,68 @@ fn delete_nested(slot: cnode::SlotRef, depth: u32) -> Result<(), Error> {
             _ => vspace::unmap_table_mapping(cap.object.paddr, mapping, slot.paddr()),
         }
     }
+    cdt::unlink(&mut PhysSlots, slot.paddr());
     cnode::set(slot, None)?;
-    with_counts(cap.object, |counts| {
-        counts.caps = counts.caps.saturating_sub(1)
-    });
     if released == Released::Last {
         destroy(&cap);
     }
     Ok(())
+}
+
+/// How far a revoke got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Revoked {
+    /// No descendants are left.
+    Done,
+    /// The batch ran out with descendants left: call again.
+    Pending,
+}
+
+/// Deletes the descendants of the capability in `slot` ([`cdt::next_to_revoke`]: in
+/// [`deletion_pass`] order, the last on the tree first), at most `REVOKE_BATCH` of them.
+/// Each goes by the rules of [`delete`]; a refusal stops the revoke with that error (the
+/// deletions made stand). A revoked untyped's watermark is reset once nothing is left.
+pub fn revoke(slot: cnode::SlotRef) -> Result<Revoked, Error> {
+    cnode::get(slot).ok_or(Error::SlotEmpty)?;
+    revoke_nested(slot, 0)
+}
+
+fn revoke_nested(root: cnode::SlotRef, depth: u32) -> Result<Revoked, Error> {
+    let mut budget = REVOKE_BATCH;
+    while let Some(victim) = cdt::next_to_revoke(&PhysSlots, root.paddr(), deletion_pass) {
+        if budget == 0 {
+            return Ok(Revoked::Pending);
+        }
+        budget -= 1;
+        if depth > MAX_CNODE_NESTING {
+            return Err(Error::Busy);
+        }
+        let victim = cnode::slot_at(victim);
+        if destroys_cnode_holding(victim, root) {
+            // The revoked capability lies in a CNode it is about to destroy.
+            return Err(Error::Busy);
+        }
+        delete_nested(victim, depth + 1)?;
+    }
+    if let Some(cap) = cnode::get(root)
+        && cap.object.object_type == ObjectType::Untyped
+    {
+        untyped::reset(&cap, root)?;
+    }
+    Ok(Revoked::Done)
+}
+
+/// Whether deleting the capability in `victim` would destroy the CNode that holds `root`.
+fn destroys_cnode_holding(victim: cnode::SlotRef, root: cnode::SlotRef) -> bool {
+    let Some(cap) = cnode::get(victim) else {
+        return false;
+    };
+    let CapState::CNode { slot_bits } = cap.state else {
+        return false;
+    };
+    let size = 1u64 << (u32::from(slot_bits) + u32::from(abi::CNODE_SLOT_BITS));
+    (cap.object.paddr..cap.object.paddr + size).contains(&root.paddr())
+        && cdt::is_final(&PhysSlots, victim.paddr())
 }
 
 /// Deletes every capability in the CNode of `cap` except the one in `deleting` (which may
@@ -208,7 +279,8 @@ fn empty_cnode(cap: &Cap, deleting: cnode::SlotRef, depth: u32) -> Result<(), Er
 /// How many passes [`empty_cnode`] makes.
 const DELETION_PASSES: u8 = 4;
 
-/// The pass of [`empty_cnode`] in which capabilities to `object_type` are deleted.
+/// The pass of [`empty_cnode`] (and of a revoke) in which capabilities to `object_type`
+/// are deleted.
 fn deletion_pass(object_type: ObjectType) -> u8 {
     match object_type {
         ObjectType::Frame | ObjectType::PageTable => 0,

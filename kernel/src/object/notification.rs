@@ -14,7 +14,7 @@ pub struct Notification {
     pub word: u64,
     /// Threads blocked in `wait`, in arrival order. Each one holds the notification.
     pub waiters: ThreadList,
-    /// Capabilities, plus holders (waiting threads and the bound thread).
+    /// Holders: waiting threads and the bound thread.
     pub counts: ObjectCounts,
     /// The TCB bound to this notification (physical address), 0 when none.
     pub bound_tcb: u64,
@@ -34,7 +34,7 @@ pub fn init(paddr: u64) {
     let ntfn = Notification {
         word: 0,
         waiters: ThreadList::new(),
-        counts: ObjectCounts::one_cap(),
+        counts: ObjectCounts::UNHELD,
         bound_tcb: 0,
     };
     // SAFETY: The caller just retyped the object and owns its memory.

@@ -66,7 +66,7 @@ pub struct Tcb {
     pub mcp: u8,
     /// The CPU the thread is pinned to.
     pub affinity: u32,
-    /// References to this TCB.
+    /// Holds on this TCB (capabilities are counted by the derivation tree).
     pub counts: ObjectCounts,
     /// Life-cycle state.
     pub state: ThreadState,
@@ -136,7 +136,7 @@ pub fn init(paddr: u64) {
         priority: 0,
         mcp: 0,
         affinity: 0,
-        counts: ObjectCounts::one_cap(),
+        counts: ObjectCounts::UNHELD,
         state: ThreadState::Inactive,
         wake: Wake::Pending,
         syscall: Syscall::Idle,

@@ -1,16 +1,19 @@
 //! Untyped objects: retype (carving typed objects out of untyped memory) and untyped teardown.
 //!
-//! The watermark lives in the untyped capability (kerncore's `UntypedState`); every frame
-//! transition goes through the frame table, which refuses anything that is not
-//! `UntypedReserved`, so the allocator's bookkeeping is checked rather than trusted.
+//! The watermark lives in the untyped's original capability (kerncore's `UntypedState`);
+//! only the original retypes or describes (a copy, derived on the tree, is refused with
+//! `IllegalOperation`). Every object retyped goes on the derivation tree right after the
+//! original, as its child. Every frame transition goes through the frame table, which
+//! refuses anything that is not `UntypedReserved`, so the allocator's bookkeeping is
+//! checked rather than trusted.
 
 use abi::{Error, ObjectType, PAGE_BITS};
 use kerncore::{
-    Cap, CapState, FrameRange, ObjectFrames, ObjectRef, UntypedState, object_frames,
+    Cap, CapState, FrameRange, ObjectFrames, ObjectRef, UntypedState, cdt, object_frames,
     object_size_bits,
 };
 
-use super::cnode::{self, SlotRef};
+use super::cnode::{self, PhysSlots, SlotRef};
 use super::frames::with_table;
 use super::{notification, tcb, vspace, zero_phys};
 
@@ -29,6 +32,16 @@ fn state_of(cap: &Cap) -> Result<UntypedState, Error> {
     }
 }
 
+/// The allocation state of the untyped capability `cap` in `slot`, which must be the
+/// original (`IllegalOperation` for a copy, whose state is not kept).
+fn original_state(cap: &Cap, slot: SlotRef) -> Result<UntypedState, Error> {
+    let untyped = state_of(cap)?;
+    if cnode::link_of(slot).derived {
+        return Err(Error::IllegalOperation);
+    }
+    Ok(untyped)
+}
+
 /// Resets the watermark of an untyped that has no live children any more.
 fn reclaim(untyped: &mut UntypedState) {
     if untyped.watermark != 0
@@ -40,7 +53,7 @@ fn reclaim(untyped: &mut UntypedState) {
 
 /// Bytes still available in the untyped whose capability is in `slot`.
 pub fn describe(cap: &Cap, slot: SlotRef) -> Result<u64, Error> {
-    let mut untyped = state_of(cap)?;
+    let mut untyped = original_state(cap, slot)?;
     let before = untyped;
     reclaim(&mut untyped);
     if untyped != before {
@@ -64,10 +77,34 @@ pub fn retype(
     size_bits: u8,
     dest: SlotRef,
 ) -> Result<(), Error> {
-    let mut untyped = state_of(cap)?;
+    let mut untyped = original_state(cap, slot)?;
     cnode::check_empty(dest)?;
     let new_cap = create(&mut untyped, object_type, size_bits)?;
     cnode::set(dest, Some(new_cap))?;
+    cdt::insert_after(&mut PhysSlots, slot.paddr(), dest.paddr(), false);
+    cnode::set(
+        slot,
+        Some(Cap {
+            state: CapState::Untyped(untyped),
+            ..*cap
+        }),
+    )
+}
+
+/// Resets the watermark of the untyped capability `cap` in `slot` after a revoke left it
+/// without descendants (every object retyped from it is gone, so the frame table shows
+/// the region quiet). A copy has no watermark to reset.
+pub fn reset(cap: &Cap, slot: SlotRef) -> Result<(), Error> {
+    let Ok(mut untyped) = original_state(cap, slot) else {
+        return Ok(());
+    };
+    if !with_table(|table| table.untyped_is_quiet(range_of(&untyped), untyped.depth)) {
+        panic!(
+            "invariant broken: untyped at {:#x} has no descendants but live objects",
+            untyped.base
+        );
+    }
+    untyped.reset();
     cnode::set(
         slot,
         Some(Cap {
@@ -120,7 +157,7 @@ fn frame_refusal(object_type: ObjectType, paddr: u64, error: kerncore::FrameErro
     );
 }
 
-/// Puts a zeroed object into its initial state, with one capability.
+/// Puts a zeroed object into its initial state (the frame table starts its holds at zero).
 fn init_object(object: ObjectRef, size_bits: u8) {
     match object.object_type {
         ObjectType::Tcb => tcb::init(object.paddr),
@@ -131,16 +168,6 @@ fn init_object(object: ObjectRef, size_bits: u8) {
         | ObjectType::PageTable
         | ObjectType::Untyped
         | ObjectType::KernelDebug => {}
-    }
-    if matches!(
-        object.object_type,
-        ObjectType::Frame | ObjectType::PageTable | ObjectType::VSpace
-    ) {
-        with_table(|table| {
-            if let Some(counts) = table.object_counts(object.paddr >> PAGE_BITS) {
-                *counts = kerncore::ObjectCounts::one_cap();
-            }
-        });
     }
 }
 

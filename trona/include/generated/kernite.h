@@ -11,7 +11,7 @@
 #define KERNITE_ABI_NAME "kernite"
 #define KERNITE_ABI_VERSION_MAJOR 2
 #define KERNITE_ABI_VERSION_MINOR 0
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0x1c3db2fc96cae968)
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0x664022184afed1e5)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
@@ -30,8 +30,10 @@
 #define KERNITE_PAGE_TABLE_SIZE_BITS UINT8_C(13)
 /** log2 of the bytes a Notification takes from an untyped. */
 #define KERNITE_NOTIFICATION_SIZE_BITS UINT8_C(6)
-/** log2 of the bytes one CNode slot takes; a CNode of 2^n slots takes 2^(n + CNODE_SLOT_BITS) bytes. */
-#define KERNITE_CNODE_SLOT_BITS UINT8_C(5)
+/** log2 of the bytes one CNode slot takes (a capability and its node in the derivation tree); a CNode of 2^n slots takes 2^(n + CNODE_SLOT_BITS) bytes. */
+#define KERNITE_CNODE_SLOT_BITS UINT8_C(6)
+/** Most capabilities one CNode.revoke (or the revoke inside deleting an untyped's original capability) deletes per call; a revoke that leaves descendants reports it, and calling again continues. */
+#define KERNITE_REVOKE_BATCH UINT32_C(32)
 /** Largest CNode size, as log2 of its slot count. */
 #define KERNITE_MAX_CNODE_BITS UINT8_C(12)
 /** Deleting a CNode's last capability empties it, and CNodes whose last capabilities it holds, down to this many levels below it; a non-empty CNode deeper down makes the deletion fail with Busy. */
@@ -128,8 +130,10 @@
 #define KERNITE_LABEL_CNODE_MINT 0xa1
 /** Move a capability into this CNode. `src` must be a capability of any type with no rights. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument, SlotOccupied, IllegalOperation. */
 #define KERNITE_LABEL_CNODE_MOVE_CAP 0xa2
-/** Delete the capability in a slot; the last capability to an object destroys it. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, SlotEmpty, IllegalOperation, Busy. */
+/** Delete the capability in a slot; the last capability to an object destroys it, and an untyped's original capability revokes it first (Busy if more than REVOKE_BATCH descendants remain: call again). Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, SlotEmpty, IllegalOperation, Busy. */
 #define KERNITE_LABEL_CNODE_DELETE 0xa3
+/** Delete every capability derived from the one in a slot, at most REVOKE_BATCH per call, in dependency order (mappings, threads, other objects, untypeds); revoking an untyped's original capability destroys everything retyped from it and resets its watermark. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, SlotEmpty, IllegalOperation, Busy. */
+#define KERNITE_LABEL_CNODE_REVOKE 0xa4
 /** Report the frame's physical address. Errors: InvalidCapability, InsufficientRights, InvalidLabel. */
 #define KERNITE_LABEL_FRAME_PHYSICAL_ADDRESS 0xc0
 /** Remove the table from its VSpace; it must map nothing. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument, NotMapped, IllegalOperation, Busy. */

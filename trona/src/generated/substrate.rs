@@ -244,12 +244,18 @@ pub fn cnode_move_cap(
     invoke(cnode, abi::label::CNODE_MOVE_CAP, [dest_index, src.0, 0, 0])?;
     Ok(())
 }
-/// Delete the capability in a slot; the last capability to an object destroys it.
+/// Delete the capability in a slot; the last capability to an object destroys it, and an untyped's original capability revokes it first (Busy if more than REVOKE_BATCH descendants remain: call again).
 ///
 /// `CNode.delete` (label 0xa3); the capability needs rights `write`.
 pub fn cnode_delete(cnode: abi::CPtr, index: u64) -> Result<(), abi::Error> {
     invoke(cnode, abi::label::CNODE_DELETE, [index, 0, 0, 0])?;
     Ok(())
+}
+/// Delete every capability derived from the one in a slot, at most REVOKE_BATCH per call, in dependency order (mappings, threads, other objects, untypeds); revoking an untyped's original capability destroys everything retyped from it and resets its watermark.
+///
+/// `CNode.revoke` (label 0xa4); the capability needs rights `write`.
+pub fn cnode_revoke(cnode: abi::CPtr, index: u64) -> Result<u64, abi::Error> {
+    invoke(cnode, abi::label::CNODE_REVOKE, [index, 0, 0, 0])
 }
 /// Report the frame's physical address.
 ///

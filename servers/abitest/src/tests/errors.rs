@@ -182,20 +182,35 @@ fn insufficient_rights_checks(ctx: &mut Ctx, notification: CPtr, read_only: CPtr
         "the write-only signal did not arrive"
     );
 
-    // Untyped capabilities carry their region's allocator and are never copied.
+    // An untyped copy names the region but only the original (which keeps the watermark)
+    // retypes or describes; an untyped cannot be minted.
     let untyped = first_untyped(ctx)?;
-    let slot = ctx.empty_slot()?;
-    let untyped_copy = substrate::cnode_copy(ROOT_CNODE, slot.0, untyped, Rights::READ);
-    if untyped_copy.is_ok() {
-        ctx.delete(slot)?;
-    } else {
-        ctx.release_slot(slot);
+    let untyped_copy = ctx.copy_with_rights(untyped, Rights::ALL)?;
+    let frame_slot = ctx.empty_slot()?;
+    let retype =
+        substrate::untyped_retype(untyped_copy, ObjectType::Frame, 0, ROOT_CNODE, frame_slot.0);
+    let describe = substrate::untyped_describe(untyped_copy);
+    let mint_slot = ctx.empty_slot()?;
+    let mint = substrate::cnode_mint(ROOT_CNODE, mint_slot.0, untyped, Rights::READ, 1);
+    for (made, slot) in [(retype.is_ok(), frame_slot), (mint.is_ok(), mint_slot)] {
+        if made {
+            ctx.delete(slot)?;
+        } else {
+            ctx.release_slot(slot);
+        }
     }
+    ctx.delete(untyped_copy)?;
     err(
-        "copy an untyped capability",
-        untyped_copy,
+        "retype through an untyped copy",
+        retype,
         Error::IllegalOperation,
     )?;
+    err(
+        "describe through an untyped copy",
+        describe,
+        Error::IllegalOperation,
+    )?;
+    err("mint an untyped capability", mint, Error::IllegalOperation)?;
 
     let tcb = ctx.create(ObjectType::Tcb)?;
     let tcb_read = ctx.copy_with_rights(tcb, Rights::READ)?;

@@ -1,5 +1,4 @@
-//! Object lifetimes: objects in use refuse deletion with Busy, and deleting what is mapped,
-//! bound or blocked detaches it first; a top-level untyped gives its range back to Free.
+//! Object lifetimes: objects in use refuse deletion with Busy, deleting what is mapped, bound or blocked detaches it first, and deleting an untyped destroys what came from it.
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -24,8 +23,9 @@ pub fn own_objects_are_busy(_: &mut Ctx) -> Outcome {
     Ok(())
 }
 
-/// An untyped with live objects and a bound notification refuse deletion until they are
-/// unused or unbound; a CNode holding capabilities is emptied by its deletion.
+/// A bound notification refuses deletion until it is unbound; a CNode holding
+/// capabilities is emptied by its deletion; deleting an untyped with a live object
+/// destroys the object (its slot is empty afterwards).
 pub fn busy_until_released(ctx: &mut Ctx) -> Outcome {
     let cnode = ctx.res.retype(ObjectType::CNode, 2)?;
     let notification = ctx.create(ObjectType::Notification)?;
@@ -53,13 +53,19 @@ pub fn busy_until_released(ctx: &mut Ctx) -> Outcome {
         "retype from the child",
         substrate::untyped_retype(child, ObjectType::Frame, 0, ROOT_CNODE, slot.0),
     )?;
-    let parent_busy = substrate::cnode_delete(ROOT_CNODE, child.0);
-    ctx.delete(slot)?;
-    ctx.delete(child)?;
+    let parent = substrate::cnode_delete(ROOT_CNODE, child.0);
+    let object_left = substrate::cnode_delete(ROOT_CNODE, slot.0);
+    if parent.is_ok() {
+        ctx.release_slot(child);
+    } else {
+        ctx.delete(child)?;
+    }
+    ctx.release_slot(slot);
+    ok("delete an untyped with a live object", parent)?;
     err(
-        "delete an untyped with a live object",
-        parent_busy,
-        Error::Busy,
+        "delete the object after its untyped",
+        object_left,
+        Error::SlotEmpty,
     )
 }
 

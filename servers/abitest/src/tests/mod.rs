@@ -2,6 +2,7 @@
 
 mod attacks;
 mod capargs;
+mod cdt;
 mod cnode;
 mod errors;
 mod faults;
@@ -392,6 +393,44 @@ pub static TESTS: &[Test] = &[
         name: "top_level_untyped_to_free",
         covers: &[inv(I::CNodeDelete), inv(I::KernelDebugFrameCount)],
         run: lifetimes::top_level_untyped_to_free,
+    },
+    Test {
+        name: "copy_trees_and_revoke",
+        covers: &[inv(I::CNodeRevoke), inv(I::CNodeCopy), inv(I::CNodeMint)],
+        run: cdt::copy_trees_and_revoke,
+    },
+    Test {
+        name: "last_capability_destroys",
+        covers: &[inv(I::CNodeDelete), inv(I::FramePhysicalAddress)],
+        run: cdt::last_capability_destroys,
+    },
+    Test {
+        name: "revoke_untyped_with_live_objects",
+        covers: &[
+            inv(I::CNodeRevoke),
+            inv(I::UntypedRetype),
+            inv(I::UntypedDescribe),
+            inv(I::VSpaceMapTable),
+            inv(I::VSpaceMapFrame),
+            inv(I::TcbBindNotification),
+            inv(I::CNodeMoveCap),
+        ],
+        run: cdt::revoke_untyped_with_live_objects,
+    },
+    Test {
+        name: "revoke_refusals",
+        covers: &[inv(I::CNodeRevoke)],
+        run: cdt::revoke_refusals,
+    },
+    Test {
+        name: "holds_pin_across_revoke",
+        covers: &[inv(I::CNodeRevoke), inv(I::TcbConfigure)],
+        run: cdt::holds_pin_across_revoke,
+    },
+    Test {
+        name: "revoke_reclaims_a_self_held_cnode",
+        covers: &[inv(I::CNodeRevoke), inv(I::CNodeCopy), inv(I::CNodeDelete)],
+        run: cdt::revoke_reclaims_a_self_held_cnode,
     },
     Test {
         name: "attack_detached_table_is_emptied",
