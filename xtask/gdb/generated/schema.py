@@ -36,6 +36,7 @@ INVOCATIONS = {
     0xa1: ("CNode.mint", [("dest_index", "u64"), ("src", "cap"), ("rights", "Rights"), ("badge", "u64")], None),
     0xa2: ("CNode.move_cap", [("dest_index", "u64"), ("src", "cap")], None),
     0xa3: ("CNode.delete", [("index", "u64")], None),
+    0xa4: ("CNode.revoke", [("index", "u64")], "pending"),
     0xc0: ("Frame.physical_address", [], "paddr"),
     0xe0: ("PageTable.unmap", [], None),
     0x100: ("Notification.signal", [], None),

@@ -469,6 +469,18 @@ pub const ENTRIES: &[Entry] = &[
         creates: None,
     },
     Entry {
+        target: Target::Invocation(abi::Invocation::CNodeRevoke),
+        args: &[
+            Arg {
+                name: "index",
+                kind: ArgKind::Int {
+                    max: 0xffff_ffff_ffff_ffff,
+                },
+            },
+        ],
+        creates: None,
+    },
+    Entry {
         target: Target::Invocation(abi::Invocation::FramePhysicalAddress),
         args: &[],
         creates: None,
