@@ -313,3 +313,61 @@ pub fn judge_batch(arch: Arch, text: &str, ended: &str) -> Vec<String> {
     }
     problems
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Recorded batch transcripts (trimmed) and the problems each must show.
+    #[test]
+    fn recorded_batch_sessions_are_judged() {
+        let clean = "#0  kernel::syscall::handle_syscall (frame=...) at kernel/src/syscall.rs:33\n\
+                     #1  0xffffffff80123f12 in kernel::arch::x86_64::syscall::syscall_dispatch (frame=0x1)\n\
+                     #2  0xffffffff80123e5a in syscall_entry ()\n\
+                     trap: debug_write(buf=0x7eeff4e0, len=55)\n\
+                     PerCpuData (x86_64) at 0xffffffff80209480:\n  current_thread     0x410000\n\
+                     current TCB: physical 0x410000, direct map 0xffff800000410000\n";
+        let garbage = clean.replace(
+            "#2  0xffffffff80123e5a in syscall_entry ()\n",
+            "#2  0xffffffff80123e5a in syscall_entry ()\n#3  0x0000000000000002 in ?? ()\n",
+        );
+        let repeating = format!(
+            "#0  kernel::syscall::handle_syscall (frame=...)\n{}",
+            "#1  0xffffff804021d874 in el0_sync_entry ()\n".repeat(64)
+        );
+        let shutdown = "the kernel shut down with code 0";
+        let cases: [(Arch, &str, &str, &[&str]); 4] = [
+            (Arch::X86_64, clean, shutdown, &[]),
+            (
+                Arch::X86_64,
+                &garbage,
+                shutdown,
+                &["does not end at syscall_entry"],
+            ),
+            (
+                Arch::Aarch64,
+                &repeating,
+                shutdown,
+                &[
+                    "did not end (65 frames)",
+                    "decoded no trap",
+                    "no PerCpuData",
+                    "found no TCB",
+                ],
+            ),
+            (
+                Arch::X86_64,
+                clean,
+                "the debugger ended QEMU (gdb `kill` or quit), not the kernel",
+                &["no clean shutdown"],
+            ),
+        ];
+        for (arch, text, ended, expected) in cases {
+            let problems = judge_batch(arch, text, ended);
+            assert_eq!(problems.len(), expected.len(), "{arch}: {problems:#?}");
+            for (problem, want) in problems.iter().zip(expected) {
+                assert!(problem.contains(want), "`{problem}` lacks `{want}`");
+            }
+        }
+    }
+}
