@@ -126,7 +126,11 @@ trap_stubs:
     TRAP_STUB 47, 0
     .org trap_stubs + {stub_count} * {stub_size}
 
+// The unwind information marks the return address undefined, as in syscall.S: this is
+// the outermost kernel frame of every interrupt and exception, so backtraces end here.
 trap_common:
+    .cfi_startproc
+    .cfi_undefined rip
     // From user mode the GS base is the user's: switch to the per-CPU block. User mode may
     // also have set RFLAGS.AC, which would switch SMAP off in the kernel: clear it (the
     // frame keeps the user's value).
@@ -157,6 +161,7 @@ trap_return:
     POP_GPRS
     addq $16, %rsp
     iretq
+    .cfi_endproc
 
 kernel_stack_canary_failed:
     call {canary_failed}
