@@ -1,7 +1,10 @@
 //! Compiles the generated Rust (abi crate, kernel dispatcher, per-CPU blocks, trona trap and substrate, the fuzzer's table) in a scratch workspace, `no_std`, warnings denied, for the host and for aarch64.
 
 use std::path::Path;
-use std::process::Command;
+
+#[path = "support/scratch.rs"]
+mod scratch;
+use scratch::run_cargo;
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
@@ -93,26 +96,8 @@ fn check(files: &[(String, String)], behaviour_test: Option<&str>) {
         write("check/tests/dispatch.rs", test);
         runs.push(&["test", "--quiet", "--offline"]);
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     for args in runs {
-        let output = Command::new(&cargo)
-            .args(args)
-            .current_dir(scratch)
-            .env("CARGO_TARGET_DIR", scratch.join("target"))
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("CARGO_BUILD_TARGET")
-            .env_remove("RUSTC_WRAPPER")
-            .env_remove("RUSTC_WORKSPACE_WRAPPER")
-            .output()
-            .expect("run cargo");
-        assert!(
-            output.status.success(),
-            "cargo {} failed on generated code:\n{}\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        run_cargo(scratch, args, "generated code does not build");
     }
 }
 

@@ -140,6 +140,8 @@ proptest! {
 
 #[path = "support/oracle.rs"]
 mod oracle;
+#[path = "support/scratch.rs"]
+mod scratch;
 
 /// A small deterministic generator (xorshift64*), so that a failing schema can be rebuilt
 /// from its seed.

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use abigen::Model;
+
+use crate::scratch::run_cargo;
 use abigen::names::{screaming_case, snake_case};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -48,23 +50,10 @@ pub fn build_and_cross_check(cases: &[Case]) {
     for (i, case) in cases.iter().enumerate() {
         write_case(scratch, i, case, &abi_lib);
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let output = Command::new(&cargo)
-        .args(["build", "--quiet", "--offline", "--workspace"])
-        .current_dir(scratch)
-        .env("CARGO_TARGET_DIR", scratch.join("target"))
-        .env("RUSTFLAGS", "-D warnings")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .output()
-        .expect("run cargo");
-    assert!(
-        output.status.success(),
-        "the generated Rust of some schema does not build:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    run_cargo(
+        scratch,
+        &["build", "--quiet", "--offline", "--workspace"],
+        "the generated Rust of some schema does not build",
     );
     // The aarch64 halves (trona's `svc` trap, the aarch64 per-CPU block) only compile
     // there: check the schemas that declare aarch64 for it too.
@@ -74,24 +63,13 @@ pub fn build_and_cross_check(cases: &[Case]) {
         .filter(|(_, case)| case.model.arches.iter().any(|a| a.name == "aarch64"))
         .flat_map(|(i, _)| ["-p".to_owned(), format!("check_{i}")])
         .collect();
-    let output = Command::new(&cargo)
-        .args(["check", "--quiet", "--offline", "--lib"])
-        .args(&aarch64)
-        .args(["--target", "aarch64-unknown-none-softfloat"])
-        .current_dir(scratch)
-        .env("CARGO_TARGET_DIR", scratch.join("target"))
-        .env("RUSTFLAGS", "-D warnings")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .output()
-        .expect("run cargo");
-    assert!(
-        output.status.success(),
-        "the generated Rust of some schema does not build for aarch64:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let mut args = vec!["check", "--quiet", "--offline", "--lib"];
+    args.extend(aarch64.iter().map(String::as_str));
+    args.extend(["--target", "aarch64-unknown-none-softfloat"]);
+    run_cargo(
+        scratch,
+        &args,
+        "the generated Rust of some schema does not build for aarch64",
     );
     let mut problems = Vec::new();
     for (i, case) in cases.iter().enumerate() {
