@@ -1,15 +1,13 @@
 //! `cargo xtask fuzz`: boots the in-VM fuzzer (servers/fuzz) and reports its speed, its coverage of entries and error codes, and how to replay a kernel panic or hang.
 
 use crate::build::{BuildRequest, ImageMode, build};
-use crate::cargo::{Profile, command_line, workspace_root};
+use crate::cargo::{Profile, workspace_root};
 use crate::protocol::ABI_DRIFT;
 use crate::targets::{Arch, MachineExit, Program, ensure_qemu};
 use anyhow::{Context, Result, anyhow, bail};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -324,32 +322,8 @@ pub fn fuzz(settings: &Settings, log_from: Option<u64>) -> Result<Outcome> {
 /// Boots `kernel`, echoing the serial lines except `FUZZ CALL` and `FUZZ ENTRY` ones,
 /// and kills QEMU after `idle` without output.
 fn boot(arch: Arch, kernel: &Path, label: &str, idle: Duration) -> Result<Outcome> {
-    let mut command = Command::new(arch.qemu_binary());
-    command.args(arch.qemu_args(kernel));
-    command.stdin(Stdio::null()).stdout(Stdio::piped());
-    eprintln!("xtask: {}", command_line(&command));
     let started = Instant::now();
-    let mut child = command
-        .spawn()
-        .with_context(|| format!("starting {}", arch.qemu_binary()))?;
-    let stdout = child.stdout.take().context("QEMU has no stdout pipe")?;
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut buffer = Vec::new();
-        while let Ok(read) = reader.read_until(b'\n', &mut buffer) {
-            if read == 0 {
-                break;
-            }
-            let line = String::from_utf8_lossy(&buffer)
-                .trim_end_matches(['\n', '\r'])
-                .to_string();
-            if sender.send(line).is_err() {
-                break;
-            }
-            buffer.clear();
-        }
-    });
+    let (mut child, receiver) = crate::qemu::spawn_with_lines(arch, kernel)?;
     let mut report = FuzzReport::default();
     let mut hung = false;
     loop {

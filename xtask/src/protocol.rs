@@ -566,6 +566,21 @@ mod tests {
         assert!(!SerialReport::parse(["INIT OK"]).arch_selftest_ok);
     }
 
+    /// Checks a one-test verdict: passed without problems when `problems` is empty, else
+    /// failed with exactly one problem per fragment, each containing it.
+    fn expect_one_verdict(verdict: &Verdict, serial: &[&str], problems: &[&str]) {
+        let expected = if problems.is_empty() { (1, 0) } else { (0, 1) };
+        assert_eq!(
+            (verdict.passed, verdict.failed),
+            expected,
+            "{serial:?}\n{verdict:?}"
+        );
+        assert_eq!(verdict.problems.len(), problems.len(), "{verdict:?}");
+        for (problem, fragment) in verdict.problems.iter().zip(problems) {
+            assert!(problem.contains(fragment), "`{problem}` lacks `{fragment}`");
+        }
+    }
+
     #[test]
     fn kernel_fault_verdicts() {
         const PANIC: &str = "unexpected Invalid opcode (vector 6) in kernel mode at rip 0xffffffff80001234, error code 0x0, cr2 0x0";
@@ -594,16 +609,7 @@ mod tests {
             (&[KERNEL_FAULT_ARMED, PANIC][..], None, &["timed out"][..]),
         ] {
             let verdict = SerialReport::parse(serial.iter().copied()).judge_kernel_fault(exit);
-            let expected = if problems.is_empty() { (1, 0) } else { (0, 1) };
-            assert_eq!(
-                (verdict.passed, verdict.failed),
-                expected,
-                "{serial:?}\n{verdict:?}"
-            );
-            assert_eq!(verdict.problems.len(), problems.len(), "{verdict:?}");
-            for (problem, fragment) in verdict.problems.iter().zip(problems) {
-                assert!(problem.contains(fragment), "`{problem}` lacks `{fragment}`");
-            }
+            expect_one_verdict(&verdict, serial, problems);
         }
     }
 
@@ -648,16 +654,7 @@ mod tests {
         ];
         for (serial, exit, problems) in cases {
             let verdict = SerialReport::parse(serial.iter().copied()).judge_kstack_guard(exit);
-            let expected = if problems.is_empty() { (1, 0) } else { (0, 1) };
-            assert_eq!(
-                (verdict.passed, verdict.failed),
-                expected,
-                "{serial:?}\n{verdict:?}"
-            );
-            assert_eq!(verdict.problems.len(), problems.len(), "{verdict:?}");
-            for (problem, fragment) in verdict.problems.iter().zip(problems) {
-                assert!(problem.contains(fragment), "`{problem}` lacks `{fragment}`");
-            }
+            expect_one_verdict(&verdict, serial, problems);
         }
     }
 

@@ -111,35 +111,7 @@ pub fn boot_captured(
     timeout: Duration,
 ) -> Result<CapturedBoot> {
     ensure_qemu(arch)?;
-    let mut command = Command::new(arch.qemu_binary());
-    command.args(arch.qemu_args(kernel));
-    command.stdin(Stdio::null()).stdout(Stdio::piped());
-    eprintln!("xtask: {}", command_line(&command));
-    let mut child = command
-        .spawn()
-        .with_context(|| format!("starting {}", arch.qemu_binary()))?;
-    let stdout = child.stdout.take().context("QEMU has no stdout pipe")?;
-
-    // A reader thread forwards lines, so the wait below can time out even while QEMU
-    // prints nothing. The channel closes when QEMU closes its output.
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut buffer = Vec::new();
-        while let Ok(read) = reader.read_until(b'\n', &mut buffer) {
-            if read == 0 {
-                break;
-            }
-            let line = String::from_utf8_lossy(&buffer);
-            if sender
-                .send(line.trim_end_matches(['\n', '\r']).to_string())
-                .is_err()
-            {
-                break;
-            }
-            buffer.clear();
-        }
-    });
+    let (mut child, receiver) = spawn_with_lines(arch, kernel)?;
 
     let deadline = Instant::now() + timeout;
     let mut lines = Vec::new();
@@ -177,4 +149,40 @@ pub fn boot_captured(
         exit: Some(arch.decode_exit(status.code())),
         lines,
     })
+}
+
+/// Starts QEMU on `kernel` with its serial console on a pipe, and a reader thread that
+/// forwards each line (without its line ending) on the returned channel, so that a caller
+/// can time out even while QEMU prints nothing. The channel closes with QEMU's output.
+pub fn spawn_with_lines(
+    arch: Arch,
+    kernel: &Path,
+) -> Result<(std::process::Child, mpsc::Receiver<String>)> {
+    let mut command = Command::new(arch.qemu_binary());
+    command.args(arch.qemu_args(kernel));
+    command.stdin(Stdio::null()).stdout(Stdio::piped());
+    eprintln!("xtask: {}", command_line(&command));
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("starting {}", arch.qemu_binary()))?;
+    let stdout = child.stdout.take().context("QEMU has no stdout pipe")?;
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut buffer = Vec::new();
+        while let Ok(read) = reader.read_until(b'\n', &mut buffer) {
+            if read == 0 {
+                break;
+            }
+            let line = String::from_utf8_lossy(&buffer);
+            if sender
+                .send(line.trim_end_matches(['\n', '\r']).to_string())
+                .is_err()
+            {
+                break;
+            }
+            buffer.clear();
+        }
+    });
+    Ok((child, receiver))
 }
