@@ -211,6 +211,7 @@ impl Slot {
                 ObjectType::Tcb
                 | ObjectType::VSpace
                 | ObjectType::Notification
+                | ObjectType::Endpoint
                 | ObjectType::KernelDebug,
                 CapState::Plain,
             ) => (0, 0, 0),

@@ -11,6 +11,7 @@ mod arch;
 mod cell;
 mod console;
 mod generated;
+mod ipc;
 #[cfg(feature = "kernel-fault-test")]
 mod kfault_test;
 #[cfg(feature = "kstack-guard-test")]

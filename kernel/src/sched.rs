@@ -127,17 +127,53 @@ pub fn schedule() {
         arch::enable_interrupts_and_halt();
         SCHED.with(|s| s.idle = false);
     };
-    switch_to(next);
+    switch_to(next, Slice::Fresh);
+}
+
+/// Runs `next`, a thread the running one just woke while blocking itself (the other side
+/// of an IPC rendezvous), without a trip through the run queue: the direct switch.
+///
+/// Only when no queued thread outranks `next`; otherwise `next` is queued and the best
+/// thread runs. `next` continues the running thread's time slice instead of starting a
+/// fresh one, so a pair of threads passing messages back and forth still runs out of
+/// time and lets the other threads of its priority run (round robin is kept).
+pub fn run_woken(next: u64) {
+    let priority = tcb::with_tcb(next, |tcb| tcb.priority);
+    let outranked = SCHED.with(|s| s.queues.highest_priority()).is_some_and(|best| best > priority);
+    if outranked {
+        make_runnable(next);
+        schedule();
+        return;
+    }
+    let slice = match current() {
+        0 => TIME_SLICE_TICKS,
+        prev => tcb::with_tcb(prev, |tcb| tcb.slice_left),
+    };
+    tcb::with_tcb(next, |tcb| tcb.state = ThreadState::Runnable);
+    switch_to(next, Slice::Continue(slice));
+}
+
+/// The time slice a switched-to thread runs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slice {
+    /// A fresh one.
+    Fresh,
+    /// What is left of the previous thread's.
+    Continue(u64),
 }
 
 /// Makes `next` the running thread: accounting, FPU, address space, kernel stack, context.
-fn switch_to(next: u64) {
+fn switch_to(next: u64, slice: Slice) {
     let prev = current();
     if prev == next {
         return;
     }
     account_system_time(prev);
-    tcb::with_tcb(next, |tcb| tcb.slice_left = TIME_SLICE_TICKS);
+    let slice_left = match slice {
+        Slice::Fresh => TIME_SLICE_TICKS,
+        Slice::Continue(ticks) => ticks.max(1),
+    };
+    tcb::with_tcb(next, |tcb| tcb.slice_left = slice_left);
     let vspace = tcb::with_tcb(next, |tcb| tcb.vspace);
     activate_vspace(vspace);
     arch::set_current_thread(next, tcb::kernel_stack_top(next));
@@ -265,6 +301,9 @@ pub fn suspend(thread: u64) {
         ThreadState::Blocked(notification) => {
             crate::object::notification::cancel_wait(notification, thread)
         }
+        ThreadState::Sending(_) | ThreadState::Receiving(_) | ThreadState::AwaitingReply => {
+            crate::ipc::cancel(thread, state)
+        }
         ThreadState::Runnable if thread == current() => schedule(),
         ThreadState::Runnable => {
             let priority = tcb::with_tcb(thread, |tcb| tcb.queued_priority);
@@ -316,20 +355,60 @@ pub fn exit_current() {
     schedule();
 }
 
-/// A user-mode exception: counts it, reports it on one line, makes the thread inactive and
-/// runs another one. The thread stays inactive until resumed.
+/// A user-mode exception: counts it and delivers it to the thread's fault handler as a
+/// kernel message (`crate::ipc::deliver_fault`); the handler's reply resumes the thread.
+/// Without a usable handler, or when the fault can never be answered, it reports the fault
+/// on one line and makes the thread inactive; another thread runs. The thread stays
+/// inactive until resumed.
 pub fn user_fault(frame: EntryFrame, info: FaultInfo) {
     account_user_entry();
     let thread = current();
     let ip = frame.with(|frame| frame.ip());
     SCHED.with(|s| s.faults += 1);
-    crate::println!(
-        "user fault: thread {thread:#x}, vector {} ({}), ip {:#x}, addr {:#x}",
-        info.vector,
-        info.name(),
-        ip,
-        info.address
-    );
-    exit_current();
+    let (label, words, length) = fault_message(ip, &info);
+    let outcome = crate::ipc::deliver_fault(label, &words[..length]);
+    if outcome != crate::ipc::FaultOutcome::Resumed {
+        crate::println!(
+            "user fault: thread {thread:#x}, vector {} ({}), ip {:#x}, addr {:#x}{}",
+            info.vector,
+            info.name(),
+            ip,
+            info.address,
+            if outcome == crate::ipc::FaultOutcome::Stopped {
+                ", its fault handler is gone"
+            } else {
+                ""
+            }
+        );
+        exit_current();
+    }
     account_user_exit();
+}
+
+/// The kernel message a user exception becomes: a `VmFault` for a page fault (an access to
+/// memory the thread's VSpace does not map with the needed rights), a `UserException`
+/// otherwise.
+fn fault_message(ip: u64, info: &FaultInfo) -> (u64, [u64; abi::MESSAGE_REGISTERS], usize) {
+    let mut words = [0; abi::MESSAGE_REGISTERS];
+    let (label, encoded): (u64, &[u64]) = match arch::vm_fault_kind(info) {
+        Some(instruction_fetch) => {
+            let fault = abi::VmFault {
+                ip,
+                address: info.address,
+                instruction_fetch: u64::from(instruction_fetch),
+                status: info.error_code,
+            };
+            (abi::VmFault::LABEL, &fault.encode())
+        }
+        None => {
+            let fault = abi::UserException {
+                ip,
+                vector: u64::from(info.vector),
+                code: info.error_code,
+            };
+            (abi::UserException::LABEL, &fault.encode())
+        }
+    };
+    words[..encoded.len()].copy_from_slice(encoded);
+    (label, words, encoded.len())
 }

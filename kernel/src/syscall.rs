@@ -10,13 +10,14 @@
 //! through [`Kernel::undeclared_error`].
 
 use abi::{
-    CPtr, DEBUG_WRITE_MAX, Error, NUM_CPUS, NUM_PRIORITIES, ObjectType, Rights, UserAddr,
-    UserRegisters,
+    CPtr, DEBUG_WRITE_MAX, Error, IpcMessage, NUM_CPUS, NUM_PRIORITIES, ObjectType, PAGE_SIZE,
+    Received, Rights, USER_TOP, UserAddr, UserRegisters,
 };
 use kerncore::{Cap, CapState, cdt};
 
 use crate::arch::{self, EntryFrame};
-use crate::generated::dispatch::{Kernel, dispatch};
+use crate::generated::dispatch::{Kernel, TrapResults, dispatch};
+use crate::ipc::{self, Blocking, FaultOutcome, Target};
 use crate::object::cnode::{self, PhysSlots, SlotRef};
 use crate::object::tcb::Syscall;
 use crate::object::vspace::{self, MapError};
@@ -24,11 +25,15 @@ use crate::object::{self, Revoked, debug, notification, tcb, untyped};
 use crate::sched;
 use crate::usermem::{self, Access, UserSlice};
 
-/// Handles one `syscall` from user mode: decode, dispatch, write the two result registers.
+/// Handles one `syscall` from user mode: decode, dispatch, write the result registers.
 ///
 /// The thread's registers are reached only through its TCB (`tcb::with_user_frame`), one
 /// access at a time, as every other path to them does (`Tcb.write_registers` on oneself,
 /// or by another thread while this one is switched away).
+///
+/// An unknown syscall number of a thread with a fault handler goes to the handler as an
+/// `UnknownSyscall` kernel message (`ipc::deliver_fault`); its reply resumes the thread
+/// after the trap with the registers the handler left, and writes no results.
 pub fn handle_syscall(frame: EntryFrame) {
     sched::account_user_entry();
     let thread = sched::current();
@@ -36,26 +41,71 @@ pub fn handle_syscall(frame: EntryFrame) {
         tcb::with_tcb(thread, |tcb| tcb.user_frame) == frame.as_ptr(),
         "the entry frame is not the running thread's saved frame"
     );
-    let (number, args) = tcb::with_user_frame(thread, |frame| {
-        (frame.syscall_number(), frame.syscall_args())
+    let (number, args, ipc_input, ip) = tcb::with_user_frame(thread, |frame| {
+        (
+            frame.syscall_number(),
+            frame.syscall_args(),
+            frame.ipc_input(),
+            frame.ip(),
+        )
     });
     tcb::with_tcb(thread, |tcb| tcb.syscall = Syscall::Active);
     #[cfg(feature = "trace")]
     crate::trace::entry(thread, number, &args);
+    if abi::Syscall::try_from(number).is_err() && unknown_syscall_fault(number, ip) {
+        tcb::with_tcb(thread, |tcb| tcb.syscall = Syscall::Idle);
+        #[cfg(feature = "trace")]
+        crate::trace::exit(thread, None);
+        sched::preempt_if_needed();
+        sched::account_user_exit();
+        return;
+    }
     let mut kernel = KernelImpl { missing_level: 0 };
-    let results = dispatch(&mut kernel, number, args);
+    let results = dispatch(&mut kernel, number, args, ipc_input);
     // The thread may have been switched away and back; if its registers were rewritten
-    // meanwhile (`tcb::write_registers`), the results must not overwrite them.
+    // meanwhile (`tcb::write_registers`), the results must not overwrite them. An IPC
+    // interrupted before it did anything makes the syscall again.
     let syscall = tcb::with_tcb(thread, |tcb| {
         core::mem::replace(&mut tcb.syscall, Syscall::Idle)
     });
-    if syscall != Syscall::Abandoned {
-        tcb::with_user_frame(thread, |frame| frame.set_results(results));
-    }
+    let _written = match syscall {
+        Syscall::Abandoned => false,
+        Syscall::Restart => {
+            tcb::with_user_frame(thread, |frame| frame.restart_syscall());
+            false
+        }
+        Syscall::Active | Syscall::Idle => {
+            tcb::with_user_frame(thread, |frame| match &results {
+                TrapResults::Plain(registers) => frame.set_results(*registers),
+                TrapResults::Ipc { status, received } => {
+                    frame.set_ipc_results(*status, received.as_ref())
+                }
+            });
+            true
+        }
+    };
     #[cfg(feature = "trace")]
-    crate::trace::exit(thread, (syscall != Syscall::Abandoned).then_some(results));
+    crate::trace::exit(thread, _written.then_some(results.registers()));
     sched::preempt_if_needed();
     sched::account_user_exit();
+}
+
+/// Offers an unknown syscall to the running thread's fault handler; whether the handler
+/// took it (the thread then resumes, or stopped and was resumed, without results).
+fn unknown_syscall_fault(number: u64, ip: u64) -> bool {
+    let fault = abi::UnknownSyscall { ip, number };
+    match ipc::deliver_fault(abi::UnknownSyscall::LABEL, &fault.encode()) {
+        FaultOutcome::NoHandler => false,
+        FaultOutcome::Resumed => true,
+        FaultOutcome::Stopped => {
+            crate::println!(
+                "user fault: thread {:#x}, unknown syscall {number:#x} at ip {ip:#x}, its fault handler is gone",
+                sched::current()
+            );
+            sched::exit_current();
+            true
+        }
+    }
 }
 
 /// Whether the thread of `authority` may give a thread `priority` as its priority or MCP:
@@ -90,16 +140,7 @@ impl KernelImpl {
     /// The location `cptr` names in the current thread's CSpace root: `InvalidCapability`
     /// for slot 0, an index outside the CNode, or a thread without a CSpace.
     fn slot_of(cptr: CPtr) -> Result<SlotRef, Error> {
-        let (cnode, slot_bits) =
-            tcb::with_tcb(sched::current(), |tcb| (tcb.cspace, tcb.cspace_bits));
-        if cnode == 0 || cptr.0 == 0 || cptr.0 >> slot_bits != 0 {
-            return Err(Error::InvalidCapability);
-        }
-        Ok(SlotRef {
-            cnode,
-            slot_bits,
-            index: cptr.0,
-        })
+        cnode::cspace_slot(sched::current(), cptr.0)
     }
 
     /// Places a capability derived from `source` in slot `dest_index` of `target`, as its
@@ -447,6 +488,59 @@ impl Kernel for KernelImpl {
 
     fn notification_poll(&mut self, target: Resolved) -> Result<u64, Error> {
         notification::poll(target.cap.object.paddr)
+    }
+
+    fn tcb_set_ipc_buffer(&mut self, target: Resolved, vaddr: u64) -> Result<(), Error> {
+        if vaddr >= USER_TOP || !vaddr.is_multiple_of(PAGE_SIZE) {
+            return Err(Error::InvalidArgument);
+        }
+        tcb::with_tcb(target.cap.object.paddr, |tcb| tcb.ipc_buffer = vaddr);
+        Ok(())
+    }
+
+    fn tcb_set_fault_handler(&mut self, target: Resolved, endpoint: u64) -> Result<(), Error> {
+        tcb::with_tcb(target.cap.object.paddr, |tcb| tcb.fault_handler = endpoint);
+        Ok(())
+    }
+
+    fn sys_send(&mut self, endpoint: Resolved, message: IpcMessage) -> Result<(), Error> {
+        ipc::send(Target::of(&endpoint.cap), message, Blocking::Yes)
+    }
+
+    fn sys_nb_send(&mut self, endpoint: Resolved, message: IpcMessage) -> Result<(), Error> {
+        ipc::send(Target::of(&endpoint.cap), message, Blocking::No)
+    }
+
+    fn sys_call(&mut self, endpoint: Resolved, message: IpcMessage) -> Result<Received, Error> {
+        ipc::call(Target::of(&endpoint.cap), message)
+    }
+
+    fn sys_recv(&mut self, endpoint: Resolved) -> Result<Received, Error> {
+        ipc::receive(endpoint.cap.object.paddr, Blocking::Yes, None)
+    }
+
+    fn sys_nb_recv(&mut self, endpoint: Resolved) -> Result<Received, Error> {
+        ipc::receive(endpoint.cap.object.paddr, Blocking::No, None)
+    }
+
+    fn sys_reply(&mut self, message: IpcMessage) -> Result<(), Error> {
+        let caller = ipc::reply(message)?;
+        sched::make_runnable(caller);
+        Ok(())
+    }
+
+    fn sys_reply_recv(
+        &mut self,
+        endpoint: Resolved,
+        message: IpcMessage,
+    ) -> Result<Received, Error> {
+        // Without a call to answer, reply_recv only receives (a server loop's first turn).
+        let caller = match ipc::reply(message) {
+            Ok(caller) => Some(caller),
+            Err(Error::IllegalOperation) => None,
+            Err(error) => return Err(error),
+        };
+        ipc::receive(endpoint.cap.object.paddr, Blocking::Yes, caller)
     }
 
     fn kernel_debug_check_frames(&mut self, _target: Resolved) -> Result<u64, Error> {

@@ -164,3 +164,28 @@ pub fn write<T: Plain>(addr: UserAddr, value: &T) -> Result<(), Error> {
     slice.copy_out(bytes);
     Ok(())
 }
+
+/// The IPC buffer of `thread` (its `Tcb::ipc_buffer`), if it is set and mapped user-
+/// accessible with the rights `access` needs in the thread's own VSpace; a kernel pointer
+/// through the direct map.
+///
+/// The buffer is page-aligned and fits one page (`tcb_set_ipc_buffer` checks the address,
+/// a const assertion the size), so one page walk validates all of it. The pointer is valid
+/// until the kernel next changes a mapping or returns to user mode.
+pub fn ipc_buffer(thread: u64, access: Access) -> Option<*mut abi::IpcBuffer> {
+    let (root, vaddr) = tcb::with_tcb(thread, |tcb| (tcb.vspace, tcb.ipc_buffer));
+    if root == 0 || vaddr == 0 {
+        return None;
+    }
+    let needed = match access {
+        Access::Read => Rights::READ,
+        Access::Write => Rights::READ | Rights::WRITE,
+    };
+    let entry = vspace::leaf(root, vaddr)?;
+    if !mmu::entry_rights(entry).contains(needed) {
+        return None;
+    }
+    Some(phys_ptr::<abi::IpcBuffer>(mmu::entry_paddr(entry)))
+}
+
+const _: () = assert!(core::mem::size_of::<abi::IpcBuffer>() as u64 <= PAGE_SIZE);

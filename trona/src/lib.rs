@@ -11,6 +11,7 @@
 //! * [`entry!`] — declares the program's `main`; trona's `_start` calls it.
 //! * A panic handler that prints the panic on the console and ends the thread.
 //! * [`thread`] — stacks for extra threads and the call that starts one.
+//! * [`ipc`] — messages to build and read over the generated IPC stubs, and the IPC buffer.
 //! * [`boot_info`] — the root task's view of the kernel's boot handoff page.
 //!
 //! # Writing a program
@@ -66,6 +67,7 @@
 
 mod arch;
 mod console;
+pub mod ipc;
 #[cfg(target_os = "none")]
 mod panic;
 mod rt;

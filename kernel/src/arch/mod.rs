@@ -70,3 +70,9 @@ impl FaultInfo {
         exception_name(self.vector)
     }
 }
+
+/// Whether a user exception is a fault on memory access (delivered as `abi::VmFault`), and
+/// if so whether it was an instruction fetch.
+pub fn vm_fault_kind(info: &FaultInfo) -> Option<bool> {
+    memory_fault_kind(info.vector, info.error_code)
+}

@@ -19,6 +19,7 @@
 
 pub mod cnode;
 pub mod debug;
+pub mod endpoint;
 pub mod frames;
 pub mod mapcheck;
 pub mod notification;
@@ -100,7 +101,8 @@ pub fn with_counts<R>(object: ObjectRef, f: impl FnOnce(&mut ObjectCounts) -> R)
         ObjectType::Frame | ObjectType::PageTable | ObjectType::VSpace => {
             frames::with_table(|table| table.object_counts(object.paddr >> abi::PAGE_BITS).map(f))
         }
-        ObjectType::Untyped | ObjectType::KernelDebug => None,
+        // Queued threads do not hold an endpoint: destroying it aborts their IPC.
+        ObjectType::Untyped | ObjectType::Endpoint | ObjectType::KernelDebug => None,
     }
 }
 
@@ -288,6 +290,7 @@ fn deletion_pass(object_type: ObjectType) -> u8 {
         ObjectType::VSpace
         | ObjectType::CNode
         | ObjectType::Notification
+        | ObjectType::Endpoint
         | ObjectType::KernelDebug => 2,
         ObjectType::Untyped => 3,
     }
@@ -299,6 +302,7 @@ fn destroy(cap: &Cap) {
     match cap.object.object_type {
         ObjectType::Tcb => tcb::destroy(cap.object.paddr),
         ObjectType::VSpace => vspace::destroy(cap.object.paddr),
+        ObjectType::Endpoint => endpoint::destroy(cap.object.paddr),
         ObjectType::Untyped => {
             untyped::destroy(cap);
             return;

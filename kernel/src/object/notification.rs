@@ -42,13 +42,17 @@ pub fn init(paddr: u64) {
 }
 
 /// ORs `bits` into the word; if a thread waits, hands it the whole word and wakes it.
+/// Otherwise, if the bound thread waits in a receive on an endpoint, the word is delivered
+/// to it there (`crate::ipc::deliver_signal`).
 pub fn signal(paddr: u64, bits: u64) {
-    let woken = with(paddr, |ntfn| {
+    let (woken, bound) = with(paddr, |ntfn| {
         ntfn.word |= bits;
-        let thread = ntfn.waiters.pop_front(&mut sched::TcbLinks)?;
+        let Some(thread) = ntfn.waiters.pop_front(&mut sched::TcbLinks) else {
+            return (None, ntfn.bound_tcb);
+        };
         let word = core::mem::take(&mut ntfn.word);
         ntfn.counts.unhold();
-        Some((thread, word))
+        (Some((thread, word)), 0)
     });
     if let Some((thread, word)) = woken {
         tcb::with_tcb(thread, |tcb| {
@@ -56,6 +60,11 @@ pub fn signal(paddr: u64, bits: u64) {
             tcb.wait_object = 0;
         });
         sched::make_runnable(thread);
+    } else if bound != 0 {
+        let word = with(paddr, |ntfn| ntfn.word);
+        if crate::ipc::deliver_signal(bound, word) {
+            with(paddr, |ntfn| ntfn.word = 0);
+        }
     }
 }
 

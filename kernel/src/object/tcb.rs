@@ -1,7 +1,7 @@
 //! Thread control blocks: the `Tcb` structure, its FPU area and kernel stack, all inside the
 //! `2^TCB_SIZE_BITS`-byte object retyped from an untyped.
 
-use abi::{CpuTimes, Error, ObjectType, TCB_SIZE_BITS, UserRegisters};
+use abi::{CpuTimes, Error, IpcMessage, ObjectType, TCB_SIZE_BITS, UserRegisters};
 use kerncore::{ObjectCounts, ObjectRef, QueueLink};
 
 use super::phys_ptr;
@@ -18,6 +18,14 @@ pub enum ThreadState {
     Runnable,
     /// Waiting on the notification at this physical address.
     Blocked(u64),
+    /// Queued to send (or call) on the endpoint at this physical address; the message is
+    /// staged in [`Tcb::ipc`].
+    Sending(u64),
+    /// Queued to receive on the endpoint at this physical address.
+    Receiving(u64),
+    /// Its call (or fault) was received; waiting for the reply of the thread named by
+    /// [`IpcState::replier`].
+    AwaitingReply,
 }
 
 /// Why a blocked thread woke up.
@@ -29,6 +37,40 @@ pub enum Wake {
     Signaled(u64),
     /// The wait was cancelled (the thread was suspended).
     Cancelled,
+    /// An IPC completed: a message was taken from this thread, or one (or a reply) was
+    /// delivered into [`Tcb::ipc`].
+    Delivered,
+    /// An IPC can never complete: the endpoint was destroyed, or the thread that was to
+    /// reply is gone.
+    Aborted,
+}
+
+/// A thread's IPC state: the message it sends or received, and its reply link.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IpcState {
+    /// A blocked sender's message registers; a woken receiver's received ones.
+    pub message: IpcMessage,
+    /// The badge that goes with `message` (the sender's endpoint capability's; 0 for a
+    /// reply).
+    pub badge: u64,
+    /// A blocked sender: it called (it waits for a reply once the message is taken).
+    pub call: bool,
+    /// A blocked sender: its endpoint capability has the grant right (capabilities may
+    /// travel with the message, and with the reply to a call).
+    pub grant: bool,
+    /// A blocked sender: the message is a kernel message (a fault): registers only.
+    pub kernel: bool,
+    /// A server: the caller waiting for this thread's reply, 0 when none.
+    pub reply_to: u64,
+    /// A caller awaiting its reply: the thread that holds it, 0 when none.
+    pub replier: u64,
+    /// A caller awaiting its reply: the reply may carry capabilities.
+    pub reply_grant: bool,
+    /// A caller awaiting its reply: it called because of a fault.
+    pub fault: bool,
+    /// A caller: its message was received, so it waits for (or lost) its reply. Such a
+    /// call is never restarted, which would send the request twice.
+    pub taken: bool,
 }
 
 /// Whether a thread is inside a syscall whose results are still to be written.
@@ -38,6 +80,10 @@ pub enum Syscall {
     Idle,
     /// Inside a syscall: its results go into the user registers when it returns.
     Active,
+    /// Inside a syscall that was interrupted before it did anything (an IPC whose thread
+    /// was suspended while queued): it ends without writing results and with the
+    /// instruction pointer back on the trap, so the thread makes the syscall again.
+    Restart,
     /// Inside a syscall whose thread had its registers rewritten (`write_registers`): it
     /// ends without writing results, so the written registers survive, and a wait it is
     /// in ends at once instead of restarting.
@@ -84,6 +130,13 @@ pub struct Tcb {
     pub bound_notification: u64,
     /// The notification a `wait` of this thread holds (blocked, or suspended mid-wait), 0 when none.
     pub wait_object: u64,
+    /// User address of the thread's IPC buffer (an `abi::IpcBuffer`, page-aligned), 0 when none.
+    pub ipc_buffer: u64,
+    /// Capability address, in the thread's own CSpace, of the endpoint its faults go to
+    /// (looked up at each fault), 0 when none.
+    pub fault_handler: u64,
+    /// IPC staging and reply links.
+    pub ipc: IpcState,
     /// CPU time used.
     pub times: CpuTimes,
     /// Timer ticks left in the current time slice.
@@ -145,6 +198,9 @@ pub fn init(paddr: u64) {
         vspace: 0,
         bound_notification: 0,
         wait_object: 0,
+        ipc_buffer: 0,
+        fault_handler: 0,
+        ipc: IpcState::default(),
         times: CpuTimes::default(),
         slice_left: 0,
     };
@@ -189,9 +245,19 @@ pub fn write_registers(paddr: u64, regs: &UserRegisters) {
         }
         (tcb.state, tcb.syscall == Syscall::Abandoned)
     });
-    if let (ThreadState::Blocked(notification), true) = (state, abandoned) {
-        super::notification::cancel_wait(notification, paddr);
-        crate::sched::make_runnable(paddr);
+    if !abandoned {
+        return;
+    }
+    match state {
+        ThreadState::Blocked(notification) => {
+            super::notification::cancel_wait(notification, paddr);
+            crate::sched::make_runnable(paddr);
+        }
+        ThreadState::Sending(_) | ThreadState::Receiving(_) | ThreadState::AwaitingReply => {
+            crate::ipc::cancel(paddr, state, Wake::Cancelled);
+            crate::sched::make_runnable(paddr);
+        }
+        ThreadState::Inactive | ThreadState::Runnable => {}
     }
 }
 
@@ -269,6 +335,7 @@ pub fn check_destroy(paddr: u64) -> Result<(), Error> {
 /// every hold it has and maps its guard page back (the next retype zeroes it).
 pub fn destroy(paddr: u64) {
     crate::sched::suspend(paddr);
+    crate::ipc::forget_thread(paddr);
     let (cspace, vspace, notification, waiting) = with_tcb(paddr, |tcb| {
         let held = (
             tcb.cspace,

@@ -15,7 +15,7 @@ use kerncore::{
 
 use super::cnode::{self, PhysSlots, SlotRef};
 use super::frames::with_table;
-use super::{notification, tcb, vspace, zero_phys};
+use super::{endpoint, notification, tcb, vspace, zero_phys};
 
 /// The frames an untyped covers.
 fn range_of(untyped: &UntypedState) -> FrameRange {
@@ -163,6 +163,7 @@ fn init_object(object: ObjectRef, size_bits: u8) {
         ObjectType::Tcb => tcb::init(object.paddr),
         ObjectType::CNode => cnode::init(object.paddr, size_bits),
         ObjectType::Notification => notification::init(object.paddr),
+        ObjectType::Endpoint => endpoint::init(object.paddr),
         ObjectType::VSpace => vspace::init(object.paddr),
         ObjectType::Frame
         | ObjectType::PageTable

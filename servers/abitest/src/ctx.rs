@@ -28,7 +28,33 @@ pub const SELF_TCB: CPtr = CPtr(ROOT_SLOT_TCB);
 pub struct Ctx {
     /// Slots, untyped memory and virtual addresses to build objects from.
     pub res: Resources,
+    /// The boot information (boot modules: the IPC peer's image).
+    pub info: &'static trona::boot::BootInfo,
+    /// The IPC peer process, once a test started it (it then serves the rest of the suite).
+    pub peer: Option<Peer>,
+    /// The address of the main thread's IPC buffer, once a test set one up.
+    pub ipc_buffer: Option<u64>,
 }
+
+/// The IPC peer (`ipcpeer`, in its own address space) and the suite's capabilities to it.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    /// Its endpoint, all rights (the suite's original capability).
+    pub endpoint: CPtr,
+    /// The endpoint minted with write and [`PEER_BADGE`]: what the suite calls with.
+    pub client: CPtr,
+    /// The endpoint minted with write, grant and [`PEER_GRANT_BADGE`]: for capability transfer.
+    pub granting: CPtr,
+    /// The peer's TCB.
+    pub tcb: CPtr,
+}
+
+/// The badge of [`Peer::client`].
+pub const PEER_BADGE: u64 = 0x42;
+/// The badge of [`Peer::granting`].
+pub const PEER_GRANT_BADGE: u64 = 0x43;
+/// The slot of the peer's CNode that holds its endpoint capability.
+const PEER_ENDPOINT_SLOT: u64 = 1;
 
 impl Ctx {
     /// A new object of a fixed-size type.
@@ -138,6 +164,67 @@ impl Ctx {
                 return done();
             }
             let _ = substrate::sched_yield();
+        }
+    }
+
+    /// The IPC peer, built from its boot module and started the first time it is asked for.
+    pub fn peer(&mut self) -> Result<Peer, Failure> {
+        if let Some(peer) = self.peer {
+            return Ok(peer);
+        }
+        let module = self
+            .info
+            .module("ipcpeer")
+            .ok_or_else(|| Failure::new(format_args!("no `ipcpeer` boot module")))?;
+        // SAFETY: the kernel maps every boot module read-only at `vaddr` for `len` bytes
+        // in the root task's address space, and the suite never unmaps it.
+        let image = unsafe {
+            core::slice::from_raw_parts(module.vaddr as usize as *const u8, module.len as usize)
+        };
+        let endpoint = self.create(ObjectType::Endpoint)?;
+        let write = Rights::WRITE;
+        let client = self.mint(endpoint, write, PEER_BADGE)?;
+        let granting = self.mint(endpoint, write.union(Rights::GRANT), PEER_GRANT_BADGE)?;
+        let spec = rootlib::process::ProcessSpec {
+            image,
+            cnode_bits: 4,
+            priority: PRIORITY,
+            arg: PEER_ENDPOINT_SLOT,
+        };
+        let grant = |child: &rootlib::process::Process| {
+            substrate::cnode_copy(child.cnode, PEER_ENDPOINT_SLOT, endpoint, Rights::READ)?;
+            substrate::cnode_copy(
+                child.cnode,
+                rootlib::peer::OWN_CNODE_SLOT,
+                child.cnode,
+                Rights::READ.union(Rights::WRITE),
+            )?;
+            Ok(())
+        };
+        let process = rootlib::process::create(&mut self.res, &spec, grant)
+            .map_err(|error| Failure::new(format_args!("starting ipcpeer: {error}")))?;
+        let peer = Peer {
+            endpoint,
+            client,
+            granting,
+            tcb: process.tcb,
+        };
+        self.peer = Some(peer);
+        Ok(peer)
+    }
+
+    /// A minted copy of `source` with `rights` and `badge`, in a fresh slot.
+    pub fn mint(&mut self, source: CPtr, rights: Rights, badge: u64) -> Result<CPtr, Failure> {
+        let slot = self.empty_slot()?;
+        match substrate::cnode_mint(rootlib::ROOT_CNODE, slot.0, source, rights, badge) {
+            Ok(()) => Ok(slot),
+            Err(error) => {
+                self.release_slot(slot);
+                Err(Failure::new(format_args!(
+                    "minting a capability: {}",
+                    error.name()
+                )))
+            }
         }
     }
 

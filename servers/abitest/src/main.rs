@@ -54,6 +54,9 @@ fn main(arg: u64) -> ! {
             untyped: UntypedPool::from_boot_info(info),
             va: VirtualRange::new(VA_START, VA_END),
         },
+        info,
+        peer: None,
+        ipc_buffer: None,
     };
     let mut tally = Tally::default();
     // Every test assumes the main thread runs at PRIORITY, the helpers' default.

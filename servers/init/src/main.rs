@@ -5,25 +5,29 @@
 //! 2. a second thread in init's own address space (a TCB retyped from untyped memory,
 //!    a static stack) that prints and signals a Notification init waits on;
 //! 3. a second process built from scratch: its own VSpace, page tables, CNode, frames
-//!    and TCB, loaded from the `hello` boot module's ELF image; it gets nothing but a
-//!    badged copy of the Notification, signals it when done, and init waits for that;
+//!    and TCB, loaded from the `hello` boot module's ELF image; it gets nothing but two
+//!    badged endpoint capabilities to init: it calls init with a question and gets the
+//!    answer, and takes a page fault that init, its fault handler, handles by mapping a
+//!    page (protocol in `rootlib::demo`);
 //! 4. `INIT OK`, then the machine is powered off with status 0.
 //!
 //! Single-threaded (A2): only init's first thread touches its `Resources`.
 #![no_std]
 #![no_main]
 
-mod process;
 
 use rootlib::{ROOT_CNODE, ROOT_VSPACE, Resources, SlotAllocator, UntypedPool, VirtualRange};
 use trona::boot::{BootInfo, MemoryKind};
 use trona::thread::{Spaces, ThreadStack, ThreadStart};
+use trona::ipc;
 use trona::uapi::{
-    CPtr, ObjectType, ROOT_CNODE_BITS, ROOT_SLOT_KERNEL_DEBUG, ROOT_SLOT_TCB, Rights,
+    CPtr, ObjectType, PAGE_SIZE, ROOT_CNODE_BITS, ROOT_SLOT_KERNEL_DEBUG, ROOT_SLOT_TCB, Rights,
+    VmFault,
 };
 use trona::{println, substrate};
 
-use crate::process::{Process, ProcessSpec};
+use rootlib::demo::{DONE, FAULT_ADDRESS, HELLO_ENDPOINT_SLOT, HELLO_FAULT_SLOT, QUESTION};
+use rootlib::process::{self, Process, ProcessSpec};
 
 trona::entry!(main);
 
@@ -34,17 +38,17 @@ const PRIORITY: u8 = trona::uapi::NUM_PRIORITIES / 2;
 const SCRATCH_START: u64 = 0x0000_1000_0000_0000;
 const SCRATCH_END: u64 = 0x0000_1000_4000_0000;
 
-/// The slot of the child process's CNode that receives the Notification capability.
-const CHILD_NOTIFY_SLOT: u64 = 1;
-
 /// log2 of the slot count of the child process's CNode.
 const CHILD_CNODE_BITS: u8 = 4;
 
 /// The bit the second thread sets in the Notification word (an unbadged signal).
 const THREAD_DONE: u64 = 1;
 
-/// The badge of the child process's Notification capability.
-const CHILD_DONE: u64 = 2;
+/// The badge of hello's request capability.
+const REQUEST_BADGE: u64 = 1;
+
+/// The badge of hello's fault-handler capability.
+const FAULT_BADGE: u64 = 2;
 
 /// The stack of init's second thread.
 static WORKER_STACK: ThreadStack<16384> = ThreadStack::new();
@@ -78,7 +82,7 @@ fn main(arg: u64) -> ! {
 
     print_frame_states("before");
     run_thread_demo(&mut res, notification);
-    run_process_demo(&mut res, info, notification);
+    run_process_demo(&mut res, info);
     print_frame_states("after");
 
     println!("INIT OK");
@@ -189,8 +193,9 @@ extern "C" fn worker(notification: u64) {
     }
 }
 
-/// Builds the `hello` process, starts it and waits until it signals.
-fn run_process_demo(res: &mut Resources, info: &BootInfo, notification: CPtr) {
+/// Builds the `hello` process and serves it: answers its question, handles its page fault
+/// (maps a zeroed page and replies) and waits for its `DONE`.
+fn run_process_demo(res: &mut Resources, info: &BootInfo) {
     let module = info
         .module("hello")
         .unwrap_or_else(|| fail(format_args!("no `hello` boot module")));
@@ -199,35 +204,83 @@ fn run_process_demo(res: &mut Resources, info: &BootInfo, notification: CPtr) {
     let image = unsafe {
         core::slice::from_raw_parts(module.vaddr as usize as *const u8, module.len as usize)
     };
+    let endpoint = res
+        .retype(ObjectType::Endpoint, 0)
+        .unwrap_or_else(|error| fail(format_args!("creating the endpoint: {error}")));
     let spec = ProcessSpec {
         image,
         cnode_bits: CHILD_CNODE_BITS,
         priority: PRIORITY,
-        arg: CHILD_NOTIFY_SLOT,
+        arg: 0,
     };
     let grant = |child: &Process| {
         substrate::cnode_mint(
             child.cnode,
-            CHILD_NOTIFY_SLOT,
-            notification,
+            HELLO_ENDPOINT_SLOT,
+            endpoint,
             Rights::WRITE,
-            CHILD_DONE,
+            REQUEST_BADGE,
         )?;
+        substrate::cnode_mint(
+            child.cnode,
+            HELLO_FAULT_SLOT,
+            endpoint,
+            Rights::WRITE,
+            FAULT_BADGE,
+        )?;
+        substrate::tcb_set_fault_handler(child.tcb, HELLO_FAULT_SLOT)?;
         Ok(())
     };
     let child = process::create(res, &spec, grant)
         .unwrap_or_else(|error| fail(format_args!("building hello: {error}")));
     println!("init: started hello ({} bytes of ELF)", module.len);
-    match substrate::notification_wait(notification) {
-        Ok(word) if word == CHILD_DONE => {
-            println!("init: hello signalled through its badged capability")
-        }
-        Ok(word) => fail(format_args!(
-            "unexpected notification word {word:#x} from hello"
-        )),
-        Err(error) => fail(format_args!("waiting for hello: {}", error.name())),
+    let mut incoming = substrate::recv(endpoint);
+    loop {
+        let message = incoming.unwrap_or_else(|error| {
+            fail(format_args!("receiving from hello: {}", error.name()))
+        });
+        let answer = match (message.badge, ipc::label(&message)) {
+            (REQUEST_BADGE, QUESTION) => {
+                let product = ipc::word(&message, 0, None).unwrap_or(0)
+                    * ipc::word(&message, 1, None).unwrap_or(0);
+                println!("init: hello asked a question over IPC");
+                ipc::short(QUESTION, &[product])
+            }
+            (FAULT_BADGE, VmFault::LABEL) => {
+                handle_fault(res, &child, &message);
+                ipc::short(0, &[])
+            }
+            (REQUEST_BADGE, DONE) => break,
+            (badge, label) => fail(format_args!(
+                "unexpected message from hello: badge {badge:#x}, label {label:#x}"
+            )),
+        };
+        let answer = answer.unwrap_or_else(|error| fail(format_args!("reply: {}", error.name())));
+        incoming = substrate::reply_recv(endpoint, &answer);
     }
+    println!("init: hello is done");
     let _ = substrate::tcb_suspend(child.tcb);
+}
+
+/// hello's page fault: checks it is the expected one and maps a zeroed page there.
+fn handle_fault(res: &mut Resources, child: &Process, message: &trona::uapi::Received) {
+    let length = usize::from(message.message.info.length()).min(message.message.regs.len());
+    let fault = VmFault::decode(&message.message.regs[..length])
+        .unwrap_or_else(|| fail(format_args!("a short VmFault message from hello")));
+    if fault.address != FAULT_ADDRESS {
+        fail(format_args!(
+            "hello faulted at {:#x} (ip {:#x}), expected {FAULT_ADDRESS:#x}",
+            fault.address, fault.ip
+        ));
+    }
+    let page = fault.address & !(PAGE_SIZE - 1);
+    let mapped = res
+        .retype(ObjectType::Frame, 0)
+        .and_then(|frame| res.map_frame(child.vspace, frame, page, Rights::READ));
+    if let Err(error) = mapped {
+        fail(format_args!("mapping hello's page: {error}"));
+    }
+    println!("init: handled hello's page fault at {:#x}", fault.address);
 }
 
 /// Reports a failure and powers the machine off with a non-zero status.

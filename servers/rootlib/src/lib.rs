@@ -11,6 +11,9 @@
 #![no_std]
 
 mod arch;
+pub mod demo;
+pub mod peer;
+pub mod process;
 pub mod slots;
 pub mod thread;
 pub mod untyped;

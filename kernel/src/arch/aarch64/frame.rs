@@ -81,6 +81,12 @@ impl UserFrame {
         self.pc = ip;
     }
 
+    /// Moves the instruction pointer back onto the `svc` instruction (4 bytes) that entered
+    /// the kernel, so that the thread makes the same syscall again when it returns.
+    pub fn restart_syscall(&mut self) {
+        self.pc = self.pc.wrapping_sub(4);
+    }
+
     /// The user stack pointer.
     pub fn sp(&self) -> u64 {
         self.sp
@@ -182,6 +188,16 @@ pub fn class_sets_far(class: u8) -> bool {
             | ec::DATA_ABORT_LOWER
             | ec::DATA_ABORT_SAME
     )
+}
+
+/// Whether exception class `class` is an abort on a user access to memory, and if so
+/// whether it was an instruction fetch (the syndrome is not needed to tell).
+pub fn memory_fault_kind(class: u8, _syndrome: u64) -> Option<bool> {
+    match class {
+        ec::INSTRUCTION_ABORT_LOWER => Some(true),
+        ec::DATA_ABORT_LOWER => Some(false),
+        _ => None,
+    }
 }
 
 /// The name of exception class `class`.

@@ -87,6 +87,12 @@ impl UserFrame {
         self.rip = ip;
     }
 
+    /// Moves the instruction pointer back onto the `syscall` instruction (2 bytes) that
+    /// entered the kernel, so that the thread makes the same syscall again when it returns.
+    pub fn restart_syscall(&mut self) {
+        self.rip = self.rip.wrapping_sub(2);
+    }
+
     /// The user stack pointer.
     pub fn sp(&self) -> u64 {
         self.rsp
@@ -146,6 +152,17 @@ impl UserFrame {
     pub fn entered_from_user(&self) -> bool {
         self.cs & 3 == 3
     }
+}
+
+/// The page-fault vector.
+const PAGE_FAULT: u8 = 14;
+/// The page-fault error code's bit for an instruction fetch.
+const PF_INSTRUCTION_FETCH: u64 = 1 << 4;
+
+/// Whether exception `vector` with `error_code` is a page fault, and if so whether it was
+/// an instruction fetch.
+pub fn memory_fault_kind(vector: u8, error_code: u64) -> Option<bool> {
+    (vector == PAGE_FAULT).then_some(error_code & PF_INSTRUCTION_FETCH != 0)
 }
 
 /// The mnemonic of exception vector `vector`.

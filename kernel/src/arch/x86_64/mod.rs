@@ -72,7 +72,7 @@ pub use context::{KernelContext, set_current_thread, switch_context};
 #[cfg(feature = "kernel-fault-test")]
 pub use cpu::undefined_instruction;
 pub use fpu::FpuArea;
-pub use frame::{UserFrame, exception_name};
+pub use frame::{UserFrame, exception_name, memory_fault_kind};
 pub(super) use generated::percpu::PerCpuData;
 pub(super) use percpu::current as current_thread;
 pub(super) use serial::put as console_put;

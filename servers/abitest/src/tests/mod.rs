@@ -5,7 +5,9 @@ mod capargs;
 mod cdt;
 mod cnode;
 mod errors;
+mod fault_handlers;
 mod faults;
+mod ipc;
 mod kdebug;
 mod lifetimes;
 mod notification;
@@ -476,6 +478,96 @@ pub static TESTS: &[Test] = &[
         name: "attack_priorities_are_bounded_by_mcp",
         covers: &[inv(I::TcbSetMcp), inv(I::TcbSetPriority)],
         run: attacks::priorities_are_bounded_by_mcp,
+    },
+    Test {
+        name: "ipc_send_and_receive",
+        covers: &[sys(Syscall::Send), sys(Syscall::Recv)],
+        run: ipc::send_and_receive,
+    },
+    Test {
+        name: "ipc_queued_send_and_non_blocking",
+        covers: &[sys(Syscall::NbSend), sys(Syscall::NbRecv)],
+        run: ipc::queued_send_and_non_blocking,
+    },
+    Test {
+        name: "ipc_call_and_reply_same_space",
+        covers: &[sys(Syscall::Call), sys(Syscall::Reply)],
+        run: ipc::call_and_reply_same_space,
+    },
+    Test {
+        name: "ipc_call_across_address_spaces",
+        covers: &[sys(Syscall::ReplyRecv)],
+        run: ipc::call_across_address_spaces,
+    },
+    Test {
+        name: "ipc_long_messages",
+        covers: &[inv(I::TcbSetIpcBuffer)],
+        run: ipc::long_messages,
+    },
+    Test {
+        name: "ipc_capability_transfer",
+        covers: &[],
+        run: ipc::capability_transfer,
+    },
+    Test {
+        name: "ipc_transfer_stops_at_a_bad_receive_slot",
+        covers: &[],
+        run: ipc::transfer_stops_at_a_bad_receive_slot,
+    },
+    Test {
+        name: "ipc_refusals",
+        covers: &[],
+        run: ipc::refusals,
+    },
+    Test {
+        name: "ipc_destruction_cancels_waiters",
+        covers: &[],
+        run: ipc::destruction_cancels_waiters,
+    },
+    Test {
+        name: "ipc_revoke_with_waiters",
+        covers: &[],
+        run: ipc::revoke_with_waiters,
+    },
+    Test {
+        name: "ipc_bound_notification_through_recv",
+        covers: &[],
+        run: ipc::bound_notification_through_recv,
+    },
+    Test {
+        name: "ipc_suspended_receiver_restarts",
+        covers: &[],
+        run: ipc::suspended_receiver_restarts,
+    },
+    Test {
+        name: "ipc_pair_does_not_starve_others",
+        covers: &[],
+        run: ipc::pair_does_not_starve_others,
+    },
+    Test {
+        name: "fault_pager_maps_and_resumes",
+        covers: &[inv(I::TcbSetFaultHandler)],
+        run: fault_handlers::pager_maps_and_resumes,
+    },
+    Test {
+        name: "fault_exception_resumes_at_new_ip",
+        covers: &[],
+        run: fault_handlers::exception_resumes_at_new_ip,
+    },
+    Test {
+        name: "fault_unknown_syscall_goes_to_handler",
+        covers: &[],
+        run: fault_handlers::unknown_syscall_goes_to_handler,
+    },
+    Test {
+        name: "fault_unusable_handlers_stop_the_thread",
+        covers: &[],
+        run: fault_handlers::unusable_handlers_stop_the_thread,
+    },
+    Test {
+        name: "fault_kernel_message_layouts",
+        covers: &[],
+        run: fault_handlers::kernel_message_layouts,
     },
     Test {
         name: "check_frames_at_end",

@@ -1,8 +1,8 @@
-//! Builds a second process from untyped memory: its own VSpace, CNode and TCB, and the segments of an ELF image.
+//! Builds a process from untyped memory: its own VSpace, CNode and TCB, the segments of an ELF image, a stack and an IPC buffer.
 
 use core::fmt;
 
-use rootlib::{BuildError, ROOT_VSPACE, Resources};
+use crate::{BuildError, ROOT_TCB, ROOT_VSPACE, Resources};
 use trona::substrate;
 use trona::uapi::{CPtr, ObjectType, PAGE_SIZE, Rights, UserAddr, UserRegisters};
 
@@ -20,6 +20,9 @@ const STACK_TOP: u64 = 0x0000_7000_0000_0000;
 
 /// How large a new process's stack is.
 const STACK_PAGES: u64 = 4;
+
+/// Where a new process's IPC buffer is mapped (read-write) and set (`Tcb.set_ipc_buffer`).
+pub const IPC_BUFFER_VADDR: u64 = STACK_TOP + PAGE_SIZE;
 
 /// What a new process gets besides its image.
 pub struct ProcessSpec<'a> {
@@ -95,6 +98,9 @@ pub fn create(
             read_write,
         )?;
     }
+    let buffer = res.retype(ObjectType::Frame, 0)?;
+    res.map_frame(process.vspace, buffer, IPC_BUFFER_VADDR, read_write)?;
+    substrate::tcb_set_ipc_buffer(process.tcb, IPC_BUFFER_VADDR)?;
     grant(&process)?;
     substrate::tcb_configure(process.tcb, process.cnode, process.vspace)?;
     let regs = UserRegisters {
@@ -104,7 +110,7 @@ pub fn create(
         ..UserRegisters::default()
     };
     substrate::tcb_write_registers(process.tcb, UserAddr(&regs as *const UserRegisters as u64))?;
-    substrate::tcb_set_priority(process.tcb, spec.priority, rootlib::ROOT_TCB)?;
+    substrate::tcb_set_priority(process.tcb, spec.priority, ROOT_TCB)?;
     substrate::tcb_resume(process.tcb)?;
     Ok(process)
 }
