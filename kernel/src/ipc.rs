@@ -68,6 +68,10 @@ struct Staged {
     kernel: bool,
 }
 
+// The info word can name every capability count a message may carry, and no more.
+const _: () = assert!(MessageInfo::CAPS_MAX as u64 == MSG_MAX_CAPS);
+const _: () = assert!(MessageInfo::LENGTH_MAX as u64 >= MSG_MAX_LENGTH);
+
 /// Checks a message that the running thread is about to send: length and capability
 /// count within the schema's bounds, no receive-only field set, capabilities only with
 /// `grant`, and an IPC buffer when the message needs one.
@@ -112,7 +116,7 @@ fn transfer(sender: u64, receiver: u64, staged: &Staged, endpoint: Option<u64>) 
                 // writable, each one whole page of direct-mapped RAM) and are distinct; the
                 // range lies inside `msg`, whose length bounds `length` (check_outgoing).
                 unsafe {
-                    let src = &(*from).msg[MESSAGE_REGISTERS..length];
+                    let src = &(&(*from).msg)[MESSAGE_REGISTERS..length];
                     (&mut (*to).msg)[MESSAGE_REGISTERS..length].copy_from_slice(src);
                 }
             }

@@ -85,9 +85,21 @@ pub fn handle_syscall(frame: EntryFrame) {
         }
     };
     #[cfg(feature = "trace")]
-    crate::trace::exit(thread, _written.then_some(results.registers()));
+    crate::trace::exit(thread, _written.then(|| traced_registers(&results)));
     sched::preempt_if_needed();
     sched::account_user_exit();
+}
+
+/// What a trace record shows of a trap's results: the status and value registers, or for
+/// an IPC the status and the received badge.
+#[cfg(feature = "trace")]
+fn traced_registers(results: &TrapResults) -> [u64; 2] {
+    match results {
+        TrapResults::Plain(registers) => *registers,
+        TrapResults::Ipc { status, received } => {
+            [*status, received.as_ref().map_or(0, |r| r.badge)]
+        }
+    }
 }
 
 /// Offers an unknown syscall to the running thread's fault handler; whether the handler

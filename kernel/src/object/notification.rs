@@ -120,7 +120,7 @@ pub fn wait(paddr: u64) -> Result<u64, Error> {
                 tcb::with_tcb(thread, |tcb| tcb.wait_object = 0);
                 return Err(Error::WouldBlock);
             }
-            Wake::Cancelled | Wake::Pending => {}
+            Wake::Cancelled | Wake::Pending | Wake::Delivered | Wake::Aborted => {}
         }
     }
 }

@@ -254,7 +254,7 @@ pub fn write_registers(paddr: u64, regs: &UserRegisters) {
             crate::sched::make_runnable(paddr);
         }
         ThreadState::Sending(_) | ThreadState::Receiving(_) | ThreadState::AwaitingReply => {
-            crate::ipc::cancel(paddr, state, Wake::Cancelled);
+            crate::ipc::cancel(paddr, state);
             crate::sched::make_runnable(paddr);
         }
         ThreadState::Inactive | ThreadState::Runnable => {}

@@ -39,14 +39,10 @@ pub struct Ctx {
 /// The IPC peer (`ipcpeer`, in its own address space) and the suite's capabilities to it.
 #[derive(Clone, Copy, Debug)]
 pub struct Peer {
-    /// Its endpoint, all rights (the suite's original capability).
-    pub endpoint: CPtr,
     /// The endpoint minted with write and [`PEER_BADGE`]: what the suite calls with.
     pub client: CPtr,
     /// The endpoint minted with write, grant and [`PEER_GRANT_BADGE`]: for capability transfer.
     pub granting: CPtr,
-    /// The peer's TCB.
-    pub tcb: CPtr,
 }
 
 /// The badge of [`Peer::client`].
@@ -201,14 +197,9 @@ impl Ctx {
             )?;
             Ok(())
         };
-        let process = rootlib::process::create(&mut self.res, &spec, grant)
+        rootlib::process::create(&mut self.res, &spec, grant)
             .map_err(|error| Failure::new(format_args!("starting ipcpeer: {error}")))?;
-        let peer = Peer {
-            endpoint,
-            client,
-            granting,
-            tcb: process.tcb,
-        };
+        let peer = Peer { client, granting };
         self.peer = Some(peer);
         Ok(peer)
     }

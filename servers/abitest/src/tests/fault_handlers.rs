@@ -141,7 +141,7 @@ pub fn exception_resumes_at_new_ip(ctx: &mut Ctx) -> Outcome {
     let thread = faulting_thread(ctx, run_invalid_instruction, endpoint)?;
     let fault = substrate::recv(endpoint);
     let resume = FaultReply {
-        ip: recovered as usize as u64,
+        ip: recovered as *const () as usize as u64,
     };
     let words = resume.encode();
     let reply = ipc::short(0, &words).unwrap_or_default();
