@@ -110,8 +110,20 @@ pub fn boot_captured(
     label: &str,
     timeout: Duration,
 ) -> Result<CapturedBoot> {
+    boot_captured_with(arch, kernel, &[], label, timeout)
+}
+
+/// [`boot_captured`] with `extra` QEMU options after the architecture's own (`bench
+/// --icount` adds `-icount shift=N`).
+pub fn boot_captured_with(
+    arch: Arch,
+    kernel: &Path,
+    extra: &[String],
+    label: &str,
+    timeout: Duration,
+) -> Result<CapturedBoot> {
     ensure_qemu(arch)?;
-    let (mut child, receiver) = spawn_with_lines(arch, kernel)?;
+    let (mut child, receiver) = spawn(arch, kernel, extra)?;
 
     let deadline = Instant::now() + timeout;
     let mut lines = Vec::new();
@@ -158,8 +170,17 @@ pub fn spawn_with_lines(
     arch: Arch,
     kernel: &Path,
 ) -> Result<(std::process::Child, mpsc::Receiver<String>)> {
+    spawn(arch, kernel, &[])
+}
+
+/// [`spawn_with_lines`] with `extra` QEMU options after the architecture's own.
+fn spawn(
+    arch: Arch,
+    kernel: &Path,
+    extra: &[String],
+) -> Result<(std::process::Child, mpsc::Receiver<String>)> {
     let mut command = Command::new(arch.qemu_binary());
-    command.args(arch.qemu_args(kernel));
+    command.args(arch.qemu_args(kernel)).args(extra);
     command.stdin(Stdio::null()).stdout(Stdio::piped());
     eprintln!("xtask: {}", command_line(&command));
     let mut child = command
