@@ -103,11 +103,17 @@ fn check_outgoing(thread: u64, message: &IpcMessage, grant: bool) -> Result<(), 
 fn transfer(sender: u64, receiver: u64, staged: &Staged, endpoint: Option<u64>) {
     let info = staged.message.info;
     let mut length = usize::from(info.length());
-    let to = usermem::ipc_buffer(receiver, Access::Write);
-    let from = if staged.kernel {
-        None
+    let with_caps = staged.grant && info.caps() > 0;
+    // A register-only message (the common case) walks no page tables.
+    let (from, to) = if length <= MESSAGE_REGISTERS && !with_caps {
+        (None, None)
+    } else if staged.kernel {
+        (None, usermem::ipc_buffer(receiver, Access::Write))
     } else {
-        usermem::ipc_buffer(sender, Access::Read)
+        (
+            usermem::ipc_buffer(sender, Access::Read),
+            usermem::ipc_buffer(receiver, Access::Write),
+        )
     };
     if length > MESSAGE_REGISTERS {
         match (from, to) {
@@ -125,7 +131,7 @@ fn transfer(sender: u64, receiver: u64, staged: &Staged, endpoint: Option<u64>) 
         }
     }
     let (caps, unwrapped) = match (from, to) {
-        (Some(from), Some(to)) if staged.grant && info.caps() > 0 => {
+        (Some(from), Some(to)) if with_caps => {
             transfer_caps(sender, receiver, from, to, info.caps(), endpoint)
         }
         _ => (0, 0),

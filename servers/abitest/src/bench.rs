@@ -1,4 +1,4 @@
-//! Benchmarks: median cycle counts of a null syscall, a trivial invocation and a yield round trip.
+//! Benchmarks: median cycle counts of a null syscall, a trivial invocation, a yield round trip, IPC round trips and a fault round trip.
 //!
 //! Cycles come from [`arch::cycles`]: `rdtsc` on x86_64, the generic timer's `CNTVCT_EL0`
 //! on aarch64 (a fixed-frequency counter, not CPU cycles). Two benchmarks calibrate the
@@ -6,9 +6,11 @@
 //! `spin_2000_instructions` the counter's advance over 2,000 instructions, which under
 //! `cargo xtask bench --icount` must read exactly 2000.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use trona::uapi::{ObjectType, PAGE_SIZE};
+use rootlib::peer::{ECHO, EMPTY};
+use trona::ipc::{self, Message};
+use trona::uapi::{CPtr, FaultReply, IpcMessage, ObjectType, PAGE_SIZE, UserException};
 use trona::{println, substrate};
 
 use crate::arch;
@@ -47,6 +49,26 @@ const BENCHES: &[Bench] = &[
     Bench {
         name: "yield_round_trip",
         run: yield_round_trip,
+    },
+    Bench {
+        name: "ipc_call_reply_rtt",
+        run: ipc_call_reply_rtt,
+    },
+    Bench {
+        name: "ipc_call_reply_rtt_same_as",
+        run: ipc_call_reply_rtt_same_as,
+    },
+    Bench {
+        name: "ipc_send_recv",
+        run: ipc_send_recv,
+    },
+    Bench {
+        name: "ipc_call_reply_64w",
+        run: ipc_call_reply_64w,
+    },
+    Bench {
+        name: "fault_round_trip",
+        run: fault_round_trip,
     },
 ];
 
@@ -155,4 +177,144 @@ fn yield_round_trip(ctx: &mut Ctx, samples: &mut [u64]) -> Outcome {
     ctx.destroy(partner)?;
     ensure!(started, "the yield partner never ran");
     result
+}
+
+/// One sample: a register-only call to the peer in its own address space and its empty
+/// reply (`reply_recv` on the peer's side).
+fn ipc_call_reply_rtt(ctx: &mut Ctx, samples: &mut [u64]) -> Outcome {
+    let peer = ctx.peer()?;
+    let message = ipc::short(EMPTY, &[]).map_err(kernel)?;
+    measure(samples, || {
+        ok("call", substrate::call(peer.client, &message)).map(|_| ())
+    })
+}
+
+static SERVER_RUNNING: AtomicBool = AtomicBool::new(false);
+
+/// Answers every message on its endpoint with an empty reply.
+extern "C" fn empty_server(endpoint: u64) -> ! {
+    SERVER_RUNNING.store(true, Ordering::Release);
+    let empty = IpcMessage::default();
+    let mut incoming = substrate::recv(CPtr(endpoint));
+    while incoming.is_ok() {
+        incoming = substrate::reply_recv(CPtr(endpoint), &empty);
+    }
+    trona::exit()
+}
+
+/// One sample: as `ipc_call_reply_rtt`, to a server thread in the suite's address space.
+fn ipc_call_reply_rtt_same_as(ctx: &mut Ctx, samples: &mut [u64]) -> Outcome {
+    SERVER_RUNNING.store(false, Ordering::Relaxed);
+    let endpoint = ctx.create(ObjectType::Endpoint)?;
+    let server = ctx.spawn(empty_server, endpoint.0)?;
+    let started = ctx.wait_until(100, || SERVER_RUNNING.load(Ordering::Acquire));
+    let message = IpcMessage::default();
+    let result = if started {
+        measure(samples, || {
+            ok("call", substrate::call(endpoint, &message)).map(|_| ())
+        })
+    } else {
+        Ok(())
+    };
+    ctx.destroy(server)?;
+    ctx.delete(endpoint)?;
+    ensure!(started, "the server never ran");
+    result
+}
+
+static RECEIVED: AtomicU64 = AtomicU64::new(0);
+
+/// Receives forever, counting messages.
+extern "C" fn counting_receiver(endpoint: u64) -> ! {
+    while substrate::recv(CPtr(endpoint)).is_ok() {
+        RECEIVED.fetch_add(1, Ordering::Relaxed);
+    }
+    trona::exit()
+}
+
+/// One sample: a one-way `send` to a receiver of higher priority blocked in `recv`; it
+/// runs at once, counts the message and blocks in `recv` again, and the sender goes on.
+fn ipc_send_recv(ctx: &mut Ctx, samples: &mut [u64]) -> Outcome {
+    RECEIVED.store(0, Ordering::Relaxed);
+    let endpoint = ctx.create(ObjectType::Endpoint)?;
+    let receiver = ctx.spawn_at(counting_receiver, endpoint.0, crate::ctx::PRIORITY + 1)?;
+    let message = IpcMessage::default();
+    let result = measure(samples, || ok("send", substrate::send(endpoint, &message)));
+    let received = RECEIVED.load(Ordering::Relaxed);
+    ctx.destroy(receiver)?;
+    ctx.delete(endpoint)?;
+    result?;
+    ensure!(
+        received == samples.len() as u64,
+        "the receiver counted {received} of {} messages",
+        samples.len()
+    );
+    Ok(())
+}
+
+/// Words of the long message in `ipc_call_reply_64w`.
+const LONG_WORDS: u64 = 64;
+
+/// One sample: a call to the peer with 64 words (through both IPC buffers) and its reply
+/// of 65 words (the badge and the words back).
+fn ipc_call_reply_64w(ctx: &mut Ctx, samples: &mut [u64]) -> Outcome {
+    let peer = ctx.peer()?;
+    let mut buffer = crate::tests::own_ipc_buffer(ctx)?;
+    let mut message = Message::new(ECHO);
+    for word in 0..LONG_WORDS {
+        message.push(word).map_err(kernel)?;
+    }
+    let registers = message.registers(Some(&mut buffer)).map_err(kernel)?;
+    measure(samples, || {
+        let reply = ok("call", substrate::call(peer.client, &registers))?;
+        ensure!(
+            u64::from(reply.message.info.length()) == LONG_WORDS + 1,
+            "the reply has {} words",
+            reply.message.info.length()
+        );
+        Ok(())
+    })
+}
+
+static FAULTER_RUNNING: AtomicBool = AtomicBool::new(false);
+
+/// Executes an undefined instruction forever (its handler resumes it on the instruction).
+extern "C" fn faulter(_: u64) -> ! {
+    FAULTER_RUNNING.store(true, Ordering::Release);
+    loop {
+        arch::invalid_instruction();
+    }
+}
+
+/// One sample: a fault round trip. The thread's undefined instruction arrives at the
+/// suite (its fault handler) as a UserException; `reply_recv` resumes it on the same
+/// instruction, which faults again and arrives as the next message.
+fn fault_round_trip(ctx: &mut Ctx, samples: &mut [u64]) -> Outcome {
+    FAULTER_RUNNING.store(false, Ordering::Relaxed);
+    let endpoint = ctx.create(ObjectType::Endpoint)?;
+    let thread = ctx.create_thread(faulter, 0)?;
+    let started = substrate::tcb_set_fault_handler(thread.tcb, endpoint.0)
+        .and_then(|()| substrate::tcb_resume(thread.tcb));
+    let result = started.map_err(kernel).and_then(|()| {
+        let first = ok("recv the first fault", substrate::recv(endpoint))?;
+        let length = usize::from(first.message.info.length());
+        let exception = UserException::decode(&first.message.regs[..length])
+            .ok_or_else(|| Failure::new(format_args!("not a UserException: {first:?}")))?;
+        let again = ipc::short(0, &FaultReply { ip: exception.ip }.encode()).map_err(kernel)?;
+        measure(samples, || {
+            let fault = ok("reply_recv", substrate::reply_recv(endpoint, &again))?;
+            ensure!(
+                fault.message.info.label() == UserException::LABEL,
+                "received {fault:?}"
+            );
+            Ok(())
+        })
+    });
+    ctx.destroy(thread)?;
+    ctx.delete(endpoint)?;
+    result
+}
+
+fn kernel(error: trona::uapi::Error) -> Failure {
+    Failure::new(format_args!("{}", error.name()))
 }

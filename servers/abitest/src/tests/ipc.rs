@@ -224,7 +224,7 @@ pub fn call_across_address_spaces(ctx: &mut Ctx) -> Outcome {
 }
 
 /// The suite thread's IPC buffer, set up once.
-pub fn own_buffer(ctx: &mut Ctx) -> Result<Buffer, Failure> {
+pub fn own_ipc_buffer(ctx: &mut Ctx) -> Result<Buffer, Failure> {
     let address = match ctx.ipc_buffer {
         Some(address) => address,
         None => {
@@ -266,7 +266,7 @@ pub fn long_messages(ctx: &mut Ctx) -> Outcome {
             Error::NoIpcBuffer,
         )?;
     }
-    let mut buffer = own_buffer(ctx)?;
+    let mut buffer = own_ipc_buffer(ctx)?;
     err(
         "a message longer than MSG_MAX_LENGTH",
         substrate::call(peer.client, &too_long),
@@ -303,7 +303,7 @@ pub fn long_messages(ctx: &mut Ctx) -> Outcome {
 /// `MSG_MAX_CAPS`: a const assertion in the kernel ties the two.)
 pub fn capability_transfer(ctx: &mut Ctx) -> Outcome {
     let peer = ctx.peer()?;
-    let mut buffer = own_buffer(ctx)?;
+    let mut buffer = own_ipc_buffer(ctx)?;
     let notification = ctx.create(ObjectType::Notification)?;
     let result = transfer_checks(peer, notification, &mut buffer);
     let left = substrate::notification_poll(notification);
@@ -377,7 +377,7 @@ extern "C" fn receive_caps(endpoint: u64) -> ! {
 /// A receiver whose receive slot is 0, or occupied, gets the message without the
 /// capability (the transfer stops there), and nothing is duplicated.
 pub fn transfer_stops_at_a_bad_receive_slot(ctx: &mut Ctx) -> Outcome {
-    let mut buffer = own_buffer(ctx)?;
+    let mut buffer = own_ipc_buffer(ctx)?;
     let endpoint = ctx.create(ObjectType::Endpoint)?;
     let notification = ctx.create(ObjectType::Notification)?;
     let occupied = ctx.create(ObjectType::Notification)?;

@@ -20,6 +20,8 @@ mod vspace;
 
 use trona::uapi::{CPtr, Error, Invocation as I, Syscall, UserAddr};
 
+pub use ipc::own_ipc_buffer;
+
 use crate::ctx::Ctx;
 use crate::harness::{Entry, Failure, Outcome, Test, ensure};
 
