@@ -689,3 +689,122 @@ pub fn pair_does_not_starve_others(ctx: &mut Ctx) -> Outcome {
 fn fail(what: &str, error: Error) -> Failure {
     Failure::new(format_args!("{what}: {}", error.name()))
 }
+
+/// A transferred capability is a child of the sender's on the derivation tree: revoking
+/// the sender's capability deletes the receiver's copy; nothing else is left behind.
+pub fn transferred_capability_is_revocable(ctx: &mut Ctx) -> Outcome {
+    SEEN.reset();
+    let mut buffer = own_ipc_buffer(ctx)?;
+    let endpoint = ctx.create(ObjectType::Endpoint)?;
+    let notification = ctx.create(ObjectType::Notification)?;
+    let landing = ctx.empty_slot()?;
+    let thread_buffer = ctx.pages(1, crate::READ_WRITE)?;
+    // SAFETY: the page is mapped read-write; the helper thread only starts below.
+    unsafe { Buffer::at(thread_buffer.vaddr) }.set_receive_slot(landing);
+    let thread = ctx.create_thread(receive_caps, endpoint.0)?;
+    let setup = substrate::tcb_set_ipc_buffer(thread.tcb, thread_buffer.vaddr)
+        .and_then(|()| substrate::tcb_resume(thread.tcb));
+    ctx.wait_until(3, || false);
+    let mut message = Message::new(LABEL);
+    let sent = message
+        .cap(notification)
+        .and_then(|m| m.registers(Some(&mut buffer)))
+        .and_then(|registers| substrate::send(endpoint, &registers));
+    let seen = wait_seen(ctx, "receive a capability");
+    ctx.destroy(thread)?;
+    let arrived = substrate::notification_signal(landing);
+    let revoked = substrate::cnode_revoke(rootlib::ROOT_CNODE, notification.0);
+    let gone = substrate::notification_signal(landing);
+    ctx.release_slot(landing);
+    ctx.release_pages(thread_buffer)?;
+    ctx.delete(notification)?;
+    ctx.delete(endpoint)?;
+    ok("set up the receiver", setup)?;
+    ok("send with a capability", sent)?;
+    seen?;
+    ensure!(SEEN.info().caps() == 1, "received info {:?}", SEEN.info());
+    ok("signal through the received copy", arrived)?;
+    ensure!(
+        ok("revoke the sender's capability", revoked)? == 0,
+        "the revoke left descendants"
+    );
+    err(
+        "signal through the revoked copy",
+        gone,
+        Error::InvalidCapability,
+    )
+}
+
+extern "C" fn send_long(endpoint: u64) -> ! {
+    let mut message = Message::new(LABEL);
+    let sent = message
+        .extend(&[1; 2 * MESSAGE_REGISTERS])
+        // SAFETY: the creating test maps this thread's IPC buffer at the address it passes
+        // in LONG_SENDER_BUFFER before the thread starts, and only this thread uses it.
+        .and_then(|m| m.registers(Some(&mut unsafe { Buffer::at(LONG_SENDER_BUFFER.load(Ordering::Acquire)) })))
+        .and_then(|registers| substrate::send(CPtr(endpoint), &registers));
+    SEEN.record(sent.map(|()| Received::default()));
+    trona::exit()
+}
+
+static LONG_SENDER_BUFFER: AtomicU64 = AtomicU64::new(0);
+
+/// A sender whose IPC buffer is unmapped while its long message waits: the receiver gets
+/// the message cut to its registers, and nothing else happens.
+pub fn unmapped_sender_buffer_truncates(ctx: &mut Ctx) -> Outcome {
+    SEEN.reset();
+    // The receiver has a buffer, so a cut message can only be the sender's doing.
+    own_ipc_buffer(ctx)?;
+    let endpoint = ctx.create(ObjectType::Endpoint)?;
+    let frame = ctx.create(ObjectType::Frame)?;
+    let address = ctx.unmapped_address()?;
+    ctx.res
+        .map_frame(rootlib::ROOT_VSPACE, frame, address, crate::READ_WRITE)
+        .map_err(Failure::from)?;
+    LONG_SENDER_BUFFER.store(address, Ordering::Release);
+    let thread = ctx.create_thread(send_long, endpoint.0)?;
+    let setup = substrate::tcb_set_ipc_buffer(thread.tcb, address)
+        .and_then(|()| substrate::tcb_resume(thread.tcb));
+    ctx.wait_until(3, || false);
+    let unmapped = substrate::vspace_unmap_frame(rootlib::ROOT_VSPACE, frame);
+    let received = substrate::recv(endpoint);
+    let seen = wait_seen(ctx, "sender with an unmapped buffer");
+    ctx.destroy(thread)?;
+    ctx.delete(frame)?;
+    ctx.delete(endpoint)?;
+    ok("set up the sender", setup)?;
+    ok("unmap the sender's buffer", unmapped)?;
+    let received = ok("recv", received)?;
+    seen?;
+    ensure!(SEEN.status() == 0, "the send failed with code {}", SEEN.status());
+    ensure!(
+        usize::from(received.message.info.length()) == MESSAGE_REGISTERS,
+        "received {} words, expected the {MESSAGE_REGISTERS} registers",
+        received.message.info.length()
+    );
+    Ok(())
+}
+
+/// `Tcb.set_ipc_buffer` refuses an address that is not page-aligned or not in user space;
+/// a server whose caller was destroyed has no reply to send.
+pub fn buffer_and_reply_refusals(ctx: &mut Ctx) -> Outcome {
+    let thread = ctx.create_thread(receive_once, 0)?;
+    let unaligned = substrate::tcb_set_ipc_buffer(thread.tcb, 0x1008);
+    let kernel = substrate::tcb_set_ipc_buffer(thread.tcb, crate::tests::KERNEL_ADDRESS);
+    let top = substrate::tcb_set_ipc_buffer(thread.tcb, trona::uapi::USER_TOP);
+    ctx.destroy(thread)?;
+    err("an unaligned IPC buffer", unaligned, Error::InvalidArgument)?;
+    err("a kernel IPC buffer", kernel, Error::InvalidArgument)?;
+    err("an IPC buffer at USER_TOP", top, Error::InvalidArgument)?;
+    // The caller goes away after its call was received.
+    SEEN.reset();
+    let endpoint = ctx.create(ObjectType::Endpoint)?;
+    let caller = ctx.spawn(call_once, endpoint.0)?;
+    let request = substrate::recv(endpoint);
+    ctx.destroy(caller)?;
+    let message = ipc::short(LABEL, &[]).map_err(|e| fail("message", e))?;
+    let replied = substrate::reply(&message);
+    ctx.delete(endpoint)?;
+    ok("recv the call", request)?;
+    err("reply to a destroyed caller", replied, Error::IllegalOperation)
+}

@@ -547,6 +547,21 @@ pub static TESTS: &[Test] = &[
         run: ipc::pair_does_not_starve_others,
     },
     Test {
+        name: "ipc_transferred_capability_is_revocable",
+        covers: &[],
+        run: ipc::transferred_capability_is_revocable,
+    },
+    Test {
+        name: "ipc_unmapped_sender_buffer_truncates",
+        covers: &[],
+        run: ipc::unmapped_sender_buffer_truncates,
+    },
+    Test {
+        name: "ipc_buffer_and_reply_refusals",
+        covers: &[],
+        run: ipc::buffer_and_reply_refusals,
+    },
+    Test {
         name: "fault_pager_maps_and_resumes",
         covers: &[inv(I::TcbSetFaultHandler)],
         run: fault_handlers::pager_maps_and_resumes,
