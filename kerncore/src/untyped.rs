@@ -9,8 +9,8 @@
 
 use crate::frames::FrameRange;
 use abi::{
-    CNODE_SLOT_BITS, Error, MAX_CNODE_BITS, NOTIFICATION_SIZE_BITS, ObjectType, PAGE_BITS,
-    PAGE_TABLE_SIZE_BITS, TCB_SIZE_BITS,
+    CNODE_SLOT_BITS, ENDPOINT_SIZE_BITS, Error, MAX_CNODE_BITS, NOTIFICATION_SIZE_BITS, ObjectType,
+    PAGE_BITS, PAGE_TABLE_SIZE_BITS, TCB_SIZE_BITS,
 };
 
 /// Smallest untyped, as log2 of bytes: one page, so that an untyped is a whole number of frames.
@@ -99,6 +99,7 @@ pub fn object_size_bits(object_type: ObjectType, size_bits: u8) -> Result<u8, Er
         ObjectType::VSpace | ObjectType::PageTable => Ok(PAGE_TABLE_SIZE_BITS),
         ObjectType::Frame => Ok(PAGE_BITS as u8),
         ObjectType::Notification => Ok(NOTIFICATION_SIZE_BITS),
+        ObjectType::Endpoint => Ok(ENDPOINT_SIZE_BITS),
     }
 }
 
@@ -167,6 +168,7 @@ mod tests {
         check_size(ObjectType::PageTable, 0, Ok(PAGE_TABLE_SIZE_BITS));
         check_size(ObjectType::Frame, 0, Ok(PAGE_BITS as u8));
         check_size(ObjectType::Notification, 0, Ok(NOTIFICATION_SIZE_BITS));
+        check_size(ObjectType::Endpoint, 0, Ok(ENDPOINT_SIZE_BITS));
         check_size(ObjectType::CNode, 4, Ok(4 + CNODE_SLOT_BITS));
         check_size(
             ObjectType::CNode,

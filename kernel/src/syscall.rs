@@ -10,13 +10,13 @@
 //! through [`Kernel::undeclared_error`].
 
 use abi::{
-    CPtr, DEBUG_WRITE_MAX, Error, NUM_CPUS, NUM_PRIORITIES, ObjectType, Rights, UserAddr,
-    UserRegisters,
+    CPtr, DEBUG_WRITE_MAX, Error, IpcMessage, NUM_CPUS, NUM_PRIORITIES, ObjectType, Received,
+    Rights, UserAddr, UserRegisters,
 };
 use kerncore::{Cap, CapState, cdt};
 
 use crate::arch::{self, EntryFrame};
-use crate::generated::dispatch::{Kernel, dispatch};
+use crate::generated::dispatch::{Kernel, TrapResults, dispatch};
 use crate::object::cnode::{self, PhysSlots, SlotRef};
 use crate::object::tcb::Syscall;
 use crate::object::vspace::{self, MapError};
@@ -24,7 +24,8 @@ use crate::object::{self, Revoked, debug, notification, tcb, untyped};
 use crate::sched;
 use crate::usermem::{self, Access, UserSlice};
 
-/// Handles one `syscall` from user mode: decode, dispatch, write the two result registers.
+/// Handles one `syscall` from user mode: decode, dispatch, write the result registers (the
+/// two of a plain syscall or invocation, or an IPC's status and received message).
 ///
 /// The thread's registers are reached only through its TCB (`tcb::with_user_frame`), one
 /// access at a time, as every other path to them does (`Tcb.write_registers` on oneself,
@@ -36,24 +37,39 @@ pub fn handle_syscall(frame: EntryFrame) {
         tcb::with_tcb(thread, |tcb| tcb.user_frame) == frame.as_ptr(),
         "the entry frame is not the running thread's saved frame"
     );
-    let (number, args) = tcb::with_user_frame(thread, |frame| {
-        (frame.syscall_number(), frame.syscall_args())
+    let (number, args, ipc) = tcb::with_user_frame(thread, |frame| {
+        (
+            frame.syscall_number(),
+            frame.syscall_args(),
+            frame.ipc_input(),
+        )
     });
     tcb::with_tcb(thread, |tcb| tcb.syscall = Syscall::Active);
     #[cfg(feature = "trace")]
     crate::trace::entry(thread, number, &args);
     let mut kernel = KernelImpl { missing_level: 0 };
-    let results = dispatch(&mut kernel, number, args);
+    let results = dispatch(&mut kernel, number, args, ipc);
     // The thread may have been switched away and back; if its registers were rewritten
     // meanwhile (`tcb::write_registers`), the results must not overwrite them.
     let syscall = tcb::with_tcb(thread, |tcb| {
         core::mem::replace(&mut tcb.syscall, Syscall::Idle)
     });
     if syscall != Syscall::Abandoned {
-        tcb::with_user_frame(thread, |frame| frame.set_results(results));
+        tcb::with_user_frame(thread, |frame| match &results {
+            TrapResults::Plain(registers) => frame.set_results(*registers),
+            TrapResults::Ipc { status, received } => {
+                frame.set_ipc_results(*status, received.as_ref());
+            }
+        });
     }
     #[cfg(feature = "trace")]
-    crate::trace::exit(thread, (syscall != Syscall::Abandoned).then_some(results));
+    crate::trace::exit(
+        thread,
+        (syscall != Syscall::Abandoned).then_some(match results {
+            TrapResults::Plain(registers) => registers,
+            TrapResults::Ipc { status, received } => [status, received.map_or(0, |r| r.badge)],
+        }),
+    );
     sched::preempt_if_needed();
     sched::account_user_exit();
 }
@@ -467,5 +483,56 @@ impl Kernel for KernelImpl {
 
     fn kernel_debug_shutdown(&mut self, _target: Resolved, code: u32) -> Result<(), Error> {
         crate::power_off(code)
+    }
+
+    // IPC: implemented by the kernel branch. Placeholders until then, so that the tree builds.
+
+    fn tcb_set_ipc_buffer(&mut self, _target: Resolved, _vaddr: u64) -> Result<(), Error> {
+        // IPC: implemented by the kernel branch
+        Err(Error::InvalidArgument)
+    }
+
+    fn tcb_set_fault_handler(&mut self, _target: Resolved, _endpoint: u64) -> Result<(), Error> {
+        // IPC: implemented by the kernel branch
+        Err(Error::InvalidArgument)
+    }
+
+    fn sys_send(&mut self, _endpoint: Resolved, _message: IpcMessage) -> Result<(), Error> {
+        // IPC: implemented by the kernel branch
+        Err(Error::InvalidArgument)
+    }
+
+    fn sys_nb_send(&mut self, _endpoint: Resolved, _message: IpcMessage) -> Result<(), Error> {
+        // IPC: implemented by the kernel branch
+        Err(Error::InvalidArgument)
+    }
+
+    fn sys_call(&mut self, _endpoint: Resolved, _message: IpcMessage) -> Result<Received, Error> {
+        // IPC: implemented by the kernel branch
+        Err(Error::InvalidArgument)
+    }
+
+    fn sys_recv(&mut self, _endpoint: Resolved) -> Result<Received, Error> {
+        // IPC: implemented by the kernel branch
+        Err(Error::InvalidArgument)
+    }
+
+    fn sys_nb_recv(&mut self, _endpoint: Resolved) -> Result<Received, Error> {
+        // IPC: implemented by the kernel branch
+        Err(Error::InvalidArgument)
+    }
+
+    fn sys_reply(&mut self, _message: IpcMessage) -> Result<(), Error> {
+        // IPC: implemented by the kernel branch
+        Err(Error::InvalidArgument)
+    }
+
+    fn sys_reply_recv(
+        &mut self,
+        _endpoint: Resolved,
+        _message: IpcMessage,
+    ) -> Result<Received, Error> {
+        // IPC: implemented by the kernel branch
+        Err(Error::InvalidArgument)
     }
 }

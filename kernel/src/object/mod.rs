@@ -100,7 +100,8 @@ pub fn with_counts<R>(object: ObjectRef, f: impl FnOnce(&mut ObjectCounts) -> R)
         ObjectType::Frame | ObjectType::PageTable | ObjectType::VSpace => {
             frames::with_table(|table| table.object_counts(object.paddr >> abi::PAGE_BITS).map(f))
         }
-        ObjectType::Untyped | ObjectType::KernelDebug => None,
+        // IPC: Endpoint holds are added by the kernel branch.
+        ObjectType::Untyped | ObjectType::KernelDebug | ObjectType::Endpoint => None,
     }
 }
 
@@ -288,6 +289,7 @@ fn deletion_pass(object_type: ObjectType) -> u8 {
         ObjectType::VSpace
         | ObjectType::CNode
         | ObjectType::Notification
+        | ObjectType::Endpoint
         | ObjectType::KernelDebug => 2,
         ObjectType::Untyped => 3,
     }

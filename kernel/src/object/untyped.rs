@@ -167,6 +167,7 @@ fn init_object(object: ObjectRef, size_bits: u8) {
         ObjectType::Frame
         | ObjectType::PageTable
         | ObjectType::Untyped
+        | ObjectType::Endpoint
         | ObjectType::KernelDebug => {}
     }
 }
