@@ -7,9 +7,9 @@ pub const ABI_NAME: &str = "kernite";
 /// The ABI's major version; every breaking change bumps it.
 pub const ABI_VERSION_MAJOR: u16 = 2;
 /// The ABI's minor version; compatible additions bump it.
-pub const ABI_VERSION_MINOR: u16 = 0;
+pub const ABI_VERSION_MINOR: u16 = 1;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0x664022184afed1e5;
+pub const ABI_FINGERPRINT: u64 = 0xfb8a714831037b7d;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.
@@ -26,6 +26,12 @@ pub const TCB_SIZE_BITS: u8 = 15;
 pub const PAGE_TABLE_SIZE_BITS: u8 = 13;
 /// log2 of the bytes a Notification takes from an untyped.
 pub const NOTIFICATION_SIZE_BITS: u8 = 6;
+/// log2 of the bytes an Endpoint takes from an untyped.
+pub const ENDPOINT_SIZE_BITS: u8 = 6;
+/// Most words one message carries: the message registers, then the IPC buffer's msg array.
+pub const MSG_MAX_LENGTH: u64 = 120;
+/// Most capabilities one message carries.
+pub const MSG_MAX_CAPS: u64 = 3;
 /// log2 of the bytes one CNode slot takes (a capability and its node in the derivation tree); a CNode of 2^n slots takes 2^(n + CNODE_SLOT_BITS) bytes.
 pub const CNODE_SLOT_BITS: u8 = 6;
 /// Most capabilities one CNode.revoke (or the revoke inside deleting an untyped's original capability) deletes per call; a revoke that leaves descendants reports it, and calling again continues.
@@ -66,6 +72,20 @@ pub mod sys {
     pub const THREAD_EXIT: u64 = 5;
     /// Read the number of timer ticks since boot.
     pub const TICKS: u64 = 6;
+    /// Send a message on an endpoint, blocking until a receiver takes it.
+    pub const SEND: u64 = 7;
+    /// Send a message on an endpoint if a receiver is waiting; WouldBlock otherwise.
+    pub const NB_SEND: u64 = 8;
+    /// Send a message on an endpoint and wait for the receiver's reply, which is returned.
+    pub const CALL: u64 = 9;
+    /// Wait for a message on an endpoint (or a signal of the bound notification) and return it.
+    pub const RECV: u64 = 10;
+    /// Return a message waiting on an endpoint; WouldBlock when there is none.
+    pub const NB_RECV: u64 = 11;
+    /// Send the reply to the last call the thread received; IllegalOperation when it has none to answer.
+    pub const REPLY: u64 = 12;
+    /// Reply to the last call the thread received, then wait for the next message on an endpoint (a server's loop).
+    pub const REPLY_RECV: u64 = 13;
 }
 /// A syscall of the ABI.
 #[repr(u64)]
@@ -83,6 +103,20 @@ pub enum Syscall {
     ThreadExit = sys::THREAD_EXIT,
     /// Read the number of timer ticks since boot.
     Ticks = sys::TICKS,
+    /// Send a message on an endpoint, blocking until a receiver takes it.
+    Send = sys::SEND,
+    /// Send a message on an endpoint if a receiver is waiting; WouldBlock otherwise.
+    NbSend = sys::NB_SEND,
+    /// Send a message on an endpoint and wait for the receiver's reply, which is returned.
+    Call = sys::CALL,
+    /// Wait for a message on an endpoint (or a signal of the bound notification) and return it.
+    Recv = sys::RECV,
+    /// Return a message waiting on an endpoint; WouldBlock when there is none.
+    NbRecv = sys::NB_RECV,
+    /// Send the reply to the last call the thread received; IllegalOperation when it has none to answer.
+    Reply = sys::REPLY,
+    /// Reply to the last call the thread received, then wait for the next message on an endpoint (a server's loop).
+    ReplyRecv = sys::REPLY_RECV,
 }
 impl Syscall {
     /// Every syscall, in schema order.
@@ -93,6 +127,13 @@ impl Syscall {
         Syscall::DebugWrite,
         Syscall::ThreadExit,
         Syscall::Ticks,
+        Syscall::Send,
+        Syscall::NbSend,
+        Syscall::Call,
+        Syscall::Recv,
+        Syscall::NbRecv,
+        Syscall::Reply,
+        Syscall::ReplyRecv,
     ];
     /// The syscall number.
     pub const fn number(self) -> u64 {
@@ -107,6 +148,13 @@ impl Syscall {
             Syscall::DebugWrite => "debug_write",
             Syscall::ThreadExit => "thread_exit",
             Syscall::Ticks => "ticks",
+            Syscall::Send => "send",
+            Syscall::NbSend => "nb_send",
+            Syscall::Call => "call",
+            Syscall::Recv => "recv",
+            Syscall::NbRecv => "nb_recv",
+            Syscall::Reply => "reply",
+            Syscall::ReplyRecv => "reply_recv",
         }
     }
     /// Every error it can return, in code order: the dispatcher's own (including those
@@ -126,6 +174,71 @@ impl Syscall {
             Syscall::DebugWrite => &[Error::InvalidUserPointer],
             Syscall::ThreadExit => &[],
             Syscall::Ticks => &[],
+            Syscall::Send => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidArgument,
+                    Error::Cancelled,
+                    Error::NoIpcBuffer,
+                ]
+            }
+            Syscall::NbSend => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidArgument,
+                    Error::WouldBlock,
+                    Error::NoIpcBuffer,
+                ]
+            }
+            Syscall::Call => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidArgument,
+                    Error::Cancelled,
+                    Error::NoIpcBuffer,
+                ]
+            }
+            Syscall::Recv => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::Cancelled,
+                ]
+            }
+            Syscall::NbRecv => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::WouldBlock,
+                ]
+            }
+            Syscall::Reply => {
+                &[
+                    Error::InsufficientRights,
+                    Error::InvalidArgument,
+                    Error::IllegalOperation,
+                    Error::NoIpcBuffer,
+                ]
+            }
+            Syscall::ReplyRecv => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidArgument,
+                    Error::IllegalOperation,
+                    Error::Cancelled,
+                    Error::NoIpcBuffer,
+                ]
+            }
         }
     }
     /// The errors its handler may return: those declared in the schema. The dispatcher
@@ -138,6 +251,49 @@ impl Syscall {
             Syscall::DebugWrite => &[Error::InvalidUserPointer],
             Syscall::ThreadExit => &[],
             Syscall::Ticks => &[],
+            Syscall::Send => {
+                &[
+                    Error::InsufficientRights,
+                    Error::InvalidArgument,
+                    Error::Cancelled,
+                    Error::NoIpcBuffer,
+                ]
+            }
+            Syscall::NbSend => {
+                &[
+                    Error::InsufficientRights,
+                    Error::InvalidArgument,
+                    Error::WouldBlock,
+                    Error::NoIpcBuffer,
+                ]
+            }
+            Syscall::Call => {
+                &[
+                    Error::InsufficientRights,
+                    Error::InvalidArgument,
+                    Error::Cancelled,
+                    Error::NoIpcBuffer,
+                ]
+            }
+            Syscall::Recv => &[Error::Cancelled],
+            Syscall::NbRecv => &[Error::WouldBlock],
+            Syscall::Reply => {
+                &[
+                    Error::InsufficientRights,
+                    Error::InvalidArgument,
+                    Error::IllegalOperation,
+                    Error::NoIpcBuffer,
+                ]
+            }
+            Syscall::ReplyRecv => {
+                &[
+                    Error::InsufficientRights,
+                    Error::InvalidArgument,
+                    Error::IllegalOperation,
+                    Error::Cancelled,
+                    Error::NoIpcBuffer,
+                ]
+            }
         }
     }
 }
@@ -152,6 +308,13 @@ impl TryFrom<u64> for Syscall {
             sys::DEBUG_WRITE => Ok(Syscall::DebugWrite),
             sys::THREAD_EXIT => Ok(Syscall::ThreadExit),
             sys::TICKS => Ok(Syscall::Ticks),
+            sys::SEND => Ok(Syscall::Send),
+            sys::NB_SEND => Ok(Syscall::NbSend),
+            sys::CALL => Ok(Syscall::Call),
+            sys::RECV => Ok(Syscall::Recv),
+            sys::NB_RECV => Ok(Syscall::NbRecv),
+            sys::REPLY => Ok(Syscall::Reply),
+            sys::REPLY_RECV => Ok(Syscall::ReplyRecv),
             _ => Err(Error::InvalidSyscall),
         }
     }
@@ -184,6 +347,10 @@ pub mod label {
     pub const TCB_UNBIND_NOTIFICATION: u64 = 0x4a;
     /// Report the CPU time the thread has used, split into user and system time.
     pub const TCB_GET_CPU_TIMES: u64 = 0x4b;
+    /// Set where the thread's IPC buffer lives in its address space.
+    pub const TCB_SET_IPC_BUFFER: u64 = 0x4c;
+    /// Set the endpoint the kernel sends the thread's faults to.
+    pub const TCB_SET_FAULT_HANDLER: u64 = 0x4d;
     /// Map a frame into this address space.
     pub const VSPACE_MAP_FRAME: u64 = 0x60;
     /// Remove a frame mapping and flush it from the TLB.
@@ -243,6 +410,8 @@ pub enum ObjectType {
     Notification = 7,
     /// Kernel introspection and control for the root task and the test suite.
     KernelDebug = 8,
+    /// A rendezvous point: senders and receivers meet on it to pass messages and capabilities.
+    Endpoint = 9,
 }
 impl ObjectType {
     /// Every object type, in schema order.
@@ -255,6 +424,7 @@ impl ObjectType {
         ObjectType::PageTable,
         ObjectType::Notification,
         ObjectType::KernelDebug,
+        ObjectType::Endpoint,
     ];
     /// The object type id.
     pub const fn id(self) -> u64 {
@@ -271,6 +441,7 @@ impl ObjectType {
             ObjectType::PageTable => "PageTable",
             ObjectType::Notification => "Notification",
             ObjectType::KernelDebug => "KernelDebug",
+            ObjectType::Endpoint => "Endpoint",
         }
     }
     /// The block of invocation labels the type owns.
@@ -284,6 +455,7 @@ impl ObjectType {
             ObjectType::PageTable => 0xe0..=0xff,
             ObjectType::Notification => 0x100..=0x11f,
             ObjectType::KernelDebug => 0x120..=0x13f,
+            ObjectType::Endpoint => 0x140..=0x15f,
         }
     }
 }
@@ -300,6 +472,7 @@ impl TryFrom<u64> for ObjectType {
             6 => Ok(ObjectType::PageTable),
             7 => Ok(ObjectType::Notification),
             8 => Ok(ObjectType::KernelDebug),
+            9 => Ok(ObjectType::Endpoint),
             _ => Err(Error::InvalidArgument),
         }
     }
@@ -333,6 +506,10 @@ pub enum Invocation {
     TcbUnbindNotification,
     /// Report the CPU time the thread has used, split into user and system time.
     TcbGetCpuTimes,
+    /// Set where the thread's IPC buffer lives in its address space.
+    TcbSetIpcBuffer,
+    /// Set the endpoint the kernel sends the thread's faults to.
+    TcbSetFaultHandler,
     /// Map a frame into this address space.
     VSpaceMapFrame,
     /// Remove a frame mapping and flush it from the TLB.
@@ -388,6 +565,8 @@ impl Invocation {
         Invocation::TcbBindNotification,
         Invocation::TcbUnbindNotification,
         Invocation::TcbGetCpuTimes,
+        Invocation::TcbSetIpcBuffer,
+        Invocation::TcbSetFaultHandler,
         Invocation::VSpaceMapFrame,
         Invocation::VSpaceUnmapFrame,
         Invocation::VSpaceMapTable,
@@ -443,6 +622,12 @@ impl Invocation {
             }
             (ObjectType::Tcb, label::TCB_GET_CPU_TIMES) => {
                 Some(Invocation::TcbGetCpuTimes)
+            }
+            (ObjectType::Tcb, label::TCB_SET_IPC_BUFFER) => {
+                Some(Invocation::TcbSetIpcBuffer)
+            }
+            (ObjectType::Tcb, label::TCB_SET_FAULT_HANDLER) => {
+                Some(Invocation::TcbSetFaultHandler)
             }
             (ObjectType::VSpace, label::VSPACE_MAP_FRAME) => {
                 Some(Invocation::VSpaceMapFrame)
@@ -508,6 +693,8 @@ impl Invocation {
             Invocation::TcbBindNotification => label::TCB_BIND_NOTIFICATION,
             Invocation::TcbUnbindNotification => label::TCB_UNBIND_NOTIFICATION,
             Invocation::TcbGetCpuTimes => label::TCB_GET_CPU_TIMES,
+            Invocation::TcbSetIpcBuffer => label::TCB_SET_IPC_BUFFER,
+            Invocation::TcbSetFaultHandler => label::TCB_SET_FAULT_HANDLER,
             Invocation::VSpaceMapFrame => label::VSPACE_MAP_FRAME,
             Invocation::VSpaceUnmapFrame => label::VSPACE_UNMAP_FRAME,
             Invocation::VSpaceMapTable => label::VSPACE_MAP_TABLE,
@@ -545,6 +732,8 @@ impl Invocation {
             Invocation::TcbBindNotification => ObjectType::Tcb,
             Invocation::TcbUnbindNotification => ObjectType::Tcb,
             Invocation::TcbGetCpuTimes => ObjectType::Tcb,
+            Invocation::TcbSetIpcBuffer => ObjectType::Tcb,
+            Invocation::TcbSetFaultHandler => ObjectType::Tcb,
             Invocation::VSpaceMapFrame => ObjectType::VSpace,
             Invocation::VSpaceUnmapFrame => ObjectType::VSpace,
             Invocation::VSpaceMapTable => ObjectType::VSpace,
@@ -582,6 +771,8 @@ impl Invocation {
             Invocation::TcbBindNotification => "Tcb.bind_notification",
             Invocation::TcbUnbindNotification => "Tcb.unbind_notification",
             Invocation::TcbGetCpuTimes => "Tcb.get_cpu_times",
+            Invocation::TcbSetIpcBuffer => "Tcb.set_ipc_buffer",
+            Invocation::TcbSetFaultHandler => "Tcb.set_fault_handler",
             Invocation::VSpaceMapFrame => "VSpace.map_frame",
             Invocation::VSpaceUnmapFrame => "VSpace.unmap_frame",
             Invocation::VSpaceMapTable => "VSpace.map_table",
@@ -625,6 +816,10 @@ impl Invocation {
                 Rights::from_bits_retain(Rights::WRITE.bits())
             }
             Invocation::TcbGetCpuTimes => Rights::from_bits_retain(Rights::READ.bits()),
+            Invocation::TcbSetIpcBuffer => Rights::from_bits_retain(Rights::WRITE.bits()),
+            Invocation::TcbSetFaultHandler => {
+                Rights::from_bits_retain(Rights::WRITE.bits())
+            }
             Invocation::VSpaceMapFrame => Rights::from_bits_retain(Rights::WRITE.bits()),
             Invocation::VSpaceUnmapFrame => {
                 Rights::from_bits_retain(Rights::WRITE.bits())
@@ -779,6 +974,21 @@ impl Invocation {
                     Error::InsufficientRights,
                     Error::InvalidLabel,
                     Error::InvalidUserPointer,
+                ]
+            }
+            Invocation::TcbSetIpcBuffer => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                ]
+            }
+            Invocation::TcbSetFaultHandler => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
                 ]
             }
             Invocation::VSpaceMapFrame => {
@@ -992,6 +1202,8 @@ impl Invocation {
             Invocation::TcbBindNotification => &[Error::IllegalOperation],
             Invocation::TcbUnbindNotification => &[Error::IllegalOperation],
             Invocation::TcbGetCpuTimes => &[Error::InvalidUserPointer],
+            Invocation::TcbSetIpcBuffer => &[Error::InvalidArgument],
+            Invocation::TcbSetFaultHandler => &[],
             Invocation::VSpaceMapFrame => {
                 &[
                     Error::InsufficientRights,
@@ -1108,6 +1320,10 @@ pub enum Error {
     WouldBlock = 16,
     /// The priority or maximum controlled priority asked for is above the authority thread's maximum controlled priority.
     AboveMcp = 17,
+    /// The object the thread waited on was destroyed, or the thread that was to reply is gone.
+    Cancelled = 18,
+    /// The message needs the thread's IPC buffer (more words than message registers, or capabilities) and the thread has none mapped.
+    NoIpcBuffer = 19,
     /// The kernel returned a code this build of the userland does not know (ABI mismatch).
     UnknownError = 63,
 }
@@ -1131,6 +1347,8 @@ impl Error {
         Error::Busy,
         Error::WouldBlock,
         Error::AboveMcp,
+        Error::Cancelled,
+        Error::NoIpcBuffer,
         Error::UnknownError,
     ];
     /// The status-register value.
@@ -1157,6 +1375,8 @@ impl Error {
             Error::Busy => "Busy",
             Error::WouldBlock => "WouldBlock",
             Error::AboveMcp => "AboveMcp",
+            Error::Cancelled => "Cancelled",
+            Error::NoIpcBuffer => "NoIpcBuffer",
             Error::UnknownError => "UnknownError",
         }
     }
@@ -1187,6 +1407,8 @@ impl TryFrom<u64> for Error {
             15 => Ok(Error::Busy),
             16 => Ok(Error::WouldBlock),
             17 => Ok(Error::AboveMcp),
+            18 => Ok(Error::Cancelled),
+            19 => Ok(Error::NoIpcBuffer),
             63 => Ok(Error::UnknownError),
             _ => Err(()),
         }
@@ -1215,6 +1437,186 @@ impl Rights {
     /// Every defined bit.
     pub const ALL: Rights = Rights::all();
 }
+/// The message-info word of every IPC: label, length and capabilities.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MessageInfo(u64);
+impl MessageInfo {
+    /// The lowest bit of `length`.
+    pub const LENGTH_LSB: u32 = 0;
+    /// The width in bits of `length`.
+    pub const LENGTH_WIDTH: u32 = 7;
+    /// The largest value of `length`.
+    pub const LENGTH_MAX: u8 = 127;
+    /// The bits of `length` in place in the word.
+    pub const LENGTH_MASK: u64 = 0x7f;
+    /// The lowest bit of `caps`.
+    pub const CAPS_LSB: u32 = 7;
+    /// The width in bits of `caps`.
+    pub const CAPS_WIDTH: u32 = 2;
+    /// The largest value of `caps`.
+    pub const CAPS_MAX: u8 = 3;
+    /// The bits of `caps` in place in the word.
+    pub const CAPS_MASK: u64 = 0x180;
+    /// The lowest bit of `caps_unwrapped`.
+    pub const CAPS_UNWRAPPED_LSB: u32 = 9;
+    /// The width in bits of `caps_unwrapped`.
+    pub const CAPS_UNWRAPPED_WIDTH: u32 = 3;
+    /// The largest value of `caps_unwrapped`.
+    pub const CAPS_UNWRAPPED_MAX: u8 = 7;
+    /// The bits of `caps_unwrapped` in place in the word.
+    pub const CAPS_UNWRAPPED_MASK: u64 = 0xe00;
+    /// The lowest bit of `label`.
+    pub const LABEL_LSB: u32 = 12;
+    /// The width in bits of `label`.
+    pub const LABEL_WIDTH: u32 = 52;
+    /// The largest value of `label`.
+    pub const LABEL_MAX: u64 = 0xf_ffff_ffff_ffff;
+    /// The bits of `label` in place in the word.
+    pub const LABEL_MASK: u64 = 0xffff_ffff_ffff_f000;
+    /// The bits no field covers; [`MessageInfo::from_bits`] refuses a word with any of them set.
+    pub const RESERVED: u64 = 0x0;
+    /// The word `bits`, or `None` if a reserved bit is set.
+    pub const fn from_bits(bits: u64) -> Option<MessageInfo> {
+        Some(MessageInfo(bits))
+    }
+    /// The word `bits` with the reserved bits cleared.
+    pub const fn from_bits_truncate(bits: u64) -> MessageInfo {
+        MessageInfo(bits)
+    }
+    /// The word.
+    pub const fn bits(self) -> u64 {
+        self.0
+    }
+    /// The word with every field zero.
+    pub const fn new() -> MessageInfo {
+        MessageInfo(0)
+    }
+    /// Message words (registers first, then the IPC buffer); at most MSG_MAX_LENGTH.
+    pub const fn length(self) -> u8 {
+        (self.0 & 0x7f) as u8
+    }
+    /// The word with `length` set to `value`; panics (in a constant: fails to compile) if `value` is above `LENGTH_MAX`.
+    pub const fn with_length(self, value: u8) -> MessageInfo {
+        assert!(
+            value <= MessageInfo::LENGTH_MAX, "MessageInfo.length is above LENGTH_MAX"
+        );
+        MessageInfo((self.0 & 0xffff_ffff_ffff_ff80) | (value as u64))
+    }
+    /// The word with `length` set to `value`, or `None` if `value` is above `LENGTH_MAX`.
+    pub const fn try_with_length(self, value: u8) -> Option<MessageInfo> {
+        if value > MessageInfo::LENGTH_MAX {
+            None
+        } else {
+            Some(self.with_length(value))
+        }
+    }
+    /// Capabilities sent (IPC buffer caps[0..]); on receipt, capabilities received.
+    pub const fn caps(self) -> u8 {
+        ((self.0 >> 7) & 0x3) as u8
+    }
+    /// The word with `caps` set to `value`; panics (in a constant: fails to compile) if `value` is above `CAPS_MAX`.
+    pub const fn with_caps(self, value: u8) -> MessageInfo {
+        assert!(value <= MessageInfo::CAPS_MAX, "MessageInfo.caps is above CAPS_MAX");
+        MessageInfo((self.0 & 0xffff_ffff_ffff_fe7f) | ((value as u64) << 7))
+    }
+    /// The word with `caps` set to `value`, or `None` if `value` is above `CAPS_MAX`.
+    pub const fn try_with_caps(self, value: u8) -> Option<MessageInfo> {
+        if value > MessageInfo::CAPS_MAX { None } else { Some(self.with_caps(value)) }
+    }
+    /// On receipt: bit i set when capability i was the receiving endpoint itself and arrived as its badge in badges[i].
+    pub const fn caps_unwrapped(self) -> u8 {
+        ((self.0 >> 9) & 0x7) as u8
+    }
+    /// The word with `caps_unwrapped` set to `value`; panics (in a constant: fails to compile) if `value` is above `CAPS_UNWRAPPED_MAX`.
+    pub const fn with_caps_unwrapped(self, value: u8) -> MessageInfo {
+        assert!(
+            value <= MessageInfo::CAPS_UNWRAPPED_MAX,
+            "MessageInfo.caps_unwrapped is above CAPS_UNWRAPPED_MAX"
+        );
+        MessageInfo((self.0 & 0xffff_ffff_ffff_f1ff) | ((value as u64) << 9))
+    }
+    /// The word with `caps_unwrapped` set to `value`, or `None` if `value` is above `CAPS_UNWRAPPED_MAX`.
+    pub const fn try_with_caps_unwrapped(self, value: u8) -> Option<MessageInfo> {
+        if value > MessageInfo::CAPS_UNWRAPPED_MAX {
+            None
+        } else {
+            Some(self.with_caps_unwrapped(value))
+        }
+    }
+    /// The message label (a protocol's choice, or a kernel message's label).
+    pub const fn label(self) -> u64 {
+        self.0 >> 12
+    }
+    /// The word with `label` set to `value`; panics (in a constant: fails to compile) if `value` is above `LABEL_MAX`.
+    pub const fn with_label(self, value: u64) -> MessageInfo {
+        assert!(value <= MessageInfo::LABEL_MAX, "MessageInfo.label is above LABEL_MAX");
+        MessageInfo((self.0 & 0xfff) | (value << 12))
+    }
+    /// The word with `label` set to `value`, or `None` if `value` is above `LABEL_MAX`.
+    pub const fn try_with_label(self, value: u64) -> Option<MessageInfo> {
+        if value > MessageInfo::LABEL_MAX { None } else { Some(self.with_label(value)) }
+    }
+}
+const _: () = {
+    assert!(MessageInfo::LENGTH_LSB + MessageInfo::LENGTH_WIDTH <= u64::BITS);
+    assert!(MessageInfo::LENGTH_WIDTH <= u8::BITS);
+    assert!(MessageInfo::CAPS_LSB + MessageInfo::CAPS_WIDTH <= u64::BITS);
+    assert!(MessageInfo::CAPS_WIDTH <= u8::BITS);
+    assert!((MessageInfo::CAPS_MASK & MessageInfo::LENGTH_MASK) == 0);
+    assert!(
+        MessageInfo::CAPS_UNWRAPPED_LSB + MessageInfo::CAPS_UNWRAPPED_WIDTH <= u64::BITS
+    );
+    assert!(MessageInfo::CAPS_UNWRAPPED_WIDTH <= u8::BITS);
+    assert!(
+        (MessageInfo::CAPS_UNWRAPPED_MASK & (MessageInfo::LENGTH_MASK |
+        MessageInfo::CAPS_MASK)) == 0
+    );
+    assert!(MessageInfo::LABEL_LSB + MessageInfo::LABEL_WIDTH <= u64::BITS);
+    assert!(MessageInfo::LABEL_WIDTH <= u64::BITS);
+    assert!(
+        (MessageInfo::LABEL_MASK & (MessageInfo::LENGTH_MASK | MessageInfo::CAPS_MASK |
+        MessageInfo::CAPS_UNWRAPPED_MASK)) == 0
+    );
+    assert!(
+        (MessageInfo::LENGTH_MASK | MessageInfo::CAPS_MASK |
+        MessageInfo::CAPS_UNWRAPPED_MASK | MessageInfo::LABEL_MASK |
+        MessageInfo::RESERVED) == u64::MAX
+    );
+};
+/// A thread's IPC buffer: the message words past the message registers and the capabilities of a message. Page-aligned, set with Tcb.set_ipc_buffer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpcBuffer {
+    /// Message word i lives here when i >= MESSAGE_REGISTERS (words below that travel in registers; their slots are unused).
+    pub msg: [u64; MSG_MAX_LENGTH as usize],
+    /// Sending: capability addresses (CPtrs) of the capabilities to send.
+    pub caps: [u64; MSG_MAX_CAPS as usize],
+    /// Receiving: the badge of each unwrapped capability.
+    pub badges: [u64; MSG_MAX_CAPS as usize],
+    /// Receiving: first slot (an index in the receiver's CSpace root) for received capabilities; 0 = receive none.
+    pub receive_slot: u64,
+    /// Free for the thread's runtime (e.g. its thread pointer).
+    pub user_data: u64,
+}
+impl Default for IpcBuffer {
+    /// Every field zero.
+    fn default() -> IpcBuffer {
+        IpcBuffer {
+            msg: [0; MSG_MAX_LENGTH as usize],
+            caps: [0; MSG_MAX_CAPS as usize],
+            badges: [0; MSG_MAX_CAPS as usize],
+            receive_slot: 0,
+            user_data: 0,
+        }
+    }
+}
+const _: () = assert!(core::mem::offset_of!(IpcBuffer, msg) == 0);
+const _: () = assert!(core::mem::offset_of!(IpcBuffer, caps) == 960);
+const _: () = assert!(core::mem::offset_of!(IpcBuffer, badges) == 984);
+const _: () = assert!(core::mem::offset_of!(IpcBuffer, receive_slot) == 1008);
+const _: () = assert!(core::mem::offset_of!(IpcBuffer, user_data) == 1016);
+const _: () = assert!(core::mem::size_of::<IpcBuffer>() == 1024);
 /// The portable subset of a thread's user register file.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -1263,3 +1665,34 @@ const _: () = assert!(core::mem::offset_of!(CpuTimes, system_ticks) == 8);
 const _: () = assert!(core::mem::offset_of!(CpuTimes, user_cycles) == 16);
 const _: () = assert!(core::mem::offset_of!(CpuTimes, system_cycles) == 24);
 const _: () = assert!(core::mem::size_of::<CpuTimes>() == 32);
+/// Message registers of an IPC on x86_64: message words below this travel in registers, the others in the IPC buffer.
+#[cfg(target_arch = "x86_64")]
+pub const MESSAGE_REGISTERS: usize = 4;
+/// Message registers of an IPC on aarch64: message words below this travel in registers, the others in the IPC buffer.
+#[cfg(target_arch = "aarch64")]
+pub const MESSAGE_REGISTERS: usize = 5;
+/// The register part of a message: the info word and the message registers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IpcMessage {
+    /// The info word: label, length and capabilities.
+    pub info: MessageInfo,
+    /// Message words 0 to `MESSAGE_REGISTERS - 1`.
+    pub regs: [u64; MESSAGE_REGISTERS],
+}
+/// A message received: the sender's badge (0 for a reply or a kernel message without one) and the message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Received {
+    /// The badge of the capability the sender used.
+    pub badge: u64,
+    /// The message.
+    pub message: IpcMessage,
+}
+/// What an IPC trap hands the kernel: the capability register and the message registers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IpcInput {
+    /// The capability register (the endpoint's address; unused by an IPC without one).
+    pub capability: u64,
+    /// The info and message registers.
+    pub message: IpcMessage,
+}
+const _: () = assert!(core::mem::size_of:: < IpcBuffer > () as u64 <= PAGE_SIZE);

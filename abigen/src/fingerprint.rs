@@ -7,7 +7,7 @@
 
 use std::fmt::Write;
 
-use crate::model::{Model, Param};
+use crate::model::{Model, Param, SyscallKind};
 
 const FNV_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -59,8 +59,17 @@ pub fn normalized(model: &Model) -> String {
         model.abi.name, model.abi.version_major, model.abi.version_minor
     ));
     for a in &model.arches {
+        // Without IPC registers the line is what it was before they existed.
+        let ipc = a.ipc.as_ref().map_or_else(String::new, |i| {
+            format!(
+                " ipc={}:{}:{}",
+                i.capability,
+                i.info,
+                i.message_registers.join(",")
+            )
+        });
         lines.push(format!(
-            "arch {} trap={} number={} args={} results={} clobbers={}",
+            "arch {} trap={} number={} args={} results={} clobbers={}{ipc}",
             a.name,
             a.trap,
             a.number_register,
@@ -68,6 +77,20 @@ pub fn normalized(model: &Model) -> String {
             a.result_registers.join(","),
             a.clobbered_registers.join(",")
         ));
+    }
+    if let Some(ipc) = &model.ipc {
+        lines.push(format!(
+            "ipc info={} buffer={}",
+            ipc.info,
+            ipc.buffer.as_deref().unwrap_or("")
+        ));
+    }
+    for b in &model.bitfields {
+        let mut line = format!("bitfield {} {}", b.name, b.word.name());
+        for f in &b.fields {
+            let _ = write!(line, " {}:{}@{}+{}", f.name, f.ty.name(), f.lsb, f.width);
+        }
+        lines.push(line);
     }
     let d = &model.dispatch;
     lines.push(format!(
@@ -95,15 +118,22 @@ pub fn normalized(model: &Model) -> String {
         let mut line = format!("struct {} size={}", s.name, s.size);
         for f in &s.fields {
             let _ = write!(line, " {}:{}@{}", f.name, f.ty.name(), f.offset);
+            if let Some(count) = f.count {
+                let _ = write!(line, "[{count}]");
+            }
         }
         lines.push(line);
     }
     for s in &model.syscalls {
+        let kind = match s.kind {
+            SyscallKind::Plain => "Plain".to_owned(),
+            SyscallKind::Invoke => "Invoke".to_owned(),
+            SyscallKind::Ipc(flow) => format!("Ipc({})", flow.describe()),
+        };
         lines.push(format!(
-            "syscall {} {} {:?} ({}) -> ({}){}",
+            "syscall {} {} {kind} ({}) -> ({}){}",
             s.number,
             s.name,
-            s.kind,
             params(&s.args),
             params(&s.results),
             errors(&s.errors)

@@ -21,9 +21,12 @@ pub fn check(model: &Model, source: &str) -> Result<Vec<Mismatch>, String> {
     for s in model
         .syscalls
         .iter()
-        .filter(|s| s.kind == SyscallKind::Plain)
+        .filter(|s| s.kind != SyscallKind::Invoke)
     {
-        let args = s.args.iter().map(|p| p.name.clone()).collect();
+        let mut args: Vec<String> = s.args.iter().map(|p| p.name.clone()).collect();
+        if s.kind.ipc().is_some_and(|flow| flow.send) {
+            args.push(crate::model::IPC_MESSAGE_PARAM.to_owned());
+        }
         expected.push((
             format!("sys_{}", s.name),
             format!("sys.{}", s.name),

@@ -22,6 +22,11 @@ pub struct Model {
     pub constants: Vec<Constant>,
     /// Flag sets passed in argument registers.
     pub flags: Vec<FlagSet>,
+    /// Bitfield types: words split into named fields.
+    pub bitfields: Vec<Bitfield>,
+    /// `[ipc]`: the IPC convention shared by every architecture (each [`Arch`] then has its
+    /// registers); `None` when the schema has no IPC.
+    pub ipc: Option<Ipc>,
     /// `repr(C)` structures passed through user memory.
     pub structs: Vec<Struct>,
     /// Syscalls, including the one with `kind = "invoke"`.
@@ -62,6 +67,86 @@ pub struct Arch {
     pub result_registers: Vec<String>,
     /// Registers the trap destroys besides the results.
     pub clobbered_registers: Vec<String>,
+    /// The registers of the IPC syscalls (`[arch.<name>.ipc]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipc: Option<ArchIpc>,
+}
+
+/// `[arch.<name>.ipc]`: which registers carry an IPC message. The status still comes back
+/// in the first result register.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ArchIpc {
+    /// In: the endpoint capability; out: the badge of the received message.
+    pub capability: String,
+    /// The info word (the `[ipc] info` bitfield), both ways.
+    pub info: String,
+    /// The message registers, in message-word order.
+    pub message_registers: Vec<String>,
+}
+
+/// `[ipc]`: the architecture-independent part of the IPC convention.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Ipc {
+    /// The bitfield that is the info register's type (`MessageInfo`).
+    pub info: String,
+    /// The structure that is a thread's IPC buffer, if the schema names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buffer: Option<String>,
+}
+
+/// `[[bitfield]]`: a word of named bit ranges.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Bitfield {
+    /// UpperCamelCase name.
+    pub name: String,
+    /// What the word holds.
+    pub doc: String,
+    /// The word's type.
+    #[serde(rename = "type")]
+    pub word: IntType,
+    /// The fields, in schema order; they do not overlap and fit the word.
+    pub fields: Vec<BitfieldField>,
+}
+
+impl Bitfield {
+    /// The bits no field covers.
+    pub fn reserved(&self) -> u64 {
+        self.fields
+            .iter()
+            .fold(self.word.max(), |mask, field| mask & !field.mask())
+    }
+}
+
+/// One field of a bitfield.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BitfieldField {
+    /// snake_case name.
+    pub name: String,
+    /// What the field holds.
+    pub doc: String,
+    /// The lowest bit.
+    pub lsb: u32,
+    /// The number of bits, at least 1.
+    pub width: u32,
+    /// The type its getter returns and its setter takes; at least `width` bits wide.
+    #[serde(rename = "type")]
+    pub ty: IntType,
+}
+
+impl BitfieldField {
+    /// The largest value the field holds.
+    pub fn max(&self) -> u64 {
+        if self.width >= 64 {
+            u64::MAX
+        } else {
+            (1 << self.width) - 1
+        }
+    }
+
+    /// The field's bits in place in the word.
+    pub fn mask(&self) -> u64 {
+        self.max() << self.lsb
+    }
 }
 
 /// `[dispatch]`: error names for the dispatcher's own failures.
@@ -136,6 +221,16 @@ impl IntType {
         }
     }
 
+    /// Width in bits.
+    pub fn bits(self) -> u32 {
+        match self {
+            IntType::U8 => 8,
+            IntType::U16 => 16,
+            IntType::U32 => 32,
+            IntType::U64 => 64,
+        }
+    }
+
     /// Size in bytes, which is also the alignment.
     pub fn size(self) -> u64 {
         match self {
@@ -173,11 +268,13 @@ pub enum Type {
     ObjectType,
     /// A value of the named `[[flags]]` set; unknown bits are rejected.
     Flags(String),
+    /// A value of the named `[[bitfield]]`; reserved bits are rejected.
+    Bitfield(String),
 }
 
 impl Type {
-    /// Parses a schema type name, given the names of the flag sets.
-    pub fn parse(name: &str, flag_sets: &[&str]) -> Option<Type> {
+    /// Parses a schema type name, given the names of the flag sets and of the bitfields.
+    pub fn parse(name: &str, flag_sets: &[&str], bitfields: &[&str]) -> Option<Type> {
         if let Some(int) = IntType::parse(name) {
             return Some(Type::Int(int));
         }
@@ -187,12 +284,14 @@ impl Type {
             "uaddr" => Some(Type::Uaddr),
             "ObjectType" => Some(Type::ObjectType),
             _ if flag_sets.contains(&name) => Some(Type::Flags(name.to_owned())),
+            _ if bitfields.contains(&name) => Some(Type::Bitfield(name.to_owned())),
             _ => None,
         }
     }
 
     /// Whether decoding a register into this type can fail (the dispatcher then returns
-    /// its `invalid_argument` error): narrow integers, `bool`, object types and flag sets.
+    /// its `invalid_argument` error): narrow integers, `bool`, object types, flag sets and
+    /// bitfields.
     pub fn decode_can_fail(&self) -> bool {
         !matches!(self, Type::Int(IntType::U64) | Type::Cap | Type::Uaddr)
     }
@@ -205,7 +304,7 @@ impl Type {
             Type::Cap => "cap",
             Type::Uaddr => "uaddr",
             Type::ObjectType => "ObjectType",
-            Type::Flags(name) => name,
+            Type::Flags(name) | Type::Bitfield(name) => name,
         }
     }
 
@@ -217,7 +316,7 @@ impl Type {
             Type::Cap => "CPtr",
             Type::Uaddr => "UserAddr",
             Type::ObjectType => "ObjectType",
-            Type::Flags(name) => name,
+            Type::Flags(name) | Type::Bitfield(name) => name,
         }
     }
 }
@@ -290,6 +389,9 @@ pub struct Field {
     pub ty: IntType,
     /// Array length, or `None` for a scalar.
     pub count: Option<u64>,
+    /// The constant that names the array length, when the schema wrote one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count_constant: Option<String>,
     /// Byte offset in the `repr(C)` layout.
     pub offset: u64,
     /// Whether assembly gets an equate for the offset (per-CPU fields only).
@@ -305,7 +407,7 @@ impl Field {
     }
 }
 
-/// Whether a syscall is a plain call or the capability invocation path.
+/// Whether a syscall is a plain call, the capability invocation path or an IPC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SyscallKind {
@@ -313,7 +415,53 @@ pub enum SyscallKind {
     Plain,
     /// The capability invocation: `(cap, label)` then the invocation's payload.
     Invoke,
+    /// An IPC: at most one capability (in the architecture's `ipc.capability` register),
+    /// a message in, a message out, or both, in the `[arch.<name>.ipc]` registers.
+    Ipc(IpcFlow),
 }
+
+impl SyscallKind {
+    /// The IPC directions, for `kind = "ipc"`.
+    pub fn ipc(self) -> Option<IpcFlow> {
+        match self {
+            SyscallKind::Ipc(flow) => Some(flow),
+            _ => None,
+        }
+    }
+
+    /// The schema spelling of the kind.
+    pub fn name(self) -> &'static str {
+        match self {
+            SyscallKind::Plain => "plain",
+            SyscallKind::Invoke => "invoke",
+            SyscallKind::Ipc(_) => "ipc",
+        }
+    }
+}
+
+/// Which way an IPC syscall carries messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct IpcFlow {
+    /// The info and message registers carry a message in.
+    pub send: bool,
+    /// Badge, info and message registers carry a message out.
+    pub receive: bool,
+}
+
+impl IpcFlow {
+    /// `send`, `receive` or `send+receive`.
+    pub fn describe(self) -> &'static str {
+        match (self.send, self.receive) {
+            (true, true) => "send+receive",
+            (true, false) => "send",
+            (false, true) => "receive",
+            (false, false) => "none",
+        }
+    }
+}
+
+/// The name of the message parameter of an IPC syscall's kernel method and trona function.
+pub const IPC_MESSAGE_PARAM: &str = "message";
 
 /// A named, typed, documented argument or result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -648,6 +796,32 @@ impl Model {
             })
             .filter(|e| e.dispatch || e.cap_argument || e.handler)
             .collect()
+    }
+
+    /// The syscalls with `kind = "ipc"`, in schema order.
+    pub fn ipc_syscalls(&self) -> impl Iterator<Item = (&Syscall, IpcFlow)> {
+        self.syscalls
+            .iter()
+            .filter_map(|s| s.kind.ipc().map(|f| (s, f)))
+    }
+
+    /// The bitfield called `name`.
+    pub fn bitfield(&self, name: &str) -> Option<&Bitfield> {
+        self.bitfields.iter().find(|b| b.name == name)
+    }
+
+    /// The bitfield of the IPC info register, when the schema has IPC.
+    pub fn ipc_info(&self) -> Option<&Bitfield> {
+        self.ipc.as_ref().and_then(|ipc| self.bitfield(&ipc.info))
+    }
+
+    /// The fewest message registers any architecture has (0 without IPC).
+    pub fn min_message_registers(&self) -> usize {
+        self.arches
+            .iter()
+            .filter_map(|a| a.ipc.as_ref().map(|i| i.message_registers.len()))
+            .min()
+            .unwrap_or(0)
     }
 
     /// The syscall with `kind = "invoke"`, if any.

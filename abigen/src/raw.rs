@@ -35,6 +35,8 @@ raw_tables! {
         pub error: Vec<S<RawError>>,
         pub constant: Vec<S<RawConstant>>,
         pub flags: Vec<S<RawFlags>>,
+        pub bitfield: Vec<S<RawBitfield>>,
+        pub ipc: Option<S<RawIpc>>,
         #[serde(rename = "struct")]
         pub structs: Vec<S<RawStruct>>,
         pub syscall: Vec<S<RawSyscall>>,
@@ -57,6 +59,41 @@ raw_tables! {
         pub arg_registers: Option<S<Vec<S<String>>>>,
         pub result_registers: Option<S<Vec<S<String>>>>,
         pub clobbered_registers: Option<S<Vec<S<String>>>>,
+        pub ipc: Option<S<RawArchIpc>>,
+    }
+
+    /// `[arch.<name>.ipc]`: the registers of the IPC syscalls.
+    pub struct RawArchIpc {
+        pub capability: Option<S<String>>,
+        pub info: Option<S<String>>,
+        pub message_registers: Option<S<Vec<S<String>>>>,
+    }
+
+    /// `[ipc]`: the architecture-independent part of the IPC convention.
+    pub struct RawIpc {
+        /// The `[[bitfield]]` that is the type of the info register.
+        pub info: Option<S<String>>,
+        /// The `[[struct]]` that is a thread's IPC buffer.
+        pub buffer: Option<S<String>>,
+    }
+
+    /// `[[bitfield]]`.
+    pub struct RawBitfield {
+        pub name: Option<S<String>>,
+        #[serde(rename = "type")]
+        pub ty: Option<S<String>>,
+        pub doc: Option<S<String>>,
+        pub fields: Vec<S<RawBitfieldField>>,
+    }
+
+    /// One entry of `fields` in `[[bitfield]]`.
+    pub struct RawBitfieldField {
+        pub name: Option<S<String>>,
+        pub lsb: Option<S<i64>>,
+        pub width: Option<S<i64>>,
+        #[serde(rename = "type")]
+        pub ty: Option<S<String>>,
+        pub doc: Option<S<String>>,
     }
 
     /// `[dispatch]`.
@@ -114,6 +151,8 @@ raw_tables! {
         pub object: Option<S<String>>,
         /// The rights a `cap` argument must carry (`[]` for none).
         pub rights: Option<S<Vec<S<String>>>>,
+        /// The array length of a struct field: a number or the name of a constant.
+        pub count: Option<S<RawCount>>,
         pub doc: Option<S<String>>,
     }
 
@@ -122,6 +161,10 @@ raw_tables! {
         pub name: Option<S<String>>,
         pub number: Option<S<i64>>,
         pub kind: Option<S<String>>,
+        /// `kind = "ipc"`: the info and message registers carry a message in.
+        pub send: Option<S<bool>>,
+        /// `kind = "ipc"`: badge, info and message registers carry a message out.
+        pub receive: Option<S<bool>>,
         pub args: Vec<S<RawParam>>,
         pub results: Vec<S<RawParam>>,
         pub errors: Option<S<Vec<S<String>>>>,
@@ -185,6 +228,16 @@ pub enum RawInteger {
     Integer(i64),
     /// `value = "0xffff_ffff_ffff_ffff"`.
     Text(String),
+}
+
+/// An array length as written: a number, or the name of a `[[constant]]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+pub enum RawCount {
+    /// `count = 4`.
+    Number(i64),
+    /// `count = "MSG_MAX_LENGTH"`.
+    Constant(String),
 }
 
 /// A TOML table whose keys are kept in document order, each with its span.

@@ -95,6 +95,26 @@ fn hardware_clobbers(arch: &str, trap: &str) -> &'static [(&'static str, &'stati
     }
 }
 
+/// How many registers inline assembly can use on `arch` besides the number, status and
+/// clobbered registers and `others` more; `None` for an architecture without a list.
+fn free_registers(
+    arch: &str,
+    number: Option<&str>,
+    status: Option<&str>,
+    clobbered: &[String],
+    others: usize,
+) -> Option<usize> {
+    let (_, usable) = USABLE_REGISTERS.iter().find(|(a, _)| *a == arch)?;
+    let taken = usable
+        .iter()
+        .filter(|r| Some(**r) == number || Some(**r) == status || clobbered.iter().any(|c| c == *r))
+        .count();
+    Some(usable.len().saturating_sub(taken + others))
+}
+
+/// The constant an IPC buffer must fit in.
+const PAGE_SIZE_CONSTANT: &str = "PAGE_SIZE";
+
 /// The most argument registers a trap convention may have.
 const MAX_ARG_REGISTERS: usize = 8;
 
@@ -121,6 +141,10 @@ const RESERVED_TYPE_NAMES: &[&str] = &[
     "Debug",
     "Clone",
     "Copy",
+    "IpcMessage",
+    "Received",
+    "IpcInput",
+    "TrapResults",
 ];
 
 /// Constant names the generated `abi` crate defines itself.
@@ -141,7 +165,13 @@ const RESERVED_KERNEL_METHODS: &[&str] = &[
 ];
 
 /// Names the generated trona substrate uses for its own functions.
-const RESERVED_SUBSTRATE_FUNCTIONS: &[&str] = &["trap", "status_to_result"];
+const RESERVED_SUBSTRATE_FUNCTIONS: &[&str] = &[
+    "trap",
+    "status_to_result",
+    "ipc_trap",
+    "ipc_status",
+    "ipc_received",
+];
 
 /// Local names the generated dispatcher and substrate use next to the arguments.
 const RESERVED_ARGUMENT_NAMES: &[&str] = &[
@@ -203,6 +233,21 @@ fn parse_with(file_name: &str, text: &str, strictness: Strictness) -> Result<Mod
         Err(diagnostics)
     }
 }
+
+/// The type names an argument or result may use besides the built-in ones.
+struct TypeNames<'a> {
+    flags: Vec<&'a str>,
+    bitfields: Vec<&'a str>,
+}
+
+/// A field to lay out: name, type, (array length, the constant naming it), asm, doc.
+type FieldSpec = (String, IntType, (Option<u64>, Option<String>), bool, String);
+
+/// The largest array length of a struct field.
+const MAX_ARRAY_LENGTH: u64 = 1 << 20;
+
+/// Methods every generated bitfield type defines besides its fields' accessors.
+const RESERVED_BITFIELD_METHODS: &[&str] = &["new", "bits", "from_bits", "from_bits_truncate"];
 
 struct Validator<'d> {
     d: &'d mut Diagnostics,
@@ -338,8 +383,12 @@ impl Validator<'_> {
         let constants = self.constants(raw);
         let mut type_names = Seen::new("type name");
         let flags = self.flags(raw, &mut type_names);
-        let structs = self.structs(raw, &mut type_names);
-        let flag_names: Vec<&str> = flags.iter().map(|f| f.name.as_str()).collect();
+        let bitfields = self.bitfields(raw, &mut type_names);
+        let structs = self.structs(raw, &mut type_names, &constants);
+        let flag_names = TypeNames {
+            flags: flags.iter().map(|f| f.name.as_str()).collect(),
+            bitfields: bitfields.iter().map(|b| b.name.as_str()).collect(),
+        };
         let rights = flags.iter().find(|f| f.name == RIGHTS_FLAG_SET);
         let register_count = arches.first().map_or(0, |a: &Arch| a.arg_registers.len());
         let objects = self.objects(raw, &retired, &mut type_names);
@@ -377,6 +426,7 @@ impl Validator<'_> {
             invoke_args,
             invoke_name.as_deref(),
         );
+        let ipc = self.ipc(raw, &bitfields, &structs, &constants, &arches);
         self.wrong_object_type_defined(raw, &errors);
         self.generated_names(raw, &syscalls, &invocations);
         let percpu = self.percpu(raw, &arches);
@@ -388,6 +438,8 @@ impl Validator<'_> {
             errors,
             constants,
             flags,
+            bitfields,
+            ipc,
             structs,
             syscalls,
             objects,
@@ -722,6 +774,15 @@ impl Validator<'_> {
                     }
                 }
             }
+            let ipc = a.ipc.as_ref().and_then(|block| {
+                self.arch_ipc(
+                    name,
+                    block,
+                    number_register.as_deref(),
+                    &result_registers,
+                    &clobbered_registers,
+                )
+            });
             if let (Some(trap), Some(number_register)) = (trap, number_register) {
                 out.push(Arch {
                     name: name.to_owned(),
@@ -730,11 +791,370 @@ impl Validator<'_> {
                     arg_registers,
                     result_registers,
                     clobbered_registers,
+                    ipc,
                 });
             }
         }
         if table.0.is_empty() {
             self.d.error(0..0, "the schema declares no architecture");
+        }
+        out
+    }
+
+    /// Validates `[arch.<arch>.ipc]`: every register usable, the registers distinct from
+    /// each other and from the number, status and clobbered registers, and at least one
+    /// message register (no more than the trap has free).
+    fn arch_ipc(
+        &mut self,
+        arch: &str,
+        block: &S<RawArchIpc>,
+        number: Option<&str>,
+        results: &[String],
+        clobbered: &[String],
+    ) -> Option<ArchIpc> {
+        let what = format!("`[arch.{arch}.ipc]`");
+        let at = span_of(block);
+        let b = block.get_ref();
+        let capability = self.required(&b.capability, "capability", &what, at.clone());
+        let info = self.required(&b.info, "info", &what, at.clone());
+        let messages = self.required(&b.message_registers, "message_registers", &what, at);
+        let mut seen = Seen::new("IPC register");
+        let status = results.first().map(String::as_str);
+        let mut check = |v: &mut Self, r: &S<String>, role: &str| {
+            let text = r.get_ref().as_str();
+            let taken = if Some(text) == number {
+                Some("the number register")
+            } else if Some(text) == status {
+                Some("the status register (`result_registers[0]`)")
+            } else if clobbered.iter().any(|c| c == text) {
+                Some("clobbered by the trap")
+            } else {
+                None
+            };
+            if let Err(reason) = check_register(arch, text) {
+                v.d.error(span_of(r), reason);
+            } else if let Some(taken) = taken {
+                v.d.error(
+                    span_of(r),
+                    format!("`{text}` is {taken}; it cannot also carry the IPC {role}"),
+                );
+            }
+            seen.insert(v.d, text.to_owned(), span_of(r));
+            text.to_owned()
+        };
+        let capability = capability.map(|r| check(self, r, "capability"));
+        let info = info.map(|r| check(self, r, "info word"));
+        let message_registers = messages.map(|list| {
+            let registers: Vec<String> = list
+                .get_ref()
+                .iter()
+                .map(|r| check(self, r, "message register"))
+                .collect();
+            let free = free_registers(arch, number, status, clobbered, 2);
+            if registers.is_empty() {
+                self.d.error(
+                    span_of(list),
+                    "`message_registers` must name at least 1 register",
+                );
+            } else if let Some(free) = free
+                && registers.len() > free
+            {
+                self.d.error(
+                    span_of(list),
+                    format!(
+                        "`message_registers` names {} registers but {arch} has only {free} left besides the number, status, clobbered, capability and info registers",
+                        registers.len()
+                    ),
+                );
+            }
+            registers
+        });
+        Some(ArchIpc {
+            capability: capability?,
+            info: info?,
+            message_registers: message_registers?,
+        })
+    }
+
+    /// Validates `[ipc]` and what the IPC syscalls need: the table itself, an info bitfield
+    /// that covers a whole `u64`, an IPC buffer that fits a page, and the registers of
+    /// every architecture.
+    fn ipc(
+        &mut self,
+        raw: &RawSchema,
+        bitfields: &[Bitfield],
+        structs: &[Struct],
+        constants: &[Constant],
+        arches: &[Arch],
+    ) -> Option<Ipc> {
+        let first_ipc_syscall = raw.syscall.iter().find_map(|s| {
+            s.get_ref()
+                .kind
+                .as_ref()
+                .filter(|k| k.get_ref() == "ipc")
+                .map(span_of)
+        });
+        let arch_blocks: Vec<(&S<String>, Range<usize>)> = raw
+            .arch
+            .iter()
+            .flat_map(|t| &t.0)
+            .filter_map(|(key, a)| a.get_ref().ipc.as_ref().map(|b| (key, span_of(b))))
+            .collect();
+        let Some(table) = &raw.ipc else {
+            if let Some(span) = first_ipc_syscall {
+                self.d.error(
+                    span,
+                    "an ipc syscall needs the `[ipc]` table (`info = \"<bitfield>\"`, the type of the info register)",
+                );
+            }
+            for (key, span) in arch_blocks {
+                self.d.error(
+                    span,
+                    format!(
+                        "`[arch.{}.ipc]` needs the `[ipc]` table (`info = \"<bitfield>\"`)",
+                        key.get_ref()
+                    ),
+                );
+            }
+            return None;
+        };
+        let at = span_of(table);
+        let t = table.get_ref();
+        let declared_bitfield = |name: &str| {
+            raw.bitfield.iter().any(|b| {
+                b.get_ref()
+                    .name
+                    .as_ref()
+                    .is_some_and(|n| n.get_ref() == name)
+            })
+        };
+        let info = self
+            .required(&t.info, "info", "`[ipc]`", at.clone())
+            .map(|info| {
+                let name = info.get_ref();
+                match bitfields.iter().find(|b| &b.name == name) {
+                    Some(b) if b.word != IntType::U64 => self.d.error(
+                        span_of(info),
+                        format!(
+                            "the IPC info bitfield `{name}` must be a `u64` word (a register), not `{}`",
+                            b.word.name()
+                        ),
+                    ),
+                    Some(b) if b.reserved() != 0 => self.d.error(
+                        span_of(info),
+                        format!(
+                            "the IPC info bitfield `{name}` leaves bits {:#x} to no field; its fields must cover the whole word (the kernel takes the info register as it is)",
+                            b.reserved()
+                        ),
+                    ),
+                    Some(_) => {}
+                    None if declared_bitfield(name) => {}
+                    None => {
+                        let known: Vec<&str> = bitfields.iter().map(|b| b.name.as_str()).collect();
+                        self.d.error(
+                            span_of(info),
+                            format!(
+                                "`[ipc].info` names unknown bitfield `{name}`; {}",
+                                if known.is_empty() {
+                                    "the schema declares no `[[bitfield]]`".to_owned()
+                                } else {
+                                    format!("expected one of {}", known.join(", "))
+                                }
+                            ),
+                        );
+                    }
+                }
+                name.clone()
+            });
+        let buffer = t.buffer.as_ref().map(|buffer| {
+            let name = buffer.get_ref();
+            let page = constants.iter().find(|c| c.name == PAGE_SIZE_CONSTANT);
+            match structs.iter().find(|s| &s.name == name) {
+                Some(s) => {
+                    if let Some(page) = page
+                        && s.size > page.value
+                    {
+                        self.d.error(
+                            span_of(buffer),
+                            format!(
+                                "the IPC buffer `{name}` is {} bytes, more than {PAGE_SIZE_CONSTANT} ({})",
+                                s.size, page.value
+                            ),
+                        );
+                    }
+                }
+                None => {
+                    let declared = raw.structs.iter().any(|s| {
+                        s.get_ref()
+                            .name
+                            .as_ref()
+                            .is_some_and(|n| n.get_ref() == name)
+                    });
+                    if !declared {
+                        self.d.error(
+                            span_of(buffer),
+                            format!("`[ipc].buffer` names unknown struct `{name}`"),
+                        );
+                    }
+                }
+            }
+            name.clone()
+        });
+        for arch in arches {
+            let has_block = arch_blocks
+                .iter()
+                .any(|(key, _)| key.get_ref() == &arch.name);
+            if !has_block {
+                let key = raw
+                    .arch
+                    .iter()
+                    .flat_map(|t| &t.0)
+                    .find(|(k, _)| k.get_ref() == &arch.name)
+                    .map_or(0..0, |(k, _)| span_of(k));
+                self.d.error_with_related(
+                    key,
+                    format!(
+                        "architecture `{}` has no `[arch.{}.ipc]` registers, which `[ipc]` needs on every architecture",
+                        arch.name, arch.name
+                    ),
+                    at.clone(),
+                    "the IPC convention",
+                );
+            }
+        }
+        Some(Ipc {
+            info: info?,
+            buffer,
+        })
+    }
+
+    fn bitfields(&mut self, raw: &RawSchema, type_names: &mut Seen<String>) -> Vec<Bitfield> {
+        let mut out = Vec::new();
+        for entry in &raw.bitfield {
+            let at = span_of(entry);
+            let b = entry.get_ref();
+            let name = self.name(&b.name, Case::Camel, "bitfield", at.clone());
+            let doc = self.doc(&b.doc, "bitfield", at.clone());
+            let word = self.int_type(&b.ty, "bitfield", at.clone());
+            if b.fields.is_empty() {
+                self.d.error(at.clone(), "bitfield has no `fields`");
+            }
+            let mut field_names = Seen::new("bitfield field");
+            let mut methods: HashMap<String, (String, Range<usize>)> = HashMap::new();
+            let mut fields: Vec<(Range<usize>, BitfieldField)> = Vec::new();
+            for f in &b.fields {
+                let fat = span_of(f);
+                let r = f.get_ref();
+                let field_name = self.name(&r.name, Case::Snake, "bitfield field", fat.clone());
+                let field_doc = self.doc(&r.doc, "bitfield field", fat.clone());
+                let ty = self.int_type(&r.ty, "bitfield field", fat.clone());
+                let lsb = self
+                    .required(&r.lsb, "lsb", "bitfield field", fat.clone())
+                    .and_then(|v| self.number(v, "lsb", 63));
+                let width_value = self.required(&r.width, "width", "bitfield field", fat.clone());
+                let width = width_value.and_then(|v| self.number(v, "width", 64));
+                if let (Some(0), Some(v)) = (width, width_value) {
+                    self.d
+                        .error(span_of(v), "a bitfield field must be at least 1 bit wide");
+                }
+                let (Some(field_name), Some(ty), Some(lsb), Some(width), Some(width_value)) =
+                    (field_name, ty, lsb, width, width_value)
+                else {
+                    continue;
+                };
+                if width == 0 {
+                    continue;
+                }
+                // Both are at most 64, so the casts are exact.
+                let (lsb, width) = (lsb as u32, width as u32);
+                let shown = field_name.get_ref();
+                let bits = |lsb: u32, width: u32| format!("bits {lsb}..={}", lsb + width - 1);
+                if let Some(word) = word
+                    && lsb + width > word.bits()
+                {
+                    self.d.error(
+                        span_of(width_value),
+                        format!(
+                            "field `{shown}` ({}) does not fit the {} word (bits 0..={})",
+                            bits(lsb, width),
+                            word.name(),
+                            word.bits() - 1
+                        ),
+                    );
+                    continue;
+                }
+                if width > ty.bits()
+                    && let Some(ty_span) = &r.ty
+                {
+                    self.d.error(
+                        span_of(ty_span),
+                        format!(
+                            "field `{shown}` is {width} bits wide but its type `{}` holds only {}",
+                            ty.name(),
+                            ty.bits()
+                        ),
+                    );
+                }
+                let field = BitfieldField {
+                    name: shown.clone(),
+                    doc: field_doc,
+                    lsb,
+                    width,
+                    ty,
+                };
+                if let Some((other_span, other)) =
+                    fields.iter().find(|(_, o)| o.mask() & field.mask() != 0)
+                {
+                    self.d.error_with_related(
+                        fat.clone(),
+                        format!(
+                            "field `{shown}` ({}) overlaps field `{}` ({})",
+                            bits(lsb, width),
+                            other.name,
+                            bits(other.lsb, other.width)
+                        ),
+                        other_span.clone(),
+                        "the other field",
+                    );
+                }
+                if field_names.insert(self.d, shown.clone(), span_of(&field_name)) {
+                    for (method, role) in [
+                        (shown.clone(), "getter"),
+                        (format!("with_{shown}"), "setter"),
+                        (format!("try_with_{shown}"), "checked setter"),
+                    ] {
+                        let owner = format!("the {role} of field `{shown}`");
+                        if RESERVED_BITFIELD_METHODS.contains(&method.as_str()) {
+                            self.d.error(
+                                span_of(&field_name),
+                                format!(
+                                    "{owner} would be the method `{method}`, which every bitfield type defines"
+                                ),
+                            );
+                        } else if let Some((other, other_span)) = methods.get(&method) {
+                            self.d.error_with_related(
+                                span_of(&field_name),
+                                format!("{owner} and {other} are both the method `{method}`"),
+                                other_span.clone(),
+                                "the other field",
+                            );
+                        } else {
+                            methods.insert(method, (owner, span_of(&field_name)));
+                        }
+                    }
+                }
+                fields.push((fat, field));
+            }
+            let (Some(name), Some(word)) = (name, word) else {
+                continue;
+            };
+            self.type_name(&name, type_names);
+            out.push(Bitfield {
+                name: name.into_inner(),
+                doc,
+                word,
+                fields: fields.into_iter().map(|(_, f)| f).collect(),
+            });
         }
         out
     }
@@ -995,11 +1415,11 @@ impl Validator<'_> {
     }
 
     /// Lays out `repr(C)` fields; returns the fields with offsets, the size and the alignment.
-    fn layout(fields: Vec<(String, IntType, Option<u64>, bool, String)>) -> (Vec<Field>, u64, u64) {
+    fn layout(fields: Vec<FieldSpec>) -> (Vec<Field>, u64, u64) {
         let mut offset: u64 = 0;
         let mut align: u64 = 1;
         let mut out = Vec::new();
-        for (name, ty, count, asm, doc) in fields {
+        for (name, ty, (count, count_constant), asm, doc) in fields {
             let a = ty.size();
             align = align.max(a);
             offset = offset.div_ceil(a) * a;
@@ -1007,6 +1427,7 @@ impl Validator<'_> {
                 name,
                 ty,
                 count,
+                count_constant,
                 offset,
                 asm,
                 doc,
@@ -1018,7 +1439,63 @@ impl Validator<'_> {
         (out, size, align)
     }
 
-    fn structs(&mut self, raw: &RawSchema, type_names: &mut Seen<String>) -> Vec<Struct> {
+    /// Resolves a struct field's `count`: a number or a constant's name, from 1 to
+    /// [`MAX_ARRAY_LENGTH`]; returns the length and the constant's name.
+    fn struct_count(
+        &mut self,
+        raw: &RawSchema,
+        count: &S<RawCount>,
+        constants: &[Constant],
+    ) -> Option<(Option<u64>, Option<String>)> {
+        let span = span_of(count);
+        match count.get_ref() {
+            RawCount::Number(n) => {
+                let n = self.number(&S::new(span.clone(), *n), "array length", MAX_ARRAY_LENGTH)?;
+                if n == 0 {
+                    self.d.error(span, "array length must be at least 1");
+                    return None;
+                }
+                Some((Some(n), None))
+            }
+            RawCount::Constant(name) => {
+                let Some(constant) = constants.iter().find(|c| &c.name == name) else {
+                    let declared = raw.constant.iter().any(|c| {
+                        c.get_ref()
+                            .name
+                            .as_ref()
+                            .is_some_and(|n| n.get_ref() == name)
+                    });
+                    if !declared {
+                        self.d.error(
+                            span,
+                            format!(
+                                "`count` names unknown constant `{name}`; write a number or the name of a `[[constant]]`"
+                            ),
+                        );
+                    }
+                    return None;
+                };
+                if constant.value == 0 || constant.value > MAX_ARRAY_LENGTH {
+                    self.d.error(
+                        span,
+                        format!(
+                            "`count` names constant `{name}`, which is {}; an array length must be from 1 to {MAX_ARRAY_LENGTH}",
+                            constant.value
+                        ),
+                    );
+                    return None;
+                }
+                Some((Some(constant.value), Some(name.clone())))
+            }
+        }
+    }
+
+    fn structs(
+        &mut self,
+        raw: &RawSchema,
+        type_names: &mut Seen<String>,
+        constants: &[Constant],
+    ) -> Vec<Struct> {
         let mut out = Vec::new();
         for entry in &raw.structs {
             let at = span_of(entry);
@@ -1048,11 +1525,15 @@ impl Validator<'_> {
                         );
                     }
                 }
-                let (Some(field_name), Some(ty)) = (field_name, ty) else {
+                let count = match &f.get_ref().count {
+                    None => Some((None, None)),
+                    Some(count) => self.struct_count(raw, count, constants),
+                };
+                let (Some(field_name), Some(ty), Some(count)) = (field_name, ty, count) else {
                     continue;
                 };
                 field_names.insert(self.d, field_name.get_ref().clone(), span_of(&field_name));
-                fields.push((field_name.into_inner(), ty, None, false, field_doc));
+                fields.push((field_name.into_inner(), ty, count, false, field_doc));
             }
             let Some(name) = name else { continue };
             self.type_name(&name, type_names);
@@ -1072,7 +1553,7 @@ impl Validator<'_> {
     fn params(
         &mut self,
         list: &[S<RawParam>],
-        flag_names: &[&str],
+        flag_names: &TypeNames<'_>,
         what: &str,
         reserved: &[&str],
         caps: &CapRule<'_>,
@@ -1087,13 +1568,13 @@ impl Validator<'_> {
             let ty = self
                 .required(&p.get_ref().ty, "type", what, at.clone())
                 .and_then(|t| {
-                    let ty = Type::parse(t.get_ref(), flag_names);
+                    let ty = Type::parse(t.get_ref(), &flag_names.flags, &flag_names.bitfields);
                     if ty.is_none() {
                         let mut expected =
                             String::from("u8, u16, u32, u64, bool, cap, uaddr, ObjectType");
-                        for flag in flag_names {
+                        for name in flag_names.flags.iter().chain(&flag_names.bitfields) {
                             expected.push_str(", ");
-                            expected.push_str(flag);
+                            expected.push_str(name);
                         }
                         self.d.error(
                             span_of(t),
@@ -1102,6 +1583,19 @@ impl Validator<'_> {
                     }
                     ty
                 });
+            if let Some(count) = &p.get_ref().count {
+                self.d.error(
+                    span_of(count),
+                    format!(
+                        "`count` applies only to struct fields, not to a{} {what}",
+                        if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                            "n"
+                        } else {
+                            ""
+                        }
+                    ),
+                );
+            }
             let cap = self.cap_constraint(p, ty.as_ref(), name.as_ref(), caps);
             let (Some(name), Some(ty)) = (name, ty) else {
                 ok = false;
@@ -1261,7 +1755,7 @@ impl Validator<'_> {
         ok.then_some(rights)
     }
 
-    fn results(&mut self, list: &[S<RawParam>], flag_names: &[&str]) -> Option<Vec<Param>> {
+    fn results(&mut self, list: &[S<RawParam>], flag_names: &TypeNames<'_>) -> Option<Vec<Param>> {
         if list.len() > 1 {
             self.d.error(
                 span_of(&list[1]),
@@ -1342,7 +1836,7 @@ impl Validator<'_> {
         raw: &RawSchema,
         retired: &[(Range<usize>, Retired)],
         errors: &[ErrorCode],
-        flag_names: &[&str],
+        flag_names: &TypeNames<'_>,
         arches: &[Arch],
         register_count: usize,
         caps: &CapRule<'_>,
@@ -1375,17 +1869,41 @@ impl Validator<'_> {
                         Some(SyscallKind::Invoke)
                     }
                 }
+                Some(k) if k.get_ref() == "ipc" => {
+                    let send = s.send.as_ref().is_some_and(|v| *v.get_ref());
+                    let receive = s.receive.as_ref().is_some_and(|v| *v.get_ref());
+                    if send || receive {
+                        Some(SyscallKind::Ipc(IpcFlow { send, receive }))
+                    } else {
+                        self.d.error(
+                            span_of(k),
+                            "an ipc syscall must send, receive or both: set `send = true`, `receive = true` or both",
+                        );
+                        None
+                    }
+                }
                 Some(k) => {
                     self.d.error(
                         span_of(k),
                         format!(
-                            "unknown syscall kind `{}`; expected `plain` or `invoke`",
+                            "unknown syscall kind `{}`; expected `plain`, `invoke` or `ipc`",
                             k.get_ref()
                         ),
                     );
                     None
                 }
             };
+            let written_ipc = s.kind.as_ref().is_some_and(|k| k.get_ref() == "ipc");
+            if !written_ipc {
+                for (key, value) in [("send", &s.send), ("receive", &s.receive)] {
+                    if let Some(value) = value {
+                        self.d.error(
+                            span_of(value),
+                            format!("`{key}` applies only to `kind = \"ipc\"` syscalls"),
+                        );
+                    }
+                }
+            }
             let invoke_caps = CapRule::Refused(
                 "the invoke syscall's capability is checked against each invocation's object type and `rights`; declare no `object` or `rights` here",
             );
@@ -1398,14 +1916,39 @@ impl Validator<'_> {
             } else {
                 caps
             };
-            let args = self.params(
-                &s.args,
-                flag_names,
-                "argument",
-                RESERVED_ARGUMENT_NAMES,
-                arg_caps,
-            );
-            if s.args.len() > register_count {
+            let mut reserved = RESERVED_ARGUMENT_NAMES.to_vec();
+            if written_ipc {
+                reserved.push(IPC_MESSAGE_PARAM);
+            }
+            let args = self.params(&s.args, flag_names, "argument", &reserved, arg_caps);
+            if written_ipc {
+                if let Some(extra) = s.args.get(1) {
+                    self.d.error(
+                        span_of(extra),
+                        format!(
+                            "an ipc syscall takes at most one argument (the capability, in the `ipc.capability` register), not {}",
+                            s.args.len()
+                        ),
+                    );
+                }
+                if let Some(ty) = s.args.first().and_then(|a| a.get_ref().ty.as_ref())
+                    && ty.get_ref() != "cap"
+                {
+                    self.d.error(
+                        span_of(ty),
+                        format!(
+                            "an ipc syscall's argument must be a `cap` (in the `ipc.capability` register), not `{}`",
+                            ty.get_ref()
+                        ),
+                    );
+                }
+                if let Some(result) = s.results.first() {
+                    self.d.error(
+                        span_of(result),
+                        "an ipc syscall returns the received message; declare no `results`",
+                    );
+                }
+            } else if s.args.len() > register_count {
                 let arch = arches
                     .first()
                     .map_or("the architecture", |a| a.name.as_str());
@@ -1451,7 +1994,10 @@ impl Validator<'_> {
             else {
                 continue;
             };
-            if s.args.len() > register_count {
+            if written_ipc && (s.args.len() > 1 || !s.results.is_empty()) {
+                continue;
+            }
+            if !written_ipc && s.args.len() > register_count {
                 continue;
             }
             names.insert(self.d, name.get_ref().clone(), span_of(&name));
@@ -1565,7 +2111,7 @@ impl Validator<'_> {
         retired: &[(Range<usize>, Retired)],
         errors: &[ErrorCode],
         objects: &[Object],
-        flag_names: &[&str],
+        flag_names: &TypeNames<'_>,
         rights_set: Option<&FlagSet>,
         caps: &CapRule<'_>,
         register_count: usize,
@@ -1761,7 +2307,7 @@ impl Validator<'_> {
                 continue;
             }
             let span = span_of_syscall(&s.name);
-            if s.kind == SyscallKind::Plain {
+            if s.kind != SyscallKind::Invoke {
                 let method = format!("sys_{}", s.name);
                 kernel.insert(self.d, method, span.clone());
             }
@@ -1862,7 +2408,7 @@ impl Validator<'_> {
                 names.insert(self.d, name.get_ref().clone(), span_of(&name));
                 pins.push(r.offset.as_ref());
                 let asm = r.asm.as_ref().is_some_and(|a| *a.get_ref());
-                fields.push((name.into_inner(), ty, count, asm, doc));
+                fields.push((name.into_inner(), ty, (count, None), asm, doc));
             }
             let (fields, size, _) = Self::layout(fields);
             for (field, pin) in fields.iter().zip(pins) {

@@ -45,6 +45,32 @@ core::arch::global_asm!(
     "ret",
 );
 
+/// What the generated trap-register accessors extend: the kernel port's saved registers.
+#[cfg(target_arch = "x86_64")]
+#[derive(Default)]
+pub struct UserFrame {
+    pub rax: u64,
+    pub rbx: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub r8: u64,
+    pub r9: u64,
+    pub r10: u64,
+    pub r11: u64,
+    pub r12: u64,
+    pub r13: u64,
+    pub r14: u64,
+    pub r15: u64,
+}
+/// What the generated trap-register accessors extend: the kernel port's saved registers.
+#[cfg(target_arch = "aarch64")]
+#[derive(Default)]
+pub struct UserFrame {
+    pub x: [u64; 31],
+}
+
 /// The zero block is usable in a static.
 pub static PER_CPU: arch_generated::percpu::PerCpuData = arch_generated::percpu::PerCpuData::ZERO;
 "#;

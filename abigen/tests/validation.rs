@@ -572,7 +572,7 @@ fn invoke_syscall_shape() {
 fn unknown_syscall_kind() {
     check(
         &[("kind = \"invoke\"", "kind = \"call\"")],
-        "small.toml:89:8: unknown syscall kind `call`; expected `plain` or `invoke`\nsmall.toml:127:1: invocations need a syscall with `kind = \"invoke\"`, and there is none",
+        "small.toml:89:8: unknown syscall kind `call`; expected `plain`, `invoke` or `ipc`\nsmall.toml:127:1: invocations need a syscall with `kind = \"invoke\"`, and there is none",
     );
 }
 
@@ -715,7 +715,7 @@ fn toml_syntax_error_is_located() {
 fn unknown_keys_are_rejected() {
     check(
         &[("number = 3", "number = 3\nnumbr = 4")],
-        "small.toml:99:1: unknown field `numbr`, expected one of `name`, `number`, `kind`, `args`, `results`, `errors`, `doc`",
+        "small.toml:99:1: unknown field `numbr`, expected one of `name`, `number`, `kind`, `send`, `receive`, `args`, `results`, `errors`, `doc`",
     );
 }
 

@@ -37,7 +37,7 @@ pub struct Mapping {
 /// is fixed by its object type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CapState {
-    /// Nothing more (Tcb, VSpace, Notification, KernelDebug).
+    /// Nothing more (Tcb, VSpace, Notification, Endpoint, KernelDebug).
     Plain,
     /// The allocation state of an Untyped (meaningful in the original capability only:
     /// copies cannot retype).

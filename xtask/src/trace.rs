@@ -413,6 +413,21 @@ fn typed(model: &abigen::Model, ty: &abigen::Type, value: u64) -> String {
                 (_, unknown) => format!("{}|{unknown:#x} (unknown bits)", names.join("|")),
             }
         }
+        Type::Bitfield(name) => {
+            let Some(bitfield) = model.bitfield(name) else {
+                return format!("{value:#x}");
+            };
+            let mut fields: Vec<String> = bitfield
+                .fields
+                .iter()
+                .map(|f| format!("{}={}", f.name, (value & f.mask()) >> f.lsb))
+                .collect();
+            let reserved = value & bitfield.reserved();
+            if reserved != 0 {
+                fields.push(format!("{reserved:#x} (reserved bits)"));
+            }
+            format!("{{{}}}", fields.join(", "))
+        }
     }
 }
 

@@ -118,7 +118,7 @@ fn plain_syscalls() -> String {
     let names: Vec<String> = model
         .syscalls
         .iter()
-        .filter(|syscall| syscall.name != "invoke")
+        .filter(|syscall| syscall.kind == abigen::SyscallKind::Plain)
         .map(|syscall| format!("`{}`", syscall.name))
         .collect();
     names.join(", ")

@@ -3,9 +3,11 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Verbatim, doc_attrs, format_rust, hex_literal, ident, number_literal};
+use super::{
+    Verbatim, doc_attrs, format_rust, grouped_hex_literal, hex_literal, ident, number_literal,
+};
 use crate::fingerprint::fingerprint;
-use crate::model::{EntryError, Model, Struct};
+use crate::model::{Bitfield, BitfieldField, EntryError, IntType, Model, Struct};
 use crate::names::screaming_case;
 use crate::validate::RIGHTS_FLAG_SET;
 
@@ -25,6 +27,8 @@ pub fn render(model: &Model) -> String {
     let mut verbatim = Verbatim::default();
     let flags = flags(model, &mut verbatim);
     let structs = structs(model, &mut verbatim);
+    let bitfields = model.bitfields.iter().map(bitfield);
+    let ipc = ipc(model);
     let constants = model.constants.iter().map(|c| {
         let doc = doc_attrs(&c.doc);
         let name = ident(&c.name);
@@ -48,7 +52,9 @@ pub fn render(model: &Model) -> String {
         #invocations
         #errors
         #flags
+        #(#bitfields)*
         #structs
+        #ipc
     };
     let doc = format!(
         "The {name} ABI: every number, type and layout that the kernel and userland share."
@@ -450,6 +456,24 @@ fn push_doc_lines(text: &mut String, indent: &str, doc: &str) {
     }
 }
 
+/// The largest array that derives `Default`.
+const DEFAULT_ARRAY_MAX: u64 = 32;
+
+/// The array length of a field: its constant (`MSG_MAX_LENGTH as usize`) or its number.
+fn array_length(f: &crate::model::Field) -> Option<TokenStream> {
+    match (&f.count_constant, f.count) {
+        (Some(constant), _) => {
+            let constant = ident(constant);
+            Some(quote! { #constant as usize })
+        }
+        (None, Some(count)) => {
+            let count = proc_macro2::Literal::u64_unsuffixed(count);
+            Some(quote! { #count })
+        }
+        (None, None) => None,
+    }
+}
+
 fn struct_tokens(s: &Struct, verbatim: &mut Verbatim) -> TokenStream {
     let doc = doc_attrs(&s.doc);
     let name = ident(&s.name);
@@ -457,7 +481,33 @@ fn struct_tokens(s: &Struct, verbatim: &mut Verbatim) -> TokenStream {
         let doc = doc_attrs(&f.doc);
         let field = ident(&f.name);
         let ty = ident(f.ty.name());
-        quote! { #doc pub #field: #ty, }
+        match array_length(f) {
+            Some(length) => quote! { #doc pub #field: [#ty; #length], },
+            None => quote! { #doc pub #field: #ty, },
+        }
+    });
+    // Arrays longer than 32 do not implement `Default`; such a struct spells it out.
+    let derivable = s
+        .fields
+        .iter()
+        .all(|f| f.count.is_none_or(|c| c <= DEFAULT_ARRAY_MAX));
+    let default_derive = derivable.then(|| quote! { Default, });
+    let default_impl = (!derivable).then(|| {
+        let zeros = s.fields.iter().map(|f| {
+            let field = ident(&f.name);
+            match array_length(f) {
+                Some(length) => quote! { #field: [0; #length], },
+                None => quote! { #field: 0, },
+            }
+        });
+        quote! {
+            impl Default for #name {
+                /// Every field zero.
+                fn default() -> #name {
+                    #name { #(#zeros)* }
+                }
+            }
+        }
     });
     let offsets = s.fields.iter().map(|f| {
         let field = ident(&f.name);
@@ -471,12 +521,301 @@ fn struct_tokens(s: &Struct, verbatim: &mut Verbatim) -> TokenStream {
     quote! {
         #doc
         #[repr(C)]
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        #[derive(Clone, Copy, Debug, #default_derive PartialEq, Eq)]
         pub struct #name {
             #(#fields)*
         }
+        #default_impl
         #(#offsets)*
         #size_assert
+    }
+}
+
+/// A literal of `value` in the word type: hex for masks.
+fn mask_literal(value: u64) -> proc_macro2::Literal {
+    grouped_hex_literal(value)
+}
+
+/// The bitfield type: a transparent word with typed getters and setters per field.
+fn bitfield(b: &Bitfield) -> TokenStream {
+    let doc = doc_attrs(&b.doc);
+    let name = ident(&b.name);
+    let word = ident(b.word.name());
+    let reserved = b.reserved();
+    let reserved_literal = mask_literal(reserved);
+    let (from_bits, from_bits_truncate) = if reserved == 0 {
+        (quote! { Some(#name(bits)) }, quote! { #name(bits) })
+    } else {
+        let kept = mask_literal(b.word.max() & !reserved);
+        (
+            quote! {
+                if bits & #reserved_literal != 0 {
+                    None
+                } else {
+                    Some(#name(bits))
+                }
+            },
+            quote! { #name(bits & #kept) },
+        )
+    };
+    let constants = b.fields.iter().map(|f| bitfield_constants(b, f));
+    let accessors = b.fields.iter().map(|f| bitfield_accessors(b, f));
+    let word_bits = quote! { #word::BITS };
+    let mut checks = Vec::new();
+    for (i, f) in b.fields.iter().enumerate() {
+        let upper = screaming_case(&f.name);
+        let lsb = ident(&format!("{upper}_LSB"));
+        let width = ident(&format!("{upper}_WIDTH"));
+        let mask = ident(&format!("{upper}_MASK"));
+        let ty = ident(f.ty.name());
+        checks.push(quote! { assert!(#name::#lsb + #name::#width <= #word_bits); });
+        checks.push(quote! { assert!(#name::#width <= #ty::BITS); });
+        if i > 0 {
+            let earlier = b.fields[..i].iter().map(|e| {
+                let mask = ident(&format!("{}_MASK", screaming_case(&e.name)));
+                quote! { #name::#mask }
+            });
+            let earlier = if i == 1 {
+                quote! { #(#earlier)* }
+            } else {
+                quote! { (#(#earlier)|*) }
+            };
+            checks.push(quote! { assert!((#name::#mask & #earlier) == 0); });
+        }
+    }
+    let all = b.fields.iter().map(|f| {
+        let mask = ident(&format!("{}_MASK", screaming_case(&f.name)));
+        quote! { #name::#mask }
+    });
+    checks.push(quote! { assert!((#(#all)|* | #name::RESERVED) == #word::MAX); });
+    let reserved_doc = format!(
+        " The bits no field covers; [`{}::from_bits`] refuses a word with any of them set.",
+        b.name
+    );
+    quote! {
+        #doc
+        #[repr(transparent)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+        pub struct #name(#word);
+        impl #name {
+            #(#constants)*
+            #[doc = #reserved_doc]
+            pub const RESERVED: #word = #reserved_literal;
+            /// The word `bits`, or `None` if a reserved bit is set.
+            pub const fn from_bits(bits: #word) -> Option<#name> {
+                #from_bits
+            }
+            /// The word `bits` with the reserved bits cleared.
+            pub const fn from_bits_truncate(bits: #word) -> #name {
+                #from_bits_truncate
+            }
+            /// The word.
+            pub const fn bits(self) -> #word {
+                self.0
+            }
+            /// The word with every field zero.
+            pub const fn new() -> #name {
+                #name(0)
+            }
+            #(#accessors)*
+        }
+        // Every field fits the word and its type, and no two overlap.
+        const _: () = {
+            #(#checks)*
+        };
+    }
+}
+
+/// `NAME_LSB`, `NAME_WIDTH`, `NAME_MAX` and `NAME_MASK` of one field.
+fn bitfield_constants(b: &Bitfield, f: &BitfieldField) -> TokenStream {
+    let upper = screaming_case(&f.name);
+    let lsb = ident(&format!("{upper}_LSB"));
+    let width = ident(&format!("{upper}_WIDTH"));
+    let max = ident(&format!("{upper}_MAX"));
+    let mask = ident(&format!("{upper}_MASK"));
+    let word = ident(b.word.name());
+    let ty = ident(f.ty.name());
+    let lsb_value = proc_macro2::Literal::u32_unsuffixed(f.lsb);
+    let width_value = proc_macro2::Literal::u32_unsuffixed(f.width);
+    let max_value = number_literal(f.max());
+    let mask_value = mask_literal(f.mask());
+    let lsb_doc = format!(" The lowest bit of `{}`.", f.name);
+    let width_doc = format!(" The width in bits of `{}`.", f.name);
+    let max_doc = format!(" The largest value of `{}`.", f.name);
+    let mask_doc = format!(" The bits of `{}` in place in the word.", f.name);
+    quote! {
+        #[doc = #lsb_doc]
+        pub const #lsb: u32 = #lsb_value;
+        #[doc = #width_doc]
+        pub const #width: u32 = #width_value;
+        #[doc = #max_doc]
+        pub const #max: #ty = #max_value;
+        #[doc = #mask_doc]
+        pub const #mask: #word = #mask_value;
+    }
+}
+
+/// The getter, setter and checked setter of one field. The expressions are spelled out
+/// so that no shift by zero, full mask or same-type cast reaches the generated code.
+fn bitfield_accessors(b: &Bitfield, f: &BitfieldField) -> TokenStream {
+    let name = ident(&b.name);
+    let word = ident(b.word.name());
+    let ty = ident(f.ty.name());
+    let getter = ident(&f.name);
+    let setter = ident(&format!("with_{}", f.name));
+    let checked = ident(&format!("try_with_{}", f.name));
+    let max = ident(&format!("{}_MAX", screaming_case(&f.name)));
+    let lsb = proc_macro2::Literal::u32_unsuffixed(f.lsb);
+    let same_type = f.ty == b.word;
+    // Getter: shift down, mask off the bits above the field, convert. `compound` says
+    // whether the expression has an operator (and needs parentheses to be an operand).
+    let mut get = quote! { self.0 };
+    let mut compound = false;
+    if f.lsb > 0 {
+        get = quote! { self.0 >> #lsb };
+        compound = true;
+    }
+    if f.lsb + f.width < b.word.bits() {
+        let max_value = mask_literal(f.max());
+        get = if compound {
+            quote! { (#get) & #max_value }
+        } else {
+            quote! { #get & #max_value }
+        };
+        compound = true;
+    }
+    if !same_type {
+        get = if compound {
+            quote! { (#get) as #ty }
+        } else {
+            quote! { #get as #ty }
+        };
+    }
+    // Setter: convert, shift up, merge with the other bits.
+    let mut value = quote! { value };
+    let mut compound = false;
+    if !same_type {
+        value = quote! { value as #word };
+        compound = true;
+    }
+    if f.lsb > 0 {
+        value = if compound {
+            quote! { (#value) << #lsb }
+        } else {
+            quote! { #value << #lsb }
+        };
+        compound = true;
+    }
+    let set = if f.lsb == 0 && f.width == b.word.bits() {
+        value
+    } else {
+        let keep = mask_literal(b.word.max() & !f.mask());
+        if compound {
+            quote! { (self.0 & #keep) | (#value) }
+        } else {
+            quote! { (self.0 & #keep) | #value }
+        }
+    };
+    // A field as wide as its type cannot be given a value above its maximum.
+    let fits_type = f.width >= f.ty.bits();
+    let message = format!("{}.{} is above {}", b.name, f.name, max);
+    let assert = (!fits_type).then(|| quote! { assert!(value <= #name::#max, #message); });
+    let try_body = if fits_type {
+        quote! { Some(self.#setter(value)) }
+    } else {
+        quote! {
+            if value > #name::#max {
+                None
+            } else {
+                Some(self.#setter(value))
+            }
+        }
+    };
+    let doc = doc_attrs(&f.doc);
+    let set_doc = format!(
+        " The word with `{}` set to `value`; panics (in a constant: fails to compile) if `value` is above `{max}`.",
+        f.name
+    );
+    let try_doc = format!(
+        " The word with `{}` set to `value`, or `None` if `value` is above `{max}`.",
+        f.name
+    );
+    quote! {
+        #doc
+        pub const fn #getter(self) -> #ty {
+            #get
+        }
+        #[doc = #set_doc]
+        pub const fn #setter(self, value: #ty) -> #name {
+            #assert
+            #name(#set)
+        }
+        #[doc = #try_doc]
+        pub const fn #checked(self, value: #ty) -> Option<#name> {
+            #try_body
+        }
+    }
+}
+
+/// The IPC types: `MESSAGE_REGISTERS` per architecture, `IpcMessage`, `Received` and
+/// `IpcInput`, and the IPC buffer's page-size check.
+fn ipc(model: &Model) -> TokenStream {
+    let Some(ipc) = &model.ipc else {
+        return TokenStream::new();
+    };
+    let info = ident(&ipc.info);
+    let counts = model.arches.iter().filter_map(|a| {
+        let count = a.ipc.as_ref()?.message_registers.len();
+        let arch = a.name.as_str();
+        let count = proc_macro2::Literal::usize_unsuffixed(count);
+        let doc = format!(
+            " Message registers of an IPC on {arch}: message words below this travel in registers, the others in the IPC buffer."
+        );
+        Some(quote! {
+            #[doc = #doc]
+            #[cfg(target_arch = #arch)]
+            pub const MESSAGE_REGISTERS: usize = #count;
+        })
+    });
+    let buffer_check = ipc.buffer.as_ref().and_then(|buffer| {
+        let page = model.constants.iter().find(|c| c.name == "PAGE_SIZE")?;
+        let buffer = ident(buffer);
+        let page_size = if page.ty == IntType::U64 {
+            quote! { PAGE_SIZE }
+        } else {
+            quote! { (PAGE_SIZE as u64) }
+        };
+        Some(quote! {
+            const _: () = assert!(core::mem::size_of::<#buffer>() as u64 <= #page_size);
+        })
+    });
+    quote! {
+        #(#counts)*
+        /// The register part of a message: the info word and the message registers.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct IpcMessage {
+            /// The info word: label, length and capabilities.
+            pub info: #info,
+            /// Message words 0 to `MESSAGE_REGISTERS - 1`.
+            pub regs: [u64; MESSAGE_REGISTERS],
+        }
+        /// A message received: the sender's badge (0 for a reply or a kernel message without one) and the message.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct Received {
+            /// The badge of the capability the sender used.
+            pub badge: u64,
+            /// The message.
+            pub message: IpcMessage,
+        }
+        /// What an IPC trap hands the kernel: the capability register and the message registers.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct IpcInput {
+            /// The capability register (the endpoint's address; unused by an IPC without one).
+            pub capability: u64,
+            /// The info and message registers.
+            pub message: IpcMessage,
+        }
+        #buffer_check
     }
 }
 

@@ -5,7 +5,8 @@ use quote::quote;
 
 use super::{Verbatim, doc_attrs, format_rust, ident};
 use crate::model::{
-    CAP_LOOKUP_ERRORS, CapArg, IntType, Invocation, Model, Param, Syscall, SyscallKind, Type,
+    CAP_LOOKUP_ERRORS, CapArg, IPC_MESSAGE_PARAM, IntType, Invocation, IpcFlow, Model, Param,
+    Syscall, SyscallKind, Type,
 };
 use crate::names::screaming_case;
 use crate::validate::RIGHTS_FLAG_SET;
@@ -25,13 +26,27 @@ pub fn render(model: &Model) -> String {
     let syscall_methods = model
         .syscalls
         .iter()
-        .filter(|s| s.kind == SyscallKind::Plain)
+        .filter(|s| s.kind != SyscallKind::Invoke)
         .map(|s| {
             let doc = doc_attrs(&s.doc);
             let name = ident(&format!("sys_{}", s.name));
             let params = s.args.iter().map(param_decl);
-            let ret = result_type(&s.results);
-            quote! { #doc fn #name(&mut self #(, #params)*) -> Result<#ret, abi::Error>; }
+            match s.kind.ipc() {
+                Some(flow) => {
+                    let message = ident(IPC_MESSAGE_PARAM);
+                    let message = flow.send.then(|| quote! { , #message: abi::IpcMessage });
+                    let ret = if flow.receive {
+                        quote! { abi::Received }
+                    } else {
+                        quote! { () }
+                    };
+                    quote! { #doc fn #name(&mut self #(, #params)* #message) -> Result<#ret, abi::Error>; }
+                }
+                None => {
+                    let ret = result_type(&s.results);
+                    quote! { #doc fn #name(&mut self #(, #params)*) -> Result<#ret, abi::Error>; }
+                }
+            }
         });
     let invocation_methods = model.invocations.iter().map(|i| {
         let doc = doc_attrs(&format!("`{}` (label {:#x}). {}", i.display_name(), i.label, i.doc));
@@ -40,16 +55,18 @@ pub fn render(model: &Model) -> String {
         let ret = result_type(&i.results);
         quote! { #doc fn #name(&mut self, target: Self::Cap #(, #params)*) -> Result<#ret, abi::Error>; }
     });
-    let syscall_arms = model
+    let (syscall_arms, syscall_fns): (Vec<TokenStream>, Vec<TokenStream>) = model
         .syscalls
         .iter()
-        .map(|s| syscall_arm(model, s, &invalid));
+        .map(|s| syscall_arm(model, s, &invalid))
+        .unzip();
     let mut verbatim = Verbatim::default();
     let invoke_fn = model
         .invoke_syscall()
         .map(|invoke| invoke_fn(model, invoke, &invalid, &mut verbatim));
     let has_handlers = !model.invocations.is_empty()
-        || model.syscalls.iter().any(|s| s.kind == SyscallKind::Plain);
+        || model.syscalls.iter().any(|s| s.kind != SyscallKind::Invoke);
+    let entry = dispatch_fn(model, &register_count, &syscall_arms);
     let checked_fn = has_handlers.then(|| {
         quote! {
             /// Returns a handler's `result`, first reporting through [`Kernel::undeclared_error`]
@@ -69,10 +86,6 @@ pub fn render(model: &Model) -> String {
             }
         }
     });
-    let unknown_label_doc = format!(
-        " A label that is not an invocation of the capability's object type fails with `{}`; a capability\n without a needed right fails with `{}`.",
-        model.dispatch.unknown_label, model.dispatch.insufficient_rights
-    );
     let tokens = quote! {
         /// What the dispatcher needs from the kernel: capability lookup and one method per syscall and invocation.
         pub trait Kernel {
@@ -98,24 +111,18 @@ pub fn render(model: &Model) -> String {
             #(#invocation_methods)*
         }
 
-        /// Decodes one trap: `number` from the number register, `args` the argument registers in
-        /// schema order. Returns the values for the two result registers: `[0, value]` on
+        #entry
+
+        /// The two result registers of a plain syscall or an invocation: `[0, value]` on
         /// success, `[error code, K::error_value(error)]` on failure.
-        ///
-        #[doc = #unknown_label_doc]
-        pub fn dispatch<K: Kernel>(k: &mut K, number: u64, args: [u64; #register_count]) -> [u64; 2] {
-            match decode_and_call(k, number, &args) {
+        fn plain_results<K: Kernel>(k: &mut K, result: Result<u64, abi::Error>) -> [u64; 2] {
+            match result {
                 Ok(value) => [0, value],
                 Err(error) => [error.code(), k.error_value(error)],
             }
         }
 
-        fn decode_and_call<K: Kernel>(k: &mut K, number: u64, args: &[u64; #register_count]) -> Result<u64, abi::Error> {
-            match abi::Syscall::try_from(number)? {
-                #(#syscall_arms)*
-            }
-        }
-
+        #(#syscall_fns)*
         #invoke_fn
         #checked_fn
     };
@@ -124,6 +131,86 @@ pub fn render(model: &Model) -> String {
         tokens,
         &verbatim,
     )
+}
+
+/// The entry point `dispatch`: without IPC, `(number, args) -> [status, value]`; with IPC
+/// (`[ipc]` in the schema), `(number, args, ipc) -> TrapResults`, and the `TrapResults` type.
+fn dispatch_fn(
+    model: &Model,
+    register_count: &proc_macro2::Literal,
+    arms: &[TokenStream],
+) -> TokenStream {
+    let unknown_label_doc = format!(
+        " A label that is not an invocation of the capability's object type fails with `{}`; a capability\n without a needed right fails with `{}`.",
+        model.dispatch.unknown_label, model.dispatch.insufficient_rights
+    );
+    let unused_args =
+        (!model.syscalls.iter().any(|s| s.kind.ipc().is_none())).then(|| quote! { let _ = args; });
+    if model.ipc.is_none() {
+        return quote! {
+            /// Decodes one trap: `number` from the number register, `args` the argument registers in
+            /// schema order. Returns the values for the two result registers: `[0, value]` on
+            /// success, `[error code, K::error_value(error)]` on failure.
+            ///
+            #[doc = #unknown_label_doc]
+            pub fn dispatch<K: Kernel>(k: &mut K, number: u64, args: [u64; #register_count]) -> [u64; 2] {
+                #unused_args
+                let result = match abi::Syscall::try_from(number) {
+                    #(#arms)*
+                    Err(error) => Err(error),
+                };
+                plain_results(k, result)
+            }
+        };
+    }
+    let unused_ipc = model
+        .ipc_syscalls()
+        .next()
+        .is_none()
+        .then(|| quote! { let _ = ipc; });
+    quote! {
+        pub use abi::IpcInput;
+
+        /// What the kernel writes back to the thread after a trap.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum TrapResults {
+            /// A plain syscall or an invocation: the status and value registers (`set_results`).
+            Plain([u64; 2]),
+            /// An IPC syscall (`set_ipc_results`).
+            Ipc {
+                /// The status register: 0 or an error code.
+                status: u64,
+                /// The message received, written to the badge, info and message registers;
+                /// `None` on error and for an IPC that only sends.
+                received: Option<abi::Received>,
+            },
+        }
+
+        /// Decodes one trap: `number` from the number register, `args` the argument registers in
+        /// schema order, `ipc` the IPC registers (read for every trap; only the IPC syscalls use
+        /// them). A plain syscall or invocation returns the values for the two result registers:
+        /// `[0, value]` on success, `[error code, K::error_value(error)]` on failure; an IPC
+        /// syscall returns its status and the message it received.
+        ///
+        #[doc = #unknown_label_doc]
+        pub fn dispatch<K: Kernel>(k: &mut K, number: u64, args: [u64; #register_count], ipc: IpcInput) -> TrapResults {
+            #unused_args
+            #unused_ipc
+            let result = match abi::Syscall::try_from(number) {
+                #(#arms)*
+                Err(error) => Err(error),
+            };
+            TrapResults::Plain(plain_results(k, result))
+        }
+
+        /// The results of an IPC handler: its status, and on success the message received.
+        fn message_results(result: Result<Option<abi::Received>, abi::Error>) -> TrapResults {
+            match result {
+                Ok(received) => TrapResults::Ipc { status: 0, received },
+                Err(error) => TrapResults::Ipc { status: error.code(), received: None },
+            }
+        }
+    }
 }
 
 /// `name: Type` for a trait method parameter; a resolved capability argument is a `Self::Cap`.
@@ -148,7 +235,7 @@ pub(super) fn rust_type(ty: &Type) -> TokenStream {
         Type::Cap => quote! { abi::CPtr },
         Type::Uaddr => quote! { abi::UserAddr },
         Type::ObjectType => quote! { abi::ObjectType },
-        Type::Flags(name) => {
+        Type::Flags(name) | Type::Bitfield(name) => {
             let name = ident(name);
             quote! { abi::#name }
         }
@@ -164,8 +251,19 @@ pub(super) fn result_type(results: &[Param]) -> TokenStream {
 }
 
 /// An expression decoding register `raw` into `ty`, returning `invalid` from the enclosing function on failure.
-fn decode(ty: &Type, raw: TokenStream, invalid: &proc_macro2::Ident) -> TokenStream {
+fn decode(model: &Model, ty: &Type, raw: TokenStream, invalid: &proc_macro2::Ident) -> TokenStream {
     match ty {
+        Type::Bitfield(name) => {
+            let word = model.bitfield(name).map_or(IntType::U64, |b| b.word);
+            let name = ident(name);
+            let bits = if word == IntType::U64 {
+                raw
+            } else {
+                let word = ident(word.name());
+                quote! { #word::try_from(#raw).map_err(|_| abi::Error::#invalid)? }
+            };
+            quote! { abi::#name::from_bits(#bits).ok_or(abi::Error::#invalid)? }
+        }
         Type::Int(IntType::U64) => raw,
         Type::Int(int) => {
             let name = ident(int.name());
@@ -191,11 +289,15 @@ fn decode(ty: &Type, raw: TokenStream, invalid: &proc_macro2::Ident) -> TokenStr
 }
 
 /// Turns the method's `Result<T, Error>` into `Result<u64, Error>` for the value register.
-fn encode_result(call: TokenStream, results: &[Param]) -> TokenStream {
+fn encode_result(model: &Model, call: TokenStream, results: &[Param]) -> TokenStream {
     let Some(result) = results.first() else {
         return quote! { #call.map(|()| 0) };
     };
     match &result.ty {
+        Type::Bitfield(name) if model.bitfield(name).is_some_and(|b| b.word != IntType::U64) => {
+            quote! { #call.map(|value| u64::from(value.bits())) }
+        }
+        Type::Bitfield(_) => quote! { #call.map(|value| value.bits()) },
         Type::Int(IntType::U64) => call,
         Type::Int(_) | Type::Bool => quote! { #call.map(u64::from) },
         Type::Cap => quote! { #call.map(|value| value.0) },
@@ -222,7 +324,7 @@ fn decode_args(
         match &p.cap {
             Some(cap) => resolves.push(resolve_cap(model, &name, cap, quote! { args[#index] })),
             None => {
-                let value = decode(&p.ty, quote! { args[#index] }, invalid);
+                let value = decode(model, &p.ty, quote! { args[#index] }, invalid);
                 lets.push(quote! { let #name = #value; });
             }
         }
@@ -269,25 +371,96 @@ fn resolve_cap(
     }
 }
 
-fn syscall_arm(model: &Model, s: &Syscall, invalid: &proc_macro2::Ident) -> TokenStream {
+/// The `match` arm of one syscall in `dispatch`, and the function it calls (none for the
+/// invoke syscall, whose function is `invoke`). Each syscall decodes in its own function, as
+/// each invocation does.
+fn syscall_arm(
+    model: &Model,
+    s: &Syscall,
+    invalid: &proc_macro2::Ident,
+) -> (TokenStream, TokenStream) {
     let variant = ident(&s.variant_name());
-    if s.kind == SyscallKind::Invoke {
-        return quote! { abi::Syscall::#variant => invoke(k, args), };
-    }
-    let method = ident(&format!("sys_{}", s.name));
-    let (lets, names) = decode_args(model, &s.args, 0, invalid);
-    let entry = quote! { abi::Syscall::#variant };
-    let call = encode_result(
-        quote! { checked(k, #entry.name(), #entry.handler_errors(), result) },
-        &s.results,
-    );
-    quote! {
-        abi::Syscall::#variant => {
-            #(#lets)*
-            let result = k.#method(#(#names),*);
-            #call
+    let register_count = proc_macro2::Literal::usize_unsuffixed(model.arg_register_count());
+    match s.kind {
+        SyscallKind::Invoke => (
+            quote! { Ok(abi::Syscall::#variant) => invoke(k, &args), },
+            TokenStream::new(),
+        ),
+        SyscallKind::Ipc(flow) => ipc_arm(model, s, flow),
+        SyscallKind::Plain => {
+            let method = ident(&format!("sys_{}", s.name));
+            let function = ident(&format!("syscall_{}", s.name));
+            let (lets, names) = decode_args(model, &s.args, 0, invalid);
+            let entry = quote! { abi::Syscall::#variant };
+            let call = encode_result(
+                model,
+                quote! { checked(k, #entry.name(), #entry.handler_errors(), result) },
+                &s.results,
+            );
+            let doc = doc_attrs(&format!(
+                "`{}`: decode the arguments, resolve the capability arguments, call the handler.",
+                s.name
+            ));
+            let unused_args = s.args.is_empty().then(|| quote! { let _ = args; });
+            (
+                quote! { Ok(abi::Syscall::#variant) => #function(k, &args), },
+                quote! {
+                    #doc
+                    fn #function<K: Kernel>(k: &mut K, args: &[u64; #register_count]) -> Result<u64, abi::Error> {
+                        #unused_args
+                        #(#lets)*
+                        let result = k.#method(#(#names),*);
+                        #call
+                    }
+                },
+            )
         }
     }
+}
+
+/// The arm and function of an IPC syscall: resolve the capability from the capability
+/// register, pass the message in, return the message out.
+fn ipc_arm(model: &Model, s: &Syscall, flow: IpcFlow) -> (TokenStream, TokenStream) {
+    let variant = ident(&s.variant_name());
+    let method = ident(&format!("sys_{}", s.name));
+    let function = ident(&format!("ipc_{}", s.name));
+    let mut lets = Vec::new();
+    let mut names = Vec::new();
+    for p in &s.args {
+        let name = ident(&p.name);
+        match &p.cap {
+            Some(cap) => lets.push(resolve_cap(model, &name, cap, quote! { ipc.capability })),
+            None => lets.push(quote! { let #name = abi::CPtr(ipc.capability); }),
+        }
+        names.push(quote! { #name });
+    }
+    if flow.send {
+        names.push(quote! { ipc.message });
+    }
+    let unused = (s.args.is_empty() && !flow.send).then(|| quote! { let _ = ipc; });
+    let entry = quote! { abi::Syscall::#variant };
+    let outcome = if flow.receive {
+        quote! { .map(Some) }
+    } else {
+        quote! { .map(|()| None) }
+    };
+    let doc = doc_attrs(&format!(
+        "`{}` ({}): resolve the capability, call the handler.",
+        s.name,
+        flow.describe()
+    ));
+    (
+        quote! { Ok(abi::Syscall::#variant) => return message_results(#function(k, ipc)), },
+        quote! {
+            #doc
+            fn #function<K: Kernel>(k: &mut K, ipc: IpcInput) -> Result<Option<abi::Received>, abi::Error> {
+                #unused
+                #(#lets)*
+                let result = k.#method(#(#names),*);
+                checked(k, #entry.name(), #entry.handler_errors(), result)#outcome
+            }
+        },
+    )
 }
 
 /// The `match` arm of one invocation in `invoke`, and the function it calls. Each
@@ -306,6 +479,7 @@ fn invocation_arm(
     let (lets, names) = decode_args(model, &i.args, payload_start, invalid);
     let entry = quote! { abi::Invocation::#variant };
     let call = encode_result(
+        model,
         quote! { checked(k, #entry.name(), #entry.handler_errors(), result) },
         &i.results,
     );

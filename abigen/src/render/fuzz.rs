@@ -18,18 +18,24 @@ pub const DEST_INDEX: &str = "dest_index";
 
 /// Renders the fuzzer's table.
 pub fn render(model: &Model) -> String {
-    let syscalls = model.syscalls.iter().map(|s| {
-        let variant = ident(&s.variant_name());
-        let args = s.args.iter().map(|p| arg(model, p));
-        let creates = creates(&s.args, false);
-        quote! {
-            Entry {
-                target: Target::Syscall(abi::Syscall::#variant),
-                args: &[#(#args),*],
-                creates: #creates,
+    // The IPC syscalls do not take their operands in the argument registers; the table
+    // leaves them out.
+    let syscalls = model
+        .syscalls
+        .iter()
+        .filter(|s| s.kind.ipc().is_none())
+        .map(|s| {
+            let variant = ident(&s.variant_name());
+            let args = s.args.iter().map(|p| arg(model, p));
+            let creates = creates(&s.args, false);
+            quote! {
+                Entry {
+                    target: Target::Syscall(abi::Syscall::#variant),
+                    args: &[#(#args),*],
+                    creates: #creates,
+                }
             }
-        }
-    });
+        });
     let invocations = model.invocations.iter().map(|i| {
         let variant = ident(&i.variant_name());
         let args = i.args.iter().map(|p| arg(model, p));
@@ -185,6 +191,14 @@ fn arg(model: &Model, param: &Param) -> TokenStream {
         Type::ObjectType => quote! { ArgKind::ObjectType },
         Type::Flags(set) => {
             let valid = model.flag_set(set).map_or(0, |f| f.all_bits());
+            let valid = super::hex_literal(valid);
+            quote! { ArgKind::Flags { valid: #valid } }
+        }
+        Type::Bitfield(name) => {
+            // Every word without a reserved bit is valid.
+            let valid = model
+                .bitfield(name)
+                .map_or(0, |b| b.word.max() & !b.reserved());
             let valid = super::hex_literal(valid);
             quote! { ArgKind::Flags { valid: #valid } }
         }

@@ -6,6 +6,7 @@ mod fuzz;
 mod gdb;
 mod percpu;
 mod text;
+mod trapregs;
 mod trona;
 
 use proc_macro2::TokenStream;
@@ -41,14 +42,15 @@ pub fn render_all(model: &Model) -> Vec<(String, String)> {
             format!("{dir}/mod.rs"),
             module_index(
                 &format!(
-                    "Generated code for the {} kernel: the per-CPU data block.",
+                    "Generated code for the {} kernel: the per-CPU data block and the trap registers.",
                     arch.name
                 ),
-                &["percpu"],
+                &["percpu", "trapregs"],
             ),
         ));
         out.push((format!("{dir}/percpu.rs"), percpu::render_rust(percpu)));
         out.push((format!("{dir}/percpu.S"), text::render_percpu_asm(percpu)));
+        out.push((format!("{dir}/trapregs.rs"), trapregs::render(model, arch)));
     }
     out.push((
         "trona/src/generated/mod.rs".to_owned(),
@@ -150,6 +152,11 @@ fn number_literal(value: u64) -> proc_macro2::Literal {
     if value < 0x1_0000 {
         return proc_macro2::Literal::u64_unsuffixed(value);
     }
+    grouped_hex_literal(value)
+}
+
+/// An integer literal in hex, digits grouped by four from the right (`0xf_ffff`).
+fn grouped_hex_literal(value: u64) -> proc_macro2::Literal {
     let digits = format!("{value:x}");
     let mut grouped = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -4,7 +4,7 @@ use askama::Template;
 
 use super::GENERATED_HEADER;
 use crate::fingerprint::fingerprint;
-use crate::model::{Arch, EntryError, IntType, Model, Param, PerCpu};
+use crate::model::{Arch, EntryError, IntType, IpcFlow, Model, Param, PerCpu};
 use crate::names::{screaming_case, snake_case};
 use crate::validate::RIGHTS_FLAG_SET;
 
@@ -304,7 +304,13 @@ pub fn render_c_header(model: &Model) -> String {
                 .fields
                 .iter()
                 .map(|f| CField {
-                    decl: format!("{} {}", f.ty.c_name(), f.name),
+                    decl: match (&f.count_constant, f.count) {
+                        (Some(constant), _) => {
+                            format!("{} {}[{prefix}_{constant}]", f.ty.c_name(), f.name)
+                        }
+                        (None, Some(count)) => format!("{} {}[{count}]", f.ty.c_name(), f.name),
+                        (None, None) => format!("{} {}", f.ty.c_name(), f.name),
+                    },
                     doc: c_doc(&f.doc),
                 })
                 .collect(),
@@ -384,6 +390,8 @@ struct Markdown<'a> {
     fingerprint: String,
     arches: Vec<ArchView>,
     trap_rows: Vec<(String, Vec<String>)>,
+    ipc_rows: Vec<(String, Vec<String>)>,
+    ipc_info: String,
     invalid_argument: &'a str,
     unknown_syscall: &'a str,
     unknown_label: &'a str,
@@ -521,6 +529,124 @@ fn returns(results: &[Param], arches: &[Arch]) -> String {
     )
 }
 
+/// The register table of an IPC syscall: its capability, then the info word and message
+/// registers when it sends.
+fn ipc_register_rows(model: &Model, s: &crate::model::Syscall, flow: IpcFlow) -> Vec<RegisterRow> {
+    let arches = &model.arches;
+    let ipc_register = |pick: &dyn Fn(&crate::model::ArchIpc) -> String| -> Vec<String> {
+        arches
+            .iter()
+            .map(|a| a.ipc.as_ref().map_or_else(String::new, pick))
+            .collect()
+    };
+    let mut rows = register_rows(&s.args, 0, arches);
+    for row in &mut rows {
+        row.registers = ipc_register(&|i| format!("`{}`", i.capability));
+    }
+    if flow.send {
+        let info = model.ipc.as_ref().map_or("", |i| i.info.as_str());
+        rows.push(RegisterRow {
+            name: "`info`".to_owned(),
+            ty: format!("`{info}`"),
+            registers: ipc_register(&|i| format!("`{}`", i.info)),
+            doc: "The message's info word: label, length and capabilities.".to_owned(),
+        });
+        rows.push(RegisterRow {
+            name: "`regs`".to_owned(),
+            ty: "`u64` each".to_owned(),
+            registers: ipc_register(&|i| {
+                let regs: Vec<&str> = i.message_registers.iter().map(String::as_str).collect();
+                code_list(&regs)
+            }),
+            doc: "The first message words; the others are in the IPC buffer.".to_owned(),
+        });
+    }
+    rows
+}
+
+/// The rows of the IPC register table (empty without IPC).
+fn ipc_rows(model: &Model) -> Vec<(String, Vec<String>)> {
+    if model.ipc.is_none() {
+        return Vec::new();
+    }
+    let arches = &model.arches;
+    let column = |pick: &dyn Fn(&Arch, &crate::model::ArchIpc) -> String| -> Vec<String> {
+        arches
+            .iter()
+            .map(|a| a.ipc.as_ref().map_or_else(String::new, |i| pick(a, i)))
+            .collect()
+    };
+    let mut rows = vec![
+        (
+            "syscall number".to_owned(),
+            column(&|a, _| format!("`{}`", a.number_register)),
+        ),
+        (
+            "status (out)".to_owned(),
+            column(&|a, _| {
+                format!(
+                    "`{}`",
+                    a.result_registers.first().map_or("", String::as_str)
+                )
+            }),
+        ),
+        (
+            "capability (in) / badge (out)".to_owned(),
+            column(&|_, i| format!("`{}`", i.capability)),
+        ),
+        (
+            "info word (in and out)".to_owned(),
+            column(&|_, i| format!("`{}`", i.info)),
+        ),
+    ];
+    let most = arches
+        .iter()
+        .filter_map(|a| a.ipc.as_ref().map(|i| i.message_registers.len()))
+        .max()
+        .unwrap_or(0);
+    for index in 0..most {
+        rows.push((
+            format!("message word {index}"),
+            column(&|_, i| {
+                i.message_registers
+                    .get(index)
+                    .map_or_else(|| "(IPC buffer)".to_owned(), |r| format!("`{r}`"))
+            }),
+        ));
+    }
+    rows.push((
+        "message registers (`MESSAGE_REGISTERS`)".to_owned(),
+        column(&|_, i| i.message_registers.len().to_string()),
+    ));
+    rows
+}
+
+/// What an IPC syscall returns.
+fn ipc_returns(model: &Model, flow: IpcFlow) -> String {
+    let status: Vec<String> = model
+        .arches
+        .iter()
+        .map(|a| {
+            format!(
+                "{} `{}`",
+                a.name,
+                a.result_registers.first().map_or("", String::as_str)
+            )
+        })
+        .collect();
+    if flow.receive {
+        format!(
+            "**Returns** the status ({}) and, on success, the message received: its badge in the capability register, its info word and its first words in the [IPC registers](#ipc-registers) (`abi::Received`).",
+            status.join(", ")
+        )
+    } else {
+        format!(
+            "**Returns** only the status ({}); the other IPC registers keep their values.",
+            status.join(", ")
+        )
+    }
+}
+
 /// Renders docs/abi.md.
 pub fn render_markdown(model: &Model) -> String {
     let arches = &model.arches;
@@ -601,6 +727,22 @@ pub fn render_markdown(model: &Model) -> String {
             if s.kind == crate::model::SyscallKind::Invoke {
                 facts.push("  - and each invocation's own errors.".to_owned());
             }
+            let (registers, returns) = match s.kind.ipc() {
+                Some(flow) => {
+                    facts.insert(
+                        1,
+                        format!(
+                            "- IPC ({}): the operands travel in the [IPC registers](#ipc-registers).",
+                            flow.describe()
+                        ),
+                    );
+                    (ipc_register_rows(model, s, flow), ipc_returns(model, flow))
+                }
+                None => (
+                    register_rows(&s.args, 0, arches),
+                    returns(&s.results, arches),
+                ),
+            };
             EntryView {
                 number: s.number.to_string(),
                 name: s.name.clone(),
@@ -610,8 +752,8 @@ pub fn render_markdown(model: &Model) -> String {
                 doc: s.doc.clone(),
                 title,
                 facts,
-                registers: register_rows(&s.args, 0, arches),
-                returns: returns(&s.results, arches),
+                registers,
+                returns,
             }
         })
         .collect();
@@ -774,6 +916,11 @@ pub fn render_markdown(model: &Model) -> String {
                 })
                 .collect(),
             trap_rows,
+            ipc_rows: ipc_rows(model),
+            ipc_info: model
+                .ipc
+                .as_ref()
+                .map_or_else(String::new, |i| i.info.clone()),
             invalid_argument: &d.invalid_argument,
             unknown_syscall: &d.unknown_syscall,
             unknown_label: &d.unknown_label,

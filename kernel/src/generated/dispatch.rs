@@ -37,6 +37,36 @@ pub trait Kernel {
     fn sys_thread_exit(&mut self) -> Result<(), abi::Error>;
     /// Read the number of timer ticks since boot.
     fn sys_ticks(&mut self) -> Result<u64, abi::Error>;
+    /// Send a message on an endpoint, blocking until a receiver takes it.
+    fn sys_send(
+        &mut self,
+        endpoint: Self::Cap,
+        message: abi::IpcMessage,
+    ) -> Result<(), abi::Error>;
+    /// Send a message on an endpoint if a receiver is waiting; WouldBlock otherwise.
+    fn sys_nb_send(
+        &mut self,
+        endpoint: Self::Cap,
+        message: abi::IpcMessage,
+    ) -> Result<(), abi::Error>;
+    /// Send a message on an endpoint and wait for the receiver's reply, which is returned.
+    fn sys_call(
+        &mut self,
+        endpoint: Self::Cap,
+        message: abi::IpcMessage,
+    ) -> Result<abi::Received, abi::Error>;
+    /// Wait for a message on an endpoint (or a signal of the bound notification) and return it.
+    fn sys_recv(&mut self, endpoint: Self::Cap) -> Result<abi::Received, abi::Error>;
+    /// Return a message waiting on an endpoint; WouldBlock when there is none.
+    fn sys_nb_recv(&mut self, endpoint: Self::Cap) -> Result<abi::Received, abi::Error>;
+    /// Send the reply to the last call the thread received; IllegalOperation when it has none to answer.
+    fn sys_reply(&mut self, message: abi::IpcMessage) -> Result<(), abi::Error>;
+    /// Reply to the last call the thread received, then wait for the next message on an endpoint (a server's loop).
+    fn sys_reply_recv(
+        &mut self,
+        endpoint: Self::Cap,
+        message: abi::IpcMessage,
+    ) -> Result<abi::Received, abi::Error>;
     /// `Untyped.retype` (label 0x20). Carve a new object out of the untyped region and place a capability to it in a slot.
     fn untyped_retype(
         &mut self,
@@ -104,6 +134,18 @@ pub trait Kernel {
         &mut self,
         target: Self::Cap,
         times: abi::UserAddr,
+    ) -> Result<(), abi::Error>;
+    /// `Tcb.set_ipc_buffer` (label 0x4c). Set where the thread's IPC buffer lives in its address space.
+    fn tcb_set_ipc_buffer(
+        &mut self,
+        target: Self::Cap,
+        vaddr: u64,
+    ) -> Result<(), abi::Error>;
+    /// `Tcb.set_fault_handler` (label 0x4d). Set the endpoint the kernel sends the thread's faults to.
+    fn tcb_set_fault_handler(
+        &mut self,
+        target: Self::Cap,
+        endpoint: u64,
     ) -> Result<(), abi::Error>;
     /// `VSpace.map_frame` (label 0x60). Map a frame into this address space.
     fn vspace_map_frame(
@@ -196,76 +238,255 @@ pub trait Kernel {
         code: u32,
     ) -> Result<(), abi::Error>;
 }
+pub use abi::IpcInput;
+/// What the kernel writes back to the thread after a trap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrapResults {
+    /// A plain syscall or an invocation: the status and value registers (`set_results`).
+    Plain([u64; 2]),
+    /// An IPC syscall (`set_ipc_results`).
+    Ipc {
+        /// The status register: 0 or an error code.
+        status: u64,
+        /// The message received, written to the badge, info and message registers;
+        /// `None` on error and for an IPC that only sends.
+        received: Option<abi::Received>,
+    },
+}
 /// Decodes one trap: `number` from the number register, `args` the argument registers in
-/// schema order. Returns the values for the two result registers: `[0, value]` on
-/// success, `[error code, K::error_value(error)]` on failure.
+/// schema order, `ipc` the IPC registers (read for every trap; only the IPC syscalls use
+/// them). A plain syscall or invocation returns the values for the two result registers:
+/// `[0, value]` on success, `[error code, K::error_value(error)]` on failure; an IPC
+/// syscall returns its status and the message it received.
 ///
 /** A label that is not an invocation of the capability's object type fails with `InvalidLabel`; a capability
  without a needed right fails with `InsufficientRights`.*/
-pub fn dispatch<K: Kernel>(k: &mut K, number: u64, args: [u64; 6]) -> [u64; 2] {
-    match decode_and_call(k, number, &args) {
+pub fn dispatch<K: Kernel>(
+    k: &mut K,
+    number: u64,
+    args: [u64; 6],
+    ipc: IpcInput,
+) -> TrapResults {
+    let result = match abi::Syscall::try_from(number) {
+        Ok(abi::Syscall::Null) => syscall_null(k, &args),
+        Ok(abi::Syscall::Invoke) => invoke(k, &args),
+        Ok(abi::Syscall::SchedYield) => syscall_sched_yield(k, &args),
+        Ok(abi::Syscall::DebugWrite) => syscall_debug_write(k, &args),
+        Ok(abi::Syscall::ThreadExit) => syscall_thread_exit(k, &args),
+        Ok(abi::Syscall::Ticks) => syscall_ticks(k, &args),
+        Ok(abi::Syscall::Send) => return message_results(ipc_send(k, ipc)),
+        Ok(abi::Syscall::NbSend) => return message_results(ipc_nb_send(k, ipc)),
+        Ok(abi::Syscall::Call) => return message_results(ipc_call(k, ipc)),
+        Ok(abi::Syscall::Recv) => return message_results(ipc_recv(k, ipc)),
+        Ok(abi::Syscall::NbRecv) => return message_results(ipc_nb_recv(k, ipc)),
+        Ok(abi::Syscall::Reply) => return message_results(ipc_reply(k, ipc)),
+        Ok(abi::Syscall::ReplyRecv) => return message_results(ipc_reply_recv(k, ipc)),
+        Err(error) => Err(error),
+    };
+    TrapResults::Plain(plain_results(k, result))
+}
+/// The results of an IPC handler: its status, and on success the message received.
+fn message_results(result: Result<Option<abi::Received>, abi::Error>) -> TrapResults {
+    match result {
+        Ok(received) => {
+            TrapResults::Ipc {
+                status: 0,
+                received,
+            }
+        }
+        Err(error) => {
+            TrapResults::Ipc {
+                status: error.code(),
+                received: None,
+            }
+        }
+    }
+}
+/// The two result registers of a plain syscall or an invocation: `[0, value]` on
+/// success, `[error code, K::error_value(error)]` on failure.
+fn plain_results<K: Kernel>(k: &mut K, result: Result<u64, abi::Error>) -> [u64; 2] {
+    match result {
         Ok(value) => [0, value],
         Err(error) => [error.code(), k.error_value(error)],
     }
 }
-fn decode_and_call<K: Kernel>(
+/// `null`: decode the arguments, resolve the capability arguments, call the handler.
+fn syscall_null<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
+    let _ = args;
+    let result = k.sys_null();
+    checked(k, abi::Syscall::Null.name(), abi::Syscall::Null.handler_errors(), result)
+        .map(|()| 0)
+}
+/// `sched_yield`: decode the arguments, resolve the capability arguments, call the handler.
+fn syscall_sched_yield<K: Kernel>(
     k: &mut K,
-    number: u64,
     args: &[u64; 6],
 ) -> Result<u64, abi::Error> {
-    match abi::Syscall::try_from(number)? {
-        abi::Syscall::Null => {
-            let result = k.sys_null();
-            checked(
-                    k,
-                    abi::Syscall::Null.name(),
-                    abi::Syscall::Null.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
-        abi::Syscall::Invoke => invoke(k, args),
-        abi::Syscall::SchedYield => {
-            let result = k.sys_sched_yield();
-            checked(
-                    k,
-                    abi::Syscall::SchedYield.name(),
-                    abi::Syscall::SchedYield.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
-        abi::Syscall::DebugWrite => {
-            let buf = abi::UserAddr(args[0]);
-            let len = args[1];
-            let result = k.sys_debug_write(buf, len);
-            checked(
-                k,
-                abi::Syscall::DebugWrite.name(),
-                abi::Syscall::DebugWrite.handler_errors(),
-                result,
-            )
-        }
-        abi::Syscall::ThreadExit => {
-            let result = k.sys_thread_exit();
-            checked(
-                    k,
-                    abi::Syscall::ThreadExit.name(),
-                    abi::Syscall::ThreadExit.handler_errors(),
-                    result,
-                )
-                .map(|()| 0)
-        }
-        abi::Syscall::Ticks => {
-            let result = k.sys_ticks();
-            checked(
-                k,
-                abi::Syscall::Ticks.name(),
-                abi::Syscall::Ticks.handler_errors(),
-                result,
-            )
-        }
+    let _ = args;
+    let result = k.sys_sched_yield();
+    checked(
+            k,
+            abi::Syscall::SchedYield.name(),
+            abi::Syscall::SchedYield.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `debug_write`: decode the arguments, resolve the capability arguments, call the handler.
+fn syscall_debug_write<K: Kernel>(
+    k: &mut K,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let buf = abi::UserAddr(args[0]);
+    let len = args[1];
+    let result = k.sys_debug_write(buf, len);
+    checked(
+        k,
+        abi::Syscall::DebugWrite.name(),
+        abi::Syscall::DebugWrite.handler_errors(),
+        result,
+    )
+}
+/// `thread_exit`: decode the arguments, resolve the capability arguments, call the handler.
+fn syscall_thread_exit<K: Kernel>(
+    k: &mut K,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let _ = args;
+    let result = k.sys_thread_exit();
+    checked(
+            k,
+            abi::Syscall::ThreadExit.name(),
+            abi::Syscall::ThreadExit.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `ticks`: decode the arguments, resolve the capability arguments, call the handler.
+fn syscall_ticks<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
+    let _ = args;
+    let result = k.sys_ticks();
+    checked(k, abi::Syscall::Ticks.name(), abi::Syscall::Ticks.handler_errors(), result)
+}
+/// `send` (send): resolve the capability, call the handler.
+fn ipc_send<K: Kernel>(
+    k: &mut K,
+    ipc: IpcInput,
+) -> Result<Option<abi::Received>, abi::Error> {
+    let endpoint = k.lookup(abi::CPtr(ipc.capability))?;
+    if K::object_type(&endpoint) != abi::ObjectType::Endpoint {
+        return Err(abi::Error::WrongObjectType);
     }
+    if !K::rights(&endpoint).contains(abi::Rights::WRITE) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k.sys_send(endpoint, ipc.message);
+    checked(k, abi::Syscall::Send.name(), abi::Syscall::Send.handler_errors(), result)
+        .map(|()| None)
+}
+/// `nb_send` (send): resolve the capability, call the handler.
+fn ipc_nb_send<K: Kernel>(
+    k: &mut K,
+    ipc: IpcInput,
+) -> Result<Option<abi::Received>, abi::Error> {
+    let endpoint = k.lookup(abi::CPtr(ipc.capability))?;
+    if K::object_type(&endpoint) != abi::ObjectType::Endpoint {
+        return Err(abi::Error::WrongObjectType);
+    }
+    if !K::rights(&endpoint).contains(abi::Rights::WRITE) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k.sys_nb_send(endpoint, ipc.message);
+    checked(
+            k,
+            abi::Syscall::NbSend.name(),
+            abi::Syscall::NbSend.handler_errors(),
+            result,
+        )
+        .map(|()| None)
+}
+/// `call` (send+receive): resolve the capability, call the handler.
+fn ipc_call<K: Kernel>(
+    k: &mut K,
+    ipc: IpcInput,
+) -> Result<Option<abi::Received>, abi::Error> {
+    let endpoint = k.lookup(abi::CPtr(ipc.capability))?;
+    if K::object_type(&endpoint) != abi::ObjectType::Endpoint {
+        return Err(abi::Error::WrongObjectType);
+    }
+    if !K::rights(&endpoint).contains(abi::Rights::WRITE) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k.sys_call(endpoint, ipc.message);
+    checked(k, abi::Syscall::Call.name(), abi::Syscall::Call.handler_errors(), result)
+        .map(Some)
+}
+/// `recv` (receive): resolve the capability, call the handler.
+fn ipc_recv<K: Kernel>(
+    k: &mut K,
+    ipc: IpcInput,
+) -> Result<Option<abi::Received>, abi::Error> {
+    let endpoint = k.lookup(abi::CPtr(ipc.capability))?;
+    if K::object_type(&endpoint) != abi::ObjectType::Endpoint {
+        return Err(abi::Error::WrongObjectType);
+    }
+    if !K::rights(&endpoint).contains(abi::Rights::READ) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k.sys_recv(endpoint);
+    checked(k, abi::Syscall::Recv.name(), abi::Syscall::Recv.handler_errors(), result)
+        .map(Some)
+}
+/// `nb_recv` (receive): resolve the capability, call the handler.
+fn ipc_nb_recv<K: Kernel>(
+    k: &mut K,
+    ipc: IpcInput,
+) -> Result<Option<abi::Received>, abi::Error> {
+    let endpoint = k.lookup(abi::CPtr(ipc.capability))?;
+    if K::object_type(&endpoint) != abi::ObjectType::Endpoint {
+        return Err(abi::Error::WrongObjectType);
+    }
+    if !K::rights(&endpoint).contains(abi::Rights::READ) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k.sys_nb_recv(endpoint);
+    checked(
+            k,
+            abi::Syscall::NbRecv.name(),
+            abi::Syscall::NbRecv.handler_errors(),
+            result,
+        )
+        .map(Some)
+}
+/// `reply` (send): resolve the capability, call the handler.
+fn ipc_reply<K: Kernel>(
+    k: &mut K,
+    ipc: IpcInput,
+) -> Result<Option<abi::Received>, abi::Error> {
+    let result = k.sys_reply(ipc.message);
+    checked(k, abi::Syscall::Reply.name(), abi::Syscall::Reply.handler_errors(), result)
+        .map(|()| None)
+}
+/// `reply_recv` (send+receive): resolve the capability, call the handler.
+fn ipc_reply_recv<K: Kernel>(
+    k: &mut K,
+    ipc: IpcInput,
+) -> Result<Option<abi::Received>, abi::Error> {
+    let endpoint = k.lookup(abi::CPtr(ipc.capability))?;
+    if K::object_type(&endpoint) != abi::ObjectType::Endpoint {
+        return Err(abi::Error::WrongObjectType);
+    }
+    if !K::rights(&endpoint).contains(abi::Rights::READ) {
+        return Err(abi::Error::InsufficientRights);
+    }
+    let result = k.sys_reply_recv(endpoint, ipc.message);
+    checked(
+            k,
+            abi::Syscall::ReplyRecv.name(),
+            abi::Syscall::ReplyRecv.handler_errors(),
+            result,
+        )
+        .map(Some)
 }
 /// The invoke path: look up the capability, select the invocation by (object type, label),
 /// check rights, decode the payload registers, resolve the capability arguments
@@ -296,6 +517,10 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
             invoke_tcb_unbind_notification(k, target, args)
         }
         abi::Invocation::TcbGetCpuTimes => invoke_tcb_get_cpu_times(k, target, args),
+        abi::Invocation::TcbSetIpcBuffer => invoke_tcb_set_ipc_buffer(k, target, args),
+        abi::Invocation::TcbSetFaultHandler => {
+            invoke_tcb_set_fault_handler(k, target, args)
+        }
         abi::Invocation::VSpaceMapFrame => invoke_vspace_map_frame(k, target, args),
         abi::Invocation::VSpaceUnmapFrame => invoke_vspace_unmap_frame(k, target, args),
         abi::Invocation::VSpaceMapTable => invoke_vspace_map_table(k, target, args),
@@ -578,6 +803,38 @@ fn invoke_tcb_get_cpu_times<K: Kernel>(
             k,
             abi::Invocation::TcbGetCpuTimes.name(),
             abi::Invocation::TcbGetCpuTimes.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `Tcb.set_ipc_buffer`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_tcb_set_ipc_buffer<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let vaddr = args[2];
+    let result = k.tcb_set_ipc_buffer(target, vaddr);
+    checked(
+            k,
+            abi::Invocation::TcbSetIpcBuffer.name(),
+            abi::Invocation::TcbSetIpcBuffer.handler_errors(),
+            result,
+        )
+        .map(|()| 0)
+}
+/// `Tcb.set_fault_handler`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_tcb_set_fault_handler<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let endpoint = args[2];
+    let result = k.tcb_set_fault_handler(target, endpoint);
+    checked(
+            k,
+            abi::Invocation::TcbSetFaultHandler.name(),
+            abi::Invocation::TcbSetFaultHandler.handler_errors(),
             result,
         )
         .map(|()| 0)

@@ -10,8 +10,8 @@
 
 #define KERNITE_ABI_NAME "kernite"
 #define KERNITE_ABI_VERSION_MAJOR 2
-#define KERNITE_ABI_VERSION_MINOR 0
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0x664022184afed1e5)
+#define KERNITE_ABI_VERSION_MINOR 1
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0xfb8a714831037b7d)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
@@ -30,6 +30,12 @@
 #define KERNITE_PAGE_TABLE_SIZE_BITS UINT8_C(13)
 /** log2 of the bytes a Notification takes from an untyped. */
 #define KERNITE_NOTIFICATION_SIZE_BITS UINT8_C(6)
+/** log2 of the bytes an Endpoint takes from an untyped. */
+#define KERNITE_ENDPOINT_SIZE_BITS UINT8_C(6)
+/** Most words one message carries: the message registers, then the IPC buffer's msg array. */
+#define KERNITE_MSG_MAX_LENGTH UINT64_C(120)
+/** Most capabilities one message carries. */
+#define KERNITE_MSG_MAX_CAPS UINT64_C(3)
 /** log2 of the bytes one CNode slot takes (a capability and its node in the derivation tree); a CNode of 2^n slots takes 2^(n + CNODE_SLOT_BITS) bytes. */
 #define KERNITE_CNODE_SLOT_BITS UINT8_C(6)
 /** Most capabilities one CNode.revoke (or the revoke inside deleting an untyped's original capability) deletes per call; a revoke that leaves descendants reports it, and calling again continues. */
@@ -70,6 +76,20 @@
 #define KERNITE_SYS_THREAD_EXIT 5
 /** Read the number of timer ticks since boot. Errors: none. */
 #define KERNITE_SYS_TICKS 6
+/** Send a message on an endpoint, blocking until a receiver takes it. `endpoint` must be a `Endpoint` capability with `write`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidArgument, Cancelled, NoIpcBuffer. */
+#define KERNITE_SYS_SEND 7
+/** Send a message on an endpoint if a receiver is waiting; WouldBlock otherwise. `endpoint` must be a `Endpoint` capability with `write`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidArgument, WouldBlock, NoIpcBuffer. */
+#define KERNITE_SYS_NB_SEND 8
+/** Send a message on an endpoint and wait for the receiver's reply, which is returned. `endpoint` must be a `Endpoint` capability with `write`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidArgument, Cancelled, NoIpcBuffer. */
+#define KERNITE_SYS_CALL 9
+/** Wait for a message on an endpoint (or a signal of the bound notification) and return it. `endpoint` must be a `Endpoint` capability with `read`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, Cancelled. */
+#define KERNITE_SYS_RECV 10
+/** Return a message waiting on an endpoint; WouldBlock when there is none. `endpoint` must be a `Endpoint` capability with `read`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, WouldBlock. */
+#define KERNITE_SYS_NB_RECV 11
+/** Send the reply to the last call the thread received; IllegalOperation when it has none to answer. Errors: InsufficientRights, InvalidArgument, IllegalOperation, NoIpcBuffer. */
+#define KERNITE_SYS_REPLY 12
+/** Reply to the last call the thread received, then wait for the next message on an endpoint (a server's loop). `endpoint` must be a `Endpoint` capability with `read`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidArgument, IllegalOperation, Cancelled, NoIpcBuffer. */
+#define KERNITE_SYS_REPLY_RECV 13
 
 /* Object types. */
 /** A range of physical memory that can be retyped into kernel objects. */
@@ -88,6 +108,8 @@
 #define KERNITE_OBJECT_NOTIFICATION 7
 /** Kernel introspection and control for the root task and the test suite. */
 #define KERNITE_OBJECT_KERNEL_DEBUG 8
+/** A rendezvous point: senders and receivers meet on it to pass messages and capabilities. */
+#define KERNITE_OBJECT_ENDPOINT 9
 
 /* Invocation labels (the invoke syscall's label argument). */
 /** Carve a new object out of the untyped region and place a capability to it in a slot. `dest_cnode` must be a `CNode` capability with `write`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, SlotOccupied, OutOfMemory, IllegalOperation. */
@@ -116,6 +138,10 @@
 #define KERNITE_LABEL_TCB_UNBIND_NOTIFICATION 0x4a
 /** Report the CPU time the thread has used, split into user and system time. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidUserPointer. */
 #define KERNITE_LABEL_TCB_GET_CPU_TIMES 0x4b
+/** Set where the thread's IPC buffer lives in its address space. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument. */
+#define KERNITE_LABEL_TCB_SET_IPC_BUFFER 0x4c
+/** Set the endpoint the kernel sends the thread's faults to. Errors: InvalidCapability, InsufficientRights, InvalidLabel. */
+#define KERNITE_LABEL_TCB_SET_FAULT_HANDLER 0x4d
 /** Map a frame into this address space. `frame` must be a `Frame` capability with `read`. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, AlreadyMapped, MissingTable, IllegalOperation. */
 #define KERNITE_LABEL_VSPACE_MAP_FRAME 0x60
 /** Remove a frame mapping and flush it from the TLB. `frame` must be a `Frame` capability with no rights. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, NotMapped, IllegalOperation. */
@@ -190,6 +216,10 @@
 #define KERNITE_ERROR_WOULD_BLOCK 16
 /** The priority or maximum controlled priority asked for is above the authority thread's maximum controlled priority. */
 #define KERNITE_ERROR_ABOVE_MCP 17
+/** The object the thread waited on was destroyed, or the thread that was to reply is gone. */
+#define KERNITE_ERROR_CANCELLED 18
+/** The message needs the thread's IPC buffer (more words than message registers, or capabilities) and the thread has none mapped. */
+#define KERNITE_ERROR_NO_IPC_BUFFER 19
 /** The kernel returned a code this build of the userland does not know (ABI mismatch). */
 #define KERNITE_ERROR_UNKNOWN_ERROR 63
 
@@ -204,6 +234,21 @@
 #define KERNITE_RIGHTS_GRANT (UINT64_C(1) << 3)
 /** Every defined bit. */
 #define KERNITE_RIGHTS_ALL UINT64_C(0xf)
+
+/** A thread's IPC buffer: the message words past the message registers and the capabilities of a message. Page-aligned, set with Tcb.set_ipc_buffer. */
+struct kernite_ipc_buffer {
+    /** Message word i lives here when i >= MESSAGE_REGISTERS (words below that travel in registers; their slots are unused). */
+    uint64_t msg[KERNITE_MSG_MAX_LENGTH];
+    /** Sending: capability addresses (CPtrs) of the capabilities to send. */
+    uint64_t caps[KERNITE_MSG_MAX_CAPS];
+    /** Receiving: the badge of each unwrapped capability. */
+    uint64_t badges[KERNITE_MSG_MAX_CAPS];
+    /** Receiving: first slot (an index in the receiver's CSpace root) for received capabilities; 0 = receive none. */
+    uint64_t receive_slot;
+    /** Free for the thread's runtime (e.g. its thread pointer). */
+    uint64_t user_data;
+};
+_Static_assert(sizeof(struct kernite_ipc_buffer) == 1024, "kernite_ipc_buffer must be 1024 bytes");
 
 /** The portable subset of a thread's user register file. */
 struct kernite_user_registers {

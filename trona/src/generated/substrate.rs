@@ -9,6 +9,28 @@ fn status_to_result(registers: [u64; 2]) -> Result<u64, abi::Error> {
         [status, _] => Err(abi::Error::from_code(status)),
     }
 }
+/// Turns the status register of an IPC trap into a `Result`.
+fn ipc_status(status: u64) -> Result<(), abi::Error> {
+    match status {
+        0 => Ok(()),
+        status => Err(abi::Error::from_code(status)),
+    }
+}
+/// Turns the outputs of a receiving IPC trap into the message received; an info word
+/// this build cannot decode is `Error::UnknownError`.
+fn ipc_received(
+    status: u64,
+    badge: u64,
+    info: u64,
+    regs: [u64; abi::MESSAGE_REGISTERS],
+) -> Result<abi::Received, abi::Error> {
+    ipc_status(status)?;
+    let info = abi::MessageInfo::from_bits(info).ok_or(abi::Error::UnknownError)?;
+    Ok(abi::Received {
+        badge,
+        message: abi::IpcMessage { info, regs },
+    })
+}
 /// Do nothing and return; measures the trap round trip.
 pub fn null() -> Result<(), abi::Error> {
     status_to_result(super::trap::trap(abi::sys::NULL, [0, 0, 0, 0, 0, 0]))?;
@@ -31,6 +53,97 @@ pub fn thread_exit() -> Result<(), abi::Error> {
 /// Read the number of timer ticks since boot.
 pub fn ticks() -> Result<u64, abi::Error> {
     status_to_result(super::trap::trap(abi::sys::TICKS, [0, 0, 0, 0, 0, 0]))
+}
+/// Send a message on an endpoint, blocking until a receiver takes it.
+///
+/// `endpoint` must be a `Endpoint` capability with `write`.
+pub fn send(endpoint: abi::CPtr, message: &abi::IpcMessage) -> Result<(), abi::Error> {
+    let (status, _, _, _) = super::trap::ipc_trap(
+        abi::sys::SEND,
+        endpoint.0,
+        message.info.bits(),
+        message.regs,
+    );
+    ipc_status(status)
+}
+/// Send a message on an endpoint if a receiver is waiting; WouldBlock otherwise.
+///
+/// `endpoint` must be a `Endpoint` capability with `write`.
+pub fn nb_send(
+    endpoint: abi::CPtr,
+    message: &abi::IpcMessage,
+) -> Result<(), abi::Error> {
+    let (status, _, _, _) = super::trap::ipc_trap(
+        abi::sys::NB_SEND,
+        endpoint.0,
+        message.info.bits(),
+        message.regs,
+    );
+    ipc_status(status)
+}
+/// Send a message on an endpoint and wait for the receiver's reply, which is returned.
+///
+/// `endpoint` must be a `Endpoint` capability with `write`.
+pub fn call(
+    endpoint: abi::CPtr,
+    message: &abi::IpcMessage,
+) -> Result<abi::Received, abi::Error> {
+    let (status, badge, info, regs) = super::trap::ipc_trap(
+        abi::sys::CALL,
+        endpoint.0,
+        message.info.bits(),
+        message.regs,
+    );
+    ipc_received(status, badge, info, regs)
+}
+/// Wait for a message on an endpoint (or a signal of the bound notification) and return it.
+///
+/// `endpoint` must be a `Endpoint` capability with `read`.
+pub fn recv(endpoint: abi::CPtr) -> Result<abi::Received, abi::Error> {
+    let (status, badge, info, regs) = super::trap::ipc_trap(
+        abi::sys::RECV,
+        endpoint.0,
+        0,
+        [0; abi::MESSAGE_REGISTERS],
+    );
+    ipc_received(status, badge, info, regs)
+}
+/// Return a message waiting on an endpoint; WouldBlock when there is none.
+///
+/// `endpoint` must be a `Endpoint` capability with `read`.
+pub fn nb_recv(endpoint: abi::CPtr) -> Result<abi::Received, abi::Error> {
+    let (status, badge, info, regs) = super::trap::ipc_trap(
+        abi::sys::NB_RECV,
+        endpoint.0,
+        0,
+        [0; abi::MESSAGE_REGISTERS],
+    );
+    ipc_received(status, badge, info, regs)
+}
+/// Send the reply to the last call the thread received; IllegalOperation when it has none to answer.
+pub fn reply(message: &abi::IpcMessage) -> Result<(), abi::Error> {
+    let (status, _, _, _) = super::trap::ipc_trap(
+        abi::sys::REPLY,
+        0,
+        message.info.bits(),
+        message.regs,
+    );
+    ipc_status(status)
+}
+/// Reply to the last call the thread received, then wait for the next message on an endpoint (a server's loop).
+///
+/// `endpoint` must be a `Endpoint` capability with `read`.
+pub fn reply_recv(
+    endpoint: abi::CPtr,
+    message: &abi::IpcMessage,
+) -> Result<abi::Received, abi::Error> {
+    let (status, badge, info, regs) = super::trap::ipc_trap(
+        abi::sys::REPLY_RECV,
+        endpoint.0,
+        message.info.bits(),
+        message.regs,
+    );
+    ipc_received(status, badge, info, regs)
 }
 /// Invoke a capability: the label selects the operation, the remaining registers carry its arguments.
 ///
@@ -166,6 +279,20 @@ pub fn tcb_get_cpu_times(
     times: abi::UserAddr,
 ) -> Result<(), abi::Error> {
     invoke(tcb, abi::label::TCB_GET_CPU_TIMES, [times.0, 0, 0, 0])?;
+    Ok(())
+}
+/// Set where the thread's IPC buffer lives in its address space.
+///
+/// `Tcb.set_ipc_buffer` (label 0x4c); the capability needs rights `write`.
+pub fn tcb_set_ipc_buffer(tcb: abi::CPtr, vaddr: u64) -> Result<(), abi::Error> {
+    invoke(tcb, abi::label::TCB_SET_IPC_BUFFER, [vaddr, 0, 0, 0])?;
+    Ok(())
+}
+/// Set the endpoint the kernel sends the thread's faults to.
+///
+/// `Tcb.set_fault_handler` (label 0x4d); the capability needs rights `write`.
+pub fn tcb_set_fault_handler(tcb: abi::CPtr, endpoint: u64) -> Result<(), abi::Error> {
+    invoke(tcb, abi::label::TCB_SET_FAULT_HANDLER, [endpoint, 0, 0, 0])?;
     Ok(())
 }
 /// Map a frame into this address space.

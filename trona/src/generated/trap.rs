@@ -62,5 +62,81 @@ pub fn trap(number: u64, args: [u64; 6]) -> [u64; 2] {
     }
     [status, value]
 }
+/// Traps into the kernel with IPC syscall `number`: the capability, info and message
+/// registers in; the status, badge (in the capability register), info and message
+/// registers out. Only the status is meaningful when it is not 0.
+///
+/// Safe for the same reasons as [`trap`]; the kernel reads and writes user memory
+/// (the IPC buffer) only after validating it.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub fn ipc_trap(
+    number: u64,
+    capability: u64,
+    info: u64,
+    regs: [u64; 4],
+) -> (u64, u64, u64, [u64; 4]) {
+    let mut regs = regs;
+    let status: u64;
+    let badge: u64;
+    let info_out: u64;
+    // SAFETY: `syscall` enters the kernel, which reads only these registers and the user
+    // memory it validates itself (the IPC buffer), and preserves every register except the
+    // outputs and the listed clobbers.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") number => status,
+            inlateout("rdi") capability => badge,
+            inlateout("rsi") info => info_out,
+            inout("rdx") regs[0],
+            inout("r10") regs[1],
+            inout("r8") regs[2],
+            inout("r9") regs[3],
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    (status, badge, info_out, regs)
+}
+/// Traps into the kernel with IPC syscall `number`: the capability, info and message
+/// registers in; the status, badge (in the capability register), info and message
+/// registers out. Only the status is meaningful when it is not 0.
+///
+/// Safe for the same reasons as [`trap`]; the kernel reads and writes user memory
+/// (the IPC buffer) only after validating it.
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+pub fn ipc_trap(
+    number: u64,
+    capability: u64,
+    info: u64,
+    regs: [u64; 5],
+) -> (u64, u64, u64, [u64; 5]) {
+    let mut regs = regs;
+    let status: u64;
+    let badge: u64;
+    let info_out: u64;
+    // SAFETY: `svc #0` enters the kernel, which reads only these registers and the user
+    // memory it validates itself (the IPC buffer), and preserves every register except the
+    // outputs and the listed clobbers.
+    unsafe {
+        core::arch::asm!(
+            "svc #0",
+            in("x8") number,
+            inlateout("x1") capability => badge,
+            inlateout("x2") info => info_out,
+            inout("x3") regs[0],
+            inout("x4") regs[1],
+            inout("x5") regs[2],
+            inout("x6") regs[3],
+            inout("x7") regs[4],
+            lateout("x0") status,
+            options(nostack),
+        );
+    }
+    (status, badge, info_out, regs)
+}
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 compile_error!("trona's generated trap supports only x86_64, aarch64");

@@ -11,6 +11,13 @@ SYSCALLS = {
     0x3: ("debug_write", False, [("buf", "uaddr"), ("len", "u64")], "written"),
     0x5: ("thread_exit", False, [], None),
     0x6: ("ticks", False, [], "ticks"),
+    0x7: ("send", False, [("endpoint", "cap")], None),
+    0x8: ("nb_send", False, [("endpoint", "cap")], None),
+    0x9: ("call", False, [("endpoint", "cap")], None),
+    0xa: ("recv", False, [("endpoint", "cap")], None),
+    0xb: ("nb_recv", False, [("endpoint", "cap")], None),
+    0xc: ("reply", False, [], None),
+    0xd: ("reply_recv", False, [("endpoint", "cap")], None),
 }
 
 # label: (name, [(payload argument, type)], result or None)
@@ -28,6 +35,8 @@ INVOCATIONS = {
     0x49: ("Tcb.bind_notification", [("notification", "cap")], None),
     0x4a: ("Tcb.unbind_notification", [], None),
     0x4b: ("Tcb.get_cpu_times", [("times", "uaddr")], None),
+    0x4c: ("Tcb.set_ipc_buffer", [("vaddr", "u64")], None),
+    0x4d: ("Tcb.set_fault_handler", [("endpoint", "u64")], None),
     0x60: ("VSpace.map_frame", [("frame", "cap"), ("vaddr", "u64"), ("rights", "Rights")], None),
     0x61: ("VSpace.unmap_frame", [("frame", "cap")], None),
     0x62: ("VSpace.map_table", [("table", "cap"), ("vaddr", "u64"), ("level", "u8")], None),
@@ -58,6 +67,7 @@ OBJECT_TYPES = {
     6: "PageTable",
     7: "Notification",
     8: "KernelDebug",
+    9: "Endpoint",
 }
 
 ERRORS = {
@@ -78,6 +88,8 @@ ERRORS = {
     15: "Busy",
     16: "WouldBlock",
     17: "AboveMcp",
+    18: "Cancelled",
+    19: "NoIpcBuffer",
     63: "UnknownError",
 }
 

@@ -117,23 +117,8 @@ impl UserFrame {
         self.x[i] = value;
     }
 
-    /// The syscall number (x8).
-    pub fn syscall_number(&self) -> u64 {
-        self.x[8]
-    }
-
-    /// The six syscall argument registers in schema order: x0..x5.
-    pub fn syscall_args(&self) -> [u64; 6] {
-        [
-            self.x[0], self.x[1], self.x[2], self.x[3], self.x[4], self.x[5],
-        ]
-    }
-
-    /// Writes the two result registers in schema order: x0 (status), x1 (value).
-    pub fn set_results(&mut self, results: [u64; 2]) {
-        self.x[0] = results[0];
-        self.x[1] = results[1];
-    }
+    // The trap registers (`syscall_number`, `syscall_args`, `set_results`, `ipc_input`,
+    // `set_ipc_results`) are generated from schema.toml: `generated/trapregs.rs`.
 
     /// Whether the frame was saved on entry from user mode (EL0t).
     pub fn entered_from_user(&self) -> bool {

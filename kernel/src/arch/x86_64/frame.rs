@@ -132,21 +132,8 @@ impl UserFrame {
         *reg = value;
     }
 
-    /// The syscall number (rax).
-    pub fn syscall_number(&self) -> u64 {
-        self.rax
-    }
-
-    /// The six syscall argument registers in schema order: rdi, rsi, rdx, r10, r8, r9.
-    pub fn syscall_args(&self) -> [u64; 6] {
-        [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9]
-    }
-
-    /// Writes the two result registers in schema order: rax (status), rdx (value).
-    pub fn set_results(&mut self, results: [u64; 2]) {
-        self.rax = results[0];
-        self.rdx = results[1];
-    }
+    // The trap registers (`syscall_number`, `syscall_args`, `set_results`, `ipc_input`,
+    // `set_ipc_results`) are generated from schema.toml: `generated/trapregs.rs`.
 
     /// Whether the frame was saved on entry from user mode (CPL 3).
     pub fn entered_from_user(&self) -> bool {

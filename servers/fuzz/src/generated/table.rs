@@ -303,6 +303,30 @@ pub const ENTRIES: &[Entry] = &[
         creates: None,
     },
     Entry {
+        target: Target::Invocation(abi::Invocation::TcbSetIpcBuffer),
+        args: &[
+            Arg {
+                name: "vaddr",
+                kind: ArgKind::Int {
+                    max: 0xffff_ffff_ffff_ffff,
+                },
+            },
+        ],
+        creates: None,
+    },
+    Entry {
+        target: Target::Invocation(abi::Invocation::TcbSetFaultHandler),
+        args: &[
+            Arg {
+                name: "endpoint",
+                kind: ArgKind::Int {
+                    max: 0xffff_ffff_ffff_ffff,
+                },
+            },
+        ],
+        creates: None,
+    },
+    Entry {
         target: Target::Invocation(abi::Invocation::VSpaceMapFrame),
         args: &[
             Arg {
