@@ -221,8 +221,8 @@ fn account_system_time(thread: u64) {
 }
 
 /// Charges the cycles since the last accounting point to the current thread as user time
-/// (called on entry from user mode).
-pub fn account_user_entry() {
+/// (called on entry from user mode); returns the current thread.
+pub fn account_user_entry() -> u64 {
     let now = arch::cycles();
     let (thread, elapsed) = SCHED.with(|s| {
         (
@@ -233,11 +233,21 @@ pub fn account_user_entry() {
     if thread != 0 {
         tcb::with_tcb(thread, |tcb| tcb.times.user_cycles += elapsed);
     }
+    thread
 }
 
 /// Charges kernel time to the current thread (called before returning to user mode).
 pub fn account_user_exit() {
-    account_system_time(current());
+    let now = arch::cycles();
+    let (thread, elapsed) = SCHED.with(|s| {
+        (
+            s.current,
+            now.wrapping_sub(core::mem::replace(&mut s.last_cycles, now)),
+        )
+    });
+    if thread != 0 {
+        tcb::with_tcb(thread, |tcb| tcb.times.system_cycles += elapsed);
+    }
 }
 
 /// The timer interrupt: counts the tick for the running thread and preempts it at the end
@@ -361,8 +371,7 @@ pub fn exit_current() {
 /// on one line and makes the thread inactive; another thread runs. The thread stays
 /// inactive until resumed.
 pub fn user_fault(frame: EntryFrame, info: FaultInfo) {
-    account_user_entry();
-    let thread = current();
+    let thread = account_user_entry();
     let ip = frame.with(|frame| frame.ip());
     SCHED.with(|s| s.faults += 1);
     let (label, words, length) = fault_message(ip, &info);

@@ -35,10 +35,13 @@ use crate::usermem::{self, Access, UserSlice};
 /// `UnknownSyscall` kernel message (`ipc::deliver_fault`); its reply resumes the thread
 /// after the trap with the registers the handler left, and writes no results.
 pub fn handle_syscall(frame: EntryFrame) {
-    sched::account_user_entry();
-    let thread = sched::current();
+    let thread = sched::account_user_entry();
+    let user_frame = tcb::with_tcb(thread, |tcb| {
+        tcb.syscall = Syscall::Active;
+        tcb.user_frame
+    });
     debug_assert!(
-        tcb::with_tcb(thread, |tcb| tcb.user_frame) == frame.as_ptr(),
+        user_frame == frame.as_ptr(),
         "the entry frame is not the running thread's saved frame"
     );
     let (number, args, ipc_input, ip) = tcb::with_user_frame(thread, |frame| {
@@ -49,7 +52,6 @@ pub fn handle_syscall(frame: EntryFrame) {
             frame.ip(),
         )
     });
-    tcb::with_tcb(thread, |tcb| tcb.syscall = Syscall::Active);
     #[cfg(feature = "trace")]
     crate::trace::entry(thread, number, &args);
     if abi::Syscall::try_from(number).is_err() && unknown_syscall_fault(number, ip) {

@@ -3,8 +3,8 @@
 //! A test protocol between two test programs, not part of the kernel ABI (server
 //! protocols join the schema separately). The peer serves one endpoint whose slot in its
 //! CNode arrives as its argument, with its IPC buffer at
-//! [`crate::process::IPC_BUFFER_VADDR`]; it answers every call and ignores plain sends
-//! except [`EXIT`].
+//! [`crate::process::IPC_BUFFER_VADDR`], and answers every message (a plain send's
+//! answer goes nowhere) for as long as the suite runs.
 
 /// Reply with the badge the request arrived with, then the request's words (as many as
 /// still fit a message).
@@ -17,9 +17,6 @@ pub const SIGNAL_RECEIVED: u64 = 0x1001;
 
 /// Reply with no words (the benchmarks' round trip).
 pub const EMPTY: u64 = 0x1002;
-
-/// End the peer (it replies first if the message was a call).
-pub const EXIT: u64 = 0x1003;
 
 /// The first slot of the peer's CNode that received capabilities go to.
 pub const RECEIVE_SLOT: u64 = 8;
