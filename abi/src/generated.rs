@@ -9,7 +9,7 @@ pub const ABI_VERSION_MAJOR: u16 = 2;
 /// The ABI's minor version; compatible additions bump it.
 pub const ABI_VERSION_MINOR: u16 = 1;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0xfb8a714831037b7d;
+pub const ABI_FINGERPRINT: u64 = 0x13c68ce543291a1c;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.
@@ -1696,3 +1696,208 @@ pub struct IpcInput {
     pub message: IpcMessage,
 }
 const _: () = assert!(core::mem::size_of:: < IpcBuffer > () as u64 <= PAGE_SIZE);
+/// The messages the kernel sends through IPC: fault messages to a thread's fault
+/// handler, and the message a bound notification delivers to `recv`.
+pub mod kernel_message {
+    /// The labels of kernel messages. A thread's fault arrives at its fault handler (Tcb.set_fault_handler) as a message with one of the fault labels, badged with the handler capability's badge; the faulting thread waits for the reply. A bound notification's word arrives at recv as the badge of a Notification message.
+    pub const LABELS: core::ops::RangeInclusive<u64> = 0x1e0..=0x1ff;
+    /// The label of [`VmFault`].
+    pub const VM_FAULT: u64 = 0x1e0;
+    /// The label of [`UserException`].
+    pub const USER_EXCEPTION: u64 = 0x1e1;
+    /// The label of [`UnknownSyscall`].
+    pub const UNKNOWN_SYSCALL: u64 = 0x1e2;
+    /// The label of [`Notification`].
+    pub const NOTIFICATION: u64 = 0x1ef;
+    /// The thread touched memory its address space does not map with the access it needed.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct VmFault {
+        /// The instruction pointer of the faulting instruction.
+        pub ip: u64,
+        /// The address the access faulted on.
+        pub address: u64,
+        /// 1 if the fault was an instruction fetch, 0 for a data access.
+        pub instruction_fetch: u64,
+        /// The architecture's fault status: the x86_64 #PF error code, aarch64 ESR_EL1.
+        pub status: u64,
+    }
+    impl VmFault {
+        /// The message's label.
+        pub const LABEL: u64 = VM_FAULT;
+        /// Its length in message words.
+        pub const LENGTH: usize = 4;
+        /// Its message words, in order.
+        pub fn encode(&self) -> [u64; 4] {
+            [self.ip, self.address, self.instruction_fetch, self.status]
+        }
+        /// Reads it from the first message words; `None` if there are fewer than `LENGTH`.
+        pub fn decode(words: &[u64]) -> Option<VmFault> {
+            match words {
+                [ip, address, instruction_fetch, status, ..] => {
+                    Some(VmFault {
+                        ip: *ip,
+                        address: *address,
+                        instruction_fetch: *instruction_fetch,
+                        status: *status,
+                    })
+                }
+                _ => None,
+            }
+        }
+    }
+    /// The thread raised a CPU exception other than a memory fault (undefined instruction, division by zero, alignment, breakpoint...).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct UserException {
+        /// The instruction pointer of the faulting instruction.
+        pub ip: u64,
+        /// The exception: the x86_64 vector, the aarch64 exception class (ESR_EL1.EC).
+        pub vector: u64,
+        /// The x86_64 error code (0 if none), the aarch64 ESR_EL1.
+        pub code: u64,
+    }
+    impl UserException {
+        /// The message's label.
+        pub const LABEL: u64 = USER_EXCEPTION;
+        /// Its length in message words.
+        pub const LENGTH: usize = 3;
+        /// Its message words, in order.
+        pub fn encode(&self) -> [u64; 3] {
+            [self.ip, self.vector, self.code]
+        }
+        /// Reads it from the first message words; `None` if there are fewer than `LENGTH`.
+        pub fn decode(words: &[u64]) -> Option<UserException> {
+            match words {
+                [ip, vector, code, ..] => {
+                    Some(UserException {
+                        ip: *ip,
+                        vector: *vector,
+                        code: *code,
+                    })
+                }
+                _ => None,
+            }
+        }
+    }
+    /// The thread trapped with a syscall number that is not part of the ABI.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct UnknownSyscall {
+        /// The instruction pointer after the trap instruction.
+        pub ip: u64,
+        /// The syscall number it used.
+        pub number: u64,
+    }
+    impl UnknownSyscall {
+        /// The message's label.
+        pub const LABEL: u64 = UNKNOWN_SYSCALL;
+        /// Its length in message words.
+        pub const LENGTH: usize = 2;
+        /// Its message words, in order.
+        pub fn encode(&self) -> [u64; 2] {
+            [self.ip, self.number]
+        }
+        /// Reads it from the first message words; `None` if there are fewer than `LENGTH`.
+        pub fn decode(words: &[u64]) -> Option<UnknownSyscall> {
+            match words {
+                [ip, number, ..] => {
+                    Some(UnknownSyscall {
+                        ip: *ip,
+                        number: *number,
+                    })
+                }
+                _ => None,
+            }
+        }
+    }
+    /// The thread's bound notification was signalled while it waited in recv: the notification word (taken and cleared) is the message's badge.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Notification;
+    impl Notification {
+        /// The message's label.
+        pub const LABEL: u64 = NOTIFICATION;
+        /// Its length in message words.
+        pub const LENGTH: usize = 0;
+        /// Its message words, in order.
+        pub fn encode(&self) -> [u64; 0] {
+            []
+        }
+        /// Reads it from the first message words; `None` if there are fewer than `LENGTH`.
+        pub fn decode(words: &[u64]) -> Option<Notification> {
+            let _ = words;
+            Some(Notification)
+        }
+    }
+    /// A fault message: what the kernel sends a thread's fault handler.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Fault {
+        /// The thread touched memory its address space does not map with the access it needed.
+        VmFault(VmFault),
+        /// The thread raised a CPU exception other than a memory fault (undefined instruction, division by zero, alignment, breakpoint...).
+        UserException(UserException),
+        /// The thread trapped with a syscall number that is not part of the ABI.
+        UnknownSyscall(UnknownSyscall),
+    }
+    impl Fault {
+        /// The most words a fault message has.
+        pub const MAX_LENGTH: usize = 4;
+        /// The fault message with `label` read from `words`; `None` for another label
+        /// or too few words.
+        pub fn decode(label: u64, words: &[u64]) -> Option<Fault> {
+            match label {
+                VM_FAULT => VmFault::decode(words).map(Fault::VmFault),
+                USER_EXCEPTION => UserException::decode(words).map(Fault::UserException),
+                UNKNOWN_SYSCALL => {
+                    UnknownSyscall::decode(words).map(Fault::UnknownSyscall)
+                }
+                _ => None,
+            }
+        }
+        /// Its label.
+        pub fn label(&self) -> u64 {
+            match self {
+                Fault::VmFault(_) => VmFault::LABEL,
+                Fault::UserException(_) => UserException::LABEL,
+                Fault::UnknownSyscall(_) => UnknownSyscall::LABEL,
+            }
+        }
+        /// Its words, in order, at the start of a `MAX_LENGTH` array; returns how many.
+        pub fn encode(&self) -> ([u64; 4], usize) {
+            let mut words = [0; 4];
+            let length = match self {
+                Fault::VmFault(message) => {
+                    words[..4].copy_from_slice(&message.encode());
+                    4
+                }
+                Fault::UserException(message) => {
+                    words[..3].copy_from_slice(&message.encode());
+                    3
+                }
+                Fault::UnknownSyscall(message) => {
+                    words[..2].copy_from_slice(&message.encode());
+                    2
+                }
+            };
+            (words, length)
+        }
+    }
+    /// A fault handler's reply resumes the faulting thread; its words (if any) adjust how.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct FaultReply {
+        /// If the reply has at least this word: the instruction pointer the thread resumes at.
+        pub ip: u64,
+    }
+    impl FaultReply {
+        /// Its length in message words.
+        pub const LENGTH: usize = 1;
+        /// Its message words, in order.
+        pub fn encode(&self) -> [u64; 1] {
+            [self.ip]
+        }
+        /// Reads it from the first message words; `None` if there are fewer than `LENGTH`.
+        pub fn decode(words: &[u64]) -> Option<FaultReply> {
+            match words {
+                [ip, ..] => Some(FaultReply { ip: *ip }),
+                _ => None,
+            }
+        }
+    }
+}

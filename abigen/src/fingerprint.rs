@@ -157,6 +157,26 @@ pub fn normalized(model: &Model) -> String {
             errors(&i.errors)
         ));
     }
+    if let Some(k) = &model.kernel_messages {
+        lines.push(format!(
+            "kernel_messages labels={}+{}",
+            k.label_base, k.label_size
+        ));
+        for m in &k.messages {
+            let fields: Vec<&str> = m.fields.iter().map(|f| f.name.as_str()).collect();
+            lines.push(format!(
+                "kernel_message {} {} fault={} ({})",
+                m.label,
+                m.name,
+                m.fault,
+                fields.join(",")
+            ));
+        }
+    }
+    if let Some(reply) = &model.fault_reply {
+        let fields: Vec<&str> = reply.fields.iter().map(|f| f.name.as_str()).collect();
+        lines.push(format!("fault_reply ({})", fields.join(",")));
+    }
     lines.sort();
     let mut out = lines.join("\n");
     out.push('\n');

@@ -39,6 +39,70 @@ pub struct Model {
     pub retired: Vec<Retired>,
     /// The per-CPU data block of each architecture.
     pub percpu: Vec<PerCpu>,
+    /// The messages the kernel sends through IPC (faults, notifications), if any.
+    pub kernel_messages: Option<KernelMessages>,
+    /// The words a fault handler's reply may carry, if the schema declares them.
+    pub fault_reply: Option<FaultReply>,
+}
+
+/// `[kernel_messages]` and its `[[kernel_message]]` entries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KernelMessages {
+    /// First label of the block.
+    pub label_base: u64,
+    /// Number of labels in the block.
+    pub label_size: u64,
+    /// What the kernel messages are.
+    pub doc: String,
+    /// The messages, in schema order.
+    pub messages: Vec<KernelMessage>,
+}
+
+impl KernelMessages {
+    /// The last label of the block.
+    pub fn label_last(&self) -> u64 {
+        self.label_base + self.label_size - 1
+    }
+}
+
+/// `[[kernel_message]]`: a message the kernel sends, in registers only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KernelMessage {
+    /// UpperCamelCase name.
+    pub name: String,
+    /// Its label, inside the block.
+    pub label: u64,
+    /// Whether it reports a thread's fault (to the thread's fault handler).
+    pub fault: bool,
+    /// What it reports.
+    pub doc: String,
+    /// Its words, in message order (each a `u64`).
+    pub fields: Vec<MessageField>,
+}
+
+impl KernelMessage {
+    /// `VM_FAULT` for `VmFault`: its label constant.
+    pub fn const_name(&self) -> String {
+        names::screaming_case(&self.name)
+    }
+}
+
+/// `[fault_reply]`: the words of a fault handler's reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FaultReply {
+    /// What the reply does.
+    pub doc: String,
+    /// Its words, in message order.
+    pub fields: Vec<MessageField>,
+}
+
+/// One word of a kernel message or of the fault reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MessageField {
+    /// snake_case name.
+    pub name: String,
+    /// What the word holds.
+    pub doc: String,
 }
 
 /// `[abi]`.

@@ -43,6 +43,9 @@ raw_tables! {
         pub object: Vec<S<RawObject>>,
         pub invocation: Vec<S<RawInvocation>>,
         pub retired: Vec<S<RawRetired>>,
+        pub kernel_messages: Option<S<RawKernelMessages>>,
+        pub kernel_message: Vec<S<RawKernelMessage>>,
+        pub fault_reply: Option<S<RawFaultReply>>,
         pub percpu: Option<OrderedMap<OrderedMap<Vec<S<RawPerCpuField>>>>>,
     }
 
@@ -194,6 +197,36 @@ raw_tables! {
         pub args: Vec<S<RawParam>>,
         pub results: Vec<S<RawParam>>,
         pub errors: Option<S<Vec<S<String>>>>,
+        pub doc: Option<S<String>>,
+    }
+
+    /// `[kernel_messages]`: the label block of the messages the kernel sends.
+    pub struct RawKernelMessages {
+        pub labels: Option<S<RawLabelBlock>>,
+        pub doc: Option<S<String>>,
+    }
+
+    /// `[[kernel_message]]`.
+    pub struct RawKernelMessage {
+        pub name: Option<S<String>>,
+        pub label: Option<S<i64>>,
+        /// Whether the message reports a fault (and is a variant of `Fault`).
+        pub fault: Option<S<bool>>,
+        pub doc: Option<S<String>>,
+        pub fields: Vec<S<RawMessageField>>,
+    }
+
+    /// `[fault_reply]`: the words a fault handler's reply may carry.
+    pub struct RawFaultReply {
+        pub doc: Option<S<String>>,
+        pub fields: Vec<S<RawMessageField>>,
+    }
+
+    /// One word of a kernel message or of the fault reply.
+    pub struct RawMessageField {
+        pub name: Option<S<String>>,
+        #[serde(rename = "type")]
+        pub ty: Option<S<String>>,
         pub doc: Option<S<String>>,
     }
 

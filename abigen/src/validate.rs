@@ -243,6 +243,9 @@ struct TypeNames<'a> {
 /// A field to lay out: name, type, (array length, the constant naming it), asm, doc.
 type FieldSpec = (String, IntType, (Option<u64>, Option<String>), bool, String);
 
+/// Names `abi::kernel_message` defines besides one struct per message.
+const RESERVED_KERNEL_MESSAGE_NAMES: &[&str] = &["Fault", "FaultReply"];
+
 /// The largest array length of a struct field.
 const MAX_ARRAY_LENGTH: u64 = 1 << 20;
 
@@ -430,6 +433,8 @@ impl Validator<'_> {
         self.wrong_object_type_defined(raw, &errors);
         self.generated_names(raw, &syscalls, &invocations);
         let percpu = self.percpu(raw, &arches);
+        let (kernel_messages, fault_reply) =
+            self.kernel_messages(raw, &objects, &retired, &arches, ipc.is_some());
         let retired = retired.into_iter().map(|(_, r)| r).collect();
         let model = Model {
             abi,
@@ -446,6 +451,8 @@ impl Validator<'_> {
             invocations,
             retired,
             percpu,
+            kernel_messages,
+            fault_reply,
         };
         crate::collisions::check(self.d, raw, &model);
         model
@@ -1026,6 +1033,237 @@ impl Validator<'_> {
             info: info?,
             buffer,
         })
+    }
+
+    /// Validates `[kernel_messages]`, the `[[kernel_message]]` entries and `[fault_reply]`:
+    /// a label block apart from every object's, labels inside it and unique, and every
+    /// message short enough for the fewest message registers of any architecture (kernel
+    /// messages travel in registers only).
+    fn kernel_messages(
+        &mut self,
+        raw: &RawSchema,
+        objects: &[Object],
+        retired: &[(Range<usize>, Retired)],
+        arches: &[Arch],
+        has_ipc: bool,
+    ) -> (Option<KernelMessages>, Option<FaultReply>) {
+        let registers = arches
+            .iter()
+            .filter_map(|a| {
+                a.ipc
+                    .as_ref()
+                    .map(|i| (a.name.as_str(), i.message_registers.len()))
+            })
+            .min_by_key(|(_, count)| *count);
+        let needs_ipc = |v: &mut Self, span: Range<usize>, what: &str| {
+            if !has_ipc && raw.ipc.is_none() {
+                v.d.error(
+                    span,
+                    format!(
+                        "{what} travel through IPC and need the `[ipc]` table and the IPC registers"
+                    ),
+                );
+            }
+        };
+        let block = match &raw.kernel_messages {
+            None => {
+                if let Some(first) = raw.kernel_message.first() {
+                    self.d.error(
+                        span_of(first),
+                        "a `[[kernel_message]]` needs the `[kernel_messages]` table (its label block and doc)",
+                    );
+                }
+                None
+            }
+            Some(table) => {
+                let at = span_of(table);
+                let t = table.get_ref();
+                needs_ipc(self, at.clone(), "kernel messages");
+                let doc = self.doc(&t.doc, "`[kernel_messages]`", at.clone());
+                let labels = self
+                    .required(&t.labels, "labels", "`[kernel_messages]`", at.clone())
+                    .and_then(|b| {
+                        let bat = span_of(b);
+                        let base = self.required(&b.get_ref().base, "base", "label block", bat.clone());
+                        let size = self.required(&b.get_ref().size, "size", "label block", bat.clone());
+                        let base = self.number(base?, "label base", u64::MAX)?;
+                        let size_value = size?;
+                        let size = self.number(size_value, "label block size", u64::MAX)?;
+                        if size == 0 || base.checked_add(size).is_none() {
+                            self.d.error(
+                                span_of(size_value),
+                                "label block must be non-empty and end below 2^64",
+                            );
+                            return None;
+                        }
+                        if let Some(object) = objects
+                            .iter()
+                            .find(|o| base <= o.label_last() && o.label_base < base + size)
+                        {
+                            let other = raw
+                                .object
+                                .iter()
+                                .find(|o| {
+                                    o.get_ref()
+                                        .name
+                                        .as_ref()
+                                        .is_some_and(|n| n.get_ref() == &object.name)
+                                })
+                                .and_then(|o| o.get_ref().labels.as_ref().map(span_of))
+                                .unwrap_or(0..0);
+                            self.d.error_with_related(
+                                bat,
+                                format!(
+                                    "the kernel messages' label block {}..={} overlaps the block {}..={} of {}",
+                                    hex(base),
+                                    hex(base + size - 1),
+                                    hex(object.label_base),
+                                    hex(object.label_last()),
+                                    object.name
+                                ),
+                                other,
+                                "the object's block",
+                            );
+                        }
+                        Some((base, size))
+                    });
+                Some((doc, labels))
+            }
+        };
+        let mut messages = Vec::new();
+        let mut names = Seen::new("kernel message");
+        let mut consts = Seen::new("kernel message constant");
+        let mut labels = Seen::new("kernel message label");
+        for entry in &raw.kernel_message {
+            let at = span_of(entry);
+            let m = entry.get_ref();
+            let name = self.name(&m.name, Case::Camel, "kernel message", at.clone());
+            let doc = self.doc(&m.doc, "kernel message", at.clone());
+            if let Some(name) = &name
+                && RESERVED_KERNEL_MESSAGE_NAMES.contains(&name.get_ref().as_str())
+            {
+                self.d.error(
+                    span_of(name),
+                    format!(
+                        "kernel message name `{}` is reserved in `abi::kernel_message`",
+                        name.get_ref()
+                    ),
+                );
+            }
+            let label = self
+                .required(&m.label, "label", "kernel message", at.clone())
+                .and_then(|l| {
+                    let label = self.number(l, "label", u64::MAX)?;
+                    self.retired_use(retired, RetiredKind::Label, label, span_of(l), &hex(label));
+                    if let Some((_, Some((base, size)))) = &block
+                        && !(*base..base + size).contains(&label)
+                    {
+                        self.d.error(
+                            span_of(l),
+                            format!(
+                                "label {} lies outside the kernel messages' block ({}..={})",
+                                hex(label),
+                                hex(*base),
+                                hex(base + size - 1)
+                            ),
+                        );
+                        return None;
+                    }
+                    labels.insert(self.d, hex(label), span_of(l));
+                    Some(label)
+                });
+            let fields = self.message_fields(&m.fields, "kernel message field");
+            if let Some((arch, count)) = registers
+                && m.fields.len() > count
+            {
+                self.d.error(
+                    span_of(&m.fields[count]),
+                    format!(
+                        "a kernel message travels in the message registers only, and {arch} has {count}; this one has {} words",
+                        m.fields.len()
+                    ),
+                );
+            }
+            let (Some(name), Some(label)) = (name, label) else {
+                continue;
+            };
+            if names.insert(self.d, name.get_ref().clone(), span_of(&name)) {
+                consts.insert(
+                    self.d,
+                    names::screaming_case(name.get_ref()),
+                    span_of(&name),
+                );
+            }
+            messages.push(KernelMessage {
+                name: name.into_inner(),
+                label,
+                fault: m.fault.as_ref().is_some_and(|f| *f.get_ref()),
+                doc,
+                fields,
+            });
+        }
+        let fault_reply = raw.fault_reply.as_ref().map(|reply| {
+            let at = span_of(reply);
+            needs_ipc(self, at.clone(), "fault replies");
+            let r = reply.get_ref();
+            let doc = match &r.doc {
+                None => "The words a fault handler's reply may carry.".to_owned(),
+                Some(_) => self.doc(&r.doc, "`[fault_reply]`", at.clone()),
+            };
+            let fields = self.message_fields(&r.fields, "fault reply field");
+            if let Some((arch, count)) = registers
+                && r.fields.len() > count
+            {
+                self.d.error(
+                    span_of(&r.fields[count]),
+                    format!(
+                        "the fault reply is read from the message registers only, and {arch} has {count}; this one has {} words",
+                        r.fields.len()
+                    ),
+                );
+            }
+            FaultReply { doc, fields }
+        });
+        let kernel_messages = block.and_then(|(doc, labels)| {
+            let (label_base, label_size) = labels?;
+            Some(KernelMessages {
+                label_base,
+                label_size,
+                doc,
+                messages,
+            })
+        });
+        (kernel_messages, fault_reply)
+    }
+
+    /// The words of a kernel message or the fault reply: named, documented `u64`s.
+    fn message_fields(&mut self, list: &[S<RawMessageField>], what: &str) -> Vec<MessageField> {
+        let mut seen = Seen::new("field");
+        let mut out = Vec::new();
+        for f in list {
+            let at = span_of(f);
+            let r = f.get_ref();
+            let name = self.name(&r.name, Case::Snake, what, at.clone());
+            let doc = self.doc(&r.doc, what, at.clone());
+            if let Some(ty) = self.required(&r.ty, "type", what, at)
+                && ty.get_ref() != "u64"
+            {
+                self.d.error(
+                    span_of(ty),
+                    format!(
+                        "a {what} is one message word: its type must be `u64`, not `{}`",
+                        ty.get_ref()
+                    ),
+                );
+            }
+            let Some(name) = name else { continue };
+            seen.insert(self.d, name.get_ref().clone(), span_of(&name));
+            out.push(MessageField {
+                name: name.into_inner(),
+                doc,
+            });
+        }
+        out
     }
 
     fn bitfields(&mut self, raw: &RawSchema, type_names: &mut Seen<String>) -> Vec<Bitfield> {

@@ -7,7 +7,7 @@ use super::{
     Verbatim, doc_attrs, format_rust, grouped_hex_literal, hex_literal, ident, number_literal,
 };
 use crate::fingerprint::fingerprint;
-use crate::model::{Bitfield, BitfieldField, EntryError, IntType, Model, Struct};
+use crate::model::{Bitfield, BitfieldField, EntryError, IntType, MessageField, Model, Struct};
 use crate::names::screaming_case;
 use crate::validate::RIGHTS_FLAG_SET;
 
@@ -29,6 +29,7 @@ pub fn render(model: &Model) -> String {
     let structs = structs(model, &mut verbatim);
     let bitfields = model.bitfields.iter().map(bitfield);
     let ipc = ipc(model);
+    let kernel_messages = kernel_messages(model);
     let constants = model.constants.iter().map(|c| {
         let doc = doc_attrs(&c.doc);
         let name = ident(&c.name);
@@ -55,6 +56,7 @@ pub fn render(model: &Model) -> String {
         #(#bitfields)*
         #structs
         #ipc
+        #kernel_messages
     };
     let doc = format!(
         "The {name} ABI: every number, type and layout that the kernel and userland share."
@@ -826,4 +828,177 @@ fn structs(model: &Model, verbatim: &mut Verbatim) -> TokenStream {
         .map(|s| struct_tokens(s, verbatim))
         .collect();
     quote! { #(#structs)* }
+}
+
+/// A message struct of `abi::kernel_message`: one `u64` per word, `LENGTH`, `encode` and
+/// `decode`; `label` adds the `LABEL` constant.
+fn message_struct(
+    name: &str,
+    doc: &str,
+    fields: &[MessageField],
+    label: Option<&str>,
+) -> TokenStream {
+    let doc = doc_attrs(doc);
+    let ty = ident(name);
+    let length = proc_macro2::Literal::usize_unsuffixed(fields.len());
+    let names: Vec<proc_macro2::Ident> = fields.iter().map(|f| ident(&f.name)).collect();
+    let field_decls = fields.iter().map(|f| {
+        let doc = doc_attrs(&f.doc);
+        let field = ident(&f.name);
+        quote! { #doc pub #field: u64, }
+    });
+    let label = label.map(|constant| {
+        let constant = ident(constant);
+        quote! {
+            /// The message's label.
+            pub const LABEL: u64 = #constant;
+        }
+    });
+    let (body, encode, decode) = if fields.is_empty() {
+        (
+            quote! { ; },
+            quote! { [] },
+            quote! {
+                let _ = words;
+                Some(#ty)
+            },
+        )
+    } else {
+        (
+            quote! { { #(#field_decls)* } },
+            quote! { [#(self.#names),*] },
+            quote! {
+                match words {
+                    [#(#names,)* ..] => Some(#ty { #(#names: *#names),* }),
+                    _ => None,
+                }
+            },
+        )
+    };
+    quote! {
+        #doc
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct #ty #body
+        impl #ty {
+            #label
+            /// Its length in message words.
+            pub const LENGTH: usize = #length;
+            /// Its message words, in order.
+            pub fn encode(&self) -> [u64; #length] {
+                #encode
+            }
+            /// Reads it from the first message words; `None` if there are fewer than `LENGTH`.
+            pub fn decode(words: &[u64]) -> Option<#ty> {
+                #decode
+            }
+        }
+    }
+}
+
+/// `abi::kernel_message`: the label block, one label constant and struct per message,
+/// the `Fault` enum of the fault messages, and `FaultReply`.
+fn kernel_messages(model: &Model) -> TokenStream {
+    if model.kernel_messages.is_none() && model.fault_reply.is_none() {
+        return TokenStream::new();
+    }
+    let block = model.kernel_messages.as_ref().map(|k| {
+        let doc = doc_attrs(&format!("The labels of kernel messages. {}", k.doc));
+        let base = hex_literal(k.label_base);
+        let last = hex_literal(k.label_last());
+        quote! {
+            #doc
+            pub const LABELS: core::ops::RangeInclusive<u64> = #base..=#last;
+        }
+    });
+    let messages = model
+        .kernel_messages
+        .as_ref()
+        .map_or(&[][..], |k| k.messages.as_slice());
+    let labels = messages.iter().map(|m| {
+        let doc = doc_attrs(&format!("The label of [`{}`].", m.name));
+        let name = ident(&m.const_name());
+        let label = hex_literal(m.label);
+        quote! { #doc pub const #name: u64 = #label; }
+    });
+    let structs = messages
+        .iter()
+        .map(|m| message_struct(&m.name, &m.doc, &m.fields, Some(&m.const_name())));
+    let faults: Vec<_> = messages.iter().filter(|m| m.fault).collect();
+    let fault_enum = (!faults.is_empty()).then(|| {
+        let variants = faults.iter().map(|m| {
+            let doc = doc_attrs(&m.doc);
+            let v = ident(&m.name);
+            quote! { #doc #v(#v), }
+        });
+        let decode = faults.iter().map(|m| {
+            let v = ident(&m.name);
+            let label = ident(&m.const_name());
+            quote! { #label => #v::decode(words).map(Fault::#v), }
+        });
+        let label = faults.iter().map(|m| {
+            let v = ident(&m.name);
+            quote! { Fault::#v(_) => #v::LABEL, }
+        });
+        let encode = faults.iter().map(|m| {
+            let v = ident(&m.name);
+            let n = m.fields.len();
+            let length = proc_macro2::Literal::usize_unsuffixed(n);
+            quote! {
+                Fault::#v(message) => {
+                    words[..#length].copy_from_slice(&message.encode());
+                    #length
+                }
+            }
+        });
+        let longest = faults.iter().map(|m| m.fields.len()).max().unwrap_or(0);
+        let longest = proc_macro2::Literal::usize_unsuffixed(longest);
+        quote! {
+            /// A fault message: what the kernel sends a thread's fault handler.
+            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+            pub enum Fault {
+                #(#variants)*
+            }
+            impl Fault {
+                /// The most words a fault message has.
+                pub const MAX_LENGTH: usize = #longest;
+                /// The fault message with `label` read from `words`; `None` for another label
+                /// or too few words.
+                pub fn decode(label: u64, words: &[u64]) -> Option<Fault> {
+                    match label {
+                        #(#decode)*
+                        _ => None,
+                    }
+                }
+                /// Its label.
+                pub fn label(&self) -> u64 {
+                    match self {
+                        #(#label)*
+                    }
+                }
+                /// Its words, in order, at the start of a `MAX_LENGTH` array; returns how many.
+                pub fn encode(&self) -> ([u64; #longest], usize) {
+                    let mut words = [0; #longest];
+                    let length = match self {
+                        #(#encode)*
+                    };
+                    (words, length)
+                }
+            }
+        }
+    });
+    let reply = model
+        .fault_reply
+        .as_ref()
+        .map(|r| message_struct("FaultReply", &r.doc, &r.fields, None));
+    quote! {
+        /// The messages the kernel sends through IPC: fault messages to a thread's fault
+        /// handler, and the message a bound notification delivers to `recv`.
+        pub mod kernel_message {
+            #block
+            #(#labels)*
+            #(#structs)*
+            #fault_enum
+            #reply
+        }
+    }
 }

@@ -11,7 +11,7 @@
 #define KERNITE_ABI_NAME "kernite"
 #define KERNITE_ABI_VERSION_MAJOR 2
 #define KERNITE_ABI_VERSION_MINOR 1
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0xfb8a714831037b7d)
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0x13c68ce543291a1c)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
