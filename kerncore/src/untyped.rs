@@ -9,8 +9,8 @@
 
 use crate::frames::FrameRange;
 use abi::{
-    CNODE_SLOT_BITS, ENDPOINT_SIZE_BITS, Error, MAX_CNODE_BITS, NOTIFICATION_SIZE_BITS, ObjectType, PAGE_BITS,
-    PAGE_TABLE_SIZE_BITS, TCB_SIZE_BITS,
+    CNODE_SLOT_BITS, ENDPOINT_SIZE_BITS, Error, MAX_CNODE_BITS, NOTIFICATION_SIZE_BITS, ObjectType,
+    PAGE_BITS, PAGE_TABLE_SIZE_BITS, TCB_SIZE_BITS,
 };
 
 /// Smallest untyped, as log2 of bytes: one page, so that an untyped is a whole number of frames.

@@ -13,9 +13,10 @@
 //! taken off the queue and, once resumed, restarts its syscall from user mode, looking its
 //! capability up again (the endpoint may be gone by then: queued threads do not hold it).
 
+use abi::kernel_message::{self, FaultReply};
 use abi::{
-    Error, FaultReply, IpcBuffer, IpcMessage, MESSAGE_REGISTERS, MSG_MAX_CAPS, MSG_MAX_LENGTH,
-    MessageInfo, ObjectType, Received, Rights, kernel_message,
+    Error, IpcBuffer, IpcMessage, MESSAGE_REGISTERS, MSG_MAX_CAPS, MSG_MAX_LENGTH, MessageInfo,
+    ObjectType, Received, Rights,
 };
 use kerncore::{Cap, cdt};
 
@@ -374,7 +375,11 @@ fn received(thread: u64) -> Received {
 /// dropped (that caller fails with `Cancelled`). `then_run` is a thread the caller just
 /// woke (the one `reply_recv` answered): if this thread blocks, it switches to that one
 /// directly.
-pub fn receive(endpoint: u64, blocking: Blocking, then_run: Option<u64>) -> Result<Received, Error> {
+pub fn receive(
+    endpoint: u64,
+    blocking: Blocking,
+    then_run: Option<u64>,
+) -> Result<Received, Error> {
     let thread = sched::current();
     let pending = match tcb::with_tcb(thread, |tcb| tcb.bound_notification) {
         0 => None,
@@ -552,7 +557,9 @@ pub fn deliver_fault(label: u64, words: &[u64]) -> FaultOutcome {
             sched::block_current();
         }
     }
-    match tcb::with_tcb(thread, |tcb| core::mem::replace(&mut tcb.wake, Wake::Pending)) {
+    match tcb::with_tcb(thread, |tcb| {
+        core::mem::replace(&mut tcb.wake, Wake::Pending)
+    }) {
         Wake::Aborted => FaultOutcome::Stopped,
         _ => FaultOutcome::Resumed,
     }

@@ -139,7 +139,9 @@ pub fn schedule() {
 /// time and lets the other threads of its priority run (round robin is kept).
 pub fn run_woken(next: u64) {
     let priority = tcb::with_tcb(next, |tcb| tcb.priority);
-    let outranked = SCHED.with(|s| s.queues.highest_priority()).is_some_and(|best| best > priority);
+    let outranked = SCHED
+        .with(|s| s.queues.highest_priority())
+        .is_some_and(|best| best > priority);
     if outranked {
         make_runnable(next);
         schedule();
@@ -401,21 +403,21 @@ fn fault_message(ip: u64, info: &FaultInfo) -> (u64, [u64; abi::MESSAGE_REGISTER
     let mut words = [0; abi::MESSAGE_REGISTERS];
     let (label, encoded): (u64, &[u64]) = match arch::vm_fault_kind(info) {
         Some(instruction_fetch) => {
-            let fault = abi::VmFault {
+            let fault = abi::kernel_message::VmFault {
                 ip,
                 address: info.address,
                 instruction_fetch: u64::from(instruction_fetch),
                 status: info.error_code,
             };
-            (abi::VmFault::LABEL, &fault.encode())
+            (abi::kernel_message::VmFault::LABEL, &fault.encode())
         }
         None => {
-            let fault = abi::UserException {
+            let fault = abi::kernel_message::UserException {
                 ip,
                 vector: u64::from(info.vector),
                 code: info.error_code,
             };
-            (abi::UserException::LABEL, &fault.encode())
+            (abi::kernel_message::UserException::LABEL, &fault.encode())
         }
     };
     words[..encoded.len()].copy_from_slice(encoded);

@@ -107,8 +107,8 @@ fn traced_registers(results: &TrapResults) -> [u64; 2] {
 /// Offers an unknown syscall to the running thread's fault handler; whether the handler
 /// took it (the thread then resumes, or stopped and was resumed, without results).
 fn unknown_syscall_fault(number: u64, ip: u64) -> bool {
-    let fault = abi::UnknownSyscall { ip, number };
-    match ipc::deliver_fault(abi::UnknownSyscall::LABEL, &fault.encode()) {
+    let fault = abi::kernel_message::UnknownSyscall { ip, number };
+    match ipc::deliver_fault(abi::kernel_message::UnknownSyscall::LABEL, &fault.encode()) {
         FaultOutcome::NoHandler => false,
         FaultOutcome::Resumed => true,
         FaultOutcome::Stopped => {

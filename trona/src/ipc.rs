@@ -108,7 +108,10 @@ impl Message {
     /// Adds a capability to send (the endpoint capability needs the grant right);
     /// `InvalidArgument` beyond `MSG_MAX_CAPS`.
     pub fn cap(&mut self, cap: CPtr) -> Result<&mut Message, Error> {
-        let slot = self.caps.get_mut(self.cap_count).ok_or(Error::InvalidArgument)?;
+        let slot = self
+            .caps
+            .get_mut(self.cap_count)
+            .ok_or(Error::InvalidArgument)?;
         *slot = cap;
         self.cap_count += 1;
         Ok(self)

@@ -102,8 +102,7 @@ pub fn slot_at(slot: u64) -> SlotRef {
 /// `InvalidCapability` for address 0, an index outside the CNode, or a thread without a
 /// CSpace.
 pub fn cspace_slot(thread: u64, cptr: u64) -> Result<SlotRef, Error> {
-    let (cnode, slot_bits) =
-        super::tcb::with_tcb(thread, |tcb| (tcb.cspace, tcb.cspace_bits));
+    let (cnode, slot_bits) = super::tcb::with_tcb(thread, |tcb| (tcb.cspace, tcb.cspace_bits));
     if cnode == 0 || cptr == 0 || cptr >> slot_bits != 0 {
         return Err(Error::InvalidCapability);
     }

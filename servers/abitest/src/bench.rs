@@ -10,7 +10,8 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rootlib::peer::{ECHO, EMPTY};
 use trona::ipc::{self, Message};
-use trona::uapi::{CPtr, FaultReply, IpcMessage, ObjectType, PAGE_SIZE, UserException};
+use trona::uapi::kernel_message::{FaultReply, UserException};
+use trona::uapi::{CPtr, IpcMessage, ObjectType, PAGE_SIZE};
 use trona::{println, substrate};
 
 use crate::arch;

@@ -15,14 +15,13 @@
 #![no_std]
 #![no_main]
 
-
 use rootlib::{ROOT_CNODE, ROOT_VSPACE, Resources, SlotAllocator, UntypedPool, VirtualRange};
 use trona::boot::{BootInfo, MemoryKind};
-use trona::thread::{Spaces, ThreadStack, ThreadStart};
 use trona::ipc;
+use trona::thread::{Spaces, ThreadStack, ThreadStart};
+use trona::uapi::kernel_message::VmFault;
 use trona::uapi::{
     CPtr, ObjectType, PAGE_SIZE, ROOT_CNODE_BITS, ROOT_SLOT_KERNEL_DEBUG, ROOT_SLOT_TCB, Rights,
-    VmFault,
 };
 use trona::{println, substrate};
 
@@ -236,9 +235,8 @@ fn run_process_demo(res: &mut Resources, info: &BootInfo) {
     println!("init: started hello ({} bytes of ELF)", module.len);
     let mut incoming = substrate::recv(endpoint);
     loop {
-        let message = incoming.unwrap_or_else(|error| {
-            fail(format_args!("receiving from hello: {}", error.name()))
-        });
+        let message = incoming
+            .unwrap_or_else(|error| fail(format_args!("receiving from hello: {}", error.name())));
         let answer = match (message.badge, ipc::label(&message)) {
             (REQUEST_BADGE, QUESTION) => {
                 let product = ipc::word(&message, 0, None).unwrap_or(0)

@@ -4,10 +4,8 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use trona::ipc;
 use trona::substrate;
-use trona::uapi::{
-    CPtr, Error, FaultReply, IpcMessage, MessageInfo, ObjectType, Received, Rights,
-    UnknownSyscall, UserException, VmFault,
-};
+use trona::uapi::kernel_message::{FaultReply, UnknownSyscall, UserException, VmFault};
+use trona::uapi::{CPtr, Error, IpcMessage, MessageInfo, ObjectType, Received, Rights};
 
 use crate::arch;
 use crate::ctx::{Ctx, DEFAULT_TIMEOUT_TICKS};
@@ -115,7 +113,11 @@ pub fn pager_maps_and_resumes(ctx: &mut Ctx) -> Outcome {
     ok("unmap", unmapped)?;
     ensure!(resumed, "the thread did not go on after the reply");
     ensure!(value == STORED, "the resumed store wrote {value:#x}");
-    ensure!(after == before + 1, "{} faults counted, expected 1", after - before);
+    ensure!(
+        after == before + 1,
+        "{} faults counted, expected 1",
+        after - before
+    );
     Ok(())
 }
 
@@ -197,7 +199,10 @@ pub fn unknown_syscall_goes_to_handler(ctx: &mut Ctx) -> Outcome {
         decoded.number
     );
     ok("reply", replied)?;
-    ensure!(resumed, "the thread did not go on after its unknown syscall");
+    ensure!(
+        resumed,
+        "the thread did not go on after its unknown syscall"
+    );
     Ok(())
 }
 
@@ -248,7 +253,10 @@ pub fn unusable_handlers_stop_the_thread(ctx: &mut Ctx) -> Outcome {
 }
 
 fn check_stopped(what: &str, counted: bool, queued: Result<Received, Error>) -> Outcome {
-    ensure!(counted, "with {what} as fault handler the fault was not counted");
+    ensure!(
+        counted,
+        "with {what} as fault handler the fault was not counted"
+    );
     ensure!(
         !RESUMED.load(Ordering::Acquire),
         "with {what} as fault handler the thread went past its fault"

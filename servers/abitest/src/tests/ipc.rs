@@ -6,8 +6,8 @@ use rootlib::peer::{ECHO, EMPTY, SIGNAL_RECEIVED};
 use trona::ipc::{self, Buffer, Message};
 use trona::substrate;
 use trona::uapi::{
-    CPtr, Error, IpcMessage, MESSAGE_REGISTERS, MSG_MAX_LENGTH, MessageInfo,
-    ObjectType, Received, Rights, kernel_message,
+    CPtr, Error, IpcMessage, MESSAGE_REGISTERS, MSG_MAX_LENGTH, MessageInfo, ObjectType, Received,
+    Rights, kernel_message,
 };
 
 use crate::ctx::{Ctx, DEFAULT_TIMEOUT_TICKS, PEER_BADGE, PEER_GRANT_BADGE, SELF_TCB};
@@ -51,7 +51,8 @@ impl Seen {
         match result {
             Ok(received) => {
                 self.badge.store(received.badge, Ordering::Relaxed);
-                self.info.store(received.message.info.bits(), Ordering::Relaxed);
+                self.info
+                    .store(received.message.info.bits(), Ordering::Relaxed);
                 for (slot, word) in self.words.iter().zip(received.message.regs) {
                     slot.store(word, Ordering::Relaxed);
                 }
@@ -116,7 +117,11 @@ pub fn send_and_receive(ctx: &mut Ctx) -> Outcome {
     ok("send", sent)?;
     seen?;
     let info = SEEN.info();
-    ensure!(SEEN.status() == 0, "recv failed with code {}", SEEN.status());
+    ensure!(
+        SEEN.status() == 0,
+        "recv failed with code {}",
+        SEEN.status()
+    );
     ensure!(
         info.label() == LABEL && info.length() == 3 && info.caps() == 0,
         "received info {info:?}, expected label {LABEL:#x} and 3 words"
@@ -149,7 +154,11 @@ pub fn queued_send_and_non_blocking(ctx: &mut Ctx) -> Outcome {
     err("nb_recv after the one message", nb_after, Error::WouldBlock)?;
     let received = ok("recv of a queued send", received)?;
     seen?;
-    ensure!(SEEN.status() == 0, "the send failed with code {}", SEEN.status());
+    ensure!(
+        SEEN.status() == 0,
+        "the send failed with code {}",
+        SEEN.status()
+    );
     ensure!(
         ipc::label(&received) == LABEL && ipc::word(&received, 0, None) == Some(9),
         "received {received:?}"
@@ -178,7 +187,11 @@ pub fn call_and_reply_same_space(ctx: &mut Ctx) -> Outcome {
     ok("reply", replied)?;
     err("reply without a call", again, Error::IllegalOperation)?;
     seen?;
-    ensure!(SEEN.status() == 0, "the call failed with code {}", SEEN.status());
+    ensure!(
+        SEEN.status() == 0,
+        "the call failed with code {}",
+        SEEN.status()
+    );
     let info = SEEN.info();
     ensure!(
         info.label() == LABEL + 1 && info.length() == 2,
@@ -207,7 +220,10 @@ pub fn call_across_address_spaces(ctx: &mut Ctx) -> Outcome {
         got == [Some(PEER_BADGE), Some(10), Some(20)],
         "ECHO replied {got:?}, expected the badge {PEER_BADGE:#x} then 10, 20"
     );
-    let reply = ok("call ECHO (grant)", substrate::call(peer.granting, &message))?;
+    let reply = ok(
+        "call ECHO (grant)",
+        substrate::call(peer.granting, &message),
+    )?;
     ensure!(
         ipc::word(&reply, 0, None) == Some(PEER_GRANT_BADGE),
         "the second capability's badge did not arrive: {reply:?}"
@@ -312,14 +328,12 @@ pub fn capability_transfer(ctx: &mut Ctx) -> Outcome {
     err("the peer's signals were all taken", left, Error::WouldBlock)
 }
 
-fn transfer_checks(
-    peer: crate::ctx::Peer,
-    notification: CPtr,
-    buffer: &mut Buffer,
-) -> Outcome {
+fn transfer_checks(peer: crate::ctx::Peer, notification: CPtr, buffer: &mut Buffer) -> Outcome {
     let mut message = Message::new(SIGNAL_RECEIVED);
     message.cap(notification).map_err(|e| fail("cap", e))?;
-    let with_cap = message.registers(Some(buffer)).map_err(|e| fail("message", e))?;
+    let with_cap = message
+        .registers(Some(buffer))
+        .map_err(|e| fail("message", e))?;
     err(
         "a capability through an endpoint capability without grant",
         substrate::call(peer.client, &with_cap),
@@ -342,7 +356,9 @@ fn transfer_checks(
     // A badged capability to the very endpoint arrives as its badge.
     let mut message = Message::new(SIGNAL_RECEIVED);
     message.cap(peer.client).map_err(|e| fail("cap", e))?;
-    let unwrap = message.registers(Some(buffer)).map_err(|e| fail("message", e))?;
+    let unwrap = message
+        .registers(Some(buffer))
+        .map_err(|e| fail("message", e))?;
     let reply = ok(
         "call with the endpoint's own badged capability",
         substrate::call(peer.granting, &unwrap),
@@ -354,9 +370,7 @@ fn transfer_checks(
     );
     // A receive-only field set by the sender.
     let unwrapped = IpcMessage {
-        info: MessageInfo::new()
-            .with_label(ECHO)
-            .with_caps_unwrapped(1),
+        info: MessageInfo::new().with_label(ECHO).with_caps_unwrapped(1),
         regs: [0; MESSAGE_REGISTERS],
     };
     err(
@@ -422,7 +436,11 @@ pub fn transfer_stops_at_a_bad_receive_slot(ctx: &mut Ctx) -> Outcome {
         "(word, caps) received with slot 0 and an occupied slot: {outcomes:?}"
     );
     // The occupied slot still holds its own notification (unsignalled).
-    err("poll the occupying notification", still_there, Error::WouldBlock)
+    err(
+        "poll the occupying notification",
+        still_there,
+        Error::WouldBlock,
+    )
 }
 
 /// Refusals: wrong rights, wrong object type, an empty slot, and nothing consumed.
@@ -434,17 +452,61 @@ pub fn refusals(ctx: &mut Ctx) -> Outcome {
     let empty = ctx.empty_slot()?;
     let message = ipc::short(LABEL, &[1]).map_err(|e| fail("message", e))?;
     let results = [
-        ("send on a read-only capability", substrate::send(read_only, &message).map(|_| ()), Error::InsufficientRights),
-        ("call on a read-only capability", substrate::call(read_only, &message).map(|_| ()), Error::InsufficientRights),
-        ("nb_send on a read-only capability", substrate::nb_send(read_only, &message).map(|_| ()), Error::InsufficientRights),
-        ("recv on a write-only capability", substrate::recv(write_only).map(|_| ()), Error::InsufficientRights),
-        ("nb_recv on a write-only capability", substrate::nb_recv(write_only).map(|_| ()), Error::InsufficientRights),
-        ("reply_recv on a write-only capability", substrate::reply_recv(write_only, &message).map(|_| ()), Error::InsufficientRights),
-        ("send on a notification", substrate::send(notification, &message).map(|_| ()), Error::WrongObjectType),
-        ("recv on a notification", substrate::recv(notification).map(|_| ()), Error::WrongObjectType),
-        ("call on an empty slot", substrate::call(empty, &message).map(|_| ()), Error::InvalidCapability),
-        ("recv on slot 0", substrate::recv(CPtr(0)).map(|_| ()), Error::InvalidCapability),
-        ("reply with no caller", substrate::reply(&message), Error::IllegalOperation),
+        (
+            "send on a read-only capability",
+            substrate::send(read_only, &message).map(|_| ()),
+            Error::InsufficientRights,
+        ),
+        (
+            "call on a read-only capability",
+            substrate::call(read_only, &message).map(|_| ()),
+            Error::InsufficientRights,
+        ),
+        (
+            "nb_send on a read-only capability",
+            substrate::nb_send(read_only, &message).map(|_| ()),
+            Error::InsufficientRights,
+        ),
+        (
+            "recv on a write-only capability",
+            substrate::recv(write_only).map(|_| ()),
+            Error::InsufficientRights,
+        ),
+        (
+            "nb_recv on a write-only capability",
+            substrate::nb_recv(write_only).map(|_| ()),
+            Error::InsufficientRights,
+        ),
+        (
+            "reply_recv on a write-only capability",
+            substrate::reply_recv(write_only, &message).map(|_| ()),
+            Error::InsufficientRights,
+        ),
+        (
+            "send on a notification",
+            substrate::send(notification, &message).map(|_| ()),
+            Error::WrongObjectType,
+        ),
+        (
+            "recv on a notification",
+            substrate::recv(notification).map(|_| ()),
+            Error::WrongObjectType,
+        ),
+        (
+            "call on an empty slot",
+            substrate::call(empty, &message).map(|_| ()),
+            Error::InvalidCapability,
+        ),
+        (
+            "recv on slot 0",
+            substrate::recv(CPtr(0)).map(|_| ()),
+            Error::InvalidCapability,
+        ),
+        (
+            "reply with no caller",
+            substrate::reply(&message),
+            Error::IllegalOperation,
+        ),
     ];
     ctx.release_slot(empty);
     ctx.delete(notification)?;
@@ -473,7 +535,10 @@ pub fn destruction_cancels_waiters(ctx: &mut Ctx) -> Outcome {
         ctx.delete(endpoint)?;
         let seen = wait_seen(ctx, what);
         ctx.destroy(thread)?;
-        ensure!(!early, "the {what} finished before its endpoint was deleted");
+        ensure!(
+            !early,
+            "the {what} finished before its endpoint was deleted"
+        );
         seen?;
         ensure!(
             SEEN.status() == Error::Cancelled.code(),
@@ -517,7 +582,10 @@ extern "C" fn receive_and_hold(endpoint: u64) -> ! {
 /// they fail with `Cancelled`.
 pub fn revoke_with_waiters(ctx: &mut Ctx) -> Outcome {
     SEEN.reset();
-    let untyped = ctx.res.retype(ObjectType::Untyped, 16).map_err(Failure::from)?;
+    let untyped = ctx
+        .res
+        .retype(ObjectType::Untyped, 16)
+        .map_err(Failure::from)?;
     let slot = ctx.empty_slot()?;
     let retyped = substrate::untyped_retype(
         untyped,
@@ -677,8 +745,7 @@ pub fn pair_does_not_starve_others(ctx: &mut Ctx) -> Outcome {
         finished && rounds > 0,
         "the pair finished: {finished}, after {rounds} round trips"
     );
-    let during =
-        SPIN_AT_END.load(Ordering::Relaxed) - SPIN_AT_START.load(Ordering::Relaxed);
+    let during = SPIN_AT_END.load(Ordering::Relaxed) - SPIN_AT_START.load(Ordering::Relaxed);
     ensure!(
         during > 0,
         "the spinning thread never ran while the pair passed {rounds} messages"
@@ -741,7 +808,11 @@ extern "C" fn send_long(endpoint: u64) -> ! {
         .extend(&[1; 2 * MESSAGE_REGISTERS])
         // SAFETY: the creating test maps this thread's IPC buffer at the address it passes
         // in LONG_SENDER_BUFFER before the thread starts, and only this thread uses it.
-        .and_then(|m| m.registers(Some(&mut unsafe { Buffer::at(LONG_SENDER_BUFFER.load(Ordering::Acquire)) })))
+        .and_then(|m| {
+            m.registers(Some(&mut unsafe {
+                Buffer::at(LONG_SENDER_BUFFER.load(Ordering::Acquire))
+            }))
+        })
         .and_then(|registers| substrate::send(CPtr(endpoint), &registers));
     SEEN.record(sent.map(|()| Received::default()));
     trona::exit()
@@ -776,7 +847,11 @@ pub fn unmapped_sender_buffer_truncates(ctx: &mut Ctx) -> Outcome {
     ok("unmap the sender's buffer", unmapped)?;
     let received = ok("recv", received)?;
     seen?;
-    ensure!(SEEN.status() == 0, "the send failed with code {}", SEEN.status());
+    ensure!(
+        SEEN.status() == 0,
+        "the send failed with code {}",
+        SEEN.status()
+    );
     ensure!(
         usize::from(received.message.info.length()) == MESSAGE_REGISTERS,
         "received {} words, expected the {MESSAGE_REGISTERS} registers",
@@ -806,5 +881,9 @@ pub fn buffer_and_reply_refusals(ctx: &mut Ctx) -> Outcome {
     let replied = substrate::reply(&message);
     ctx.delete(endpoint)?;
     ok("recv the call", request)?;
-    err("reply to a destroyed caller", replied, Error::IllegalOperation)
+    err(
+        "reply to a destroyed caller",
+        replied,
+        Error::IllegalOperation,
+    )
 }
