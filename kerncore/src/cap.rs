@@ -131,9 +131,10 @@ impl Slot {
         self.0[0] == 0
     }
 
-    /// The capability in the slot, if any.
-    pub fn get(&self) -> Option<Cap> {
-        let [w0, w1, badge, w3, ..] = self.0;
+    /// The object, rights and badge of the capability in the slot, if any, without its
+    /// per-type state (the IPC fast path needs no more).
+    pub fn peek(&self) -> Option<(ObjectRef, Rights, u64)> {
+        let [w0, w1, badge, ..] = self.0;
         if w0 == 0 {
             return None;
         }
@@ -145,6 +146,14 @@ impl Slot {
             paddr: w0 & !TYPE_MASK,
         };
         let rights = Rights::from_bits(w1 & 0xff).expect("corrupt capability slot: bad rights");
+        Some((object, rights, badge))
+    }
+
+    /// The capability in the slot, if any.
+    pub fn get(&self) -> Option<Cap> {
+        let (object, rights, badge) = self.peek()?;
+        let [_, w1, _, w3, ..] = self.0;
+        let object_type = object.object_type;
         let small = (w1 >> 8) & 0xff;
         let large = w1 >> 16;
         let state = match object_type {

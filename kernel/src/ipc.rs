@@ -137,12 +137,19 @@ fn transfer(sender: u64, receiver: u64, staged: &Staged, endpoint: Option<u64>) 
         }
         _ => (0, 0),
     };
-    let received = IpcMessage {
-        info: MessageInfo::new()
+    // The sender's info word holds no receive-only bits (check_outgoing), so a message
+    // that arrives whole and without capabilities keeps it as it is.
+    let info = if usize::from(info.length()) == length && caps == 0 && info.caps() == 0 {
+        info
+    } else {
+        MessageInfo::new()
             .with_label(info.label())
             .with_length(length as u8)
             .with_caps(caps)
-            .with_caps_unwrapped(unwrapped),
+            .with_caps_unwrapped(unwrapped)
+    };
+    let received = IpcMessage {
+        info,
         regs: staged.message.regs,
     };
     tcb::with_tcb(receiver, |tcb| {
@@ -491,6 +498,63 @@ pub fn reply(message: IpcMessage) -> Result<u64, Error> {
         tcb.wake = Wake::Delivered;
     });
     Ok(caller)
+}
+
+/// `reply_recv`: answers the call whose reply link the running thread holds (if it holds
+/// one: without, it only receives) and waits for the next message on `endpoint`; the
+/// answered caller runs directly if this thread blocks.
+pub fn reply_recv(endpoint: u64, message: IpcMessage) -> Result<Received, Error> {
+    let caller = match reply(message) {
+        Ok(caller) => Some(caller),
+        Err(Error::IllegalOperation) => None,
+        Err(error) => return Err(error),
+    };
+    receive(endpoint, Blocking::Yes, caller)
+}
+
+/// Whether a trap with syscall number `number` may take the [`fastpath`].
+#[inline(always)]
+pub fn fastpath_candidate(number: u64) -> bool {
+    number == abi::sys::CALL || number == abi::sys::REPLY_RECV
+}
+
+/// The IPC fast path (for a [`fastpath_candidate`]): `call` and `reply_recv` of a register-only message through an
+/// endpoint capability with the right it needs, taken before the generated dispatcher.
+///
+/// It resolves the capability from the slot's words alone (no per-type state) and goes
+/// straight to [`call`] or [`reply_recv`], the same code the dispatcher reaches. Anything
+/// else, including every case that fails a check, returns `None` and takes the slow path,
+/// which reports the error.
+#[inline(never)]
+pub fn fastpath(
+    thread: u64,
+    number: u64,
+    input: &abi::IpcInput,
+) -> Option<Result<Received, Error>> {
+    let is_call = number == abi::sys::CALL;
+    let info = input.message.info;
+    if usize::from(info.length()) > MESSAGE_REGISTERS
+        || info.caps() != 0
+        || info.caps_unwrapped() != 0
+    {
+        return None;
+    }
+    let slot = cnode::cspace_slot(thread, input.capability).ok()?;
+    let (object, rights, badge) = cnode::peek(slot)?;
+    let needed = if is_call { Rights::WRITE } else { Rights::READ };
+    if object.object_type != ObjectType::Endpoint || !rights.contains(needed) {
+        return None;
+    }
+    Some(if is_call {
+        let target = Target {
+            endpoint: object.paddr,
+            badge,
+            grant: rights.contains(Rights::GRANT),
+        };
+        call(target, input.message)
+    } else {
+        reply_recv(object.paddr, input.message)
+    })
 }
 
 /// How a fault went.

@@ -62,8 +62,21 @@ pub fn handle_syscall(frame: EntryFrame) {
         sched::account_user_exit();
         return;
     }
-    let mut kernel = KernelImpl { missing_level: 0 };
-    let results = dispatch(&mut kernel, number, args, ipc_input);
+    let fast = ipc::fastpath_candidate(number)
+        .then(|| ipc::fastpath(thread, number, &ipc_input))
+        .flatten();
+    let results = match fast {
+        Some(result) => TrapResults::Ipc {
+            status: result.as_ref().map_or_else(|error| error.code(), |_| 0),
+            received: result.ok(),
+        },
+        None => dispatch(
+            &mut KernelImpl { missing_level: 0 },
+            number,
+            args,
+            ipc_input,
+        ),
+    };
     // The thread may have been switched away and back; if its registers were rewritten
     // meanwhile (`tcb::write_registers`), the results must not overwrite them. An IPC
     // interrupted before it did anything makes the syscall again.
@@ -548,13 +561,7 @@ impl Kernel for KernelImpl {
         endpoint: Resolved,
         message: IpcMessage,
     ) -> Result<Received, Error> {
-        // Without a call to answer, reply_recv only receives (a server loop's first turn).
-        let caller = match ipc::reply(message) {
-            Ok(caller) => Some(caller),
-            Err(Error::IllegalOperation) => None,
-            Err(error) => return Err(error),
-        };
-        ipc::receive(endpoint.cap.object.paddr, Blocking::Yes, caller)
+        ipc::reply_recv(endpoint.cap.object.paddr, message)
     }
 
     fn kernel_debug_check_frames(&mut self, _target: Resolved) -> Result<u64, Error> {

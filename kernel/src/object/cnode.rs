@@ -163,6 +163,17 @@ pub fn get(slot: SlotRef) -> Option<Cap> {
     })
 }
 
+/// The object, rights and badge of the capability in a slot, without its state (see
+/// `kerncore::Slot::peek`); `None` for an empty slot.
+pub fn peek(slot: SlotRef) -> Option<(kerncore::ObjectRef, abi::Rights, u64)> {
+    with_slots(slot.cnode, slot.slot_bits, |slots| {
+        usize::try_from(slot.index)
+            .ok()
+            .and_then(|index| slots.get(index))
+            .and_then(kerncore::Slot::peek)
+    })
+}
+
 /// Stores a capability in a slot (or empties it) and records the slot's home. A slot is
 /// emptied only once it is off the derivation tree (panics otherwise: the tree would keep
 /// a dangling node).
