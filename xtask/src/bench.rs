@@ -4,7 +4,7 @@ use crate::build::{BuildRequest, ImageMode, build};
 use crate::cargo::Profile;
 use crate::protocol::SerialReport;
 use crate::qemu::boot_captured;
-use crate::targets::{Arch, Program, ensure_qemu};
+use crate::targets::{Arch, DEFAULT_CPUS, Program, ensure_qemu};
 use anyhow::{Result, bail};
 use std::time::Duration;
 
@@ -33,6 +33,7 @@ pub fn run(args: Args) -> Result<()> {
     let boot = boot_captured(
         args.arch,
         &kernel,
+        DEFAULT_CPUS,
         &label,
         Duration::from_secs(args.timeout),
     )?;

@@ -1,6 +1,7 @@
 //! The state tests share: the allocators, and helpers for objects, threads, waiting and capabilities.
 
 use rootlib::{Region, Resources, Thread, ThreadSpec};
+use trona::boot::BootInfo;
 use trona::substrate;
 use trona::uapi::{
     CPtr, NUM_PRIORITIES, ObjectType, ROOT_SLOT_KERNEL_DEBUG, ROOT_SLOT_TCB, Rights,
@@ -28,6 +29,8 @@ pub const SELF_TCB: CPtr = CPtr(ROOT_SLOT_TCB);
 pub struct Ctx {
     /// Slots, untyped memory and virtual addresses to build objects from.
     pub res: Resources,
+    /// The kernel's boot information page.
+    pub info: &'static BootInfo,
 }
 
 impl Ctx {

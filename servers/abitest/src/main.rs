@@ -54,6 +54,7 @@ fn main(arg: u64) -> ! {
             untyped: UntypedPool::from_boot_info(info),
             va: VirtualRange::new(VA_START, VA_END),
         },
+        info,
     };
     let mut tally = Tally::default();
     // Every test assumes the main thread runs at PRIORITY, the helpers' default.

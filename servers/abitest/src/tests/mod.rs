@@ -10,6 +10,7 @@ mod kdebug;
 mod lifetimes;
 mod notification;
 mod sched;
+mod smp;
 mod syscalls;
 mod tcb;
 mod untyped;
@@ -46,6 +47,11 @@ pub static TESTS: &[Test] = &[
         name: "ticks_advance",
         covers: &[sys(Syscall::Ticks)],
         run: syscalls::ticks_advance,
+    },
+    Test {
+        name: "cpu_count",
+        covers: &[],
+        run: smp::cpu_count,
     },
     Test {
         name: "debug_write",
