@@ -4,8 +4,8 @@ use core::cell::UnsafeCell;
 
 use crate::smp::MAX_CPUS;
 
-/// One value per CPU: each CPU reaches only its own (through [`PerCpu::current`]),
-/// except that the boot CPU may fill a secondary CPU's value before starting that CPU.
+/// One value per CPU: each CPU reaches only its own (`get(arch::cpu_index())`), except
+/// that the boot CPU may fill a secondary CPU's value before starting that CPU.
 ///
 /// Kernel code runs with interrupts disabled (interrupt handlers included), so at most
 /// one execution context of a CPU touches its value at a time. Callers still go through
@@ -31,11 +31,6 @@ impl<T> PerCpu<T> {
         );
         // SAFETY: `cpu` is inside the array; only the pointer is computed.
         unsafe { self.0.get().cast::<T>().add(cpu) }
-    }
-
-    /// A raw pointer to the running CPU's value (its per-CPU block must be set up).
-    pub fn current(&self) -> *mut T {
-        self.get(crate::arch::cpu_index())
     }
 }
 

@@ -83,5 +83,5 @@ pub fn init(cpu: usize) {
 pub fn set_kernel_stack(top: u64) {
     // SAFETY: The TSS is the running CPU's, with interrupts off in the kernel: nothing else
     // touches it now, and the CPU reads RSP0 only on the next entry from user mode.
-    unsafe { (*TSS.current()).privilege_stack_table[0] = VirtAddr::new(top) };
+    unsafe { (*TSS.get(super::cpu_index())).privilege_stack_table[0] = VirtAddr::new(top) };
 }
