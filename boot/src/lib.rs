@@ -71,6 +71,9 @@ pub struct BootInfo {
     pub abi_version_major: u64,
     /// `abi::ABI_VERSION_MINOR` of that kernel (0 from kernels that predate it).
     pub abi_version_minor: u64,
+    /// How many CPUs run, the boot CPU included (0 from kernels that predate it). After
+    /// the version fields, for the same reason.
+    pub cpu_count: u64,
 }
 
 /// One untyped capability handed to the root task.
@@ -158,6 +161,7 @@ impl BootInfo {
             }; MAX_MODULES],
             abi_version_major: abi::ABI_VERSION_MAJOR as u64,
             abi_version_minor: abi::ABI_VERSION_MINOR as u64,
+            cpu_count: 0,
         }
     }
 

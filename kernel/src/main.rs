@@ -8,6 +8,7 @@
 #![cfg_attr(feature = "kernel-fault-test", allow(dead_code))]
 
 mod arch;
+mod bkl;
 mod cell;
 mod console;
 mod generated;
@@ -22,6 +23,7 @@ mod rootserver;
 mod sched;
 #[cfg(feature = "arch-selftest")]
 mod selftest;
+mod smp;
 mod syscall;
 #[cfg(feature = "trace")]
 mod trace;
@@ -38,6 +40,9 @@ static BOOT_IMAGE: &BootImage<[u8]> = &BootImage(*include_bytes!(env!("KERNITE_B
 #[unsafe(no_mangle)]
 extern "C" fn kmain(boot_arg: usize) -> ! {
     let regions = arch::init_early(boot_arg);
+    // Held from here until the first return to user mode (docs/ARCHITECTURE.md, "SMP and
+    // the big kernel lock").
+    bkl::acquire();
     println!(
         "{} ABI {}.{} fingerprint {:016x}",
         abi::ABI_NAME,
@@ -65,12 +70,13 @@ extern "C" fn kmain(boot_arg: usize) -> ! {
     );
 
     arch::timer_init(abi::TICKS_PER_SEC);
+    object::frames::init(regions, kernel);
+    object::frames::map_ram_in_pages(regions);
+    smp::start_secondaries();
     #[cfg(feature = "arch-selftest")]
     selftest::run(regions);
     #[cfg(not(feature = "arch-selftest"))]
     {
-        object::frames::init(regions, kernel);
-        object::frames::map_ram_in_pages(regions);
         #[cfg(feature = "kstack-guard-test")]
         kstack_test::run();
         #[cfg(feature = "kernel-fault-test")]
@@ -85,6 +91,7 @@ extern "C" fn kmain(boot_arg: usize) -> ! {
 /// Powers the machine off on request, saying so first: the line is how `cargo xtask`
 /// tells a shutdown the kernel asked for from QEMU failing with the same exit status.
 fn power_off(code: u32) -> ! {
+    smp::report_ticks();
     println!("shutdown requested with code {code}");
     arch::shutdown(code)
 }

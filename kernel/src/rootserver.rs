@@ -121,6 +121,7 @@ pub fn start(boot_image: &'static [u8]) -> ! {
     let first_free_slot =
         hand_out_untyped(&mut info, |index, cap| cnode::set(slot(index), Some(cap)));
     info.first_free_slot = first_free_slot;
+    info.cpu_count = crate::smp::running() as u64;
     fill_memory_map(&mut info);
     // SAFETY: The BootInfo frame was just retyped for this purpose; BootInfo fits a page.
     unsafe { phys_ptr::<BootInfo>(info_frame).write(info) };

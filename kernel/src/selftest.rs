@@ -3,7 +3,8 @@
 //! It stands in for the scheduler and the syscall layer: two user threads in one small
 //! address space exercise the syscall path (argument and result registers), thread
 //! switches with FPU state, a user write to an unmapped address, timer interrupts from
-//! user and kernel mode, and a return to an address user mode cannot execute. Each port's
+//! user and kernel mode, and a return to an address user mode cannot execute; before that,
+//! every CPU the kernel brought up must take timer ticks of its own. Each port's
 //! `arch::selftest` supplies the user code and its own checks (x86_64: RFLAGS.AC never
 //! leaks into the kernel; aarch64: write-xor-execute kernel mappings and a user read of
 //! the virtual counter). Success prints `arch selftest: OK` and shuts down with code 0
@@ -20,8 +21,11 @@
 use crate::arch::{
     self, EntryFrame, FaultInfo, FpuArea, KERNEL_STACK_SIZE, KernelContext, MemoryRegion, mmu,
 };
-use crate::cell::CpuLocal;
+use crate::cell::BklCell;
+use crate::object::frames;
+use crate::smp::{self, MAX_CPUS};
 use core::sync::atomic::{AtomicU64, Ordering};
+use kerncore::FrameState;
 
 /// Where the user code is mapped; thread A starts here.
 const USER_CODE: u64 = 0x40_0000;
@@ -91,7 +95,8 @@ struct State {
     stage: u32,
 }
 
-static STATE: CpuLocal<State> = CpuLocal::new(State {
+/// The test's state; the boot CPU alone runs the test, under the big kernel lock.
+static STATE: BklCell<State> = BklCell::new(State {
     tables: [const { Page([0; 4096]) }; 4],
     code: Page([0; 4096]),
     stacks: Page([0; 4096]),
@@ -113,8 +118,9 @@ static KERNEL_TICKS: AtomicU64 = AtomicU64::new(0);
 static USER_TICKS: AtomicU64 = AtomicU64::new(0);
 
 fn state() -> &'static mut State {
-    // SAFETY: Single CPU with interrupts off in the kernel; each hook takes the reference
-    // fresh and drops it before switching threads.
+    // SAFETY: Only the boot CPU runs the test, with the big kernel lock held and interrupts
+    // off in the kernel; each hook takes the reference fresh and drops it before switching
+    // threads.
     unsafe { &mut *STATE.get() }
 }
 
@@ -125,17 +131,25 @@ fn phys<T>(p: &T) -> u64 {
 /// Runs the self test; never returns.
 pub fn run(regions: &[MemoryRegion]) -> ! {
     for r in regions.iter().filter(|r| r.usable) {
-        let last = arch::phys_to_virt(r.base + r.len - 8) as *mut u64;
-        // SAFETY: The word is usable RAM that nothing else uses yet (the test owns the
-        // machine), reached through the direct map.
+        let word = r.base + r.len - 8;
+        // Only a frame nothing was built in yet (the frame table, the direct map's tables
+        // and the secondary CPUs' stacks came from free memory).
+        let free = frames::with_table(|table| {
+            table.state(word >> abi::PAGE_BITS) == Some(FrameState::Free)
+        });
+        if !free {
+            continue;
+        }
+        let last = arch::phys_to_virt(word) as *mut u64;
+        // SAFETY: The word is free RAM that nothing uses (the test owns the machine),
+        // reached through the direct map.
         let seen = unsafe {
             last.write_volatile(0x5a5a_1234_8765_a5a5);
             last.read_volatile()
         };
         assert!(
             seen == 0x5a5a_1234_8765_a5a5,
-            "direct map of {:#x} does not reach RAM",
-            r.base + r.len - 8
+            "direct map of {word:#x} does not reach RAM"
         );
     }
     arch::selftest::check_kernel(regions, STATE.get() as u64);
@@ -143,6 +157,7 @@ pub fn run(regions: &[MemoryRegion]) -> ! {
     while KERNEL_TICKS.load(Ordering::Relaxed) < 2 {
         arch::enable_interrupts_and_halt();
     }
+    check_every_cpu_ticks();
     let s = state();
     // Address space: four levels of tables covering 0x400000..0x600000 (level 0 maps
     // pages).
@@ -216,6 +231,30 @@ pub fn run(regions: &[MemoryRegion]) -> ! {
     // ends with a shutdown).
     unsafe { arch::switch_context(from, to) };
     unreachable!("the boot context is never resumed");
+}
+
+/// How many ticks every CPU must take while the boot CPU waits for them.
+const CPU_TICKS_WANTED: u64 = 3;
+/// How many boot-CPU ticks that may take.
+const CPU_TICKS_TIMEOUT: u64 = 3 * abi::TICKS_PER_SEC;
+
+/// Every CPU the kernel brought up takes timer ticks of its own: each CPU's count advances
+/// by [`CPU_TICKS_WANTED`] while the boot CPU idles (with the big kernel lock released, so
+/// the secondary CPUs' tick handlers can take it).
+fn check_every_cpu_ticks() {
+    let cpus = smp::running();
+    let start: [u64; MAX_CPUS] = core::array::from_fn(smp::ticks);
+    let deadline = KERNEL_TICKS.load(Ordering::Relaxed) + CPU_TICKS_TIMEOUT;
+    let behind = || (0..cpus).find(|&cpu| smp::ticks(cpu) < start[cpu] + CPU_TICKS_WANTED);
+    while let Some(cpu) = behind() {
+        assert!(
+            KERNEL_TICKS.load(Ordering::Relaxed) < deadline,
+            "arch selftest: cpu {cpu} took {} timer ticks in {CPU_TICKS_TIMEOUT} ticks of the boot CPU",
+            smp::ticks(cpu) - start[cpu]
+        );
+        arch::enable_interrupts_and_halt();
+    }
+    crate::println!("arch selftest: {cpus} CPUs running, each took {CPU_TICKS_WANTED} timer ticks");
 }
 
 fn enter(i: usize) {

@@ -4,7 +4,7 @@ use crate::build::{BuildRequest, ImageMode, build};
 use crate::cargo::Profile;
 use crate::protocol::{Bench, SerialReport};
 use crate::qemu::boot_captured_with;
-use crate::targets::{Arch, Program, ensure_qemu};
+use crate::targets::{Arch, DEFAULT_CPUS, Program, ensure_qemu};
 use anyhow::{Result, bail};
 use std::path::Path;
 use std::process::Command;
@@ -181,6 +181,7 @@ fn boot_once(args: &Args, kernel: &Path, mode: Mode, boot: usize) -> Result<Vec<
     let captured = boot_captured_with(
         args.arch,
         kernel,
+        DEFAULT_CPUS,
         &mode.qemu_options(args.arch),
         &label,
         Duration::from_secs(args.timeout),

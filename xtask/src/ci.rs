@@ -6,7 +6,9 @@ use crate::build::{
     arch_selftest_image, build,
 };
 use crate::cargo::{Profile, cargo, run_checked, workspace_root};
-use crate::targets::{Arch, Program, ensure_rust_targets, user_crates};
+use crate::targets::{
+    Arch, DEFAULT_CPUS, Program, SMP_TEST_CPUS, ensure_rust_targets, user_crates,
+};
 use crate::test::{Boots, Plan, default_arches, run_plan};
 use anyhow::{Result, bail};
 use std::path::Path;
@@ -51,6 +53,7 @@ pub fn run(_args: Args) -> Result<()> {
         boots: Boots::All,
         compat: true,
         arches: arches.clone(),
+        cpus: vec![DEFAULT_CPUS, SMP_TEST_CPUS],
         timeout: Duration::from_secs(60),
         profile: Profile::Dev,
     };

@@ -3,7 +3,7 @@
 use crate::build::{BuildRequest, ImageMode, build};
 use crate::cargo::{Profile, workspace_root};
 use crate::protocol::ABI_DRIFT;
-use crate::targets::{Arch, MachineExit, Program, ensure_qemu};
+use crate::targets::{Arch, DEFAULT_CPUS, MachineExit, Program, ensure_qemu};
 use anyhow::{Context, Result, anyhow, bail};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
@@ -323,7 +323,7 @@ pub fn fuzz(settings: &Settings, log_from: Option<u64>) -> Result<Outcome> {
 /// and kills QEMU after `idle` without output.
 fn boot(arch: Arch, kernel: &Path, label: &str, idle: Duration) -> Result<Outcome> {
     let started = Instant::now();
-    let (mut child, receiver) = crate::qemu::spawn_with_lines(arch, kernel)?;
+    let (mut child, receiver) = crate::qemu::spawn_with_lines(arch, kernel, DEFAULT_CPUS)?;
     let mut report = FuzzReport::default();
     let mut hung = false;
     loop {

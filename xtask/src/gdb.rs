@@ -3,7 +3,7 @@
 use crate::build::{BuildRequest, ImageMode, build};
 use crate::cargo::{Profile, command_line, workspace_root};
 use crate::protocol::shutdown_request;
-use crate::targets::{Arch, MachineExit, Program, ensure_qemu};
+use crate::targets::{Arch, DEFAULT_CPUS, MachineExit, Program, ensure_qemu};
 use anyhow::{Context, Result, bail};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -144,7 +144,7 @@ impl Session {
     pub fn start(arch: Arch, kernel: &Path, port: u16) -> Result<Session> {
         ensure_qemu(arch)?;
         let serial = kernel.with_extension(format!("gdb-{port}.log"));
-        let mut args = arch.qemu_args(kernel);
+        let mut args = arch.qemu_args(kernel, DEFAULT_CPUS);
         for arg in &mut args {
             if arg == "stdio" {
                 *arg = format!("file:{}", serial.display());

@@ -1,4 +1,4 @@
-//! The in-QEMU test protocol (docs/CONTRACTS.md): parsing `TEST`, `COVERS`, `RESULT`, `BENCH`, `INIT OK`, `arch selftest: OK`, the kernel stack guard test's and `ABI DRIFT:` lines and judging a boot.
+//! The in-QEMU test protocol (docs/CONTRACTS.md): parsing `TEST`, `COVERS`, `RESULT`, `BENCH`, `CPUS`, `INIT OK`, `arch selftest: OK`, the kernel's CPU count, the kernel stack guard test's and `ABI DRIFT:` lines and judging a boot.
 
 use crate::targets::MachineExit;
 use std::collections::BTreeSet;
@@ -29,6 +29,12 @@ const PANIC_SHUTDOWN_CODE: u32 = 1;
 /// What the kernel prints when a handler returned an error its schema entry does not
 /// declare; any boot that prints it fails.
 pub const ABI_DRIFT: &str = "ABI DRIFT:";
+
+/// What the kernel prints once it has brought up the CPUs: `smp: <N> CPUs running`.
+pub const KERNEL_CPUS: (&str, &str) = ("smp: ", " CPUs running");
+
+/// What abitest prints, followed by `BootInfo.cpu_count`.
+pub const SUITE_CPUS: &str = "CPUS ";
 
 /// What the kernel prints, followed by the code, when user space asks it to shut down.
 const SHUTDOWN_REQUESTED: &str = "shutdown requested with code ";
@@ -64,6 +70,19 @@ pub struct SerialReport {
     pub shutdown_requested: Option<u32>,
     /// The name of the last test that printed a `TEST` line, whatever its outcome.
     pub last_test: Option<String>,
+    /// The count of the kernel's [`KERNEL_CPUS`] line.
+    pub kernel_cpus: Option<u32>,
+    /// The count of the suite's [`SUITE_CPUS`] line.
+    pub suite_cpus: Option<u32>,
+}
+
+/// Whether a boot must print the suite's [`SUITE_CPUS`] line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SuiteCpus {
+    /// The whole current suite ran, whose `cpu_count` test prints it.
+    Required,
+    /// Checked only if printed: another program, a filtered or an older suite.
+    IfPrinted,
 }
 
 /// How much of the schema a suite run must cover.
@@ -145,6 +164,13 @@ impl SerialReport {
             self.covers.insert(entry.trim().to_string());
         } else if let Some(rest) = line.strip_prefix("RESULT ") {
             self.result = parse_result(rest);
+        } else if let Some(count) = line.strip_prefix(SUITE_CPUS) {
+            self.suite_cpus = count.trim().parse().ok();
+        } else if let Some(count) = line
+            .strip_prefix(KERNEL_CPUS.0)
+            .and_then(|rest| rest.strip_suffix(KERNEL_CPUS.1))
+        {
+            self.kernel_cpus = count.trim().parse().ok();
         } else if let Some(rest) = line.strip_prefix("BENCH ") {
             if let Some(bench) = parse_bench(rest) {
                 self.benches.push(bench);
@@ -234,6 +260,38 @@ impl SerialReport {
                 .push(format!("the kernel reported `{line}`"));
         }
         if !self.abi_drift.is_empty() && verdict.failed == 0 {
+            verdict.failed = 1;
+            verdict.passed = verdict.passed.saturating_sub(1);
+        }
+        verdict
+    }
+
+    /// Adds one problem to `verdict` (any boot kind) when the kernel did not say it runs
+    /// `expected` CPUs (the `-smp` count QEMU got), and one when the suite's `CPUS` line
+    /// (`BootInfo.cpu_count`) is missing where `suite` requires it or names another
+    /// count; a verdict with such a problem has at least one failure.
+    pub fn judge_cpus(&self, mut verdict: Verdict, expected: u32, suite: SuiteCpus) -> Verdict {
+        let before = verdict.problems.len();
+        let (prefix, suffix) = KERNEL_CPUS;
+        match self.kernel_cpus {
+            None => verdict.problems.push(format!(
+                "the kernel never printed `{prefix}<N>{suffix}` (QEMU had {expected} CPUs)"
+            )),
+            Some(count) if count != expected => verdict.problems.push(format!(
+                "the kernel runs {count} CPUs, but QEMU had {expected} (`-smp {expected}`)"
+            )),
+            Some(_) => {}
+        }
+        match (self.suite_cpus, suite) {
+            (None, SuiteCpus::Required) => verdict.problems.push(format!(
+                "the suite never printed `{SUITE_CPUS}<n>` (its cpu_count test did not run)"
+            )),
+            (Some(count), _) if count != expected => verdict.problems.push(format!(
+                "BootInfo.cpu_count is {count}, but QEMU had {expected} CPUs"
+            )),
+            _ => {}
+        }
+        if verdict.problems.len() > before && verdict.failed == 0 {
             verdict.failed = 1;
             verdict.passed = verdict.passed.saturating_sub(1);
         }
@@ -686,6 +744,64 @@ mod tests {
             clean.judge_drift(clean.judge_init(CLEAN)),
             clean.judge_init(CLEAN)
         );
+    }
+
+    #[test]
+    fn cpu_counts_are_judged_against_the_machine() {
+        const INIT: [&str; 2] = ["INIT OK", "shutdown requested with code 0"];
+        let boot = |lines: &[&str]| {
+            let serial: Vec<&str> = lines.iter().chain(&INIT).copied().collect();
+            SerialReport::parse(serial)
+        };
+        let kernel4 = "smp: 4 CPUs running\r";
+        let cases: [(&[&str], u32, SuiteCpus, &[&str]); 7] = [
+            (&[kernel4], 4, SuiteCpus::IfPrinted, &[]),
+            (&[kernel4, "CPUS 4"], 4, SuiteCpus::Required, &[]),
+            (
+                &["smp: 1 CPUs running"],
+                4,
+                SuiteCpus::IfPrinted,
+                &["runs 1 CPUs"],
+            ),
+            (
+                &[],
+                1,
+                SuiteCpus::IfPrinted,
+                &["never printed `smp: <N> CPUs running`"],
+            ),
+            (
+                &[kernel4],
+                4,
+                SuiteCpus::Required,
+                &["never printed `CPUS <n>`"],
+            ),
+            (
+                &[kernel4, "CPUS 1"],
+                4,
+                SuiteCpus::IfPrinted,
+                &["cpu_count is 1"],
+            ),
+            (
+                &["smp: 2 CPUs running", "CPUS 3"],
+                4,
+                SuiteCpus::Required,
+                &["runs 2 CPUs", "cpu_count is 3"],
+            ),
+        ];
+        for (lines, expected, suite, problems) in cases {
+            let report = boot(lines);
+            let verdict = report.judge_cpus(report.judge_init(CLEAN), expected, suite);
+            let passed = u64::from(problems.is_empty());
+            assert_eq!(
+                (verdict.passed, verdict.failed),
+                (passed, 1 - passed),
+                "{lines:?}: {verdict:?}"
+            );
+            assert_eq!(verdict.problems.len(), problems.len(), "{verdict:?}");
+            for (problem, fragment) in verdict.problems.iter().zip(problems) {
+                assert!(problem.contains(fragment), "`{problem}` lacks `{fragment}`");
+            }
+        }
     }
 
     #[test]

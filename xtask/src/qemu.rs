@@ -34,14 +34,20 @@ pub struct InteractiveBoot {
     pub shutdown_requested: Option<u32>,
 }
 
-/// Boots `kernel` with the serial console on this terminal and returns how it ended.
+/// Boots `kernel` on `cpus` CPUs with the serial console on this terminal and returns how
+/// it ended.
 ///
 /// QEMU reads the terminal directly; its output passes through xtask unchanged, which
 /// watches it for the kernel's shutdown line.
-pub fn boot_interactive(arch: Arch, kernel: &Path, debugger: Debugger) -> Result<InteractiveBoot> {
+pub fn boot_interactive(
+    arch: Arch,
+    kernel: &Path,
+    cpus: u32,
+    debugger: Debugger,
+) -> Result<InteractiveBoot> {
     ensure_qemu(arch)?;
     let mut command = Command::new(arch.qemu_binary());
-    command.args(arch.qemu_args(kernel));
+    command.args(arch.qemu_args(kernel, cpus));
     if debugger == Debugger::WaitForGdb {
         command.args(["-s", "-S"]);
         let gdb = match arch {
@@ -102,15 +108,16 @@ fn forward_serial(mut serial: impl Read) -> Result<Option<u32>> {
     }
 }
 
-/// Boots `kernel` headless with no stdin, streams the serial output to this terminal
-/// (each line prefixed with `label`), and kills QEMU after `timeout`.
+/// Boots `kernel` on `cpus` CPUs headless with no stdin, streams the serial output to
+/// this terminal (each line prefixed with `label`), and kills QEMU after `timeout`.
 pub fn boot_captured(
     arch: Arch,
     kernel: &Path,
+    cpus: u32,
     label: &str,
     timeout: Duration,
 ) -> Result<CapturedBoot> {
-    boot_captured_with(arch, kernel, &[], label, timeout)
+    boot_captured_with(arch, kernel, cpus, &[], label, timeout)
 }
 
 /// [`boot_captured`] with `extra` QEMU options after the architecture's own (`bench
@@ -118,12 +125,13 @@ pub fn boot_captured(
 pub fn boot_captured_with(
     arch: Arch,
     kernel: &Path,
+    cpus: u32,
     extra: &[String],
     label: &str,
     timeout: Duration,
 ) -> Result<CapturedBoot> {
     ensure_qemu(arch)?;
-    let (mut child, receiver) = spawn(arch, kernel, extra)?;
+    let (mut child, receiver) = spawn(arch, kernel, cpus, extra)?;
 
     let deadline = Instant::now() + timeout;
     let mut lines = Vec::new();
@@ -163,24 +171,26 @@ pub fn boot_captured_with(
     })
 }
 
-/// Starts QEMU on `kernel` with its serial console on a pipe, and a reader thread that
+/// Starts QEMU on `kernel` with `cpus` CPUs and its serial console on a pipe, and a reader thread that
 /// forwards each line (without its line ending) on the returned channel, so that a caller
 /// can time out even while QEMU prints nothing. The channel closes with QEMU's output.
 pub fn spawn_with_lines(
     arch: Arch,
     kernel: &Path,
+    cpus: u32,
 ) -> Result<(std::process::Child, mpsc::Receiver<String>)> {
-    spawn(arch, kernel, &[])
+    spawn(arch, kernel, cpus, &[])
 }
 
 /// [`spawn_with_lines`] with `extra` QEMU options after the architecture's own.
 fn spawn(
     arch: Arch,
     kernel: &Path,
+    cpus: u32,
     extra: &[String],
 ) -> Result<(std::process::Child, mpsc::Receiver<String>)> {
     let mut command = Command::new(arch.qemu_binary());
-    command.args(arch.qemu_args(kernel)).args(extra);
+    command.args(arch.qemu_args(kernel, cpus)).args(extra);
     command.stdin(Stdio::null()).stdout(Stdio::piped());
     eprintln!("xtask: {}", command_line(&command));
     let mut child = command

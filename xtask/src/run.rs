@@ -3,7 +3,7 @@
 use crate::build;
 use crate::protocol::SerialReport;
 use crate::qemu::{Debugger, boot_captured, boot_interactive};
-use crate::targets::{MachineExit, ensure_qemu};
+use crate::targets::{DEFAULT_CPUS, MachineExit, ensure_qemu};
 use anyhow::{Result, bail};
 use std::time::Duration;
 
@@ -18,6 +18,9 @@ pub struct Args {
     /// Halt the CPU at the first instruction and wait for gdb on localhost:1234.
     #[arg(long)]
     pub gdb: bool,
+    /// Number of CPUs of the machine (QEMU `-smp`); the kernel brings up every one.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CPUS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub smp: u32,
     /// Print every trap decoded with the schema (a debug kernel with feature `trace`);
     /// `--trace=Tcb,debug_write` shows only entries matching one of the words.
     #[arg(long, value_name = "FILTER", num_args = 0..=1, require_equals = true, default_missing_value = "")]
@@ -35,7 +38,7 @@ pub fn run(args: Args) -> Result<()> {
         let kernel = build::build(args.build.request())?.kernel;
         // The records must be taken out of the console stream, so the boot is captured
         // (no keyboard input) rather than attached to this terminal.
-        let boot = boot_captured(arch, &kernel, arch.name(), TRACE_TIMEOUT)?;
+        let boot = boot_captured(arch, &kernel, args.smp, arch.name(), TRACE_TIMEOUT)?;
         let report = SerialReport::parse(boot.lines.iter().map(String::as_str));
         let Some(exit) = boot.exit else {
             bail!("no shutdown after {} s", TRACE_TIMEOUT.as_secs());
@@ -50,7 +53,7 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         Debugger::Off
     };
-    let boot = boot_interactive(arch, &kernel, debugger)?;
+    let boot = boot_interactive(arch, &kernel, args.smp, debugger)?;
     judge(boot.exit, boot.shutdown_requested)?;
     eprintln!("xtask: {}", boot.exit);
     Ok(())

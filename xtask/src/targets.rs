@@ -14,6 +14,12 @@ pub enum Arch {
     Aarch64,
 }
 
+/// How many CPUs a boot gets unless asked otherwise.
+pub const DEFAULT_CPUS: u32 = 1;
+
+/// The CPU count of the multiprocessor boots of `cargo xtask test`.
+pub const SMP_TEST_CPUS: u32 = 4;
+
 /// A user program that can be the root task. Every program in `servers/` is packed
 /// into the boot image; this one goes first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -77,8 +83,9 @@ impl Arch {
         }
     }
 
-    /// QEMU arguments that boot `kernel` with the serial console on stdio.
-    pub fn qemu_args(self, kernel: &Path) -> Vec<String> {
+    /// QEMU arguments that boot `kernel` on a machine with `cpus` CPUs (`-smp`), with the
+    /// serial console on stdio.
+    pub fn qemu_args(self, kernel: &Path, cpus: u32) -> Vec<String> {
         let machine: &[&str] = match self {
             Arch::X86_64 => &[
                 "-machine",
@@ -98,6 +105,7 @@ impl Arch {
             .chain(&common)
             .map(|s| s.to_string())
             .collect();
+        args.extend(["-smp".to_string(), cpus.to_string()]);
         args.extend(["-no-reboot".to_string(), "-kernel".to_string()]);
         args.push(kernel.display().to_string());
         args
@@ -273,8 +281,9 @@ mod tests {
     #[test]
     fn qemu_args_end_with_the_kernel() {
         for arch in Arch::ALL {
-            let args = arch.qemu_args(Path::new("/k.elf"));
+            let args = arch.qemu_args(Path::new("/k.elf"), 4);
             assert_eq!(args[args.len() - 2..], ["-kernel", "/k.elf"]);
+            assert!(args.windows(2).any(|w| w == ["-smp", "4"]));
             assert!(args.windows(2).any(|w| w == ["-accel", "tcg"]));
             assert!(args.contains(&"-no-reboot".to_string()));
         }

@@ -1,4 +1,4 @@
-//! `cargo xtask test`: host tests, the generated-files check, then per architecture the arch self test, the kernel stack guard test, the in-QEMU suite (abitest) and an init boot; `--filter` and `--compat` narrow it.
+//! `cargo xtask test`: host tests, the generated-files check, then per architecture the arch self test, the kernel stack guard test, the in-QEMU suite (abitest) and an init boot, the suite and init on one CPU and on four; `--filter`, `--smp` and `--compat` narrow it.
 
 use crate::build::{
     ARCH_SELFTEST, BuildRequest, ImageMode, KERNEL_FAULT_TEST, KSTACK_GUARD_TEST, build,
@@ -7,9 +7,9 @@ use crate::build::{
 use crate::cargo::{Profile, cargo, run_streaming, workspace_root};
 use crate::compat::{self, Prepared};
 use crate::coverage::expected_entries;
-use crate::protocol::{Coverage, SerialReport, Verdict};
+use crate::protocol::{Coverage, SerialReport, SuiteCpus, Verdict};
 use crate::qemu::{CapturedBoot, boot_captured};
-use crate::targets::{Arch, MachineExit, Program, ensure_qemu};
+use crate::targets::{Arch, DEFAULT_CPUS, MachineExit, Program, SMP_TEST_CPUS, ensure_qemu};
 use anyhow::{Context, Result, bail};
 use std::time::Duration;
 
@@ -33,6 +33,10 @@ pub struct Args {
     /// the current kernel (skipped when the ABI major version changed since).
     #[arg(long, conflicts_with_all = ["qemu_only", "filter"])]
     pub compat: bool,
+    /// Boot the suite and init (and the arch self test) only with N CPUs; default: the
+    /// suite and init with 1 and with 4, the arch self test with 4 (`--filter`: 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub smp: Option<u32>,
     /// Seconds each boot may run before it counts as hung.
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
@@ -64,6 +68,9 @@ pub struct Plan {
     /// The compatibility check (the latest release's suite on the current kernel).
     pub compat: bool,
     pub arches: Vec<Arch>,
+    /// The CPU counts the suite and init boot with, one boot each; the arch self test
+    /// boots with the largest.
+    pub cpus: Vec<u32>,
     pub timeout: Duration,
     pub profile: Profile,
 }
@@ -95,11 +102,17 @@ pub fn run(args: Args) -> Result<()> {
         (None, true) => Boots::None,
         (None, false) => Boots::All,
     };
+    let cpus = match (args.smp, &boots) {
+        (Some(cpus), _) => vec![cpus],
+        (None, Boots::Filtered(_)) => vec![DEFAULT_CPUS],
+        (None, _) => vec![DEFAULT_CPUS, SMP_TEST_CPUS],
+    };
     let plan = Plan {
         host: !(args.qemu_only || args.compat || args.filter.is_some()),
         boots,
         compat: args.compat,
         arches: args.arch.map_or_else(default_arches, |arch| vec![arch]),
+        cpus,
         timeout: Duration::from_secs(args.timeout),
         profile: Profile::from_release_flag(args.release),
     };
@@ -139,13 +152,17 @@ pub fn run_plan(plan: &Plan) -> Result<()> {
                 phases.push(kstack_guard_phase(plan, arch));
                 phases.push(kernel_fault_phase(plan, arch));
                 for program in [Program::Abitest, Program::Init] {
-                    phases.push(boot_phase(plan, arch, program, &coverage));
+                    phases.extend(boot_phases(plan, arch, program, &coverage));
                 }
                 if plan.profile == Profile::Dev {
                     phases.push(trace_phase(plan, arch));
                 }
             }
-            Boots::Filtered(filter) => phases.push(filtered_phase(plan, arch, filter, &coverage)),
+            Boots::Filtered(filter) => {
+                for &cpus in &plan.cpus {
+                    phases.push(filtered_phase(plan, arch, cpus, filter, &coverage));
+                }
+            }
         }
     }
     if plan.compat {
@@ -262,14 +279,30 @@ fn generated_files_check() -> Result<Phase> {
     Ok(Phase::new("host: xtask gen --check".to_string(), verdict))
 }
 
-/// Builds the kernel with the arch self test instead of the root server, boots it and
-/// judges it by its exit status and its `arch selftest: OK` line.
+/// Builds the kernel with the arch self test instead of the root server, boots it on the
+/// most CPUs the plan names (every one must take timer ticks) and judges it by its exit
+/// status, its `arch selftest: OK` line and the CPUs the kernel brought up.
 fn arch_selftest_phase(plan: &Plan, arch: Arch) -> Phase {
-    let label = format!("{arch} arch-selftest");
+    let cpus = plan.cpus.iter().copied().max().unwrap_or(SMP_TEST_CPUS);
+    let label = format!("{arch} arch-selftest{}", smp_suffix(cpus));
     let booted = build_kernel_test(arch, plan.profile, ARCH_SELFTEST)
-        .and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
-    let verdict = judge_boot(booted, |report, exit| report.judge_arch_selftest(exit));
-    Phase::new(format!("{arch}: arch selftest"), verdict)
+        .and_then(|built| boot_captured(arch, &built.kernel, cpus, &label, plan.timeout));
+    let verdict = judge_boot(booted, cpus, SuiteCpus::IfPrinted, |report, exit| {
+        report.judge_arch_selftest(exit)
+    });
+    Phase::new(
+        format!("{arch}: arch selftest{}", smp_suffix(cpus)),
+        verdict,
+    )
+}
+
+/// What a phase's name adds for a boot on `cpus` CPUs: nothing for one, ` -smp N` else.
+fn smp_suffix(cpus: u32) -> String {
+    if cpus == DEFAULT_CPUS {
+        String::new()
+    } else {
+        format!(" -smp {cpus}")
+    }
 }
 
 /// Builds the kernel with the kernel stack guard test instead of the root task, boots it
@@ -277,8 +310,13 @@ fn arch_selftest_phase(plan: &Plan, arch: Arch) -> Phase {
 fn kstack_guard_phase(plan: &Plan, arch: Arch) -> Phase {
     let label = format!("{arch} kstack-guard");
     let booted = build_kernel_test(arch, plan.profile, KSTACK_GUARD_TEST)
-        .and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
-    let verdict = judge_boot(booted, |report, exit| report.judge_kstack_guard(exit));
+        .and_then(|built| boot_captured(arch, &built.kernel, DEFAULT_CPUS, &label, plan.timeout));
+    let verdict = judge_boot(
+        booted,
+        DEFAULT_CPUS,
+        SuiteCpus::IfPrinted,
+        |report, exit| report.judge_kstack_guard(exit),
+    );
     Phase::new(format!("{arch}: kernel stack guard"), verdict)
 }
 
@@ -287,28 +325,50 @@ fn kstack_guard_phase(plan: &Plan, arch: Arch) -> Phase {
 fn kernel_fault_phase(plan: &Plan, arch: Arch) -> Phase {
     let label = format!("{arch} kernel-fault");
     let booted = build_kernel_test(arch, plan.profile, KERNEL_FAULT_TEST)
-        .and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
-    let verdict = judge_boot(booted, |report, exit| report.judge_kernel_fault(exit));
+        .and_then(|built| boot_captured(arch, &built.kernel, DEFAULT_CPUS, &label, plan.timeout));
+    let verdict = judge_boot(
+        booted,
+        DEFAULT_CPUS,
+        SuiteCpus::IfPrinted,
+        |report, exit| report.judge_kernel_fault(exit),
+    );
     Phase::new(format!("{arch}: kernel fault"), verdict)
 }
 
-/// Builds the image with `program` as root task, boots it and judges the serial output.
-fn boot_phase(plan: &Plan, arch: Arch, program: Program, coverage: &[String]) -> Phase {
+/// Builds the image with `program` as root task once, boots it with each CPU count of the
+/// plan and judges the serial output of each boot.
+fn boot_phases(plan: &Plan, arch: Arch, program: Program, coverage: &[String]) -> Vec<Phase> {
     let request = BuildRequest {
         arch,
         profile: plan.profile,
         root: program,
         mode: ImageMode::Normal,
     };
-    let label = format!("{arch} {program}");
-    let booted =
-        build(request).and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
-    let verdict = judge_boot(booted, |report, exit| match program {
-        Program::Abitest => report.judge_suite(exit, Coverage::Every(coverage)),
-        // Never booted by `test`: `cargo xtask fuzz` judges the fuzzer's boots.
-        Program::Init | Program::Fuzz => report.judge_init(exit),
-    });
-    Phase::new(format!("{arch}: {program}"), verdict)
+    let built = build(request);
+    plan.cpus
+        .iter()
+        .map(|&cpus| {
+            let label = format!("{arch} {program}{}", smp_suffix(cpus));
+            let booted = match &built {
+                Ok(built) => boot_captured(arch, &built.kernel, cpus, &label, plan.timeout),
+                Err(error) => Err(anyhow::anyhow!("{error:#}")),
+            };
+            let verdict = match program {
+                Program::Abitest => {
+                    judge_boot(booted, cpus, SuiteCpus::Required, |report, exit| {
+                        report.judge_suite(exit, Coverage::Every(coverage))
+                    })
+                }
+                // Never booted by `test`: `cargo xtask fuzz` judges the fuzzer's boots.
+                Program::Init | Program::Fuzz => {
+                    judge_boot(booted, cpus, SuiteCpus::IfPrinted, |report, exit| {
+                        report.judge_init(exit)
+                    })
+                }
+            };
+            Phase::new(format!("{arch}: {program}{}", smp_suffix(cpus)), verdict)
+        })
+        .collect()
 }
 
 /// Boots init on a tracing kernel and checks the decoded trace (`crate::trace`).
@@ -332,22 +392,22 @@ fn trace_phase(plan: &Plan, arch: Arch) -> Phase {
     Phase::new(format!("{arch}: init traced"), verdict)
 }
 
-/// Boots the suite with only the tests whose names contain `filter`.
-fn filtered_phase(plan: &Plan, arch: Arch, filter: &str, coverage: &[String]) -> Phase {
+/// Boots the suite on `cpus` CPUs with only the tests whose names contain `filter`.
+fn filtered_phase(plan: &Plan, arch: Arch, cpus: u32, filter: &str, coverage: &[String]) -> Phase {
     let request = BuildRequest {
         arch,
         profile: plan.profile,
         root: Program::Abitest,
         mode: ImageMode::Filter(filter.to_string()),
     };
-    let label = format!("{arch} abitest");
-    let booted =
-        build(request).and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
-    let verdict = judge_boot(booted, |report, exit| {
+    let label = format!("{arch} abitest{}", smp_suffix(cpus));
+    let booted = build(request)
+        .and_then(|built| boot_captured(arch, &built.kernel, cpus, &label, plan.timeout));
+    let verdict = judge_boot(booted, cpus, SuiteCpus::IfPrinted, |report, exit| {
         report.judge_suite(exit, Coverage::NoneUnknown(coverage))
     });
     Phase {
-        name: format!("{arch}: abitest --filter {filter}"),
+        name: format!("{arch}: abitest --filter {filter}{}", smp_suffix(cpus)),
         verdict,
         note: Some("schema coverage not checked: only the matching tests ran".to_string()),
     }
@@ -377,12 +437,16 @@ fn compat_phases(plan: &Plan) -> Vec<Phase> {
     let mut phases = Vec::new();
     for &arch in &plan.arches {
         let label = format!("{arch} {} abitest", suite.tag);
-        let booted = suite
-            .build(arch, plan.profile)
-            .and_then(|built| boot_captured(arch, &built.kernel, &label, plan.timeout));
-        let verdict = judge_boot(booted, |report, exit| {
-            report.judge_suite(exit, Coverage::Every(&suite.coverage))
+        let booted = suite.build(arch, plan.profile).and_then(|built| {
+            boot_captured(arch, &built.kernel, DEFAULT_CPUS, &label, plan.timeout)
         });
+        // The release's suite may predate the `CPUS` line; the kernel's count is checked.
+        let verdict = judge_boot(
+            booted,
+            DEFAULT_CPUS,
+            SuiteCpus::IfPrinted,
+            |report, exit| report.judge_suite(exit, Coverage::Every(&suite.coverage)),
+        );
         phases.push(Phase {
             name: format!("{arch}: {} abitest (compat)", suite.tag),
             verdict,
@@ -395,15 +459,20 @@ fn compat_phases(plan: &Plan) -> Vec<Phase> {
     phases
 }
 
-/// Judges a boot's serial output with `judge`; a failed build or boot is one failure.
+/// Judges a boot on `cpus` CPUs: its serial output with `judge`, then `ABI DRIFT` lines
+/// and the CPU counts the kernel (and the suite, as `suite` says) reported; a failed build
+/// or boot is one failure.
 fn judge_boot(
     booted: Result<CapturedBoot>,
+    cpus: u32,
+    suite: SuiteCpus,
     judge: impl FnOnce(&SerialReport, Option<MachineExit>) -> Verdict,
 ) -> Verdict {
     match booted {
         Ok(boot) => {
             let report = SerialReport::parse(boot.lines.iter().map(String::as_str));
-            report.judge_drift(judge(&report, boot.exit))
+            let verdict = report.judge_drift(judge(&report, boot.exit));
+            report.judge_cpus(verdict, cpus, suite)
         }
         Err(error) => Verdict {
             failed: 1,

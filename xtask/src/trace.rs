@@ -9,7 +9,7 @@
 use crate::build::{BuildRequest, ImageMode, build_with_features};
 use crate::cargo::{Profile, workspace_root};
 use crate::qemu::boot_captured;
-use crate::targets::{Arch, Program};
+use crate::targets::{Arch, DEFAULT_CPUS, Program};
 use anyhow::{Result, anyhow};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -94,7 +94,7 @@ pub fn check_init_trace(arch: Arch, profile: Profile, timeout: Duration) -> Resu
         return Ok(Vec::new());
     }
     let kernel = build_with_features(request, &[KERNEL_FEATURE])?.kernel;
-    let boot = boot_captured(arch, &kernel, &label, timeout)?;
+    let boot = boot_captured(arch, &kernel, DEFAULT_CPUS, &label, timeout)?;
     let model = abigen::load(workspace_root().join("schema.toml"))
         .map_err(|diagnostics| anyhow!("{diagnostics}"))?;
     let mut demux = Demux::default();

@@ -26,21 +26,23 @@ pub fn unguard_kernel_stack(guard_paddr: u64) {
     remap_direct_page(guard_paddr);
 }
 
-/// A kernel stack overflow, as a fault handler found it: the running thread's stack ran
-/// into its guard page.
+/// A kernel stack overflow, as a fault handler found it: the running thread's stack (or,
+/// on a CPU that runs no thread, the CPU's own idle stack) ran into its guard page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StackOverflow {
-    /// The running thread (its TCB's physical address).
+    /// The running thread (its TCB's physical address), or 0 for a CPU's idle stack.
     pub thread: u64,
     /// The kernel virtual address of its guard page.
     pub guard: u64,
 }
 
 /// Whether any of `addresses` (a fault address, a stack pointer) lies in the guard page of
-/// the running thread's kernel stack. Never panics, so fault handlers may call it.
+/// the running thread's kernel stack, or of the running CPU's idle stack when it runs no
+/// thread (`set_current_thread(0, top)` on secondary CPUs). Never panics, so fault
+/// handlers may call it.
 pub fn current_stack_overflow(addresses: &[u64]) -> Option<StackOverflow> {
     let (thread, top) = current_thread();
-    if thread == 0 {
+    if top == 0 {
         return None;
     }
     let guard = top.checked_sub((KERNEL_STACK_SIZE + KERNEL_STACK_GUARD_SIZE) as u64)?;
@@ -52,8 +54,17 @@ pub fn current_stack_overflow(addresses: &[u64]) -> Option<StackOverflow> {
         .then_some(StackOverflow { thread, guard })
 }
 
-/// Panics for a kernel stack overflow the fault handler of a port found, naming the thread.
+/// Panics for a kernel stack overflow the fault handler of a port found, naming the thread
+/// (or the CPU whose idle stack it was).
 pub fn stack_overflow_panic(overflow: StackOverflow, pc: u64, sp: u64, address: u64) -> ! {
+    if overflow.thread == 0 {
+        panic!(
+            "kernel stack overflow on the idle stack of cpu {}: it ran into the guard page at {:#x} \
+             (pc {pc:#x}, sp {sp:#x}, fault address {address:#x})",
+            super::cpu_index(),
+            overflow.guard
+        );
+    }
     panic!(
         "kernel stack overflow in thread TCB {:#x}: its kernel stack ran into the guard page at {:#x} \
          (pc {pc:#x}, sp {sp:#x}, fault address {address:#x})",

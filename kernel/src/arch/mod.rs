@@ -12,7 +12,8 @@ pub use self::aarch64::*;
 
 mod console;
 mod directmap;
-mod hooks;
+pub mod hooks;
+mod idle;
 mod kstack;
 mod memmap;
 mod paging;
@@ -22,11 +23,13 @@ pub use self::directmap::{
     direct_page_is_mapped, is_unmapped_direct_page, map_ram_in_pages, phys_to_virt, virt_to_phys,
 };
 pub use self::hooks::EntryFrame;
+pub use self::idle::enable_interrupts_and_halt;
 pub use self::kstack::{
     KERNEL_STACK_GUARD_SIZE, KERNEL_STACK_SIZE, current_stack_overflow, guard_kernel_stack,
     prepare_user_thread, stack_overflow_panic, unguard_kernel_stack,
 };
 use self::memmap::MemoryMap;
+use crate::smp::MAX_CPUS;
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 compile_error!("kernite has no port for this target architecture yet");
@@ -75,4 +78,48 @@ impl FaultInfo {
 /// if so whether it was an instruction fetch.
 pub fn vm_fault_kind(info: &FaultInfo) -> Option<bool> {
     memory_fault_kind(info.vector, info.error_code)
+}
+
+/// The CPUs the firmware lists, the boot CPU first and the others in firmware order, as
+/// far as `MAX_CPUS` allows (each port's `discover_cpus` fills it).
+pub struct CpuList {
+    cpus: [Option<HardwareCpu>; MAX_CPUS],
+    listed: usize,
+}
+
+impl CpuList {
+    /// A list holding only the boot CPU.
+    pub fn new(boot: HardwareCpu) -> CpuList {
+        let mut cpus = [None; MAX_CPUS];
+        cpus[0] = Some(boot);
+        CpuList { cpus, listed: 1 }
+    }
+
+    /// Adds a CPU other than the boot CPU; beyond `MAX_CPUS` it is only counted.
+    pub fn push(&mut self, cpu: HardwareCpu) {
+        if let Some(slot) = self.cpus.get_mut(self.listed) {
+            *slot = Some(cpu);
+        }
+        self.listed += 1;
+    }
+
+    /// The boot CPU.
+    pub fn boot(&self) -> HardwareCpu {
+        self.cpus[0].expect("a CPU list always holds the boot CPU")
+    }
+
+    /// How many usable CPUs the firmware listed, the boot CPU included (possibly more than
+    /// `MAX_CPUS`).
+    pub fn listed(&self) -> usize {
+        self.listed
+    }
+
+    /// The CPUs other than the boot CPU with the indices they get (1, 2, ...).
+    pub fn secondaries(&self) -> impl Iterator<Item = (usize, HardwareCpu)> + '_ {
+        self.cpus
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter_map(|(index, cpu)| cpu.map(|cpu| (index, cpu)))
+    }
 }

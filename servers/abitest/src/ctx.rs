@@ -1,6 +1,7 @@
 //! The state tests share: the allocators, and helpers for objects, threads, waiting and capabilities.
 
 use rootlib::{Region, Resources, Thread, ThreadSpec};
+use trona::boot::BootInfo;
 use trona::substrate;
 use trona::uapi::{
     CPtr, NUM_PRIORITIES, ObjectType, ROOT_SLOT_KERNEL_DEBUG, ROOT_SLOT_TCB, Rights,
@@ -29,7 +30,7 @@ pub struct Ctx {
     /// Slots, untyped memory and virtual addresses to build objects from.
     pub res: Resources,
     /// The boot information (boot modules: the IPC peer's image).
-    pub info: &'static trona::boot::BootInfo,
+    pub info: &'static BootInfo,
     /// The IPC peer process, once a test started it (it then serves the rest of the suite).
     pub peer: Option<Peer>,
     /// The address of the main thread's IPC buffer, once a test set one up.

@@ -1,5 +1,6 @@
 // Boot entry on QEMU virt: EL2 to EL1, .bss, boot page tables, MMU on, then kmain at the
-// kernel's link address.
+// kernel's link address; and the entry of secondary CPUs (PSCI CPU_ON), which turn their
+// MMU on with the same tables and call secondary_start.
 //
 // QEMU jumps to the ELF entry (the physical address of _start) with the MMU off and x0 =
 // 0 (the device tree sits at the start of RAM). Until the MMU is on the code runs at
@@ -17,17 +18,13 @@
 //   in 4 KiB pages through {image_l3_tables} last-level tables: text read-only and
 //   executable, rodata read-only, data and .bss writable.
 
-.section .text.boot, "ax"
-.global _start
-_start:
-    mov     x19, x0
+// Entered at EL2: run EL1 in AArch64 with the timers and FP/SIMD untrapped, then drop to
+// EL1h with every exception masked. At EL1 only masks the exceptions. Clobbers x1.
+.macro DROP_TO_EL1
     mrs     x1, CurrentEL
     lsr     x1, x1, #2
     cmp     x1, #2
-    b.ne    1f
-
-    // Entered at EL2: run EL1 in AArch64 with the timers and FP/SIMD untrapped, then drop
-    // to EL1h with every exception masked.
+    b.ne    91f
     ldr     x1, ={hcr_el2}
     msr     hcr_el2, x1
     mov     x1, #{cnthctl_el2}
@@ -38,11 +35,48 @@ _start:
     msr     hstr_el2, xzr
     mov     x1, #{spsr_el1h}
     msr     spsr_el2, x1
-    adr     x1, 1f
+    adr     x1, 91f
     msr     elr_el2, x1
     eret
+91: msr     daifset, #0xf
+.endm
 
-1:  msr     daifset, #0xf
+// With the boot tables built: memory attributes, translation control (the physical
+// address size the CPU has, 16-bit ASIDs when it has them), TTBR0 on the identity map and
+// TTBR1 on the kernel's tables, MMU on, and on at the link address. Clobbers x1-x3.
+.macro ENABLE_MMU
+    ldr     x1, ={mair}
+    msr     mair_el1, x1
+    ldr     x1, ={tcr}
+    mrs     x2, id_aa64mmfr0_el1
+    and     x3, x2, #7
+    bfi     x1, x3, #32, #3
+    ubfx    x3, x2, #4, #4
+    cmp     x3, #2
+    b.ne    92f
+    orr     x1, x1, #{tcr_as}
+92: msr     tcr_el1, x1
+    adrp    x1, boot_identity_l0
+    msr     ttbr0_el1, x1
+    adrp    x1, boot_l0
+    msr     ttbr1_el1, x1
+    isb
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    ldr     x1, ={sctlr}
+    msr     sctlr_el1, x1
+    isb
+    ldr     x1, =93f
+    br      x1
+93:
+.endm
+
+.section .text.boot, "ax"
+.global _start
+_start:
+    mov     x19, x0
+    DROP_TO_EL1
     // Zero .bss (16-byte aligned at both ends: the linker script aligns it to pages).
     adrp    x1, __bss_start
     add     x1, x1, :lo12:__bss_start
@@ -129,31 +163,8 @@ _start:
     cmp     x10, x12
     b.lo    6b
 
-    ldr     x1, ={mair}
-    msr     mair_el1, x1
-    // TCR: the physical address size the CPU has, 16-bit ASIDs when it has them.
-    ldr     x1, ={tcr}
-    mrs     x2, id_aa64mmfr0_el1
-    and     x3, x2, #7
-    bfi     x1, x3, #32, #3
-    ubfx    x3, x2, #4, #4
-    cmp     x3, #2
-    b.ne    5f
-    orr     x1, x1, #{tcr_as}
-5:  msr     tcr_el1, x1
-    adrp    x1, boot_identity_l0
-    msr     ttbr0_el1, x1
-    adrp    x1, boot_l0
-    msr     ttbr1_el1, x1
-    isb
-    tlbi    vmalle1
-    dsb     nsh
-    isb
-    ldr     x1, ={sctlr}
-    msr     sctlr_el1, x1
-    isb
-    ldr     x1, =9f
-    br      x1
+    ENABLE_MMU
+    b       9f
 
     // The image is too large for the boot tables.
 8:  wfi
@@ -168,6 +179,26 @@ _start:
     bl      kmain
 10: wfi
     b       10b
+
+// A secondary CPU, started by PSCI CPU_ON with the MMU off, x0 = its index (the context
+// ID smp::start_cpu passed): the boot tables are built, so it only needs EL1,
+// the MMU, its stack (the boot CPU put its top in {stack_tops}[index]) and SP_EL1.
+.global secondary_entry
+secondary_entry:
+    mov     x19, x0
+    DROP_TO_EL1
+    ENABLE_MMU
+    msr     spsel, #1
+    adrp    x1, {stack_tops}
+    add     x1, x1, :lo12:{stack_tops}
+    ldr     x1, [x1, x19, lsl #3]
+    mov     sp, x1
+    mov     x29, xzr
+    mov     x0, x19
+    mov     x1, sp
+    bl      {secondary_start}
+11: wfi
+    b       11b
 
 .section .bss.boot_tables, "aw", %nobits
 .balign 4096

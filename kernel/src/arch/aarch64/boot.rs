@@ -1,4 +1,4 @@
-//! The boot entry (`boot.S`) and the register values it loads.
+//! The boot entries (`boot.S`: the boot CPU's and the secondary CPUs') and the register values they load.
 
 use super::cpu;
 use super::mmu;
@@ -35,4 +35,6 @@ core::arch::global_asm!(
     tcr = const mmu::TCR,
     tcr_as = const mmu::TCR_AS,
     sctlr = const cpu::SCTLR_EL1_VALUE,
+    stack_tops = sym super::smp::SECONDARY_STACK_TOPS,
+    secondary_start = sym super::smp::secondary_start,
 );

@@ -2,8 +2,8 @@
 
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::{
-    CNTHCTL_EL2, CNTKCTL_EL1, CNTVCT_EL0, DAIF, HCR_EL2, ID_AA64MMFR1_EL1, MPIDR_EL1,
-    ReadWriteable, Readable, SCTLR_EL1, SPSR_EL1, Writeable,
+    CNTHCTL_EL2, CNTKCTL_EL1, CNTVCT_EL0, DAIF, HCR_EL2, ID_AA64MMFR1_EL1, ReadWriteable, Readable,
+    SCTLR_EL1, SPSR_EL1, Writeable,
 };
 
 /// HCR_EL2.RW: EL1 runs in AArch64.
@@ -74,11 +74,6 @@ pub fn enable_pan() -> bool {
         );
     }
     true
-}
-
-/// The index of the running CPU (MPIDR_EL1 affinity level 0).
-pub fn cpu_index() -> u64 {
-    MPIDR_EL1.read(MPIDR_EL1::Aff0)
 }
 
 /// The virtual counter (CNTVCT_EL0), after an `isb` so it is not read early.

@@ -1,10 +1,31 @@
-//! The device tree QEMU hands over in x0: RAM ranges, reservations and the GIC, read with the `fdt` crate.
+//! The device tree QEMU hands over in x0: RAM ranges, reservations, the GIC, the CPUs and PSCI, read with the `fdt` crate.
 
 use super::phys_to_virt;
 use crate::arch::{MemoryMap, MemoryRegion};
+use crate::smp::MAX_CPUS;
 
 /// How many ranges inside RAM may be excluded (device tree reservations plus the kernel's own).
 const MAX_RESERVED: usize = 16;
+
+/// PSCI 0.2's `CPU_ON` for 64-bit callers (the ID every PSCI version from 0.2 on uses).
+const PSCI_CPU_ON_64: u32 = 0xc400_0003;
+
+/// How the kernel calls PSCI: the instruction the device tree's `/psci` `method` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PsciConduit {
+    /// `hvc #0` (QEMU virt without EL2 for the guest).
+    Hvc,
+    /// `smc #0`.
+    Smc,
+}
+
+/// The PSCI firmware interface, from the device tree's `/psci` node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Psci {
+    pub conduit: PsciConduit,
+    /// The function ID of `CPU_ON`.
+    pub cpu_on: u32,
+}
 
 /// What the kernel takes from the device tree, kept for the lifetime of the kernel.
 pub struct MachineInfo {
@@ -14,12 +35,24 @@ pub struct MachineInfo {
     pub gic_distributor: u64,
     /// Physical address of the GIC CPU interface.
     pub gic_cpu_interface: u64,
+    /// The MPIDR affinity values (the `reg` of each `/cpus/cpu` node that is not
+    /// disabled), in device-tree order, as far as `MAX_CPUS` goes.
+    cpus: [u64; MAX_CPUS],
+    /// How many CPU nodes are not disabled (possibly more than `MAX_CPUS`).
+    pub cpu_count: usize,
+    /// The PSCI interface, if the tree has a `/psci` node with a known method.
+    pub psci: Option<Psci>,
 }
 
 impl MachineInfo {
     /// The memory map: RAM split into usable and reserved parts, in device-tree order.
     pub fn regions(&self) -> &[MemoryRegion] {
         self.memory.regions()
+    }
+
+    /// The MPIDR affinity values of the CPUs, in device-tree order (the boot CPU among them).
+    pub fn cpus(&self) -> &[u64] {
+        &self.cpus[..self.cpu_count.min(MAX_CPUS)]
     }
 }
 
@@ -53,6 +86,9 @@ pub unsafe fn parse(dtb_paddr: u64, low_reserved_end: u64, direct_map_end: u64) 
         memory: MemoryMap::new("the device tree"),
         gic_distributor: 0,
         gic_cpu_interface: 0,
+        cpus: [0; MAX_CPUS],
+        cpu_count: 0,
+        psci: None,
     };
     let memory_nodes = fdt
         .all_nodes()
@@ -84,6 +120,33 @@ pub unsafe fn parse(dtb_paddr: u64, low_reserved_end: u64, direct_map_end: u64) 
         }
         _ => panic!("the GIC node lacks its distributor and CPU interface registers"),
     }
+
+    let enabled = |cpu: &fdt::standard_nodes::Cpu<'_, '_>| {
+        cpu.property("status").and_then(|p| p.as_str()) != Some("disabled")
+    };
+    for cpu in fdt.cpus().filter(enabled) {
+        if let Some(slot) = info.cpus.get_mut(info.cpu_count) {
+            *slot = cpu.ids().first() as u64;
+        }
+        info.cpu_count += 1;
+    }
+    info.psci = fdt.find_node("/psci").and_then(|node| {
+        let conduit = match node.property("method").and_then(|p| p.as_str()) {
+            Some("hvc") => PsciConduit::Hvc,
+            Some("smc") => PsciConduit::Smc,
+            _ => return None,
+        };
+        // PSCI 0.2 and later fix the function IDs; only the first version's binding
+        // ("arm,psci" alone) names them in properties.
+        let standard_ids = node
+            .compatible()
+            .is_some_and(|compatible| compatible.all().any(|c| c != "arm,psci"));
+        let cpu_on = match node.property("cpu_on").and_then(|p| p.as_usize()) {
+            Some(id) if !standard_ids => id as u32,
+            _ => PSCI_CPU_ON_64,
+        };
+        Some(Psci { conduit, cpu_on })
+    });
     info
 }
 

@@ -34,21 +34,30 @@ fn cpu_interface(offset: usize) -> *mut u32 {
     (base + offset) as *mut u32
 }
 
-/// Enables the distributor and this CPU's interface with every priority unmasked. Each
-/// interrupt stays disabled until [`enable`].
+/// Enables the distributor and the boot CPU's interface with every priority unmasked.
+/// Each interrupt stays disabled until [`enable`].
 pub fn init(distributor_paddr: u64, cpu_interface_paddr: u64) {
     DISTRIBUTOR.store(super::phys_to_virt(distributor_paddr), Ordering::Relaxed);
     CPU_INTERFACE.store(super::phys_to_virt(cpu_interface_paddr), Ordering::Relaxed);
     // SAFETY: The device tree names these GIC register frames, which sit in the device
     // block of the direct map and which only the kernel programs.
+    unsafe { distributor(GICD_CTLR).write_volatile(ENABLE) };
+    init_cpu_interface();
+}
+
+/// Enables the running CPU's interface with every priority unmasked. Each CPU reaches its
+/// own interface at the same address (the registers are banked per CPU); the boot CPU's
+/// [`init`] ran first.
+pub fn init_cpu_interface() {
+    // SAFETY: As in `init`; the banked registers belong to the running CPU.
     unsafe {
-        distributor(GICD_CTLR).write_volatile(ENABLE);
         cpu_interface(GICC_PMR).write_volatile(PRIORITY_ALL);
         cpu_interface(GICC_CTLR).write_volatile(ENABLE);
     }
 }
 
-/// Enables interrupt `id` (an SGI, PPI or SPI number) at the default priority.
+/// Enables interrupt `id` (an SGI, PPI or SPI number) at the default priority; for an SGI
+/// or PPI, on the running CPU only (those registers are banked per CPU).
 pub fn enable(id: u32) {
     let id = id as usize;
     // SAFETY: Byte-wide priority and bit-wide set-enable registers of the distributor;

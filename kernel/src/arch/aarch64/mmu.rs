@@ -9,7 +9,7 @@
 //! happened to live in the same frame.
 
 pub use crate::arch::paging::{ENTRIES, LEVELS, PAGE_SIZE, index};
-use crate::cell::CpuLocal;
+use crate::cell::BklCell;
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::{ID_AA64MMFR0_EL1, Readable, TTBR0_EL1, TTBR1_EL1, Writeable};
 use abi::Rights;
@@ -171,7 +171,10 @@ struct Asids {
     count: u64,
 }
 
-static ASIDS: CpuLocal<Asids> = CpuLocal::new(Asids { next: 1, count: 0 });
+/// One allocator for the machine, used under the big kernel lock (user address spaces are
+/// activated on the boot CPU only, so its TLB flush on wrap-around covers every CPU that
+/// holds user translations).
+static ASIDS: BklCell<Asids> = BklCell::new(Asids { next: 1, count: 0 });
 
 /// Sets up ASID allocation from what the CPU supports and leaves TTBR0 on an empty table
 /// (the boot identity map is gone from then on). Call once in `init_early`.
@@ -187,6 +190,12 @@ pub fn init() {
         TTBR1_EL1.get() & ADDRESS_MASK == kernel_root(),
         "TTBR1 does not hold the boot direct-map table"
     );
+    drop_identity_map();
+}
+
+/// Leaves TTBR0 on the empty boot table (ASID 0): the boot identity map, which a CPU
+/// turns its MMU on with, is gone for it from then on. Call on every CPU.
+pub fn drop_identity_map() {
     let empty = super::virt_to_phys((&raw const boot_empty_l0) as usize);
     // The kernel runs only from TTBR1 addresses by now; an empty TTBR0 table (ASID 0) only
     // removes the identity map, whose entries the flush below drops from the TLB.
@@ -216,7 +225,7 @@ pub unsafe fn activate(root_paddr: u64) {
     if current_root() == root_paddr {
         return;
     }
-    // SAFETY: Single CPU with interrupts off in the kernel: no concurrent access.
+    // SAFETY: The big kernel lock, with interrupts off in the kernel: no concurrent access.
     let asids = unsafe { &mut *ASIDS.get() };
     if asids.next == asids.count {
         // Every ASID was used since the last flush: start over with a clean TLB. ASID 0

@@ -25,13 +25,26 @@
 //! - [`console_put`] (PL011; the arch-independent `console_write` sends text through it),
 //!   [`shutdown`] (semihosting `SYS_EXIT`; QEMU exits with `(code << 1) | 1`, as on
 //!   x86_64), [`cycles`] (CNTVCT_EL0).
-//! - [`timer_init`] (EL1 virtual timer, PPI 27, through the GICv2),
-//!   [`enable_interrupts_and_halt`] for the idle loop. IRQs are masked in the kernel
-//!   everywhere else; they are unmasked in user mode.
+//! - [`timer_init`] (the running CPU's EL1 virtual timer, PPI 27, through the GICv2),
+//!   [`halt_until_interrupt`] for idle loops (the arch-independent
+//!   `enable_interrupts_and_halt` wraps it with the big kernel lock). IRQs are masked in
+//!   the kernel everywhere else; they are unmasked in user mode.
+//!
+//! CPUs
+//! - [`discover_cpus`]: the CPUs of the device tree's `/cpus`; [`start_cpu`]: PSCI
+//!   `CPU_ON` (the `/psci` node's `hvc` or `smc`) into `secondary_entry` (`boot.S`) on a
+//!   given kernel stack; the new CPU sets up its per-CPU block, vectors, TTBR0, FPU, PAN,
+//!   GIC CPU interface and virtual timer at `abi::TICKS_PER_SEC`, then runs
+//!   `crate::smp::secondary_main`. [`cpu_index`] (from the per-CPU block), [`spin_wait`]
+//!   (busy wait timed by the virtual counter).
 //!
 //! Traps into the kernel (the callees live outside `arch`)
 //! - `svc #0` → `crate::syscall::handle_syscall(&mut UserFrame)`.
-//! - Timer interrupt → `crate::sched::timer_tick(from_user)`, after the end-of-interrupt.
+//! - Every entry from user mode first takes the big kernel lock (`hooks::enter_from_user`);
+//!   `trap_return` releases it (`hooks::leave_to_user`). IRQs in kernel mode (idle loops
+//!   only) run under it (`hooks::interrupt_in_kernel`).
+//! - Timer interrupt → `hooks::timer_tick(from_user)`, after the end-of-interrupt: counted
+//!   per CPU, and on the boot CPU `crate::sched::timer_tick`.
 //! - Synchronous exception in user mode → `crate::sched::user_fault(&mut UserFrame,
 //!   FaultInfo)` with `vector` = the exception class (ESR_EL1.EC), `error_code` = ESR_EL1,
 //!   `address` = FAR_EL1 for aborts ([`exception_name`] names the class). Exceptions in kernel mode, FP/SIMD traps (EC 0x07:
@@ -65,6 +78,7 @@ mod percpu;
 #[cfg(feature = "arch-selftest")]
 pub mod selftest;
 mod serial;
+mod smp;
 mod syscall;
 mod timer;
 mod trap;
@@ -72,7 +86,7 @@ mod trap;
 mod generated;
 
 use crate::arch::{MemoryRegion, phys_to_virt, virt_to_phys};
-use crate::cell::CpuLocal;
+use crate::cell::BklCell;
 use aarch64_cpu::registers::{CNTFRQ_EL0, Readable};
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -84,8 +98,10 @@ pub use cpu::undefined_instruction;
 pub use fpu::FpuArea;
 pub use frame::{UserFrame, exception_name, memory_fault_kind};
 pub(super) use generated::percpu::PerCpuData;
+pub use percpu::cpu_index;
 pub(super) use percpu::current as current_thread;
 pub(super) use serial::put as console_put;
+pub use smp::{HardwareCpu, discover_cpus, start_cpu};
 
 /// Virtual address of physical address 0 in the direct map (TTBR1 root entry 0).
 pub const DIRECT_MAP_BASE: u64 = 0xffff_0000_0000_0000;
@@ -123,7 +139,17 @@ pub fn kernel_phys_range() -> core::ops::Range<u64> {
 /// Whether Privileged Access Never is on (for the boot log).
 static PAN: AtomicBool = AtomicBool::new(false);
 
-static MACHINE: CpuLocal<Option<dtb::MachineInfo>> = CpuLocal::new(None);
+/// What the device tree says; set once in `init_early`, only read afterwards.
+static MACHINE: BklCell<Option<dtb::MachineInfo>> = BklCell::new(None);
+
+/// What the firmware list of CPUs is called in the boot log.
+pub const CPU_LIST_SOURCE: &str = "the device tree";
+
+/// What `init_early` read from the device tree.
+fn machine() -> &'static dtb::MachineInfo {
+    // SAFETY: Written once in init_early, before any other CPU runs; only read afterwards.
+    unsafe { (*MACHINE.get()).as_ref() }.expect("device tree read before init_early")
+}
 
 /// Brings up the CPU and returns the physical memory map.
 ///
@@ -133,7 +159,7 @@ pub fn init_early(boot_arg: usize) -> &'static [MemoryRegion] {
     serial::init();
     trap::init();
     mmu::init();
-    percpu::init();
+    percpu::init(crate::smp::BOOT_CPU);
     fpu::init();
     PAN.store(cpu::enable_pan(), Ordering::Relaxed);
     // The whole register is written, not OR-ed onto what firmware left: EL0 may read the
@@ -177,9 +203,9 @@ pub fn describe_cpu() -> impl core::fmt::Display {
     Cpu
 }
 
-/// Starts the periodic timer interrupt at `ticks_per_sec` (pass `abi::TICKS_PER_SEC`).
-/// Each tick calls `crate::sched::timer_tick`. Interrupts are taken only in user mode and
-/// in [`enable_interrupts_and_halt`].
+/// Starts the running CPU's periodic timer interrupt at `ticks_per_sec` (pass
+/// `abi::TICKS_PER_SEC`). Each tick calls `hooks::timer_tick`. Interrupts are taken only
+/// in user mode and in [`halt_until_interrupt`].
 pub fn timer_init(ticks_per_sec: u64) {
     timer::init(ticks_per_sec);
 }
@@ -187,7 +213,7 @@ pub fn timer_init(ticks_per_sec: u64) {
 /// Idles until the next interrupt: waits with IRQs masked (`wfi` wakes on a pending
 /// interrupt even then, so no wake-up is lost), then unmasks them briefly so the handler
 /// runs, and masks them again.
-pub fn enable_interrupts_and_halt() {
+pub fn halt_until_interrupt() {
     // SAFETY: The vector table handles IRQs from EL1; the handler returns here.
     unsafe {
         core::arch::asm!(
@@ -198,6 +224,22 @@ pub fn enable_interrupts_and_halt() {
             options(nomem, nostack)
         )
     };
+}
+
+/// Spins until `done` holds or `micros` microseconds have passed on the virtual counter;
+/// returns whether `done` held.
+pub fn spin_wait(micros: u64, mut done: impl FnMut() -> bool) -> bool {
+    let ticks = micros.saturating_mul(CNTFRQ_EL0.get()) / 1_000_000;
+    let start = cpu::read_cntvct();
+    loop {
+        if done() {
+            return true;
+        }
+        if cpu::read_cntvct().wrapping_sub(start) >= ticks {
+            return false;
+        }
+        core::hint::spin_loop();
+    }
 }
 
 /// The cycle counter: the virtual counter CNTVCT_EL0 (it ticks at CNTFRQ_EL0, 62.5 MHz on

@@ -1,28 +1,34 @@
-//! The per-CPU block reached through TPIDR_EL1: points it at the shared block (`arch/percpu.rs`) and records the running thread.
+//! The per-CPU block reached through TPIDR_EL1: points it at this CPU's block (`arch/percpu.rs`), finds it again, and records the running thread.
 
-use aarch64_cpu::registers::{TPIDR_EL1, Writeable};
+use aarch64_cpu::registers::{Readable, TPIDR_EL1, Writeable};
 
+use super::PerCpuData;
 use super::cpu;
-use crate::arch::percpu::{block, canary_from};
+use crate::arch::percpu::prepare;
 
-/// Fills the block for this CPU and points TPIDR_EL1 at it (user mode cannot read
-/// TPIDR_EL1, so it needs no swapping on entry and exit).
-pub fn init() {
-    let block = block();
-    let canary = canary_from(cpu::read_cntvct());
-    // SAFETY: Runs once in early boot; nothing reads the block before TPIDR_EL1 points at it.
-    unsafe {
-        (*block).self_ptr = block as u64;
-        (*block).cpu_id = cpu::cpu_index();
-        (*block).stack_canary = canary;
-    }
+/// Fills the block of CPU `cpu` (the running one) and points TPIDR_EL1 at it (user mode
+/// cannot read TPIDR_EL1, so it needs no swapping on entry and exit).
+pub fn init(cpu: usize) {
+    let block = prepare(cpu, cpu::read_cntvct());
     TPIDR_EL1.set(block as u64);
+}
+
+/// The running CPU's block ([`init`] must have run on this CPU).
+fn block() -> *mut PerCpuData {
+    TPIDR_EL1.get() as *mut PerCpuData
+}
+
+/// The index of the running CPU, from its block.
+pub fn cpu_index() -> usize {
+    // SAFETY: A plain read of a field `init` wrote before pointing TPIDR_EL1 at the block.
+    unsafe { (*block()).cpu_id as usize }
 }
 
 /// Records the running thread: its TCB address and the top of its kernel stack, which the
 /// return-to-user path checks against the stack it is on.
 pub fn set_current(tcb_addr: u64, kernel_stack_top: u64) {
-    // SAFETY: Single CPU, interrupts off in the kernel: no concurrent access.
+    // SAFETY: The block belongs to the running CPU, with interrupts off in the kernel: no
+    // concurrent access.
     unsafe {
         (*block()).current_thread = tcb_addr;
         (*block()).kernel_sp = kernel_stack_top;

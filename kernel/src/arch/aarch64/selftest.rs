@@ -154,11 +154,12 @@ pub fn check_kernel(regions: &[MemoryRegion], writable: u64) {
             mmu::IMAGE_RODATA_PAGE,
         ),
         ("data", writable, 0, mmu::IMAGE_DATA_PAGE),
+        // Usable RAM is mapped in 4 KiB pages by now (`arch::map_ram_in_pages`).
         (
             "direct map",
             super::phys_to_virt(ram.base) as u64,
-            2,
-            mmu::KERNEL_NORMAL_BLOCK,
+            0,
+            mmu::direct_leaf_entry(0, 0),
         ),
     ];
     for (what, vaddr, want_level, want_attributes) in cases {

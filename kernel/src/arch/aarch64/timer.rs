@@ -1,4 +1,4 @@
-//! The scheduler tick: the EL1 virtual timer (PPI 27) through the GIC.
+//! The scheduler tick of every CPU: its own EL1 virtual timer (PPI 27) through the GIC.
 
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::{CNTFRQ_EL0, CNTV_CTL_EL0, CNTV_CVAL_EL0, Readable, Writeable};
@@ -13,8 +13,8 @@ const VIRTUAL_TIMER_ID: u32 = 27;
 /// Counter ticks between two timer interrupts.
 static INTERVAL: AtomicU64 = AtomicU64::new(0);
 
-/// Starts the virtual timer at `ticks_per_sec` (`abi::TICKS_PER_SEC`) and enables its
-/// interrupt. Interrupts stay masked until user mode or the idle loop.
+/// Starts the running CPU's virtual timer at `ticks_per_sec` (`abi::TICKS_PER_SEC`) and
+/// enables its interrupt there. Interrupts stay masked until user mode or the idle loop.
 pub fn init(ticks_per_sec: u64) {
     assert!(ticks_per_sec > 0, "timer rate must be positive");
     let frequency = CNTFRQ_EL0.get();

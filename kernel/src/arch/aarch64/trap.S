@@ -175,14 +175,20 @@ el1_serror_entry:
 // A kernel stack overflow found by CHECK_KERNEL_SP (x0 clobbered, the interrupted x0 in
 // TPIDRRO_EL0). The overflowed SP goes to TPIDR_EL0 (user state at EL1: the thread's EL0
 // frame holds the user's value), so the frame saved on the emergency stack holds it in its
-// tpidr field.
+// tpidr field. Each CPU has its own emergency stack: the one at index cpu_id, whose top
+// is {emergency_stack} + (cpu_id + 1) << {emergency_stack_shift}, computed in SP, since x0
+// is the only free register.
 kernel_stack_overflow:
     mov     x0, sp
     msr     tpidr_el0, x0
+    mrs     x0, tpidr_el1
+    ldr     x0, [x0, #PERCPU_CPU_ID]
+    add     x0, x0, #1
+    lsl     x0, x0, #{emergency_stack_shift}
+    mov     sp, x0
     adrp    x0, {emergency_stack}
     add     x0, x0, :lo12:{emergency_stack}
-    add     x0, x0, #({emergency_stack_size} >> 12), lsl #12
-    mov     sp, x0
+    add     sp, sp, x0
     mrs     x0, tpidrro_el0
     msr     tpidrro_el0, xzr
     SAVE_FRAME {kind_sync}
@@ -193,7 +199,8 @@ kernel_stack_overflow:
 //
 // Before that: the frame must sit at the top of the current thread's kernel stack (the
 // per-CPU kernel_sp), the bottom word of that stack must hold the per-CPU stack canary,
-// and the saved PSTATE must be EL0t. x0-x2 are free: the frame holds the user's values.
+// and the saved PSTATE must be EL0t; last, the big kernel lock is given up
+// (leave_to_user). The caller-saved registers are free: the frame holds the user's values.
 .global trap_return
 trap_return:
     mrs     x0, tpidr_el1
@@ -209,6 +216,7 @@ trap_return:
     ldr     x1, [sp, #{frame_pc} + 8]
     tst     x1, #{spsr_mode_mask}
     b.ne    3f
+    bl      {leave_to_user}
     // Page-table writes made in the kernel reach the table walker before user mode runs.
     dsb     ish
     RESTORE_FRAME

@@ -6,7 +6,8 @@ use super::{syscall, timer};
 use crate::arch::FaultInfo;
 use crate::arch::hooks;
 use crate::arch::{KERNEL_STACK_GUARD_SIZE, KERNEL_STACK_SIZE};
-use crate::cell::CpuLocal;
+use crate::cell::PerCpu;
+use crate::smp::MAX_CPUS;
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::{Readable, TTBR0_EL1, TTBR1_EL1, VBAR_EL1, Writeable};
 
@@ -26,7 +27,7 @@ core::arch::global_asm!(
     stack_and_guard = const KERNEL_STACK_SIZE + KERNEL_STACK_GUARD_SIZE,
     guard_size = const KERNEL_STACK_GUARD_SIZE,
     emergency_stack = sym EMERGENCY_STACK,
-    emergency_stack_size = const EMERGENCY_STACK_SIZE,
+    emergency_stack_shift = const EMERGENCY_STACK_SIZE.trailing_zeros(),
     stack_overflow = sym kernel_stack_overflow,
     spsr_mode_mask = const SPSR_MODE_MASK,
     el0_sync = sym el0_sync,
@@ -37,6 +38,7 @@ core::arch::global_asm!(
     kernel_sp_mismatch = sym kernel_sp_mismatch,
     canary_failed = sym kernel_stack_canary_failed,
     not_a_user_frame = sym not_a_user_frame,
+    leave_to_user = sym hooks::leave_to_user,
 );
 
 unsafe extern "C" {
@@ -47,28 +49,31 @@ unsafe extern "C" {
 /// kernel stack overflowed (the counterpart of x86_64's double-fault IST stack).
 const EMERGENCY_STACK_SIZE: usize = 16 * 1024;
 
-// The overflow path adds the size as a shifted 12-bit immediate.
-const _: () =
-    assert!(EMERGENCY_STACK_SIZE.is_multiple_of(1 << 12) && EMERGENCY_STACK_SIZE >> 12 < 4096);
+// The overflow path finds a CPU's emergency stack by shifting its index.
+const _: () = assert!(EMERGENCY_STACK_SIZE.is_power_of_two());
 const _: () = assert!(KERNEL_STACK_GUARD_SIZE.is_multiple_of(1 << 12));
 const _: () = assert!((KERNEL_STACK_SIZE + KERNEL_STACK_GUARD_SIZE).is_multiple_of(1 << 12));
 
 #[repr(C, align(16))]
 struct EmergencyStack([u8; EMERGENCY_STACK_SIZE]);
 
-/// Used only by `kernel_stack_overflow` in `trap.S`, which never returns.
-static EMERGENCY_STACK: CpuLocal<EmergencyStack> =
-    CpuLocal::new(EmergencyStack([0; EMERGENCY_STACK_SIZE]));
+/// One per CPU, consecutive (`PerCpu` is the array itself), each used only by
+/// `kernel_stack_overflow` in `trap.S` on its CPU, which never returns.
+static EMERGENCY_STACK: PerCpu<EmergencyStack> =
+    PerCpu::new([const { EmergencyStack([0; EMERGENCY_STACK_SIZE]) }; MAX_CPUS]);
+const _: () = assert!(size_of::<EmergencyStack>() == EMERGENCY_STACK_SIZE);
 
-/// Points VBAR_EL1 at the vector table.
+/// Points the running CPU's VBAR_EL1 at the vector table.
 pub fn init() {
     // The table in trap.S is 2 KiB aligned and handles every vector.
     VBAR_EL1.set((&raw const exception_vectors) as u64);
     barrier::isb(barrier::SY);
 }
 
-/// A synchronous exception from user mode: `svc`, or a fault for the scheduler.
+/// A synchronous exception from user mode: `svc`, or a fault for the scheduler. Takes the
+/// big kernel lock first (`trap_return` releases it).
 extern "C" fn el0_sync(frame: *mut UserFrame) {
+    hooks::enter_from_user();
     // SAFETY: `el0_sync_entry` passes the frame it just saved on the thread's kernel stack.
     let frame = unsafe { hooks::EntryFrame::new(frame) };
     let (class, esr, far) = frame.with(|f| (f.exception_class(), f.esr, f.far));
@@ -89,8 +94,10 @@ extern "C" fn el0_sync(frame: *mut UserFrame) {
     }
 }
 
-/// An IRQ that interrupted user mode.
+/// An IRQ that interrupted user mode; under the big kernel lock, as every entry from user
+/// mode.
 extern "C" fn el0_irq(frame: *mut UserFrame) {
+    hooks::enter_from_user();
     // SAFETY: `trap.S` passes the frame it just saved; only this read touches it.
     let from_user = unsafe { (*frame).entered_from_user() };
     timer::interrupt(from_user);
@@ -148,11 +155,11 @@ extern "C" fn kernel_stack_overflow(frame: &mut UserFrame) -> ! {
     }
 }
 
-/// An IRQ taken in the kernel (only in `enable_interrupts_and_halt`).
+/// An IRQ taken in the kernel (only in `halt_until_interrupt`, from an idle loop).
 extern "C" fn el1_irq(frame: *mut UserFrame) {
     // SAFETY: As in `el0_irq`.
     let from_user = unsafe { (*frame).entered_from_user() };
-    timer::interrupt(from_user);
+    hooks::interrupt_in_kernel(|| timer::interrupt(from_user));
 }
 
 fn lazy_fpu(frame: &UserFrame) -> ! {

@@ -233,3 +233,31 @@ pub fn flush_kernel() {
     // SAFETY: Reloading CR3 only flushes the TLB.
     unsafe { cpu::write_cr3(cpu::read_cr3()) };
 }
+
+/// Makes the direct map's page (of whatever size) holding physical address `paddr`
+/// uncacheable: for device registers that lie outside RAM, such as the local APIC's.
+/// Everything else that page maps must be device memory too (or nothing).
+pub fn uncache_direct_map(paddr: u64) {
+    const UNCACHED: u64 = PageTableFlags::NO_CACHE.bits() | PageTableFlags::WRITE_THROUGH.bits();
+    let vaddr = super::DIRECT_MAP_BASE + paddr;
+    let mut table = super::phys_to_virt(kernel_root()) as *mut u64;
+    for level in (0..LEVELS).rev() {
+        // SAFETY: `table` is a live kernel table (the root, then what its entries name),
+        // and the index is below 512.
+        let entry = unsafe { table.add(index(vaddr, level)) };
+        // SAFETY: As above.
+        let value = unsafe { entry.read() };
+        assert!(
+            entry_present(value),
+            "the direct map does not map device address {paddr:#x}"
+        );
+        if level == 0 || entry_is_huge(value) {
+            // SAFETY: Only the caching attributes of a device mapping change; the reload
+            // below drops the cached translation.
+            unsafe { entry.write_volatile(value | UNCACHED) };
+            flush_kernel();
+            return;
+        }
+        table = super::phys_to_virt(entry_paddr(value)) as *mut u64;
+    }
+}

@@ -17,13 +17,28 @@
 //! - [`console_put`] (COM1; the arch-independent `console_write` sends text through it),
 //!   [`shutdown`] (QEMU isa-debug-exit; QEMU exits with `(code << 1) | 1`), [`cycles`]
 //!   (TSC).
-//! - [`timer_init`] (PIT at `abi::TICKS_PER_SEC` through the remapped 8259 PIC),
-//!   [`enable_interrupts_and_halt`] for the idle loop. Interrupts are off in the kernel
-//!   everywhere else; they are on in user mode.
+//! - [`timer_init`] (the boot CPU's tick: PIT at `abi::TICKS_PER_SEC` through the
+//!   remapped 8259 PIC), [`halt_until_interrupt`] for idle loops (the arch-independent
+//!   `enable_interrupts_and_halt` wraps it with the big kernel lock). Interrupts are off
+//!   in the kernel everywhere else; they are on in user mode.
+//!
+//! CPUs
+//! - [`discover_cpus`]: the CPUs of the ACPI MADT (`acpi` crate; the RSDP from the PVH
+//!   start info), with the boot CPU's local APIC set up (x2APIC where present) and its
+//!   timer measured against the PIT; [`start_cpu`]: INIT/STARTUP through the real-mode
+//!   trampoline (`smp.rs`) onto a given kernel stack; the new CPU sets up its own GDT/TSS,
+//!   IDT, per-CPU block, `syscall`, FPU, protections and local APIC timer at
+//!   `abi::TICKS_PER_SEC`, then runs `crate::smp::secondary_main`. [`cpu_index`] (from
+//!   the per-CPU block), [`spin_wait`] (busy wait timed by the PIT).
 //!
 //! Traps into the kernel (the callees live outside `arch`)
 //! - `syscall` → `crate::syscall::handle_syscall(&mut UserFrame)`.
-//! - Timer interrupt → `crate::sched::timer_tick(from_user)`, after the end-of-interrupt.
+//! - Every entry from user mode first takes the big kernel lock (`hooks::enter_from_user`);
+//!   the return path (`CHECK_USER_RETURN` in `trap.S`) releases it (`hooks::leave_to_user`).
+//!   Interrupts in kernel mode (idle loops only) run under it (`hooks::interrupt_in_kernel`).
+//! - Timer interrupt (PIT on the boot CPU, local APIC timer on the others) →
+//!   `hooks::timer_tick(from_user)`, after the end-of-interrupt: counted per CPU, and on the
+//!   boot CPU `crate::sched::timer_tick`.
 //! - Exception in user mode → `crate::sched::user_fault(&mut UserFrame, FaultInfo)`
 //!   (`FaultInfo` is arch-independent; [`exception_name`] names its vector).
 //!   Exceptions in kernel mode, `#NM`, `#DF`, NMI and `#MC` panic; a `#PF` or `#DF` whose
@@ -43,6 +58,7 @@
 //!   from user mode (per-CPU block and TSS.RSP0).
 //! - [`FpuArea`]: eager XSAVE/XRSTOR area, saved and restored on every switch.
 
+mod apic;
 mod boot;
 mod context;
 mod cpu;
@@ -50,12 +66,14 @@ mod fpu;
 mod frame;
 mod gdt;
 mod kimage;
+mod madt;
 pub mod mmu;
 mod percpu;
 mod pvh;
 #[cfg(feature = "arch-selftest")]
 pub mod selftest;
 mod serial;
+mod smp;
 mod syscall;
 mod timer;
 mod trap;
@@ -63,7 +81,7 @@ mod trap;
 mod generated;
 
 use crate::arch::{MemoryMap, MemoryRegion, phys_to_virt, virt_to_phys};
-use crate::cell::CpuLocal;
+use crate::cell::BklCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 #[cfg(feature = "kstack-guard-test")]
@@ -74,8 +92,11 @@ pub use cpu::undefined_instruction;
 pub use fpu::FpuArea;
 pub use frame::{UserFrame, exception_name, memory_fault_kind};
 pub(super) use generated::percpu::PerCpuData;
+pub use percpu::cpu_index;
 pub(super) use percpu::current as current_thread;
 pub(super) use serial::put as console_put;
+pub use smp::{HardwareCpu, discover_cpus, start_cpu};
+pub use timer::spin_wait;
 
 /// Virtual address the kernel image is linked at, minus its physical load address.
 pub const KERNEL_VIRT_BASE: u64 = 0xffff_ffff_8000_0000;
@@ -102,14 +123,18 @@ pub fn kernel_phys_range() -> core::ops::Range<u64> {
     kimage::kernel_phys_range()
 }
 
-/// Which protections are on, for [`describe_cpu`].
-static PROTECTIONS: CpuLocal<cpu::Protections> = CpuLocal::new(cpu::Protections {
+/// What the firmware list of CPUs is called in the boot log.
+pub const CPU_LIST_SOURCE: &str = "the ACPI MADT";
+
+/// Which protections are on, for [`describe_cpu`]; set once in `init_early`.
+static PROTECTIONS: BklCell<cpu::Protections> = BklCell::new(cpu::Protections {
     smep: false,
     smap: false,
     umip: false,
 });
 
-static MEMORY_MAP: CpuLocal<Option<MemoryMap>> = CpuLocal::new(None);
+/// The memory map; set once in `init_early`.
+static MEMORY_MAP: BklCell<Option<MemoryMap>> = BklCell::new(None);
 
 /// Brings up the CPU and returns the physical memory map.
 ///
@@ -117,10 +142,10 @@ static MEMORY_MAP: CpuLocal<Option<MemoryMap>> = CpuLocal::new(None);
 /// PVH start info. Call once, first thing in `kmain`.
 pub fn init_early(boot_arg: usize) -> &'static [MemoryRegion] {
     serial::init();
-    gdt::init();
+    gdt::init(crate::smp::BOOT_CPU);
     trap::init();
     mmu::drop_identity_map();
-    percpu::init();
+    percpu::init(crate::smp::BOOT_CPU);
     syscall::init();
     fpu::init();
     let protections = cpu::enable_protections();
@@ -140,6 +165,8 @@ pub fn init_early(boot_arg: usize) -> &'static [MemoryRegion] {
     DIRECT_MAP_END.store(direct_map_end, Ordering::Relaxed);
     // SAFETY: As above.
     let map = unsafe { pvh::parse(boot_arg as u64, direct_map_end) };
+    // SAFETY: As above; `parse` checked the block's magic.
+    smp::set_rsdp(unsafe { pvh::rsdp(boot_arg as u64) });
     kimage::protect(map.regions());
     // SAFETY: init_early runs once, before anything else reads MEMORY_MAP.
     let slot = unsafe { &mut *MEMORY_MAP.get() };
@@ -157,7 +184,7 @@ pub fn describe_cpu() -> impl core::fmt::Display {
             let on = |b: bool| if b { "on" } else { "off" };
             write!(
                 f,
-                "x86_64: eager FPU with {insn}, {size}-byte XSAVE area; SMEP {}, SMAP {}, UMIP {}; timer PIT via 8259 PIC",
+                "x86_64: eager FPU with {insn}, {size}-byte XSAVE area; SMEP {}, SMAP {}, UMIP {}; timer PIT via 8259 PIC (boot CPU), local APIC (others)",
                 on(p.smep),
                 on(p.smap),
                 on(p.umip)
@@ -167,16 +194,16 @@ pub fn describe_cpu() -> impl core::fmt::Display {
     Cpu
 }
 
-/// Starts the periodic timer interrupt at `ticks_per_sec` (pass `abi::TICKS_PER_SEC`).
-/// Each tick calls `crate::sched::timer_tick`. Interrupts are taken only in user mode and
-/// in [`enable_interrupts_and_halt`].
+/// Starts the boot CPU's periodic timer interrupt at `ticks_per_sec` (pass
+/// `abi::TICKS_PER_SEC`). Each tick calls `hooks::timer_tick`. Interrupts are taken only
+/// in user mode and in [`halt_until_interrupt`].
 pub fn timer_init(ticks_per_sec: u64) {
     timer::init(ticks_per_sec);
 }
 
 /// Idles until the next interrupt: enables interrupts, halts, and disables them again
 /// after the interrupt was handled. The `sti; hlt` pair cannot miss a wake-up.
-pub fn enable_interrupts_and_halt() {
+pub fn halt_until_interrupt() {
     // SAFETY: The IDT handles every interrupt that can arrive; the handlers run with
     // interrupts off and return here.
     unsafe { core::arch::asm!("sti", "hlt", "cli", options(nomem, nostack)) };

@@ -1,4 +1,4 @@
-//! The PVH boot handoff: `hvm_start_info` and its E820-style memory map.
+//! The PVH boot handoff: `hvm_start_info`, its E820-style memory map and the ACPI RSDP address.
 
 use super::phys_to_virt;
 use crate::arch::MemoryMap;
@@ -6,6 +6,7 @@ use crate::arch::MemoryMap;
 /// `hvm_start_info.magic`.
 const START_INFO_MAGIC: u32 = 0x336e_c578;
 const OFFSET_MAGIC: usize = 0x00;
+const OFFSET_RSDP_PADDR: usize = 0x20;
 const OFFSET_MEMMAP_PADDR: usize = 0x28;
 const OFFSET_MEMMAP_ENTRIES: usize = 0x30;
 /// One memory map entry: addr u64, size u64, type u32, reserved u32.
@@ -14,6 +15,17 @@ const MEMMAP_TYPE_RAM: u32 = 1;
 
 /// Memory below this address is left to firmware and boot data and never handed out.
 const LOW_MEMORY_END: u64 = 0x10_0000;
+
+/// The physical address of the ACPI RSDP the start info block at `start_info` names, or 0
+/// when it names none.
+///
+/// # Safety
+/// As for [`parse`]: the start info block must be mapped (its magic was checked there).
+pub unsafe fn rsdp(start_info: u64) -> u64 {
+    let field = phys_to_virt(start_info) + OFFSET_RSDP_PADDR;
+    // SAFETY: The caller guarantees the block is mapped; the field is read unaligned-safe.
+    unsafe { core::ptr::read_unaligned(field as *const u64) }
+}
 
 /// Reads the memory map from the start info block at physical address `start_info`, in
 /// firmware order.

@@ -3,11 +3,12 @@
 use uart_16550::backend::PioBackend;
 use uart_16550::{BaudRate, Config, Uart16550};
 
-use crate::cell::CpuLocal;
+use crate::cell::BklCell;
 
 const COM1: u16 = 0x3f8;
 
-static UART: CpuLocal<Option<Uart16550<PioBackend>>> = CpuLocal::new(None);
+/// Set once in early boot; afterwards `crate::console`'s lock lets one CPU at a time print.
+static UART: BklCell<Option<Uart16550<PioBackend>>> = BklCell::new(None);
 
 /// Programs COM1 for 115200 baud, 8N1, FIFOs on, no interrupts. Without a UART (QEMU
 /// always has one) the console stays silent.
@@ -28,8 +29,9 @@ pub fn init() {
 
 /// Sends one byte, waiting while the transmitter is full.
 pub fn put(byte: u8) {
-    // SAFETY: One CPU with interrupts off in the kernel: no other reference to the UART is
-    // live while this runs.
+    // SAFETY: The console lock lets one CPU at a time print, with interrupts off in the
+    // kernel: no other reference to the UART is live while this runs (a panic report that
+    // could not get the lock only adds bytes to a polled UART).
     if let Some(uart) = unsafe { (*UART.get()).as_mut() } {
         uart.send_bytes_exact(&[byte]);
     }

@@ -30,6 +30,7 @@ core::arch::global_asm!(
     trap_dispatch = sym trap::trap_dispatch,
     bad_user_return = sym trap::bad_user_return,
     canary_failed = sym trap::kernel_stack_canary_failed,
+    leave_to_user = sym hooks::leave_to_user,
     syscall_dispatch = sym syscall_dispatch,
     options(att_syntax)
 );
@@ -57,8 +58,10 @@ pub fn init() {
     SFMask::write(RFlags::from_bits_truncate(SYSCALL_RFLAGS_MASK));
 }
 
-/// Called by `syscall_entry` with the frame it built on the thread's kernel stack.
+/// Called by `syscall_entry` with the frame it built on the thread's kernel stack: takes
+/// the big kernel lock (the return path releases it) and hands the frame on.
 extern "C" fn syscall_dispatch(frame: *mut UserFrame) {
+    hooks::enter_from_user();
     // SAFETY: `syscall_entry` passes the frame it just pushed on the thread's kernel stack.
     hooks::handle_syscall(unsafe { hooks::EntryFrame::new(frame) });
 }

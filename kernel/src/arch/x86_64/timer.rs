@@ -1,10 +1,12 @@
-//! The scheduler tick: PIT channel 0 through the 8259 PIC, remapped to vectors 32..48.
+//! The boot CPU's scheduler tick: PIT channel 0 through the 8259 PIC, remapped to vectors 32..48; and busy waits timed by the PIT's counter.
 
 use pic8259::ChainedPics;
 use x86_64::instructions::port::Port;
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use crate::arch::hooks;
-use crate::cell::CpuLocal;
+use crate::cell::BklCell;
 
 /// First vector of the master PIC (IRQ 0).
 pub const IRQ_BASE: u64 = 32;
@@ -18,10 +20,12 @@ const PIC2_COMMAND: u16 = 0xa0;
 /// spurious IRQ 7/15 from a real one needs).
 const PIC_READ_ISR: u8 = 0x0b;
 
-/// The two 8259s, remapped to vectors [`IRQ_BASE`]..[`IRQ_BASE`] + 16.
+/// The two 8259s, remapped to vectors [`IRQ_BASE`]..[`IRQ_BASE`] + 16. They interrupt
+/// only the boot CPU (through its local APIC's LINT0), whose handlers hold the big kernel
+/// lock.
 // SAFETY: The offsets lie above the 32 exception vectors and do not overlap.
-static PICS: CpuLocal<ChainedPics> =
-    CpuLocal::new(unsafe { ChainedPics::new(IRQ_BASE as u8, IRQ_BASE as u8 + 8) });
+static PICS: BklCell<ChainedPics> =
+    BklCell::new(unsafe { ChainedPics::new(IRQ_BASE as u8, IRQ_BASE as u8 + 8) });
 
 const PIT_CHANNEL0: u16 = 0x40;
 const PIT_COMMAND: u16 = 0x43;
@@ -29,6 +33,11 @@ const PIT_COMMAND: u16 = 0x43;
 const PIT_MODE_RATE: u8 = 0x34;
 /// The PIT input clock in Hz.
 const PIT_HZ: u64 = 1_193_182;
+/// Channel 0, counter latch command.
+const PIT_LATCH_CHANNEL0: u8 = 0x00;
+
+/// The reload value of channel 0 (0 before [`init`]).
+static DIVISOR: AtomicU64 = AtomicU64::new(0);
 
 /// Remaps the PIC, unmasks only IRQ 0 and starts the PIT at `ticks_per_sec`
 /// (`abi::TICKS_PER_SEC`). Interrupts stay disabled until user mode or the idle loop.
@@ -39,6 +48,7 @@ pub fn init(ticks_per_sec: u64) {
         (1..=0xffff).contains(&divisor),
         "{ticks_per_sec} ticks per second is outside what the PIT can generate"
     );
+    DIVISOR.store(divisor, Ordering::Relaxed);
     // SAFETY: These ports belong to the 8259 PICs and the PIT, which only this module
     // programs; interrupts are disabled while they are reconfigured, and nothing else
     // holds a reference to PICS.
@@ -76,6 +86,48 @@ pub fn interrupt(vector: u64, from_user: bool) {
     }
 }
 
+/// Spins until `done` holds or `micros` microseconds have passed, timed by polling PIT
+/// channel 0 (which [`init`] must have started); returns whether `done` held. Only the
+/// boot CPU uses the PIT, with the big kernel lock held.
+pub fn spin_wait(micros: u64, mut done: impl FnMut() -> bool) -> bool {
+    let divisor = DIVISOR.load(Ordering::Relaxed);
+    assert!(divisor != 0, "PIT busy wait before timer::init");
+    let wanted = micros.saturating_mul(PIT_HZ) / 1_000_000;
+    let mut elapsed = 0;
+    let mut last = read_counter();
+    loop {
+        if done() {
+            return true;
+        }
+        if elapsed >= wanted {
+            return false;
+        }
+        core::hint::spin_loop();
+        // The counter runs down from the divisor to 1 and reloads; polls come far more
+        // often than once per period, so one reload at most lies between two reads.
+        let now = read_counter();
+        elapsed += if now <= last {
+            last - now
+        } else {
+            last + divisor - now
+        };
+        last = now;
+    }
+}
+
+/// Channel 0's current count.
+fn read_counter() -> u64 {
+    // SAFETY: The latch command freezes channel 0's count for the two reads that follow;
+    // it does not disturb the counting.
+    unsafe {
+        Port::<u8>::new(PIT_COMMAND).write(PIT_LATCH_CHANNEL0);
+        let mut channel0 = Port::<u8>::new(PIT_CHANNEL0);
+        let low = u64::from(channel0.read());
+        let high = u64::from(channel0.read());
+        (high << 8) | low
+    }
+}
+
 fn in_service(command_port: u16, irq: u8) -> bool {
     let mut port = Port::<u8>::new(command_port);
     // SAFETY: OCW3 "read ISR" followed by a read of the same port has no other effect.
@@ -87,6 +139,6 @@ fn in_service(command_port: u16, irq: u8) -> bool {
 
 fn end_of_interrupt(vector: u64) {
     // SAFETY: EOIs only end the in-service interrupt on the PICs; nothing else holds a
-    // reference to PICS (interrupts are off in the kernel).
+    // reference to PICS (the big kernel lock, and interrupts are off in the kernel).
     unsafe { (*PICS.get()).notify_end_of_interrupt(vector as u8) };
 }

@@ -44,7 +44,8 @@
 // With %rsp at a UserFrame about to be restored to user mode: check the kernel stack
 // canary (the bottom word of the current thread's kernel stack must equal the per-CPU
 // canary), then make sure the user rip is canonical, since returning to a non-canonical
-// rip would fault in ring 0. Clobbers %rax and %rdi (already saved in the frame).
+// rip would fault in ring 0, and last give up the big kernel lock (leave_to_user).
+// Clobbers the caller-saved registers (all saved in the frame).
 .macro CHECK_USER_RETURN
     movq %gs:PERCPU_KERNEL_RSP, %rax
     subq ${kernel_stack_size}, %rax
@@ -59,6 +60,7 @@
     call {bad_user_return}
     jmp 77b
 78:
+    call {leave_to_user}
 .endm
 
 // Each stub sits at trap_stubs + vector * {stub_size}; .org fails the build if one outgrows
@@ -124,6 +126,22 @@ trap_stubs:
     TRAP_STUB 45, 0
     TRAP_STUB 46, 0
     TRAP_STUB 47, 0
+    TRAP_STUB 48, 0
+    TRAP_STUB 49, 0
+    TRAP_STUB 50, 0
+    TRAP_STUB 51, 0
+    TRAP_STUB 52, 0
+    TRAP_STUB 53, 0
+    TRAP_STUB 54, 0
+    TRAP_STUB 55, 0
+    TRAP_STUB 56, 0
+    TRAP_STUB 57, 0
+    TRAP_STUB 58, 0
+    TRAP_STUB 59, 0
+    TRAP_STUB 60, 0
+    TRAP_STUB 61, 0
+    TRAP_STUB 62, 0
+    TRAP_STUB 63, 0
     .org trap_stubs + {stub_count} * {stub_size}
 
 // The unwind information marks the return address undefined, as in syscall.S: this is

@@ -3,14 +3,17 @@
 use super::cpu;
 use super::frame::{UserFrame, exception_name};
 use super::gdt::{IST_DOUBLE_FAULT, IST_NMI, KERNEL_CS};
-use super::timer;
+use super::{apic, timer};
 use crate::arch::FaultInfo;
 use crate::arch::hooks;
-use crate::cell::CpuLocal;
+use crate::cell::BklCell;
 use core::arch::asm;
 
-/// Number of IDT vectors with an entry stub: the 32 exceptions and the 16 PIC IRQs.
-pub const STUB_COUNT: usize = 48;
+/// Number of IDT vectors with an entry stub: the 32 exceptions, the 16 PIC IRQs and the
+/// 16 local APIC vectors from `apic::FIRST_VECTOR` on.
+pub const STUB_COUNT: usize = 64;
+const _: () =
+    assert!(apic::FIRST_VECTOR as usize == 48 && apic::LAST_VECTOR as usize == STUB_COUNT - 1);
 /// Bytes between consecutive stubs in `trap.S`.
 pub const STUB_SIZE: usize = 16;
 
@@ -35,10 +38,13 @@ struct Gate {
     high: u64,
 }
 
-static IDT: CpuLocal<[Gate; 256]> = CpuLocal::new([Gate { low: 0, high: 0 }; 256]);
+/// The IDT every CPU loads: written once by the boot CPU before any other CPU runs, only
+/// read afterwards.
+static IDT: BklCell<[Gate; 256]> = BklCell::new([Gate { low: 0, high: 0 }; 256]);
 
-/// Fills and loads the IDT: interrupt gates (IF cleared on entry), DPL 0, the double fault
-/// on its own IST stack, NMI and machine check on another.
+/// Fills the IDT and loads it on the boot CPU: interrupt gates (IF cleared on entry), DPL
+/// 0, the double fault on its own IST stack, NMI and machine check on another (each CPU's
+/// TSS names its own stacks).
 pub fn init() {
     let stubs = (&raw const trap_stubs) as u64;
     for vector in 0..STUB_COUNT {
@@ -61,6 +67,11 @@ pub fn init() {
             }
         };
     }
+    load();
+}
+
+/// Loads the IDT [`init`] filled on the running CPU.
+pub fn load() {
     #[repr(C, packed)]
     struct Pointer {
         limit: u16,
@@ -74,13 +85,27 @@ pub fn init() {
     unsafe { asm!("lidt [{}]", in(reg) &raw const pointer, options(nostack, preserves_flags)) };
 }
 
-/// Called by `trap_common` with the saved frame of every interrupt and exception.
+/// Called by `trap_common` with the saved frame of every interrupt and exception. From
+/// user mode it takes the big kernel lock (released on the return path); an interrupt in
+/// kernel mode (an idle loop) runs under the lock for its own duration.
 pub extern "C" fn trap_dispatch(frame: *mut UserFrame) {
     // SAFETY: `trap_common` passes the frame it just saved on the current kernel stack.
     let frame = unsafe { hooks::EntryFrame::new(frame) };
     let (vector, from_user) = frame.with(|f| (f.vector, f.entered_from_user()));
-    if vector < EXCEPTION_COUNT {
-        exception(frame);
+    if from_user {
+        hooks::enter_from_user();
+    }
+    match vector {
+        vector if vector < EXCEPTION_COUNT => exception(frame),
+        vector if from_user => interrupt(vector, true),
+        vector => hooks::interrupt_in_kernel(|| interrupt(vector, false)),
+    }
+}
+
+/// Sends an interrupt to its controller's handler: the 8259 PIC's or the local APIC's.
+fn interrupt(vector: u64, from_user: bool) {
+    if vector >= u64::from(apic::FIRST_VECTOR) {
+        apic::interrupt(vector, from_user);
     } else {
         timer::interrupt(vector, from_user);
     }

@@ -12,6 +12,7 @@ mod kdebug;
 mod lifetimes;
 mod notification;
 mod sched;
+mod smp;
 mod syscalls;
 mod tcb;
 mod untyped;
@@ -50,6 +51,11 @@ pub static TESTS: &[Test] = &[
         name: "ticks_advance",
         covers: &[sys(Syscall::Ticks)],
         run: syscalls::ticks_advance,
+    },
+    Test {
+        name: "cpu_count",
+        covers: &[],
+        run: smp::cpu_count,
     },
     Test {
         name: "debug_write",
