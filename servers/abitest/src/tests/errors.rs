@@ -329,13 +329,9 @@ fn invalid_argument_checks(
 
     let untyped = first_untyped(ctx)?;
     let retype = Invocation::UntypedRetype.label();
-    let unknown_types = [
-        (0..)
-            .find(|&code| ObjectType::try_from(code).is_err())
-            .unwrap_or(0),
-        ObjectType::ALL.iter().map(|&t| t as u64).max().unwrap_or(0) + 1,
-        u64::MAX,
-    ];
+    // Only ids that no later minor version can give out (0 and numbers no schema would
+    // reach), so that this suite still passes on kernels with more object types.
+    let unknown_types = [0, 1 << 32, u64::MAX];
     for code in unknown_types {
         let result = substrate::invoke(untyped, retype, [code, 0, ROOT_CNODE.0, slot.0]);
         err("retype to an unknown object type (raw)", result, invalid)?;

@@ -603,12 +603,15 @@ pub static TESTS: &[Test] = &[
 ];
 
 /// Syscall numbers outside the ABI, including retired ones, are refused with InvalidSyscall.
+///
+/// Only numbers that stay unassigned in every later minor version are probed (the first
+/// gap, which is a retired number, and numbers no schema would give out), so that this
+/// suite still passes on kernels with more syscalls (`cargo xtask test --compat`).
 fn unknown_syscall(_: &mut Ctx) -> Outcome {
     let first_gap = (0..)
         .find(|&number| Syscall::try_from(number).is_err())
         .unwrap_or(u64::MAX);
-    let past_last = Syscall::ALL.iter().map(|s| s.number()).max().unwrap_or(0) + 1;
-    for number in [first_gap, past_last, u64::MAX] {
+    for number in [first_gap, 1 << 63, u64::MAX] {
         let [status, value] = trona::raw::trap(number, [0; 6]);
         let expected = Error::InvalidSyscall.code();
         ensure!(
