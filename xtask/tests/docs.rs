@@ -8,7 +8,8 @@
 //!   the repository, in document order: `run` runs the block's `$ cargo xtask …` commands
 //!   and compares what they print with the block; `schema-has` requires the block's text
 //!   in the scratch schema.toml; `schema-replaces-previous` puts it in place of the
-//!   previous such block's text; `contains PATH` requires it in the scratch file PATH.
+//!   previous such block's text; `contains PATH` requires it in the scratch file PATH, and
+//!   `excerpt PATH` in the repository's own file PATH (source code a document quotes).
 //!   Without a block, `<!-- check: edit PATH: OLD => NEW -->` edits a scratch file (`\n`
 //!   stands for a line break), `<!-- check: do ARGS -->` runs `cargo xtask ARGS`
 //!   without showing what it prints, `<!-- check: bump minor -->` (or `major`) raises
@@ -437,6 +438,15 @@ fn replay(relative: &str) {
                     problems.push(format!("{relative}: {path} lacks:\n{body}"));
                 }
             }
+            ("excerpt", path) => {
+                let source = fs::read_to_string(repo().join(path))
+                    .unwrap_or_else(|e| panic!("{relative}: {path}: {e}"));
+                if !source.contains(&body) {
+                    problems.push(format!(
+                        "{relative}: the excerpt is no longer in {path}; copy it again:\n{body}"
+                    ));
+                }
+            }
             _ => panic!("{relative}: unknown check `{step}`"),
         }
     }
@@ -452,6 +462,11 @@ fn adding_a_syscall_shows_what_the_commands_print() {
 #[test]
 fn abi_review_shows_what_abi_diff_prints() {
     replay("docs/abi-review.md");
+}
+
+#[test]
+fn ipc_examples_are_excerpts_of_init_and_hello() {
+    replay("docs/ipc.md");
 }
 
 /// The workspace members, from the root Cargo.toml.
