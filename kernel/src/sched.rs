@@ -139,19 +139,16 @@ pub fn schedule() {
 /// time and lets the other threads of its priority run (round robin is kept).
 pub fn run_woken(next: u64) {
     let priority = tcb::with_tcb(next, |tcb| tcb.priority);
-    let outranked = SCHED
-        .with(|s| s.queues.highest_priority())
-        .is_some_and(|best| best > priority);
-    if outranked {
+    let (best, prev) = SCHED.with(|s| (s.queues.highest_priority(), s.current));
+    if best.is_some_and(|best| best > priority) {
         make_runnable(next);
         schedule();
         return;
     }
-    let slice = match current() {
+    let slice = match prev {
         0 => TIME_SLICE_TICKS,
         prev => tcb::with_tcb(prev, |tcb| tcb.slice_left),
     };
-    tcb::with_tcb(next, |tcb| tcb.state = ThreadState::Runnable);
     switch_to(next, Slice::Continue(slice));
 }
 
@@ -175,8 +172,12 @@ fn switch_to(next: u64, slice: Slice) {
         Slice::Fresh => TIME_SLICE_TICKS,
         Slice::Continue(ticks) => ticks.max(1),
     };
-    tcb::with_tcb(next, |tcb| tcb.slice_left = slice_left);
-    let vspace = tcb::with_tcb(next, |tcb| tcb.vspace);
+    // A thread switched to is running (a directly woken one was never queued).
+    let vspace = tcb::with_tcb(next, |tcb| {
+        tcb.slice_left = slice_left;
+        tcb.state = ThreadState::Runnable;
+        tcb.vspace
+    });
     activate_vspace(vspace);
     arch::set_current_thread(next, tcb::kernel_stack_top(next));
     let next_ptr = tcb::tcb_ptr(next);
@@ -238,6 +239,16 @@ pub fn account_user_entry() -> u64 {
     thread
 }
 
+/// Leaves the kernel for user mode at the end of a syscall: switches away first if a
+/// higher-priority thread became runnable, then charges kernel time to the thread that
+/// returns to user mode.
+pub fn leave_to_user() {
+    if SCHED.with(|s| core::mem::take(&mut s.preempt_pending)) {
+        yield_current();
+    }
+    account_user_exit();
+}
+
 /// Charges kernel time to the current thread (called before returning to user mode).
 pub fn account_user_exit() {
     let now = arch::cycles();
@@ -287,13 +298,6 @@ pub fn yield_current() {
     let thread = current();
     make_runnable(thread);
     schedule();
-}
-
-/// Switches away if a higher-priority thread became runnable (called at the end of a syscall).
-pub fn preempt_if_needed() {
-    if SCHED.with(|s| core::mem::take(&mut s.preempt_pending)) {
-        yield_current();
-    }
 }
 
 /// Blocks the running thread (its state already says on what) and runs another one.

@@ -58,8 +58,7 @@ pub fn handle_syscall(frame: EntryFrame) {
         tcb::with_tcb(thread, |tcb| tcb.syscall = Syscall::Idle);
         #[cfg(feature = "trace")]
         crate::trace::exit(thread, None);
-        sched::preempt_if_needed();
-        sched::account_user_exit();
+        sched::leave_to_user();
         return;
     }
     let fast = ipc::fastpath_candidate(number)
@@ -101,8 +100,7 @@ pub fn handle_syscall(frame: EntryFrame) {
     };
     #[cfg(feature = "trace")]
     crate::trace::exit(thread, _written.then(|| traced_registers(&results)));
-    sched::preempt_if_needed();
-    sched::account_user_exit();
+    sched::leave_to_user();
 }
 
 /// What a trace record shows of a trap's results: the status and value registers, or for
