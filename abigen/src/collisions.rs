@@ -99,6 +99,8 @@ pub fn check(d: &mut Diagnostics, raw: &RawSchema, model: &Model) {
     let constant_span = |name: &str| span_by_name(&raw.constant, |c| c.name.as_ref(), name);
     let flags_span = |name: &str| span_by_name(&raw.flags, |f| f.name.as_ref(), name);
     let struct_span = |name: &str| span_by_name(&raw.structs, |s| s.name.as_ref(), name);
+    let bitfield_span = |name: &str| span_by_name(&raw.bitfield, |b| b.name.as_ref(), name);
+    let message_span = |name: &str| span_by_name(&raw.kernel_message, |m| m.name.as_ref(), name);
     let invocation_span = |object: &str, name: &str| {
         raw.invocation
             .iter()
@@ -143,6 +145,38 @@ pub fn check(d: &mut Diagnostics, raw: &RawSchema, model: &Model) {
     ] {
         macros.reserve(format!("{prefix}_{suffix}"), why);
     }
+    if model.ipc.is_some() {
+        macros.reserve(
+            format!("{prefix}_MESSAGE_REGISTERS"),
+            "the message register count",
+        );
+    }
+    if let Some(reply) = &model.fault_reply {
+        macros.reserve(
+            format!("{prefix}_FAULT_REPLY_LENGTH"),
+            "the fault reply's length",
+        );
+        for f in &reply.fields {
+            macros.reserve(
+                format!("{prefix}_FAULT_REPLY_WORD_{}", screaming_case(&f.name)),
+                "a fault reply word",
+            );
+        }
+    }
+    if model.kernel_messages.is_some() {
+        for (suffix, why) in [
+            (
+                "KERNEL_MESSAGE_LABEL_FIRST",
+                "the kernel messages' first label",
+            ),
+            (
+                "KERNEL_MESSAGE_LABEL_LAST",
+                "the kernel messages' last label",
+            ),
+        ] {
+            macros.reserve(format!("{prefix}_{suffix}"), why);
+        }
+    }
     for c in &model.constants {
         let what = format!("constant `{}`", c.name);
         macros.claim(
@@ -185,6 +219,48 @@ pub fn check(d: &mut Diagnostics, raw: &RawSchema, model: &Model) {
         }
         let what = format!("flag set `{}`", f.name);
         macros.claim(d, format!("{prefix}_{set}_ALL"), what, flags_span(&f.name));
+    }
+    let mut functions = Namespace::new("C function");
+    functions.reserve(format!("{lower}_trap"), "the trap");
+    functions.reserve(format!("{lower}_ipc_trap"), "the IPC trap");
+    for b in &model.bitfields {
+        let set = screaming_case(&b.name);
+        let function = format!("{lower}_{}", snake_case(&b.name));
+        let span = bitfield_span(&b.name);
+        for f in &b.fields {
+            let what = format!("bitfield field `{}.{}`", b.name, f.name);
+            let field = screaming_case(&f.name);
+            for suffix in ["LSB", "WIDTH", "MAX", "MASK"] {
+                macros.claim(
+                    d,
+                    format!("{prefix}_{set}_{field}_{suffix}"),
+                    what.clone(),
+                    span.clone(),
+                );
+            }
+            functions.claim(
+                d,
+                format!("{function}_{}", f.name),
+                what.clone(),
+                span.clone(),
+            );
+            functions.claim(d, format!("{function}_with_{}", f.name), what, span.clone());
+        }
+        let what = format!("bitfield `{}`", b.name);
+        macros.claim(d, format!("{prefix}_{set}_RESERVED"), what, span);
+    }
+    if let Some(k) = &model.kernel_messages {
+        for m in &k.messages {
+            let what = format!("kernel message `{}`", m.name);
+            let span = message_span(&m.name);
+            let name = format!("{prefix}_KERNEL_MESSAGE_{}", m.const_name());
+            macros.claim(d, name.clone(), what.clone(), span.clone());
+            macros.claim(d, format!("{name}_LENGTH"), what.clone(), span.clone());
+            for f in &m.fields {
+                let field = format!("{name}_WORD_{}", screaming_case(&f.name));
+                macros.claim(d, field, what.clone(), span.clone());
+            }
+        }
     }
     let mut tags = Namespace::new("C struct tag");
     for s in &model.structs {

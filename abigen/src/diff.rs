@@ -351,12 +351,16 @@ pub fn diff(base: &Model, head: &Model) -> Report {
     d.errors(&base.errors, &head.errors);
     d.constants(&base.constants, &head.constants);
     d.flags(&base.flags, &head.flags);
+    d.ipc(base.ipc.as_ref(), head.ipc.as_ref());
+    d.bitfields(&base.bitfields, &head.bitfields);
     d.structs(&base.structs, &head.structs);
     d.syscalls(&base.syscalls, &head.syscalls);
     d.objects(&base.objects, &head.objects);
     d.invocations(&base.invocations, &head.invocations);
     d.retired(&base.retired, &head.retired);
     d.percpu(&base.percpu, &head.percpu);
+    d.kernel_messages(base.kernel_messages.as_ref(), head.kernel_messages.as_ref());
+    d.fault_reply(base.fault_reply.as_ref(), head.fault_reply.as_ref());
     let mut t = Differ::default();
     t.tombstones(base, head);
     let base_version = Version::of(base);
@@ -498,6 +502,20 @@ fn number(value: u64) -> String {
     } else {
         hex(value)
     }
+}
+
+/// `plain`, `invoke`, `ipc (send+receive)`.
+fn kind_name(kind: SyscallKind) -> String {
+    match kind.ipc() {
+        Some(flow) => format!("ipc ({})", flow.describe()),
+        None => kind.name().to_owned(),
+    }
+}
+
+/// `(ip, address)`: the words of a message.
+fn words(fields: &[MessageField]) -> String {
+    let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+    format!("({})", names.join(", "))
 }
 
 fn list(items: &[String]) -> String {
@@ -768,8 +786,257 @@ impl Differ {
                     );
                 }
             }
+            self.arch_ipc(
+                &format!("arch.{}.ipc", h.name),
+                b.ipc.as_ref(),
+                h.ipc.as_ref(),
+            );
         }
         self.one_sided(&m, PUBLIC, entry, trap, trap);
+    }
+
+    /// The IPC registers of one architecture: new ones only serve new (IPC) syscalls;
+    /// changed or removed ones break every IPC caller.
+    fn arch_ipc(&mut self, entry: &str, base: Option<&ArchIpc>, head: Option<&ArchIpc>) {
+        let shown = |i: &ArchIpc| {
+            format!(
+                "capability `{}`, info `{}`, message registers {}",
+                i.capability,
+                i.info,
+                list(&i.message_registers)
+            )
+        };
+        match (base, head) {
+            (None, Some(h)) => self.push(Class::Compatible, Kind::Added, entry, shown(h)),
+            (Some(b), None) => self.push(Class::Breaking, Kind::Removed, entry, shown(b)),
+            (Some(b), Some(h)) => {
+                for (what, old, new) in [
+                    ("capability", &b.capability, &h.capability),
+                    ("info", &b.info, &h.info),
+                ] {
+                    if old != new {
+                        self.push(
+                            Class::Breaking,
+                            Kind::ConventionChanged,
+                            entry,
+                            format!("{what} `{old}` -> `{new}`"),
+                        );
+                    }
+                }
+                if b.message_registers != h.message_registers {
+                    self.push(
+                        Class::Breaking,
+                        Kind::ConventionChanged,
+                        entry,
+                        format!(
+                            "message_registers {} -> {}",
+                            list(&b.message_registers),
+                            list(&h.message_registers)
+                        ),
+                    );
+                }
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// `[ipc]`: adding it is compatible; changing the info bitfield or the IPC buffer
+    /// structure, or removing it, is breaking.
+    fn ipc(&mut self, base: Option<&Ipc>, head: Option<&Ipc>) {
+        let buffer = |i: &Ipc| i.buffer.clone().unwrap_or_else(|| "none".to_owned());
+        let shown = |i: &Ipc| format!("info `{}`, buffer `{}`", i.info, buffer(i));
+        match (base, head) {
+            (None, Some(h)) => self.push(Class::Compatible, Kind::Added, "ipc", shown(h)),
+            (Some(b), None) => self.push(Class::Breaking, Kind::Removed, "ipc", shown(b)),
+            (Some(b), Some(h)) => {
+                for (what, old, new) in [
+                    ("info", b.info.clone(), h.info.clone()),
+                    ("buffer", buffer(b), buffer(h)),
+                ] {
+                    if old != new {
+                        self.push(
+                            Class::Breaking,
+                            Kind::ConventionChanged,
+                            "ipc",
+                            format!("{what} `{old}` -> `{new}`"),
+                        );
+                    }
+                }
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// Bitfields: a field added in reserved bits is compatible (no valid word of the base
+    /// changes meaning); a field removed, moved, resized or retyped is breaking.
+    fn bitfields(&mut self, base: &[Bitfield], head: &[Bitfield]) {
+        let entry = |b: &Bitfield| format!("bitfield {}", b.name);
+        let shown = |b: &Bitfield| {
+            format!(
+                "{} word, {}",
+                b.word.name(),
+                plural(b.fields.len(), "field")
+            )
+        };
+        let m = match_by(base, head, |b| b.name.clone());
+        for &(b, h) in &m.pairs {
+            if b.word != h.word {
+                self.push(
+                    Class::Breaking,
+                    Kind::Retyped,
+                    &entry(h),
+                    format!("{} -> {}", b.word.name(), h.word.name()),
+                );
+            }
+            self.doc(&entry(h), "doc", &b.doc, &h.doc);
+            self.bitfield_fields(h, &b.fields, &h.fields);
+        }
+        self.one_sided(&m, PUBLIC, entry, shown, shown);
+    }
+
+    fn bitfield_fields(&mut self, set: &Bitfield, base: &[BitfieldField], head: &[BitfieldField]) {
+        let entry = |f: &BitfieldField| format!("{}.{}", set.name, f.name);
+        let bits = |f: &BitfieldField| {
+            format!("bits {}..={}: {}", f.lsb, f.lsb + f.width - 1, f.ty.name())
+        };
+        let mut m = match_by(base, head, |f| f.name.clone());
+        let renames = m.take_renames(|f| (f.lsb, f.width));
+        for &(b, h) in &m.pairs {
+            if b.lsb != h.lsb {
+                self.push(
+                    Class::Breaking,
+                    Kind::Moved,
+                    &entry(h),
+                    format!("lsb {} -> {}", b.lsb, h.lsb),
+                );
+            }
+            if b.width != h.width || b.ty != h.ty {
+                self.push(
+                    Class::Breaking,
+                    Kind::Retyped,
+                    &entry(h),
+                    format!(
+                        "{} bits {} -> {} bits {}",
+                        b.width,
+                        b.ty.name(),
+                        h.width,
+                        h.ty.name()
+                    ),
+                );
+            }
+            self.doc(&entry(h), "doc", &b.doc, &h.doc);
+        }
+        for (b, h) in renames {
+            self.renamed(&entry(h), &b.name, &h.name, bits(h));
+            self.doc(&entry(h), "doc", &b.doc, &h.doc);
+        }
+        self.one_sided(&m, PUBLIC, entry, bits, bits);
+    }
+
+    /// Kernel messages: a new message (or the block, where there was none) is compatible;
+    /// a message removed, relabelled, renamed or with other words, or the block moved, is
+    /// breaking.
+    fn kernel_messages(&mut self, base: Option<&KernelMessages>, head: Option<&KernelMessages>) {
+        let block =
+            |k: &KernelMessages| format!("labels {}..={}", hex(k.label_base), hex(k.label_last()));
+        let (base_messages, head_messages) = match (base, head) {
+            (None, None) => return,
+            (None, Some(h)) => {
+                self.push(Class::Compatible, Kind::Added, "kernel_messages", block(h));
+                (&[][..], h.messages.as_slice())
+            }
+            (Some(b), None) => {
+                self.push(Class::Breaking, Kind::Removed, "kernel_messages", block(b));
+                (b.messages.as_slice(), &[][..])
+            }
+            (Some(b), Some(h)) => {
+                if (b.label_base, b.label_size) != (h.label_base, h.label_size) {
+                    self.push(
+                        Class::Breaking,
+                        Kind::LabelBlockChanged,
+                        "kernel_messages",
+                        format!("{} -> {}", block(b), block(h)),
+                    );
+                }
+                self.doc("kernel_messages", "doc", &b.doc, &h.doc);
+                (b.messages.as_slice(), h.messages.as_slice())
+            }
+        };
+        let entry = |m: &KernelMessage| format!("kernel_message {}", m.name);
+        let shown = |m: &KernelMessage| {
+            format!(
+                "label {}{}: {}",
+                hex(m.label),
+                if m.fault { ", fault" } else { "" },
+                words(&m.fields)
+            )
+        };
+        let mut m = match_by(base_messages, head_messages, |m| m.name.clone());
+        let renames = m.take_renames(|m| m.label);
+        for &(b, h) in &m.pairs {
+            if b.label != h.label {
+                self.push(
+                    Class::Breaking,
+                    Kind::Relabelled,
+                    &entry(h),
+                    format!("{} -> {}", hex(b.label), hex(h.label)),
+                );
+            }
+            self.kernel_message_body(&entry(h), b, h);
+        }
+        for (b, h) in renames {
+            self.renamed(
+                &entry(h),
+                &b.name,
+                &h.name,
+                format!("label {}", hex(h.label)),
+            );
+            self.kernel_message_body(&entry(h), b, h);
+        }
+        self.one_sided(&m, PUBLIC, entry, shown, shown);
+    }
+
+    fn kernel_message_body(&mut self, entry: &str, b: &KernelMessage, h: &KernelMessage) {
+        if b.fault != h.fault {
+            let fault = |f: bool| if f { "fault" } else { "not a fault" };
+            self.push(
+                Class::Breaking,
+                Kind::KindChanged,
+                entry,
+                format!("{} -> {}", fault(b.fault), fault(h.fault)),
+            );
+        }
+        self.message_words(entry, &b.fields, &h.fields);
+        self.doc(entry, "doc", &b.doc, &h.doc);
+    }
+
+    /// The words of a kernel message or the fault reply: any change to the list is breaking.
+    fn message_words(&mut self, entry: &str, base: &[MessageField], head: &[MessageField]) {
+        let names = |list: &[MessageField]| list.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
+        if names(base) != names(head) {
+            self.push(
+                Class::Breaking,
+                Kind::Retyped,
+                entry,
+                format!("words {} -> {}", words(base), words(head)),
+            );
+        }
+        for (b, h) in base.iter().zip(head).filter(|(b, h)| b.name == h.name) {
+            self.doc(&format!("{entry}.{}", h.name), "doc", &b.doc, &h.doc);
+        }
+    }
+
+    fn fault_reply(&mut self, base: Option<&FaultReply>, head: Option<&FaultReply>) {
+        let entry = "fault_reply";
+        match (base, head) {
+            (None, Some(h)) => self.push(Class::Compatible, Kind::Added, entry, words(&h.fields)),
+            (Some(b), None) => self.push(Class::Breaking, Kind::Removed, entry, words(&b.fields)),
+            (Some(b), Some(h)) => {
+                self.message_words(entry, &b.fields, &h.fields);
+                self.doc(entry, "doc", &b.doc, &h.doc);
+            }
+            (None, None) => {}
+        }
     }
 
     fn dispatch(&mut self, base: &DispatchErrors, head: &DispatchErrors) {
@@ -986,8 +1253,13 @@ impl Differ {
             self.renamed(&entry(h), &b.name, &h.name, number(h));
             self.syscall_body(&entry(h), b, h);
         }
-        let numbered_signature =
-            |s: &Syscall| format!("{}: {}", number(s), signature(&s.args, &s.results));
+        let numbered_signature = |s: &Syscall| {
+            let ipc = s
+                .kind
+                .ipc()
+                .map_or_else(String::new, |flow| format!(", ipc {}", flow.describe()));
+            format!("{}{ipc}: {}", number(s), signature(&s.args, &s.results))
+        };
         self.one_sided(&m, PUBLIC, entry, number, numbered_signature);
     }
 
@@ -997,7 +1269,7 @@ impl Differ {
                 Class::Breaking,
                 Kind::KindChanged,
                 entry,
-                format!("{:?} -> {:?}", b.kind, h.kind).to_lowercase(),
+                format!("{} -> {}", kind_name(b.kind), kind_name(h.kind)),
             );
         }
         self.params(entry, Role::Argument, &b.args, &h.args);

@@ -112,6 +112,15 @@ fn free_registers(
     Some(usable.len().saturating_sub(taken + others))
 }
 
+/// `1 word`, `5 words`.
+fn words(count: usize) -> String {
+    if count == 1 {
+        "1 word".to_owned()
+    } else {
+        format!("{count} words")
+    }
+}
+
 /// The constant an IPC buffer must fit in.
 const PAGE_SIZE_CONSTANT: &str = "PAGE_SIZE";
 
@@ -153,6 +162,7 @@ const RESERVED_CONSTANT_NAMES: &[&str] = &[
     "ABI_VERSION_MAJOR",
     "ABI_VERSION_MINOR",
     "ABI_FINGERPRINT",
+    "MESSAGE_REGISTERS",
 ];
 
 /// Names the generated kernel trait uses for its own methods.
@@ -244,7 +254,7 @@ struct TypeNames<'a> {
 type FieldSpec = (String, IntType, (Option<u64>, Option<String>), bool, String);
 
 /// Names `abi::kernel_message` defines besides one struct per message.
-const RESERVED_KERNEL_MESSAGE_NAMES: &[&str] = &["Fault", "FaultReply"];
+const RESERVED_KERNEL_MESSAGE_NAMES: &[&str] = &["Fault", "FaultReply", "Labels"];
 
 /// The largest array length of a struct field.
 const MAX_ARRAY_LENGTH: u64 = 1 << 20;
@@ -1054,6 +1064,8 @@ impl Validator<'_> {
                     .as_ref()
                     .map(|i| (a.name.as_str(), i.message_registers.len()))
             })
+            // An empty list is an error of its own, not one per message.
+            .filter(|(_, count)| *count > 0)
             .min_by_key(|(_, count)| *count);
         let needs_ipc = |v: &mut Self, span: Range<usize>, what: &str| {
             if !has_ipc && raw.ipc.is_none() {
@@ -1179,8 +1191,8 @@ impl Validator<'_> {
                 self.d.error(
                     span_of(&m.fields[count]),
                     format!(
-                        "a kernel message travels in the message registers only, and {arch} has {count}; this one has {} words",
-                        m.fields.len()
+                        "a kernel message travels in the message registers only, and {arch} has {count}; this one has {}",
+                        words(m.fields.len())
                     ),
                 );
             }
@@ -1217,8 +1229,8 @@ impl Validator<'_> {
                 self.d.error(
                     span_of(&r.fields[count]),
                     format!(
-                        "the fault reply is read from the message registers only, and {arch} has {count}; this one has {} words",
-                        r.fields.len()
+                        "the fault reply is read from the message registers only, and {arch} has {count}; this one has {}",
+                        words(r.fields.len())
                     ),
                 );
             }
@@ -1383,9 +1395,12 @@ impl Validator<'_> {
                 }
                 fields.push((fat, field));
             }
-            let (Some(name), Some(word)) = (name, word) else {
+            let Some(name) = name else {
                 continue;
             };
+            // A bitfield whose word type is wrong (reported) still names a type, so that its
+            // uses do not cascade into more errors; the model is discarded anyway.
+            let word = word.unwrap_or(IntType::U64);
             self.type_name(&name, type_names);
             out.push(Bitfield {
                 name: name.into_inner(),

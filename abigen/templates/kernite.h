@@ -29,6 +29,9 @@ struct {{ s.name }} {
 };
 _Static_assert(sizeof(struct {{ s.name }}) == {{ s.size }}, "{{ s.name }} must be {{ s.size }} bytes");
 {% endfor %}
+{%- for helper in helpers %}
+{{ helper }}
+{%- endfor %}
 {%- for trap in traps %}
 #if {{ trap.condition }}
 /**
@@ -46,6 +49,10 @@ static inline uint64_t {{ lower }}_trap(uint64_t number, const uint64_t args[{{ 
     *value = {{ trap.value }};
     return {{ trap.status }};
 }
+{%- if !trap.ipc.is_empty() %}
+
+{{ trap.ipc }}
+{%- endif %}
 #endif
 {% endfor %}
 #endif /* {{ guard }} */

@@ -30,6 +30,8 @@ const CASES: &[&str] = &[
     "cap_arguments",
     "removal_without_tombstone",
     "struct_field_renamed",
+    "ipc_additions",
+    "ipc_changes",
 ];
 
 fn fixtures() -> PathBuf {
@@ -244,4 +246,19 @@ fn struct_field_renamed() {
     let report = check("struct_field_renamed", [1, 0, 0, 0], Status::Ok);
     let kinds: Vec<&str> = report.changes.iter().map(|c| c.kind.name()).collect();
     assert_eq!(kinds, ["renamed"]);
+}
+
+#[test]
+fn ipc_additions() {
+    // The IPC registers, `[ipc]`, a bitfield, a struct with a constant count, the Endpoint
+    // object, two IPC syscalls, kernel messages and the fault reply: all compatible.
+    check("ipc_additions", [0, 12, 0, 0], Status::Ok);
+}
+
+#[test]
+fn ipc_changes() {
+    // Fewer message registers, bitfield fields resized and moved (and one added in what
+    // were reserved bits), an IPC syscall that now also sends, a kernel message relabelled
+    // with another word, and other fault-reply words: breaking without a major bump.
+    check("ipc_changes", [8, 1, 0, 0], Status::Refused);
 }

@@ -1,4 +1,4 @@
-//! Compiles the generated Rust (abi crate, kernel dispatcher, per-CPU blocks, trona trap and substrate, the fuzzer's table) in a scratch workspace, `no_std`, warnings denied, for the host and for aarch64.
+//! Compiles the generated Rust (abi crate, kernel dispatcher, per-CPU blocks and trap registers, trona trap and substrate, the fuzzer's table) in a scratch workspace, `no_std`, warnings denied, for the host and for aarch64.
 
 use std::path::Path;
 
@@ -133,7 +133,20 @@ fn generated_code_compiles_for_the_fixtures_and_the_real_schema() {
     let real = abigen::load(Path::new(ROOT).join("schema.toml"));
     let tricky = abigen::parse_str("tricky.toml", include_str!("fixtures/tricky.toml"));
     let behaviour = include_str!("fixtures/small_dispatch/dispatch.rs");
-    for (model, test) in [(fixture, Some(behaviour)), (tricky, None), (real, None)] {
+    let ipc = abigen::parse_str(
+        "small+ipc.toml",
+        concat!(
+            include_str!("fixtures/small.toml"),
+            include_str!("fixtures/ipc.toml")
+        ),
+    );
+    let ipc_behaviour = include_str!("fixtures/ipc_dispatch/dispatch.rs");
+    for (model, test) in [
+        (fixture, Some(behaviour)),
+        (ipc, Some(ipc_behaviour)),
+        (tricky, None),
+        (real, None),
+    ] {
         match model {
             Ok(model) => check(&abigen::render_all(&model), test),
             Err(diagnostics) => panic!("schema is invalid:\n{diagnostics}"),

@@ -6,6 +6,11 @@ use proptest::prelude::*;
 
 const REAL_SCHEMA: &str = include_str!("../../schema.toml");
 const SMALL_SCHEMA: &str = include_str!("fixtures/small.toml");
+/// The small fixture with the IPC addendum (bitfields, IPC syscalls, kernel messages).
+const IPC_SCHEMA: &str = concat!(
+    include_str!("fixtures/small.toml"),
+    include_str!("fixtures/ipc.toml")
+);
 
 /// Parses `text`; when it validates, renders it too. Neither may panic.
 fn exercise(text: &str) {
@@ -125,6 +130,11 @@ proptest! {
     #[test]
     fn mutated_small_schema_never_panics(edits in prop::collection::vec(edit(), 1..6)) {
         exercise(&mutate(SMALL_SCHEMA, &edits));
+    }
+
+    #[test]
+    fn mutated_ipc_schema_never_panics(edits in prop::collection::vec(edit(), 1..6)) {
+        exercise(&mutate(IPC_SCHEMA, &edits));
     }
 }
 
@@ -467,6 +477,7 @@ fn accepted_schemas_build_and_every_output_agrees() {
     for (name, text) in [
         ("schema.toml", REAL_SCHEMA),
         ("small.toml", SMALL_SCHEMA),
+        ("small+ipc.toml", IPC_SCHEMA),
         ("tricky.toml", include_str!("fixtures/tricky.toml")),
     ] {
         let model = abigen::parse_str(name, text).unwrap_or_else(|d| panic!("{d}"));
@@ -477,7 +488,8 @@ fn accepted_schemas_build_and_every_output_agrees() {
     }
     let mut tried = 0;
     let mut seed = first_seed;
-    while cases.len() < 3 + ORACLE_SCHEMAS && tried < 2000 {
+    let fixtures = cases.len();
+    while cases.len() < fixtures + ORACLE_SCHEMAS && tried < 2000 {
         let text = random_schema(seed);
         if let Ok(model) = abigen::parse_str("random.toml", &text) {
             cases.push(oracle::Case {
@@ -488,7 +500,7 @@ fn accepted_schemas_build_and_every_output_agrees() {
         tried += 1;
         seed += 1;
     }
-    let accepted = cases.len() - 3;
+    let accepted = cases.len() - fixtures;
     assert_eq!(
         accepted, ORACLE_SCHEMAS,
         "only {accepted} of {tried} random schemas were accepted"

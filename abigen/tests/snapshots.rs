@@ -20,6 +20,33 @@ fn every_output_of_the_small_fixture() {
     }
 }
 
+/// The small fixture with the IPC addendum: IPC registers, bitfields, IPC syscalls,
+/// kernel messages and the fault reply.
+const IPC_SCHEMA: &str = concat!(
+    include_str!("fixtures/small.toml"),
+    include_str!("fixtures/ipc.toml")
+);
+
+#[test]
+fn every_output_of_the_ipc_fixture() {
+    let model = match abigen::parse_str("small+ipc.toml", IPC_SCHEMA) {
+        Ok(model) => model,
+        Err(diagnostics) => panic!("fixture is invalid:\n{diagnostics}"),
+    };
+    let Ok(small) = abigen::parse_str("small.toml", include_str!("fixtures/small.toml")) else {
+        panic!("the small fixture must parse")
+    };
+    let small = abigen::render_all(&small);
+    // Only the files the addendum changes; the others are the small fixture's snapshots.
+    for (path, contents) in &abigen::render_all(&model) {
+        if small.iter().any(|(p, c)| p == path && c == contents) {
+            continue;
+        }
+        let name = format!("ipc__{}", path.replace('/', "__"));
+        insta::assert_snapshot!(name, contents);
+    }
+}
+
 #[test]
 fn rendering_is_deterministic_and_ignores_comments_and_order() {
     let text = include_str!("fixtures/small.toml");

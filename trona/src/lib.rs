@@ -83,11 +83,11 @@ pub use abi as uapi;
 pub use boot;
 pub use generated::substrate;
 
-/// The one raw trap (generated from the schema's register convention), for callers that
-/// must send what the typed substrate cannot express, such as a test of an unknown
-/// syscall number. Everything else goes through [`substrate`].
+/// The raw traps (generated from the schema's register conventions: plain and IPC), for
+/// callers that must send what the typed substrate cannot express, such as a test of an
+/// unknown syscall number. Everything else goes through [`substrate`].
 pub mod raw {
-    pub use crate::generated::trap::trap;
+    pub use crate::generated::trap::{ipc_trap, trap};
 }
 
 pub use console::{_print, Console};

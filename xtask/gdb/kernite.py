@@ -99,17 +99,30 @@ def typed(type_name, value):
     if type_name in schema.FLAGS:
         names = [bit for bit, index in schema.FLAGS[type_name] if value >> index & 1]
         return "|".join(names) if names else "(none)"
+    if type_name in schema.BITFIELDS:
+        fields = schema.BITFIELDS[type_name]
+        shown = ["%s=%d" % (f, value >> lsb & ((1 << width) - 1)) for f, lsb, width in fields]
+        return "{%s}" % ", ".join(shown)
     if type_name == "bool":
         return {0: "false", 1: "true"}.get(value, "%d (not a bool)" % value)
     return str(value) if value < 0x10000 else "%#x" % value
 
 
-def decode_trap(number, args):
-    """`invoke Tcb.set_priority(target=cap 0x3, priority=32, authority=cap 0x3)`."""
+def decode_trap(number, args, ipc=None):
+    """`invoke Tcb.set_priority(target=cap 0x3, priority=32, authority=cap 0x3)`; an IPC
+    syscall shows `ipc` = (capability, info, [message registers])."""
     entry = schema.SYSCALLS.get(number)
     if entry is None:
         return "syscall %#x (unknown)" % number
     name, is_invoke, params, _result = entry
+    if number in schema.IPC_SYSCALLS and ipc is not None:
+        sends, _receives = schema.IPC_SYSCALLS[number]
+        capability, info, regs = ipc
+        shown = ["%s=cap %#x" % (p, capability) for p, _t in params]
+        if sends:
+            shown.append("info=" + typed(schema.IPC_INFO, info))
+            shown.append("regs=[%s]" % ", ".join("%#x" % r for r in regs))
+        return "%s(%s)" % (name, ", ".join(shown))
     if not is_invoke:
         shown = ", ".join("%s=%s" % (p, typed(t, v)) for (p, t), v in zip(params, args))
         return "%s(%s)" % (name, shown)
@@ -173,7 +186,15 @@ class Syscall(gdb.Command):
         number_register, arg_registers, _results = schema.TRAPS[arch()]
         number = frame_register(frame, number_register)
         args = [frame_register(frame, r) for r in arg_registers]
-        print("trap: " + decode_trap(number, args))
+        ipc = None
+        if arch() in schema.IPC_REGISTERS:
+            capability, info, messages = schema.IPC_REGISTERS[arch()]
+            ipc = (
+                frame_register(frame, capability),
+                frame_register(frame, info),
+                [frame_register(frame, r) for r in messages],
+            )
+        print("trap: " + decode_trap(number, args, ipc))
 
 
 class Break(gdb.Command):

@@ -445,9 +445,14 @@ fn ipc_arm(model: &Model, s: &Syscall, flow: IpcFlow) -> (TokenStream, TokenStre
         quote! { .map(|()| None) }
     };
     let doc = doc_attrs(&format!(
-        "`{}` ({}): resolve the capability, call the handler.",
+        "`{}` ({}): {}call the handler.",
         s.name,
-        flow.describe()
+        flow.describe(),
+        if s.args.is_empty() {
+            ""
+        } else {
+            "resolve the capability, "
+        }
     ));
     (
         quote! { Ok(abi::Syscall::#variant) => return message_results(#function(k, ipc)), },

@@ -4,13 +4,15 @@
 //! `u64` argument called [`DEST_INDEX`] stores a new capability in that slot, of the
 //! CNode named by its `CNode` capability argument with `write` (else the invoked CNode),
 //! and of the type its `ObjectType` argument names (else the type of its capability
-//! argument of any type: a copy). docs/CONTRACTS.md states the rule.
+//! argument of any type: a copy). An IPC syscall that names an endpoint and does not
+//! declare `WouldBlock` may block, and is marked so (the fuzzer leaves it out).
+//! docs/CONTRACTS.md states the rules.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{Verbatim, format_rust, ident};
-use crate::model::{Model, Param, Type};
+use crate::model::{Model, Param, Syscall, SyscallKind, Type};
 use crate::validate::RIGHTS_FLAG_SET;
 
 /// The argument name that marks the slot a new capability goes to.
@@ -18,24 +20,26 @@ pub const DEST_INDEX: &str = "dest_index";
 
 /// Renders the fuzzer's table.
 pub fn render(model: &Model) -> String {
-    // The IPC syscalls do not take their operands in the argument registers; the table
-    // leaves them out.
-    let syscalls = model
-        .syscalls
-        .iter()
-        .filter(|s| s.kind.ipc().is_none())
-        .map(|s| {
-            let variant = ident(&s.variant_name());
-            let args = s.args.iter().map(|p| arg(model, p));
-            let creates = creates(&s.args, false);
-            quote! {
-                Entry {
-                    target: Target::Syscall(abi::Syscall::#variant),
-                    args: &[#(#args),*],
-                    creates: #creates,
-                }
+    let syscalls = model.syscalls.iter().map(|s| {
+        let variant = ident(&s.variant_name());
+        let args = s.args.iter().map(|p| arg(model, p));
+        let creates = creates(&s.args, false);
+        let (target, blocking) = match s.kind {
+            SyscallKind::Ipc(_) => (
+                quote! { Target::Ipc(abi::Syscall::#variant) },
+                ipc_may_block(s),
+            ),
+            _ => (quote! { Target::Syscall(abi::Syscall::#variant) }, false),
+        };
+        quote! {
+            Entry {
+                target: #target,
+                args: &[#(#args),*],
+                creates: #creates,
+                blocking: #blocking,
             }
-        });
+        }
+    });
     let invocations = model.invocations.iter().map(|i| {
         let variant = ident(&i.variant_name());
         let args = i.args.iter().map(|p| arg(model, p));
@@ -45,6 +49,7 @@ pub fn render(model: &Model) -> String {
                 target: Target::Invocation(abi::Invocation::#variant),
                 args: &[#(#args),*],
                 creates: #creates,
+                blocking: false,
             }
         }
     });
@@ -74,6 +79,9 @@ pub fn render(model: &Model) -> String {
             Syscall(abi::Syscall),
             /// An invocation: the `invoke` syscall with the invoked capability and the label.
             Invocation(abi::Invocation),
+            /// An IPC syscall: its capability argument (if any) in the IPC capability
+            /// register, a message in the info and message registers.
+            Ipc(abi::Syscall),
         }
 
         /// What an argument register holds.
@@ -151,6 +159,9 @@ pub fn render(model: &Model) -> String {
             pub args: &'static [Arg],
             /// The capability a successful call creates, if any.
             pub creates: Option<Creates>,
+            /// Whether a call may block until another thread acts (an IPC syscall on an
+            /// endpoint that does not declare `WouldBlock`); the fuzzer does not issue these.
+            pub blocking: bool,
         }
 
         /// Every syscall, then every invocation, in schema order.
@@ -205,6 +216,15 @@ fn arg(model: &Model, param: &Param) -> TokenStream {
     };
     quote! { Arg { name: #name, kind: #kind } }
 }
+
+/// Whether an IPC syscall may block: it names an endpoint and has no non-blocking failure
+/// (`WouldBlock`). `reply` (no endpoint) and `nb_send`/`nb_recv` do not block.
+fn ipc_may_block(s: &Syscall) -> bool {
+    !s.args.is_empty() && !s.errors.iter().any(|e| e == WOULD_BLOCK)
+}
+
+/// The error that marks an entry as non-blocking.
+const WOULD_BLOCK: &str = "WouldBlock";
 
 /// `abi::Rights::empty()` or the union of the named bits.
 fn rights_expr(rights: &[String]) -> TokenStream {

@@ -1,4 +1,4 @@
-//! Renders `xtask/gdb/generated/schema.py`: the schema's facts (syscall numbers, labels, argument names and types, object types, errors, flags, trap registers, PerCpuData layouts) as Python data for the gdb commands in `xtask/gdb/kernite.py`.
+//! Renders `xtask/gdb/generated/schema.py`: the schema's facts (syscall numbers, labels, argument names and types, object types, errors, flags, trap and IPC registers, bitfields, kernel messages, PerCpuData layouts) as Python data for the gdb commands in `xtask/gdb/kernite.py`.
 
 use crate::model::{Model, Param, SyscallKind};
 
@@ -63,6 +63,54 @@ pub fn render(model: &Model) -> String {
             strings(&a.result_registers)
         ));
     }
+    out.push_str("}\n\n# arch: (capability register, info register, [message registers])\nIPC_REGISTERS = {\n");
+    for a in &model.arches {
+        if let Some(ipc) = &a.ipc {
+            out.push_str(&format!(
+                "    {:?}: ({:?}, {:?}, {}),\n",
+                a.name,
+                ipc.capability,
+                ipc.info,
+                strings(&ipc.message_registers)
+            ));
+        }
+    }
+    out.push_str("}\n\n# number: (sends, receives) of each IPC syscall\nIPC_SYSCALLS = {\n");
+    for (s, flow) in model.ipc_syscalls() {
+        out.push_str(&format!(
+            "    {:#x}: ({}, {}),\n",
+            s.number,
+            python_bool(flow.send),
+            python_bool(flow.receive)
+        ));
+    }
+    out.push_str(&format!(
+        "}}\n\n# The bitfield of the IPC info register, or None\nIPC_INFO = {}\n",
+        model
+            .ipc
+            .as_ref()
+            .map_or_else(|| "None".to_owned(), |i| format!("{:?}", i.info))
+    ));
+    out.push_str("\n# bitfield: [(field, lsb, width)]\nBITFIELDS = {\n");
+    for b in &model.bitfields {
+        let fields: Vec<String> = b
+            .fields
+            .iter()
+            .map(|f| format!("({:?}, {}, {})", f.name, f.lsb, f.width))
+            .collect();
+        out.push_str(&format!("    {:?}: [{}],\n", b.name, fields.join(", ")));
+    }
+    out.push_str("}\n\n# label: (name, is a fault, [word])\nKERNEL_MESSAGES = {\n");
+    for m in model.kernel_messages.iter().flat_map(|k| &k.messages) {
+        let fields: Vec<String> = m.fields.iter().map(|f| f.name.clone()).collect();
+        out.push_str(&format!(
+            "    {:#x}: ({:?}, {}, {}),\n",
+            m.label,
+            m.name,
+            python_bool(m.fault),
+            strings(&fields)
+        ));
+    }
     out.push_str("}\n\n# arch: [(field, offset, element size, count)], size\nPERCPU = {\n");
     for p in &model.percpu {
         let fields: Vec<String> = p
@@ -103,6 +151,11 @@ fn result(results: &[Param]) -> String {
     results
         .first()
         .map_or_else(|| "None".to_owned(), |r| format!("{:?}", r.name))
+}
+
+/// `True` or `False`.
+fn python_bool(value: bool) -> &'static str {
+    if value { "True" } else { "False" }
 }
 
 /// `["a", "b"]`.

@@ -74,6 +74,8 @@ struct CHeader<'a> {
     lower: String,
     arg_count: usize,
     traps: Vec<CTrap>,
+    /// Inline pack and unpack functions of the bitfields, as C text.
+    helpers: Vec<String>,
 }
 
 /// The inline trap function of one architecture, as GCC/Clang extended assembly.
@@ -87,6 +89,8 @@ struct CTrap {
     clobbers: String,
     status: String,
     value: String,
+    /// `#define …_MESSAGE_REGISTERS` and the IPC trap function, or empty without IPC.
+    ipc: String,
 }
 
 /// The preprocessor test for an architecture.
@@ -166,7 +170,180 @@ fn c_trap(arch: &Arch) -> CTrap {
             "r_{}",
             arch.result_registers.get(1).map_or("", String::as_str)
         ),
+        ipc: String::new(),
     }
+}
+
+/// The IPC trap of one architecture as C text: `MESSAGE_REGISTERS` and `<abi>_ipc_trap`.
+fn c_ipc_trap(arch: &Arch, prefix: &str, lower: &str) -> String {
+    let Some(ipc) = &arch.ipc else {
+        return String::new();
+    };
+    // (register, initial value, written back to)
+    let mut registers: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+    let mut role = |register: &str, input: Option<String>, output: Option<String>| match registers
+        .iter_mut()
+        .find(|(r, _, _)| r == register)
+    {
+        Some((_, i, o)) => {
+            if input.is_some() {
+                *i = input;
+            }
+            if output.is_some() {
+                *o = output;
+            }
+        }
+        None => registers.push((register.to_owned(), input, output)),
+    };
+    role(&arch.number_register, Some("number".to_owned()), None);
+    role(
+        &ipc.capability,
+        Some("*capability".to_owned()),
+        Some("*capability".to_owned()),
+    );
+    role(
+        &ipc.info,
+        Some("*info".to_owned()),
+        Some("*info".to_owned()),
+    );
+    for (i, register) in ipc.message_registers.iter().enumerate() {
+        role(
+            register,
+            Some(format!("regs[{i}]")),
+            Some(format!("regs[{i}]")),
+        );
+    }
+    let status = arch.result_registers.first().cloned().unwrap_or_default();
+    role(&status, None, Some(String::new()));
+    let mut clobbers: Vec<String> = arch
+        .clobbered_registers
+        .iter()
+        .map(|r| format!("\"{r}\""))
+        .collect();
+    if let Some(value) = arch.result_registers.get(1)
+        && !registers.iter().any(|(r, _, _)| r == value)
+    {
+        clobbers.push(format!("\"{value}\""));
+    }
+    clobbers.push("\"memory\"".to_owned());
+    let mut text = format!(
+        "/** Message registers of an IPC on {name}: message words below this travel in registers. */\n#define {prefix}_MESSAGE_REGISTERS {count}\n\n",
+        name = arch.name,
+        count = ipc.message_registers.len()
+    );
+    text.push_str(&format!(
+        "/**\n * Traps into the kernel ({} `{}`) with IPC syscall `number`: `*capability` (in: the\n * endpoint; out: the badge), `*info` and `regs` are read and, on success, rewritten with\n * the message received. Returns the status.\n */\n",
+        arch.name, arch.trap
+    ));
+    text.push_str(&format!(
+        "static inline uint64_t {lower}_ipc_trap(uint64_t number, uint64_t *capability, uint64_t *info, uint64_t regs[{prefix}_MESSAGE_REGISTERS]) {{\n"
+    ));
+    for (register, input, _) in &registers {
+        match input {
+            Some(value) => text.push_str(&format!(
+                "    register uint64_t r_{register} __asm__(\"{register}\") = {value};\n"
+            )),
+            None => text.push_str(&format!(
+                "    register uint64_t r_{register} __asm__(\"{register}\");\n"
+            )),
+        }
+    }
+    let outputs: Vec<String> = registers
+        .iter()
+        .filter(|(_, _, output)| output.is_some())
+        .map(|(register, input, _)| {
+            let constraint = if input.is_some() { "+r" } else { "=r" };
+            format!("\"{constraint}\"(r_{register})")
+        })
+        .collect();
+    let inputs: Vec<String> = registers
+        .iter()
+        .filter(|(_, input, output)| input.is_some() && output.is_none())
+        .map(|(register, _, _)| format!("\"r\"(r_{register})"))
+        .collect();
+    text.push_str(&format!(
+        "    __asm__ volatile(\"{}\"\n                     : {}\n                     : {}\n                     : {});\n",
+        arch.trap,
+        outputs.join(", "),
+        inputs.join(", "),
+        clobbers.join(", ")
+    ));
+    for (register, _, output) in &registers {
+        if let Some(target) = output
+            && !target.is_empty()
+        {
+            text.push_str(&format!("    {target} = r_{register};\n"));
+        }
+    }
+    text.push_str(&format!("    return r_{status};\n}}\n"));
+    text
+}
+
+/// The C literal of `value` in `ty`: `UINT64_C(0x7f)`, hex for masks.
+fn c_mask(ty: IntType, value: u64) -> String {
+    let literal = format!("{value:#x}");
+    match ty {
+        IntType::U8 => format!("UINT8_C({literal})"),
+        IntType::U16 => format!("UINT16_C({literal})"),
+        IntType::U32 => format!("UINT32_C({literal})"),
+        IntType::U64 => format!("UINT64_C({literal})"),
+    }
+}
+
+/// The defines and inline functions of one bitfield.
+fn c_bitfield(b: &crate::model::Bitfield, prefix: &str, lower: &str) -> (CSection, String) {
+    let set = format!("{prefix}_{}", screaming_case(&b.name));
+    let function = format!("{lower}_{}", snake_case(&b.name));
+    let word = b.word.c_name();
+    let mut defines = Vec::new();
+    let mut helpers = String::new();
+    for f in &b.fields {
+        let field = format!("{set}_{}", screaming_case(&f.name));
+        let doc = c_doc(&f.doc);
+        defines.push(CDefine {
+            name: format!("{field}_LSB"),
+            value: f.lsb.to_string(),
+            doc: format!("The lowest bit of `{}`: {doc}", f.name),
+        });
+        defines.push(CDefine {
+            name: format!("{field}_WIDTH"),
+            value: f.width.to_string(),
+            doc: format!("The width in bits of `{}`.", f.name),
+        });
+        defines.push(CDefine {
+            name: format!("{field}_MAX"),
+            value: c_mask(f.ty, f.max()),
+            doc: format!("The largest value of `{}`.", f.name),
+        });
+        defines.push(CDefine {
+            name: format!("{field}_MASK"),
+            value: c_mask(b.word, f.mask()),
+            doc: format!("The bits of `{}` in place in the word.", f.name),
+        });
+        let ty = f.ty.c_name();
+        helpers.push_str(&format!(
+            "/** `{name}` of a {bitfield} word: {doc} */\nstatic inline {ty} {function}_{name}({word} word) {{\n    return ({ty})((word & {field}_MASK) >> {field}_LSB);\n}}\n",
+            name = f.name,
+            bitfield = b.name,
+        ));
+        helpers.push_str(&format!(
+            "/** The {bitfield} word with `{name}` set to `value` (bits of `value` above `{name}`'s width are dropped). */\nstatic inline {word} {function}_with_{name}({word} word, {ty} value) {{\n    return ({word})((word & ({word})~{field}_MASK) | ((({word})value << {field}_LSB) & {field}_MASK));\n}}\n",
+            name = f.name,
+            bitfield = b.name,
+        ));
+    }
+    defines.push(CDefine {
+        name: format!("{set}_RESERVED"),
+        value: c_mask(b.word, b.reserved()),
+        doc: "The bits no field covers; a word with any of them set is invalid.".to_owned(),
+    });
+    (
+        CSection {
+            title: format!("Bitfield {} ({word}): {}", b.name, c_doc(&b.doc)),
+            defines,
+        },
+        helpers,
+    )
 }
 
 /// Makes text safe inside a `/** … */` comment.
@@ -294,6 +471,72 @@ pub fn render_c_header(model: &Model) -> String {
             defines,
         });
     }
+    let mut helpers = Vec::new();
+    for b in &model.bitfields {
+        let (section, text) = c_bitfield(b, &prefix, &lower);
+        sections.push(section);
+        helpers.push(text);
+    }
+    if let Some(k) = &model.kernel_messages {
+        let mut defines = vec![
+            define(
+                format!("{prefix}_KERNEL_MESSAGE_LABEL_FIRST"),
+                format!("{:#x}", k.label_base),
+                "The first label of the kernel messages' block.",
+            ),
+            define(
+                format!("{prefix}_KERNEL_MESSAGE_LABEL_LAST"),
+                format!("{:#x}", k.label_last()),
+                "The last label of the kernel messages' block.",
+            ),
+        ];
+        for m in &k.messages {
+            let name = format!("{prefix}_KERNEL_MESSAGE_{}", m.const_name());
+            let kind = if m.fault { "Fault message" } else { "Message" };
+            defines.push(define(
+                name.clone(),
+                format!("{:#x}", m.label),
+                &format!("{kind} {}: {}", m.name, m.doc),
+            ));
+            defines.push(define(
+                format!("{name}_LENGTH"),
+                m.fields.len().to_string(),
+                &format!("The message words of {}.", m.name),
+            ));
+            for (i, f) in m.fields.iter().enumerate() {
+                defines.push(define(
+                    format!("{name}_WORD_{}", screaming_case(&f.name)),
+                    i.to_string(),
+                    &format!("The index of the word `{}`: {}", f.name, f.doc),
+                ));
+            }
+        }
+        sections.push(CSection {
+            title: format!(
+                "Kernel messages (labels of the MessageInfo word): {}",
+                c_doc(&k.doc)
+            ),
+            defines,
+        });
+    }
+    if let Some(reply) = &model.fault_reply {
+        let mut defines = vec![define(
+            format!("{prefix}_FAULT_REPLY_LENGTH"),
+            reply.fields.len().to_string(),
+            "The most words a fault reply carries.",
+        )];
+        for (i, f) in reply.fields.iter().enumerate() {
+            defines.push(define(
+                format!("{prefix}_FAULT_REPLY_WORD_{}", screaming_case(&f.name)),
+                i.to_string(),
+                &format!("The index of the word `{}`: {}", f.name, f.doc),
+            ));
+        }
+        sections.push(CSection {
+            title: format!("The fault reply: {}", c_doc(&reply.doc)),
+            defines,
+        });
+    }
     let structs = model
         .structs
         .iter()
@@ -330,7 +573,22 @@ pub fn render_c_header(model: &Model) -> String {
             structs,
             lower,
             arg_count: model.arg_register_count(),
-            traps: model.arches.iter().map(c_trap).collect(),
+            traps: model
+                .arches
+                .iter()
+                .map(|a| {
+                    let mut trap = c_trap(a);
+                    if model.ipc.is_some() {
+                        trap.ipc = c_ipc_trap(
+                            a,
+                            &screaming_case(&model.abi.name),
+                            &snake_case(&model.abi.name),
+                        );
+                    }
+                    trap
+                })
+                .collect(),
+            helpers,
         }
         .render(),
     )
@@ -373,6 +631,28 @@ struct FlagView {
     rows: Vec<(u8, String, String)>,
 }
 
+struct BitfieldView {
+    name: String,
+    doc: String,
+    word: String,
+    reserved: String,
+    rows: Vec<(u32, u32, String, String, String)>,
+}
+
+struct MessageView {
+    title: String,
+    doc: String,
+    rows: Vec<(usize, String, String)>,
+}
+
+struct KernelMessagesView {
+    doc: String,
+    block: String,
+    summary: Vec<(String, String, String, String)>,
+    messages: Vec<MessageView>,
+    reply: Option<MessageView>,
+}
+
 struct LayoutView {
     title: String,
     doc: String,
@@ -403,6 +683,8 @@ struct Markdown<'a> {
     errors: Vec<(u64, String, String)>,
     constants: Vec<(String, String, String, String)>,
     flags: Vec<FlagView>,
+    bitfields: Vec<BitfieldView>,
+    kernel_messages: Option<KernelMessagesView>,
     layouts: Vec<LayoutView>,
     retired: Vec<(String, String, String)>,
 }
@@ -619,6 +901,71 @@ fn ipc_rows(model: &Model) -> Vec<(String, Vec<String>)> {
         column(&|_, i| i.message_registers.len().to_string()),
     ));
     rows
+}
+
+/// The kernel messages section of docs/abi.md, if the schema has kernel messages or a fault reply.
+fn kernel_messages_view(model: &Model) -> Option<KernelMessagesView> {
+    if model.kernel_messages.is_none() && model.fault_reply.is_none() {
+        return None;
+    }
+    let words = |fields: &[crate::model::MessageField]| -> Vec<(usize, String, String)> {
+        fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (i, f.name.clone(), cell(&f.doc)))
+            .collect()
+    };
+    let messages = model
+        .kernel_messages
+        .as_ref()
+        .map_or(&[][..], |k| k.messages.as_slice());
+    Some(KernelMessagesView {
+        doc: model
+            .kernel_messages
+            .as_ref()
+            .map_or_else(String::new, |k| k.doc.clone()),
+        block: model
+            .kernel_messages
+            .as_ref()
+            .map_or_else(String::new, |k| {
+                format!("{:#x}–{:#x}", k.label_base, k.label_last())
+            }),
+        summary: messages
+            .iter()
+            .map(|m| {
+                (
+                    format!("{:#x}", m.label),
+                    m.name.clone(),
+                    if m.fault { "yes" } else { "no" }.to_owned(),
+                    summary(&m.doc),
+                )
+            })
+            .collect(),
+        messages: messages
+            .iter()
+            .map(|m| MessageView {
+                title: format!("`{}` — label {:#x}", m.name, m.label),
+                doc: format!(
+                    "{} {} word{} (`abi::kernel_message::{}`, label `{}`){}.",
+                    m.doc,
+                    m.fields.len(),
+                    if m.fields.len() == 1 { "" } else { "s" },
+                    m.name,
+                    m.const_name(),
+                    if m.fault { "; a `Fault`" } else { "" }
+                ),
+                rows: words(&m.fields),
+            })
+            .collect(),
+        reply: model.fault_reply.as_ref().map(|r| MessageView {
+            title: "The fault reply".to_owned(),
+            doc: format!(
+                "{} Words, in message order (`abi::kernel_message::FaultReply`):",
+                r.doc
+            ),
+            rows: words(&r.fields),
+        }),
+    })
 }
 
 /// What an IPC syscall returns.
@@ -932,6 +1279,30 @@ pub fn render_markdown(model: &Model) -> String {
             errors,
             constants,
             flags,
+            bitfields: model
+                .bitfields
+                .iter()
+                .map(|b| BitfieldView {
+                    name: b.name.clone(),
+                    doc: b.doc.clone(),
+                    word: b.word.name().to_owned(),
+                    reserved: format!("{:#x}", b.reserved()),
+                    rows: b
+                        .fields
+                        .iter()
+                        .map(|f| {
+                            (
+                                f.lsb,
+                                f.width,
+                                f.name.clone(),
+                                f.ty.name().to_owned(),
+                                cell(&f.doc),
+                            )
+                        })
+                        .collect(),
+                })
+                .collect(),
+            kernel_messages: kernel_messages_view(model),
             layouts,
             retired,
         }

@@ -5,7 +5,8 @@
 //! with warnings denied (built for the host, and checked for aarch64 too), plus a binary
 //! that prints every number as the Rust crate has it.
 //! A C program compiled (gcc, warnings denied) against the generated header prints the
-//! same numbers as C sees them; the per-CPU equates are assembled and read back with `nm`;
+//! same numbers as C sees them (bitfield constants, and fields packed and unpacked by the
+//! header's inline helpers); the per-CPU equates are assembled and read back with `nm`;
 //! `docs/abi.md` is parsed. Each must list exactly the values of the Rust binary.
 
 use std::collections::BTreeMap;
@@ -146,6 +147,9 @@ fn write_case(scratch: &Path, i: usize, case: &Case, abi_lib: &str) {
     );
 }
 
+/// The word whose fields both sides unpack (truncated to each bitfield's word).
+const BIT_PATTERN: u64 = 0xa5c3_5a3c_96e1_7f08;
+
 /// Every key the Rust crate states, with the Rust expression of its value.
 fn rust_values(model: &Model) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -205,6 +209,64 @@ fn rust_values(model: &Model) -> Vec<(String, String)> {
                 ),
             ));
         }
+    }
+    for b in &model.bitfields {
+        let ty = format!("abi::{}", b.name);
+        for f in &b.fields {
+            let upper = screaming_case(&f.name);
+            let key = format!("{}.{}", b.name, f.name);
+            for (kind, constant) in [
+                ("bitfield_lsb", "LSB"),
+                ("bitfield_width", "WIDTH"),
+                ("bitfield_max", "MAX"),
+                ("bitfield_mask", "MASK"),
+            ] {
+                out.push((
+                    format!("{kind}:{key}"),
+                    format!("{ty}::{upper}_{constant} as u64"),
+                ));
+            }
+            out.push((
+                format!("bitfield_pack:{key}"),
+                format!(
+                    "{ty}::new().with_{}({ty}::{upper}_MAX).bits() as u64",
+                    f.name
+                ),
+            ));
+            out.push((
+                format!("bitfield_unpack:{key}"),
+                format!(
+                    "{ty}::from_bits_truncate({BIT_PATTERN:#x}_u64 as {}).{}() as u64",
+                    b.word.name(),
+                    f.name
+                ),
+            ));
+        }
+        out.push((
+            format!("bitfield_reserved:{}", b.name),
+            format!("{ty}::RESERVED as u64"),
+        ));
+    }
+    for m in model.kernel_messages.iter().flat_map(|k| &k.messages) {
+        out.push((
+            format!("kmsg:{}", m.name),
+            format!("abi::kernel_message::{}", m.const_name()),
+        ));
+        out.push((
+            format!("kmsg_len:{}", m.name),
+            format!("abi::kernel_message::{}::LENGTH as u64", m.name),
+        ));
+    }
+    if model.ipc.is_some()
+        && model
+            .arches
+            .iter()
+            .any(|a| a.name == std::env::consts::ARCH)
+    {
+        out.push((
+            "ipc:message_registers".to_owned(),
+            "abi::MESSAGE_REGISTERS as u64".to_owned(),
+        ));
     }
     for p in &model.percpu {
         let path = format!("check::percpu_{}::PerCpuData", p.arch);
@@ -284,6 +346,54 @@ fn c_printer(model: &Model) -> String {
         line(
             format!("flags_all:{}", f.name),
             format!("{prefix}_{set}_ALL"),
+        );
+    }
+    for b in &model.bitfields {
+        let set = format!("{prefix}_{}", screaming_case(&b.name));
+        let function = format!("{lower}_{}", snake_case(&b.name));
+        for f in &b.fields {
+            let field = format!("{set}_{}", screaming_case(&f.name));
+            let key = format!("{}.{}", b.name, f.name);
+            for (kind, constant) in [
+                ("bitfield_lsb", "LSB"),
+                ("bitfield_width", "WIDTH"),
+                ("bitfield_max", "MAX"),
+                ("bitfield_mask", "MASK"),
+            ] {
+                line(format!("{kind}:{key}"), format!("{field}_{constant}"));
+            }
+            line(
+                format!("bitfield_pack:{key}"),
+                format!("{function}_with_{}(0, {field}_MAX)", f.name),
+            );
+            line(
+                format!("bitfield_unpack:{key}"),
+                format!(
+                    "{function}_{}(({})UINT64_C({BIT_PATTERN:#x}))",
+                    f.name,
+                    b.word.c_name()
+                ),
+            );
+        }
+        line(
+            format!("bitfield_reserved:{}", b.name),
+            format!("{set}_RESERVED"),
+        );
+    }
+    for m in model.kernel_messages.iter().flat_map(|k| &k.messages) {
+        let name = format!("{prefix}_KERNEL_MESSAGE_{}", m.const_name());
+        line(format!("kmsg:{}", m.name), name.clone());
+        line(format!("kmsg_len:{}", m.name), format!("{name}_LENGTH"));
+    }
+    if model.ipc.is_some()
+        && model
+            .arches
+            .iter()
+            .any(|a| a.name == std::env::consts::ARCH)
+    {
+        line(
+            "ipc:message_registers".to_owned(),
+            format!("{prefix}_MESSAGE_REGISTERS"),
         );
     }
     for s in &model.structs {
@@ -391,6 +501,16 @@ fn cross_check(scratch: &Path, i: usize, case: &Case) -> Vec<String> {
                 "flags_all",
                 "size",
                 "field",
+                "bitfield_lsb",
+                "bitfield_width",
+                "bitfield_max",
+                "bitfield_mask",
+                "bitfield_pack",
+                "bitfield_unpack",
+                "bitfield_reserved",
+                "kmsg",
+                "kmsg_len",
+                "ipc",
             ],
         )),
         Err(error) => problems.push(format!("{name}: {error}")),
@@ -468,7 +588,17 @@ fn cross_check(scratch: &Path, i: usize, case: &Case) -> Vec<String> {
         &rust,
         &doc_values(&docs),
         &[
-            "sys", "object", "label", "error", "const", "flag", "field", "percpu",
+            "sys",
+            "object",
+            "label",
+            "error",
+            "const",
+            "flag",
+            "field",
+            "percpu",
+            "bitfield_lsb",
+            "bitfield_width",
+            "kmsg",
         ],
     ));
     problems
@@ -539,6 +669,20 @@ fn doc_values(docs: &str) -> Values {
                 let name = s.trim_start_matches("Structure `").trim_end_matches('`');
                 code(second).map(|f| format!("field:{name}.{f}"))
             }
+            (s, "lsb") if s.starts_with("Bitfield `") => {
+                let name = s.trim_start_matches("Bitfield `").trim_end_matches('`');
+                let (Some(field), Some(lsb), Some(width)) = (
+                    cells.get(2).and_then(|c| code(c)),
+                    number(first),
+                    number(second),
+                ) else {
+                    continue;
+                };
+                out.insert(format!("bitfield_lsb:{name}.{field}"), lsb);
+                out.insert(format!("bitfield_width:{name}.{field}"), width);
+                continue;
+            }
+            ("Kernel messages", "label") => code(second).map(|n| format!("kmsg:{n}")),
             (s, "offset") if s.starts_with("PerCpuData on ") => {
                 let arch = s.trim_start_matches("PerCpuData on ");
                 code(second).map(|f| format!("percpu:{arch}.{f}"))

@@ -458,7 +458,7 @@ fn ipc_nb_recv<K: Kernel>(
         )
         .map(Some)
 }
-/// `reply` (send): resolve the capability, call the handler.
+/// `reply` (send): call the handler.
 fn ipc_reply<K: Kernel>(
     k: &mut K,
     ipc: IpcInput,

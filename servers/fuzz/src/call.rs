@@ -1,6 +1,6 @@
 //! Choosing one call from the generated table: the entry, then every register, mostly valid and sometimes deliberately wrong.
 
-use abi::{ObjectType, PAGE_SIZE, USER_TOP};
+use abi::{MSG_MAX_CAPS, MSG_MAX_LENGTH, MessageInfo, ObjectType, PAGE_SIZE, USER_TOP};
 
 use crate::generated::table::{ARG_REGISTERS, ArgKind, ENTRIES, Entry, INVOKE, Target};
 use crate::pool::{Pool, SLOTS};
@@ -80,7 +80,7 @@ impl Entry {
     /// The first argument register of the entry's own arguments.
     pub fn first_arg_register(&self) -> usize {
         match self.target {
-            Target::Syscall(_) => 0,
+            Target::Syscall(_) | Target::Ipc(_) => 0,
             Target::Invocation(_) => ARG_REGISTERS - crate::generated::table::PAYLOAD_REGISTERS,
         }
     }
@@ -88,7 +88,7 @@ impl Entry {
     /// The entry's name as the schema spells it (`debug_write`, `Tcb.set_priority`).
     pub fn name(&self) -> &'static str {
         match self.target {
-            Target::Syscall(syscall) => syscall.name(),
+            Target::Syscall(syscall) | Target::Ipc(syscall) => syscall.name(),
             Target::Invocation(invocation) => invocation.name(),
         }
     }
@@ -119,11 +119,23 @@ pub fn generate(rng: &mut Rng, pool: &Pool, buffers: &Buffers) -> Call {
             regs,
         };
     }
-    let index = rng.below(ENTRIES.len() as u64) as usize;
+    // Entries that may block waiting for another thread are never issued.
+    let index = loop {
+        let index = rng.below(ENTRIES.len() as u64) as usize;
+        if !ENTRIES[index].blocking {
+            break index;
+        }
+    };
     let entry = &ENTRIES[index];
     let first = entry.first_arg_register();
     let number = match entry.target {
         Target::Syscall(syscall) => syscall.number(),
+        Target::Ipc(syscall) => {
+            // regs[0] is the capability argument (filled below), regs[1] the info word,
+            // the rest message words.
+            regs[1] = message_info(rng);
+            syscall.number()
+        }
         Target::Invocation(invocation) => {
             regs[0] = cap(rng, pool, Some(invocation.object()));
             regs[1] = invocation.label();
@@ -150,6 +162,27 @@ pub fn generate(rng: &mut Rng, pool: &Pool, buffers: &Buffers) -> Call {
         number,
         regs,
     }
+}
+
+/// A mostly valid `MessageInfo` word: a short register-only message without
+/// capabilities, sometimes a long one, capabilities (the worker has no IPC buffer) or a
+/// length above `MSG_MAX_LENGTH`.
+fn message_info(rng: &mut Rng) -> u64 {
+    let length = match rng.below(8) {
+        0 => rng.below(MessageInfo::LENGTH_MAX as u64 + 1),
+        1 => MSG_MAX_LENGTH + 1 + rng.below(MessageInfo::LENGTH_MAX as u64 - MSG_MAX_LENGTH),
+        _ => rng.below(abi::MESSAGE_REGISTERS as u64 + 1),
+    };
+    let caps = if rng.percent(10) {
+        rng.below(MSG_MAX_CAPS + 1)
+    } else {
+        0
+    };
+    MessageInfo::new()
+        .with_length(length as u8)
+        .with_caps(caps as u8)
+        .with_label(rng.next() & MessageInfo::LABEL_MAX)
+        .bits()
 }
 
 /// A mostly valid value for an argument called `name` of `kind`.

@@ -38,7 +38,17 @@ fn step(state: &mut State) {
     }
     // Counted first: a call that never returns (`thread_exit`) still counts.
     stats_of(state, call.entry).calls += 1;
-    let [status, _value] = trona::raw::trap(call.number, call.regs);
+    let status = match call.entry.map(|index| ENTRIES[index].target) {
+        Some(Target::Ipc(_)) => {
+            let mut words = [0; abi::MESSAGE_REGISTERS];
+            for (word, reg) in words.iter_mut().zip(&call.regs[2..]) {
+                *word = *reg;
+            }
+            let (status, ..) = trona::raw::ipc_trap(call.number, call.regs[0], call.regs[1], words);
+            status
+        }
+        _ => trona::raw::trap(call.number, call.regs)[0],
+    };
     let stats = stats_of(state, call.entry);
     if status == 0 {
         stats.ok += 1;
@@ -116,7 +126,7 @@ fn learn(state: &mut State, index: usize, call: &Call, ok: bool) {
     let first = entry.first_arg_register();
     let target = match entry.target {
         Target::Invocation(_) => Some(call.regs[0]),
-        Target::Syscall(_) => None,
+        Target::Syscall(_) | Target::Ipc(_) => None,
     };
     if !ok {
         // An invoked capability that names nothing is gone (a call with capability

@@ -235,6 +235,88 @@
 /** Every defined bit. */
 #define KERNITE_RIGHTS_ALL UINT64_C(0xf)
 
+/* Bitfield MessageInfo (uint64_t): The message-info word of every IPC: label, length and capabilities. */
+/** The lowest bit of `length`: Message words (registers first, then the IPC buffer); at most MSG_MAX_LENGTH. */
+#define KERNITE_MESSAGE_INFO_LENGTH_LSB 0
+/** The width in bits of `length`. */
+#define KERNITE_MESSAGE_INFO_LENGTH_WIDTH 7
+/** The largest value of `length`. */
+#define KERNITE_MESSAGE_INFO_LENGTH_MAX UINT8_C(0x7f)
+/** The bits of `length` in place in the word. */
+#define KERNITE_MESSAGE_INFO_LENGTH_MASK UINT64_C(0x7f)
+/** The lowest bit of `caps`: Capabilities sent (IPC buffer caps[0..]); on receipt, capabilities received. */
+#define KERNITE_MESSAGE_INFO_CAPS_LSB 7
+/** The width in bits of `caps`. */
+#define KERNITE_MESSAGE_INFO_CAPS_WIDTH 2
+/** The largest value of `caps`. */
+#define KERNITE_MESSAGE_INFO_CAPS_MAX UINT8_C(0x3)
+/** The bits of `caps` in place in the word. */
+#define KERNITE_MESSAGE_INFO_CAPS_MASK UINT64_C(0x180)
+/** The lowest bit of `caps_unwrapped`: On receipt: bit i set when capability i was the receiving endpoint itself and arrived as its badge in badges[i]. */
+#define KERNITE_MESSAGE_INFO_CAPS_UNWRAPPED_LSB 9
+/** The width in bits of `caps_unwrapped`. */
+#define KERNITE_MESSAGE_INFO_CAPS_UNWRAPPED_WIDTH 3
+/** The largest value of `caps_unwrapped`. */
+#define KERNITE_MESSAGE_INFO_CAPS_UNWRAPPED_MAX UINT8_C(0x7)
+/** The bits of `caps_unwrapped` in place in the word. */
+#define KERNITE_MESSAGE_INFO_CAPS_UNWRAPPED_MASK UINT64_C(0xe00)
+/** The lowest bit of `label`: The message label (a protocol's choice, or a kernel message's label). */
+#define KERNITE_MESSAGE_INFO_LABEL_LSB 12
+/** The width in bits of `label`. */
+#define KERNITE_MESSAGE_INFO_LABEL_WIDTH 52
+/** The largest value of `label`. */
+#define KERNITE_MESSAGE_INFO_LABEL_MAX UINT64_C(0xfffffffffffff)
+/** The bits of `label` in place in the word. */
+#define KERNITE_MESSAGE_INFO_LABEL_MASK UINT64_C(0xfffffffffffff000)
+/** The bits no field covers; a word with any of them set is invalid. */
+#define KERNITE_MESSAGE_INFO_RESERVED UINT64_C(0x0)
+
+/* Kernel messages (labels of the MessageInfo word): A thread's fault arrives at its fault handler (Tcb.set_fault_handler) as a message with one of the fault labels, badged with the handler capability's badge; the faulting thread waits for the reply. A bound notification's word arrives at recv as the badge of a Notification message. */
+/** The first label of the kernel messages' block. */
+#define KERNITE_KERNEL_MESSAGE_LABEL_FIRST 0x1e0
+/** The last label of the kernel messages' block. */
+#define KERNITE_KERNEL_MESSAGE_LABEL_LAST 0x1ff
+/** Fault message VmFault: The thread touched memory its address space does not map with the access it needed. */
+#define KERNITE_KERNEL_MESSAGE_VM_FAULT 0x1e0
+/** The message words of VmFault. */
+#define KERNITE_KERNEL_MESSAGE_VM_FAULT_LENGTH 4
+/** The index of the word `ip`: The instruction pointer of the faulting instruction. */
+#define KERNITE_KERNEL_MESSAGE_VM_FAULT_WORD_IP 0
+/** The index of the word `address`: The address the access faulted on. */
+#define KERNITE_KERNEL_MESSAGE_VM_FAULT_WORD_ADDRESS 1
+/** The index of the word `instruction_fetch`: 1 if the fault was an instruction fetch, 0 for a data access. */
+#define KERNITE_KERNEL_MESSAGE_VM_FAULT_WORD_INSTRUCTION_FETCH 2
+/** The index of the word `status`: The architecture's fault status: the x86_64 #PF error code, aarch64 ESR_EL1. */
+#define KERNITE_KERNEL_MESSAGE_VM_FAULT_WORD_STATUS 3
+/** Fault message UserException: The thread raised a CPU exception other than a memory fault (undefined instruction, division by zero, alignment, breakpoint...). */
+#define KERNITE_KERNEL_MESSAGE_USER_EXCEPTION 0x1e1
+/** The message words of UserException. */
+#define KERNITE_KERNEL_MESSAGE_USER_EXCEPTION_LENGTH 3
+/** The index of the word `ip`: The instruction pointer of the faulting instruction. */
+#define KERNITE_KERNEL_MESSAGE_USER_EXCEPTION_WORD_IP 0
+/** The index of the word `vector`: The exception: the x86_64 vector, the aarch64 exception class (ESR_EL1.EC). */
+#define KERNITE_KERNEL_MESSAGE_USER_EXCEPTION_WORD_VECTOR 1
+/** The index of the word `code`: The x86_64 error code (0 if none), the aarch64 ESR_EL1. */
+#define KERNITE_KERNEL_MESSAGE_USER_EXCEPTION_WORD_CODE 2
+/** Fault message UnknownSyscall: The thread trapped with a syscall number that is not part of the ABI. */
+#define KERNITE_KERNEL_MESSAGE_UNKNOWN_SYSCALL 0x1e2
+/** The message words of UnknownSyscall. */
+#define KERNITE_KERNEL_MESSAGE_UNKNOWN_SYSCALL_LENGTH 2
+/** The index of the word `ip`: The instruction pointer after the trap instruction. */
+#define KERNITE_KERNEL_MESSAGE_UNKNOWN_SYSCALL_WORD_IP 0
+/** The index of the word `number`: The syscall number it used. */
+#define KERNITE_KERNEL_MESSAGE_UNKNOWN_SYSCALL_WORD_NUMBER 1
+/** Message Notification: The thread's bound notification was signalled while it waited in recv: the notification word (taken and cleared) is the message's badge. */
+#define KERNITE_KERNEL_MESSAGE_NOTIFICATION 0x1ef
+/** The message words of Notification. */
+#define KERNITE_KERNEL_MESSAGE_NOTIFICATION_LENGTH 0
+
+/* The fault reply: A fault handler's reply resumes the faulting thread; its words (if any) adjust how. */
+/** The most words a fault reply carries. */
+#define KERNITE_FAULT_REPLY_LENGTH 1
+/** The index of the word `ip`: If the reply has at least this word: the instruction pointer the thread resumes at. */
+#define KERNITE_FAULT_REPLY_WORD_IP 0
+
 /** A thread's IPC buffer: the message words past the message registers and the capabilities of a message. Page-aligned, set with Tcb.set_ipc_buffer. */
 struct kernite_ipc_buffer {
     /** Message word i lives here when i >= MESSAGE_REGISTERS (words below that travel in registers; their slots are unused). */
@@ -284,6 +366,39 @@ struct kernite_cpu_times {
 };
 _Static_assert(sizeof(struct kernite_cpu_times) == 32, "kernite_cpu_times must be 32 bytes");
 
+/** `length` of a MessageInfo word: Message words (registers first, then the IPC buffer); at most MSG_MAX_LENGTH. */
+static inline uint8_t kernite_message_info_length(uint64_t word) {
+    return (uint8_t)((word & KERNITE_MESSAGE_INFO_LENGTH_MASK) >> KERNITE_MESSAGE_INFO_LENGTH_LSB);
+}
+/** The MessageInfo word with `length` set to `value` (bits of `value` above `length`'s width are dropped). */
+static inline uint64_t kernite_message_info_with_length(uint64_t word, uint8_t value) {
+    return (uint64_t)((word & (uint64_t)~KERNITE_MESSAGE_INFO_LENGTH_MASK) | (((uint64_t)value << KERNITE_MESSAGE_INFO_LENGTH_LSB) & KERNITE_MESSAGE_INFO_LENGTH_MASK));
+}
+/** `caps` of a MessageInfo word: Capabilities sent (IPC buffer caps[0..]); on receipt, capabilities received. */
+static inline uint8_t kernite_message_info_caps(uint64_t word) {
+    return (uint8_t)((word & KERNITE_MESSAGE_INFO_CAPS_MASK) >> KERNITE_MESSAGE_INFO_CAPS_LSB);
+}
+/** The MessageInfo word with `caps` set to `value` (bits of `value` above `caps`'s width are dropped). */
+static inline uint64_t kernite_message_info_with_caps(uint64_t word, uint8_t value) {
+    return (uint64_t)((word & (uint64_t)~KERNITE_MESSAGE_INFO_CAPS_MASK) | (((uint64_t)value << KERNITE_MESSAGE_INFO_CAPS_LSB) & KERNITE_MESSAGE_INFO_CAPS_MASK));
+}
+/** `caps_unwrapped` of a MessageInfo word: On receipt: bit i set when capability i was the receiving endpoint itself and arrived as its badge in badges[i]. */
+static inline uint8_t kernite_message_info_caps_unwrapped(uint64_t word) {
+    return (uint8_t)((word & KERNITE_MESSAGE_INFO_CAPS_UNWRAPPED_MASK) >> KERNITE_MESSAGE_INFO_CAPS_UNWRAPPED_LSB);
+}
+/** The MessageInfo word with `caps_unwrapped` set to `value` (bits of `value` above `caps_unwrapped`'s width are dropped). */
+static inline uint64_t kernite_message_info_with_caps_unwrapped(uint64_t word, uint8_t value) {
+    return (uint64_t)((word & (uint64_t)~KERNITE_MESSAGE_INFO_CAPS_UNWRAPPED_MASK) | (((uint64_t)value << KERNITE_MESSAGE_INFO_CAPS_UNWRAPPED_LSB) & KERNITE_MESSAGE_INFO_CAPS_UNWRAPPED_MASK));
+}
+/** `label` of a MessageInfo word: The message label (a protocol's choice, or a kernel message's label). */
+static inline uint64_t kernite_message_info_label(uint64_t word) {
+    return (uint64_t)((word & KERNITE_MESSAGE_INFO_LABEL_MASK) >> KERNITE_MESSAGE_INFO_LABEL_LSB);
+}
+/** The MessageInfo word with `label` set to `value` (bits of `value` above `label`'s width are dropped). */
+static inline uint64_t kernite_message_info_with_label(uint64_t word, uint64_t value) {
+    return (uint64_t)((word & (uint64_t)~KERNITE_MESSAGE_INFO_LABEL_MASK) | (((uint64_t)value << KERNITE_MESSAGE_INFO_LABEL_LSB) & KERNITE_MESSAGE_INFO_LABEL_MASK));
+}
+
 #if defined(__x86_64__)
 /**
  * Traps into the kernel (x86_64 `syscall`) with syscall `number` and the
@@ -304,6 +419,36 @@ static inline uint64_t kernite_trap(uint64_t number, const uint64_t args[6], uin
     *value = r_rdx;
     return r_rax;
 }
+
+/** Message registers of an IPC on x86_64: message words below this travel in registers. */
+#define KERNITE_MESSAGE_REGISTERS 4
+
+/**
+ * Traps into the kernel (x86_64 `syscall`) with IPC syscall `number`: `*capability` (in: the
+ * endpoint; out: the badge), `*info` and `regs` are read and, on success, rewritten with
+ * the message received. Returns the status.
+ */
+static inline uint64_t kernite_ipc_trap(uint64_t number, uint64_t *capability, uint64_t *info, uint64_t regs[KERNITE_MESSAGE_REGISTERS]) {
+    register uint64_t r_rax __asm__("rax") = number;
+    register uint64_t r_rdi __asm__("rdi") = *capability;
+    register uint64_t r_rsi __asm__("rsi") = *info;
+    register uint64_t r_rdx __asm__("rdx") = regs[0];
+    register uint64_t r_r10 __asm__("r10") = regs[1];
+    register uint64_t r_r8 __asm__("r8") = regs[2];
+    register uint64_t r_r9 __asm__("r9") = regs[3];
+    __asm__ volatile("syscall"
+                     : "+r"(r_rax), "+r"(r_rdi), "+r"(r_rsi), "+r"(r_rdx), "+r"(r_r10), "+r"(r_r8), "+r"(r_r9)
+                     :
+                     : "rcx", "r11", "memory");
+    *capability = r_rdi;
+    *info = r_rsi;
+    regs[0] = r_rdx;
+    regs[1] = r_r10;
+    regs[2] = r_r8;
+    regs[3] = r_r9;
+    return r_rax;
+}
+
 #endif
 
 #if defined(__aarch64__)
@@ -326,6 +471,39 @@ static inline uint64_t kernite_trap(uint64_t number, const uint64_t args[6], uin
     *value = r_x1;
     return r_x0;
 }
+
+/** Message registers of an IPC on aarch64: message words below this travel in registers. */
+#define KERNITE_MESSAGE_REGISTERS 5
+
+/**
+ * Traps into the kernel (aarch64 `svc #0`) with IPC syscall `number`: `*capability` (in: the
+ * endpoint; out: the badge), `*info` and `regs` are read and, on success, rewritten with
+ * the message received. Returns the status.
+ */
+static inline uint64_t kernite_ipc_trap(uint64_t number, uint64_t *capability, uint64_t *info, uint64_t regs[KERNITE_MESSAGE_REGISTERS]) {
+    register uint64_t r_x8 __asm__("x8") = number;
+    register uint64_t r_x1 __asm__("x1") = *capability;
+    register uint64_t r_x2 __asm__("x2") = *info;
+    register uint64_t r_x3 __asm__("x3") = regs[0];
+    register uint64_t r_x4 __asm__("x4") = regs[1];
+    register uint64_t r_x5 __asm__("x5") = regs[2];
+    register uint64_t r_x6 __asm__("x6") = regs[3];
+    register uint64_t r_x7 __asm__("x7") = regs[4];
+    register uint64_t r_x0 __asm__("x0");
+    __asm__ volatile("svc #0"
+                     : "+r"(r_x1), "+r"(r_x2), "+r"(r_x3), "+r"(r_x4), "+r"(r_x5), "+r"(r_x6), "+r"(r_x7), "=r"(r_x0)
+                     : "r"(r_x8)
+                     : "memory");
+    *capability = r_x1;
+    *info = r_x2;
+    regs[0] = r_x3;
+    regs[1] = r_x4;
+    regs[2] = r_x5;
+    regs[3] = r_x6;
+    regs[4] = r_x7;
+    return r_x0;
+}
+
 #endif
 
 #endif /* KERNITE_ABI_H */

@@ -104,6 +104,39 @@ TRAPS = {
     "aarch64": ("x8", ["x0", "x1", "x2", "x3", "x4", "x5"], ["x0", "x1"]),
 }
 
+# arch: (capability register, info register, [message registers])
+IPC_REGISTERS = {
+    "x86_64": ("rdi", "rsi", ["rdx", "r10", "r8", "r9"]),
+    "aarch64": ("x1", "x2", ["x3", "x4", "x5", "x6", "x7"]),
+}
+
+# number: (sends, receives) of each IPC syscall
+IPC_SYSCALLS = {
+    0x7: (True, False),
+    0x8: (True, False),
+    0x9: (True, True),
+    0xa: (False, True),
+    0xb: (False, True),
+    0xc: (True, False),
+    0xd: (True, True),
+}
+
+# The bitfield of the IPC info register, or None
+IPC_INFO = "MessageInfo"
+
+# bitfield: [(field, lsb, width)]
+BITFIELDS = {
+    "MessageInfo": [("length", 0, 7), ("caps", 7, 2), ("caps_unwrapped", 9, 3), ("label", 12, 52)],
+}
+
+# label: (name, is a fault, [word])
+KERNEL_MESSAGES = {
+    0x1e0: ("VmFault", True, ["ip", "address", "instruction_fetch", "status"]),
+    0x1e1: ("UserException", True, ["ip", "vector", "code"]),
+    0x1e2: ("UnknownSyscall", True, ["ip", "number"]),
+    0x1ef: ("Notification", False, []),
+}
+
 # arch: [(field, offset, element size, count)], size
 PERCPU = {
     "x86_64": ([("kernel_rsp", 0, 8, 1), ("user_rsp_scratch", 8, 8, 1), ("current_thread", 16, 8, 1), ("cpu_id", 24, 8, 1), ("stack_canary", 32, 8, 1), ("self_ptr", 40, 8, 1), ("reserved", 48, 8, 10)], 128),

@@ -15,6 +15,9 @@ pub enum Target {
     Syscall(abi::Syscall),
     /// An invocation: the `invoke` syscall with the invoked capability and the label.
     Invocation(abi::Invocation),
+    /// An IPC syscall: its capability argument (if any) in the IPC capability
+    /// register, a message in the info and message registers.
+    Ipc(abi::Syscall),
 }
 /// What an argument register holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +89,9 @@ pub struct Entry {
     pub args: &'static [Arg],
     /// The capability a successful call creates, if any.
     pub creates: Option<Creates>,
+    /// Whether a call may block until another thread acts (an IPC syscall on an
+    /// endpoint that does not declare `WouldBlock`); the fuzzer does not issue these.
+    pub blocking: bool,
 }
 /// Every syscall, then every invocation, in schema order.
 pub const ENTRIES: &[Entry] = &[
@@ -93,6 +99,7 @@ pub const ENTRIES: &[Entry] = &[
         target: Target::Syscall(abi::Syscall::Null),
         args: &[],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Syscall(abi::Syscall::Invoke),
@@ -112,11 +119,13 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Syscall(abi::Syscall::SchedYield),
         args: &[],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Syscall(abi::Syscall::DebugWrite),
@@ -133,16 +142,109 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Syscall(abi::Syscall::ThreadExit),
         args: &[],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Syscall(abi::Syscall::Ticks),
         args: &[],
         creates: None,
+        blocking: false,
+    },
+    Entry {
+        target: Target::Ipc(abi::Syscall::Send),
+        args: &[
+            Arg {
+                name: "endpoint",
+                kind: ArgKind::Cap {
+                    object: Some(abi::ObjectType::Endpoint),
+                    rights: abi::Rights::WRITE,
+                },
+            },
+        ],
+        creates: None,
+        blocking: true,
+    },
+    Entry {
+        target: Target::Ipc(abi::Syscall::NbSend),
+        args: &[
+            Arg {
+                name: "endpoint",
+                kind: ArgKind::Cap {
+                    object: Some(abi::ObjectType::Endpoint),
+                    rights: abi::Rights::WRITE,
+                },
+            },
+        ],
+        creates: None,
+        blocking: false,
+    },
+    Entry {
+        target: Target::Ipc(abi::Syscall::Call),
+        args: &[
+            Arg {
+                name: "endpoint",
+                kind: ArgKind::Cap {
+                    object: Some(abi::ObjectType::Endpoint),
+                    rights: abi::Rights::WRITE,
+                },
+            },
+        ],
+        creates: None,
+        blocking: true,
+    },
+    Entry {
+        target: Target::Ipc(abi::Syscall::Recv),
+        args: &[
+            Arg {
+                name: "endpoint",
+                kind: ArgKind::Cap {
+                    object: Some(abi::ObjectType::Endpoint),
+                    rights: abi::Rights::READ,
+                },
+            },
+        ],
+        creates: None,
+        blocking: true,
+    },
+    Entry {
+        target: Target::Ipc(abi::Syscall::NbRecv),
+        args: &[
+            Arg {
+                name: "endpoint",
+                kind: ArgKind::Cap {
+                    object: Some(abi::ObjectType::Endpoint),
+                    rights: abi::Rights::READ,
+                },
+            },
+        ],
+        creates: None,
+        blocking: false,
+    },
+    Entry {
+        target: Target::Ipc(abi::Syscall::Reply),
+        args: &[],
+        creates: None,
+        blocking: false,
+    },
+    Entry {
+        target: Target::Ipc(abi::Syscall::ReplyRecv),
+        args: &[
+            Arg {
+                name: "endpoint",
+                kind: ArgKind::Cap {
+                    object: Some(abi::ObjectType::Endpoint),
+                    rights: abi::Rights::READ,
+                },
+            },
+        ],
+        creates: None,
+        blocking: true,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::UntypedRetype),
@@ -174,11 +276,13 @@ pub const ENTRIES: &[Entry] = &[
             cnode: Destination::Argument(2),
             object: Created::OfType(0),
         }),
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::UntypedDescribe),
         args: &[],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::TcbConfigure),
@@ -199,16 +303,19 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::TcbResume),
         args: &[],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::TcbSuspend),
         args: &[],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::TcbWriteRegisters),
@@ -219,6 +326,7 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::TcbSetAffinity),
@@ -229,6 +337,7 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::TcbReadRegisters),
@@ -239,6 +348,7 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::TcbSetPriority),
@@ -256,6 +366,7 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::TcbSetMcp),
@@ -273,6 +384,7 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::TcbBindNotification),
@@ -286,11 +398,13 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::TcbUnbindNotification),
         args: &[],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::TcbGetCpuTimes),
@@ -301,6 +415,7 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::TcbSetIpcBuffer),
@@ -313,6 +428,7 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::TcbSetFaultHandler),
@@ -325,6 +441,7 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::VSpaceMapFrame),
@@ -348,6 +465,7 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::VSpaceUnmapFrame),
@@ -361,6 +479,7 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::VSpaceMapTable),
@@ -384,6 +503,7 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::VSpaceLookup),
@@ -396,6 +516,7 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::CNodeCopy),
@@ -423,6 +544,7 @@ pub const ENTRIES: &[Entry] = &[
             cnode: Destination::Invoked,
             object: Created::LikeArgument(1),
         }),
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::CNodeMint),
@@ -456,6 +578,7 @@ pub const ENTRIES: &[Entry] = &[
             cnode: Destination::Invoked,
             object: Created::LikeArgument(1),
         }),
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::CNodeMoveCap),
@@ -479,6 +602,7 @@ pub const ENTRIES: &[Entry] = &[
             cnode: Destination::Invoked,
             object: Created::LikeArgument(1),
         }),
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::CNodeDelete),
@@ -491,6 +615,7 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::CNodeRevoke),
@@ -503,41 +628,49 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::FramePhysicalAddress),
         args: &[],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::PageTableUnmap),
         args: &[],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::NotificationSignal),
         args: &[],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::NotificationWait),
         args: &[],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::NotificationPoll),
         args: &[],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::KernelDebugCheckFrames),
         args: &[],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::KernelDebugCheckMappings),
         args: &[],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::KernelDebugFrameCount),
@@ -548,11 +681,13 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::KernelDebugFaultCount),
         args: &[],
         creates: None,
+        blocking: false,
     },
     Entry {
         target: Target::Invocation(abi::Invocation::KernelDebugShutdown),
@@ -563,5 +698,6 @@ pub const ENTRIES: &[Entry] = &[
             },
         ],
         creates: None,
+        blocking: false,
     },
 ];
