@@ -5,11 +5,11 @@
 /// The ABI's name.
 pub const ABI_NAME: &str = "kernite";
 /// The ABI's major version; every breaking change bumps it.
-pub const ABI_VERSION_MAJOR: u16 = 2;
+pub const ABI_VERSION_MAJOR: u16 = 3;
 /// The ABI's minor version; compatible additions bump it.
-pub const ABI_VERSION_MINOR: u16 = 1;
+pub const ABI_VERSION_MINOR: u16 = 0;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0x13c68ce543291a1c;
+pub const ABI_FINGERPRINT: u64 = 0x888490bd156704a8;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.

@@ -9,9 +9,9 @@
 #include <stdint.h>
 
 #define KERNITE_ABI_NAME "kernite"
-#define KERNITE_ABI_VERSION_MAJOR 2
-#define KERNITE_ABI_VERSION_MINOR 1
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0x13c68ce543291a1c)
+#define KERNITE_ABI_VERSION_MAJOR 3
+#define KERNITE_ABI_VERSION_MINOR 0
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0x888490bd156704a8)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
