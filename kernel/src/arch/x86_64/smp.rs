@@ -201,7 +201,8 @@ fn trampoline_bytes() -> &'static [u8] {
     }
 }
 
-/// Fills the trampoline's page tables (once) and returns the root's physical address.
+/// Fills the trampoline's page tables (the same content for every CPU) and returns the
+/// root's physical address.
 fn tables_root() -> u64 {
     // SAFETY: Only the boot CPU, starting a CPU, writes the tables, and no CPU is in the
     // trampoline meanwhile (the previous one checked in).
