@@ -117,8 +117,21 @@ pub fn boot_captured(
     label: &str,
     timeout: Duration,
 ) -> Result<CapturedBoot> {
+    boot_captured_with(arch, kernel, cpus, &[], label, timeout)
+}
+
+/// [`boot_captured`] with `extra` QEMU options after the architecture's own (`bench
+/// --icount` adds `-icount shift=N`).
+pub fn boot_captured_with(
+    arch: Arch,
+    kernel: &Path,
+    cpus: u32,
+    extra: &[String],
+    label: &str,
+    timeout: Duration,
+) -> Result<CapturedBoot> {
     ensure_qemu(arch)?;
-    let (mut child, receiver) = spawn_with_lines(arch, kernel, cpus)?;
+    let (mut child, receiver) = spawn(arch, kernel, cpus, extra)?;
 
     let deadline = Instant::now() + timeout;
     let mut lines = Vec::new();
@@ -166,8 +179,18 @@ pub fn spawn_with_lines(
     kernel: &Path,
     cpus: u32,
 ) -> Result<(std::process::Child, mpsc::Receiver<String>)> {
+    spawn(arch, kernel, cpus, &[])
+}
+
+/// [`spawn_with_lines`] with `extra` QEMU options after the architecture's own.
+fn spawn(
+    arch: Arch,
+    kernel: &Path,
+    cpus: u32,
+    extra: &[String],
+) -> Result<(std::process::Child, mpsc::Receiver<String>)> {
     let mut command = Command::new(arch.qemu_binary());
-    command.args(arch.qemu_args(kernel, cpus));
+    command.args(arch.qemu_args(kernel, cpus)).args(extra);
     command.stdin(Stdio::null()).stdout(Stdio::piped());
     eprintln!("xtask: {}", command_line(&command));
     let mut child = command

@@ -1,7 +1,10 @@
 //! Benchmarks: median cycle counts of a null syscall, a trivial invocation and a yield round trip.
 //!
 //! Cycles come from [`arch::cycles`]: `rdtsc` on x86_64, the generic timer's `CNTVCT_EL0`
-//! on aarch64 (a fixed-frequency counter, not CPU cycles).
+//! on aarch64 (a fixed-frequency counter, not CPU cycles). Two benchmarks calibrate the
+//! others: `counter_read` times an empty bracket (included in every other median), and
+//! `spin_2000_instructions` the counter's advance over 2,000 instructions, which under
+//! `cargo xtask bench --icount` must read exactly 2000.
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -25,6 +28,14 @@ struct Bench {
 }
 
 const BENCHES: &[Bench] = &[
+    Bench {
+        name: "counter_read",
+        run: counter_read,
+    },
+    Bench {
+        name: "spin_2000_instructions",
+        run: spin_2000_instructions,
+    },
     Bench {
         name: "null_syscall",
         run: null_syscall,
@@ -76,6 +87,33 @@ fn measure(samples: &mut [u64], mut op: impl FnMut() -> Result<(), Failure>) -> 
         *sample = arch::cycles().wrapping_sub(start);
     }
     Ok(())
+}
+
+/// One sample: two counter reads with nothing between them.
+fn counter_read(_: &mut Ctx, samples: &mut [u64]) -> Outcome {
+    measure(samples, || Ok(()))
+}
+
+/// One sample: how far the counter advances over 2,000 instructions, the difference
+/// between a loop of 2,000 and one of 1,000 iterations of two instructions each (`dec; jnz`,
+/// `subs; b.ne`), bracketed by the same code, so that nothing but the 2,000 extra
+/// instructions separates them.
+fn spin_2000_instructions(_: &mut Ctx, samples: &mut [u64]) -> Outcome {
+    for sample in samples.iter_mut() {
+        let short = spin_bracketed(core::hint::black_box(1_000));
+        let long = spin_bracketed(core::hint::black_box(2_000));
+        *sample = long.saturating_sub(short);
+    }
+    Ok(())
+}
+
+/// The counter's advance over `arch::spin(iterations)`; never inlined, so both calls above
+/// run the same instructions but for the loop's iterations.
+#[inline(never)]
+fn spin_bracketed(iterations: u64) -> u64 {
+    let start = arch::cycles();
+    arch::spin(iterations);
+    arch::cycles().wrapping_sub(start)
 }
 
 fn null_syscall(_: &mut Ctx, samples: &mut [u64]) -> Outcome {
