@@ -27,8 +27,9 @@ pub const MAX_CPUS: usize = 8;
 /// The index of the boot CPU.
 pub const BOOT_CPU: usize = 0;
 
-/// How long a starting CPU may take to check in.
-const START_TIMEOUT_MICROS: u64 = 2_000_000;
+/// How long a starting CPU may take to check in (milliseconds are the rule; QEMU on a
+/// loaded host may take far longer).
+const START_TIMEOUT_MICROS: u64 = 5_000_000;
 
 /// What the kernel knows of one CPU.
 struct Cpu {

@@ -42,6 +42,8 @@ const REG_TIMER_CURRENT: u32 = 0x390;
 const REG_TIMER_DIVIDE: u32 = 0x3e0;
 
 const SVR_SOFTWARE_ENABLE: u32 = 1 << 8;
+/// The spurious-interrupt vector field of the SVR.
+const SVR_VECTOR: u32 = 0xff;
 const LVT_MASKED: u32 = 1 << 16;
 const LVT_TIMER_PERIODIC: u32 = 1 << 17;
 /// The timer counts the bus clock divided by 16.
@@ -92,9 +94,10 @@ pub fn init_boot_cpu() {
         mmu::uncache_direct_map(base);
         XAPIC_BASE.store(phys_to_virt(base), Ordering::Relaxed);
     }
+    let svr = read(REG_SVR) & !SVR_VECTOR;
     write(
         REG_SVR,
-        read(REG_SVR) | SVR_SOFTWARE_ENABLE | u32::from(SPURIOUS_VECTOR),
+        svr | SVR_SOFTWARE_ENABLE | u32::from(SPURIOUS_VECTOR),
     );
     TIMER_COUNT.store(measure_timer(), Ordering::Relaxed);
 }

@@ -7,10 +7,9 @@ use acpi::{AcpiHandler, AcpiTables, PhysicalMapping};
 
 use super::phys_to_virt;
 
-/// MADT Local APIC / Local x2APIC flags: the CPU can be used now.
+/// MADT Local APIC / Local x2APIC flags: the CPU can be used now. (A CPU only marked
+/// online-capable is absent until hot-plugged, so it is not started.)
 const FLAG_ENABLED: u32 = 1 << 0;
-/// The CPU is off but firmware may bring it online (ACPI 6.3): startable too.
-const FLAG_ONLINE_CAPABLE: u32 = 1 << 1;
 
 /// The `acpi` crate reaches tables through the direct map, which covers them (QEMU places
 /// them in RAM below 4 GiB); nothing needs unmapping.
@@ -53,7 +52,7 @@ pub fn for_each_apic_id(rsdp: u64, mut cpu: impl FnMut(u32)) {
             MadtEntry::LocalX2Apic(entry) => (entry.x2apic_id, entry.flags),
             _ => continue,
         };
-        if flags & (FLAG_ENABLED | FLAG_ONLINE_CAPABLE) != 0 {
+        if flags & FLAG_ENABLED != 0 {
             cpu(id);
         }
     }

@@ -33,6 +33,9 @@ const CR0_LONG_MODE: u32 = (1 << 31) | (1 << 16) | (1 << 4) | 1;
 const PRESENT_WRITABLE: u64 = 0b11;
 const LARGE: u64 = 1 << 7;
 
+// The trampoline's GDT holds kernel code and data in its second and third entries.
+const _: () = assert!(gdt::KERNEL_CS == 0x08 && gdt::KERNEL_DS == 0x10);
+
 /// The RSDP address from the PVH start info, kept by `init_early`.
 static RSDP: AtomicU64 = AtomicU64::new(0);
 
@@ -58,10 +61,10 @@ core::arch::global_asm!(
     "    wrmsr",
     "    movl ${cr0}, %eax",
     "    movl %eax, %cr0",
-    "    ljmpl $0x08, ${base} + (ap_long_mode - ap_trampoline_start)",
+    "    ljmpl ${kernel_cs}, ${base} + (ap_long_mode - ap_trampoline_start)",
     ".code64",
     "ap_long_mode:",
-    "    movl $0x10, %eax",
+    "    movl ${kernel_ds}, %eax",
     "    movl %eax, %ds",
     "    movl %eax, %es",
     "    movl %eax, %ss",
@@ -75,6 +78,8 @@ core::arch::global_asm!(
     "    xorl %ebp, %ebp",
     "    callq *%rax",
     "    ud2",
+    // Null, then 64-bit kernel code and kernel data at the kernel's selectors (as in the
+    // boot GDT of boot.S; `gdt::init` replaces it).
     ".p2align 3",
     "ap_gdt:",
     "    .quad 0",
@@ -96,6 +101,8 @@ core::arch::global_asm!(
     "ap_trampoline_end:",
     ".text",
     base = const TRAMPOLINE_PADDR,
+    kernel_cs = const gdt::KERNEL_CS,
+    kernel_ds = const gdt::KERNEL_DS,
     cr4_pae = const CR4_PAE,
     efer = const EFER_MSR,
     efer_bits = const EFER_LME_NXE,
@@ -201,7 +208,8 @@ fn trampoline_bytes() -> &'static [u8] {
     }
 }
 
-/// Fills the trampoline's page tables (once) and returns the root's physical address.
+/// Fills the trampoline's page tables (the same content for every CPU) and returns the
+/// root's physical address.
 fn tables_root() -> u64 {
     // SAFETY: Only the boot CPU, starting a CPU, writes the tables, and no CPU is in the
     // trampoline meanwhile (the previous one checked in).
