@@ -73,6 +73,18 @@ struct Staged {
 const _: () = assert!(MessageInfo::CAPS_MAX as u64 == MSG_MAX_CAPS);
 const _: () = assert!(MessageInfo::LENGTH_MAX as u64 >= MSG_MAX_LENGTH);
 
+impl Staged {
+    /// A message the running thread sends through `target`.
+    fn sent(message: IpcMessage, target: &Target) -> Staged {
+        Staged {
+            message,
+            badge: target.badge,
+            grant: target.grant,
+            kernel: false,
+        }
+    }
+}
+
 /// Checks a message that the running thread is about to send: length and capability
 /// count within the schema's bounds, no receive-only field set, capabilities only with
 /// `grant`, and an IPC buffer when the message needs one.
@@ -307,12 +319,7 @@ fn woken(thread: u64) -> Woken {
 pub fn send(target: Target, message: IpcMessage, blocking: Blocking) -> Result<(), Error> {
     let thread = sched::current();
     check_outgoing(thread, &message, target.grant)?;
-    let staged = Staged {
-        message,
-        badge: target.badge,
-        grant: target.grant,
-        kernel: false,
-    };
+    let staged = Staged::sent(message, &target);
     if let Some(receiver) = endpoint::take(target.endpoint, Queue::Receiving) {
         transfer(thread, receiver, &staged, Some(target.endpoint));
         tcb::with_tcb(receiver, |tcb| tcb.wake = Wake::Delivered);
@@ -335,12 +342,7 @@ pub fn send(target: Target, message: IpcMessage, blocking: Blocking) -> Result<(
 pub fn call(target: Target, message: IpcMessage) -> Result<Received, Error> {
     let thread = sched::current();
     check_outgoing(thread, &message, target.grant)?;
-    let staged = Staged {
-        message,
-        badge: target.badge,
-        grant: target.grant,
-        kernel: false,
-    };
+    let staged = Staged::sent(message, &target);
     tcb::with_tcb(thread, |tcb| tcb.ipc.taken = false);
     let woken = match endpoint::take(target.endpoint, Queue::Receiving) {
         Some(receiver) => {

@@ -226,6 +226,12 @@ fn account_system_time(thread: u64) {
 /// Charges the cycles since the last accounting point to the current thread as user time
 /// (called on entry from user mode); returns the current thread.
 pub fn account_user_entry() -> u64 {
+    charge_current(|times, elapsed| times.user_cycles += elapsed)
+}
+
+/// Charges the cycles since the last accounting point to the current thread with
+/// `charge`; returns the current thread (0 before the first switch: nothing is charged).
+fn charge_current(charge: impl FnOnce(&mut abi::CpuTimes, u64)) -> u64 {
     let now = arch::cycles();
     let (thread, elapsed) = SCHED.with(|s| {
         (
@@ -234,7 +240,7 @@ pub fn account_user_entry() -> u64 {
         )
     });
     if thread != 0 {
-        tcb::with_tcb(thread, |tcb| tcb.times.user_cycles += elapsed);
+        tcb::with_tcb(thread, |tcb| charge(&mut tcb.times, elapsed));
     }
     thread
 }
@@ -251,16 +257,7 @@ pub fn leave_to_user() {
 
 /// Charges kernel time to the current thread (called before returning to user mode).
 pub fn account_user_exit() {
-    let now = arch::cycles();
-    let (thread, elapsed) = SCHED.with(|s| {
-        (
-            s.current,
-            now.wrapping_sub(core::mem::replace(&mut s.last_cycles, now)),
-        )
-    });
-    if thread != 0 {
-        tcb::with_tcb(thread, |tcb| tcb.times.system_cycles += elapsed);
-    }
+    charge_current(|times, elapsed| times.system_cycles += elapsed);
 }
 
 /// The timer interrupt: counts the tick for the running thread and preempts it at the end

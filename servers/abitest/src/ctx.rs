@@ -76,13 +76,24 @@ impl Ctx {
 
     /// A copy of `source` with only `rights`, in a fresh slot.
     pub fn copy_with_rights(&mut self, source: CPtr, rights: Rights) -> Result<CPtr, Failure> {
+        self.derive("copying", |slot| {
+            substrate::cnode_copy(rootlib::ROOT_CNODE, slot.0, source, rights)
+        })
+    }
+
+    /// Makes a capability in a fresh slot with `make`; the slot goes back if it fails.
+    fn derive(
+        &mut self,
+        what: &str,
+        make: impl FnOnce(CPtr) -> Result<(), trona::uapi::Error>,
+    ) -> Result<CPtr, Failure> {
         let slot = self.empty_slot()?;
-        match substrate::cnode_copy(rootlib::ROOT_CNODE, slot.0, source, rights) {
+        match make(slot) {
             Ok(()) => Ok(slot),
             Err(error) => {
                 self.release_slot(slot);
                 Err(Failure::new(format_args!(
-                    "copying a capability: {}",
+                    "{what} a capability: {}",
                     error.name()
                 )))
             }
@@ -207,17 +218,9 @@ impl Ctx {
 
     /// A minted copy of `source` with `rights` and `badge`, in a fresh slot.
     pub fn mint(&mut self, source: CPtr, rights: Rights, badge: u64) -> Result<CPtr, Failure> {
-        let slot = self.empty_slot()?;
-        match substrate::cnode_mint(rootlib::ROOT_CNODE, slot.0, source, rights, badge) {
-            Ok(()) => Ok(slot),
-            Err(error) => {
-                self.release_slot(slot);
-                Err(Failure::new(format_args!(
-                    "minting a capability: {}",
-                    error.name()
-                )))
-            }
-        }
+        self.derive("minting", |slot| {
+            substrate::cnode_mint(rootlib::ROOT_CNODE, slot.0, source, rights, badge)
+        })
     }
 
     /// The KernelDebug fault counter.
