@@ -66,26 +66,62 @@ pub fn prepare(root: &Path) -> Result<Prepared> {
 }
 
 impl ReleaseSuite {
-    /// Builds the release's abitest (with the release's trona and abi crate) in its own
-    /// target directory, and the current kernel around a boot image holding only it.
+    /// Builds the release's user programs (with the release's trona and abi crate) in
+    /// their own target directory, and the current kernel around a boot image of them:
+    /// abitest as the root task, the others as boot modules, as the release packed them
+    /// (the suite starts some of them, such as its IPC peer).
     pub fn build(&self, arch: Arch, profile: Profile) -> Result<Built> {
         let target = compat_dir()?.join("target");
         let abitest = Program::Abitest.name();
+        let programs = release_programs(&self.source)?;
+        let packages: Vec<&str> = programs.iter().map(String::as_str).collect();
         let binaries = build_binaries_in(
             &self.source,
-            &[abitest],
+            &packages,
             arch.user_target(),
             profile,
             &[],
             &[("CARGO_TARGET_DIR", &target)],
         )
-        .with_context(|| format!("building abitest as of {}", self.tag))?;
-        let path = binaries
-            .get(abitest)
-            .ok_or_else(|| anyhow!("cargo built no `{abitest}` as of {}", self.tag))?;
-        let modules = [(abitest.to_string(), loadable_program(path)?)];
+        .with_context(|| format!("building the user programs as of {}", self.tag))?;
+        let mut modules = Vec::new();
+        for program in
+            std::iter::once(abitest).chain(packages.iter().copied().filter(|p| *p != abitest))
+        {
+            let path = binaries
+                .get(program)
+                .ok_or_else(|| anyhow!("cargo built no `{program}` as of {}", self.tag))?;
+            modules.push((program.to_string(), loadable_program(path)?));
+        }
         build_image_and_kernel(arch, profile, &format!("{abitest}-{}", self.tag), &modules)
     }
+}
+
+/// The user programs of an unpacked release: every crate under `servers/` with a
+/// `src/main.rs`, by its package name, sorted.
+fn release_programs(source: &Path) -> Result<Vec<String>> {
+    let servers = source.join("servers");
+    let mut programs = Vec::new();
+    for entry in
+        std::fs::read_dir(&servers).with_context(|| format!("reading {}", servers.display()))?
+    {
+        let dir = entry?.path();
+        if !dir.join("src/main.rs").is_file() {
+            continue;
+        }
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))
+            .with_context(|| format!("reading {}/Cargo.toml", dir.display()))?;
+        let name = manifest
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("name = \"")?.strip_suffix('"'))
+            .ok_or_else(|| anyhow!("{}/Cargo.toml has no package name", dir.display()))?;
+        programs.push(name.to_string());
+    }
+    programs.sort();
+    if !programs.iter().any(|p| p == Program::Abitest.name()) {
+        bail!("the release has no `{}` program", Program::Abitest.name());
+    }
+    Ok(programs)
 }
 
 /// Whether the release's userland runs on a kernel of a later minor version: its boot
