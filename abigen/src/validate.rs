@@ -470,6 +470,25 @@ impl Validator<'_> {
 
     // ----- helpers -------------------------------------------------------------------------
 
+    /// A label block `{ base, size }` (of an object type or of the kernel messages): its
+    /// base, size and span, or `None` after reporting what is missing or out of range.
+    fn label_block(&mut self, block: &S<RawLabelBlock>) -> Option<(u64, u64, Range<usize>)> {
+        let at = span_of(block);
+        let base = self.required(&block.get_ref().base, "base", "label block", at.clone());
+        let size = self.required(&block.get_ref().size, "size", "label block", at.clone());
+        let base = self.number(base?, "label base", u64::MAX)?;
+        let size_value = size?;
+        let size = self.number(size_value, "label block size", u64::MAX)?;
+        if size == 0 || base.checked_add(size).is_none() {
+            self.d.error(
+                span_of(size_value),
+                "label block must be non-empty and end below 2^64",
+            );
+            return None;
+        }
+        Some((base, size, at))
+    }
+
     /// Returns a required key, reporting it as missing from the entry at `at` otherwise.
     fn required<'a, T>(
         &mut self,
@@ -1095,19 +1114,7 @@ impl Validator<'_> {
                 let labels = self
                     .required(&t.labels, "labels", "`[kernel_messages]`", at.clone())
                     .and_then(|b| {
-                        let bat = span_of(b);
-                        let base = self.required(&b.get_ref().base, "base", "label block", bat.clone());
-                        let size = self.required(&b.get_ref().size, "size", "label block", bat.clone());
-                        let base = self.number(base?, "label base", u64::MAX)?;
-                        let size_value = size?;
-                        let size = self.number(size_value, "label block size", u64::MAX)?;
-                        if size == 0 || base.checked_add(size).is_none() {
-                            self.d.error(
-                                span_of(size_value),
-                                "label block must be non-empty and end below 2^64",
-                            );
-                            return None;
-                        }
+                        let (base, size, bat) = self.label_block(b)?;
                         if let Some(object) = objects
                             .iter()
                             .find(|o| base <= o.label_last() && o.label_base < base + size)
@@ -2303,22 +2310,7 @@ impl Validator<'_> {
             let id = self.unique_number(&o.id, "id", "object", at.clone(), &mut ids);
             let block = self
                 .required(&o.labels, "labels", "object", at.clone())
-                .and_then(|b| {
-                    let bat = span_of(b);
-                    let base = self.required(&b.get_ref().base, "base", "label block", bat.clone());
-                    let size = self.required(&b.get_ref().size, "size", "label block", bat.clone());
-                    let base = self.number(base?, "label base", u64::MAX)?;
-                    let size_value = size?;
-                    let size = self.number(size_value, "label block size", u64::MAX)?;
-                    if size == 0 || base.checked_add(size).is_none() {
-                        self.d.error(
-                            span_of(size_value),
-                            "label block must be non-empty and end below 2^64",
-                        );
-                        return None;
-                    }
-                    Some((base, size, bat))
-                });
+                .and_then(|b| self.label_block(b));
             let (Some(name), Some(id), Some((label_base, label_size, block_span))) =
                 (name, id, block)
             else {
