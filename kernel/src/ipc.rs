@@ -40,11 +40,16 @@ pub struct Target {
 impl Target {
     /// The endpoint that `cap` (an Endpoint capability) names.
     pub fn of(cap: &Cap) -> Target {
-        debug_assert_eq!(cap.object.object_type, ObjectType::Endpoint);
+        Target::new(cap.object, cap.rights, cap.badge)
+    }
+
+    /// The endpoint `object` through a capability with `rights` and `badge`.
+    fn new(object: kerncore::ObjectRef, rights: Rights, badge: u64) -> Target {
+        debug_assert_eq!(object.object_type, ObjectType::Endpoint);
         Target {
-            endpoint: cap.object.paddr,
-            badge: cap.badge,
-            grant: cap.rights.contains(Rights::GRANT),
+            endpoint: object.paddr,
+            badge,
+            grant: rights.contains(Rights::GRANT),
         }
     }
 }
@@ -286,6 +291,14 @@ enum Woken {
 /// ended. A thread suspended while queued restarts its syscall once resumed
 /// ([`Syscall::Restart`]); one whose registers were rewritten abandons it.
 fn wait_on(thread: u64, endpoint: u64, what: Queue) -> Woken {
+    queue_and_block(thread, endpoint, what, None);
+    woken(thread)
+}
+
+/// Queues the running thread on `endpoint` to do `what` and blocks it until it is woken;
+/// `then_run` is a thread just woken by this one, which runs directly (else the best
+/// runnable thread runs).
+fn queue_and_block(thread: u64, endpoint: u64, what: Queue, then_run: Option<u64>) {
     endpoint::enqueue(endpoint, thread, what);
     tcb::with_tcb(thread, |tcb| {
         tcb.wake = Wake::Pending;
@@ -294,8 +307,33 @@ fn wait_on(thread: u64, endpoint: u64, what: Queue) -> Woken {
             Queue::Sending | Queue::Idle => ThreadState::Sending(endpoint),
         };
     });
-    sched::block_current();
-    woken(thread)
+    match then_run {
+        Some(next) => sched::run_woken(next),
+        None => sched::block_current(),
+    }
+}
+
+/// Sends `staged` from the running thread as a call on `endpoint` (a fault's, with
+/// `fault`) and blocks it until the call ends; how it ended is left in its `Wake`. With a
+/// receiver waiting, the caller switches straight to it.
+fn call_and_block(thread: u64, endpoint: u64, staged: &Staged, fault: bool) {
+    tcb::with_tcb(thread, |tcb| tcb.ipc.taken = false);
+    match endpoint::take(endpoint, Queue::Receiving) {
+        Some(receiver) => {
+            transfer(thread, receiver, staged, Some(endpoint));
+            tcb::with_tcb(receiver, |tcb| tcb.wake = Wake::Delivered);
+            link_reply(thread, receiver, staged.grant, fault);
+            tcb::with_tcb(thread, |tcb| {
+                tcb.wake = Wake::Pending;
+                tcb.ipc.taken = true;
+            });
+            sched::run_woken(receiver);
+        }
+        None => {
+            stage(thread, staged, true);
+            queue_and_block(thread, endpoint, Queue::Sending, None);
+        }
+    }
 }
 
 /// Reads (and resets) how the running thread's wait ended.
@@ -343,25 +381,8 @@ pub fn call(target: Target, message: IpcMessage) -> Result<Received, Error> {
     let thread = sched::current();
     check_outgoing(thread, &message, target.grant)?;
     let staged = Staged::sent(message, &target);
-    tcb::with_tcb(thread, |tcb| tcb.ipc.taken = false);
-    let woken = match endpoint::take(target.endpoint, Queue::Receiving) {
-        Some(receiver) => {
-            transfer(thread, receiver, &staged, Some(target.endpoint));
-            tcb::with_tcb(receiver, |tcb| tcb.wake = Wake::Delivered);
-            link_reply(thread, receiver, target.grant, false);
-            tcb::with_tcb(thread, |tcb| {
-                tcb.wake = Wake::Pending;
-                tcb.ipc.taken = true;
-            });
-            sched::run_woken(receiver);
-            woken(thread)
-        }
-        None => {
-            stage(thread, &staged, true);
-            wait_on(thread, target.endpoint, Queue::Sending)
-        }
-    };
-    match woken {
+    call_and_block(thread, target.endpoint, &staged, false);
+    match woken(thread) {
         Woken::Delivered => Ok(received(thread)),
         Woken::Failed(error) => Err(error),
     }
@@ -416,15 +437,7 @@ pub fn receive(
         return Err(Error::WouldBlock);
     }
     abort_reply(thread);
-    endpoint::enqueue(endpoint, thread, Queue::Receiving);
-    tcb::with_tcb(thread, |tcb| {
-        tcb.wake = Wake::Pending;
-        tcb.state = ThreadState::Receiving(endpoint);
-    });
-    match then_run {
-        Some(next) => sched::run_woken(next),
-        None => sched::block_current(),
-    }
+    queue_and_block(thread, endpoint, Queue::Receiving, then_run);
     match woken(thread) {
         Woken::Delivered => Ok(received(thread)),
         Woken::Failed(error) => Err(error),
@@ -548,12 +561,7 @@ pub fn fastpath(
         return None;
     }
     Some(if is_call {
-        let target = Target {
-            endpoint: object.paddr,
-            badge,
-            grant: rights.contains(Rights::GRANT),
-        };
-        call(target, input.message)
+        call(Target::new(object, rights, badge), input.message)
     } else {
         reply_recv(object.paddr, input.message)
     })
@@ -601,28 +609,7 @@ pub fn deliver_fault(label: u64, words: &[u64]) -> FaultOutcome {
         grant: false,
         kernel: true,
     };
-    tcb::with_tcb(thread, |tcb| tcb.ipc.taken = false);
-    match endpoint::take(target.endpoint, Queue::Receiving) {
-        Some(receiver) => {
-            transfer(thread, receiver, &staged, Some(target.endpoint));
-            tcb::with_tcb(receiver, |tcb| tcb.wake = Wake::Delivered);
-            link_reply(thread, receiver, false, true);
-            tcb::with_tcb(thread, |tcb| {
-                tcb.wake = Wake::Pending;
-                tcb.ipc.taken = true;
-            });
-            sched::run_woken(receiver);
-        }
-        None => {
-            stage(thread, &staged, true);
-            endpoint::enqueue(target.endpoint, thread, Queue::Sending);
-            tcb::with_tcb(thread, |tcb| {
-                tcb.wake = Wake::Pending;
-                tcb.state = ThreadState::Sending(target.endpoint);
-            });
-            sched::block_current();
-        }
-    }
+    call_and_block(thread, target.endpoint, &staged, true);
     match tcb::with_tcb(thread, |tcb| {
         core::mem::replace(&mut tcb.wake, Wake::Pending)
     }) {

@@ -54,13 +54,6 @@ pub fn handle_syscall(frame: EntryFrame) {
     });
     #[cfg(feature = "trace")]
     crate::trace::entry(thread, number, &args);
-    if abi::Syscall::try_from(number).is_err() && unknown_syscall_fault(number, ip) {
-        tcb::with_tcb(thread, |tcb| tcb.syscall = Syscall::Idle);
-        #[cfg(feature = "trace")]
-        crate::trace::exit(thread, None);
-        sched::leave_to_user();
-        return;
-    }
     let fast = ipc::fastpath_candidate(number)
         .then(|| ipc::fastpath(thread, number, &ipc_input))
         .flatten();
@@ -76,6 +69,12 @@ pub fn handle_syscall(frame: EntryFrame) {
             ipc_input,
         ),
     };
+    // Only a refused trap can be an unknown syscall, so the common path never asks.
+    let refused = matches!(results, TrapResults::Plain([status, _]) if status != 0);
+    if refused && abi::Syscall::try_from(number).is_err() && unknown_syscall_fault(number, ip) {
+        // The handler's reply resumed the thread with the registers it left: no results.
+        tcb::with_tcb(thread, |tcb| tcb.syscall = Syscall::Abandoned);
+    }
     // The thread may have been switched away and back; if its registers were rewritten
     // meanwhile (`tcb::write_registers`), the results must not overwrite them. An IPC
     // interrupted before it did anything makes the syscall again.
