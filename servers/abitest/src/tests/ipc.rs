@@ -90,6 +90,21 @@ extern "C" fn send_once(endpoint: u64) -> ! {
     trona::exit()
 }
 
+/// Starts a helper thread at `entry(arg)` whose IPC buffer is at `buffer`, and gives it
+/// time to block; the second value is the outcome of setting the buffer and resuming.
+fn start_with_buffer(
+    ctx: &mut Ctx,
+    entry: extern "C" fn(u64) -> !,
+    arg: u64,
+    buffer: u64,
+) -> Result<(rootlib::Thread, Result<(), Error>), Failure> {
+    let thread = ctx.create_thread(entry, arg)?;
+    let setup = substrate::tcb_set_ipc_buffer(thread.tcb, buffer)
+        .and_then(|()| substrate::tcb_resume(thread.tcb));
+    ctx.wait_until(3, || false);
+    Ok((thread, setup))
+}
+
 /// Waits until the helper thread recorded its outcome.
 fn wait_seen(ctx: &Ctx, what: &str) -> Outcome {
     ensure!(
@@ -383,11 +398,6 @@ fn transfer_checks(peer: crate::ctx::Peer, notification: CPtr, buffer: &mut Buff
     ok("call EMPTY", substrate::call(peer.client, &empty)).map(|_| ())
 }
 
-extern "C" fn receive_caps(endpoint: u64) -> ! {
-    SEEN.record(substrate::recv(CPtr(endpoint)));
-    trona::exit()
-}
-
 /// A receiver whose receive slot is 0, or occupied, gets the message without the
 /// capability (the transfer stops there), and nothing is duplicated.
 pub fn transfer_stops_at_a_bad_receive_slot(ctx: &mut Ctx) -> Outcome {
@@ -403,10 +413,8 @@ pub fn transfer_stops_at_a_bad_receive_slot(ctx: &mut Ctx) -> Outcome {
         // SAFETY: the page is mapped read-write; the helper thread only starts below.
         let mut theirs = unsafe { Buffer::at(thread_buffer.vaddr) };
         theirs.set_receive_slot(CPtr(slot));
-        let thread = ctx.create_thread(receive_caps, endpoint.0)?;
-        let setup = substrate::tcb_set_ipc_buffer(thread.tcb, thread_buffer.vaddr)
-            .and_then(|()| substrate::tcb_resume(thread.tcb));
-        ctx.wait_until(3, || false);
+        let (thread, setup) =
+            start_with_buffer(ctx, receive_once, endpoint.0, thread_buffer.vaddr)?;
         let mut message = Message::new(LABEL);
         let sent = message
             .cap(notification)
@@ -768,10 +776,7 @@ pub fn transferred_capability_is_revocable(ctx: &mut Ctx) -> Outcome {
     let thread_buffer = ctx.pages(1, crate::READ_WRITE)?;
     // SAFETY: the page is mapped read-write; the helper thread only starts below.
     unsafe { Buffer::at(thread_buffer.vaddr) }.set_receive_slot(landing);
-    let thread = ctx.create_thread(receive_caps, endpoint.0)?;
-    let setup = substrate::tcb_set_ipc_buffer(thread.tcb, thread_buffer.vaddr)
-        .and_then(|()| substrate::tcb_resume(thread.tcb));
-    ctx.wait_until(3, || false);
+    let (thread, setup) = start_with_buffer(ctx, receive_once, endpoint.0, thread_buffer.vaddr)?;
     let mut message = Message::new(LABEL);
     let sent = message
         .cap(notification)
@@ -833,10 +838,7 @@ pub fn unmapped_sender_buffer_truncates(ctx: &mut Ctx) -> Outcome {
         .map_frame(rootlib::ROOT_VSPACE, frame, address, crate::READ_WRITE)
         .map_err(Failure::from)?;
     LONG_SENDER_BUFFER.store(address, Ordering::Release);
-    let thread = ctx.create_thread(send_long, endpoint.0)?;
-    let setup = substrate::tcb_set_ipc_buffer(thread.tcb, address)
-        .and_then(|()| substrate::tcb_resume(thread.tcb));
-    ctx.wait_until(3, || false);
+    let (thread, setup) = start_with_buffer(ctx, send_long, endpoint.0, address)?;
     let unmapped = substrate::vspace_unmap_frame(rootlib::ROOT_VSPACE, frame);
     let received = substrate::recv(endpoint);
     let seen = wait_seen(ctx, "sender with an unmapped buffer");
