@@ -258,6 +258,31 @@ impl BootModule {
         }
     }
 
+    /// The module's bytes.
+    ///
+    /// # Safety
+    ///
+    /// Only in the root task the kernel booted with this entry, where the module is mapped
+    /// read-only at `vaddr` for `len` bytes, and only while the task keeps it mapped.
+    pub unsafe fn bytes(&self) -> &'static [u8] {
+        // SAFETY: the caller's contract: the range is mapped, read-only and never written.
+        unsafe { core::slice::from_raw_parts(self.vaddr as usize as *const u8, self.len as usize) }
+    }
+
+    /// The module's bytes as text, up to the first byte that is not UTF-8.
+    ///
+    /// # Safety
+    ///
+    /// As for [`BootModule::bytes`].
+    pub unsafe fn text(&self) -> &'static str {
+        // SAFETY: the caller's contract, passed on.
+        let bytes = unsafe { self.bytes() };
+        match core::str::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(error) => core::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or(""),
+        }
+    }
+
     /// The module's name: the bytes before the first NUL, cut at the first invalid UTF-8 byte.
     pub fn name(&self) -> &str {
         decode_name(&self.name)

@@ -186,9 +186,7 @@ impl Ctx {
             .ok_or_else(|| Failure::new(format_args!("no `ipcpeer` boot module")))?;
         // SAFETY: the kernel maps every boot module read-only at `vaddr` for `len` bytes
         // in the root task's address space, and the suite never unmaps it.
-        let image = unsafe {
-            core::slice::from_raw_parts(module.vaddr as usize as *const u8, module.len as usize)
-        };
+        let image = unsafe { module.bytes() };
         let endpoint = self.create(ObjectType::Endpoint)?;
         let write = Rights::WRITE;
         let client = self.mint(endpoint, write, PEER_BADGE)?;

@@ -83,15 +83,9 @@ fn main(arg: u64) -> ! {
 
 /// A boot module's bytes as text (up to the first byte that is not UTF-8).
 fn module_text(module: &trona::boot::BootModule) -> &str {
-    // SAFETY: the kernel maps every boot module read-only at `vaddr` for `len` bytes in
-    // the root task's address space (boot::BootModule), and abitest never unmaps it.
-    let bytes = unsafe {
-        core::slice::from_raw_parts(module.vaddr as usize as *const u8, module.len as usize)
-    };
-    match core::str::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(error) => core::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or(""),
-    }
+    // SAFETY: the kernel maps every boot module read-only in the root task's address space
+    // (boot::BootModule), and abitest never unmaps it.
+    unsafe { module.text() }
 }
 
 /// Prints the `RESULT` line and powers the machine off: status 0 only when nothing failed.

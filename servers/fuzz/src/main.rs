@@ -405,15 +405,9 @@ fn parse_config(text: &str) -> Config {
 
 /// A boot module's bytes as text (up to the first byte that is not UTF-8).
 fn module_text(module: &trona::boot::BootModule) -> &str {
-    // SAFETY: the kernel maps every boot module read-only at `vaddr` for `len` bytes in
-    // the root task's address space (boot::BootModule), and the fuzzer never unmaps it.
-    let bytes = unsafe {
-        core::slice::from_raw_parts(module.vaddr as usize as *const u8, module.len as usize)
-    };
-    match core::str::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(error) => core::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or(""),
-    }
+    // SAFETY: the kernel maps every boot module read-only in the root task's address space
+    // (boot::BootModule), and the fuzzer never unmaps it.
+    unsafe { module.text() }
 }
 
 /// Reports a broken fuzzer set-up and shuts down with status 1.

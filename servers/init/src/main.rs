@@ -200,9 +200,7 @@ fn run_process_demo(res: &mut Resources, info: &BootInfo) {
         .unwrap_or_else(|| fail(format_args!("no `hello` boot module")));
     // SAFETY: the kernel maps every boot module read-only at `vaddr` for `len` bytes in
     // the root task, and init never unmaps or writes it.
-    let image = unsafe {
-        core::slice::from_raw_parts(module.vaddr as usize as *const u8, module.len as usize)
-    };
+    let image = unsafe { module.bytes() };
     let endpoint = res
         .retype(ObjectType::Endpoint, 0)
         .unwrap_or_else(|error| fail(format_args!("creating the endpoint: {error}")));
