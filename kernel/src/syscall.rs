@@ -44,12 +44,11 @@ pub fn handle_syscall(frame: EntryFrame) {
         user_frame == frame.as_ptr(),
         "the entry frame is not the running thread's saved frame"
     );
-    let (number, args, ipc_input, ip) = tcb::with_user_frame(thread, |frame| {
+    let (number, args, ipc_input) = tcb::with_user_frame(thread, |frame| {
         (
             frame.syscall_number(),
             frame.syscall_args(),
             frame.ipc_input(),
-            frame.ip(),
         )
     });
     #[cfg(feature = "trace")]
@@ -71,7 +70,7 @@ pub fn handle_syscall(frame: EntryFrame) {
     };
     // Only a refused trap can be an unknown syscall, so the common path never asks.
     let refused = matches!(results, TrapResults::Plain([status, _]) if status != 0);
-    if refused && abi::Syscall::try_from(number).is_err() && unknown_syscall_fault(number, ip) {
+    if refused && abi::Syscall::try_from(number).is_err() && unknown_syscall_fault(thread, number) {
         // The handler's reply resumed the thread with the registers it left: no results.
         tcb::with_tcb(thread, |tcb| tcb.syscall = Syscall::Abandoned);
     }
@@ -116,15 +115,15 @@ fn traced_registers(results: &TrapResults) -> [u64; 2] {
 
 /// Offers an unknown syscall to the running thread's fault handler; whether the handler
 /// took it (the thread then resumes, or stopped and was resumed, without results).
-fn unknown_syscall_fault(number: u64, ip: u64) -> bool {
+fn unknown_syscall_fault(thread: u64, number: u64) -> bool {
+    let ip = tcb::with_user_frame(thread, |frame| frame.ip());
     let fault = abi::kernel_message::UnknownSyscall { ip, number };
     match ipc::deliver_fault(abi::kernel_message::UnknownSyscall::LABEL, &fault.encode()) {
         FaultOutcome::NoHandler => false,
         FaultOutcome::Resumed => true,
         FaultOutcome::Stopped => {
             crate::println!(
-                "user fault: thread {:#x}, unknown syscall {number:#x} at ip {ip:#x}, its fault handler is gone",
-                sched::current()
+                "user fault: thread {thread:#x}, unknown syscall {number:#x} at ip {ip:#x}, its fault handler is gone"
             );
             sched::exit_current();
             true
