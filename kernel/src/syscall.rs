@@ -10,10 +10,21 @@
 //! through [`Kernel::undeclared_error`].
 
 use abi::{
-    CPtr, DEBUG_WRITE_MAX, Error, IpcMessage, NUM_CPUS, NUM_PRIORITIES, ObjectType, PAGE_SIZE,
-    Received, Rights, USER_TOP, UserAddr, UserRegisters,
+    CPtr, CapIdentity, DEBUG_WRITE_MAX, Error, IpcMessage, NUM_CPUS, NUM_PRIORITIES, ObjectType,
+    PAGE_SIZE, Received, Rights, USER_TOP, UserAddr, UserRegisters,
 };
 use kerncore::{Cap, CapState, cdt};
+
+// Every object type id and every rights bit fits its `CapIdentity` field, so
+// `cnode_identify`'s narrowing casts lose nothing.
+const _: () = {
+    let mut i = 0;
+    while i < ObjectType::ALL.len() {
+        assert!(ObjectType::ALL[i] as u64 <= CapIdentity::OBJECT_TYPE_MAX as u64);
+        i += 1;
+    }
+    assert!(Rights::ALL.bits() <= CapIdentity::RIGHTS_MAX as u64);
+};
 
 use crate::arch::{self, EntryFrame};
 use crate::generated::dispatch::{Kernel, TrapResults, dispatch};
@@ -479,6 +490,17 @@ impl Kernel for KernelImpl {
         Ok(match object::revoke(slot)? {
             Revoked::Done => 0,
             Revoked::Pending => 1,
+        })
+    }
+
+    fn cnode_identify(&mut self, target: Resolved, index: u64) -> Result<CapIdentity, Error> {
+        let slot = cnode::dest_slot(&target.cap, index)?;
+        Ok(match cnode::peek(slot) {
+            None => CapIdentity::new(),
+            // Both fit (the constant assertion at the top of this file).
+            Some((object, rights, _badge)) => CapIdentity::new()
+                .with_object_type(object.object_type as u8)
+                .with_rights(rights.bits() as u8),
         })
     }
 

@@ -176,3 +176,93 @@ fn child_cnode_checks(child: CPtr, notification: CPtr) -> Outcome {
     )?;
     ok("delete the minted copy", substrate::cnode_delete(child, 1))
 }
+
+/// `identify` reports the object type and rights of a slot, 0 for an empty slot, and
+/// refuses slot 0, slots past the end, other objects' capabilities and CNode copies without read.
+pub fn identify(ctx: &mut Ctx) -> Outcome {
+    let notification = ctx.create(ObjectType::Notification)?;
+    let slots = [ctx.empty_slot()?, ctx.empty_slot()?];
+    let result = identify_checks(notification, slots);
+    for slot in slots {
+        let _ = substrate::cnode_delete(ROOT_CNODE, slot.0);
+        ctx.release_slot(slot);
+    }
+    ctx.delete(notification)?;
+    result
+}
+
+fn identify_checks(notification: CPtr, [minted, write_only]: [CPtr; 2]) -> Outcome {
+    let original = ok(
+        "identify the notification",
+        substrate::cnode_identify(ROOT_CNODE, notification.0),
+    )?;
+    ensure!(
+        u64::from(original.object_type()) == ObjectType::Notification as u64
+            && u64::from(original.rights()) == Rights::ALL.bits(),
+        "the original reads as type {} rights {:#x}",
+        original.object_type(),
+        original.rights()
+    );
+    ok(
+        "mint a read-only copy",
+        substrate::cnode_mint(ROOT_CNODE, minted.0, notification, Rights::READ, BADGE),
+    )?;
+    let copy = ok(
+        "identify the copy",
+        substrate::cnode_identify(ROOT_CNODE, minted.0),
+    )?;
+    ensure!(
+        u64::from(copy.object_type()) == ObjectType::Notification as u64
+            && u64::from(copy.rights()) == Rights::READ.bits(),
+        "the read-only badged copy reads as type {} rights {:#x}",
+        copy.object_type(),
+        copy.rights()
+    );
+    let empty = ok(
+        "identify an empty slot",
+        substrate::cnode_identify(ROOT_CNODE, write_only.0),
+    )?;
+    ensure!(
+        empty.bits() == 0,
+        "an empty slot reads as {:#x}",
+        empty.bits()
+    );
+    err(
+        "identify the null slot 0",
+        substrate::cnode_identify(ROOT_CNODE, 0),
+        Error::InvalidArgument,
+    )?;
+    err(
+        "identify past the end",
+        substrate::cnode_identify(ROOT_CNODE, 1 << trona::uapi::ROOT_CNODE_BITS),
+        Error::InvalidArgument,
+    )?;
+    err(
+        "identify through a notification (a label outside its block)",
+        substrate::cnode_identify(notification, 1),
+        Error::InvalidLabel,
+    )?;
+    ok(
+        "copy the root CNode without read",
+        substrate::cnode_copy(ROOT_CNODE, write_only.0, ROOT_CNODE, Rights::WRITE),
+    )?;
+    err(
+        "identify through a write-only CNode copy",
+        substrate::cnode_identify(write_only, notification.0),
+        Error::InsufficientRights,
+    )?;
+    ok(
+        "delete the copy",
+        substrate::cnode_delete(ROOT_CNODE, minted.0),
+    )?;
+    let gone = ok(
+        "identify the deleted copy's slot",
+        substrate::cnode_identify(ROOT_CNODE, minted.0),
+    )?;
+    ensure!(
+        gone.bits() == 0,
+        "a deleted slot reads as {:#x}",
+        gone.bits()
+    );
+    Ok(())
+}

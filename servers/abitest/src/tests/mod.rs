@@ -205,6 +205,11 @@ pub static TESTS: &[Test] = &[
         run: cnode::child_cnode,
     },
     Test {
+        name: "cnode_identify",
+        covers: &[inv(I::CNodeIdentify)],
+        run: cnode::identify,
+    },
+    Test {
         name: "notification_signal_poll_wait",
         covers: &[
             inv(I::NotificationSignal),
