@@ -9,7 +9,7 @@ pub const ABI_VERSION_MAJOR: u16 = 3;
 /// The ABI's minor version; compatible additions bump it.
 pub const ABI_VERSION_MINOR: u16 = 1;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0x194275b7d11d4303;
+pub const ABI_FINGERPRINT: u64 = 0x92a404c41dc832d1;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.
@@ -58,6 +58,24 @@ pub const ROOT_SLOT_TCB: u64 = 3;
 pub const ROOT_SLOT_KERNEL_DEBUG: u64 = 4;
 /// First slot the kernel leaves empty; untyped capabilities follow as the boot info lists them.
 pub const ROOT_SLOT_FIRST_FREE: u64 = 16;
+/// Where a spawned process finds its StartInfo page (read-only); the address is also its first argument register.
+pub const START_INFO_VADDR: u64 = 0x7e00_0000;
+/// Most bytes of arguments a process is spawned with (StartInfo.args).
+pub const START_ARGS_MAX: u64 = 256;
+/// Slot of a spawned process's own CNode (read and write), to manage its CSpace.
+pub const START_SLOT_CNODE: u64 = 1;
+/// Slot of its Process protocol endpoint (write and grant, badged with its pid).
+pub const START_SLOT_PROCESS: u64 = 2;
+/// Slot of its Console protocol endpoint (write).
+pub const START_SLOT_CONSOLE: u64 = 3;
+/// Slot of a Notification (read) the process server signals whenever a child of the process exits.
+pub const START_SLOT_CHILD_EXIT: u64 = 4;
+/// Slot of its fault handler capability, the process server's (a fault ends the process).
+pub const START_SLOT_FAULT: u64 = 5;
+/// Slot of the first capability passed at spawn; the others follow (StartInfo.cap_count).
+pub const START_SLOT_FIRST_CAP: u64 = 6;
+/// Set in the exit status of a process a fault ended (Process.exit's own statuses are 32-bit); the low bits hold the fault's kernel-message label.
+pub const EXIT_STATUS_FAULTED: u64 = 0x1_0000_0000;
 /// Syscall numbers: the value of the number register.
 pub mod sys {
     /// Do nothing and return; measures the trap round trip.
@@ -1718,6 +1736,51 @@ const _: () = assert!(core::mem::offset_of!(IpcBuffer, badges) == 984);
 const _: () = assert!(core::mem::offset_of!(IpcBuffer, receive_slot) == 1008);
 const _: () = assert!(core::mem::offset_of!(IpcBuffer, user_data) == 1016);
 const _: () = assert!(core::mem::size_of::<IpcBuffer>() == 1024);
+/// A spawned process's start page, at START_INFO_VADDR: who it is, its arguments and its CSpace.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StartInfo {
+    /// The process's id (its Process endpoint's badge).
+    pub pid: u64,
+    /// The pid of the process that spawned it.
+    pub parent: u64,
+    /// log2 of the slot count of its CNode.
+    pub cnode_bits: u64,
+    /// First slot of its CNode the process server left empty.
+    pub first_free_slot: u64,
+    /// Capabilities passed at spawn, from START_SLOT_FIRST_CAP on.
+    pub cap_count: u64,
+    /// Address of its thread's IPC buffer (set with Tcb.set_ipc_buffer).
+    pub ipc_buffer: u64,
+    /// Bytes of args in use.
+    pub args_len: u64,
+    /// The arguments it was spawned with.
+    pub args: [u8; START_ARGS_MAX as usize],
+}
+impl Default for StartInfo {
+    /// Every field zero.
+    fn default() -> StartInfo {
+        StartInfo {
+            pid: 0,
+            parent: 0,
+            cnode_bits: 0,
+            first_free_slot: 0,
+            cap_count: 0,
+            ipc_buffer: 0,
+            args_len: 0,
+            args: [0; START_ARGS_MAX as usize],
+        }
+    }
+}
+const _: () = assert!(core::mem::offset_of!(StartInfo, pid) == 0);
+const _: () = assert!(core::mem::offset_of!(StartInfo, parent) == 8);
+const _: () = assert!(core::mem::offset_of!(StartInfo, cnode_bits) == 16);
+const _: () = assert!(core::mem::offset_of!(StartInfo, first_free_slot) == 24);
+const _: () = assert!(core::mem::offset_of!(StartInfo, cap_count) == 32);
+const _: () = assert!(core::mem::offset_of!(StartInfo, ipc_buffer) == 40);
+const _: () = assert!(core::mem::offset_of!(StartInfo, args_len) == 48);
+const _: () = assert!(core::mem::offset_of!(StartInfo, args) == 56);
+const _: () = assert!(core::mem::size_of::<StartInfo>() == 312);
 /// The portable subset of a thread's user register file.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -11,7 +11,7 @@
 #define KERNITE_ABI_NAME "kernite"
 #define KERNITE_ABI_VERSION_MAJOR 3
 #define KERNITE_ABI_VERSION_MINOR 1
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0x194275b7d11d4303)
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0x92a404c41dc832d1)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
@@ -62,6 +62,24 @@
 #define KERNITE_ROOT_SLOT_KERNEL_DEBUG UINT64_C(4)
 /** First slot the kernel leaves empty; untyped capabilities follow as the boot info lists them. */
 #define KERNITE_ROOT_SLOT_FIRST_FREE UINT64_C(16)
+/** Where a spawned process finds its StartInfo page (read-only); the address is also its first argument register. */
+#define KERNITE_START_INFO_VADDR UINT64_C(0x7e000000)
+/** Most bytes of arguments a process is spawned with (StartInfo.args). */
+#define KERNITE_START_ARGS_MAX UINT64_C(256)
+/** Slot of a spawned process's own CNode (read and write), to manage its CSpace. */
+#define KERNITE_START_SLOT_CNODE UINT64_C(1)
+/** Slot of its Process protocol endpoint (write and grant, badged with its pid). */
+#define KERNITE_START_SLOT_PROCESS UINT64_C(2)
+/** Slot of its Console protocol endpoint (write). */
+#define KERNITE_START_SLOT_CONSOLE UINT64_C(3)
+/** Slot of a Notification (read) the process server signals whenever a child of the process exits. */
+#define KERNITE_START_SLOT_CHILD_EXIT UINT64_C(4)
+/** Slot of its fault handler capability, the process server's (a fault ends the process). */
+#define KERNITE_START_SLOT_FAULT UINT64_C(5)
+/** Slot of the first capability passed at spawn; the others follow (StartInfo.cap_count). */
+#define KERNITE_START_SLOT_FIRST_CAP UINT64_C(6)
+/** Set in the exit status of a process a fault ended (Process.exit's own statuses are 32-bit); the low bits hold the fault's kernel-message label. */
+#define KERNITE_EXIT_STATUS_FAULTED UINT64_C(0x100000000)
 
 /* Syscall numbers (the number register). */
 /** Do nothing and return; measures the trap round trip. Errors: none. */
@@ -353,6 +371,27 @@ struct kernite_ipc_buffer {
     uint64_t user_data;
 };
 _Static_assert(sizeof(struct kernite_ipc_buffer) == 1024, "kernite_ipc_buffer must be 1024 bytes");
+
+/** A spawned process's start page, at START_INFO_VADDR: who it is, its arguments and its CSpace. */
+struct kernite_start_info {
+    /** The process's id (its Process endpoint's badge). */
+    uint64_t pid;
+    /** The pid of the process that spawned it. */
+    uint64_t parent;
+    /** log2 of the slot count of its CNode. */
+    uint64_t cnode_bits;
+    /** First slot of its CNode the process server left empty. */
+    uint64_t first_free_slot;
+    /** Capabilities passed at spawn, from START_SLOT_FIRST_CAP on. */
+    uint64_t cap_count;
+    /** Address of its thread's IPC buffer (set with Tcb.set_ipc_buffer). */
+    uint64_t ipc_buffer;
+    /** Bytes of args in use. */
+    uint64_t args_len;
+    /** The arguments it was spawned with. */
+    uint8_t args[KERNITE_START_ARGS_MAX];
+};
+_Static_assert(sizeof(struct kernite_start_info) == 312, "kernite_start_info must be 312 bytes");
 
 /** The portable subset of a thread's user register file. */
 struct kernite_user_registers {
