@@ -9,7 +9,7 @@ pub const ABI_VERSION_MAJOR: u16 = 3;
 /// The ABI's minor version; compatible additions bump it.
 pub const ABI_VERSION_MINOR: u16 = 0;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0x888490bd156704a8;
+pub const ABI_FINGERPRINT: u64 = 0x37ec618365f00e1c;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.
@@ -369,6 +369,8 @@ pub mod label {
     pub const CNODE_DELETE: u64 = 0xa3;
     /// Delete every capability derived from the one in a slot, at most REVOKE_BATCH per call, in dependency order (mappings, threads, other objects, untypeds); revoking an untyped's original capability destroys everything retyped from it and resets its watermark.
     pub const CNODE_REVOKE: u64 = 0xa4;
+    /// Report the object type and the rights of the capability in a slot (a server checks a capability it received).
+    pub const CNODE_IDENTIFY: u64 = 0xa5;
     /// Report the frame's physical address.
     pub const FRAME_PHYSICAL_ADDRESS: u64 = 0xc0;
     /// Remove the table from its VSpace; it must map nothing.
@@ -528,6 +530,8 @@ pub enum Invocation {
     CNodeDelete,
     /// Delete every capability derived from the one in a slot, at most REVOKE_BATCH per call, in dependency order (mappings, threads, other objects, untypeds); revoking an untyped's original capability destroys everything retyped from it and resets its watermark.
     CNodeRevoke,
+    /// Report the object type and the rights of the capability in a slot (a server checks a capability it received).
+    CNodeIdentify,
     /// Report the frame's physical address.
     FramePhysicalAddress,
     /// Remove the table from its VSpace; it must map nothing.
@@ -576,6 +580,7 @@ impl Invocation {
         Invocation::CNodeMoveCap,
         Invocation::CNodeDelete,
         Invocation::CNodeRevoke,
+        Invocation::CNodeIdentify,
         Invocation::FramePhysicalAddress,
         Invocation::PageTableUnmap,
         Invocation::NotificationSignal,
@@ -644,6 +649,7 @@ impl Invocation {
             (ObjectType::CNode, label::CNODE_MOVE_CAP) => Some(Invocation::CNodeMoveCap),
             (ObjectType::CNode, label::CNODE_DELETE) => Some(Invocation::CNodeDelete),
             (ObjectType::CNode, label::CNODE_REVOKE) => Some(Invocation::CNodeRevoke),
+            (ObjectType::CNode, label::CNODE_IDENTIFY) => Some(Invocation::CNodeIdentify),
             (ObjectType::Frame, label::FRAME_PHYSICAL_ADDRESS) => {
                 Some(Invocation::FramePhysicalAddress)
             }
@@ -704,6 +710,7 @@ impl Invocation {
             Invocation::CNodeMoveCap => label::CNODE_MOVE_CAP,
             Invocation::CNodeDelete => label::CNODE_DELETE,
             Invocation::CNodeRevoke => label::CNODE_REVOKE,
+            Invocation::CNodeIdentify => label::CNODE_IDENTIFY,
             Invocation::FramePhysicalAddress => label::FRAME_PHYSICAL_ADDRESS,
             Invocation::PageTableUnmap => label::PAGE_TABLE_UNMAP,
             Invocation::NotificationSignal => label::NOTIFICATION_SIGNAL,
@@ -743,6 +750,7 @@ impl Invocation {
             Invocation::CNodeMoveCap => ObjectType::CNode,
             Invocation::CNodeDelete => ObjectType::CNode,
             Invocation::CNodeRevoke => ObjectType::CNode,
+            Invocation::CNodeIdentify => ObjectType::CNode,
             Invocation::FramePhysicalAddress => ObjectType::Frame,
             Invocation::PageTableUnmap => ObjectType::PageTable,
             Invocation::NotificationSignal => ObjectType::Notification,
@@ -782,6 +790,7 @@ impl Invocation {
             Invocation::CNodeMoveCap => "CNode.move_cap",
             Invocation::CNodeDelete => "CNode.delete",
             Invocation::CNodeRevoke => "CNode.revoke",
+            Invocation::CNodeIdentify => "CNode.identify",
             Invocation::FramePhysicalAddress => "Frame.physical_address",
             Invocation::PageTableUnmap => "PageTable.unmap",
             Invocation::NotificationSignal => "Notification.signal",
@@ -831,6 +840,7 @@ impl Invocation {
             Invocation::CNodeMoveCap => Rights::from_bits_retain(Rights::WRITE.bits()),
             Invocation::CNodeDelete => Rights::from_bits_retain(Rights::WRITE.bits()),
             Invocation::CNodeRevoke => Rights::from_bits_retain(Rights::WRITE.bits()),
+            Invocation::CNodeIdentify => Rights::from_bits_retain(Rights::READ.bits()),
             Invocation::FramePhysicalAddress => {
                 Rights::from_bits_retain(Rights::READ.bits())
             }
@@ -1089,6 +1099,15 @@ impl Invocation {
                     Error::Busy,
                 ]
             }
+            Invocation::CNodeIdentify => {
+                &[
+                    Error::InvalidCapability,
+                    Error::WrongObjectType,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                    Error::InvalidArgument,
+                ]
+            }
             Invocation::FramePhysicalAddress => {
                 &[
                     Error::InvalidCapability,
@@ -1261,6 +1280,9 @@ impl Invocation {
                     Error::IllegalOperation,
                     Error::Busy,
                 ]
+            }
+            Invocation::CNodeIdentify => {
+                &[Error::WrongObjectType, Error::InvalidArgument]
             }
             Invocation::FramePhysicalAddress => &[],
             Invocation::PageTableUnmap => {
@@ -1582,6 +1604,88 @@ const _: () = {
         (MessageInfo::LENGTH_MASK | MessageInfo::CAPS_MASK |
         MessageInfo::CAPS_UNWRAPPED_MASK | MessageInfo::LABEL_MASK |
         MessageInfo::RESERVED) == u64::MAX
+    );
+};
+/// What CNode.identify reports about a slot: the object type and the rights of its capability.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct CapIdentity(u64);
+impl CapIdentity {
+    /// The lowest bit of `object_type`.
+    pub const OBJECT_TYPE_LSB: u32 = 0;
+    /// The width in bits of `object_type`.
+    pub const OBJECT_TYPE_WIDTH: u32 = 8;
+    /// The largest value of `object_type`.
+    pub const OBJECT_TYPE_MAX: u8 = 255;
+    /// The bits of `object_type` in place in the word.
+    pub const OBJECT_TYPE_MASK: u64 = 0xff;
+    /// The lowest bit of `rights`.
+    pub const RIGHTS_LSB: u32 = 8;
+    /// The width in bits of `rights`.
+    pub const RIGHTS_WIDTH: u32 = 4;
+    /// The largest value of `rights`.
+    pub const RIGHTS_MAX: u8 = 15;
+    /// The bits of `rights` in place in the word.
+    pub const RIGHTS_MASK: u64 = 0xf00;
+    /// The bits no field covers; [`CapIdentity::from_bits`] refuses a word with any of them set.
+    pub const RESERVED: u64 = 0xffff_ffff_ffff_f000;
+    /// The word `bits`, or `None` if a reserved bit is set.
+    pub const fn from_bits(bits: u64) -> Option<CapIdentity> {
+        if bits & 0xffff_ffff_ffff_f000 != 0 { None } else { Some(CapIdentity(bits)) }
+    }
+    /// The word `bits` with the reserved bits cleared.
+    pub const fn from_bits_truncate(bits: u64) -> CapIdentity {
+        CapIdentity(bits & 0xfff)
+    }
+    /// The word.
+    pub const fn bits(self) -> u64 {
+        self.0
+    }
+    /// The word with every field zero.
+    pub const fn new() -> CapIdentity {
+        CapIdentity(0)
+    }
+    /// The ObjectType id of the capability's object; 0 for an empty slot.
+    pub const fn object_type(self) -> u8 {
+        (self.0 & 0xff) as u8
+    }
+    /// The word with `object_type` set to `value`; panics (in a constant: fails to compile) if `value` is above `OBJECT_TYPE_MAX`.
+    pub const fn with_object_type(self, value: u8) -> CapIdentity {
+        CapIdentity((self.0 & 0xffff_ffff_ffff_ff00) | (value as u64))
+    }
+    /// The word with `object_type` set to `value`, or `None` if `value` is above `OBJECT_TYPE_MAX`.
+    pub const fn try_with_object_type(self, value: u8) -> Option<CapIdentity> {
+        Some(self.with_object_type(value))
+    }
+    /// The capability's Rights bits (0 for an empty slot).
+    pub const fn rights(self) -> u8 {
+        ((self.0 >> 8) & 0xf) as u8
+    }
+    /// The word with `rights` set to `value`; panics (in a constant: fails to compile) if `value` is above `RIGHTS_MAX`.
+    pub const fn with_rights(self, value: u8) -> CapIdentity {
+        assert!(
+            value <= CapIdentity::RIGHTS_MAX, "CapIdentity.rights is above RIGHTS_MAX"
+        );
+        CapIdentity((self.0 & 0xffff_ffff_ffff_f0ff) | ((value as u64) << 8))
+    }
+    /// The word with `rights` set to `value`, or `None` if `value` is above `RIGHTS_MAX`.
+    pub const fn try_with_rights(self, value: u8) -> Option<CapIdentity> {
+        if value > CapIdentity::RIGHTS_MAX {
+            None
+        } else {
+            Some(self.with_rights(value))
+        }
+    }
+}
+const _: () = {
+    assert!(CapIdentity::OBJECT_TYPE_LSB + CapIdentity::OBJECT_TYPE_WIDTH <= u64::BITS);
+    assert!(CapIdentity::OBJECT_TYPE_WIDTH <= u8::BITS);
+    assert!(CapIdentity::RIGHTS_LSB + CapIdentity::RIGHTS_WIDTH <= u64::BITS);
+    assert!(CapIdentity::RIGHTS_WIDTH <= u8::BITS);
+    assert!((CapIdentity::RIGHTS_MASK & CapIdentity::OBJECT_TYPE_MASK) == 0);
+    assert!(
+        (CapIdentity::OBJECT_TYPE_MASK | CapIdentity::RIGHTS_MASK |
+        CapIdentity::RESERVED) == u64::MAX
     );
 };
 /// A thread's IPC buffer: the message words past the message registers and the capabilities of a message. Page-aligned, set with Tcb.set_ipc_buffer.

@@ -10,8 +10,8 @@
 //! through [`Kernel::undeclared_error`].
 
 use abi::{
-    CPtr, DEBUG_WRITE_MAX, Error, IpcMessage, NUM_CPUS, NUM_PRIORITIES, ObjectType, PAGE_SIZE,
-    Received, Rights, USER_TOP, UserAddr, UserRegisters,
+    CPtr, CapIdentity, DEBUG_WRITE_MAX, Error, IpcMessage, NUM_CPUS, NUM_PRIORITIES, ObjectType,
+    PAGE_SIZE, Received, Rights, USER_TOP, UserAddr, UserRegisters,
 };
 use kerncore::{Cap, CapState, cdt};
 
@@ -479,6 +479,16 @@ impl Kernel for KernelImpl {
         Ok(match object::revoke(slot)? {
             Revoked::Done => 0,
             Revoked::Pending => 1,
+        })
+    }
+
+    fn cnode_identify(&mut self, target: Resolved, index: u64) -> Result<CapIdentity, Error> {
+        let slot = cnode::dest_slot(&target.cap, index)?;
+        Ok(match cnode::peek(slot) {
+            None => CapIdentity::new(),
+            Some((object, rights, _)) => CapIdentity::new()
+                .with_object_type(object.object_type.id() as u8)
+                .with_rights(rights.bits() as u8),
         })
     }
 

@@ -203,6 +203,12 @@ pub trait Kernel {
     fn cnode_delete(&mut self, target: Self::Cap, index: u64) -> Result<(), abi::Error>;
     /// `CNode.revoke` (label 0xa4). Delete every capability derived from the one in a slot, at most REVOKE_BATCH per call, in dependency order (mappings, threads, other objects, untypeds); revoking an untyped's original capability destroys everything retyped from it and resets its watermark.
     fn cnode_revoke(&mut self, target: Self::Cap, index: u64) -> Result<u64, abi::Error>;
+    /// `CNode.identify` (label 0xa5). Report the object type and the rights of the capability in a slot (a server checks a capability it received).
+    fn cnode_identify(
+        &mut self,
+        target: Self::Cap,
+        index: u64,
+    ) -> Result<abi::CapIdentity, abi::Error>;
     /// `Frame.physical_address` (label 0xc0). Report the frame's physical address.
     fn frame_physical_address(&mut self, target: Self::Cap) -> Result<u64, abi::Error>;
     /// `PageTable.unmap` (label 0xe0). Remove the table from its VSpace; it must map nothing.
@@ -530,6 +536,7 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
         abi::Invocation::CNodeMoveCap => invoke_cnode_move_cap(k, target, args),
         abi::Invocation::CNodeDelete => invoke_cnode_delete(k, target, args),
         abi::Invocation::CNodeRevoke => invoke_cnode_revoke(k, target, args),
+        abi::Invocation::CNodeIdentify => invoke_cnode_identify(k, target, args),
         abi::Invocation::FramePhysicalAddress => {
             invoke_frame_physical_address(k, target, args)
         }
@@ -1011,6 +1018,22 @@ fn invoke_cnode_revoke<K: Kernel>(
         abi::Invocation::CNodeRevoke.handler_errors(),
         result,
     )
+}
+/// `CNode.identify`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_cnode_identify<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let index = args[2];
+    let result = k.cnode_identify(target, index);
+    checked(
+            k,
+            abi::Invocation::CNodeIdentify.name(),
+            abi::Invocation::CNodeIdentify.handler_errors(),
+            result,
+        )
+        .map(|value| value.bits())
 }
 /// `Frame.physical_address`: decode the payload, resolve the capability arguments, call the handler.
 fn invoke_frame_physical_address<K: Kernel>(

@@ -11,7 +11,7 @@
 #define KERNITE_ABI_NAME "kernite"
 #define KERNITE_ABI_VERSION_MAJOR 3
 #define KERNITE_ABI_VERSION_MINOR 0
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0x888490bd156704a8)
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0x37ec618365f00e1c)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
@@ -160,6 +160,8 @@
 #define KERNITE_LABEL_CNODE_DELETE 0xa3
 /** Delete every capability derived from the one in a slot, at most REVOKE_BATCH per call, in dependency order (mappings, threads, other objects, untypeds); revoking an untyped's original capability destroys everything retyped from it and resets its watermark. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, SlotEmpty, IllegalOperation, Busy. */
 #define KERNITE_LABEL_CNODE_REVOKE 0xa4
+/** Report the object type and the rights of the capability in a slot (a server checks a capability it received). Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument. */
+#define KERNITE_LABEL_CNODE_IDENTIFY 0xa5
 /** Report the frame's physical address. Errors: InvalidCapability, InsufficientRights, InvalidLabel. */
 #define KERNITE_LABEL_FRAME_PHYSICAL_ADDRESS 0xc0
 /** Remove the table from its VSpace; it must map nothing. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument, NotMapped, IllegalOperation, Busy. */
@@ -270,6 +272,26 @@
 #define KERNITE_MESSAGE_INFO_LABEL_MASK UINT64_C(0xfffffffffffff000)
 /** The bits no field covers; a word with any of them set is invalid. */
 #define KERNITE_MESSAGE_INFO_RESERVED UINT64_C(0x0)
+
+/* Bitfield CapIdentity (uint64_t): What CNode.identify reports about a slot: the object type and the rights of its capability. */
+/** The lowest bit of `object_type`: The ObjectType id of the capability's object; 0 for an empty slot. */
+#define KERNITE_CAP_IDENTITY_OBJECT_TYPE_LSB 0
+/** The width in bits of `object_type`. */
+#define KERNITE_CAP_IDENTITY_OBJECT_TYPE_WIDTH 8
+/** The largest value of `object_type`. */
+#define KERNITE_CAP_IDENTITY_OBJECT_TYPE_MAX UINT8_C(0xff)
+/** The bits of `object_type` in place in the word. */
+#define KERNITE_CAP_IDENTITY_OBJECT_TYPE_MASK UINT64_C(0xff)
+/** The lowest bit of `rights`: The capability's Rights bits (0 for an empty slot). */
+#define KERNITE_CAP_IDENTITY_RIGHTS_LSB 8
+/** The width in bits of `rights`. */
+#define KERNITE_CAP_IDENTITY_RIGHTS_WIDTH 4
+/** The largest value of `rights`. */
+#define KERNITE_CAP_IDENTITY_RIGHTS_MAX UINT8_C(0xf)
+/** The bits of `rights` in place in the word. */
+#define KERNITE_CAP_IDENTITY_RIGHTS_MASK UINT64_C(0xf00)
+/** The bits no field covers; a word with any of them set is invalid. */
+#define KERNITE_CAP_IDENTITY_RESERVED UINT64_C(0xfffffffffffff000)
 
 /* Kernel messages (labels of the MessageInfo word): A thread's fault arrives at its fault handler (Tcb.set_fault_handler) as a message with one of the fault labels, badged with the handler capability's badge; the faulting thread waits for the reply. A bound notification's word arrives at recv as the badge of a Notification message. */
 /** The first label of the kernel messages' block. */
@@ -397,6 +419,23 @@ static inline uint64_t kernite_message_info_label(uint64_t word) {
 /** The MessageInfo word with `label` set to `value` (bits of `value` above `label`'s width are dropped). */
 static inline uint64_t kernite_message_info_with_label(uint64_t word, uint64_t value) {
     return (uint64_t)((word & (uint64_t)~KERNITE_MESSAGE_INFO_LABEL_MASK) | (((uint64_t)value << KERNITE_MESSAGE_INFO_LABEL_LSB) & KERNITE_MESSAGE_INFO_LABEL_MASK));
+}
+
+/** `object_type` of a CapIdentity word: The ObjectType id of the capability's object; 0 for an empty slot. */
+static inline uint8_t kernite_cap_identity_object_type(uint64_t word) {
+    return (uint8_t)((word & KERNITE_CAP_IDENTITY_OBJECT_TYPE_MASK) >> KERNITE_CAP_IDENTITY_OBJECT_TYPE_LSB);
+}
+/** The CapIdentity word with `object_type` set to `value` (bits of `value` above `object_type`'s width are dropped). */
+static inline uint64_t kernite_cap_identity_with_object_type(uint64_t word, uint8_t value) {
+    return (uint64_t)((word & (uint64_t)~KERNITE_CAP_IDENTITY_OBJECT_TYPE_MASK) | (((uint64_t)value << KERNITE_CAP_IDENTITY_OBJECT_TYPE_LSB) & KERNITE_CAP_IDENTITY_OBJECT_TYPE_MASK));
+}
+/** `rights` of a CapIdentity word: The capability's Rights bits (0 for an empty slot). */
+static inline uint8_t kernite_cap_identity_rights(uint64_t word) {
+    return (uint8_t)((word & KERNITE_CAP_IDENTITY_RIGHTS_MASK) >> KERNITE_CAP_IDENTITY_RIGHTS_LSB);
+}
+/** The CapIdentity word with `rights` set to `value` (bits of `value` above `rights`'s width are dropped). */
+static inline uint64_t kernite_cap_identity_with_rights(uint64_t word, uint8_t value) {
+    return (uint64_t)((word & (uint64_t)~KERNITE_CAP_IDENTITY_RIGHTS_MASK) | (((uint64_t)value << KERNITE_CAP_IDENTITY_RIGHTS_LSB) & KERNITE_CAP_IDENTITY_RIGHTS_MASK));
 }
 
 #if defined(__x86_64__)

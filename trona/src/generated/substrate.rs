@@ -384,6 +384,16 @@ pub fn cnode_delete(cnode: abi::CPtr, index: u64) -> Result<(), abi::Error> {
 pub fn cnode_revoke(cnode: abi::CPtr, index: u64) -> Result<u64, abi::Error> {
     invoke(cnode, abi::label::CNODE_REVOKE, [index, 0, 0, 0])
 }
+/// Report the object type and the rights of the capability in a slot (a server checks a capability it received).
+///
+/// `CNode.identify` (label 0xa5); the capability needs rights `read`.
+pub fn cnode_identify(
+    cnode: abi::CPtr,
+    index: u64,
+) -> Result<abi::CapIdentity, abi::Error> {
+    let value = invoke(cnode, abi::label::CNODE_IDENTIFY, [index, 0, 0, 0])?;
+    abi::CapIdentity::from_bits(value).ok_or(abi::Error::UnknownError)
+}
 /// Report the frame's physical address.
 ///
 /// `Frame.physical_address` (label 0xc0); the capability needs rights `read`.

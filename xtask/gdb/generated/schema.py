@@ -46,6 +46,7 @@ INVOCATIONS = {
     0xa2: ("CNode.move_cap", [("dest_index", "u64"), ("src", "cap")], None),
     0xa3: ("CNode.delete", [("index", "u64")], None),
     0xa4: ("CNode.revoke", [("index", "u64")], "pending"),
+    0xa5: ("CNode.identify", [("index", "u64")], "identity"),
     0xc0: ("Frame.physical_address", [], "paddr"),
     0xe0: ("PageTable.unmap", [], None),
     0x100: ("Notification.signal", [], None),
@@ -127,6 +128,7 @@ IPC_INFO = "MessageInfo"
 # bitfield: [(field, lsb, width)]
 BITFIELDS = {
     "MessageInfo": [("length", 0, 7), ("caps", 7, 2), ("caps_unwrapped", 9, 3), ("label", 12, 52)],
+    "CapIdentity": [("object_type", 0, 8), ("rights", 8, 4)],
 }
 
 # label: (name, is a fault, [word])

@@ -1,4 +1,4 @@
-//! CNode invocations: copy, mint (badges), move and delete, within the root CNode and into a child CNode.
+//! CNode invocations: copy, mint (badges), move, identify and delete, within the root CNode and into a child CNode.
 
 use trona::substrate;
 use trona::uapi::{CPtr, Error, ObjectType, Rights};
@@ -105,6 +105,17 @@ fn root_cnode_checks(notification: CPtr, [copy, minted, moved]: [CPtr; 3]) -> Ou
         Error::InvalidCapability,
     )?;
 
+    let identity = ok(
+        "identify the copy",
+        substrate::cnode_identify(ROOT_CNODE, copy.0),
+    )?;
+    ensure!(
+        u64::from(identity.object_type()) == ObjectType::Notification.id()
+            && u64::from(identity.rights()) == Rights::ALL.bits(),
+        "CNode.identify reported type {} rights {:#x} for a Notification with every right",
+        identity.object_type(),
+        identity.rights()
+    );
     ok(
         "delete the copy",
         substrate::cnode_delete(ROOT_CNODE, copy.0),
@@ -114,6 +125,15 @@ fn root_cnode_checks(notification: CPtr, [copy, minted, moved]: [CPtr; 3]) -> Ou
         substrate::cnode_delete(ROOT_CNODE, copy.0),
         Error::SlotEmpty,
     )?;
+    let empty = ok(
+        "identify an empty slot",
+        substrate::cnode_identify(ROOT_CNODE, copy.0),
+    )?;
+    ensure!(
+        empty.bits() == 0,
+        "CNode.identify reported {:#x} for an empty slot",
+        empty.bits()
+    );
     err(
         "move from an empty slot",
         substrate::cnode_move_cap(ROOT_CNODE, copy.0, minted),

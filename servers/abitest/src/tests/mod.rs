@@ -195,6 +195,7 @@ pub static TESTS: &[Test] = &[
             inv(I::CNodeCopy),
             inv(I::CNodeMint),
             inv(I::CNodeMoveCap),
+            inv(I::CNodeIdentify),
             inv(I::CNodeDelete),
         ],
         run: cnode::copy_mint_move_delete,

@@ -631,6 +631,19 @@ pub const ENTRIES: &[Entry] = &[
         blocking: false,
     },
     Entry {
+        target: Target::Invocation(abi::Invocation::CNodeIdentify),
+        args: &[
+            Arg {
+                name: "index",
+                kind: ArgKind::Int {
+                    max: 0xffff_ffff_ffff_ffff,
+                },
+            },
+        ],
+        creates: None,
+        blocking: false,
+    },
+    Entry {
         target: Target::Invocation(abi::Invocation::FramePhysicalAddress),
         args: &[],
         creates: None,
