@@ -183,23 +183,6 @@ pub fn normalized(model: &Model) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::fnv1a64;
-
-    #[test]
-    fn fnv1a64_matches_reference_vectors() {
-        let cases: [(&[u8], u64); 3] = [
-            (b"", 0xcbf2_9ce4_8422_2325),
-            (b"a", 0xaf63_dc4c_8601_ec8c),
-            (b"foobar", 0x8594_4171_f739_67e8),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(fnv1a64(input), expected, "{input:?}");
-        }
-    }
-}
-
 /// The fingerprint of one protocol: FNV-1a 64 of [`protocol_normalized`]. The generated
 /// handshake compares it when client and server claim the same version.
 pub fn protocol_fingerprint(protocol: &crate::model::Protocol) -> u64 {
@@ -237,4 +220,21 @@ pub fn protocol_normalized(protocol: &crate::model::Protocol) -> String {
     }
     lines.sort();
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fnv1a64;
+
+    #[test]
+    fn fnv1a64_matches_reference_vectors() {
+        let cases: [(&[u8], u64); 3] = [
+            (b"", 0xcbf2_9ce4_8422_2325),
+            (b"a", 0xaf63_dc4c_8601_ec8c),
+            (b"foobar", 0x8594_4171_f739_67e8),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(fnv1a64(input), expected, "{input:?}");
+        }
+    }
 }

@@ -452,3 +452,202 @@ pub fn get_le(bytes: &[u8], at: usize, size: usize) -> u64 {
     }
     u64::from_le_bytes(word)
 }
+
+// Built and run on the host by abigen's `tests/proto_wire.rs` (trona itself only builds
+// for the kernite targets).
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(words: &[u64]) -> Decoder<'_> {
+        Decoder::new(words)
+    }
+
+    #[test]
+    fn scalars_round_trip_and_narrow_ints_are_range_checked() {
+        let mut out = Outgoing::new(7);
+        out.word(u64::from(u8::MAX));
+        out.word(u64::from(u16::MAX));
+        out.word(u64::from(u32::MAX));
+        out.word(u64::MAX);
+        out.word(1);
+        out.word(ObjectType::Endpoint.id());
+        let mut d = decode_all(out.words());
+        assert_eq!(d.u8(), Ok(u8::MAX));
+        assert_eq!(d.u16(), Ok(u16::MAX));
+        assert_eq!(d.u32(), Ok(u32::MAX));
+        assert_eq!(d.u64(), Ok(u64::MAX));
+        assert_eq!(d.bool(), Ok(true));
+        assert_eq!(d.object_type(), Ok(ObjectType::Endpoint));
+        assert_eq!(d.finish(), Ok(()));
+
+        assert_eq!(decode_all(&[0x100]).u8(), Err(Malformed));
+        assert_eq!(decode_all(&[0x1_0000]).u16(), Err(Malformed));
+        assert_eq!(decode_all(&[0x1_0000_0000]).u32(), Err(Malformed));
+        assert_eq!(decode_all(&[2]).bool(), Err(Malformed));
+        assert_eq!(decode_all(&[0xffff]).object_type(), Err(Malformed));
+        assert_eq!(decode_all(&[]).u64(), Err(Malformed));
+    }
+
+    #[test]
+    fn a_longer_message_is_malformed() {
+        let words = [1, 2];
+        let mut d = decode_all(&words);
+        assert_eq!(d.u64(), Ok(1));
+        assert_eq!(d.finish(), Err(Malformed));
+    }
+
+    #[test]
+    fn byte_strings_round_trip_at_every_length() {
+        let data: [u8; 40] = core::array::from_fn(|i| i as u8 + 1);
+        for len in 0..=data.len() {
+            let mut out = Outgoing::new(0);
+            out.sized(&data[..len], 40).unwrap();
+            assert_eq!(out.words().len(), 1 + len.div_ceil(8), "length {len}");
+            let mut buffer = [0u8; 40];
+            let mut d = decode_all(out.words());
+            assert_eq!(d.sized(40, &mut buffer), Ok(&data[..len]));
+            assert_eq!(d.finish(), Ok(()));
+            let value = decode_all(out.words()).bytes_value::<40>().unwrap();
+            assert_eq!(value.as_slice(), &data[..len]);
+        }
+    }
+
+    #[test]
+    fn hostile_lengths_are_malformed() {
+        let mut buffer = [0u8; 16];
+        // Above the maximum, however many words follow.
+        assert_eq!(
+            decode_all(&[17, 0, 0, 0]).sized(16, &mut buffer),
+            Err(Malformed)
+        );
+        assert_eq!(
+            decode_all(&[u64::MAX]).sized(16, &mut buffer),
+            Err(Malformed)
+        );
+        // Within the maximum, but the words are missing.
+        assert_eq!(decode_all(&[9, 0]).sized(16, &mut buffer), Err(Malformed));
+        assert_eq!(decode_all(&[]).sized(16, &mut buffer), Err(Malformed));
+        // The sender refuses to encode one that is too long.
+        let mut out = Outgoing::new(0);
+        assert_eq!(out.sized(&[0; 17], 16), Err(Malformed));
+        assert!(out.words().is_empty());
+    }
+
+    #[test]
+    fn non_zero_tails_are_malformed() {
+        let mut buffer = [0u8; 16];
+        // Three bytes announced, a fourth set in the word.
+        let word = u64::from_le_bytes([1, 2, 3, 4, 0, 0, 0, 0]);
+        assert_eq!(
+            decode_all(&[3, word]).sized(16, &mut buffer),
+            Err(Malformed)
+        );
+        assert_eq!(
+            decode_all(&[word]).array::<3>(),
+            Err(Malformed),
+            "a fixed array's tail"
+        );
+        assert_eq!(decode_all(&[word]).array::<4>(), Ok([1, 2, 3, 4]));
+    }
+
+    #[test]
+    fn fixed_arrays_round_trip() {
+        let key: [u8; 16] = core::array::from_fn(|i| 0xa0 + i as u8);
+        let mut out = Outgoing::new(0);
+        out.packed(&key);
+        assert_eq!(out.words().len(), 2);
+        assert_eq!(decode_all(out.words()).array::<16>(), Ok(key));
+        assert_eq!(decode_all(&out.words()[..1]).array::<16>(), Err(Malformed));
+    }
+
+    #[test]
+    fn strings_must_be_utf8() {
+        let mut buffer = [0u8; 8];
+        let mut out = Outgoing::new(0);
+        out.sized("héllo".as_bytes(), 8).unwrap();
+        assert_eq!(decode_all(out.words()).text(8, &mut buffer), Ok("héllo"));
+        let bad = u64::from_le_bytes([0xff, 0xfe, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(decode_all(&[2, bad]).text(8, &mut buffer), Err(Malformed));
+        assert_eq!(decode_all(&[2, bad]).text_value::<8>(), Err(Malformed));
+        assert!(decode_all(&[2, bad]).bytes_value::<8>().is_ok());
+    }
+
+    #[test]
+    fn overflow_is_recorded_not_panicked() {
+        let mut out = Outgoing::new(0);
+        for i in 0..=MAX_WORDS as u64 {
+            out.word(i);
+        }
+        assert!(out.overflowed());
+        assert_eq!(out.words().len(), MAX_WORDS);
+        let mut caps = Outgoing::new(0);
+        for i in 0..=MAX_CAPS as u64 {
+            caps.cap(CPtr(i));
+        }
+        assert!(caps.overflowed());
+        let mut incoming = Incoming::new(0, 0);
+        for i in 0..MAX_WORDS as u64 {
+            incoming.push_word(i).unwrap();
+        }
+        assert_eq!(incoming.push_word(0), Err(Malformed));
+    }
+
+    #[test]
+    fn optional_caps_are_a_prefix() {
+        let mut out = Outgoing::new(0);
+        out.optional_caps(&[Some(CPtr(5)), None]).unwrap();
+        assert_eq!(out.caps(), &[CPtr(5)]);
+        let mut gap = Outgoing::new(0);
+        assert_eq!(gap.optional_caps(&[None, Some(CPtr(5))]), Err(Malformed));
+        assert!(gap.caps().is_empty());
+    }
+
+    #[test]
+    fn received_caps_are_checked_for_presence_type_and_rights() {
+        let notification = CapIdentity::new()
+            .with_object_type(ObjectType::Notification.id() as u8)
+            .with_rights(Rights::WRITE.bits() as u8);
+        let mut incoming = Incoming::new(0, 0);
+        incoming
+            .push_cap(ReceivedCap {
+                slot: CPtr(30),
+                identity: notification,
+            })
+            .unwrap();
+        incoming.push_cap(ReceivedCap::default()).unwrap();
+        let notif = Some(ObjectType::Notification);
+        assert_eq!(incoming.cap(0, notif, Rights::WRITE), Ok(CPtr(30)));
+        assert_eq!(incoming.cap(0, None, Rights::empty()), Ok(CPtr(30)));
+        assert_eq!(
+            incoming.cap(0, Some(ObjectType::Endpoint), Rights::empty()),
+            Err(CapProblem::WrongObjectType)
+        );
+        assert_eq!(
+            incoming.cap(0, notif, Rights::READ | Rights::WRITE),
+            Err(CapProblem::InsufficientRights)
+        );
+        // An empty slot (a capability that did not land) and one beyond the count.
+        assert_eq!(incoming.cap(1, None, Rights::empty()), Err(CapProblem::Missing));
+        assert_eq!(incoming.cap(2, None, Rights::empty()), Err(CapProblem::Missing));
+        assert_eq!(incoming.optional_cap(2, None, Rights::empty()), Ok(None));
+    }
+
+    #[test]
+    fn struct_bytes_helpers_stay_in_bounds() {
+        let mut bytes = [0u8; 12];
+        put_le(&mut bytes, 8, 8, u64::MAX);
+        assert_eq!(bytes[8..], [0xff; 4]);
+        assert_eq!(get_le(&bytes, 8, 8), 0xffff_ffff);
+        assert_eq!(get_le(&bytes, 100, 8), 0);
+    }
+
+    #[test]
+    fn bytes_values_refuse_what_does_not_fit() {
+        assert!(Bytes::<4>::new(&[1, 2, 3, 4, 5]).is_none());
+        let text = Bytes::<8>::text("abc").unwrap();
+        assert_eq!(text.as_str(), Some("abc"));
+        assert_eq!(text.len(), 3);
+        assert!(Bytes::<8>::default().is_empty());
+    }
+}
