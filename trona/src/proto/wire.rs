@@ -628,8 +628,14 @@ mod tests {
             Err(CapProblem::InsufficientRights)
         );
         // An empty slot (a capability that did not land) and one beyond the count.
-        assert_eq!(incoming.cap(1, None, Rights::empty()), Err(CapProblem::Missing));
-        assert_eq!(incoming.cap(2, None, Rights::empty()), Err(CapProblem::Missing));
+        assert_eq!(
+            incoming.cap(1, None, Rights::empty()),
+            Err(CapProblem::Missing)
+        );
+        assert_eq!(
+            incoming.cap(2, None, Rights::empty()),
+            Err(CapProblem::Missing)
+        );
         assert_eq!(incoming.optional_cap(2, None, Rights::empty()), Ok(None));
     }
 
