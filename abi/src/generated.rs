@@ -9,7 +9,7 @@ pub const ABI_VERSION_MAJOR: u16 = 3;
 /// The ABI's minor version; compatible additions bump it.
 pub const ABI_VERSION_MINOR: u16 = 1;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0x92a404c41dc832d1;
+pub const ABI_FINGERPRINT: u64 = 0x97ab983a433dbd0b;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.
@@ -1361,6 +1361,8 @@ pub enum Error {
     Cancelled = 18,
     /// The message needs the thread's IPC buffer (more words than message registers, or capabilities) and the thread has none mapped.
     NoIpcBuffer = 19,
+    /// A server protocol's handshake was refused: the client and the server speak different major versions (or the same version of different schemas).
+    ProtocolMismatch = 20,
     /// The kernel returned a code this build of the userland does not know (ABI mismatch).
     UnknownError = 63,
 }
@@ -1386,6 +1388,7 @@ impl Error {
         Error::AboveMcp,
         Error::Cancelled,
         Error::NoIpcBuffer,
+        Error::ProtocolMismatch,
         Error::UnknownError,
     ];
     /// The status-register value.
@@ -1414,6 +1417,7 @@ impl Error {
             Error::AboveMcp => "AboveMcp",
             Error::Cancelled => "Cancelled",
             Error::NoIpcBuffer => "NoIpcBuffer",
+            Error::ProtocolMismatch => "ProtocolMismatch",
             Error::UnknownError => "UnknownError",
         }
     }
@@ -1446,6 +1450,7 @@ impl TryFrom<u64> for Error {
             17 => Ok(Error::AboveMcp),
             18 => Ok(Error::Cancelled),
             19 => Ok(Error::NoIpcBuffer),
+            20 => Ok(Error::ProtocolMismatch),
             63 => Ok(Error::UnknownError),
             _ => Err(()),
         }

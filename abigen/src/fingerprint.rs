@@ -183,6 +183,45 @@ pub fn normalized(model: &Model) -> String {
     out
 }
 
+/// The fingerprint of one protocol: FNV-1a 64 of [`protocol_normalized`]. The generated
+/// handshake compares it when client and server claim the same version.
+pub fn protocol_fingerprint(protocol: &crate::model::Protocol) -> u64 {
+    fnv1a64(protocol_normalized(protocol).as_bytes())
+}
+
+/// The normalized text a protocol's fingerprint hashes: its wire contract (name, label
+/// block, grant, errors with codes, messages with labels, kinds, typed arguments and
+/// results and declared errors), sorted, without docs, versions or retirements.
+pub fn protocol_normalized(protocol: &crate::model::Protocol) -> String {
+    let params = |list: &[crate::model::ProtoParam]| {
+        let parts: Vec<String> = list
+            .iter()
+            .map(|p| format!("{}:{}", p.name, p.ty.describe()))
+            .collect();
+        parts.join(",")
+    };
+    let mut lines = vec![format!(
+        "protocol {} block={:#x}+{:#x} grant={}",
+        protocol.name, protocol.label_base, protocol.label_size, protocol.grant
+    )];
+    for e in &protocol.errors {
+        lines.push(format!("error {} {:#x}", e.name, e.code));
+    }
+    for m in &protocol.messages {
+        lines.push(format!(
+            "message {} {:#x} {} args={} results={}{}",
+            m.name,
+            m.label,
+            if m.oneway { "oneway" } else { "call" },
+            params(&m.args),
+            params(&m.results),
+            errors(&m.errors)
+        ));
+    }
+    lines.sort();
+    lines.join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::fnv1a64;

@@ -25,7 +25,9 @@ mod validate;
 use std::path::Path;
 
 pub use diagnostics::{Diagnostic, Diagnostics};
-pub use fingerprint::{fingerprint, fnv1a64, normalized};
+pub use fingerprint::{
+    fingerprint, fnv1a64, normalized, protocol_fingerprint, protocol_normalized,
+};
 pub use model::*;
 pub use render::{GENERATED_HEADER, render_all};
 pub use sync::{FileStatus, SyncMode, SyncReport, sync};

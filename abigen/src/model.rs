@@ -43,6 +43,12 @@ pub struct Model {
     pub kernel_messages: Option<KernelMessages>,
     /// The words a fault handler's reply may carry, if the schema declares them.
     pub fault_reply: Option<FaultReply>,
+    /// `[protocols]`: the errors every protocol message implies; `None` without protocols.
+    pub protocol_rules: Option<ProtocolRules>,
+    /// Server protocols, in schema order (versioned apart from the kernel ABI).
+    pub protocols: Vec<Protocol>,
+    /// Retired protocols: their names and label blocks are never reused.
+    pub retired_protocols: Vec<RetiredProtocol>,
 }
 
 /// `[kernel_messages]` and its `[[kernel_message]]` entries.
@@ -914,3 +920,290 @@ impl Model {
         self.flags.iter().find(|f| f.name == name)
     }
 }
+
+/// `[protocols]`: the errors the generated server answers before calling a method, and
+/// where protocol-specific error codes start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProtocolRules {
+    /// A label inside a protocol's block that names no message.
+    pub unknown_label: String,
+    /// A message that does not decode: wrong length, bad value, string too long, bad UTF-8.
+    pub malformed: String,
+    /// Fewer capabilities than the message's required ones.
+    pub missing_capability: String,
+    /// A capability of another object type than the message declares.
+    pub wrong_object_type: String,
+    /// A capability without the rights the message declares.
+    pub insufficient_rights: String,
+    /// The handshake refused: another major version, or the same version with another fingerprint.
+    pub version_mismatch: String,
+    /// Protocol-specific error codes are at or above this; shared codes stay below.
+    pub error_base: u64,
+}
+
+impl ProtocolRules {
+    /// The implied errors, as `(key, error name)`.
+    pub fn implied(&self) -> [(&'static str, &str); 6] {
+        [
+            ("unknown_label", &self.unknown_label),
+            ("malformed", &self.malformed),
+            ("missing_capability", &self.missing_capability),
+            ("wrong_object_type", &self.wrong_object_type),
+            ("insufficient_rights", &self.insufficient_rights),
+            ("version_mismatch", &self.version_mismatch),
+        ]
+    }
+}
+
+/// `[[protocol]]` with its `[[message]]` entries and tombstones.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Protocol {
+    /// UpperCamelCase name.
+    pub name: String,
+    /// Major version: bumped by every breaking change of the protocol.
+    pub version_major: u16,
+    /// Minor version: bumped by compatible additions.
+    pub version_minor: u16,
+    /// First label of the block; the block's first label is the handshake.
+    pub label_base: u64,
+    /// Number of labels in the block.
+    pub label_size: u64,
+    /// Whether client endpoint capabilities carry the grant right (capabilities travel).
+    pub grant: bool,
+    /// What the protocol is for.
+    pub doc: String,
+    /// Errors of this protocol only, in schema order.
+    pub errors: Vec<ProtocolError>,
+    /// The messages, in schema order.
+    pub messages: Vec<Message>,
+    /// Retired message labels of this protocol.
+    pub retired: Vec<RetiredMessage>,
+}
+
+impl Protocol {
+    /// `process` for `Process`: the generated module.
+    pub fn module_name(&self) -> String {
+        names::snake_case(&self.name)
+    }
+
+    /// The last label of the block.
+    pub fn label_last(&self) -> u64 {
+        self.label_base + self.label_size - 1
+    }
+
+    /// The message called `name`.
+    pub fn message(&self, name: &str) -> Option<&Message> {
+        self.messages.iter().find(|m| m.name == name)
+    }
+
+    /// The protocol error called `name`.
+    pub fn error(&self, name: &str) -> Option<&ProtocolError> {
+        self.errors.iter().find(|e| e.name == name)
+    }
+}
+
+/// One protocol-specific error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProtocolError {
+    /// UpperCamelCase name.
+    pub name: String,
+    /// Its code, at or above `error_base`; the reply label carries it.
+    pub code: u64,
+    /// What it means.
+    pub doc: String,
+}
+
+/// A retired message label of a protocol.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RetiredMessage {
+    /// The label, never reused.
+    pub label: u64,
+    /// Why it was retired.
+    pub reason: String,
+}
+
+/// A retired protocol.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RetiredProtocol {
+    /// Its name, never reused.
+    pub name: String,
+    /// First label of its block.
+    pub label_base: u64,
+    /// Number of labels in its block.
+    pub label_size: u64,
+    /// Why it was retired.
+    pub reason: String,
+}
+
+/// `[[message]]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// snake_case name, unique within the protocol.
+    pub name: String,
+    /// Its label, inside the protocol's block and not its base.
+    pub label: u64,
+    /// Sent without waiting for a reply: no results, no errors.
+    pub oneway: bool,
+    /// Arguments, in wire order.
+    pub args: Vec<ProtoParam>,
+    /// Results, in wire order.
+    pub results: Vec<ProtoParam>,
+    /// Errors the server method may return besides the implied ones: shared error names
+    /// or this protocol's error names.
+    pub errors: Vec<String>,
+    /// What the message does.
+    pub doc: String,
+}
+
+impl Message {
+    /// `SPAWN` for `spawn`: the constant in `label::`.
+    pub fn const_name(&self) -> String {
+        self.name.to_ascii_uppercase()
+    }
+
+    /// `Spawn` for `spawn`.
+    pub fn camel_name(&self) -> String {
+        names::camel_case(&self.name)
+    }
+}
+
+/// An argument or result of a protocol message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProtoParam {
+    /// snake_case name.
+    pub name: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub ty: ProtoType,
+    /// What it means.
+    pub doc: String,
+}
+
+/// The type of a protocol argument or result, with what its wire encoding needs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtoType {
+    /// An unsigned integer in one word; narrower than 64 bits is range-checked.
+    Int(IntType),
+    /// 0 or 1 in one word.
+    Bool,
+    /// An object type id in one word.
+    ObjectType,
+    /// A value of the named `[[flags]]` set in one word; unknown bits are malformed.
+    Flags(String),
+    /// A value of the named `[[bitfield]]` in one word; reserved bits are malformed.
+    Bitfield(String),
+    /// A `[[struct]]` by value: its bytes in `words` words.
+    Struct {
+        /// The struct's name.
+        name: String,
+        /// `ceil(size_of / 8)`.
+        words: u64,
+    },
+    /// `[u8; count]`, packed little-endian.
+    Array {
+        /// The number of bytes.
+        count: u64,
+    },
+    /// A length word, then up to `max` bytes packed.
+    Bytes {
+        /// The largest length.
+        max: u64,
+    },
+    /// A length word, then up to `max` bytes of UTF-8 packed.
+    String {
+        /// The largest length in bytes.
+        max: u64,
+    },
+    /// A capability that travels with the message (not a word).
+    Cap(ProtoCap),
+}
+
+/// What a capability argument or result must be.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProtoCap {
+    /// The object type it must refer to; `None` (`"any"`) for every type.
+    pub object: Option<String>,
+    /// Bits of the `Rights` flag set it must carry.
+    pub rights: Vec<String>,
+    /// Whether the sender may leave it out.
+    pub optional: bool,
+}
+
+/// The number of message words needed for `bytes` bytes.
+pub fn words_for_bytes(bytes: u64) -> u64 {
+    bytes.div_ceil(8)
+}
+
+impl ProtoType {
+    /// The most message words the value takes (0 for a capability).
+    pub fn max_words(&self) -> u64 {
+        match self {
+            ProtoType::Int(_)
+            | ProtoType::Bool
+            | ProtoType::ObjectType
+            | ProtoType::Flags(_)
+            | ProtoType::Bitfield(_) => 1,
+            ProtoType::Struct { words, .. } => *words,
+            ProtoType::Array { count } => words_for_bytes(*count),
+            ProtoType::Bytes { max } | ProtoType::String { max } => 1 + words_for_bytes(*max),
+            ProtoType::Cap(_) => 0,
+        }
+    }
+
+    /// The fewest message words the value takes.
+    pub fn min_words(&self) -> u64 {
+        match self {
+            ProtoType::Bytes { .. } | ProtoType::String { .. } => 1,
+            other => other.max_words(),
+        }
+    }
+
+    /// The capability constraint, for a `cap`.
+    pub fn cap(&self) -> Option<&ProtoCap> {
+        match self {
+            ProtoType::Cap(cap) => Some(cap),
+            _ => None,
+        }
+    }
+
+    /// The schema spelling, with the constraints that change the wire format:
+    /// `string<32>`, `u8[16]`, `cap<Notification write optional>`.
+    pub fn describe(&self) -> String {
+        match self {
+            ProtoType::Int(int) => int.name().to_owned(),
+            ProtoType::Bool => "bool".to_owned(),
+            ProtoType::ObjectType => "ObjectType".to_owned(),
+            ProtoType::Flags(name) | ProtoType::Bitfield(name) => name.clone(),
+            ProtoType::Struct { name, .. } => name.clone(),
+            ProtoType::Array { count } => format!("u8[{count}]"),
+            ProtoType::Bytes { max } => format!("bytes<{max}>"),
+            ProtoType::String { max } => format!("string<{max}>"),
+            ProtoType::Cap(cap) => {
+                let mut text = format!("cap<{}", cap.object.as_deref().unwrap_or(ANY_OBJECT));
+                for right in &cap.rights {
+                    text.push(' ');
+                    text.push_str(right);
+                }
+                if cap.optional {
+                    text.push_str(" optional");
+                }
+                text.push('>');
+                text
+            }
+        }
+    }
+}
+
+/// The most message words a list of parameters takes.
+pub fn max_words(params: &[ProtoParam]) -> u64 {
+    params.iter().map(|p| p.ty.max_words()).sum()
+}
+
+/// The number of capabilities a list of parameters carries.
+pub fn cap_count(params: &[ProtoParam]) -> usize {
+    params.iter().filter(|p| p.ty.cap().is_some()).count()
+}
+
+/// Words of the handshake request and reply: major, minor, fingerprint.
+pub const HANDSHAKE_WORDS: u64 = 3;

@@ -47,6 +47,67 @@ raw_tables! {
         pub kernel_message: Vec<S<RawKernelMessage>>,
         pub fault_reply: Option<S<RawFaultReply>>,
         pub percpu: Option<OrderedMap<OrderedMap<Vec<S<RawPerCpuField>>>>>,
+        pub protocols: Option<S<RawProtocols>>,
+        pub protocol: Vec<S<RawProtocol>>,
+        pub message: Vec<S<RawMessage>>,
+    }
+
+    /// `[protocols]`: the errors every protocol message implies, and where protocol error codes start.
+    pub struct RawProtocols {
+        pub unknown_label: Option<S<String>>,
+        pub malformed: Option<S<String>>,
+        pub missing_capability: Option<S<String>>,
+        pub wrong_object_type: Option<S<String>>,
+        pub insufficient_rights: Option<S<String>>,
+        pub version_mismatch: Option<S<String>>,
+        pub error_base: Option<S<i64>>,
+    }
+
+    /// `[[protocol]]`: a server protocol.
+    pub struct RawProtocol {
+        pub name: Option<S<String>>,
+        pub version: Option<S<String>>,
+        pub labels: Option<S<RawLabelBlock>>,
+        pub grant: Option<S<bool>>,
+        pub doc: Option<S<String>>,
+        pub errors: Vec<S<RawProtocolError>>,
+    }
+
+    /// One entry of `errors` in `[[protocol]]`: an error of this protocol only.
+    pub struct RawProtocolError {
+        pub name: Option<S<String>>,
+        pub code: Option<S<i64>>,
+        pub doc: Option<S<String>>,
+    }
+
+    /// `[[message]]`: one message of a protocol.
+    pub struct RawMessage {
+        pub protocol: Option<S<String>>,
+        pub name: Option<S<String>>,
+        pub label: Option<S<i64>>,
+        pub oneway: Option<S<bool>>,
+        pub args: Vec<S<RawProtoParam>>,
+        pub results: Vec<S<RawProtoParam>>,
+        pub errors: Option<S<Vec<S<String>>>>,
+        pub doc: Option<S<String>>,
+    }
+
+    /// An argument or result of a protocol message.
+    pub struct RawProtoParam {
+        pub name: Option<S<String>>,
+        #[serde(rename = "type")]
+        pub ty: Option<S<String>>,
+        /// The largest length of a `bytes` or `string`.
+        pub max: Option<S<i64>>,
+        /// The length of a fixed-size `u8` array.
+        pub count: Option<S<i64>>,
+        /// The object type a `cap` must name (`"any"` for every type).
+        pub object: Option<S<String>>,
+        /// The rights a `cap` must carry.
+        pub rights: Option<S<Vec<S<String>>>>,
+        /// A `cap` the sender may leave out.
+        pub optional: Option<S<bool>>,
+        pub doc: Option<S<String>>,
     }
 
     /// `[abi]`.
@@ -230,8 +291,11 @@ raw_tables! {
         pub doc: Option<S<String>>,
     }
 
-    /// `[[retired]]`: exactly one of the numbers, and why.
+    /// `[[retired]]`: exactly one of the numbers, and why; with `protocol`, a message
+    /// label of that protocol (`label`) or the whole protocol (`labels`).
     pub struct RawRetired {
+        pub protocol: Option<S<String>>,
+        pub labels: Option<S<RawLabelBlock>>,
         pub syscall: Option<S<i64>>,
         pub label: Option<S<i64>>,
         pub object: Option<S<i64>>,

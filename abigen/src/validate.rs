@@ -8,6 +8,8 @@ use crate::model::*;
 use crate::names::{self, Case};
 use crate::raw::*;
 
+mod protocols;
+
 /// The flag set whose bits invocations list in `rights`.
 pub const RIGHTS_FLAG_SET: &str = "Rights";
 
@@ -386,6 +388,18 @@ fn span_of<T>(value: &S<T>) -> Range<usize> {
     value.span()
 }
 
+/// Parses `MAJOR.MINOR`, each digits only and below 65536.
+fn parse_version(text: &str) -> Option<(u16, u16)> {
+    let (major, minor) = text.split_once('.')?;
+    // `u16::from_str` takes a leading `+`; a version is digits only.
+    let digits = |part: &str| {
+        (!part.is_empty() && part.chars().all(|c| c.is_ascii_digit()))
+            .then(|| part.parse::<u16>().ok())
+            .flatten()
+    };
+    Some((digits(major)?, digits(minor)?))
+}
+
 impl Validator<'_> {
     fn run(&mut self, raw: &RawSchema) -> Model {
         let abi = self.abi(raw);
@@ -445,6 +459,18 @@ impl Validator<'_> {
         let percpu = self.percpu(raw, &arches);
         let (kernel_messages, fault_reply) =
             self.kernel_messages(raw, &objects, &retired, &arches, ipc.is_some());
+        let (protocol_rules, protocols, retired_protocols) = self.protocols(
+            raw,
+            &protocols::Context {
+                errors: &errors,
+                objects: &objects,
+                flags: &flags,
+                bitfields: &bitfields,
+                structs: &structs,
+                constants: &constants,
+                kernel_messages: kernel_messages.as_ref(),
+            },
+        );
         let retired = retired.into_iter().map(|(_, r)| r).collect();
         let model = Model {
             abi,
@@ -463,6 +489,9 @@ impl Validator<'_> {
             percpu,
             kernel_messages,
             fault_reply,
+            protocol_rules,
+            protocols,
+            retired_protocols,
         };
         crate::collisions::check(self.d, raw, &model);
         model
@@ -642,19 +671,7 @@ impl Validator<'_> {
         if let Some(version) =
             self.required(&abi.get_ref().version, "version", "`[abi]`", span_of(abi))
         {
-            let parsed = version
-                .get_ref()
-                .split_once('.')
-                .and_then(|(major, minor)| {
-                    // `u16::from_str` takes a leading `+`; a version is digits only.
-                    let digits = |part: &str| {
-                        (!part.is_empty() && part.chars().all(|c| c.is_ascii_digit()))
-                            .then(|| part.parse::<u16>().ok())
-                            .flatten()
-                    };
-                    Some((digits(major)?, digits(minor)?))
-                });
-            match parsed {
+            match parse_version(version.get_ref()) {
                 Some((major, minor)) => {
                     info.version_major = major;
                     info.version_minor = minor;
@@ -1425,6 +1442,10 @@ impl Validator<'_> {
         for entry in &raw.retired {
             let at = span_of(entry);
             let r = entry.get_ref();
+            // Protocol tombstones are validated with the protocols.
+            if r.protocol.is_some() || r.labels.is_some() {
+                continue;
+            }
             let given: Vec<(RetiredKind, &S<i64>)> = [
                 (RetiredKind::Syscall, &r.syscall),
                 (RetiredKind::Label, &r.label),

@@ -100,7 +100,22 @@ fn check(files: &[(String, String)], behaviour_test: Option<&str>) {
         "check/Cargo.toml",
         "[package]\nname = \"check\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n[dependencies]\nabi = { path = \"../abi\" }\n",
     );
-    write("check/src/lib.rs", CHECK_LIB);
+    // The generated protocols call trona's runtime: its real wire format, a stub transport.
+    let has_protocols = files
+        .iter()
+        .any(|(path, _)| path == "trona/src/generated/protocols.rs");
+    if has_protocols {
+        write(
+            "check/src/lib.rs",
+            &format!("{CHECK_LIB}\npub mod proto;\n"),
+        );
+        write("check/src/proto.rs", include_str!("support/proto_stub.rs"));
+        let wire = std::fs::read_to_string(Path::new(ROOT).join("trona/src/proto/wire.rs"))
+            .expect("trona/src/proto/wire.rs");
+        write("check/src/proto/wire.rs", &wire);
+    } else {
+        write("check/src/lib.rs", CHECK_LIB);
+    }
     for (relative, contents) in files {
         if let Some(rest) = relative.strip_prefix("abi/") {
             write(&format!("abi/{rest}"), contents);

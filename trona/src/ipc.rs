@@ -24,6 +24,10 @@ use abi::{
 
 /// A thread's IPC buffer: the words of a message beyond its registers, the capabilities it
 /// carries, and where received capabilities go.
+///
+/// `Clone` copies the address, so that several clients of one thread share its buffer;
+/// the raw pointer keeps it off other threads (`!Send`).
+#[derive(Clone, Debug)]
 pub struct Buffer {
     ptr: *mut IpcBuffer,
 }
@@ -136,25 +140,46 @@ impl Message {
     /// the capabilities are written into `buffer`. `NoIpcBuffer` if they need a buffer and
     /// none is given.
     pub fn registers(&self, buffer: Option<&mut Buffer>) -> Result<IpcMessage, Error> {
-        let info = MessageInfo::new()
-            .try_with_label(self.label)
-            .ok_or(Error::InvalidArgument)?
-            .with_length(self.len as u8)
-            .with_caps(self.cap_count as u8);
-        let mut regs = [0; MESSAGE_REGISTERS];
-        let in_registers = self.len.min(MESSAGE_REGISTERS);
-        regs[..in_registers].copy_from_slice(&self.words[..in_registers]);
-        if !self.fits_registers() {
-            let buffer = buffer.ok_or(Error::NoIpcBuffer)?;
-            // SAFETY: `Buffer::at`'s contract: mapped read-write and ours alone.
-            let raw = unsafe { &mut *buffer.ptr };
-            raw.msg[in_registers..self.len].copy_from_slice(&self.words[in_registers..self.len]);
-            for (slot, cap) in raw.caps.iter_mut().zip(&self.caps[..self.cap_count]) {
-                *slot = cap.0;
-            }
-        }
-        Ok(IpcMessage { info, regs })
+        encode(
+            self.label,
+            &self.words[..self.len],
+            &self.caps[..self.cap_count],
+            buffer,
+        )
     }
+}
+
+/// The registers to send for a message of `label`, `words` and `caps`: the info word and
+/// the first words; the rest and the capabilities are written into `buffer`.
+/// `InvalidArgument` for a label the info word cannot hold or too many words or
+/// capabilities; `NoIpcBuffer` if they need a buffer and none is given.
+pub fn encode(
+    label: u64,
+    words: &[u64],
+    caps: &[CPtr],
+    buffer: Option<&mut Buffer>,
+) -> Result<IpcMessage, Error> {
+    if words.len() > MSG_MAX_LENGTH as usize || caps.len() > MSG_MAX_CAPS as usize {
+        return Err(Error::InvalidArgument);
+    }
+    let info = MessageInfo::new()
+        .try_with_label(label)
+        .ok_or(Error::InvalidArgument)?
+        .with_length(words.len() as u8)
+        .with_caps(caps.len() as u8);
+    let mut regs = [0; MESSAGE_REGISTERS];
+    let in_registers = words.len().min(MESSAGE_REGISTERS);
+    regs[..in_registers].copy_from_slice(&words[..in_registers]);
+    if words.len() > MESSAGE_REGISTERS || !caps.is_empty() {
+        let buffer = buffer.ok_or(Error::NoIpcBuffer)?;
+        // SAFETY: `Buffer::at`'s contract: mapped read-write and ours alone.
+        let raw = unsafe { &mut *buffer.ptr };
+        raw.msg[in_registers..words.len()].copy_from_slice(&words[in_registers..]);
+        for (slot, cap) in raw.caps.iter_mut().zip(caps) {
+            *slot = cap.0;
+        }
+    }
+    Ok(IpcMessage { info, regs })
 }
 
 /// A register-only message: `label` and up to `MESSAGE_REGISTERS` words (`InvalidArgument`

@@ -12,6 +12,8 @@
 //! * A panic handler that prints the panic on the console and ends the thread.
 //! * [`thread`] — stacks for extra threads and the call that starts one.
 //! * [`ipc`] — messages to build and read over the generated IPC stubs, and the IPC buffer.
+//! * [`protocols`] — per server protocol of the schema a typed client, a server trait,
+//!   `dispatch` and `serve` (generated), over the runtime in [`proto`].
 //! * [`boot_info`] — the root task's view of the kernel's boot handoff page.
 //!
 //! # Writing a program
@@ -70,6 +72,7 @@ mod console;
 pub mod ipc;
 #[cfg(target_os = "none")]
 mod panic;
+pub mod proto;
 mod rt;
 pub mod thread;
 
@@ -81,7 +84,7 @@ mod generated;
 pub use abi as uapi;
 /// The boot handoff types (`BootInfo`, boot modules) the root task reads.
 pub use boot;
-pub use generated::substrate;
+pub use generated::{protocols, substrate};
 
 /// The raw traps (generated from the schema's register conventions: plain and IPC), for
 /// callers that must send what the typed substrate cannot express, such as a test of an

@@ -2,7 +2,7 @@
 
 use crate::build::{BuildRequest, ImageMode, build};
 use crate::cargo::{Profile, workspace_root};
-use crate::protocol::ABI_DRIFT;
+use crate::protocol::drift_report;
 use crate::targets::{Arch, DEFAULT_CPUS, MachineExit, Program, ensure_qemu};
 use anyhow::{Context, Result, anyhow, bail};
 use std::collections::{BTreeMap, VecDeque};
@@ -196,8 +196,8 @@ impl FuzzReport {
             self.panic.get_or_insert_with(|| line[at..].to_string());
             return;
         }
-        if let Some(at) = line.find(ABI_DRIFT) {
-            self.abi_drift.push(line[at..].to_string());
+        if let Some(report) = drift_report(line) {
+            self.abi_drift.push(report.to_string());
             return;
         }
         let Some(at) = line.find("FUZZ ") else {

@@ -30,6 +30,20 @@ const PANIC_SHUTDOWN_CODE: u32 = 1;
 /// declare; any boot that prints it fails.
 pub const ABI_DRIFT: &str = "ABI DRIFT:";
 
+/// What a generated protocol server prints when a method returned an error its message
+/// does not declare (`PROTOCOL DRIFT: Echo.refuse returned OutOfMemory`); fails a boot like
+/// [`ABI_DRIFT`].
+pub const PROTOCOL_DRIFT: &str = "PROTOCOL DRIFT:";
+
+/// The drift report in `line` ([`ABI_DRIFT`] or [`PROTOCOL_DRIFT`]), from its marker on;
+/// found anywhere in the line, since output of another writer may precede it.
+pub fn drift_report(line: &str) -> Option<&str> {
+    [ABI_DRIFT, PROTOCOL_DRIFT]
+        .iter()
+        .find_map(|marker| line.find(marker))
+        .map(|at| &line[at..])
+}
+
 /// What the kernel prints once it has brought up the CPUs: `smp: <N> CPUs running`.
 pub const KERNEL_CPUS: (&str, &str) = ("smp: ", " CPUs running");
 
@@ -64,7 +78,8 @@ pub struct SerialReport {
     pub kernel_fault_armed: bool,
     /// Lines holding [`KERNEL_MODE_EXCEPTION_PANIC`] after the kernel fault test armed.
     pub kernel_mode_exceptions: u64,
-    /// Every [`ABI_DRIFT`] report, from the marker on (`ABI DRIFT: Tcb.resume returned ...`).
+    /// Every [`ABI_DRIFT`] and [`PROTOCOL_DRIFT`] report, from the marker on (`ABI DRIFT:
+    /// Tcb.resume returned ...`, `PROTOCOL DRIFT: Echo.refuse returned ...`).
     pub abi_drift: Vec<String>,
     /// The code of the kernel's last `shutdown requested with code <N>` line.
     pub shutdown_requested: Option<u32>,
@@ -128,9 +143,8 @@ impl SerialReport {
             self.shutdown_requested = Some(code);
             return;
         }
-        // Found anywhere in the line: output of another writer may precede it.
-        if let Some(at) = line.find(ABI_DRIFT) {
-            self.abi_drift.push(line[at..].to_string());
+        if let Some(report) = drift_report(line) {
+            self.abi_drift.push(report.to_string());
             return;
         }
         if let Some(at) = line.find(KSTACK_OVERFLOW_PANIC) {
@@ -255,9 +269,12 @@ impl SerialReport {
     /// drift has at least one failure.
     pub fn judge_drift(&self, mut verdict: Verdict) -> Verdict {
         for line in &self.abi_drift {
-            verdict
-                .problems
-                .push(format!("the kernel reported `{line}`"));
+            let who = if line.starts_with(PROTOCOL_DRIFT) {
+                "a protocol server"
+            } else {
+                "the kernel"
+            };
+            verdict.problems.push(format!("{who} reported `{line}`"));
         }
         if !self.abi_drift.is_empty() && verdict.failed == 0 {
             verdict.failed = 1;
@@ -743,6 +760,27 @@ mod tests {
         assert_eq!(
             clean.judge_drift(clean.judge_init(CLEAN)),
             clean.judge_init(CLEAN)
+        );
+    }
+
+    #[test]
+    fn protocol_drift_fails_any_boot() {
+        let serial = [
+            "booting",
+            "echo: PROTOCOL DRIFT: Echo.refuse returned OutOfMemory\r",
+            "INIT OK",
+            "shutdown requested with code 0",
+        ];
+        let report = SerialReport::parse(serial);
+        assert_eq!(
+            report.abi_drift,
+            ["PROTOCOL DRIFT: Echo.refuse returned OutOfMemory"]
+        );
+        let verdict = report.judge_drift(report.judge_init(CLEAN));
+        assert_eq!((verdict.passed, verdict.failed), (0, 1), "{verdict:?}");
+        assert_eq!(
+            verdict.problems,
+            ["a protocol server reported `PROTOCOL DRIFT: Echo.refuse returned OutOfMemory`"]
         );
     }
 

@@ -5,6 +5,7 @@ mod dispatch;
 mod fuzz;
 mod gdb;
 mod percpu;
+mod protocols;
 mod text;
 mod trapregs;
 mod trona;
@@ -52,13 +53,28 @@ pub fn render_all(model: &Model) -> Vec<(String, String)> {
         out.push((format!("{dir}/percpu.S"), text::render_percpu_asm(percpu)));
         out.push((format!("{dir}/trapregs.rs"), trapregs::render(model, arch)));
     }
-    out.push((
-        "trona/src/generated/mod.rs".to_owned(),
-        module_index(
-            "trona's generated code: the raw trap and the typed syscall wrappers.",
-            &["trap", "substrate"],
-        ),
-    ));
+    // Without protocols the module index and the file set stay as they were.
+    if model.protocols.is_empty() {
+        out.push((
+            "trona/src/generated/mod.rs".to_owned(),
+            module_index(
+                "trona's generated code: the raw trap and the typed syscall wrappers.",
+                &["trap", "substrate"],
+            ),
+        ));
+    } else {
+        out.push((
+            "trona/src/generated/mod.rs".to_owned(),
+            module_index(
+                "trona's generated code: the raw trap, the typed syscall wrappers and the server protocols.",
+                &["trap", "substrate", "protocols"],
+            ),
+        ));
+        out.push((
+            "trona/src/generated/protocols.rs".to_owned(),
+            protocols::render(model),
+        ));
+    }
     out.push((
         "trona/src/generated/trap.rs".to_owned(),
         trona::render_trap(model),
@@ -71,7 +87,24 @@ pub fn render_all(model: &Model) -> Vec<(String, String)> {
         "trona/include/generated/kernite.h".to_owned(),
         text::render_c_header(model),
     ));
-    out.push(("docs/abi.md".to_owned(), text::render_markdown(model)));
+    let mut abi_md = text::render_markdown(model);
+    if !model.protocols.is_empty() {
+        // The server protocols have their own reference; the ABI's links to it.
+        if let Some(at) = abi_md.find("`ABI_FINGERPRINT` is") {
+            let end = abi_md[at..].find('\n').map_or(abi_md.len(), |i| at + i + 1);
+            abi_md.insert_str(
+                end,
+                "The server protocols, versioned apart from this ABI, are in [protocols.md](protocols.md).\n",
+            );
+        }
+    }
+    out.push(("docs/abi.md".to_owned(), abi_md));
+    if !model.protocols.is_empty() {
+        out.push((
+            "docs/protocols.md".to_owned(),
+            protocols::render_markdown(model),
+        ));
+    }
     out.push((
         "servers/fuzz/src/generated/mod.rs".to_owned(),
         module_index(

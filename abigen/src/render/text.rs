@@ -537,6 +537,72 @@ pub fn render_c_header(model: &Model) -> String {
             defines,
         });
     }
+    for p in &model.protocols {
+        let name = format!("{prefix}_PROTO_{}", screaming_case(&p.name));
+        let mut defines = vec![
+            define(
+                format!("{name}_VERSION_MAJOR"),
+                p.version_major.to_string(),
+                "The protocol's major version.",
+            ),
+            define(
+                format!("{name}_VERSION_MINOR"),
+                p.version_minor.to_string(),
+                "The protocol's minor version.",
+            ),
+            define(
+                format!("{name}_FINGERPRINT"),
+                format!(
+                    "UINT64_C({:#018x})",
+                    crate::fingerprint::protocol_fingerprint(p)
+                ),
+                "The fingerprint of the protocol's wire contract (handshake word 2).",
+            ),
+            define(
+                format!("{name}_LABEL_BASE"),
+                format!("{:#x}", p.label_base),
+                "The first label of the block: the handshake (request and reply words: major, minor, fingerprint).",
+            ),
+            define(
+                format!("{name}_LABEL_SIZE"),
+                format!("{:#x}", p.label_size),
+                "The number of labels in the block.",
+            ),
+        ];
+        for e in &p.errors {
+            defines.push(define(
+                format!("{name}_ERROR_{}", screaming_case(&e.name)),
+                format!("{:#x}", e.code),
+                &e.doc,
+            ));
+        }
+        for m in &p.messages {
+            let reply = if m.oneway {
+                "oneway, no reply".to_owned()
+            } else {
+                format!("reply: {}", super::protocols::layout(&m.results))
+            };
+            defines.push(define(
+                format!("{name}_{}", m.const_name()),
+                format!("{:#x}", m.label),
+                &format!(
+                    "{} Request: {}; {reply}.",
+                    m.doc,
+                    super::protocols::layout(&m.args)
+                ),
+            ));
+        }
+        sections.push(CSection {
+            title: format!(
+                "Protocol {} {}.{} (label 0 replies success; another reply label is the error code): {}",
+                p.name,
+                p.version_major,
+                p.version_minor,
+                c_doc(&p.doc)
+            ),
+            defines,
+        });
+    }
     let structs = model
         .structs
         .iter()

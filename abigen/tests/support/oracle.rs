@@ -127,6 +127,21 @@ fn write_case(scratch: &Path, i: usize, case: &Case, abi_lib: &str) {
             arch.arch
         );
     }
+    // The generated protocols call trona's runtime: its real wire format, a stub transport.
+    if files
+        .iter()
+        .any(|(path, _)| path == "trona/src/generated/protocols.rs")
+    {
+        lib.push_str("pub mod proto;\n");
+        write(
+            scratch,
+            &format!("{check}/src/proto.rs"),
+            include_str!("proto_stub.rs"),
+        );
+        let wire = std::fs::read_to_string(Path::new(ROOT).join("trona/src/proto/wire.rs"))
+            .expect("trona/src/proto/wire.rs");
+        write(scratch, &format!("{check}/src/proto/wire.rs"), &wire);
+    }
     write(scratch, &format!("{check}/src/lib.rs"), &lib);
     for (relative, contents) in &files {
         if let Some(rest) = relative.strip_prefix("abi/") {

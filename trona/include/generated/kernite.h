@@ -11,7 +11,7 @@
 #define KERNITE_ABI_NAME "kernite"
 #define KERNITE_ABI_VERSION_MAJOR 3
 #define KERNITE_ABI_VERSION_MINOR 1
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0x92a404c41dc832d1)
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0x97ab983a433dbd0b)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
@@ -240,6 +240,8 @@
 #define KERNITE_ERROR_CANCELLED 18
 /** The message needs the thread's IPC buffer (more words than message registers, or capabilities) and the thread has none mapped. */
 #define KERNITE_ERROR_NO_IPC_BUFFER 19
+/** A server protocol's handshake was refused: the client and the server speak different major versions (or the same version of different schemas). */
+#define KERNITE_ERROR_PROTOCOL_MISMATCH 20
 /** The kernel returned a code this build of the userland does not know (ABI mismatch). */
 #define KERNITE_ERROR_UNKNOWN_ERROR 63
 
@@ -356,6 +358,86 @@
 #define KERNITE_FAULT_REPLY_LENGTH 1
 /** The index of the word `ip`: If the reply has at least this word: the instruction pointer the thread resumes at. */
 #define KERNITE_FAULT_REPLY_WORD_IP 0
+
+/* Protocol Process 1.0 (label 0 replies success; another reply label is the error code): The process server: start programs from boot modules, end them, wait for them. */
+/** The protocol's major version. */
+#define KERNITE_PROTO_PROCESS_VERSION_MAJOR 1
+/** The protocol's minor version. */
+#define KERNITE_PROTO_PROCESS_VERSION_MINOR 0
+/** The fingerprint of the protocol's wire contract (handshake word 2). */
+#define KERNITE_PROTO_PROCESS_FINGERPRINT UINT64_C(0xead1327ea7611021)
+/** The first label of the block: the handshake (request and reply words: major, minor, fingerprint). */
+#define KERNITE_PROTO_PROCESS_LABEL_BASE 0x1000
+/** The number of labels in the block. */
+#define KERNITE_PROTO_PROCESS_LABEL_SIZE 0x20
+/** No boot module has that name. */
+#define KERNITE_PROTO_PROCESS_ERROR_NO_SUCH_PROGRAM 0x1000
+/** The pid names no child of the caller (or one already waited for). */
+#define KERNITE_PROTO_PROCESS_ERROR_NOT_ACHILD 0x1001
+/** The process table is full. */
+#define KERNITE_PROTO_PROCESS_ERROR_TOO_MANY_PROCESSES 0x1002
+/** The boot module is not a loadable program for this machine. */
+#define KERNITE_PROTO_PROCESS_ERROR_BAD_IMAGE 0x1003
+/** Start a program from a boot module, as a child of the caller. Request: words 0..: program (string<32>, 1 length word, then up to 4 packed); then: args (bytes<256>, 1 length word, then up to 32 packed); cap 0: cap0 (cap<any optional>); cap 1: cap1 (cap<any optional>); reply: word 0: pid (u64). */
+#define KERNITE_PROTO_PROCESS_SPAWN 0x1001
+/** End the calling process with a status. Request: word 0: status (u64); oneway, no reply. */
+#define KERNITE_PROTO_PROCESS_EXIT 0x1002
+/** Collect the exit status of a child; WouldBlock while it still runs. Request: word 0: pid (u64); reply: word 0: status (u64). */
+#define KERNITE_PROTO_PROCESS_WAIT 0x1003
+/** Report the caller's process id. Request: no words; reply: word 0: pid (u64). */
+#define KERNITE_PROTO_PROCESS_PID 0x1004
+
+/* Protocol Console 1.0 (label 0 replies success; another reply label is the error code): The console server: text output shared by every program. */
+/** The protocol's major version. */
+#define KERNITE_PROTO_CONSOLE_VERSION_MAJOR 1
+/** The protocol's minor version. */
+#define KERNITE_PROTO_CONSOLE_VERSION_MINOR 0
+/** The fingerprint of the protocol's wire contract (handshake word 2). */
+#define KERNITE_PROTO_CONSOLE_FINGERPRINT UINT64_C(0xe5f17faac2c48927)
+/** The first label of the block: the handshake (request and reply words: major, minor, fingerprint). */
+#define KERNITE_PROTO_CONSOLE_LABEL_BASE 0x1020
+/** The number of labels in the block. */
+#define KERNITE_PROTO_CONSOLE_LABEL_SIZE 0x20
+/** Print bytes on the console. Request: words 0..: text (bytes<512>, 1 length word, then up to 64 packed); reply: word 0: written (u64). */
+#define KERNITE_PROTO_CONSOLE_WRITE 0x1021
+
+/* Protocol Echo 1.2 (label 0 replies success; another reply label is the error code): The test protocol: one message per wire type, answered by the Echo server in the in-QEMU tests and the benches. */
+/** The protocol's major version. */
+#define KERNITE_PROTO_ECHO_VERSION_MAJOR 1
+/** The protocol's minor version. */
+#define KERNITE_PROTO_ECHO_VERSION_MINOR 2
+/** The fingerprint of the protocol's wire contract (handshake word 2). */
+#define KERNITE_PROTO_ECHO_FINGERPRINT UINT64_C(0x89f95b5ebcb16e81)
+/** The first label of the block: the handshake (request and reply words: major, minor, fingerprint). */
+#define KERNITE_PROTO_ECHO_LABEL_BASE 0x1040
+/** The number of labels in the block. */
+#define KERNITE_PROTO_ECHO_LABEL_SIZE 0x20
+/** The server refused, as asked. */
+#define KERNITE_PROTO_ECHO_ERROR_REFUSED 0x1000
+/** An empty call: the round trip of the generated layer. Request: no words; reply: no words. */
+#define KERNITE_PROTO_ECHO_PING 0x1041
+/** Every scalar type, echoed. Request: word 0: a (u8); word 1: b (u16); word 2: c (u32); word 3: d (u64); word 4: flag (bool); word 5: kind (ObjectType); word 6: rights (Rights); word 7: info (MessageInfo); reply: word 0: a (u8); word 1: b (u16); word 2: c (u32); word 3: d (u64); word 4: flag (bool); word 5: kind (ObjectType); word 6: rights (Rights); word 7: info (MessageInfo). */
+#define KERNITE_PROTO_ECHO_SCALARS 0x1042
+/** A structure, echoed. Request: words 0..: times (CpuTimes, 4 of its bytes); reply: words 0..: times (CpuTimes, 4 of its bytes). */
+#define KERNITE_PROTO_ECHO_RECORD 0x1043
+/** A fixed-size byte array, echoed. Request: words 0..: key (u8[16], 2 packed); reply: words 0..: key (u8[16], 2 packed). */
+#define KERNITE_PROTO_ECHO_KEY 0x1044
+/** A byte string, echoed (the bench's 256-byte message). Request: words 0..: data (bytes<256>, 1 length word, then up to 32 packed); reply: words 0..: data (bytes<256>, 1 length word, then up to 32 packed). */
+#define KERNITE_PROTO_ECHO_BYTES 0x1045
+/** A string; the server reports its length. Request: words 0..: text (string<64>, 1 length word, then up to 8 packed); reply: word 0: length (u64). */
+#define KERNITE_PROTO_ECHO_TEXT 0x1046
+/** A capability argument: the server signals it. Request: cap 0: target (cap<Notification write>); reply: no words. */
+#define KERNITE_PROTO_ECHO_SIGNAL 0x1047
+/** A capability result: the server returns a capability it made. Request: no words; reply: cap 0: notification (cap<Notification>). */
+#define KERNITE_PROTO_ECHO_GIVE 0x1048
+/** An optional capability: the server reports whether it arrived. Request: cap 0: target (cap<any optional>); reply: word 0: present (bool). */
+#define KERNITE_PROTO_ECHO_MAYBE 0x1049
+/** A oneway message: the server remembers the value. Request: word 0: value (u64); oneway, no reply. */
+#define KERNITE_PROTO_ECHO_NOTE 0x104a
+/** Report the last value `note` sent. Request: no words; reply: word 0: value (u64). */
+#define KERNITE_PROTO_ECHO_LAST_NOTE 0x104b
+/** A protocol error: the server answers Refused. Request: word 0: code (u64); reply: no words. */
+#define KERNITE_PROTO_ECHO_REFUSE 0x104c
 
 /** A thread's IPC buffer: the message words past the message registers and the capabilities of a message. Page-aligned, set with Tcb.set_ipc_buffer. */
 struct kernite_ipc_buffer {

@@ -91,6 +91,7 @@ ERRORS = {
     17: "AboveMcp",
     18: "Cancelled",
     19: "NoIpcBuffer",
+    20: "ProtocolMismatch",
     63: "UnknownError",
 }
 

@@ -1,0 +1,195 @@
+//! The runtime of the generated protocol code (`trona::protocols`): the wire format (re-exported from `wire`), and the transport over IPC: a client's call and send, a server's loop.
+//!
+//! Nothing here has numbers of its own: labels, error codes and layouts come from the
+//! generated code, message bounds from the `abi` crate.
+//!
+//! A server runs one loop per endpoint:
+//!
+//! ```ignore
+//! let config = proto::ServeConfig { endpoint, buffer, cspace: ROOT_CNODE, receive_slot: 20 };
+//! protocols::echo::serve(&mut EchoImpl::default(), &config)
+//! ```
+//!
+//! or, for several protocols on one endpoint, [`serve_loop`] with a handler that offers
+//! each message to each protocol's `dispatch` in turn.
+
+mod wire;
+
+pub use wire::*;
+
+use abi::{CPtr, CapIdentity, Error, Received};
+
+pub use crate::ipc::Buffer;
+use crate::{ipc, substrate};
+
+/// What a server loop needs: its endpoint, its thread's IPC buffer, a capability to its
+/// own CSpace root (to identify and delete received capabilities) and where received
+/// capabilities land.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// The endpoint to receive on (needs `read`).
+    pub endpoint: CPtr,
+    /// The serving thread's IPC buffer.
+    pub buffer: Buffer,
+    /// The serving thread's CSpace root CNode (needs `read` and `write`).
+    pub cspace: CPtr,
+    /// First slot of the CSpace root for received capabilities; `MAX_CAPS` slots from it
+    /// must be free. 0 receives none.
+    pub receive_slot: u64,
+}
+
+/// What a handler answers to one message.
+// A reply is built once per message and sent from the loop's stack; there is no allocator
+// to box it into.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// No reply: a oneway message (or one whose sender cannot be answered).
+    None,
+    /// The reply to send.
+    Message(Outgoing),
+}
+
+impl Reply {
+    /// A reply that carries only the error `code` as its label.
+    pub fn error(code: u64) -> Reply {
+        Reply::Message(Outgoing::new(code))
+    }
+}
+
+/// Sends `message` on `endpoint` and waits for the reply, copied out of the registers and
+/// `buffer`. Capabilities in the reply land from `receive` on (`None`: none are received).
+pub fn call(
+    endpoint: CPtr,
+    buffer: &Buffer,
+    message: &Outgoing,
+    receive: Option<CPtr>,
+) -> Result<Incoming, Error> {
+    let mut buffer = buffer.clone();
+    let receive = receive.unwrap_or(CPtr(0));
+    buffer.set_receive_slot(receive);
+    let registers = outgoing_registers(message, &mut buffer)?;
+    let received = substrate::call(endpoint, &registers)?;
+    copy_in(&received, &buffer, |i| ReceivedCap {
+        slot: CPtr(receive.0 + i as u64),
+        identity: CapIdentity::new(),
+    })
+}
+
+/// Sends `message` on `endpoint` without waiting for a reply (a oneway message).
+pub fn send(endpoint: CPtr, buffer: &Buffer, message: &Outgoing) -> Result<(), Error> {
+    let mut buffer = buffer.clone();
+    let registers = outgoing_registers(message, &mut buffer)?;
+    substrate::send(endpoint, &registers)
+}
+
+/// Reports that a server method returned an error its message does not declare; the
+/// reply carries it anyway. `cargo xtask test` fails on this line.
+pub fn drift(protocol: &str, message: &str, error: &str) {
+    crate::println!("PROTOCOL DRIFT: {protocol}.{message} returned {error}");
+}
+
+/// Serves `config.endpoint` forever: receives a message, copies it out, identifies the
+/// capabilities that came with it, hands it to `handler`, deletes whatever capabilities
+/// are still in the receive slots (a handler that keeps one moves it first), and sends
+/// the handler's reply with `reply_recv` (or only receives when there is none).
+///
+/// A failed receive is printed and the loop goes on.
+pub fn serve_loop(config: &ServeConfig, mut handler: impl FnMut(&Incoming) -> Reply) -> ! {
+    let mut buffer = config.buffer.clone();
+    let mut pending: Option<abi::IpcMessage> = None;
+    loop {
+        buffer.set_receive_slot(CPtr(config.receive_slot));
+        let received = match pending.take() {
+            Some(reply) => match substrate::reply_recv(config.endpoint, &reply) {
+                Ok(received) => Ok(received),
+                Err(error) => {
+                    // The reply did not go (the sender did not call, or the reply was
+                    // refused); nothing was received.
+                    crate::println!("proto: reply failed: {}", error.name());
+                    substrate::recv(config.endpoint)
+                }
+            },
+            None => substrate::recv(config.endpoint),
+        };
+        let received = match received {
+            Ok(received) => received,
+            Err(error) => {
+                crate::println!("proto: receive failed: {}", error.name());
+                continue;
+            }
+        };
+        let slot = |i: usize| config.receive_slot + i as u64;
+        let incoming = copy_in(&received, &buffer, |i| ReceivedCap {
+            slot: CPtr(slot(i)),
+            identity: substrate::cnode_identify(config.cspace, slot(i)).unwrap_or_default(),
+        });
+        let reply = match &incoming {
+            Ok(incoming) => handler(incoming),
+            // More words or capabilities than a message holds: the kernel never sends one.
+            Err(error) => {
+                crate::println!("proto: received an unreadable message: {}", error.name());
+                Reply::None
+            }
+        };
+        let caps = usize::from(received.message.info.caps());
+        for i in 0..caps {
+            match substrate::cnode_delete(config.cspace, slot(i)) {
+                Ok(()) | Err(Error::SlotEmpty) => {}
+                Err(error) => {
+                    crate::println!(
+                        "proto: deleting received slot {}: {}",
+                        slot(i),
+                        error.name()
+                    );
+                }
+            }
+        }
+        pending = match reply {
+            Reply::None => None,
+            Reply::Message(message) => match outgoing_registers(&message, &mut buffer) {
+                Ok(registers) => Some(registers),
+                Err(error) => {
+                    crate::println!("proto: reply not sent: {}", error.name());
+                    None
+                }
+            },
+        };
+    }
+}
+
+/// The registers of `message`, its other words and capabilities written into `buffer`.
+fn outgoing_registers(message: &Outgoing, buffer: &mut Buffer) -> Result<abi::IpcMessage, Error> {
+    if message.overflowed() {
+        return Err(Error::InvalidArgument);
+    }
+    ipc::encode(
+        message.label(),
+        message.words(),
+        message.caps(),
+        Some(buffer),
+    )
+}
+
+/// Copies a received message out of the registers and `buffer`; `cap(i)` says where
+/// capability `i` landed and what it is.
+fn copy_in(
+    received: &Received,
+    buffer: &Buffer,
+    cap: impl Fn(usize) -> ReceivedCap,
+) -> Result<Incoming, Error> {
+    let mut incoming = Incoming::new(ipc::label(received), received.badge);
+    let length = usize::from(received.message.info.length());
+    for index in 0..length {
+        let word = ipc::word(received, index, Some(buffer)).ok_or(Error::InvalidArgument)?;
+        incoming
+            .push_word(word)
+            .map_err(|_| Error::InvalidArgument)?;
+    }
+    for index in 0..usize::from(received.message.info.caps()) {
+        incoming
+            .push_cap(cap(index))
+            .map_err(|_| Error::InvalidArgument)?;
+    }
+    Ok(incoming)
+}
