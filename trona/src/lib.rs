@@ -72,6 +72,7 @@ mod console;
 pub mod ipc;
 #[cfg(target_os = "none")]
 mod panic;
+pub mod process;
 pub mod proto;
 mod rt;
 pub mod thread;

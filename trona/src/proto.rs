@@ -89,16 +89,14 @@ pub fn drift(protocol: &str, message: &str, error: &str) {
     crate::println!("PROTOCOL DRIFT: {protocol}.{message} returned {error}");
 }
 
-/// Serves `config.endpoint` forever: receives a message, copies it out, identifies the
-/// capabilities that came with it, hands it to `handler`, deletes whatever capabilities
-/// are still in the receive slots (a handler that keeps one moves it first), and sends
-/// the handler's reply with `reply_recv` (or only receives when there is none).
+/// Serves `config.endpoint` forever: receives a message and answers it with
+/// [`serve_one`], with `reply_recv` (or only receives when there is no reply).
 ///
 /// A failed receive is printed and the loop goes on.
 pub fn serve_loop(config: &ServeConfig, mut handler: impl FnMut(&Incoming) -> Reply) -> ! {
-    let mut buffer = config.buffer.clone();
     let mut pending: Option<abi::IpcMessage> = None;
     loop {
+        let mut buffer = config.buffer.clone();
         buffer.set_receive_slot(CPtr(config.receive_slot));
         let received = match pending.take() {
             Some(reply) => match substrate::reply_recv(config.endpoint, &reply) {
@@ -112,49 +110,60 @@ pub fn serve_loop(config: &ServeConfig, mut handler: impl FnMut(&Incoming) -> Re
             },
             None => substrate::recv(config.endpoint),
         };
-        let received = match received {
-            Ok(received) => received,
+        match received {
+            Ok(received) => pending = serve_one(config, &received, &mut handler),
+            Err(error) => crate::println!("proto: receive failed: {}", error.name()),
+        }
+    }
+}
+
+/// Answers one received message: copies it out, identifies the capabilities that came
+/// with it, hands it to `handler`, deletes whatever capabilities are still in the receive
+/// slots (a handler that keeps one moves it first), and returns the registers of the
+/// handler's reply (written into the buffer beyond them), or `None` when there is none.
+///
+/// For a hand-written loop that serves protocol messages and others on one endpoint; the
+/// receive slot must be `config.receive_slot`.
+pub fn serve_one(
+    config: &ServeConfig,
+    received: &Received,
+    mut handler: impl FnMut(&Incoming) -> Reply,
+) -> Option<abi::IpcMessage> {
+    let mut buffer = config.buffer.clone();
+    let slot = |i: usize| config.receive_slot + i as u64;
+    let incoming = copy_in(received, &buffer, |i| ReceivedCap {
+        slot: CPtr(slot(i)),
+        identity: substrate::cnode_identify(config.cspace, slot(i)).unwrap_or_default(),
+    });
+    let reply = match &incoming {
+        Ok(incoming) => handler(incoming),
+        // More words or capabilities than a message holds: the kernel never sends one.
+        Err(error) => {
+            crate::println!("proto: received an unreadable message: {}", error.name());
+            Reply::None
+        }
+    };
+    for i in 0..usize::from(received.message.info.caps()) {
+        match substrate::cnode_delete(config.cspace, slot(i)) {
+            Ok(()) | Err(Error::SlotEmpty) => {}
             Err(error) => {
-                crate::println!("proto: receive failed: {}", error.name());
-                continue;
-            }
-        };
-        let slot = |i: usize| config.receive_slot + i as u64;
-        let incoming = copy_in(&received, &buffer, |i| ReceivedCap {
-            slot: CPtr(slot(i)),
-            identity: substrate::cnode_identify(config.cspace, slot(i)).unwrap_or_default(),
-        });
-        let reply = match &incoming {
-            Ok(incoming) => handler(incoming),
-            // More words or capabilities than a message holds: the kernel never sends one.
-            Err(error) => {
-                crate::println!("proto: received an unreadable message: {}", error.name());
-                Reply::None
-            }
-        };
-        let caps = usize::from(received.message.info.caps());
-        for i in 0..caps {
-            match substrate::cnode_delete(config.cspace, slot(i)) {
-                Ok(()) | Err(Error::SlotEmpty) => {}
-                Err(error) => {
-                    crate::println!(
-                        "proto: deleting received slot {}: {}",
-                        slot(i),
-                        error.name()
-                    );
-                }
+                crate::println!(
+                    "proto: deleting received slot {}: {}",
+                    slot(i),
+                    error.name()
+                );
             }
         }
-        pending = match reply {
-            Reply::None => None,
-            Reply::Message(message) => match outgoing_registers(&message, &mut buffer) {
-                Ok(registers) => Some(registers),
-                Err(error) => {
-                    crate::println!("proto: reply not sent: {}", error.name());
-                    None
-                }
-            },
-        };
+    }
+    match reply {
+        Reply::None => None,
+        Reply::Message(message) => match outgoing_registers(&message, &mut buffer) {
+            Ok(registers) => Some(registers),
+            Err(error) => {
+                crate::println!("proto: reply not sent: {}", error.name());
+                None
+            }
+        },
     }
 }
 

@@ -465,7 +465,7 @@ fn abi_review_shows_what_abi_diff_prints() {
 }
 
 #[test]
-fn ipc_examples_are_excerpts_of_init_and_hello() {
+fn ipc_examples_are_excerpts_of_the_programs() {
     replay("docs/ipc.md");
 }
 

@@ -33,6 +33,7 @@ pub fn render(model: &Model) -> String {
     for p in &model.protocols {
         render_protocol(&mut out, model, p);
     }
+    render_message_list(&mut out, model);
     let tokens: proc_macro2::TokenStream = match out.parse() {
         Ok(tokens) => tokens,
         Err(error) => panic!("abigen protocol renderer produced invalid Rust ({error}):\n{out}"),
@@ -42,6 +43,40 @@ pub fn render(model: &Model) -> String {
         tokens,
         &Verbatim::default(),
     )
+}
+
+/// The `Message` enum: every message of every protocol, for coverage checks and tools.
+fn render_message_list(out: &mut String, model: &Model) {
+    let mut variants = Vec::new();
+    for p in &model.protocols {
+        for m in &p.messages {
+            variants.push((format!("{}{}", p.name, m.camel_name()), p, m));
+        }
+    }
+    out.push_str("/// Every message of every protocol, in schema order.\n#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]\npub enum Message {\n");
+    for (variant, p, m) in &variants {
+        let _ = writeln!(out, "/// `{}.{}`.\n{variant},", p.name, m.name);
+    }
+    out.push_str("}\nimpl Message {\n/// Every message, in schema order.\npub const ALL: &'static [Message] = &[");
+    for (variant, ..) in &variants {
+        let _ = write!(out, "Message::{variant},");
+    }
+    out.push_str("];\n/// `Protocol.message`, as the schema spells it.\npub const fn name(self) -> &'static str {\nmatch self {\n");
+    for (variant, p, m) in &variants {
+        let _ = writeln!(out, "Message::{variant} => \"{}.{}\",", p.name, m.name);
+    }
+    out.push_str(
+        "}\n}\n/// The message's label.\npub const fn label(self) -> u64 {\nmatch self {\n",
+    );
+    for (variant, p, m) in &variants {
+        let _ = writeln!(
+            out,
+            "Message::{variant} => {}::label::{},",
+            p.module_name(),
+            m.const_name()
+        );
+    }
+    out.push_str("}\n}\n}\n");
 }
 
 /// `///` lines for a doc text.
@@ -347,6 +382,23 @@ fn render_protocol(out: &mut String, model: &Model, p: &Protocol) {
         let _ = writeln!(out, "pub const {}: u64 = {};", m.const_name(), hex(m.label));
     }
     out.push_str("}\n");
+    // The bounds of the byte strings, for clients that split or check their data.
+    for m in &p.messages {
+        for (side, infix, params) in [("argument", "", &m.args), ("result", "REPLY_", &m.results)] {
+            for param in params {
+                if let ProtoType::Bytes { max } | ProtoType::String { max } = param.ty {
+                    let _ = writeln!(
+                        out,
+                        "/// The most bytes of `{}`'s {side} `{}`.\npub const {}_{infix}{}_MAX: usize = {max};",
+                        m.name,
+                        param.name,
+                        m.const_name(),
+                        param.name.to_ascii_uppercase()
+                    );
+                }
+            }
+        }
+    }
     // Bounds checked at compile time.
     for m in &p.messages {
         let words = max_words(&m.args).max(max_words(&m.results));

@@ -1,4 +1,4 @@
-//! Benchmarks: median cycle counts of a null syscall, a trivial invocation, a yield round trip, IPC round trips and a fault round trip.
+//! Benchmarks: median cycle counts of a null syscall, a trivial invocation, a yield round trip, IPC round trips, a fault round trip, and generated-protocol round trips next to the raw IPC they ride on.
 //!
 //! Cycles come from [`arch::cycles`]: `rdtsc` on x86_64, the generic timer's `CNTVCT_EL0`
 //! on aarch64 (a fixed-frequency counter, not CPU cycles). Two benchmarks calibrate the
@@ -10,6 +10,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rootlib::peer::{ECHO, EMPTY};
 use trona::ipc::{self, Message};
+use trona::protocols::echo::EchoClient;
 use trona::uapi::kernel_message::{FaultReply, UserException};
 use trona::uapi::{CPtr, IpcMessage, ObjectType, PAGE_SIZE};
 use trona::{println, substrate};
@@ -70,6 +71,18 @@ const BENCHES: &[Bench] = &[
     Bench {
         name: "fault_round_trip",
         run: fault_round_trip,
+    },
+    Bench {
+        name: "proto_echo_ping_rtt",
+        run: proto_echo_ping_rtt,
+    },
+    Bench {
+        name: "ipc_call_reply_33w",
+        run: ipc_call_reply_33w,
+    },
+    Bench {
+        name: "proto_echo_bytes256_rtt",
+        run: proto_echo_bytes256_rtt,
     },
 ];
 
@@ -314,6 +327,60 @@ fn fault_round_trip(ctx: &mut Ctx, samples: &mut [u64]) -> Outcome {
     ctx.destroy(thread)?;
     ctx.delete(endpoint)?;
     result
+}
+
+/// One sample: `Echo.ping` through the generated client and server (ipcpeer, another
+/// address space): the generated layer's cost over `ipc_call_reply_rtt`.
+fn proto_echo_ping_rtt(ctx: &mut Ctx, samples: &mut [u64]) -> Outcome {
+    let peer = ctx.peer()?;
+    let buffer = crate::tests::own_ipc_buffer(ctx)?;
+    let echo = EchoClient::connect(peer.granting, buffer)
+        .map_err(|error| Failure::new(format_args!("connect: {error:?}")))?;
+    measure(samples, || {
+        echo.ping()
+            .map_err(|error| Failure::new(format_args!("ping: {error:?}")))
+    })
+}
+
+/// Bytes of `proto_echo_bytes256_rtt`'s message.
+const ECHO_BYTES: usize = 256;
+
+/// One sample: a raw call of the words that carry 256 bytes and their length (33), to
+/// the peer's hand-written ECHO (whose reply has the badge and the words: 34).
+fn ipc_call_reply_33w(ctx: &mut Ctx, samples: &mut [u64]) -> Outcome {
+    let peer = ctx.peer()?;
+    let mut buffer = crate::tests::own_ipc_buffer(ctx)?;
+    let words = 1 + ECHO_BYTES as u64 / 8;
+    let mut message = Message::new(ECHO);
+    for word in 0..words {
+        message.push(word).map_err(kernel)?;
+    }
+    let registers = message.registers(Some(&mut buffer)).map_err(kernel)?;
+    measure(samples, || {
+        let reply = ok("call", substrate::call(peer.client, &registers))?;
+        ensure!(
+            u64::from(reply.message.info.length()) == words + 1,
+            "the reply has {} words",
+            reply.message.info.length()
+        );
+        Ok(())
+    })
+}
+
+/// One sample: `Echo.bytes` with 256 bytes each way through the generated client and server.
+fn proto_echo_bytes256_rtt(ctx: &mut Ctx, samples: &mut [u64]) -> Outcome {
+    let peer = ctx.peer()?;
+    let buffer = crate::tests::own_ipc_buffer(ctx)?;
+    let echo = EchoClient::connect(peer.granting, buffer)
+        .map_err(|error| Failure::new(format_args!("connect: {error:?}")))?;
+    let data: [u8; ECHO_BYTES] = core::array::from_fn(|i| i as u8);
+    measure(samples, || {
+        let back = echo
+            .bytes(&data)
+            .map_err(|error| Failure::new(format_args!("bytes: {error:?}")))?;
+        ensure!(back.as_slice().len() == ECHO_BYTES, "short echo");
+        Ok(())
+    })
 }
 
 fn kernel(error: trona::uapi::Error) -> Failure {

@@ -1,7 +1,9 @@
 //! The state tests share: the allocators, and helpers for objects, threads, waiting and capabilities.
 
-use rootlib::{Region, Resources, Thread, ThreadSpec};
+use rootlib::procsrv::{self, RootClient};
+use rootlib::{Region, Resources, Thread, ThreadSpec, VirtualRange};
 use trona::boot::BootInfo;
+use trona::process::Process;
 use trona::substrate;
 use trona::uapi::{
     CPtr, NUM_PRIORITIES, ObjectType, ROOT_SLOT_KERNEL_DEBUG, ROOT_SLOT_TCB, Rights,
@@ -35,6 +37,8 @@ pub struct Ctx {
     pub peer: Option<Peer>,
     /// The address of the main thread's IPC buffer, once a test set one up.
     pub ipc_buffer: Option<u64>,
+    /// The process server, once a test started it (it then serves the rest of the suite).
+    pub process_server: Option<RootClient>,
 }
 
 /// The IPC peer (`ipcpeer`, in its own address space) and the suite's capabilities to it.
@@ -44,7 +48,16 @@ pub struct Peer {
     pub client: CPtr,
     /// The endpoint minted with write, grant and [`PEER_GRANT_BADGE`]: for capability transfer.
     pub granting: CPtr,
+    /// The Notification whose copy the peer's Echo server hands out (`Echo.give`).
+    pub given: CPtr,
 }
+
+/// Root CNode slots the suite hands the process server.
+const PROCESS_SERVER_SLOTS: u64 = 384;
+
+/// Virtual addresses the process server maps its own pages at (above the suite's range).
+const PROCESS_SERVER_VA_START: u64 = 0x0000_1100_0000_0000;
+const PROCESS_SERVER_VA_END: u64 = 0x0000_1100_4000_0000;
 
 /// The badge of [`Peer::client`].
 pub const PEER_BADGE: u64 = 0x42;
@@ -191,6 +204,7 @@ impl Ctx {
         let write = Rights::WRITE;
         let client = self.mint(endpoint, write, PEER_BADGE)?;
         let granting = self.mint(endpoint, write.union(Rights::GRANT), PEER_GRANT_BADGE)?;
+        let given = self.create(ObjectType::Notification)?;
         let spec = rootlib::process::ProcessSpec {
             image,
             cnode_bits: 4,
@@ -205,13 +219,50 @@ impl Ctx {
                 child.cnode,
                 Rights::READ.union(Rights::WRITE),
             )?;
+            let give = Rights::WRITE.union(Rights::GRANT);
+            substrate::cnode_copy(child.cnode, rootlib::peer::GIVE_SLOT, given, give)?;
             Ok(())
         };
         rootlib::process::create(&mut self.res, &spec, grant)
             .map_err(|error| Failure::new(format_args!("starting ipcpeer: {error}")))?;
-        let peer = Peer { client, granting };
+        let peer = Peer {
+            client,
+            granting,
+            given,
+        };
         self.peer = Some(peer);
         Ok(peer)
+    }
+
+    /// The process server (`rootlib::procsrv`, a thread of the suite with its own share of
+    /// slots and untyped memory), started the first time it is asked for, and the suite's
+    /// client of it (the suite is the root task, pid `procsrv::ROOT_PID`).
+    pub fn process_server(&mut self) -> Result<(RootClient, Process), Failure> {
+        let client = match self.process_server {
+            Some(client) => client,
+            None => {
+                let slots = self.res.slots.split_off(PROCESS_SERVER_SLOTS)?;
+                let config = procsrv::Config {
+                    info: self.info,
+                    resources: Resources {
+                        slots,
+                        untyped: self.res.untyped.share(),
+                        va: VirtualRange::new(PROCESS_SERVER_VA_START, PROCESS_SERVER_VA_END),
+                    },
+                    priority: PRIORITY,
+                };
+                let client = procsrv::start(config).map_err(|error| {
+                    Failure::new(format_args!("starting the process server: {error:?}"))
+                })?;
+                self.process_server = Some(client);
+                client
+            }
+        };
+        let buffer = crate::tests::own_ipc_buffer(self)?;
+        let process =
+            Process::with_endpoints(client.process, client.console, client.child_exit, buffer)
+                .map_err(|error| Failure::new(format_args!("connecting: {error:?}")))?;
+        Ok((client, process))
     }
 
     /// A minted copy of `source` with `rights` and `badge`, in a fresh slot.

@@ -3,6 +3,7 @@
 use core::fmt::{self, Write};
 
 use rootlib::BuildError;
+use trona::protocols::Message;
 use trona::uapi::{Error, Invocation, Syscall};
 use trona::{println, substrate};
 
@@ -25,6 +26,8 @@ pub enum Entry {
     Sys(Syscall),
     /// An invocation.
     Inv(Invocation),
+    /// A message of a server protocol.
+    Msg(Message),
 }
 
 /// What a test returns.
@@ -114,6 +117,28 @@ pub fn err<T: fmt::Debug>(
     }
 }
 
+/// Checks that a protocol call succeeded; its error type is the protocol's.
+pub fn done<T, E: fmt::Debug>(what: impl fmt::Display, result: Result<T, E>) -> Result<T, Failure> {
+    result.map_err(|error| Failure::new(format_args!("{what}: unexpected error {error:?}")))
+}
+
+/// Checks that a protocol call failed with exactly `expected`.
+pub fn refused<T: fmt::Debug, E: fmt::Debug + PartialEq>(
+    what: impl fmt::Display,
+    result: Result<T, E>,
+    expected: E,
+) -> Outcome {
+    match result {
+        Err(error) if error == expected => Ok(()),
+        Err(error) => Err(Failure::new(format_args!(
+            "{what}: expected {expected:?}, got {error:?}"
+        ))),
+        Ok(value) => Err(Failure::new(format_args!(
+            "{what}: expected {expected:?}, got Ok({value:?})"
+        ))),
+    }
+}
+
 /// Checks that a call failed with one of `allowed` (where the schema leaves the choice to the kernel).
 pub fn err_one_of<T: fmt::Debug>(
     what: impl fmt::Display,
@@ -138,6 +163,7 @@ impl Entry {
         match self {
             Entry::Sys(syscall) => println!("COVERS sys.{}", syscall.name()),
             Entry::Inv(invocation) => println!("COVERS {}", invocation.name()),
+            Entry::Msg(message) => println!("COVERS {}", message.name()),
         }
     }
 }
@@ -226,6 +252,12 @@ fn check_coverage(tests: &[Test]) -> Outcome {
         if !covered(Entry::Inv(invocation)) {
             any_missing = true;
             let _ = write!(missing, " {}", invocation.name());
+        }
+    }
+    for &message in Message::ALL {
+        if !covered(Entry::Msg(message)) {
+            any_missing = true;
+            let _ = write!(missing, " {}", message.name());
         }
     }
     if any_missing { Err(missing) } else { Ok(()) }

@@ -57,6 +57,7 @@ fn main(arg: u64) -> ! {
         info,
         peer: None,
         ipc_buffer: None,
+        process_server: None,
     };
     let mut tally = Tally::default();
     // Every test assumes the main thread runs at PRIORITY, the helpers' default.

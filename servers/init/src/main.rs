@@ -1,17 +1,17 @@
-//! init, the kernite root task: reads the boot information, then builds a thread and a second process out of untyped memory.
+//! init, the kernite root task: reads the boot information, starts a thread, then the process server, and spawns `hello` through it.
 //!
-//! What it shows, in order, using only trona's generated wrappers:
+//! What it shows, in order, using only trona's generated wrappers and protocol clients:
 //! 1. the boot handoff: the untyped capabilities and the physical memory map;
 //! 2. a second thread in init's own address space (a TCB retyped from untyped memory,
 //!    a static stack) that prints and signals a Notification init waits on;
-//! 3. a second process built from scratch: its own VSpace, page tables, CNode, frames
-//!    and TCB, loaded from the `hello` boot module's ELF image; it gets nothing but two
-//!    badged endpoint capabilities to init: it calls init with a question and gets the
-//!    answer, and takes a page fault that init, its fault handler, handles by mapping a
-//!    page (protocol in `rootlib::demo`);
+//! 3. the process server (`rootlib::procsrv`, a thread of init with a share of its
+//!    resources), then, as its client over the generated Process protocol, `hello`
+//!    spawned from its boot module into a process of its own. hello greets over the
+//!    Console protocol, spawns a child of its own and waits for it; init waits for hello
+//!    and checks its exit status;
 //! 4. `INIT OK`, then the machine is powered off with status 0.
 //!
-//! Single-threaded (A2): only init's first thread touches its `Resources`.
+//! Only init's first thread touches its `Resources`; the process server has its own.
 #![no_std]
 #![no_main]
 
@@ -19,14 +19,13 @@ use rootlib::{ROOT_CNODE, ROOT_VSPACE, Resources, SlotAllocator, UntypedPool, Vi
 use trona::boot::{BootInfo, MemoryKind};
 use trona::ipc;
 use trona::thread::{Spaces, ThreadStack, ThreadStart};
-use trona::uapi::kernel_message::VmFault;
 use trona::uapi::{
-    CPtr, ObjectType, PAGE_SIZE, ROOT_CNODE_BITS, ROOT_SLOT_KERNEL_DEBUG, ROOT_SLOT_TCB, Rights,
+    CPtr, ObjectType, ROOT_CNODE_BITS, ROOT_SLOT_KERNEL_DEBUG, ROOT_SLOT_TCB, Rights,
 };
 use trona::{println, substrate};
 
-use rootlib::demo::{DONE, FAULT_ADDRESS, HELLO_ENDPOINT_SLOT, HELLO_FAULT_SLOT, QUESTION};
-use rootlib::process::{self, Process, ProcessSpec};
+use rootlib::procsrv;
+use trona::process::Process;
 
 trona::entry!(main);
 
@@ -37,17 +36,18 @@ const PRIORITY: u8 = trona::uapi::NUM_PRIORITIES / 2;
 const SCRATCH_START: u64 = 0x0000_1000_0000_0000;
 const SCRATCH_END: u64 = 0x0000_1000_4000_0000;
 
-/// log2 of the slot count of the child process's CNode.
-const CHILD_CNODE_BITS: u8 = 4;
+/// Root CNode slots init hands the process server.
+const SERVER_SLOTS: u64 = 512;
+
+/// Virtual addresses the process server maps its own pages at.
+const SERVER_VA_START: u64 = 0x0000_1000_4000_0000;
+const SERVER_VA_END: u64 = 0x0000_1000_8000_0000;
+
+/// The status hello exits with when it worked.
+const HELLO_SUCCESS: u64 = 42;
 
 /// The bit the second thread sets in the Notification word (an unbadged signal).
 const THREAD_DONE: u64 = 1;
-
-/// The badge of hello's request capability.
-const REQUEST_BADGE: u64 = 1;
-
-/// The badge of hello's fault-handler capability.
-const FAULT_BADGE: u64 = 2;
 
 /// The stack of init's second thread.
 static WORKER_STACK: ThreadStack<16384> = ThreadStack::new();
@@ -192,91 +192,44 @@ extern "C" fn worker(notification: u64) {
     }
 }
 
-/// Builds the `hello` process and serves it: answers its question, handles its page fault
-/// (maps a zeroed page and replies) and waits for its `DONE`.
-fn run_process_demo(res: &mut Resources, info: &BootInfo) {
-    let module = info
-        .module("hello")
-        .unwrap_or_else(|| fail(format_args!("no `hello` boot module")));
-    // SAFETY: the kernel maps every boot module read-only at `vaddr` for `len` bytes in
-    // the root task, and init never unmaps or writes it.
-    let image = unsafe { module.bytes() };
-    let endpoint = res
-        .retype(ObjectType::Endpoint, 0)
-        .unwrap_or_else(|error| fail(format_args!("creating the endpoint: {error}")));
-    let spec = ProcessSpec {
-        image,
-        cnode_bits: CHILD_CNODE_BITS,
+/// Starts the process server (a thread of init with a share of init's resources), spawns
+/// `hello` through it as a client would, and waits for hello's exit status.
+fn run_process_demo(res: &mut Resources, info: &'static BootInfo) {
+    let slots = res
+        .slots
+        .split_off(SERVER_SLOTS)
+        .unwrap_or_else(|error| fail(format_args!("slots for the process server: {error}")));
+    let config = procsrv::Config {
+        info,
+        resources: Resources {
+            slots,
+            untyped: res.untyped.share(),
+            va: VirtualRange::new(SERVER_VA_START, SERVER_VA_END),
+        },
         priority: PRIORITY,
-        start: process::Start::Word(0),
     };
-    let grant = |child: &Process| {
-        substrate::cnode_mint(
-            child.cnode,
-            HELLO_ENDPOINT_SLOT,
-            endpoint,
-            Rights::WRITE,
-            REQUEST_BADGE,
-        )?;
-        substrate::cnode_mint(
-            child.cnode,
-            HELLO_FAULT_SLOT,
-            endpoint,
-            Rights::WRITE,
-            FAULT_BADGE,
-        )?;
-        substrate::tcb_set_fault_handler(child.tcb, HELLO_FAULT_SLOT)?;
-        Ok(())
-    };
-    let child = process::create(res, &spec, grant)
-        .unwrap_or_else(|error| fail(format_args!("building hello: {error}")));
-    println!("init: started hello ({} bytes of ELF)", module.len);
-    let mut incoming = substrate::recv(endpoint);
-    loop {
-        let message = incoming
-            .unwrap_or_else(|error| fail(format_args!("receiving from hello: {}", error.name())));
-        let answer = match (message.badge, ipc::label(&message)) {
-            (REQUEST_BADGE, QUESTION) => {
-                let product = ipc::word(&message, 0, None).unwrap_or(0)
-                    * ipc::word(&message, 1, None).unwrap_or(0);
-                println!("init: hello asked a question over IPC");
-                ipc::short(QUESTION, &[product])
-            }
-            (FAULT_BADGE, VmFault::LABEL) => {
-                handle_fault(res, &child, &message);
-                ipc::short(0, &[])
-            }
-            (REQUEST_BADGE, DONE) => break,
-            (badge, label) => fail(format_args!(
-                "unexpected message from hello: badge {badge:#x}, label {label:#x}"
-            )),
-        };
-        let answer = answer.unwrap_or_else(|error| fail(format_args!("reply: {}", error.name())));
-        incoming = substrate::reply_recv(endpoint, &answer);
+    let client = procsrv::start(config)
+        .unwrap_or_else(|error| fail(format_args!("starting the process server: {error:?}")));
+    let buffer = res
+        .map_new_region(1, Rights::READ.union(Rights::WRITE))
+        .unwrap_or_else(|error| fail(format_args!("init's IPC buffer: {error}")));
+    if let Err(error) = substrate::tcb_set_ipc_buffer(CPtr(ROOT_SLOT_TCB), buffer.vaddr) {
+        fail(format_args!("setting init's IPC buffer: {}", error.name()));
     }
-    println!("init: hello is done");
-    let _ = substrate::tcb_suspend(child.tcb);
-}
-
-/// hello's page fault: checks it is the expected one and maps a zeroed page there.
-fn handle_fault(res: &mut Resources, child: &Process, message: &trona::uapi::Received) {
-    let length = usize::from(message.message.info.length()).min(message.message.regs.len());
-    let fault = VmFault::decode(&message.message.regs[..length])
-        .unwrap_or_else(|| fail(format_args!("a short VmFault message from hello")));
-    if fault.address != FAULT_ADDRESS {
-        fail(format_args!(
-            "hello faulted at {:#x} (ip {:#x}), expected {FAULT_ADDRESS:#x}",
-            fault.address, fault.ip
-        ));
+    // SAFETY: the page was mapped read-write just above for init's main thread, the caller,
+    // whose IPC buffer it now is; init never unmaps it.
+    let buffer = unsafe { ipc::Buffer::at(buffer.vaddr) };
+    let me = Process::with_endpoints(client.process, client.console, client.child_exit, buffer)
+        .unwrap_or_else(|error| fail(format_args!("connecting to the process server: {error:?}")));
+    println!("init: process server running; spawning hello");
+    let hello = me
+        .spawn("hello", b"world", &[])
+        .unwrap_or_else(|error| fail(format_args!("spawning hello: {error:?}")));
+    match me.wait(hello) {
+        Ok(HELLO_SUCCESS) => println!("init: hello (pid {hello}) exited with {HELLO_SUCCESS}"),
+        Ok(status) => fail(format_args!("hello exited with {status:#x}")),
+        Err(error) => fail(format_args!("waiting for hello: {error:?}")),
     }
-    let page = fault.address & !(PAGE_SIZE - 1);
-    let mapped = res
-        .retype(ObjectType::Frame, 0)
-        .and_then(|frame| res.map_frame(child.vspace, frame, page, Rights::READ));
-    if let Err(error) = mapped {
-        fail(format_args!("mapping hello's page: {error}"));
-    }
-    println!("init: handled hello's page fault at {:#x}", fault.address);
 }
 
 /// Reports a failure and powers the machine off with a non-zero status.

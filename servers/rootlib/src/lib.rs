@@ -11,9 +11,10 @@
 #![no_std]
 
 mod arch;
-pub mod demo;
+
 pub mod peer;
 pub mod process;
+pub mod procsrv;
 pub mod slots;
 pub mod thread;
 pub mod untyped;

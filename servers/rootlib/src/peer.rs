@@ -24,3 +24,7 @@ pub const RECEIVE_SLOT: u64 = 8;
 /// The slot of the peer's CNode that holds its own CNode capability (to delete what it
 /// received).
 pub const OWN_CNODE_SLOT: u64 = 2;
+
+/// The slot of the peer's CNode that holds the Notification capability its Echo server
+/// hands out (`Echo.give`); the suite puts it there.
+pub const GIVE_SLOT: u64 = 3;

@@ -365,7 +365,7 @@
 /** The protocol's minor version. */
 #define KERNITE_PROTO_PROCESS_VERSION_MINOR 0
 /** The fingerprint of the protocol's wire contract (handshake word 2). */
-#define KERNITE_PROTO_PROCESS_FINGERPRINT UINT64_C(0xead1327ea7611021)
+#define KERNITE_PROTO_PROCESS_FINGERPRINT UINT64_C(0xc3c4672598834b23)
 /** The first label of the block: the handshake (request and reply words: major, minor, fingerprint). */
 #define KERNITE_PROTO_PROCESS_LABEL_BASE 0x1000
 /** The number of labels in the block. */
@@ -378,11 +378,13 @@
 #define KERNITE_PROTO_PROCESS_ERROR_TOO_MANY_PROCESSES 0x1002
 /** The boot module is not a loadable program for this machine. */
 #define KERNITE_PROTO_PROCESS_ERROR_BAD_IMAGE 0x1003
+/** The request came through a capability the server did not hand out (or one of a process that has ended). */
+#define KERNITE_PROTO_PROCESS_ERROR_UNKNOWN_CALLER 0x1004
 /** Start a program from a boot module, as a child of the caller. Request: words 0..: program (string<32>, 1 length word, then up to 4 packed); then: args (bytes<256>, 1 length word, then up to 32 packed); cap 0: cap0 (cap<any optional>); cap 1: cap1 (cap<any optional>); reply: word 0: pid (u64). */
 #define KERNITE_PROTO_PROCESS_SPAWN 0x1001
-/** End the calling process with a status. Request: word 0: status (u64); oneway, no reply. */
+/** End the calling process with a status. Request: word 0: status (u32); oneway, no reply. */
 #define KERNITE_PROTO_PROCESS_EXIT 0x1002
-/** Collect the exit status of a child; WouldBlock while it still runs. Request: word 0: pid (u64); reply: word 0: status (u64). */
+/** Collect the exit status of a child; WouldBlock while it still runs (wait on the start convention's child-exit notification, then ask again). Request: word 0: pid (u64); reply: word 0: status (u64). */
 #define KERNITE_PROTO_PROCESS_WAIT 0x1003
 /** Report the caller's process id. Request: no words; reply: word 0: pid (u64). */
 #define KERNITE_PROTO_PROCESS_PID 0x1004

@@ -46,7 +46,7 @@ pub mod process {
     /// The protocol's minor version: bumped by compatible additions.
     pub const VERSION_MINOR: u16 = 0;
     /// The fingerprint of the protocol's wire contract, compared by the handshake.
-    pub const FINGERPRINT: u64 = 0xead1327ea7611021;
+    pub const FINGERPRINT: u64 = 0xc3c4672598834b23;
     /// The first label of the block (the handshake).
     pub const LABEL_BASE: u64 = 0x1000;
     /// The number of labels in the block.
@@ -59,11 +59,15 @@ pub mod process {
         pub const SPAWN: u64 = 0x1001;
         /// End the calling process with a status.
         pub const EXIT: u64 = 0x1002;
-        /// Collect the exit status of a child; WouldBlock while it still runs.
+        /// Collect the exit status of a child; WouldBlock while it still runs (wait on the start convention's child-exit notification, then ask again).
         pub const WAIT: u64 = 0x1003;
         /// Report the caller's process id.
         pub const PID: u64 = 0x1004;
     }
+    /// The most bytes of `spawn`'s argument `program`.
+    pub const SPAWN_PROGRAM_MAX: usize = 32;
+    /// The most bytes of `spawn`'s argument `args`.
+    pub const SPAWN_ARGS_MAX: usize = 256;
     const _: () = assert!(
         38 <= abi::MSG_MAX_LENGTH, "Process.spawn cannot fit the IPC buffer"
     );
@@ -92,6 +96,8 @@ pub mod process {
         TooManyProcesses,
         /// The boot module is not a loadable program for this machine.
         BadImage,
+        /// The request came through a capability the server did not hand out (or one of a process that has ended).
+        UnknownCaller,
     }
     impl ProcessError {
         /// The code a reply's label carries.
@@ -102,6 +108,7 @@ pub mod process {
                 ProcessError::NotAChild => 0x1001,
                 ProcessError::TooManyProcesses => 0x1002,
                 ProcessError::BadImage => 0x1003,
+                ProcessError::UnknownCaller => 0x1004,
             }
         }
         /// The error a reply's label names: the protocol's own codes first, then the shared ones.
@@ -111,6 +118,7 @@ pub mod process {
                 0x1001 => ProcessError::NotAChild,
                 0x1002 => ProcessError::TooManyProcesses,
                 0x1003 => ProcessError::BadImage,
+                0x1004 => ProcessError::UnknownCaller,
                 code => ProcessError::Shared(abi::Error::from_code(code)),
             }
         }
@@ -122,6 +130,7 @@ pub mod process {
                 ProcessError::NotAChild => "NotAChild",
                 ProcessError::TooManyProcesses => "TooManyProcesses",
                 ProcessError::BadImage => "BadImage",
+                ProcessError::UnknownCaller => "UnknownCaller",
             }
         }
     }
@@ -219,13 +228,13 @@ pub mod process {
             Ok(pid)
         }
         /// End the calling process with a status.
-        pub fn exit(&self, status: u64) -> Result<(), ProcessError> {
+        pub fn exit(&self, status: u32) -> Result<(), ProcessError> {
             let mut wire_out = proto::Outgoing::new(label::EXIT);
-            wire_out.word(status);
+            wire_out.word(u64::from(status));
             proto::send(self.endpoint, &self.buffer, &wire_out)?;
             Ok(())
         }
-        /// Collect the exit status of a child; WouldBlock while it still runs.
+        /// Collect the exit status of a child; WouldBlock while it still runs (wait on the start convention's child-exit notification, then ask again).
         pub fn wait(&self, pid: u64) -> Result<u64, ProcessError> {
             let mut wire_out = proto::Outgoing::new(label::WAIT);
             wire_out.word(pid);
@@ -269,8 +278,8 @@ pub mod process {
             cap1: Option<abi::CPtr>,
         ) -> Result<u64, ProcessError>;
         /// End the calling process with a status.
-        fn exit(&mut self, request: &proto::Request, status: u64);
-        /// Collect the exit status of a child; WouldBlock while it still runs.
+        fn exit(&mut self, request: &proto::Request, status: u32);
+        /// Collect the exit status of a child; WouldBlock while it still runs (wait on the start convention's child-exit notification, then ask again).
         fn wait(
             &mut self,
             request: &proto::Request,
@@ -363,7 +372,7 @@ pub mod process {
                 abi::Error::InvalidCapability | abi::Error::WrongObjectType |
                 abi::Error::InsufficientRights | abi::Error::ProtocolMismatch) |
                 ProcessError::NoSuchProgram | ProcessError::BadImage |
-                ProcessError::TooManyProcesses
+                ProcessError::TooManyProcesses | ProcessError::UnknownCaller
             )
         {
             proto::drift("Process", "spawn", error.name());
@@ -382,7 +391,7 @@ pub mod process {
             return Err(proto::Malformed.into());
         }
         let mut wire_d = incoming.decoder();
-        let status = wire_d.u64()?;
+        let status = wire_d.u32()?;
         wire_d.finish()?;
         server.exit(&incoming.request(), status);
         Ok(())
@@ -405,7 +414,7 @@ pub mod process {
                 abi::Error::InvalidLabel | abi::Error::InvalidArgument |
                 abi::Error::InvalidCapability | abi::Error::WrongObjectType |
                 abi::Error::InsufficientRights | abi::Error::ProtocolMismatch) |
-                ProcessError::NotAChild
+                ProcessError::NotAChild | ProcessError::UnknownCaller
             )
         {
             proto::drift("Process", "wait", error.name());
@@ -431,7 +440,7 @@ pub mod process {
                 error, ProcessError::Shared(abi::Error::InvalidLabel |
                 abi::Error::InvalidArgument | abi::Error::InvalidCapability |
                 abi::Error::WrongObjectType | abi::Error::InsufficientRights |
-                abi::Error::ProtocolMismatch)
+                abi::Error::ProtocolMismatch) | ProcessError::UnknownCaller
             )
         {
             proto::drift("Process", "pid", error.name());
@@ -464,6 +473,8 @@ pub mod console {
         /// Print bytes on the console.
         pub const WRITE: u64 = 0x1021;
     }
+    /// The most bytes of `write`'s argument `text`.
+    pub const WRITE_TEXT_MAX: usize = 512;
     const _: () = assert!(
         65 <= abi::MSG_MAX_LENGTH, "Console.write cannot fit the IPC buffer"
     );
@@ -713,6 +724,12 @@ pub mod echo {
         /// A protocol error: the server answers Refused.
         pub const REFUSE: u64 = 0x104c;
     }
+    /// The most bytes of `bytes`'s argument `data`.
+    pub const BYTES_DATA_MAX: usize = 256;
+    /// The most bytes of `bytes`'s result `data`.
+    pub const BYTES_REPLY_DATA_MAX: usize = 256;
+    /// The most bytes of `text`'s argument `text`.
+    pub const TEXT_TEXT_MAX: usize = 64;
     const _: () = assert!(
         8 <= abi::MSG_MAX_LENGTH, "Echo.scalars cannot fit the IPC buffer"
     );
@@ -1544,5 +1561,109 @@ pub mod echo {
         wire_result?;
         let wire_out = proto::Outgoing::new(0);
         Ok(wire_out)
+    }
+}
+/// Every message of every protocol, in schema order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Message {
+    /// `Process.spawn`.
+    ProcessSpawn,
+    /// `Process.exit`.
+    ProcessExit,
+    /// `Process.wait`.
+    ProcessWait,
+    /// `Process.pid`.
+    ProcessPid,
+    /// `Console.write`.
+    ConsoleWrite,
+    /// `Echo.ping`.
+    EchoPing,
+    /// `Echo.scalars`.
+    EchoScalars,
+    /// `Echo.record`.
+    EchoRecord,
+    /// `Echo.key`.
+    EchoKey,
+    /// `Echo.bytes`.
+    EchoBytes,
+    /// `Echo.text`.
+    EchoText,
+    /// `Echo.signal`.
+    EchoSignal,
+    /// `Echo.give`.
+    EchoGive,
+    /// `Echo.maybe`.
+    EchoMaybe,
+    /// `Echo.note`.
+    EchoNote,
+    /// `Echo.last_note`.
+    EchoLastNote,
+    /// `Echo.refuse`.
+    EchoRefuse,
+}
+impl Message {
+    /// Every message, in schema order.
+    pub const ALL: &'static [Message] = &[
+        Message::ProcessSpawn,
+        Message::ProcessExit,
+        Message::ProcessWait,
+        Message::ProcessPid,
+        Message::ConsoleWrite,
+        Message::EchoPing,
+        Message::EchoScalars,
+        Message::EchoRecord,
+        Message::EchoKey,
+        Message::EchoBytes,
+        Message::EchoText,
+        Message::EchoSignal,
+        Message::EchoGive,
+        Message::EchoMaybe,
+        Message::EchoNote,
+        Message::EchoLastNote,
+        Message::EchoRefuse,
+    ];
+    /// `Protocol.message`, as the schema spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Message::ProcessSpawn => "Process.spawn",
+            Message::ProcessExit => "Process.exit",
+            Message::ProcessWait => "Process.wait",
+            Message::ProcessPid => "Process.pid",
+            Message::ConsoleWrite => "Console.write",
+            Message::EchoPing => "Echo.ping",
+            Message::EchoScalars => "Echo.scalars",
+            Message::EchoRecord => "Echo.record",
+            Message::EchoKey => "Echo.key",
+            Message::EchoBytes => "Echo.bytes",
+            Message::EchoText => "Echo.text",
+            Message::EchoSignal => "Echo.signal",
+            Message::EchoGive => "Echo.give",
+            Message::EchoMaybe => "Echo.maybe",
+            Message::EchoNote => "Echo.note",
+            Message::EchoLastNote => "Echo.last_note",
+            Message::EchoRefuse => "Echo.refuse",
+        }
+    }
+    /// The message's label.
+    pub const fn label(self) -> u64 {
+        match self {
+            Message::ProcessSpawn => process::label::SPAWN,
+            Message::ProcessExit => process::label::EXIT,
+            Message::ProcessWait => process::label::WAIT,
+            Message::ProcessPid => process::label::PID,
+            Message::ConsoleWrite => console::label::WRITE,
+            Message::EchoPing => echo::label::PING,
+            Message::EchoScalars => echo::label::SCALARS,
+            Message::EchoRecord => echo::label::RECORD,
+            Message::EchoKey => echo::label::KEY,
+            Message::EchoBytes => echo::label::BYTES,
+            Message::EchoText => echo::label::TEXT,
+            Message::EchoSignal => echo::label::SIGNAL,
+            Message::EchoGive => echo::label::GIVE,
+            Message::EchoMaybe => echo::label::MAYBE,
+            Message::EchoNote => echo::label::NOTE,
+            Message::EchoLastNote => echo::label::LAST_NOTE,
+            Message::EchoRefuse => echo::label::REFUSE,
+        }
     }
 }

@@ -11,6 +11,8 @@ mod ipc;
 mod kdebug;
 mod lifetimes;
 mod notification;
+mod process;
+mod protocols;
 mod sched;
 mod smp;
 mod syscalls;
@@ -19,6 +21,7 @@ mod untyped;
 mod usermem;
 mod vspace;
 
+use trona::protocols::Message as M;
 use trona::uapi::{CPtr, Error, Invocation as I, Syscall, UserAddr};
 
 pub use ipc::own_ipc_buffer;
@@ -38,6 +41,10 @@ const fn sys(syscall: Syscall) -> Entry {
 
 const fn inv(invocation: I) -> Entry {
     Entry::Inv(invocation)
+}
+
+const fn msg(message: M) -> Entry {
+    Entry::Msg(message)
 }
 
 /// Every test, in run order; `check_frames_at_end` stays last.
@@ -596,6 +603,87 @@ pub static TESTS: &[Test] = &[
         name: "fault_kernel_message_layouts",
         covers: &[],
         run: fault_handlers::kernel_message_layouts,
+    },
+    Test {
+        name: "protocol_echo_every_message",
+        covers: &[
+            msg(M::EchoPing),
+            msg(M::EchoScalars),
+            msg(M::EchoRecord),
+            msg(M::EchoKey),
+            msg(M::EchoBytes),
+            msg(M::EchoText),
+            msg(M::EchoSignal),
+            msg(M::EchoGive),
+            msg(M::EchoMaybe),
+            msg(M::EchoNote),
+            msg(M::EchoLastNote),
+            msg(M::EchoRefuse),
+        ],
+        run: protocols::echo_every_message,
+    },
+    Test {
+        name: "protocol_echo_malformed_messages",
+        covers: &[
+            msg(M::EchoScalars),
+            msg(M::EchoBytes),
+            msg(M::EchoText),
+            msg(M::EchoSignal),
+        ],
+        run: protocols::echo_malformed_messages,
+    },
+    Test {
+        name: "protocol_echo_handshake_versions",
+        covers: &[msg(M::EchoPing)],
+        run: protocols::echo_handshake_versions,
+    },
+    Test {
+        name: "process_spawn_exit_wait",
+        covers: &[
+            msg(M::ProcessSpawn),
+            msg(M::ProcessExit),
+            msg(M::ProcessWait),
+            msg(M::ProcessPid),
+        ],
+        run: process::spawn_exit_wait,
+    },
+    Test {
+        name: "process_args_pid_console",
+        covers: &[
+            msg(M::ProcessSpawn),
+            msg(M::ProcessPid),
+            msg(M::ConsoleWrite),
+        ],
+        run: process::args_pid_console,
+    },
+    Test {
+        name: "process_spawn_with_caps",
+        covers: &[msg(M::ProcessSpawn)],
+        run: process::spawn_with_caps,
+    },
+    Test {
+        name: "process_nested_and_faulting",
+        covers: &[msg(M::ProcessSpawn), msg(M::ProcessWait)],
+        run: process::nested_and_faulting,
+    },
+    Test {
+        name: "process_table_and_blocking_wait",
+        covers: &[msg(M::ProcessSpawn), msg(M::ProcessWait)],
+        run: process::table_and_blocking_wait,
+    },
+    Test {
+        name: "process_refusals",
+        covers: &[
+            msg(M::ProcessSpawn),
+            msg(M::ProcessWait),
+            msg(M::ProcessPid),
+        ],
+        run: process::refusals,
+    },
+    Test {
+        name: "process_console_write",
+        covers: &[msg(M::ConsoleWrite)],
+        run: process::console_write,
     },
     Test {
         name: "check_frames_at_end",
