@@ -7,9 +7,9 @@ pub const ABI_NAME: &str = "kernite";
 /// The ABI's major version; every breaking change bumps it.
 pub const ABI_VERSION_MAJOR: u16 = 3;
 /// The ABI's minor version; compatible additions bump it.
-pub const ABI_VERSION_MINOR: u16 = 0;
+pub const ABI_VERSION_MINOR: u16 = 1;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0x6be4c32934ce2746;
+pub const ABI_FINGERPRINT: u64 = 0x97ab983a433dbd0b;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.
@@ -58,6 +58,24 @@ pub const ROOT_SLOT_TCB: u64 = 3;
 pub const ROOT_SLOT_KERNEL_DEBUG: u64 = 4;
 /// First slot the kernel leaves empty; untyped capabilities follow as the boot info lists them.
 pub const ROOT_SLOT_FIRST_FREE: u64 = 16;
+/// Where a spawned process finds its StartInfo page (read-only); the address is also its first argument register.
+pub const START_INFO_VADDR: u64 = 0x7e00_0000;
+/// Most bytes of arguments a process is spawned with (StartInfo.args).
+pub const START_ARGS_MAX: u64 = 256;
+/// Slot of a spawned process's own CNode (read and write), to manage its CSpace.
+pub const START_SLOT_CNODE: u64 = 1;
+/// Slot of its Process protocol endpoint (write and grant, badged with its pid).
+pub const START_SLOT_PROCESS: u64 = 2;
+/// Slot of its Console protocol endpoint (write).
+pub const START_SLOT_CONSOLE: u64 = 3;
+/// Slot of a Notification (read) the process server signals whenever a child of the process exits.
+pub const START_SLOT_CHILD_EXIT: u64 = 4;
+/// Slot of its fault handler capability, the process server's (a fault ends the process).
+pub const START_SLOT_FAULT: u64 = 5;
+/// Slot of the first capability passed at spawn; the others follow (StartInfo.cap_count).
+pub const START_SLOT_FIRST_CAP: u64 = 6;
+/// Set in the exit status of a process a fault ended (Process.exit's own statuses are 32-bit); the low bits hold the fault's kernel-message label.
+pub const EXIT_STATUS_FAULTED: u64 = 0x1_0000_0000;
 /// Syscall numbers: the value of the number register.
 pub mod sys {
     /// Do nothing and return; measures the trap round trip.
@@ -369,7 +387,7 @@ pub mod label {
     pub const CNODE_DELETE: u64 = 0xa3;
     /// Delete every capability derived from the one in a slot, at most REVOKE_BATCH per call, in dependency order (mappings, threads, other objects, untypeds); revoking an untyped's original capability destroys everything retyped from it and resets its watermark.
     pub const CNODE_REVOKE: u64 = 0xa4;
-    /// Report the object type and the rights of the capability in a slot (a server checks a capability it received).
+    /// Report the object type and rights of the capability in a slot, so a server can check a capability it received before using it. The badge and the object's address stay hidden.
     pub const CNODE_IDENTIFY: u64 = 0xa5;
     /// Report the frame's physical address.
     pub const FRAME_PHYSICAL_ADDRESS: u64 = 0xc0;
@@ -530,7 +548,7 @@ pub enum Invocation {
     CNodeDelete,
     /// Delete every capability derived from the one in a slot, at most REVOKE_BATCH per call, in dependency order (mappings, threads, other objects, untypeds); revoking an untyped's original capability destroys everything retyped from it and resets its watermark.
     CNodeRevoke,
-    /// Report the object type and the rights of the capability in a slot (a server checks a capability it received).
+    /// Report the object type and rights of the capability in a slot, so a server can check a capability it received before using it. The badge and the object's address stay hidden.
     CNodeIdentify,
     /// Report the frame's physical address.
     FramePhysicalAddress,
@@ -1102,7 +1120,6 @@ impl Invocation {
             Invocation::CNodeIdentify => {
                 &[
                     Error::InvalidCapability,
-                    Error::WrongObjectType,
                     Error::InsufficientRights,
                     Error::InvalidLabel,
                     Error::InvalidArgument,
@@ -1281,9 +1298,7 @@ impl Invocation {
                     Error::Busy,
                 ]
             }
-            Invocation::CNodeIdentify => {
-                &[Error::WrongObjectType, Error::InvalidArgument]
-            }
+            Invocation::CNodeIdentify => &[Error::InvalidArgument],
             Invocation::FramePhysicalAddress => &[],
             Invocation::PageTableUnmap => {
                 &[
@@ -1611,7 +1626,7 @@ const _: () = {
         MessageInfo::RESERVED) == u64::MAX
     );
 };
-/// What CNode.identify reports about a slot: the object type and the rights of its capability.
+/// What CNode.identify reports about a capability slot.
 #[repr(transparent)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct CapIdentity(u64);
@@ -1650,7 +1665,7 @@ impl CapIdentity {
     pub const fn new() -> CapIdentity {
         CapIdentity(0)
     }
-    /// The ObjectType id of the capability's object; 0 for an empty slot.
+    /// The ObjectType id of the object the capability names; 0 for an empty slot.
     pub const fn object_type(self) -> u8 {
         (self.0 & 0xff) as u8
     }
@@ -1662,7 +1677,7 @@ impl CapIdentity {
     pub const fn try_with_object_type(self, value: u8) -> Option<CapIdentity> {
         Some(self.with_object_type(value))
     }
-    /// The capability's Rights bits (0 for an empty slot).
+    /// The capability's Rights bits.
     pub const fn rights(self) -> u8 {
         ((self.0 >> 8) & 0xf) as u8
     }
@@ -1726,6 +1741,51 @@ const _: () = assert!(core::mem::offset_of!(IpcBuffer, badges) == 984);
 const _: () = assert!(core::mem::offset_of!(IpcBuffer, receive_slot) == 1008);
 const _: () = assert!(core::mem::offset_of!(IpcBuffer, user_data) == 1016);
 const _: () = assert!(core::mem::size_of::<IpcBuffer>() == 1024);
+/// A spawned process's start page, at START_INFO_VADDR: who it is, its arguments and its CSpace.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StartInfo {
+    /// The process's id (its Process endpoint's badge).
+    pub pid: u64,
+    /// The pid of the process that spawned it.
+    pub parent: u64,
+    /// log2 of the slot count of its CNode.
+    pub cnode_bits: u64,
+    /// First slot of its CNode the process server left empty.
+    pub first_free_slot: u64,
+    /// Capabilities passed at spawn, from START_SLOT_FIRST_CAP on.
+    pub cap_count: u64,
+    /// Address of its thread's IPC buffer (set with Tcb.set_ipc_buffer).
+    pub ipc_buffer: u64,
+    /// Bytes of args in use.
+    pub args_len: u64,
+    /// The arguments it was spawned with.
+    pub args: [u8; START_ARGS_MAX as usize],
+}
+impl Default for StartInfo {
+    /// Every field zero.
+    fn default() -> StartInfo {
+        StartInfo {
+            pid: 0,
+            parent: 0,
+            cnode_bits: 0,
+            first_free_slot: 0,
+            cap_count: 0,
+            ipc_buffer: 0,
+            args_len: 0,
+            args: [0; START_ARGS_MAX as usize],
+        }
+    }
+}
+const _: () = assert!(core::mem::offset_of!(StartInfo, pid) == 0);
+const _: () = assert!(core::mem::offset_of!(StartInfo, parent) == 8);
+const _: () = assert!(core::mem::offset_of!(StartInfo, cnode_bits) == 16);
+const _: () = assert!(core::mem::offset_of!(StartInfo, first_free_slot) == 24);
+const _: () = assert!(core::mem::offset_of!(StartInfo, cap_count) == 32);
+const _: () = assert!(core::mem::offset_of!(StartInfo, ipc_buffer) == 40);
+const _: () = assert!(core::mem::offset_of!(StartInfo, args_len) == 48);
+const _: () = assert!(core::mem::offset_of!(StartInfo, args) == 56);
+const _: () = assert!(core::mem::size_of::<StartInfo>() == 312);
 /// The portable subset of a thread's user register file.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

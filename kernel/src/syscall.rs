@@ -15,6 +15,17 @@ use abi::{
 };
 use kerncore::{Cap, CapState, cdt};
 
+// Every object type id and every rights bit fits its `CapIdentity` field, so
+// `cnode_identify`'s narrowing casts lose nothing.
+const _: () = {
+    let mut i = 0;
+    while i < ObjectType::ALL.len() {
+        assert!(ObjectType::ALL[i] as u64 <= CapIdentity::OBJECT_TYPE_MAX as u64);
+        i += 1;
+    }
+    assert!(Rights::ALL.bits() <= CapIdentity::RIGHTS_MAX as u64);
+};
+
 use crate::arch::{self, EntryFrame};
 use crate::generated::dispatch::{Kernel, TrapResults, dispatch};
 use crate::ipc::{self, Blocking, FaultOutcome, Target};
@@ -486,8 +497,9 @@ impl Kernel for KernelImpl {
         let slot = cnode::dest_slot(&target.cap, index)?;
         Ok(match cnode::peek(slot) {
             None => CapIdentity::new(),
-            Some((object, rights, _)) => CapIdentity::new()
-                .with_object_type(object.object_type.id() as u8)
+            // Both fit (the constant assertion at the top of this file).
+            Some((object, rights, _badge)) => CapIdentity::new()
+                .with_object_type(object.object_type as u8)
                 .with_rights(rights.bits() as u8),
         })
     }

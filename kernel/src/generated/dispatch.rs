@@ -203,7 +203,7 @@ pub trait Kernel {
     fn cnode_delete(&mut self, target: Self::Cap, index: u64) -> Result<(), abi::Error>;
     /// `CNode.revoke` (label 0xa4). Delete every capability derived from the one in a slot, at most REVOKE_BATCH per call, in dependency order (mappings, threads, other objects, untypeds); revoking an untyped's original capability destroys everything retyped from it and resets its watermark.
     fn cnode_revoke(&mut self, target: Self::Cap, index: u64) -> Result<u64, abi::Error>;
-    /// `CNode.identify` (label 0xa5). Report the object type and the rights of the capability in a slot (a server checks a capability it received).
+    /// `CNode.identify` (label 0xa5). Report the object type and rights of the capability in a slot, so a server can check a capability it received before using it. The badge and the object's address stay hidden.
     fn cnode_identify(
         &mut self,
         target: Self::Cap,

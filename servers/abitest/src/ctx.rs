@@ -195,7 +195,7 @@ impl Ctx {
             image,
             cnode_bits: 4,
             priority: PRIORITY,
-            arg: PEER_ENDPOINT_SLOT,
+            start: rootlib::process::Start::Word(PEER_ENDPOINT_SLOT),
         };
         let grant = |child: &rootlib::process::Process| {
             substrate::cnode_copy(child.cnode, PEER_ENDPOINT_SLOT, endpoint, Rights::READ)?;

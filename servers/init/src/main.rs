@@ -208,7 +208,7 @@ fn run_process_demo(res: &mut Resources, info: &BootInfo) {
         image,
         cnode_bits: CHILD_CNODE_BITS,
         priority: PRIORITY,
-        arg: 0,
+        start: process::Start::Word(0),
     };
     let grant = |child: &Process| {
         substrate::cnode_mint(

@@ -4,7 +4,9 @@ use core::fmt;
 
 use crate::{BuildError, ROOT_TCB, ROOT_VSPACE, Resources};
 use trona::substrate;
-use trona::uapi::{CPtr, ObjectType, PAGE_SIZE, Rights, UserAddr, UserRegisters};
+use trona::uapi::{
+    CPtr, ObjectType, PAGE_SIZE, Rights, START_INFO_VADDR, StartInfo, UserAddr, UserRegisters,
+};
 
 use kerncore::elf::Elf;
 
@@ -32,8 +34,18 @@ pub struct ProcessSpec<'a> {
     pub cnode_bits: u8,
     /// Its scheduling priority.
     pub priority: u8,
-    /// The value of its first argument register.
-    pub arg: u64,
+    /// What its first argument register holds.
+    pub start: Start<'a>,
+}
+
+/// What a new process starts with in its first argument register.
+#[derive(Clone, Copy)]
+pub enum Start<'a> {
+    /// This word, and no start page (the convention of the suite's own helpers).
+    Word(u64),
+    /// The process start convention: this page mapped read-only at `START_INFO_VADDR`,
+    /// and that address.
+    Info(&'a StartInfo),
 }
 
 /// A process that has been built and started.
@@ -101,18 +113,51 @@ pub fn create(
     let buffer = res.retype(ObjectType::Frame, 0)?;
     res.map_frame(process.vspace, buffer, IPC_BUFFER_VADDR, read_write)?;
     substrate::tcb_set_ipc_buffer(process.tcb, IPC_BUFFER_VADDR)?;
+    let arg = match spec.start {
+        Start::Word(word) => word,
+        Start::Info(info) => {
+            map_start_page(res, process.vspace, info)?;
+            START_INFO_VADDR
+        }
+    };
     grant(&process)?;
     substrate::tcb_configure(process.tcb, process.cnode, process.vspace)?;
     let regs = UserRegisters {
         ip: elf.entry,
         sp: STACK_TOP,
-        arg0: spec.arg,
+        arg0: arg,
         ..UserRegisters::default()
     };
     substrate::tcb_write_registers(process.tcb, UserAddr(&regs as *const UserRegisters as u64))?;
     substrate::tcb_set_priority(process.tcb, spec.priority, ROOT_TCB)?;
     substrate::tcb_resume(process.tcb)?;
     Ok(process)
+}
+
+/// Maps a read-only copy of `info` at `START_INFO_VADDR` in `vspace`.
+fn map_start_page(res: &mut Resources, vspace: CPtr, info: &StartInfo) -> Result<(), LoadError> {
+    const _: () = assert!(core::mem::size_of::<StartInfo>() as u64 <= PAGE_SIZE);
+    let scratch = res.va.take(1)?;
+    let frame = res.retype(ObjectType::Frame, 0)?;
+    res.map_frame(
+        ROOT_VSPACE,
+        frame,
+        scratch,
+        Rights::READ.union(Rights::WRITE),
+    )?;
+    // SAFETY: the scratch page is mapped read-write in this address space just above, only
+    // this function uses it, and a StartInfo fits in it (the assertion above); the frame is
+    // fresh, so the write is aligned page memory no reference points into.
+    unsafe { core::ptr::write_volatile(scratch as usize as *mut StartInfo, *info) };
+    finish_page(
+        res,
+        vspace,
+        PendingPage {
+            vaddr: START_INFO_VADDR,
+            frame,
+            rights: Rights::READ,
+        },
+    )
 }
 
 /// A page being filled: mapped at the scratch address in init, not yet in the child.

@@ -48,6 +48,27 @@ impl SlotAllocator {
         }
     }
 
+    /// `count` never-used slots in a row, now owned by the caller: the first one's index.
+    pub fn alloc_range(&mut self, count: u64) -> Result<u64, BuildError> {
+        let first = self.next;
+        match first.checked_add(count) {
+            Some(end) if end <= self.end => {
+                self.next = end;
+                Ok(first)
+            }
+            _ => Err(BuildError::OutOfSlots),
+        }
+    }
+
+    /// Hands the last `count` never-used slots to a second allocator (another thread's).
+    pub fn split_off(&mut self, count: u64) -> Result<SlotAllocator, BuildError> {
+        if self.fresh_remaining() < count {
+            return Err(BuildError::OutOfSlots);
+        }
+        self.end -= count;
+        Ok(SlotAllocator::new(self.end, self.end + count))
+    }
+
     /// How many never-used slots remain (not counting recycled ones).
     pub fn fresh_remaining(&self) -> u64 {
         self.end.saturating_sub(self.next)

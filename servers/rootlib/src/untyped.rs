@@ -30,6 +30,22 @@ impl UntypedPool {
         pool
     }
 
+    /// A pool of one untyped capability.
+    pub fn single(cap: CPtr) -> UntypedPool {
+        let mut caps = [CPtr(0); MAX_UNTYPED];
+        caps[0] = cap;
+        UntypedPool { caps, count: 1 }
+    }
+
+    /// A second pool of the same capabilities, for another thread that retypes from them
+    /// too (the kernel serializes retypes; each thread keeps its own slots).
+    pub fn share(&self) -> UntypedPool {
+        UntypedPool {
+            caps: self.caps,
+            count: self.count,
+        }
+    }
+
     /// The capabilities in the order retype tries them.
     pub fn caps(&self) -> &[CPtr] {
         &self.caps[..self.count]
@@ -52,17 +68,30 @@ impl Resources {
     /// `Untyped.retype` defines it (0 for fixed-size types).
     pub fn retype(&mut self, object_type: ObjectType, size_bits: u8) -> Result<CPtr, BuildError> {
         let slot = self.slots.alloc()?;
-        for &untyped in self.untyped.caps() {
-            match substrate::untyped_retype(untyped, object_type, size_bits, ROOT_CNODE, slot.0) {
-                Ok(()) => return Ok(slot),
-                Err(Error::OutOfMemory) => continue,
-                Err(error) => {
-                    self.slots.free(slot);
-                    return Err(BuildError::Kernel(error));
-                }
+        match self.retype_into(object_type, size_bits, slot) {
+            Ok(()) => Ok(slot),
+            Err(error) => {
+                self.slots.free(slot);
+                Err(error)
             }
         }
-        self.slots.free(slot);
+    }
+
+    /// Creates an object in `slot`, an empty root CNode slot the caller owns, trying each
+    /// untyped region in turn as [`Resources::retype`] does.
+    pub fn retype_into(
+        &mut self,
+        object_type: ObjectType,
+        size_bits: u8,
+        slot: CPtr,
+    ) -> Result<(), BuildError> {
+        for &untyped in self.untyped.caps() {
+            match substrate::untyped_retype(untyped, object_type, size_bits, ROOT_CNODE, slot.0) {
+                Ok(()) => return Ok(()),
+                Err(Error::OutOfMemory) => continue,
+                Err(error) => return Err(BuildError::Kernel(error)),
+            }
+        }
         Err(BuildError::OutOfUntyped)
     }
 

@@ -10,8 +10,8 @@
 
 #define KERNITE_ABI_NAME "kernite"
 #define KERNITE_ABI_VERSION_MAJOR 3
-#define KERNITE_ABI_VERSION_MINOR 0
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0x6be4c32934ce2746)
+#define KERNITE_ABI_VERSION_MINOR 1
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0x97ab983a433dbd0b)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
@@ -62,6 +62,24 @@
 #define KERNITE_ROOT_SLOT_KERNEL_DEBUG UINT64_C(4)
 /** First slot the kernel leaves empty; untyped capabilities follow as the boot info lists them. */
 #define KERNITE_ROOT_SLOT_FIRST_FREE UINT64_C(16)
+/** Where a spawned process finds its StartInfo page (read-only); the address is also its first argument register. */
+#define KERNITE_START_INFO_VADDR UINT64_C(0x7e000000)
+/** Most bytes of arguments a process is spawned with (StartInfo.args). */
+#define KERNITE_START_ARGS_MAX UINT64_C(256)
+/** Slot of a spawned process's own CNode (read and write), to manage its CSpace. */
+#define KERNITE_START_SLOT_CNODE UINT64_C(1)
+/** Slot of its Process protocol endpoint (write and grant, badged with its pid). */
+#define KERNITE_START_SLOT_PROCESS UINT64_C(2)
+/** Slot of its Console protocol endpoint (write). */
+#define KERNITE_START_SLOT_CONSOLE UINT64_C(3)
+/** Slot of a Notification (read) the process server signals whenever a child of the process exits. */
+#define KERNITE_START_SLOT_CHILD_EXIT UINT64_C(4)
+/** Slot of its fault handler capability, the process server's (a fault ends the process). */
+#define KERNITE_START_SLOT_FAULT UINT64_C(5)
+/** Slot of the first capability passed at spawn; the others follow (StartInfo.cap_count). */
+#define KERNITE_START_SLOT_FIRST_CAP UINT64_C(6)
+/** Set in the exit status of a process a fault ended (Process.exit's own statuses are 32-bit); the low bits hold the fault's kernel-message label. */
+#define KERNITE_EXIT_STATUS_FAULTED UINT64_C(0x100000000)
 
 /* Syscall numbers (the number register). */
 /** Do nothing and return; measures the trap round trip. Errors: none. */
@@ -160,7 +178,7 @@
 #define KERNITE_LABEL_CNODE_DELETE 0xa3
 /** Delete every capability derived from the one in a slot, at most REVOKE_BATCH per call, in dependency order (mappings, threads, other objects, untypeds); revoking an untyped's original capability destroys everything retyped from it and resets its watermark. Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument, SlotEmpty, IllegalOperation, Busy. */
 #define KERNITE_LABEL_CNODE_REVOKE 0xa4
-/** Report the object type and the rights of the capability in a slot (a server checks a capability it received). Errors: InvalidCapability, WrongObjectType, InsufficientRights, InvalidLabel, InvalidArgument. */
+/** Report the object type and rights of the capability in a slot, so a server can check a capability it received before using it. The badge and the object's address stay hidden. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument. */
 #define KERNITE_LABEL_CNODE_IDENTIFY 0xa5
 /** Report the frame's physical address. Errors: InvalidCapability, InsufficientRights, InvalidLabel. */
 #define KERNITE_LABEL_FRAME_PHYSICAL_ADDRESS 0xc0
@@ -275,8 +293,8 @@
 /** The bits no field covers; a word with any of them set is invalid. */
 #define KERNITE_MESSAGE_INFO_RESERVED UINT64_C(0x0)
 
-/* Bitfield CapIdentity (uint64_t): What CNode.identify reports about a slot: the object type and the rights of its capability. */
-/** The lowest bit of `object_type`: The ObjectType id of the capability's object; 0 for an empty slot. */
+/* Bitfield CapIdentity (uint64_t): What CNode.identify reports about a capability slot. */
+/** The lowest bit of `object_type`: The ObjectType id of the object the capability names; 0 for an empty slot. */
 #define KERNITE_CAP_IDENTITY_OBJECT_TYPE_LSB 0
 /** The width in bits of `object_type`. */
 #define KERNITE_CAP_IDENTITY_OBJECT_TYPE_WIDTH 8
@@ -284,7 +302,7 @@
 #define KERNITE_CAP_IDENTITY_OBJECT_TYPE_MAX UINT8_C(0xff)
 /** The bits of `object_type` in place in the word. */
 #define KERNITE_CAP_IDENTITY_OBJECT_TYPE_MASK UINT64_C(0xff)
-/** The lowest bit of `rights`: The capability's Rights bits (0 for an empty slot). */
+/** The lowest bit of `rights`: The capability's Rights bits. */
 #define KERNITE_CAP_IDENTITY_RIGHTS_LSB 8
 /** The width in bits of `rights`. */
 #define KERNITE_CAP_IDENTITY_RIGHTS_WIDTH 4
@@ -436,6 +454,27 @@ struct kernite_ipc_buffer {
 };
 _Static_assert(sizeof(struct kernite_ipc_buffer) == 1024, "kernite_ipc_buffer must be 1024 bytes");
 
+/** A spawned process's start page, at START_INFO_VADDR: who it is, its arguments and its CSpace. */
+struct kernite_start_info {
+    /** The process's id (its Process endpoint's badge). */
+    uint64_t pid;
+    /** The pid of the process that spawned it. */
+    uint64_t parent;
+    /** log2 of the slot count of its CNode. */
+    uint64_t cnode_bits;
+    /** First slot of its CNode the process server left empty. */
+    uint64_t first_free_slot;
+    /** Capabilities passed at spawn, from START_SLOT_FIRST_CAP on. */
+    uint64_t cap_count;
+    /** Address of its thread's IPC buffer (set with Tcb.set_ipc_buffer). */
+    uint64_t ipc_buffer;
+    /** Bytes of args in use. */
+    uint64_t args_len;
+    /** The arguments it was spawned with. */
+    uint8_t args[KERNITE_START_ARGS_MAX];
+};
+_Static_assert(sizeof(struct kernite_start_info) == 312, "kernite_start_info must be 312 bytes");
+
 /** The portable subset of a thread's user register file. */
 struct kernite_user_registers {
     /** Instruction pointer. */
@@ -503,7 +542,7 @@ static inline uint64_t kernite_message_info_with_label(uint64_t word, uint64_t v
     return (uint64_t)((word & (uint64_t)~KERNITE_MESSAGE_INFO_LABEL_MASK) | (((uint64_t)value << KERNITE_MESSAGE_INFO_LABEL_LSB) & KERNITE_MESSAGE_INFO_LABEL_MASK));
 }
 
-/** `object_type` of a CapIdentity word: The ObjectType id of the capability's object; 0 for an empty slot. */
+/** `object_type` of a CapIdentity word: The ObjectType id of the object the capability names; 0 for an empty slot. */
 static inline uint8_t kernite_cap_identity_object_type(uint64_t word) {
     return (uint8_t)((word & KERNITE_CAP_IDENTITY_OBJECT_TYPE_MASK) >> KERNITE_CAP_IDENTITY_OBJECT_TYPE_LSB);
 }
@@ -511,7 +550,7 @@ static inline uint8_t kernite_cap_identity_object_type(uint64_t word) {
 static inline uint64_t kernite_cap_identity_with_object_type(uint64_t word, uint8_t value) {
     return (uint64_t)((word & (uint64_t)~KERNITE_CAP_IDENTITY_OBJECT_TYPE_MASK) | (((uint64_t)value << KERNITE_CAP_IDENTITY_OBJECT_TYPE_LSB) & KERNITE_CAP_IDENTITY_OBJECT_TYPE_MASK));
 }
-/** `rights` of a CapIdentity word: The capability's Rights bits (0 for an empty slot). */
+/** `rights` of a CapIdentity word: The capability's Rights bits. */
 static inline uint8_t kernite_cap_identity_rights(uint64_t word) {
     return (uint8_t)((word & KERNITE_CAP_IDENTITY_RIGHTS_MASK) >> KERNITE_CAP_IDENTITY_RIGHTS_LSB);
 }

@@ -384,7 +384,7 @@ pub fn cnode_delete(cnode: abi::CPtr, index: u64) -> Result<(), abi::Error> {
 pub fn cnode_revoke(cnode: abi::CPtr, index: u64) -> Result<u64, abi::Error> {
     invoke(cnode, abi::label::CNODE_REVOKE, [index, 0, 0, 0])
 }
-/// Report the object type and the rights of the capability in a slot (a server checks a capability it received).
+/// Report the object type and rights of the capability in a slot, so a server can check a capability it received before using it. The badge and the object's address stay hidden.
 ///
 /// `CNode.identify` (label 0xa5); the capability needs rights `read`.
 pub fn cnode_identify(

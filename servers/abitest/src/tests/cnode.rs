@@ -1,4 +1,4 @@
-//! CNode invocations: copy, mint (badges), move, identify and delete, within the root CNode and into a child CNode.
+//! CNode invocations: copy, mint (badges), move and delete, within the root CNode and into a child CNode.
 
 use trona::substrate;
 use trona::uapi::{CPtr, Error, ObjectType, Rights};
@@ -105,17 +105,6 @@ fn root_cnode_checks(notification: CPtr, [copy, minted, moved]: [CPtr; 3]) -> Ou
         Error::InvalidCapability,
     )?;
 
-    let identity = ok(
-        "identify the copy",
-        substrate::cnode_identify(ROOT_CNODE, copy.0),
-    )?;
-    ensure!(
-        u64::from(identity.object_type()) == ObjectType::Notification.id()
-            && u64::from(identity.rights()) == Rights::ALL.bits(),
-        "CNode.identify reported type {} rights {:#x} for a Notification with every right",
-        identity.object_type(),
-        identity.rights()
-    );
     ok(
         "delete the copy",
         substrate::cnode_delete(ROOT_CNODE, copy.0),
@@ -125,15 +114,6 @@ fn root_cnode_checks(notification: CPtr, [copy, minted, moved]: [CPtr; 3]) -> Ou
         substrate::cnode_delete(ROOT_CNODE, copy.0),
         Error::SlotEmpty,
     )?;
-    let empty = ok(
-        "identify an empty slot",
-        substrate::cnode_identify(ROOT_CNODE, copy.0),
-    )?;
-    ensure!(
-        empty.bits() == 0,
-        "CNode.identify reported {:#x} for an empty slot",
-        empty.bits()
-    );
     err(
         "move from an empty slot",
         substrate::cnode_move_cap(ROOT_CNODE, copy.0, minted),
@@ -195,4 +175,94 @@ fn child_cnode_checks(child: CPtr, notification: CPtr) -> Outcome {
         Error::InvalidArgument,
     )?;
     ok("delete the minted copy", substrate::cnode_delete(child, 1))
+}
+
+/// `identify` reports the object type and rights of a slot, 0 for an empty slot, and
+/// refuses slot 0, slots past the end, other objects' capabilities and CNode copies without read.
+pub fn identify(ctx: &mut Ctx) -> Outcome {
+    let notification = ctx.create(ObjectType::Notification)?;
+    let slots = [ctx.empty_slot()?, ctx.empty_slot()?];
+    let result = identify_checks(notification, slots);
+    for slot in slots {
+        let _ = substrate::cnode_delete(ROOT_CNODE, slot.0);
+        ctx.release_slot(slot);
+    }
+    ctx.delete(notification)?;
+    result
+}
+
+fn identify_checks(notification: CPtr, [minted, write_only]: [CPtr; 2]) -> Outcome {
+    let original = ok(
+        "identify the notification",
+        substrate::cnode_identify(ROOT_CNODE, notification.0),
+    )?;
+    ensure!(
+        u64::from(original.object_type()) == ObjectType::Notification as u64
+            && u64::from(original.rights()) == Rights::ALL.bits(),
+        "the original reads as type {} rights {:#x}",
+        original.object_type(),
+        original.rights()
+    );
+    ok(
+        "mint a read-only copy",
+        substrate::cnode_mint(ROOT_CNODE, minted.0, notification, Rights::READ, BADGE),
+    )?;
+    let copy = ok(
+        "identify the copy",
+        substrate::cnode_identify(ROOT_CNODE, minted.0),
+    )?;
+    ensure!(
+        u64::from(copy.object_type()) == ObjectType::Notification as u64
+            && u64::from(copy.rights()) == Rights::READ.bits(),
+        "the read-only badged copy reads as type {} rights {:#x}",
+        copy.object_type(),
+        copy.rights()
+    );
+    let empty = ok(
+        "identify an empty slot",
+        substrate::cnode_identify(ROOT_CNODE, write_only.0),
+    )?;
+    ensure!(
+        empty.bits() == 0,
+        "an empty slot reads as {:#x}",
+        empty.bits()
+    );
+    err(
+        "identify the null slot 0",
+        substrate::cnode_identify(ROOT_CNODE, 0),
+        Error::InvalidArgument,
+    )?;
+    err(
+        "identify past the end",
+        substrate::cnode_identify(ROOT_CNODE, 1 << trona::uapi::ROOT_CNODE_BITS),
+        Error::InvalidArgument,
+    )?;
+    err(
+        "identify through a notification (a label outside its block)",
+        substrate::cnode_identify(notification, 1),
+        Error::InvalidLabel,
+    )?;
+    ok(
+        "copy the root CNode without read",
+        substrate::cnode_copy(ROOT_CNODE, write_only.0, ROOT_CNODE, Rights::WRITE),
+    )?;
+    err(
+        "identify through a write-only CNode copy",
+        substrate::cnode_identify(write_only, notification.0),
+        Error::InsufficientRights,
+    )?;
+    ok(
+        "delete the copy",
+        substrate::cnode_delete(ROOT_CNODE, minted.0),
+    )?;
+    let gone = ok(
+        "identify the deleted copy's slot",
+        substrate::cnode_identify(ROOT_CNODE, minted.0),
+    )?;
+    ensure!(
+        gone.bits() == 0,
+        "a deleted slot reads as {:#x}",
+        gone.bits()
+    );
+    Ok(())
 }

@@ -195,7 +195,6 @@ pub static TESTS: &[Test] = &[
             inv(I::CNodeCopy),
             inv(I::CNodeMint),
             inv(I::CNodeMoveCap),
-            inv(I::CNodeIdentify),
             inv(I::CNodeDelete),
         ],
         run: cnode::copy_mint_move_delete,
@@ -204,6 +203,11 @@ pub static TESTS: &[Test] = &[
         name: "cnode_child",
         covers: &[inv(I::CNodeCopy), inv(I::CNodeMint), inv(I::CNodeDelete)],
         run: cnode::child_cnode,
+    },
+    Test {
+        name: "cnode_identify",
+        covers: &[inv(I::CNodeIdentify)],
+        run: cnode::identify,
     },
     Test {
         name: "notification_signal_poll_wait",
