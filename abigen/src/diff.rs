@@ -16,6 +16,10 @@ use serde::Serialize;
 
 use crate::model::*;
 
+pub mod protocols;
+
+pub use protocols::ProtocolReport;
+
 /// How a change affects programs built against the base ABI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -271,6 +275,8 @@ pub struct Report {
     pub missing_tombstones: Vec<Change>,
     /// The version rule applied to the changes.
     pub verdict: Verdict,
+    /// Per server protocol (versioned on its own), its changes and verdict.
+    pub protocols: Vec<ProtocolReport>,
 }
 
 impl Report {
@@ -279,9 +285,27 @@ impl Report {
         self.changes.iter().filter(|c| c.class == class).count()
     }
 
-    /// True when the version rule refuses the change.
+    /// True when the version rule refuses the change, for the kernel ABI or a protocol.
     pub fn is_refused(&self) -> bool {
         self.verdict.status == Status::Refused
+            || self
+                .protocols
+                .iter()
+                .any(|p| p.verdict.status == Status::Refused)
+    }
+
+    /// Every refusal, one line each: the kernel ABI's verdict and each protocol's.
+    pub fn refusals(&self) -> Vec<String> {
+        let kernel = (self.verdict.status == Status::Refused).then(|| self.verdict.to_string());
+        kernel
+            .into_iter()
+            .chain(
+                self.protocols
+                    .iter()
+                    .filter(|p| p.verdict.status == Status::Refused)
+                    .map(|p| format!("protocol {}: {}", p.name, p.verdict)),
+            )
+            .collect()
     }
 
     /// One line: `kernite 1.0 -> 1.1: 3 changes (1 breaking, 2 compatible, 0 kernel-internal, 0 doc)`.
@@ -338,6 +362,15 @@ impl Report {
             out.push('\n');
         }
         out.push_str(&format!("**Verdict:** {}\n", self.verdict));
+        let protocols: Vec<&ProtocolReport> =
+            self.protocols.iter().filter(|p| !p.is_empty()).collect();
+        if !protocols.is_empty() {
+            out.push_str("\n## Protocol diff\n\nEach protocol has its own version: a new message needs a minor bump, a changed or removed one a major bump.\n");
+            for p in protocols {
+                out.push('\n');
+                out.push_str(&p.to_markdown());
+            }
+        }
         out
     }
 }
@@ -373,6 +406,7 @@ pub fn diff(base: &Model, head: &Model) -> Report {
         changes: d.changes,
         missing_tombstones: t.changes,
         verdict,
+        protocols: protocols::diff(base, head),
     }
 }
 

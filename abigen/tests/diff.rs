@@ -32,6 +32,13 @@ const CASES: &[&str] = &[
     "struct_field_renamed",
     "ipc_additions",
     "ipc_changes",
+    "protocol_message_added_without_bump",
+    "protocol_message_added_with_minor_bump",
+    "protocol_argument_retyped",
+    "protocol_changes_with_major_bump",
+    "protocol_message_removed_without_tombstone",
+    "protocol_doc_only",
+    "protocol_added_and_removed",
 ];
 
 fn fixtures() -> PathBuf {
@@ -261,4 +268,94 @@ fn ipc_changes() {
     // were reserved bits), an IPC syscall that now also sends, a kernel message relabelled
     // with another word, and other fault-reply words: breaking without a major bump.
     check("ipc_changes", [8, 1, 0, 0], Status::Refused);
+}
+
+/// A protocol case: the kernel ABI is unchanged; `expected` is each protocol's verdict
+/// status and [breaking, compatible, doc] counts.
+fn check_protocols(case: &str, expected: &[(&str, Status, [usize; 3])]) -> Report {
+    let report = check(case, [0, 0, 0, 0], Status::Ok);
+    let actual: Vec<(String, Status, [usize; 3])> = report
+        .protocols
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            (
+                p.name.clone(),
+                p.verdict.status,
+                [Class::Breaking, Class::Compatible, Class::Doc].map(|c| p.count(c)),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, Status, [usize; 3])> = expected
+        .iter()
+        .map(|(name, status, counts)| ((*name).to_owned(), *status, *counts))
+        .collect();
+    assert_eq!(actual, expected, "{case}:\n{}", report.to_markdown());
+    let refused = expected
+        .iter()
+        .any(|(_, status, _)| *status == Status::Refused);
+    assert_eq!(report.is_refused(), refused, "{case}: refused");
+    report
+}
+
+#[test]
+fn protocol_message_added_without_bump() {
+    let report = check_protocols(
+        "protocol_message_added_without_bump",
+        &[("Store", Status::Refused, [0, 1, 0])],
+    );
+    assert_eq!(
+        report.refusals(),
+        [
+            "protocol Store: REFUSED: 1 compatible change without a minor Store version bump (2.1 -> 2.1); set its `version` to \"2.2\""
+        ]
+    );
+}
+
+#[test]
+fn protocol_message_added_with_minor_bump() {
+    check_protocols(
+        "protocol_message_added_with_minor_bump",
+        &[("Store", Status::Ok, [0, 2, 0])],
+    );
+}
+
+#[test]
+fn protocol_argument_retyped() {
+    check_protocols(
+        "protocol_argument_retyped",
+        &[("Store", Status::Refused, [1, 0, 0])],
+    );
+}
+
+#[test]
+fn protocol_changes_with_major_bump() {
+    check_protocols(
+        "protocol_changes_with_major_bump",
+        &[("Store", Status::Ok, [4, 0, 0])],
+    );
+}
+
+#[test]
+fn protocol_message_removed_without_tombstone() {
+    check_protocols(
+        "protocol_message_removed_without_tombstone",
+        &[("Store", Status::Refused, [1, 0, 0])],
+    );
+}
+
+#[test]
+fn protocol_doc_only() {
+    check_protocols("protocol_doc_only", &[("Store", Status::Ok, [0, 0, 2])]);
+}
+
+#[test]
+fn protocol_added_and_removed() {
+    check_protocols(
+        "protocol_added_and_removed",
+        &[
+            ("Clock", Status::Ok, [0, 1, 0]),
+            ("Old", Status::Refused, [1, 0, 0]),
+        ],
+    );
 }

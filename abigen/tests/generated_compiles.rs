@@ -156,10 +156,19 @@ fn generated_code_compiles_for_the_fixtures_and_the_real_schema() {
         ),
     );
     let ipc_behaviour = include_str!("fixtures/ipc_dispatch/dispatch.rs");
+    let protocols = abigen::parse_str(
+        "small+ipc+protocols.toml",
+        concat!(
+            include_str!("fixtures/small.toml"),
+            include_str!("fixtures/ipc.toml"),
+            include_str!("fixtures/protocols.toml")
+        ),
+    );
     for (model, test) in [
         (fixture, Some(behaviour)),
         (ipc, Some(ipc_behaviour)),
         (tricky, None),
+        (protocols, None),
         (real, None),
     ] {
         match model {

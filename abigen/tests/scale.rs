@@ -77,31 +77,6 @@ fn scaled_schema(model: &Model) -> String {
         quote(&d.insufficient_rights),
         quote(&d.unknown_error)
     );
-    // Bitfields once, by their own names: invocation results (CNode.identify) use them.
-    for b in &model.bitfields {
-        let fields: Vec<String> = b
-            .fields
-            .iter()
-            .map(|f| {
-                format!(
-                    "  {{ name = {}, lsb = {}, width = {}, type = {}, doc = {} }},",
-                    quote(&f.name),
-                    f.lsb,
-                    f.width,
-                    quote(f.ty.name()),
-                    quote(&f.doc)
-                )
-            })
-            .collect();
-        let _ = writeln!(
-            out,
-            "[[bitfield]]\nname = {}\ntype = {}\ndoc = {}\nfields = [\n{}\n]\n",
-            quote(&b.name),
-            quote(b.word.name()),
-            quote(&b.doc),
-            fields.join("\n")
-        );
-    }
     let label_span = model
         .objects
         .iter()

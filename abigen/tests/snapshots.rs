@@ -47,6 +47,35 @@ fn every_output_of_the_ipc_fixture() {
     }
 }
 
+/// The IPC fixture with the protocol addendum: one protocol of every wire type.
+const PROTOCOLS_SCHEMA: &str = concat!(
+    include_str!("fixtures/small.toml"),
+    include_str!("fixtures/ipc.toml"),
+    include_str!("fixtures/protocols.toml")
+);
+
+#[test]
+fn every_protocol_output_of_the_protocols_fixture() {
+    let model = match abigen::parse_str("small+ipc+protocols.toml", PROTOCOLS_SCHEMA) {
+        Ok(model) => model,
+        Err(diagnostics) => panic!("fixture is invalid:\n{diagnostics}"),
+    };
+    // The protocol files, the C header (protocol sections) and the docs link.
+    for (path, contents) in &abigen::render_all(&model) {
+        let wanted = [
+            "trona/src/generated/mod.rs",
+            "trona/src/generated/protocols.rs",
+            "docs/protocols.md",
+            "trona/include/generated/kernite.h",
+        ];
+        if !wanted.contains(&path.as_str()) {
+            continue;
+        }
+        let name = format!("protocols__{}", path.replace('/', "__"));
+        insta::assert_snapshot!(name, contents);
+    }
+}
+
 #[test]
 fn rendering_is_deterministic_and_ignores_comments_and_order() {
     let text = include_str!("fixtures/small.toml");

@@ -41,7 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         print!("{}", report.to_markdown());
     }
     if report.is_refused() {
-        bail!("{}", report.verdict);
+        bail!("{}", report.refusals().join("; "));
     }
     Ok(())
 }

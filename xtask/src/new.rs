@@ -1,4 +1,4 @@
-//! `cargo xtask new`: adds a syscall or an invocation to schema.toml with the next free number, keeping the file's comments and layout, then regenerates.
+//! `cargo xtask new`: adds a syscall, an invocation or a protocol message to schema.toml with the next free number, keeping the file's comments and layout, then regenerates.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -45,6 +45,16 @@ enum Entry {
         #[arg(long, value_delimiter = ',', default_value = "write")]
         rights: Vec<String>,
     },
+    /// Add a message to a server protocol with the next free label of its block (skipping the handshake label and retired labels).
+    Message {
+        /// The protocol, e.g. `Echo`.
+        protocol: String,
+        /// snake_case name, e.g. `reverse`.
+        name: String,
+        /// What the message does, one sentence (default: a reminder to write it).
+        #[arg(long)]
+        doc: Option<String>,
+    },
 }
 
 /// The doc text written when `--doc` is not given; abigen requires a non-empty doc.
@@ -58,6 +68,12 @@ pub enum Added {
     /// An invocation and its label.
     Invocation {
         object: String,
+        name: String,
+        label: u64,
+    },
+    /// A protocol message and its label.
+    Message {
+        protocol: String,
         name: String,
         label: u64,
     },
@@ -77,6 +93,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             doc,
             rights,
         } => add_invocation(&text, object, name, doc_or_reminder(doc), rights)?,
+        Entry::Message {
+            protocol,
+            name,
+            doc,
+        } => add_message(&text, protocol, name, doc_or_reminder(doc))?,
     };
     std::fs::write(&schema, &new_text).with_context(|| format!("writing {}", schema.display()))?;
     // Relative to the current directory when below it, as a user in the checkout typed it.
@@ -85,7 +106,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("added {} to {}", describe(&added), shown.display());
     regenerate(&root)?;
     let documented = match &args.entry {
-        Entry::Syscall { doc, .. } | Entry::Invocation { doc, .. } => doc.is_some(),
+        Entry::Syscall { doc, .. } | Entry::Invocation { doc, .. } | Entry::Message { doc, .. } => {
+            doc.is_some()
+        }
     };
     print!("{}", next_steps(&added, documented));
     Ok(())
@@ -116,12 +139,21 @@ fn describe(added: &Added) -> String {
             name,
             label,
         } => format!("{object}.{name} (label {label:#x})"),
+        Added::Message {
+            protocol,
+            name,
+            label,
+        } => format!("{protocol}.{name} (label {label:#x})"),
     }
 }
 
 /// The steps that remain after the schema and the generated files are updated.
 fn next_steps(added: &Added, documented: bool) -> String {
+    if let Added::Message { protocol, name, .. } = added {
+        return message_steps(protocol, name, documented);
+    }
     let (method, wrapper, covers, variant) = match added {
+        Added::Message { .. } => unreachable!("handled above"),
         Added::Syscall { name, .. } => (
             format!("sys_{name}(&mut self) -> Result<(), Error>"),
             format!("trona::substrate::{name}()"),
@@ -161,6 +193,107 @@ fn next_steps(added: &Added, documented: bool) -> String {
         out.push_str(&format!("  {}. {step}\n", i + 1));
     }
     out
+}
+
+/// The steps that remain after a protocol message is added.
+fn message_steps(protocol: &str, name: &str, documented: bool) -> String {
+    let module = abigen::names::snake_case(protocol);
+    let mut steps = vec![
+        format!("Add `args` / `results` to the new message in schema.toml if it takes or returns anything (`oneway = true` if it wants no reply), and `errors` for what the server may return (docs/protocols.md has the wire types), then run `cargo xtask gen` again."),
+        format!("Implement `{protocol}Server::{name}` in every server of the protocol; until then they do not compile (missing trait item `{name}`)."),
+        format!("Call it as `trona::protocols::{module}::{protocol}Client::{name}` in the in-QEMU protocol tests, so that every message of the protocol is exercised."),
+        format!("Bump the minor version of protocol {protocol} in schema.toml (`cargo xtask abi-diff` refuses a new message without it)."),
+        "Run `cargo fmt` and `cargo xtask ci` (formatting, clippy, every test), then review with `cargo xtask abi-diff`.".to_owned(),
+    ];
+    if !documented {
+        steps.insert(
+            0,
+            "Replace the placeholder `doc` in schema.toml with one sentence saying what it does."
+                .to_owned(),
+        );
+    }
+    let mut out = String::from("next steps:\n");
+    for (i, step) in steps.iter().enumerate() {
+        out.push_str(&format!("  {}. {step}\n", i + 1));
+    }
+    out
+}
+
+/// Adds a message after the protocol's last `[[message]]` (or after the last message of
+/// any protocol, or at the end); returns the new schema text.
+pub fn add_message(
+    text: &str,
+    protocol: &str,
+    name: &str,
+    doc: &str,
+) -> anyhow::Result<(String, Added)> {
+    let model = current_model(text)?;
+    let label = next_message_label(&model, protocol)?;
+    let mut document = parse_document(text)?;
+    let mut table = Table::new();
+    table.insert("protocol", value(protocol));
+    table.insert("name", value(name));
+    let label_value: Value = format!("{label:#x}")
+        .parse()
+        .context("formatting the label")?;
+    table.insert("label", Item::Value(label_value));
+    table.insert("doc", value(doc));
+    if document.get("message").is_none() {
+        document.insert("message", Item::ArrayOfTables(ArrayOfTables::new()));
+    }
+    let messages = array_of_tables(&mut document, "message")?;
+    let last_of_protocol = messages
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.get("protocol").and_then(Item::as_str) == Some(protocol))
+        .map(|(i, _)| i)
+        .last();
+    let after = last_of_protocol.or(messages.len().checked_sub(1));
+    insert_table(messages, after, table, "\n");
+    let new_text = checked(document.to_string())?;
+    Ok((
+        new_text,
+        Added::Message {
+            protocol: protocol.to_owned(),
+            name: name.to_owned(),
+            label,
+        },
+    ))
+}
+
+/// The next label of a protocol's block: the lowest free label above its highest message,
+/// or else the lowest free label of the block; never the handshake (the block's base) nor
+/// a retired label.
+fn next_message_label(model: &Model, protocol_name: &str) -> anyhow::Result<u64> {
+    let Some(protocol) = model.protocols.iter().find(|p| p.name == protocol_name) else {
+        let known: Vec<&str> = model.protocols.iter().map(|p| p.name.as_str()).collect();
+        bail!(
+            "unknown protocol `{protocol_name}`; the schema has {}",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        );
+    };
+    let free = |label: &u64| {
+        *label != protocol.label_base
+            && !protocol.messages.iter().any(|m| m.label == *label)
+            && !protocol.retired.iter().any(|r| r.label == *label)
+    };
+    let highest = protocol.messages.iter().map(|m| m.label).max();
+    let above = highest.map_or(protocol.label_base + 1, |h| h + 1);
+    (above..=protocol.label_last())
+        .find(free)
+        .or_else(|| (protocol.label_base..=protocol.label_last()).find(free))
+        .ok_or_else(|| {
+            anyhow!(
+                "the label block of protocol {} ({:#x}..={:#x}) is full; widening it changes the protocol (a major version bump)",
+                protocol.name,
+                protocol.label_base,
+                protocol.label_last()
+            )
+        })
 }
 
 /// Adds a plain syscall after the last `[[syscall]]`; returns the new schema text.
@@ -549,6 +682,69 @@ mod tests {
         check_refused(
             add_invocation(&schema(), "Tcb", "x", "X.", &["fly".into()]),
             &["unknown right `fly`"],
+        );
+    }
+
+    /// The real schema, which has protocols (the small fixture has none).
+    const REAL: &str = include_str!("../../schema.toml");
+
+    #[test]
+    fn message_takes_the_next_label_after_the_protocols_last_message() {
+        let model = abigen::parse_str("schema.toml", REAL).expect("valid");
+        let echo = model
+            .protocols
+            .iter()
+            .find(|p| p.name == "Echo")
+            .expect("Echo");
+        let last = echo.messages.last().expect("a message");
+        let next = echo.messages.iter().map(|m| m.label).max().expect("labels") + 1;
+        let (new, added) = add_message(REAL, "Echo", "reverse", "Reverse bytes.").expect("valid");
+        assert_eq!(
+            added,
+            Added::Message {
+                protocol: "Echo".into(),
+                name: "reverse".into(),
+                label: next,
+            }
+        );
+        let lines = inserted_lines(REAL, &new);
+        assert_eq!(
+            lines.join("\n").trim(),
+            format!(
+                "[[message]]\nprotocol = \"Echo\"\nname = \"reverse\"\nlabel = {next:#x}\ndoc = \"Reverse bytes.\""
+            ),
+        );
+        // Right after the protocol's last message.
+        let at = new.find("name = \"reverse\"").expect("inserted");
+        let before = &new[..at];
+        assert!(
+            before.rfind(&format!("name = \"{}\"", last.name)) > before.rfind("[[protocol]]"),
+            "the message follows {}",
+            last.name
+        );
+        // A tombstone at that label is skipped.
+        let tombstoned = format!(
+            "{REAL}\n[[retired]]\nprotocol = \"Echo\"\nlabel = {next:#x}\nreason = \"Taken once.\"\n"
+        );
+        let (_, added) = add_message(&tombstoned, "Echo", "reverse", "R.").expect("valid");
+        assert!(matches!(added, Added::Message { label, .. } if label == next + 1));
+    }
+
+    #[test]
+    fn message_fills_gaps_but_never_takes_the_handshake() {
+        let text = REAL.replace("label = 0x1004\nresults", "label = 0x101f\nresults");
+        let (_, added) = add_message(&text, "Process", "kill", "Kill.").expect("valid");
+        assert!(
+            matches!(added, Added::Message { label: 0x1004, .. }),
+            "{added:?}"
+        );
+        check_refused(
+            add_message(REAL, "Nope", "x", "X."),
+            &["unknown protocol `Nope`", "Process, Console, Echo"],
+        );
+        check_refused(
+            add_message(REAL, "Echo", "ping", "Twice."),
+            &["refused", "duplicate message `Echo.ping`"],
         );
     }
 

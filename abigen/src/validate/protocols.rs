@@ -9,7 +9,13 @@ use crate::names::{self, Bare, Case};
 use crate::raw::*;
 
 /// Methods the generated client defines besides one per message.
-const RESERVED_MESSAGE_NAMES: &[&str] = &["connect", "server_version", "endpoint", "buffer"];
+const RESERVED_MESSAGE_NAMES: &[&str] = &[
+    "connect",
+    "server_version",
+    "endpoint",
+    "buffer",
+    "handshake",
+];
 
 /// Parameter names the generated client, server trait and dispatcher use themselves.
 const RESERVED_PARAM_NAMES: &[&str] = &[
@@ -21,6 +27,9 @@ const RESERVED_PARAM_PREFIX: &str = "wire_";
 
 /// Error names the generated error enum uses for itself.
 const RESERVED_ERROR_NAMES: &[&str] = &["Shared"];
+
+/// The bitfield the runtime reads a received capability's object type and rights from.
+const IDENTITY_BITFIELD: &str = "CapIdentity";
 
 /// The constants that bound a message.
 const MAX_LENGTH_CONSTANT: &str = "MSG_MAX_LENGTH";
@@ -130,6 +139,20 @@ impl Validator<'_> {
                         format!("protocols need the constant `{name}`, which bounds every message"),
                     );
                 }
+            }
+            let identity = ctx.bitfields.iter().find(|b| b.name == IDENTITY_BITFIELD);
+            let has_fields = identity.is_some_and(|b| {
+                ["object_type", "rights"]
+                    .iter()
+                    .all(|f| b.fields.iter().any(|x| x.name == *f))
+            });
+            if !has_fields {
+                self.d.error(
+                    at.clone(),
+                    format!(
+                        "protocols need the `{IDENTITY_BITFIELD}` bitfield with `object_type` and `rights` fields (what CNode.identify reports), which the generated server's capability checks read"
+                    ),
+                );
             }
             if raw.ipc.is_none() {
                 self.d.error(
@@ -265,11 +288,19 @@ impl Validator<'_> {
             }
             protocols[index].messages.push(message);
         }
-        for (protocol_name, r) in retired_messages {
-            let Some(protocol) = protocols.iter_mut().find(|p| p.name == protocol_name) else {
-                continue;
-            };
-            protocol.retired.push(r.1);
+        for (protocol_name, (span, r)) in retired_messages {
+            match protocols.iter_mut().find(|p| p.name == protocol_name) {
+                Some(protocol) => protocol.retired.push(r),
+                // A protocol whose own entry has errors is reported there.
+                None if declared.contains(&protocol_name) => {}
+                None => self.d.error(
+                    span,
+                    format!(
+                        "retired label {} names unknown protocol `{protocol_name}` (a retired protocol's block is retired whole, with `labels`)",
+                        hex(r.label)
+                    ),
+                ),
+            }
         }
         let retired_protocols = retired_protocols.into_iter().map(|(_, r)| r).collect();
         (rules, protocols, retired_protocols)

@@ -7,6 +7,9 @@
 //! the words. The generated code in `trona::protocols` decides the order; this module has
 //! no numbers of its own beyond the message bounds of the `abi` crate.
 
+use core::fmt;
+use core::mem::MaybeUninit;
+
 use abi::{CPtr, CapIdentity, MSG_MAX_CAPS, MSG_MAX_LENGTH, ObjectType, Rights};
 
 /// The most words a message carries.
@@ -31,12 +34,52 @@ pub enum CapProblem {
     InsufficientRights,
 }
 
+/// Up to `MAX_WORDS` message words. Only the words pushed are ever written, so a message
+/// costs what it carries, not a clear of the whole array (a round trip builds four).
+#[derive(Clone, Copy)]
+struct Words {
+    words: [MaybeUninit<u64>; MAX_WORDS],
+    len: usize,
+}
+
+impl Words {
+    const fn new() -> Words {
+        Words {
+            words: [MaybeUninit::uninit(); MAX_WORDS],
+            len: 0,
+        }
+    }
+
+    /// Appends `word`; false (and nothing changed) when all `MAX_WORDS` are taken.
+    fn push(&mut self, word: u64) -> bool {
+        match self.words.get_mut(self.len) {
+            Some(slot) => {
+                slot.write(word);
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn as_slice(&self) -> &[u64] {
+        // SAFETY: `words[..len]` were each written by `push`, the only place `len` grows,
+        // and `MaybeUninit<u64>` has the size and alignment of `u64`.
+        unsafe { core::slice::from_raw_parts(self.words.as_ptr().cast::<u64>(), self.len) }
+    }
+}
+
+impl fmt::Debug for Words {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
 /// A message to send: label, words and capabilities.
 #[derive(Clone, Debug)]
 pub struct Outgoing {
     label: u64,
-    words: [u64; MAX_WORDS],
-    len: usize,
+    words: Words,
     caps: [CPtr; MAX_CAPS],
     cap_count: usize,
     overflow: bool,
@@ -48,8 +91,7 @@ impl Outgoing {
     pub fn new(label: u64) -> Outgoing {
         Outgoing {
             label,
-            words: [0; MAX_WORDS],
-            len: 0,
+            words: Words::new(),
             caps: [CPtr(0); MAX_CAPS],
             cap_count: 0,
             overflow: false,
@@ -63,7 +105,7 @@ impl Outgoing {
 
     /// The words so far.
     pub fn words(&self) -> &[u64] {
-        &self.words[..self.len]
+        self.words.as_slice()
     }
 
     /// The capabilities so far.
@@ -79,12 +121,8 @@ impl Outgoing {
 
     /// Appends one word.
     pub fn word(&mut self, word: u64) {
-        match self.words.get_mut(self.len) {
-            Some(slot) => {
-                *slot = word;
-                self.len += 1;
-            }
-            None => self.overflow = true,
+        if !self.words.push(word) {
+            self.overflow = true;
         }
     }
 
@@ -157,8 +195,7 @@ pub struct ReceivedCap {
 pub struct Incoming {
     label: u64,
     badge: u64,
-    words: [u64; MAX_WORDS],
-    len: usize,
+    words: Words,
     caps: [ReceivedCap; MAX_CAPS],
     cap_count: usize,
 }
@@ -169,8 +206,7 @@ impl Incoming {
         Incoming {
             label,
             badge,
-            words: [0; MAX_WORDS],
-            len: 0,
+            words: Words::new(),
             caps: [ReceivedCap::default(); MAX_CAPS],
             cap_count: 0,
         }
@@ -178,10 +214,11 @@ impl Incoming {
 
     /// Appends a received word; `Malformed` past `MAX_WORDS`.
     pub fn push_word(&mut self, word: u64) -> Result<(), Malformed> {
-        let slot = self.words.get_mut(self.len).ok_or(Malformed)?;
-        *slot = word;
-        self.len += 1;
-        Ok(())
+        if self.words.push(word) {
+            Ok(())
+        } else {
+            Err(Malformed)
+        }
     }
 
     /// Appends a received capability; `Malformed` past `MAX_CAPS`.
@@ -204,7 +241,7 @@ impl Incoming {
 
     /// The words.
     pub fn words(&self) -> &[u64] {
-        &self.words[..self.len]
+        self.words.as_slice()
     }
 
     /// The capabilities that arrived.
