@@ -154,6 +154,28 @@ fn scaled_schema(model: &Model) -> String {
             }
             out.push_str("]\n\n");
         }
+        // Scaled copies refer to the originals' bitfields by name, as to `Rights`.
+        for b in model.bitfields.iter().filter(|_| k == 0) {
+            let _ = writeln!(
+                out,
+                "[[bitfield]]\nname = {}\ntype = {}\ndoc = {}\nfields = [",
+                quote(&b.name),
+                quote(b.word.name()),
+                quote(&b.doc)
+            );
+            for f in &b.fields {
+                let _ = writeln!(
+                    out,
+                    "  {{ name = {}, lsb = {}, width = {}, type = {}, doc = {} }},",
+                    quote(&f.name),
+                    f.lsb,
+                    f.width,
+                    quote(f.ty.name()),
+                    quote(&f.doc)
+                );
+            }
+            out.push_str("]\n\n");
+        }
         for s in &model.structs {
             let _ = writeln!(
                 out,

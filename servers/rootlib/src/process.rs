@@ -21,7 +21,7 @@ const ELF_MACHINE: u16 = 183;
 const STACK_TOP: u64 = 0x0000_7000_0000_0000;
 
 /// How large a new process's stack is.
-const STACK_PAGES: u64 = 4;
+const STACK_PAGES: u64 = 8;
 
 /// Where a new process's IPC buffer is mapped (read-write) and set (`Tcb.set_ipc_buffer`).
 pub const IPC_BUFFER_VADDR: u64 = STACK_TOP + PAGE_SIZE;
