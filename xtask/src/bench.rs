@@ -30,6 +30,9 @@ pub struct Args {
     /// Seconds each benchmark boot may run before it counts as hung.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
+    /// CPUs to boot with (`-smp N`); the cross-CPU benchmarks need 2, the busy-CPU ones 4.
+    #[arg(long, default_value_t = DEFAULT_CPUS)]
+    pub smp: u32,
 }
 
 /// How the counter of a benchmark boot runs.
@@ -181,7 +184,7 @@ fn boot_once(args: &Args, kernel: &Path, mode: Mode, boot: usize) -> Result<Vec<
     let captured = boot_captured_with(
         args.arch,
         kernel,
-        DEFAULT_CPUS,
+        args.smp,
         &mode.qemu_options(args.arch),
         &label,
         Duration::from_secs(args.timeout),

@@ -261,3 +261,16 @@ pub fn uncache_direct_map(paddr: u64) {
         table = super::phys_to_virt(entry_paddr(value)) as *mut u64;
     }
 }
+
+/// Another CPU's TLB shootdown of the user root `root` (`crate::smp::shootdown`), on this
+/// CPU: if `root` is loaded here, retires it (`retire`) or flushes its translations.
+pub fn remote_flush(root: u64, retire: bool) {
+    if current_root() != root {
+        return;
+    }
+    if retire {
+        retire_root(root);
+    } else {
+        flush_address_space(root);
+    }
+}
