@@ -237,7 +237,9 @@ pub fn handle_requests() {
     let thread = cpu.stall.load(Ordering::Acquire);
     if thread != 0 {
         let current = arch::running_thread();
-        if current == thread {
+        // A second stall of the same entry (the lock holder stalls again before this CPU
+        // got the lock) finds it abandoned already: the syscall is rewound only once.
+        if current == thread && !cpu.abandoned.load(Ordering::Relaxed) {
             if cpu.entry.load(Ordering::Relaxed) == Entry::Syscall as u8 {
                 // The thread's frame is saved on its kernel stack, and the stalling CPU
                 // touches it only once the flag below is clear.
@@ -252,7 +254,12 @@ pub fn handle_requests() {
 /// Whether the entry the running CPU holds the lock for was abandoned by a stall (and
 /// clears the mark).
 pub fn take_abandoned() -> bool {
-    CPUS[this_cpu()].abandoned.swap(false, Ordering::Relaxed)
+    let abandoned = &CPUS[this_cpu()].abandoned;
+    // A plain load on the common path: no atomic read-modify-write on every entry.
+    abandoned.load(Ordering::Relaxed) && {
+        abandoned.store(false, Ordering::Relaxed);
+        true
+    }
 }
 
 /// Counts a timer tick on the running CPU (every port's timer interrupt, through

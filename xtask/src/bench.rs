@@ -31,7 +31,9 @@ pub struct Args {
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
     /// CPUs to boot with (`-smp N`); the cross-CPU benchmarks need 2, the busy-CPU ones 4.
-    #[arg(long, default_value_t = DEFAULT_CPUS)]
+    /// Wall-clock only: under `-icount` QEMU runs the CPUs in turn on one host thread, so a
+    /// CPU that waits for another (a lock, an IPI) waits out whole time slices.
+    #[arg(long, default_value_t = DEFAULT_CPUS, conflicts_with_all = ["icount", "both"])]
     pub smp: u32,
 }
 

@@ -151,7 +151,7 @@ extern "C" fn cpu_spinner(_: u64) -> ! {
 }
 
 /// Moves in [`migration`].
-const MIGRATIONS: u32 = 40;
+const MIGRATIONS: u32 = 24;
 
 /// A thread that never blocks is moved while it runs, from CPU to CPU in turn: each time it
 /// next finds itself on the new CPU (the move takes effect at its next switch, which the
@@ -206,7 +206,7 @@ extern "C" fn echo_server(endpoint: u64) -> ! {
 }
 
 /// Calls in [`cross_cpu_ipc`].
-const CALLS: u64 = 200;
+const CALLS: u64 = 100;
 
 /// Call and reply between the suite on CPU 0 and a server on the last CPU, many times:
 /// every reply is the right one and comes from the server's CPU, and the suite stays on
@@ -267,7 +267,7 @@ extern "C" fn notification_waiter(notification: u64) -> ! {
 }
 
 /// Signals in [`cross_cpu_notification`].
-const SIGNALS: u64 = 100;
+const SIGNALS: u64 = 50;
 
 /// A waiter blocked on the last CPU is woken by the suite's signal from CPU 0, again and
 /// again: each signal wakes it once, on its own CPU.
@@ -386,7 +386,7 @@ pub fn tlb_shootdown(ctx: &mut Ctx) -> Outcome {
 }
 
 /// Holds in [`fpu_across_migrations`].
-const FPU_HOLDS: u64 = 60;
+const FPU_HOLDS: u64 = 24;
 
 /// 0 while running, 1 when every hold matched, 2 + hold at the first mismatch.
 static FPU_RESULT: AtomicU64 = AtomicU64::new(0);
@@ -495,7 +495,7 @@ pub fn fpu_across_migrations(ctx: &mut Ctx) -> Outcome {
 }
 
 /// Rounds of [`idle_and_wake`] and of [`concurrent_frames`].
-const ROUNDS: u64 = 12;
+const ROUNDS: u64 = 8;
 
 /// Per waiter of [`idle_and_wake`]: its wake notification, the `done` capability it signals
 /// (badge `1 << index`), where it woke last, and how often.
