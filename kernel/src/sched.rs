@@ -152,6 +152,13 @@ fn pick() -> Option<u64> {
 /// Notes a pending preemption when it outranks the thread running there; another CPU is
 /// kicked by IPI when it idles or has to preempt.
 pub fn make_runnable(thread: u64) {
+    if running_on(thread).is_some_and(|cpu| cpu != smp::this_cpu()) {
+        // Stalled on another CPU and suspended, now resumed before that CPU switched away
+        // from it: it still runs there, so it goes in no run queue; that CPU queues it
+        // when it abandons the entry (`abandoned_entry`), since it is runnable again.
+        tcb::with_tcb(thread, |tcb| tcb.state = ThreadState::Runnable);
+        return;
+    }
     let (priority, cpu) = tcb::with_tcb(thread, |tcb| {
         tcb.state = ThreadState::Runnable;
         tcb.queued_priority = tcb.priority;
