@@ -629,6 +629,16 @@ pub static TESTS: &[Test] = &[
         run: smp::idle_and_wake,
     },
     Test {
+        name: "smp_remote_control",
+        covers: &[
+            inv(I::TcbSuspend),
+            inv(I::TcbResume),
+            inv(I::TcbReadRegisters),
+            inv(I::TcbWriteRegisters),
+        ],
+        run: smp::remote_control,
+    },
+    Test {
         name: "smp_concurrent_frames",
         covers: &[
             inv(I::UntypedRetype),

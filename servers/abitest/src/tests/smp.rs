@@ -1,4 +1,4 @@
-//! CPUs: the boot count (`CPUS <n>` for xtask), affinity, migration, cross-CPU IPC and notification, TLB shootdown, FPU state across migrations, idle CPUs waking, and concurrent frame life cycles on every CPU.
+//! CPUs: the boot count (`CPUS <n>` for xtask), affinity, migration, cross-CPU IPC and notification, TLB shootdown, FPU state across migrations, idle CPUs waking, control of a thread another CPU runs, and concurrent frame life cycles on every CPU.
 //!
 //! Each test runs on one CPU as well as on four. A test that needs a second CPU says
 //! `skipped: needs 2 CPUs` on one and passes; the others place their helpers on the last
@@ -769,4 +769,91 @@ pub fn concurrent_frames(ctx: &mut Ctx) -> Outcome {
         cpus.min(WORKERS)
     );
     Ok(())
+}
+
+/// Set by the function [`remote_control`] redirects the running spinner to.
+static REDIRECTED: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn redirected(_: u64) -> ! {
+    loop {
+        if let Ok(cpu) = substrate::kernel_debug_current_cpu(KERNEL_DEBUG) {
+            REDIRECTED.store(cpu + 1, Ordering::Release);
+        }
+    }
+}
+
+/// Suspend and resume cycles in [`remote_control`].
+const SUSPENDS: u32 = 1000;
+
+/// Controlling a thread while another CPU runs it: suspend and resume it again and again
+/// (it keeps running), read its registers (they are its user registers, saved), write
+/// them (it goes on at the new instruction pointer, on its CPU), and delete its last TCB
+/// capability without suspending it first (the deletion succeeds; the kernel waits for
+/// that CPU to switch away).
+pub fn remote_control(ctx: &mut Ctx) -> Outcome {
+    if !needs_two(ctx, "remote_control") {
+        return Ok(());
+    }
+    let cpu = cpus(ctx) - 1;
+    REDIRECTED.store(0, Ordering::Relaxed);
+    let thread = start_on(ctx, cpu_spinner, 0, cpu, None)?;
+    let outcome = (|| -> Outcome {
+        ensure!(
+            ctx.wait_until(DEFAULT_TIMEOUT_TICKS, || {
+                SPINNER_CPU.load(Ordering::Acquire) == u64::from(cpu)
+            }),
+            "the spinner never ran on cpu {cpu}"
+        );
+        for round in 0..SUSPENDS {
+            ok(
+                format_args!("suspend {round}"),
+                substrate::tcb_suspend(thread.tcb),
+            )?;
+            ok(
+                format_args!("resume {round}"),
+                substrate::tcb_resume(thread.tcb),
+            )?;
+        }
+        let looks = SPINNER_LOOKS.load(Ordering::Acquire);
+        ensure!(
+            ctx.wait_until(DEFAULT_TIMEOUT_TICKS, || {
+                SPINNER_LOOKS.load(Ordering::Acquire) > looks
+            }),
+            "the spinner stopped after {SUSPENDS} suspends and resumes"
+        );
+        let mut regs = trona::uapi::UserRegisters::default();
+        ok(
+            "read_registers of the running spinner",
+            substrate::tcb_read_registers(thread.tcb, crate::tests::address_of_mut(&mut regs)),
+        )?;
+        ensure!(
+            regs.ip != 0 && regs.sp != 0,
+            "the running spinner's registers read as ip {:#x}, sp {:#x}",
+            regs.ip,
+            regs.sp
+        );
+        let moved = trona::uapi::UserRegisters {
+            ip: redirected as *const () as u64,
+            sp: regs.sp & !0xf,
+            ..Default::default()
+        };
+        ok(
+            "write_registers of the running spinner",
+            substrate::tcb_write_registers(thread.tcb, crate::tests::address_of(&moved)),
+        )?;
+        ensure!(
+            ctx.wait_until(DEFAULT_TIMEOUT_TICKS, || {
+                REDIRECTED.load(Ordering::Acquire) == u64::from(cpu) + 1
+            }),
+            "the spinner did not go on at the written registers on cpu {cpu} (saw {})",
+            REDIRECTED.load(Ordering::Acquire)
+        );
+        Ok(())
+    })();
+    // Delete the running thread's TCB without suspending it.
+    let deleted = substrate::cnode_delete(rootlib::ROOT_CNODE, thread.tcb.0);
+    ctx.release_slot(thread.tcb);
+    ctx.res.release_region(thread.stack)?;
+    outcome?;
+    ok("delete the TCB of a thread running on another CPU", deleted)
 }
