@@ -75,9 +75,18 @@ static CPUS: [Cpu; MAX_CPUS] = [const {
     }
 }; MAX_CPUS];
 
+/// What a TLB shootdown does on the CPUs that loaded the root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlbAction {
+    /// Drop the root's cached translations (after an unmap).
+    Flush,
+    /// Stop using the root, whose frame is about to be freed (VSpace destruction).
+    Retire,
+}
+
 /// The shootdown in flight: the user root whose translations go, and whether the root
-/// itself is retired (its frame is about to be freed). Written only by the CPU holding the
-/// big kernel lock, before it raises the targets' flags.
+/// itself is retired. Written only by the CPU holding the big kernel lock, before it
+/// raises the targets' flags.
 static SHOOTDOWN: Shootdown = Shootdown {
     root: AtomicU64::new(0),
     retire: AtomicBool::new(false),
@@ -175,16 +184,17 @@ pub fn stall(cpu: usize, thread: u64) {
     wait_for(cpu, || target.stall.load(Ordering::Acquire) == 0, "stall");
 }
 
-/// Invalidates the translations of the user root `root` on every other CPU that loaded
-/// it last, and waits until each has; with `retire`, those CPUs also stop using the root
-/// (its frame is about to be freed). Caller holds the big kernel lock and has flushed its
-/// own TLB.
-pub fn shootdown(root: u64, retire: bool) {
+/// Does `action` to the translations of the user root `root` on every other CPU that
+/// loaded it last, and waits until each has. Caller holds the big kernel lock and has done
+/// the same on its own CPU.
+pub fn shootdown(root: u64, action: TlbAction) {
     if !multiprocessor() {
         return;
     }
     SHOOTDOWN.root.store(root, Ordering::Relaxed);
-    SHOOTDOWN.retire.store(retire, Ordering::Relaxed);
+    SHOOTDOWN
+        .retire
+        .store(action == TlbAction::Retire, Ordering::Relaxed);
     let me = this_cpu();
     let targets = (0..running()).filter(|&cpu| {
         cpu != me && is_online(cpu) && CPUS[cpu].loaded_root.load(Ordering::Relaxed) == root
@@ -231,7 +241,12 @@ pub fn handle_requests() {
     let cpu = &CPUS[this_cpu()];
     if cpu.shootdown.load(Ordering::Acquire) {
         let root = SHOOTDOWN.root.load(Ordering::Relaxed);
-        arch::mmu::remote_flush(root, SHOOTDOWN.retire.load(Ordering::Relaxed));
+        let action = if SHOOTDOWN.retire.load(Ordering::Relaxed) {
+            TlbAction::Retire
+        } else {
+            TlbAction::Flush
+        };
+        arch::mmu::remote_flush(root, action);
         cpu.shootdown.store(false, Ordering::Release);
     }
     let thread = cpu.stall.load(Ordering::Acquire);

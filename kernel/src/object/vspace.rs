@@ -254,7 +254,7 @@ pub fn unmap_table_mapping(table: u64, mapping: Mapping, owner: Owner) {
     // Translations through the table (and whatever it mapped) must not outlive it, on any
     // CPU.
     mmu::flush_address_space(mapping.vspace);
-    crate::smp::shootdown(mapping.vspace, false);
+    crate::smp::shootdown(mapping.vspace, crate::smp::TlbAction::Flush);
     super::unhold(ObjectRef {
         object_type: ObjectType::PageTable,
         paddr: table,
@@ -294,7 +294,7 @@ fn empty_table(table: u64, level: u8, vspace: u64) {
 /// that a thread uses cannot be destroyed).
 pub fn destroy(root: u64) {
     mmu::retire_root(root);
-    crate::smp::shootdown(root, true);
+    crate::smp::shootdown(root, crate::smp::TlbAction::Retire);
     crate::sched::activate_current_vspace();
 }
 
@@ -317,5 +317,5 @@ fn flush(root: u64, vaddr: u64) {
     if mmu::current_root() == root {
         mmu::flush_page(vaddr);
     }
-    crate::smp::shootdown(root, false);
+    crate::smp::shootdown(root, crate::smp::TlbAction::Flush);
 }

@@ -385,14 +385,13 @@ pub fn flush_kernel() {
 }
 
 /// Another CPU's TLB shootdown of the user root `root` (`crate::smp::shootdown`), on this
-/// CPU: if `root` is loaded here, retires it (`retire`) or flushes its translations.
-pub fn remote_flush(root: u64, retire: bool) {
+/// CPU: if `root` is loaded here, flushes its translations or retires it.
+pub fn remote_flush(root: u64, action: crate::smp::TlbAction) {
     if current_root() != root {
         return;
     }
-    if retire {
-        retire_root(root);
-    } else {
-        flush_address_space(root);
+    match action {
+        crate::smp::TlbAction::Flush => flush_address_space(root),
+        crate::smp::TlbAction::Retire => retire_root(root),
     }
 }
