@@ -5,11 +5,11 @@
 /// The ABI's name.
 pub const ABI_NAME: &str = "kernite";
 /// The ABI's major version; every breaking change bumps it.
-pub const ABI_VERSION_MAJOR: u16 = 3;
+pub const ABI_VERSION_MAJOR: u16 = 4;
 /// The ABI's minor version; compatible additions bump it.
-pub const ABI_VERSION_MINOR: u16 = 1;
+pub const ABI_VERSION_MINOR: u16 = 0;
 /// FNV-1a 64 of the normalized schema model; the kernel hands it to userland at boot.
-pub const ABI_FINGERPRINT: u64 = 0x97ab983a433dbd0b;
+pub const ABI_FINGERPRINT: u64 = 0x8fe7e6a426c050a2;
 /// Scheduler timer ticks per second.
 pub const TICKS_PER_SEC: u64 = 100;
 /// log2 of the page size.
@@ -18,8 +18,8 @@ pub const PAGE_BITS: u64 = 12;
 pub const PAGE_SIZE: u64 = 4096;
 /// Number of scheduling priorities; valid priorities are 0 to NUM_PRIORITIES - 1, higher runs first.
 pub const NUM_PRIORITIES: u8 = 64;
-/// Number of CPUs the kernel schedules on; valid affinities are 0 to NUM_CPUS - 1.
-pub const NUM_CPUS: u32 = 1;
+/// The most CPUs the kernel runs on (BootInfo.cpu_count says how many run); valid affinities are 0 to cpu_count - 1.
+pub const NUM_CPUS: u32 = 8;
 /// log2 of the bytes a TCB takes from an untyped (control block, FPU area and kernel stack).
 pub const TCB_SIZE_BITS: u8 = 15;
 /// log2 of the bytes a PageTable or VSpace takes from an untyped: the hardware table, then one owner record per entry (the capability slot whose mapping the entry is).
@@ -351,7 +351,7 @@ pub mod label {
     pub const TCB_SUSPEND: u64 = 0x42;
     /// Load the thread's portable register subset from user memory.
     pub const TCB_WRITE_REGISTERS: u64 = 0x43;
-    /// Pin the thread to one CPU.
+    /// Pin the thread to one CPU; a running thread moves there at its next switch.
     pub const TCB_SET_AFFINITY: u64 = 0x44;
     /// Store the thread's portable register subset into user memory.
     pub const TCB_READ_REGISTERS: u64 = 0x45;
@@ -409,6 +409,8 @@ pub mod label {
     pub const KERNEL_DEBUG_FAULT_COUNT: u64 = 0x122;
     /// Power the machine off with an exit status (QEMU exit device or semihosting).
     pub const KERNEL_DEBUG_SHUTDOWN: u64 = 0x123;
+    /// Report which CPU the calling thread runs on.
+    pub const KERNEL_DEBUG_CURRENT_CPU: u64 = 0x125;
 }
 /// A kernel object type.
 #[repr(u64)]
@@ -512,7 +514,7 @@ pub enum Invocation {
     TcbSuspend,
     /// Load the thread's portable register subset from user memory.
     TcbWriteRegisters,
-    /// Pin the thread to one CPU.
+    /// Pin the thread to one CPU; a running thread moves there at its next switch.
     TcbSetAffinity,
     /// Store the thread's portable register subset into user memory.
     TcbReadRegisters,
@@ -570,6 +572,8 @@ pub enum Invocation {
     KernelDebugFaultCount,
     /// Power the machine off with an exit status (QEMU exit device or semihosting).
     KernelDebugShutdown,
+    /// Report which CPU the calling thread runs on.
+    KernelDebugCurrentCpu,
 }
 impl Invocation {
     /// Every invocation, in schema order.
@@ -609,6 +613,7 @@ impl Invocation {
         Invocation::KernelDebugFrameCount,
         Invocation::KernelDebugFaultCount,
         Invocation::KernelDebugShutdown,
+        Invocation::KernelDebugCurrentCpu,
     ];
     /// The invocation that `value` selects on an object of type `object`, if any.
     ///
@@ -698,6 +703,9 @@ impl Invocation {
             (ObjectType::KernelDebug, label::KERNEL_DEBUG_SHUTDOWN) => {
                 Some(Invocation::KernelDebugShutdown)
             }
+            (ObjectType::KernelDebug, label::KERNEL_DEBUG_CURRENT_CPU) => {
+                Some(Invocation::KernelDebugCurrentCpu)
+            }
             _ => None,
         }
     }
@@ -739,6 +747,7 @@ impl Invocation {
             Invocation::KernelDebugFrameCount => label::KERNEL_DEBUG_FRAME_COUNT,
             Invocation::KernelDebugFaultCount => label::KERNEL_DEBUG_FAULT_COUNT,
             Invocation::KernelDebugShutdown => label::KERNEL_DEBUG_SHUTDOWN,
+            Invocation::KernelDebugCurrentCpu => label::KERNEL_DEBUG_CURRENT_CPU,
         }
     }
     /// The object type it applies to.
@@ -779,6 +788,7 @@ impl Invocation {
             Invocation::KernelDebugFrameCount => ObjectType::KernelDebug,
             Invocation::KernelDebugFaultCount => ObjectType::KernelDebug,
             Invocation::KernelDebugShutdown => ObjectType::KernelDebug,
+            Invocation::KernelDebugCurrentCpu => ObjectType::KernelDebug,
         }
     }
     /// `Object.name`, e.g. `Tcb.set_priority`.
@@ -819,6 +829,7 @@ impl Invocation {
             Invocation::KernelDebugFrameCount => "KernelDebug.frame_count",
             Invocation::KernelDebugFaultCount => "KernelDebug.fault_count",
             Invocation::KernelDebugShutdown => "KernelDebug.shutdown",
+            Invocation::KernelDebugCurrentCpu => "KernelDebug.current_cpu",
         }
     }
     /// The rights the invoked capability must carry.
@@ -882,6 +893,9 @@ impl Invocation {
             }
             Invocation::KernelDebugShutdown => {
                 Rights::from_bits_retain(Rights::WRITE.bits())
+            }
+            Invocation::KernelDebugCurrentCpu => {
+                Rights::from_bits_retain(Rights::READ.bits())
             }
         }
     }
@@ -1206,6 +1220,13 @@ impl Invocation {
                     Error::InvalidArgument,
                 ]
             }
+            Invocation::KernelDebugCurrentCpu => {
+                &[
+                    Error::InvalidCapability,
+                    Error::InsufficientRights,
+                    Error::InvalidLabel,
+                ]
+            }
         }
     }
     /// The errors its handler may return: those declared in the schema. The dispatcher
@@ -1316,6 +1337,7 @@ impl Invocation {
             Invocation::KernelDebugFrameCount => &[Error::InvalidArgument],
             Invocation::KernelDebugFaultCount => &[],
             Invocation::KernelDebugShutdown => &[],
+            Invocation::KernelDebugCurrentCpu => &[],
         }
     }
 }

@@ -11,9 +11,10 @@
 //! - The boot CPU takes it in `kmain` and keeps it until its first return to user mode.
 //! - Idling (`arch::enable_interrupts_and_halt`) releases it while the CPU waits; the
 //!   interrupt that wakes it takes it for the handler ([`crate::arch::hooks::interrupt_in_kernel`])
-//!   and the idle loop takes it again before it goes on. Secondary CPUs idle outside the
-//!   scheduler: their idle loop's interrupts touch only their own tick counts and take no
-//!   lock.
+//!   and the idle loop takes it again before it goes on (a secondary CPU's idle
+//!   interrupts touch only its tick count and requests and take no lock).
+//! - A CPU waiting for the lock answers the requests other CPUs made of it
+//!   (`smp::handle_requests`: TLB shootdown, stall), since the holder may wait for them.
 //! - Kernel code runs with interrupts disabled, so a CPU never takes the lock twice;
 //!   exceptions in kernel mode are kernel bugs and panic without touching the lock.
 //!
@@ -22,8 +23,8 @@
 //! lock to the next waiter in line even while the host has that waiter descheduled, and
 //! every CPU behind it waits too. Measured on a 2-core host, the arch self test with
 //! `-smp 4` took 1.7 to 6.8 s with the ticket lock and 0.6 s with this one. A CPU could in
-//! principle lose every race for the lock; the secondary CPUs only take it for their timer
-//! ticks, so they leave it free nearly all the time.
+//! principle lose every race for the lock; kernel paths are short, so in practice each
+//! waiter gets it soon.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -46,7 +47,19 @@ pub fn acquire() {
         "CPU {cpu} takes the big kernel lock it already holds (a kernel entry from kernel code \
          outside an idle loop)"
     );
-    core::mem::forget(LOCK.lock());
+    // While it waits, the CPU answers the requests of the holder (`smp::handle_requests`):
+    // a holder that waits for a TLB shootdown or a stall of this CPU would otherwise wait
+    // for ever, since interrupts are disabled here.
+    loop {
+        if let Some(guard) = LOCK.try_lock() {
+            core::mem::forget(guard);
+            break;
+        }
+        while LOCK.is_locked() {
+            crate::smp::handle_requests();
+            core::hint::spin_loop();
+        }
+    }
     HOLDER.store(cpu + 1, Ordering::Relaxed);
 }
 

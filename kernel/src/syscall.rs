@@ -326,10 +326,12 @@ impl Kernel for KernelImpl {
     }
 
     fn tcb_set_affinity(&mut self, target: Resolved, cpu: u32) -> Result<(), Error> {
-        if cpu >= NUM_CPUS {
+        // A CPU the kernel supports but that does not run is as invalid as one beyond
+        // NUM_CPUS: a thread pinned there would never run.
+        if cpu >= NUM_CPUS || !crate::smp::is_online(cpu as usize) {
             return Err(Error::InvalidArgument);
         }
-        tcb::with_tcb(target.cap.object.paddr, |tcb| tcb.affinity = cpu);
+        sched::set_affinity(target.cap.object.paddr, cpu as usize);
         Ok(())
     }
 
@@ -596,6 +598,10 @@ impl Kernel for KernelImpl {
 
     fn kernel_debug_fault_count(&mut self, _target: Resolved) -> Result<u64, Error> {
         Ok(sched::fault_count())
+    }
+
+    fn kernel_debug_current_cpu(&mut self, _target: Resolved) -> Result<u64, Error> {
+        Ok(sched::current_cpu() as u64)
     }
 
     fn kernel_debug_shutdown(&mut self, _target: Resolved, code: u32) -> Result<(), Error> {

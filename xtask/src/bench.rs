@@ -30,6 +30,11 @@ pub struct Args {
     /// Seconds each benchmark boot may run before it counts as hung.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
+    /// CPUs to boot with (`-smp N`); the cross-CPU benchmarks need 2, the busy-CPU ones 4.
+    /// Wall-clock only: under `-icount` QEMU runs the CPUs in turn on one host thread, so a
+    /// CPU that waits for another (a lock, an IPI) waits out whole time slices.
+    #[arg(long, default_value_t = DEFAULT_CPUS, conflicts_with_all = ["icount", "both"])]
+    pub smp: u32,
 }
 
 /// How the counter of a benchmark boot runs.
@@ -181,7 +186,7 @@ fn boot_once(args: &Args, kernel: &Path, mode: Mode, boot: usize) -> Result<Vec<
     let captured = boot_captured_with(
         args.arch,
         kernel,
-        DEFAULT_CPUS,
+        args.smp,
         &mode.qemu_options(args.arch),
         &label,
         Duration::from_secs(args.timeout),

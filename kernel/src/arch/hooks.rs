@@ -3,8 +3,8 @@
 //! Each port calls [`enter_from_user`] first on every entry from user mode, and
 //! [`leave_to_user`] (from its entry assembly) last on every return to user mode; an
 //! interrupt taken in kernel mode (only idle loops take them) runs its handler through
-//! [`interrupt_in_kernel`], under the lock on the boot CPU. Exceptions in kernel mode are
-//! kernel bugs and panic without touching the lock (`crate::bkl`).
+//! [`interrupt_in_kernel`], without the lock. The request IPI reaches [`ipi`]. Exceptions
+//! in kernel mode are kernel bugs and panic without touching the lock (`crate::bkl`).
 
 use super::UserFrame;
 use crate::{bkl, smp};
@@ -17,14 +17,39 @@ pub use crate::selftest::{handle_syscall, user_fault};
 pub use crate::syscall::handle_syscall;
 
 #[cfg(not(feature = "arch-selftest"))]
-use crate::sched::timer_tick as boot_cpu_tick;
+use crate::sched::timer_tick as scheduler_tick;
 #[cfg(feature = "arch-selftest")]
-use crate::selftest::timer_tick as boot_cpu_tick;
+use crate::selftest::timer_tick as scheduler_tick;
 
 /// The first thing every entry from user mode does (syscall, exception or interrupt):
-/// takes the big kernel lock.
-pub fn enter_from_user() {
+/// takes the big kernel lock. Returns whether the entry goes on: `false` when another CPU
+/// stalled the thread while this CPU waited for the lock (`smp::stall`); the caller then
+/// handles only what the hardware needs (an interrupt's end) and calls [`abandon_entry`].
+#[must_use]
+pub fn enter_from_user(entry: smp::Entry) -> bool {
+    smp::note_entry(entry);
     bkl::acquire();
+    !smp::take_abandoned()
+}
+
+/// Ends an entry from user mode that a stall abandoned (see [`enter_from_user`]): the
+/// thread's syscall was set up to be made again, and the scheduler runs whoever comes
+/// next (the thread itself only if it is still runnable).
+pub fn abandon_entry() {
+    #[cfg(not(feature = "arch-selftest"))]
+    crate::sched::abandoned_entry();
+}
+
+/// The request IPI (`crate::smp`), after its end of interrupt: answers the requests, and
+/// from user mode lets the scheduler act on a pending preemption (a kick).
+pub fn ipi(from_user: bool) {
+    smp::handle_requests();
+    #[cfg(not(feature = "arch-selftest"))]
+    if from_user {
+        crate::sched::preempt_if_pending();
+    }
+    #[cfg(feature = "arch-selftest")]
+    let _ = from_user;
 }
 
 /// The last thing every return to user mode does, called from the entry assembly after
@@ -34,14 +59,14 @@ pub extern "C" fn leave_to_user() {
 }
 
 /// Runs the handler of an interrupt taken in kernel mode. Only idle loops take interrupts
-/// in kernel mode, and they do not hold the big kernel lock meanwhile. On the boot CPU,
-/// whose idle loop is the scheduler's, the handler runs under the lock. A secondary CPU
-/// idles outside the scheduler and its handlers touch nothing but its own tick count, so
-/// it takes no lock: an idle CPU then never waits for one. (Waiting costs a host core
+/// in kernel mode, and they do not hold the big kernel lock meanwhile. Their handlers
+/// touch nothing but the CPU's own tick count and requests, so they take no lock: an idle
+/// CPU then never waits for one. (In the arch self test the boot CPU's handler runs under
+/// the lock: its ticks reach the test's counters.) (Waiting costs a host core
 /// under QEMU: with the lock taken there too, the suite on `-smp 4` ran past 120 s
 /// instead of 26 s on the 2-core test machine.)
 pub fn interrupt_in_kernel(handle: impl FnOnce()) {
-    if smp::this_cpu() != smp::BOOT_CPU {
+    if !cfg!(feature = "arch-selftest") || smp::this_cpu() != smp::BOOT_CPU {
         handle();
         return;
     }
@@ -50,12 +75,13 @@ pub fn interrupt_in_kernel(handle: impl FnOnce()) {
     bkl::release();
 }
 
-/// A timer tick on the running CPU: counted per CPU; on the boot CPU it also drives the
-/// scheduler (or the arch self test). Secondary CPUs only idle, so their ticks stop there.
+/// A timer tick on the running CPU: counted per CPU; from user mode it drives the
+/// scheduler (time slices); in the arch self test the boot CPU's in-kernel ticks (under
+/// the lock) reach it too. A tick in an idle loop, without the lock, stops at the count.
 pub fn timer_tick(from_user: bool) {
     smp::count_tick();
-    if smp::this_cpu() == smp::BOOT_CPU {
-        boot_cpu_tick(from_user);
+    if from_user || (cfg!(feature = "arch-selftest") && smp::this_cpu() == smp::BOOT_CPU) {
+        scheduler_tick(from_user);
     }
 }
 

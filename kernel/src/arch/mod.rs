@@ -23,7 +23,9 @@ pub use self::directmap::{
     direct_page_is_mapped, is_unmapped_direct_page, map_ram_in_pages, phys_to_virt, virt_to_phys,
 };
 pub use self::hooks::EntryFrame;
+#[cfg(feature = "arch-selftest")]
 pub use self::idle::enable_interrupts_and_halt;
+pub use self::idle::idle_until;
 pub use self::kstack::{
     KERNEL_STACK_GUARD_SIZE, KERNEL_STACK_SIZE, current_stack_overflow, guard_kernel_stack,
     prepare_user_thread, stack_overflow_panic, unguard_kernel_stack,
@@ -33,6 +35,12 @@ use crate::smp::MAX_CPUS;
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 compile_error!("kernite has no port for this target architecture yet");
+
+/// The TCB address the running CPU runs (what [`set_current_thread`] recorded; 0 in its
+/// idle loop), read from its per-CPU block without the big kernel lock.
+pub fn running_thread() -> u64 {
+    current_thread().0
+}
 
 /// The ELF `e_machine` of user programs the kernel loads (EM_X86_64).
 #[cfg(target_arch = "x86_64")]

@@ -95,7 +95,7 @@ pub trait Kernel {
         target: Self::Cap,
         regs: abi::UserAddr,
     ) -> Result<(), abi::Error>;
-    /// `Tcb.set_affinity` (label 0x44). Pin the thread to one CPU.
+    /// `Tcb.set_affinity` (label 0x44). Pin the thread to one CPU; a running thread moves there at its next switch.
     fn tcb_set_affinity(
         &mut self,
         target: Self::Cap,
@@ -243,6 +243,8 @@ pub trait Kernel {
         target: Self::Cap,
         code: u32,
     ) -> Result<(), abi::Error>;
+    /// `KernelDebug.current_cpu` (label 0x125). Report which CPU the calling thread runs on.
+    fn kernel_debug_current_cpu(&mut self, target: Self::Cap) -> Result<u64, abi::Error>;
 }
 pub use abi::IpcInput;
 /// What the kernel writes back to the thread after a trap.
@@ -560,6 +562,9 @@ fn invoke<K: Kernel>(k: &mut K, args: &[u64; 6]) -> Result<u64, abi::Error> {
         }
         abi::Invocation::KernelDebugShutdown => {
             invoke_kernel_debug_shutdown(k, target, args)
+        }
+        abi::Invocation::KernelDebugCurrentCpu => {
+            invoke_kernel_debug_current_cpu(k, target, args)
         }
     }
 }
@@ -1187,6 +1192,21 @@ fn invoke_kernel_debug_shutdown<K: Kernel>(
             result,
         )
         .map(|()| 0)
+}
+/// `KernelDebug.current_cpu`: decode the payload, resolve the capability arguments, call the handler.
+fn invoke_kernel_debug_current_cpu<K: Kernel>(
+    k: &mut K,
+    target: K::Cap,
+    args: &[u64; 6],
+) -> Result<u64, abi::Error> {
+    let _ = args;
+    let result = k.kernel_debug_current_cpu(target);
+    checked(
+        k,
+        abi::Invocation::KernelDebugCurrentCpu.name(),
+        abi::Invocation::KernelDebugCurrentCpu.handler_errors(),
+        result,
+    )
 }
 /// Returns a handler's `result`, first reporting through [`Kernel::undeclared_error`]
 /// an error that `allowed` (the entry's `handler_errors()`) does not list.

@@ -110,8 +110,13 @@ pub struct Tcb {
     /// Maximum controlled priority: the highest priority or MCP this thread, used as the
     /// authority of `set_priority`/`set_mcp`, may give any thread (0 for a new thread).
     pub mcp: u8,
-    /// The CPU the thread is pinned to.
+    /// The CPU the thread is pinned to (it runs only there).
     pub affinity: u32,
+    /// The CPU whose run queue holds the thread, valid while `link.queued` and runnable.
+    pub queued_cpu: u32,
+    /// The CPU the thread runs on (its kernel stack is in use there), [`NOT_RUNNING`]
+    /// when none. Set and cleared by the scheduler's switch, under the big kernel lock.
+    pub running_on: u32,
     /// Holds on this TCB (capabilities are counted by the derivation tree).
     pub counts: ObjectCounts,
     /// Life-cycle state.
@@ -142,6 +147,9 @@ pub struct Tcb {
     /// Timer ticks left in the current time slice.
     pub slice_left: u64,
 }
+
+/// `Tcb.running_on` of a thread that runs on no CPU.
+pub const NOT_RUNNING: u32 = u32::MAX;
 
 /// Bytes of a TCB object.
 const TCB_BYTES: usize = 1 << TCB_SIZE_BITS;
@@ -189,6 +197,8 @@ pub fn init(paddr: u64) {
         priority: 0,
         mcp: 0,
         affinity: 0,
+        queued_cpu: 0,
+        running_on: NOT_RUNNING,
         counts: ObjectCounts::UNHELD,
         state: ThreadState::Inactive,
         wake: Wake::Pending,
@@ -219,6 +229,7 @@ pub fn with_user_frame<R>(paddr: u64, f: impl FnOnce(&mut UserFrame) -> R) -> R 
 
 /// The portable register subset of a thread.
 pub fn read_registers(paddr: u64) -> UserRegisters {
+    crate::sched::stall(paddr);
     with_user_frame(paddr, |frame| UserRegisters {
         ip: frame.ip(),
         sp: frame.sp(),
@@ -238,6 +249,7 @@ pub fn read_registers(paddr: u64) -> UserRegisters {
 /// rewritten: the syscall writes no results over the new registers, and a blocked wait
 /// ends at once, leaving the thread runnable to continue at the new registers.
 pub fn write_registers(paddr: u64, regs: &UserRegisters) {
+    crate::sched::stall(paddr);
     load_registers(paddr, regs);
     let (state, abandoned) = with_tcb(paddr, |tcb| {
         if tcb.syscall == Syscall::Active {
@@ -289,6 +301,7 @@ pub fn configure(paddr: u64, cspace: (u64, u8), vspace: u64) -> Result<(), Error
         paddr: vspace,
     };
     super::hold(cspace_object)?;
+    crate::sched::stall(paddr);
     if let Err(error) = super::hold(vspace_object) {
         super::unhold(cspace_object);
         return Err(error);
@@ -322,12 +335,24 @@ fn release_spaces(cspace: u64, vspace: u64) {
     }
 }
 
-/// Whether the TCB at `paddr` may be destroyed: not while it is the running thread.
+/// Whether the TCB at `paddr` may be destroyed: not while it is the running thread
+/// (`Busy`). A thread that another CPU runs (its kernel stack is in use there) is
+/// suspended, and the running thread's syscall is made again from user mode: by then that
+/// CPU has switched away from it, or the syscall comes back here.
 pub fn check_destroy(paddr: u64) -> Result<(), Error> {
-    if crate::sched::current() == paddr {
-        Err(Error::Busy)
-    } else {
-        Ok(())
+    match crate::sched::running_on(paddr) {
+        None => Ok(()),
+        Some(cpu) if cpu == crate::smp::this_cpu() => Err(Error::Busy),
+        Some(_) => {
+            crate::sched::suspend(paddr);
+            let current = crate::sched::current();
+            with_tcb(current, |tcb| {
+                if tcb.syscall == Syscall::Active {
+                    tcb.syscall = Syscall::Restart;
+                }
+            });
+            Err(Error::Busy)
+        }
     }
 }
 

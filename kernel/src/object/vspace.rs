@@ -251,8 +251,10 @@ pub fn unmap_table_mapping(table: u64, mapping: Mapping, owner: Owner) {
     let (parent, index) = owned_entry(table, mapping, owner);
     set_entry(parent, index, 0, 0);
     empty_table(table, mapping.level, mapping.vspace);
-    // Translations through the table (and whatever it mapped) must not outlive it.
+    // Translations through the table (and whatever it mapped) must not outlive it, on any
+    // CPU.
     mmu::flush_address_space(mapping.vspace);
+    crate::smp::shootdown(mapping.vspace, crate::smp::TlbAction::Flush);
     super::unhold(ObjectRef {
         object_type: ObjectType::PageTable,
         paddr: table,
@@ -287,10 +289,12 @@ fn empty_table(table: u64, level: u8, vspace: u64) {
 /// Tears a VSpace root down before its frame returns to the untyped. It maps nothing by
 /// now (every mapping holds it), but it may still be the loaded root, with translations
 /// cached from earlier mappings; a new root in the same frame must not find them, so it is
-/// switched away from and flushed. The running thread's own address space is loaded again
-/// (it is a different one: a VSpace that a thread uses cannot be destroyed).
+/// switched away from and flushed, here and on every other CPU that loaded it last. The
+/// running thread's own address space is loaded again (it is a different one: a VSpace
+/// that a thread uses cannot be destroyed).
 pub fn destroy(root: u64) {
     mmu::retire_root(root);
+    crate::smp::shootdown(root, crate::smp::TlbAction::Retire);
     crate::sched::activate_current_vspace();
 }
 
@@ -304,11 +308,14 @@ pub fn lookup(root: u64, vaddr: u64) -> Result<Rights, Error> {
         .ok_or(Error::NotMapped)
 }
 
-/// Drops stale translations of `vaddr` after a change in `root`. Only the active address
-/// space can have live ones (see `mmu::flush_address_space`: x86_64 reloads CR3 on every
-/// switch, aarch64 hands out a fresh ASID).
+/// Drops stale translations of `vaddr` after a change in `root`, on every CPU, before the
+/// syscall returns. Only a CPU's active address space can have live ones (see
+/// `mmu::flush_address_space`: x86_64 reloads CR3 on every switch, aarch64 hands out a
+/// fresh ASID): this CPU flushes the page, the others that loaded `root` last flush it
+/// whole (`smp::shootdown`).
 fn flush(root: u64, vaddr: u64) {
     if mmu::current_root() == root {
         mmu::flush_page(vaddr);
     }
+    crate::smp::shootdown(root, crate::smp::TlbAction::Flush);
 }

@@ -1,4 +1,4 @@
-//! Benchmarks: median cycle counts of a null syscall, a trivial invocation, a yield round trip, IPC round trips, a fault round trip, and generated-protocol round trips next to the raw IPC they ride on.
+//! Benchmarks: median cycle counts of a null syscall, a trivial invocation, a yield round trip, IPC round trips, a fault round trip, generated-protocol round trips next to the raw IPC they ride on, and the SMP ones (cross-CPU IPC and notification, null syscall with the other CPUs busy).
 //!
 //! Cycles come from [`arch::cycles`]: `rdtsc` on x86_64, the generic timer's `CNTVCT_EL0`
 //! on aarch64 (a fixed-frequency counter, not CPU cycles). Two benchmarks calibrate the
@@ -84,6 +84,29 @@ const BENCHES: &[Bench] = &[
         name: "proto_echo_bytes256_rtt",
         run: proto_echo_bytes256_rtt,
     },
+    // SMP (issue 10): cross-CPU IPC and notification next to the same-CPU ones, and the
+    // null syscall while the other CPUs are busy. Each needs its CPUs (`cargo xtask bench
+    // --smp 4`); with fewer it prints why and records nothing.
+    Bench {
+        name: "ipc_call_reply_rtt_cross_cpu",
+        run: ipc_call_reply_rtt_cross_cpu,
+    },
+    Bench {
+        name: "notification_round_trip_same_cpu",
+        run: notification_round_trip_same_cpu,
+    },
+    Bench {
+        name: "notification_round_trip_cross_cpu",
+        run: notification_round_trip_cross_cpu,
+    },
+    Bench {
+        name: "null_syscall_3_cpus_spinning",
+        run: null_syscall_cpus_spinning,
+    },
+    Bench {
+        name: "null_syscall_3_cpus_in_syscalls",
+        run: null_syscall_cpus_in_syscalls,
+    },
 ];
 
 /// Runs every benchmark and prints its `BENCH` line.
@@ -99,6 +122,15 @@ pub fn run_all(ctx: &mut Ctx, tally: &mut Tally) {
     let samples =
         unsafe { core::slice::from_raw_parts_mut(region.vaddr as usize as *mut u64, ITERATIONS) };
     for bench in BENCHES {
+        if let Some(needed) = cpus_needed(bench.name)
+            && ctx.info.cpu_count < needed
+        {
+            println!(
+                "abitest: bench {}: skipped: needs {needed} CPUs, {} run",
+                bench.name, ctx.info.cpu_count
+            );
+            continue;
+        }
         let outcome = (bench.run)(ctx, samples).map(|()| {
             samples.sort_unstable();
             println!(
@@ -385,4 +417,168 @@ fn proto_echo_bytes256_rtt(ctx: &mut Ctx, samples: &mut [u64]) -> Outcome {
 
 fn kernel(error: trona::uapi::Error) -> Failure {
     Failure::new(format_args!("{}", error.name()))
+}
+
+/// How many CPUs a benchmark needs, if more than one.
+fn cpus_needed(name: &str) -> Option<u64> {
+    if name.ends_with("_cross_cpu") {
+        Some(2)
+    } else if name.starts_with("null_syscall_3_cpus") {
+        Some(4)
+    } else {
+        None
+    }
+}
+
+/// A thread at `entry(arg)` pinned to `cpu` at `priority`, started.
+fn start_pinned(
+    ctx: &mut Ctx,
+    entry: extern "C" fn(u64) -> !,
+    arg: u64,
+    cpu: u32,
+    priority: u8,
+) -> Result<rootlib::Thread, Failure> {
+    let thread = ctx.create_thread(entry, arg)?;
+    let started = substrate::tcb_set_priority(thread.tcb, priority, rootlib::ROOT_TCB)
+        .and_then(|()| substrate::tcb_set_affinity(thread.tcb, cpu))
+        .and_then(|()| substrate::tcb_resume(thread.tcb));
+    if let Err(error) = started {
+        ctx.destroy(thread)?;
+        return Err(kernel(error));
+    }
+    Ok(thread)
+}
+
+/// One sample: as `ipc_call_reply_rtt_same_as`, to a server thread on CPU 1 (each call
+/// and reply wakes the other CPU by IPI).
+fn ipc_call_reply_rtt_cross_cpu(ctx: &mut Ctx, samples: &mut [u64]) -> Outcome {
+    SERVER_RUNNING.store(false, Ordering::Relaxed);
+    let endpoint = ctx.create(ObjectType::Endpoint)?;
+    let server = start_pinned(ctx, empty_server, endpoint.0, 1, crate::ctx::PRIORITY)?;
+    let started = ctx.wait_until(100, || SERVER_RUNNING.load(Ordering::Acquire));
+    let message = IpcMessage::default();
+    let result = if started {
+        measure(samples, || {
+            ok("call", substrate::call(endpoint, &message)).map(|_| ())
+        })
+    } else {
+        Ok(())
+    };
+    ctx.destroy(server)?;
+    ctx.delete(endpoint)?;
+    ensure!(started, "the server never ran");
+    result
+}
+
+/// The notifications of the notification round trips: the one the echo thread waits on
+/// and the one it signals back.
+static PING: AtomicU64 = AtomicU64::new(0);
+static PONG: AtomicU64 = AtomicU64::new(0);
+
+/// Waits on [`PING`] and signals [`PONG`], forever.
+extern "C" fn notification_echo(_: u64) -> ! {
+    let (ping, pong) = (
+        CPtr(PING.load(Ordering::Acquire)),
+        CPtr(PONG.load(Ordering::Acquire)),
+    );
+    while substrate::notification_wait(ping).is_ok() {
+        if substrate::notification_signal(pong).is_err() {
+            break;
+        }
+    }
+    trona::exit()
+}
+
+/// One sample: the suite signals a notification a thread on `cpu` waits on (of higher
+/// priority, so on the same CPU it runs at once), which signals one back that the suite
+/// waits on.
+fn notification_round_trip(ctx: &mut Ctx, samples: &mut [u64], cpu: u32) -> Outcome {
+    let ping = ctx.create(ObjectType::Notification)?;
+    let pong = ctx.create(ObjectType::Notification)?;
+    let ping_badged = ctx.mint(ping, trona::uapi::Rights::WRITE, 1)?;
+    let pong_badged = ctx.mint(pong, trona::uapi::Rights::WRITE, 1)?;
+    PING.store(ping.0, Ordering::Release);
+    PONG.store(pong_badged.0, Ordering::Release);
+    let echo = start_pinned(ctx, notification_echo, 0, cpu, crate::ctx::PRIORITY + 1)?;
+    let result = measure(samples, || {
+        ok("signal", substrate::notification_signal(ping_badged))?;
+        ok("wait", substrate::notification_wait(pong)).map(|_| ())
+    });
+    ctx.destroy(echo)?;
+    for cap in [pong_badged, ping_badged, pong, ping] {
+        ctx.delete(cap)?;
+    }
+    result
+}
+
+fn notification_round_trip_same_cpu(ctx: &mut Ctx, samples: &mut [u64]) -> Outcome {
+    notification_round_trip(ctx, samples, 0)
+}
+
+fn notification_round_trip_cross_cpu(ctx: &mut Ctx, samples: &mut [u64]) -> Outcome {
+    notification_round_trip(ctx, samples, 1)
+}
+
+static BUSY_STOP: AtomicBool = AtomicBool::new(false);
+static BUSY_STARTED: AtomicU64 = AtomicU64::new(0);
+
+/// Spins in user mode until told to stop.
+extern "C" fn busy_spinner(_: u64) -> ! {
+    BUSY_STARTED.fetch_add(1, Ordering::AcqRel);
+    while !BUSY_STOP.load(Ordering::Relaxed) {
+        core::hint::spin_loop();
+    }
+    trona::exit()
+}
+
+/// Makes null syscalls until told to stop.
+extern "C" fn busy_syscaller(_: u64) -> ! {
+    BUSY_STARTED.fetch_add(1, Ordering::AcqRel);
+    while !BUSY_STOP.load(Ordering::Relaxed) {
+        let _ = substrate::null();
+    }
+    trona::exit()
+}
+
+/// One sample: a null syscall on CPU 0 while CPUs 1 to 3 each run `busy`.
+fn null_syscall_while(
+    ctx: &mut Ctx,
+    samples: &mut [u64],
+    busy: extern "C" fn(u64) -> !,
+) -> Outcome {
+    BUSY_STOP.store(false, Ordering::Relaxed);
+    BUSY_STARTED.store(0, Ordering::Relaxed);
+    let mut threads: [Option<rootlib::Thread>; 3] = [None, None, None];
+    let mut setup = Ok(());
+    for (index, slot) in threads.iter_mut().enumerate() {
+        match start_pinned(ctx, busy, 0, index as u32 + 1, crate::ctx::PRIORITY) {
+            Ok(thread) => *slot = Some(thread),
+            Err(failure) => {
+                setup = Err(failure);
+                break;
+            }
+        }
+    }
+    let started =
+        setup.is_ok() && ctx.wait_until(100, || BUSY_STARTED.load(Ordering::Acquire) == 3);
+    let result = if started {
+        measure(samples, || ok("null", substrate::null()))
+    } else {
+        Ok(())
+    };
+    BUSY_STOP.store(true, Ordering::Release);
+    for thread in threads.into_iter().flatten() {
+        ctx.destroy(thread)?;
+    }
+    setup?;
+    ensure!(started, "the busy threads never all ran");
+    result
+}
+
+fn null_syscall_cpus_spinning(ctx: &mut Ctx, samples: &mut [u64]) -> Outcome {
+    null_syscall_while(ctx, samples, busy_spinner)
+}
+
+fn null_syscall_cpus_in_syscalls(ctx: &mut Ctx, samples: &mut [u64]) -> Outcome {
+    null_syscall_while(ctx, samples, busy_syscaller)
 }

@@ -9,9 +9,9 @@
 #include <stdint.h>
 
 #define KERNITE_ABI_NAME "kernite"
-#define KERNITE_ABI_VERSION_MAJOR 3
-#define KERNITE_ABI_VERSION_MINOR 1
-#define KERNITE_ABI_FINGERPRINT UINT64_C(0x97ab983a433dbd0b)
+#define KERNITE_ABI_VERSION_MAJOR 4
+#define KERNITE_ABI_VERSION_MINOR 0
+#define KERNITE_ABI_FINGERPRINT UINT64_C(0x8fe7e6a426c050a2)
 
 /* Constants. */
 /** Scheduler timer ticks per second. */
@@ -22,8 +22,8 @@
 #define KERNITE_PAGE_SIZE UINT64_C(4096)
 /** Number of scheduling priorities; valid priorities are 0 to NUM_PRIORITIES - 1, higher runs first. */
 #define KERNITE_NUM_PRIORITIES UINT8_C(64)
-/** Number of CPUs the kernel schedules on; valid affinities are 0 to NUM_CPUS - 1. */
-#define KERNITE_NUM_CPUS UINT32_C(1)
+/** The most CPUs the kernel runs on (BootInfo.cpu_count says how many run); valid affinities are 0 to cpu_count - 1. */
+#define KERNITE_NUM_CPUS UINT32_C(8)
 /** log2 of the bytes a TCB takes from an untyped (control block, FPU area and kernel stack). */
 #define KERNITE_TCB_SIZE_BITS UINT8_C(15)
 /** log2 of the bytes a PageTable or VSpace takes from an untyped: the hardware table, then one owner record per entry (the capability slot whose mapping the entry is). */
@@ -142,7 +142,7 @@
 #define KERNITE_LABEL_TCB_SUSPEND 0x42
 /** Load the thread's portable register subset from user memory. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidUserPointer. */
 #define KERNITE_LABEL_TCB_WRITE_REGISTERS 0x43
-/** Pin the thread to one CPU. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument. */
+/** Pin the thread to one CPU; a running thread moves there at its next switch. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument. */
 #define KERNITE_LABEL_TCB_SET_AFFINITY 0x44
 /** Store the thread's portable register subset into user memory. Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidUserPointer. */
 #define KERNITE_LABEL_TCB_READ_REGISTERS 0x45
@@ -200,6 +200,8 @@
 #define KERNITE_LABEL_KERNEL_DEBUG_FAULT_COUNT 0x122
 /** Power the machine off with an exit status (QEMU exit device or semihosting). Errors: InvalidCapability, InsufficientRights, InvalidLabel, InvalidArgument. */
 #define KERNITE_LABEL_KERNEL_DEBUG_SHUTDOWN 0x123
+/** Report which CPU the calling thread runs on. Errors: InvalidCapability, InsufficientRights, InvalidLabel. */
+#define KERNITE_LABEL_KERNEL_DEBUG_CURRENT_CPU 0x125
 
 /* Error codes (the status register; 0 is success). */
 /** The syscall number is not part of the ABI. */

@@ -215,7 +215,7 @@ pub fn tcb_write_registers(
     invoke(tcb, abi::label::TCB_WRITE_REGISTERS, [regs.0, 0, 0, 0])?;
     Ok(())
 }
-/// Pin the thread to one CPU.
+/// Pin the thread to one CPU; a running thread moves there at its next switch.
 ///
 /// `Tcb.set_affinity` (label 0x44); the capability needs rights `write`.
 pub fn tcb_set_affinity(tcb: abi::CPtr, cpu: u32) -> Result<(), abi::Error> {
@@ -466,4 +466,10 @@ pub fn kernel_debug_shutdown(
 ) -> Result<(), abi::Error> {
     invoke(kernel_debug, abi::label::KERNEL_DEBUG_SHUTDOWN, [u64::from(code), 0, 0, 0])?;
     Ok(())
+}
+/// Report which CPU the calling thread runs on.
+///
+/// `KernelDebug.current_cpu` (label 0x125); the capability needs rights `read`.
+pub fn kernel_debug_current_cpu(kernel_debug: abi::CPtr) -> Result<u64, abi::Error> {
+    invoke(kernel_debug, abi::label::KERNEL_DEBUG_CURRENT_CPU, [0, 0, 0, 0])
 }

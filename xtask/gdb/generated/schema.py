@@ -57,6 +57,7 @@ INVOCATIONS = {
     0x121: ("KernelDebug.frame_count", [("state", "u8")], "frames"),
     0x122: ("KernelDebug.fault_count", [], "faults"),
     0x123: ("KernelDebug.shutdown", [("code", "u32")], None),
+    0x125: ("KernelDebug.current_cpu", [], "cpu"),
 }
 
 OBJECT_TYPES = {

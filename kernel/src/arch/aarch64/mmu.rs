@@ -5,11 +5,14 @@
 //! space without being copied. User address spaces are TTBR0 roots, each switched in with
 //! an ASID so that a switch needs no TLB flush. [`activate`] hands out a fresh ASID every
 //! time it switches to a different root and flushes the whole TLB only when the ASIDs run
-//! out; a root therefore never meets stale entries of an earlier address space whose table
-//! happened to live in the same frame.
+//! out (each CPU has its own ASIDs); a root therefore never meets stale entries of an
+//! earlier address space whose table happened to live in the same frame.
 
 pub use crate::arch::paging::{ENTRIES, LEVELS, PAGE_SIZE, index};
-use crate::cell::BklCell;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::cell::PerCpu;
+use crate::smp::MAX_CPUS;
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::{ID_AA64MMFR0_EL1, Readable, TTBR0_EL1, TTBR1_EL1, Writeable};
 use abi::Rights;
@@ -165,16 +168,20 @@ pub unsafe fn new_root(root_virt: *mut u64) {
     }
 }
 
-/// ASID bookkeeping: the next ASID to hand out and how many exist.
+/// ASID bookkeeping of one CPU: the next ASID to hand out. Each CPU has its own: a TLB
+/// holds only the translations its own CPU walked, so an ASID needs to be unique per
+/// CPU only, and a CPU that runs out flushes its own TLB (`flush_all`) and starts over.
+/// Broadcast invalidations by ASID (`tlbi aside1is`) then may also hit another CPU's
+/// unrelated entries under the same number, which only costs a walk.
 struct Asids {
     next: u64,
-    count: u64,
 }
 
-/// One allocator for the machine, used under the big kernel lock (user address spaces are
-/// activated on the boot CPU only, so its TLB flush on wrap-around covers every CPU that
-/// holds user translations).
-static ASIDS: BklCell<Asids> = BklCell::new(Asids { next: 1, count: 0 });
+/// Each CPU touches only its own, with interrupts off.
+static ASIDS: PerCpu<Asids> = PerCpu::new([const { Asids { next: 1 } }; MAX_CPUS]);
+
+/// How many ASIDs the CPUs have (8 or 16 bits), set once in [`init`].
+static ASID_COUNT: AtomicU64 = AtomicU64::new(0);
 
 /// Sets up ASID allocation from what the CPU supports and leaves TTBR0 on an empty table
 /// (the boot identity map is gone from then on). Call once in `init_early`.
@@ -184,8 +191,7 @@ pub fn init() {
     } else {
         8
     };
-    // SAFETY: Runs once during early boot, before any other use of ASIDS.
-    unsafe { (*ASIDS.get()).count = 1 << asid_bits };
+    ASID_COUNT.store(1 << asid_bits, Ordering::Relaxed);
     assert!(
         TTBR1_EL1.get() & ADDRESS_MASK == kernel_root(),
         "TTBR1 does not hold the boot direct-map table"
@@ -225,9 +231,9 @@ pub unsafe fn activate(root_paddr: u64) {
     if current_root() == root_paddr {
         return;
     }
-    // SAFETY: The big kernel lock, with interrupts off in the kernel: no concurrent access.
-    let asids = unsafe { &mut *ASIDS.get() };
-    if asids.next == asids.count {
+    // SAFETY: The running CPU's own allocator, with interrupts off in the kernel.
+    let asids = unsafe { &mut *ASIDS.get(super::cpu_index()) };
+    if asids.next >= ASID_COUNT.load(Ordering::Relaxed) {
         // Every ASID was used since the last flush: start over with a clean TLB. ASID 0
         // stays with the empty boot table.
         flush_all();
@@ -376,4 +382,16 @@ pub unsafe fn replace_direct_entry(entry: *mut u64, new: u64) {
 /// Drops every cached translation of this CPU (the kernel half included).
 pub fn flush_kernel() {
     flush_all();
+}
+
+/// Another CPU's TLB shootdown of the user root `root` (`crate::smp::shootdown`), on this
+/// CPU: if `root` is loaded here, flushes its translations or retires it.
+pub fn remote_flush(root: u64, action: crate::smp::TlbAction) {
+    if current_root() != root {
+        return;
+    }
+    match action {
+        crate::smp::TlbAction::Flush => flush_address_space(root),
+        crate::smp::TlbAction::Retire => retire_root(root),
+    }
 }

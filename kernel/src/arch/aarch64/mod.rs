@@ -210,6 +210,11 @@ pub fn timer_init(ticks_per_sec: u64) {
     timer::init(ticks_per_sec);
 }
 
+/// Sends the request IPI (an SGI) to CPU `cpu` (`crate::smp`).
+pub fn send_ipi(cpu: usize) {
+    gic::send_sgi(cpu);
+}
+
 /// Idles until the next interrupt: waits with IRQs masked (`wfi` wakes on a pending
 /// interrupt even then, so no wake-up is lost), then unmasks them briefly so the handler
 /// runs, and masks them again.

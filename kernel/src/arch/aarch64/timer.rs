@@ -42,9 +42,13 @@ pub fn interrupt(from_user: bool) {
             gic::end_of_interrupt(iar);
             hooks::timer_tick(from_user);
         }
+        gic::IPI_SGI => {
+            gic::end_of_interrupt(iar);
+            hooks::ipi(from_user);
+        }
         id if id >= gic::FIRST_SPECIAL_ID => {}
         id => {
-            // Only the timer is enabled, so anything else is a lost race with a mask change.
+            // Only the timer and the request SGI are enabled, so anything else is a lost race with a mask change.
             crate::println!("warning: unexpected interrupt {id}");
             gic::end_of_interrupt(iar);
         }

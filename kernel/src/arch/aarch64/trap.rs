@@ -73,10 +73,18 @@ pub fn init() {
 /// A synchronous exception from user mode: `svc`, or a fault for the scheduler. Takes the
 /// big kernel lock first (`trap_return` releases it).
 extern "C" fn el0_sync(frame: *mut UserFrame) {
-    hooks::enter_from_user();
     // SAFETY: `el0_sync_entry` passes the frame it just saved on the thread's kernel stack.
     let frame = unsafe { hooks::EntryFrame::new(frame) };
     let (class, esr, far) = frame.with(|f| (f.exception_class(), f.esr, f.far));
+    let entry = match class {
+        ec::SVC64 => crate::smp::Entry::Syscall,
+        _ => crate::smp::Entry::Other,
+    };
+    if !hooks::enter_from_user(entry) {
+        // Another CPU stalled the thread: a syscall is made again, an exception recurs.
+        hooks::abandon_entry();
+        return;
+    }
     match class {
         ec::SVC64 => syscall::dispatch(frame),
         ec::FP_TRAP => frame.with(|f| lazy_fpu(f)),
@@ -97,10 +105,15 @@ extern "C" fn el0_sync(frame: *mut UserFrame) {
 /// An IRQ that interrupted user mode; under the big kernel lock, as every entry from user
 /// mode.
 extern "C" fn el0_irq(frame: *mut UserFrame) {
-    hooks::enter_from_user();
+    let proceed = hooks::enter_from_user(crate::smp::Entry::Other);
     // SAFETY: `trap.S` passes the frame it just saved; only this read touches it.
     let from_user = unsafe { (*frame).entered_from_user() };
-    timer::interrupt(from_user);
+    // A stalled thread's interrupt still gets its end, handled as if from the kernel (it
+    // switches nothing).
+    timer::interrupt(from_user && proceed);
+    if !proceed {
+        hooks::abandon_entry();
+    }
 }
 
 /// A synchronous exception in the kernel: always a kernel bug.

@@ -18,6 +18,8 @@ use crate::arch::hooks;
 pub const FIRST_VECTOR: u8 = 48;
 /// The timer interrupt of every secondary CPU.
 const TIMER_VECTOR: u8 = FIRST_VECTOR;
+/// The IPI every CPU sends another for its requests (`crate::smp`).
+pub const IPI_VECTOR: u8 = FIRST_VECTOR + 1;
 /// The APIC's spurious-interrupt vector (its low four bits must be set on old APICs).
 const SPURIOUS_VECTOR: u8 = 63;
 /// The last vector with an entry stub (`trap::STUB_COUNT`).
@@ -48,6 +50,7 @@ const LVT_MASKED: u32 = 1 << 16;
 const LVT_TIMER_PERIODIC: u32 = 1 << 17;
 /// The timer counts the bus clock divided by 16.
 const TIMER_DIVIDE_BY_16: u32 = 0b0011;
+const ICR_FIXED: u32 = 0;
 const ICR_INIT: u32 = 0b101 << 8;
 const ICR_STARTUP: u32 = 0b110 << 8;
 const ICR_LEVEL_ASSERT: u32 = 1 << 14;
@@ -133,6 +136,11 @@ pub fn send_startup(target: u32, page: u8) {
     send_ipi(target, ICR_STARTUP | ICR_LEVEL_ASSERT | u32::from(page));
 }
 
+/// Sends the request IPI ([`IPI_VECTOR`]) to the CPU with APIC ID `target`.
+pub fn send_request(target: u32) {
+    send_ipi(target, ICR_FIXED | ICR_LEVEL_ASSERT | u32::from(IPI_VECTOR));
+}
+
 /// Handles a local APIC vector.
 pub fn interrupt(vector: u64, from_user: bool) {
     match vector {
@@ -140,6 +148,10 @@ pub fn interrupt(vector: u64, from_user: bool) {
             // Acknowledge first, as the PIC's handler does.
             write(REG_EOI, 0);
             hooks::timer_tick(from_user);
+        }
+        vector if vector == u64::from(IPI_VECTOR) => {
+            write(REG_EOI, 0);
+            hooks::ipi(from_user);
         }
         // A spurious interrupt needs no end of interrupt.
         vector if vector == u64::from(SPURIOUS_VECTOR) => {}

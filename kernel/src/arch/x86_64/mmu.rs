@@ -261,3 +261,15 @@ pub fn uncache_direct_map(paddr: u64) {
         table = super::phys_to_virt(entry_paddr(value)) as *mut u64;
     }
 }
+
+/// Another CPU's TLB shootdown of the user root `root` (`crate::smp::shootdown`), on this
+/// CPU: if `root` is loaded here, flushes its translations or retires it.
+pub fn remote_flush(root: u64, action: crate::smp::TlbAction) {
+    if current_root() != root {
+        return;
+    }
+    match action {
+        crate::smp::TlbAction::Flush => flush_address_space(root),
+        crate::smp::TlbAction::Retire => retire_root(root),
+    }
+}

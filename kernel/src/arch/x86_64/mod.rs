@@ -95,7 +95,7 @@ pub(super) use generated::percpu::PerCpuData;
 pub use percpu::cpu_index;
 pub(super) use percpu::current as current_thread;
 pub(super) use serial::put as console_put;
-pub use smp::{HardwareCpu, discover_cpus, start_cpu};
+pub use smp::{HardwareCpu, discover_cpus, send_ipi, start_cpu};
 pub use timer::spin_wait;
 
 /// Virtual address the kernel image is linked at, minus its physical load address.

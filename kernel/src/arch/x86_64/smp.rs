@@ -9,11 +9,12 @@
 //! with the CPU's index and stack top.
 //! The boot CPU starts one CPU at a time, so one set of parameters serves them all.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::mmu::{ENTRIES, KERNEL_HALF_FIRST, PAGE_SIZE};
 use super::{apic, cpu, fpu, gdt, madt, percpu, phys_to_virt, syscall, trap, virt_to_phys};
 use crate::arch::CpuList;
+use crate::smp::MAX_CPUS;
 
 /// The physical page the trampoline runs in: below 1 MiB (a STARTUP IPI names a page
 /// there), in conventional memory nothing else uses once the kernel runs.
@@ -35,6 +36,14 @@ const LARGE: u64 = 1 << 7;
 
 // The trampoline's GDT holds kernel code and data in its second and third entries.
 const _: () = assert!(gdt::KERNEL_CS == 0x08 && gdt::KERNEL_DS == 0x10);
+
+/// The local APIC ID of each CPU index, for IPIs; filled before the CPU starts.
+static APIC_IDS: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
+
+/// Sends the request IPI to CPU `cpu` (`crate::smp`).
+pub fn send_ipi(cpu: usize) {
+    apic::send_request(APIC_IDS[cpu].load(Ordering::Relaxed));
+}
 
 /// The RSDP address from the PVH start info, kept by `init_early`.
 static RSDP: AtomicU64 = AtomicU64::new(0);
@@ -161,6 +170,7 @@ pub fn discover_cpus() -> CpuList {
     let boot = HardwareCpu {
         apic_id: apic::id(),
     };
+    APIC_IDS[crate::smp::BOOT_CPU].store(boot.apic_id, Ordering::Relaxed);
     let mut cpus = CpuList::new(boot);
     madt::for_each_apic_id(RSDP.load(Ordering::Relaxed), |apic_id| {
         if apic_id != boot.apic_id {
@@ -174,6 +184,7 @@ pub fn discover_cpus() -> CpuList {
 /// trampoline with its parameters to low memory and sends INIT, STARTUP, STARTUP (the
 /// MP specification's sequence and delays). The CPU then runs [`secondary_entry`].
 pub fn start_cpu(index: usize, target: HardwareCpu, stack_top: u64) {
+    APIC_IDS[index].store(target.apic_id, Ordering::Relaxed);
     let trampoline = trampoline_bytes();
     let page = phys_to_virt(TRAMPOLINE_PADDR) as *mut u8;
     // SAFETY: The trampoline page is conventional memory below 1 MiB that only the

@@ -61,7 +61,10 @@ pub fn init() {
 /// Called by `syscall_entry` with the frame it built on the thread's kernel stack: takes
 /// the big kernel lock (the return path releases it) and hands the frame on.
 extern "C" fn syscall_dispatch(frame: *mut UserFrame) {
-    hooks::enter_from_user();
+    if !hooks::enter_from_user(crate::smp::Entry::Syscall) {
+        hooks::abandon_entry();
+        return;
+    }
     // SAFETY: `syscall_entry` passes the frame it just pushed on the thread's kernel stack.
     hooks::handle_syscall(unsafe { hooks::EntryFrame::new(frame) });
 }

@@ -92,8 +92,15 @@ pub extern "C" fn trap_dispatch(frame: *mut UserFrame) {
     // SAFETY: `trap_common` passes the frame it just saved on the current kernel stack.
     let frame = unsafe { hooks::EntryFrame::new(frame) };
     let (vector, from_user) = frame.with(|f| (f.vector, f.entered_from_user()));
-    if from_user {
-        hooks::enter_from_user();
+    if from_user && !hooks::enter_from_user(crate::smp::Entry::Other) {
+        // Another CPU stalled the thread: an interrupt still gets its end (handled as if
+        // from the kernel, so it switches nothing), an exception recurs when the
+        // instruction runs again.
+        if vector >= EXCEPTION_COUNT {
+            interrupt(vector, false);
+        }
+        hooks::abandon_entry();
+        return;
     }
     match vector {
         vector if vector < EXCEPTION_COUNT => exception(frame),

@@ -604,6 +604,62 @@ pub static TESTS: &[Test] = &[
         covers: &[],
         run: fault_handlers::kernel_message_layouts,
     },
+    // SMP (issue 10): every CPU, on -smp 1 as well as 4.
+    Test {
+        name: "smp_affinity",
+        covers: &[inv(I::TcbSetAffinity), inv(I::KernelDebugCurrentCpu)],
+        run: smp::affinity,
+    },
+    Test {
+        name: "smp_migration",
+        covers: &[inv(I::TcbSetAffinity)],
+        run: smp::migration,
+    },
+    Test {
+        name: "smp_cross_cpu_ipc",
+        covers: &[sys(Syscall::Call), sys(Syscall::ReplyRecv)],
+        run: smp::cross_cpu_ipc,
+    },
+    Test {
+        name: "smp_cross_cpu_notification",
+        covers: &[inv(I::NotificationSignal), inv(I::NotificationWait)],
+        run: smp::cross_cpu_notification,
+    },
+    Test {
+        name: "smp_tlb_shootdown",
+        covers: &[inv(I::VSpaceUnmapFrame)],
+        run: smp::tlb_shootdown,
+    },
+    Test {
+        name: "smp_fpu_across_migrations",
+        covers: &[],
+        run: smp::fpu_across_migrations,
+    },
+    Test {
+        name: "smp_idle_and_wake",
+        covers: &[inv(I::NotificationWait)],
+        run: smp::idle_and_wake,
+    },
+    Test {
+        name: "smp_remote_control",
+        covers: &[
+            inv(I::TcbSuspend),
+            inv(I::TcbResume),
+            inv(I::TcbReadRegisters),
+            inv(I::TcbWriteRegisters),
+        ],
+        run: smp::remote_control,
+    },
+    Test {
+        name: "smp_concurrent_frames",
+        covers: &[
+            inv(I::UntypedRetype),
+            inv(I::VSpaceMapFrame),
+            inv(I::VSpaceUnmapFrame),
+            inv(I::CNodeDelete),
+        ],
+        run: smp::concurrent_frames,
+    },
     Test {
         name: "protocol_echo_every_message",
         covers: &[

@@ -713,4 +713,10 @@ pub const ENTRIES: &[Entry] = &[
         creates: None,
         blocking: false,
     },
+    Entry {
+        target: Target::Invocation(abi::Invocation::KernelDebugCurrentCpu),
+        args: &[],
+        creates: None,
+        blocking: false,
+    },
 ];
