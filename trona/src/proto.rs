@@ -155,9 +155,10 @@ pub fn serve_one(
             }
         }
     }
-    match reply {
+    // By reference: a message is a kilobyte, and moving it out costs a copy.
+    match &reply {
         Reply::None => None,
-        Reply::Message(message) => match outgoing_registers(&message, &mut buffer) {
+        Reply::Message(message) => match outgoing_registers(message, &mut buffer) {
             Ok(registers) => Some(registers),
             Err(error) => {
                 crate::println!("proto: reply not sent: {}", error.name());

@@ -170,7 +170,7 @@ fn next_steps(added: &Added, documented: bool) -> String {
             )
         }
     };
-    let mut steps = vec![
+    let steps = vec![
         "Add `args` / `results` to the new entry in schema.toml if it takes or returns anything, and `errors` for what its handler can return (docs/adding-a-syscall.md), then run `cargo xtask gen` again.".to_owned(),
         format!(
             "Implement the handler `Kernel::{method}` in kernel/src/syscall.rs; until then the kernel does not compile (missing trait item)."
@@ -181,6 +181,12 @@ fn next_steps(added: &Added, documented: bool) -> String {
         "Bump the minor version in `[abi]` of schema.toml (`cargo xtask abi-diff` warns otherwise).".to_owned(),
         "Run `cargo fmt` and `cargo xtask ci` (formatting, clippy, every test), then review with `cargo xtask abi-diff` (it compares with the latest ABI release tag; docs/abi-review.md).".to_owned(),
     ];
+    numbered_steps(steps, documented)
+}
+
+/// The "next steps" list, numbered, with the placeholder-doc step first when the new
+/// entry's doc is still the placeholder.
+fn numbered_steps(mut steps: Vec<String>, documented: bool) -> String {
     if !documented {
         steps.insert(
             0,
@@ -198,25 +204,14 @@ fn next_steps(added: &Added, documented: bool) -> String {
 /// The steps that remain after a protocol message is added.
 fn message_steps(protocol: &str, name: &str, documented: bool) -> String {
     let module = abigen::names::snake_case(protocol);
-    let mut steps = vec![
+    let steps = vec![
         format!("Add `args` / `results` to the new message in schema.toml if it takes or returns anything (`oneway = true` if it wants no reply), and `errors` for what the server may return (docs/protocols.md has the wire types), then run `cargo xtask gen` again."),
         format!("Implement `{protocol}Server::{name}` in every server of the protocol; until then they do not compile (missing trait item `{name}`)."),
         format!("Call it as `trona::protocols::{module}::{protocol}Client::{name}` in the in-QEMU protocol tests, so that every message of the protocol is exercised."),
         format!("Bump the minor version of protocol {protocol} in schema.toml (`cargo xtask abi-diff` refuses a new message without it)."),
         "Run `cargo fmt` and `cargo xtask ci` (formatting, clippy, every test), then review with `cargo xtask abi-diff`.".to_owned(),
     ];
-    if !documented {
-        steps.insert(
-            0,
-            "Replace the placeholder `doc` in schema.toml with one sentence saying what it does."
-                .to_owned(),
-        );
-    }
-    let mut out = String::from("next steps:\n");
-    for (i, step) in steps.iter().enumerate() {
-        out.push_str(&format!("  {}. {step}\n", i + 1));
-    }
-    out
+    numbered_steps(steps, documented)
 }
 
 /// Adds a message after the protocol's last `[[message]]` (or after the last message of

@@ -253,6 +253,17 @@ fn ipc_call_reply_rtt_same_as(ctx: &mut Ctx, samples: &mut [u64]) -> Outcome {
     SERVER_RUNNING.store(false, Ordering::Relaxed);
     let endpoint = ctx.create(ObjectType::Endpoint)?;
     let server = ctx.spawn(empty_server, endpoint.0)?;
+    time_empty_server(ctx, samples, endpoint, server)
+}
+
+/// Times calls on `endpoint` to `server`, an [`empty_server`] thread just started, then
+/// destroys both.
+fn time_empty_server(
+    ctx: &mut Ctx,
+    samples: &mut [u64],
+    endpoint: CPtr,
+    server: rootlib::Thread,
+) -> Outcome {
     let started = ctx.wait_until(100, || SERVER_RUNNING.load(Ordering::Acquire));
     let message = IpcMessage::default();
     let result = if started {
@@ -455,19 +466,7 @@ fn ipc_call_reply_rtt_cross_cpu(ctx: &mut Ctx, samples: &mut [u64]) -> Outcome {
     SERVER_RUNNING.store(false, Ordering::Relaxed);
     let endpoint = ctx.create(ObjectType::Endpoint)?;
     let server = start_pinned(ctx, empty_server, endpoint.0, 1, crate::ctx::PRIORITY)?;
-    let started = ctx.wait_until(100, || SERVER_RUNNING.load(Ordering::Acquire));
-    let message = IpcMessage::default();
-    let result = if started {
-        measure(samples, || {
-            ok("call", substrate::call(endpoint, &message)).map(|_| ())
-        })
-    } else {
-        Ok(())
-    };
-    ctx.destroy(server)?;
-    ctx.delete(endpoint)?;
-    ensure!(started, "the server never ran");
-    result
+    time_empty_server(ctx, samples, endpoint, server)
 }
 
 /// The notifications of the notification round trips: the one the echo thread waits on
