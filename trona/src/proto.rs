@@ -65,12 +65,26 @@ pub fn call(
     message: &Outgoing,
     receive: Option<CPtr>,
 ) -> Result<Incoming, Error> {
+    let mut reply = Incoming::new(0, 0);
+    call_into(endpoint, buffer, message, receive, &mut reply)?;
+    Ok(reply)
+}
+
+/// [`call`], copying the reply into `reply` in place (what the generated clients use: a
+/// message is a kilobyte, and returning one copies it).
+pub fn call_into(
+    endpoint: CPtr,
+    buffer: &Buffer,
+    message: &Outgoing,
+    receive: Option<CPtr>,
+    reply: &mut Incoming,
+) -> Result<(), Error> {
     let mut buffer = buffer.clone();
     let receive = receive.unwrap_or(CPtr(0));
     buffer.set_receive_slot(receive);
     let registers = outgoing_registers(message, &mut buffer)?;
     let received = substrate::call(endpoint, &registers)?;
-    copy_in(&received, &buffer, |i| ReceivedCap {
+    copy_in(&received, &buffer, reply, |i| ReceivedCap {
         slot: CPtr(receive.0 + i as u64),
         identity: CapIdentity::new(),
     })
@@ -89,17 +103,37 @@ pub fn drift(protocol: &str, message: &str, error: &str) {
     crate::println!("PROTOCOL DRIFT: {protocol}.{message} returned {error}");
 }
 
+/// What a handler that writes its reply in place did with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Send the message it wrote.
+    Send,
+    /// Send nothing: a oneway message, or one whose sender cannot be answered.
+    Silent,
+}
+
+/// Serves `config.endpoint` forever with a handler that returns its reply, as
+/// [`serve_loop_into`] does with one that writes it in place.
+pub fn serve_loop(config: &ServeConfig, mut handler: impl FnMut(&Incoming) -> Reply) -> ! {
+    serve_loop_into(config, |incoming, out| answer(handler(incoming), out))
+}
+
 /// Serves `config.endpoint` forever: receives a message and answers it with
-/// [`serve_one`], with `reply_recv` (or only receives when there is no reply).
+/// [`serve_one_into`], with `reply_recv` (or only receives when there is no reply).
 ///
 /// A failed receive is printed and the loop goes on.
-pub fn serve_loop(config: &ServeConfig, mut handler: impl FnMut(&Incoming) -> Reply) -> ! {
+pub fn serve_loop_into(
+    config: &ServeConfig,
+    mut handler: impl FnMut(&Incoming, &mut Outgoing) -> Answer,
+) -> ! {
+    let mut incoming = Incoming::new(0, 0);
+    let mut reply = Outgoing::new(0);
     let mut pending: Option<abi::IpcMessage> = None;
     loop {
         let mut buffer = config.buffer.clone();
         buffer.set_receive_slot(CPtr(config.receive_slot));
         let received = match pending.take() {
-            Some(reply) => match substrate::reply_recv(config.endpoint, &reply) {
+            Some(registers) => match substrate::reply_recv(config.endpoint, &registers) {
                 Ok(received) => Ok(received),
                 Err(error) => {
                     // The reply did not go (the sender did not call, or the reply was
@@ -111,36 +145,61 @@ pub fn serve_loop(config: &ServeConfig, mut handler: impl FnMut(&Incoming) -> Re
             None => substrate::recv(config.endpoint),
         };
         match received {
-            Ok(received) => pending = serve_one(config, &received, &mut handler),
+            Ok(received) => {
+                pending = serve_one_into(config, &received, &mut incoming, &mut reply, &mut handler)
+            }
             Err(error) => crate::println!("proto: receive failed: {}", error.name()),
         }
     }
 }
 
-/// Answers one received message: copies it out, identifies the capabilities that came
-/// with it, hands it to `handler`, deletes whatever capabilities are still in the receive
-/// slots (a handler that keeps one moves it first), and returns the registers of the
-/// handler's reply (written into the buffer beyond them), or `None` when there is none.
-///
-/// For a hand-written loop that serves protocol messages and others on one endpoint; the
-/// receive slot must be `config.receive_slot`.
+/// Answers one received message with a handler that returns its reply, as
+/// [`serve_one_into`] does with one that writes it in place.
 pub fn serve_one(
     config: &ServeConfig,
     received: &Received,
     mut handler: impl FnMut(&Incoming) -> Reply,
 ) -> Option<abi::IpcMessage> {
+    let mut incoming = Incoming::new(0, 0);
+    let mut reply = Outgoing::new(0);
+    serve_one_into(
+        config,
+        received,
+        &mut incoming,
+        &mut reply,
+        |incoming, out| answer(handler(incoming), out),
+    )
+}
+
+/// Answers one received message: copies it into `incoming`, identifies the capabilities
+/// that came with it, hands it to `handler` with `reply` to write its answer into,
+/// deletes whatever capabilities are still in the receive slots (a handler that keeps one
+/// moves it first), and returns the registers of the reply (written into the buffer
+/// beyond them), or `None` when there is none.
+///
+/// For a hand-written loop that serves protocol messages and others on one endpoint; the
+/// receive slot must be `config.receive_slot`. `incoming` and `reply` are the loop's own,
+/// reused for every message.
+pub fn serve_one_into(
+    config: &ServeConfig,
+    received: &Received,
+    incoming: &mut Incoming,
+    reply: &mut Outgoing,
+    mut handler: impl FnMut(&Incoming, &mut Outgoing) -> Answer,
+) -> Option<abi::IpcMessage> {
     let mut buffer = config.buffer.clone();
     let slot = |i: usize| config.receive_slot + i as u64;
-    let incoming = copy_in(received, &buffer, |i| ReceivedCap {
+    let copied = copy_in(received, &buffer, incoming, |i| ReceivedCap {
         slot: CPtr(slot(i)),
         identity: substrate::cnode_identify(config.cspace, slot(i)).unwrap_or_default(),
     });
-    let reply = match &incoming {
-        Ok(incoming) => handler(incoming),
+    reply.reset(0);
+    let answer = match copied {
+        Ok(()) => handler(incoming, reply),
         // More words or capabilities than a message holds: the kernel never sends one.
         Err(error) => {
             crate::println!("proto: received an unreadable message: {}", error.name());
-            Reply::None
+            Answer::Silent
         }
     };
     for i in 0..usize::from(received.message.info.caps()) {
@@ -155,16 +214,26 @@ pub fn serve_one(
             }
         }
     }
-    // By reference: a message is a kilobyte, and moving it out costs a copy.
-    match &reply {
-        Reply::None => None,
-        Reply::Message(message) => match outgoing_registers(message, &mut buffer) {
+    match answer {
+        Answer::Silent => None,
+        Answer::Send => match outgoing_registers(reply, &mut buffer) {
             Ok(registers) => Some(registers),
             Err(error) => {
                 crate::println!("proto: reply not sent: {}", error.name());
                 None
             }
         },
+    }
+}
+
+/// Puts a returned reply where an in-place handler's goes.
+fn answer(reply: Reply, out: &mut Outgoing) -> Answer {
+    match reply {
+        Reply::None => Answer::Silent,
+        Reply::Message(message) => {
+            *out = message;
+            Answer::Send
+        }
     }
 }
 
@@ -181,14 +250,15 @@ fn outgoing_registers(message: &Outgoing, buffer: &mut Buffer) -> Result<abi::Ip
     )
 }
 
-/// Copies a received message out of the registers and `buffer`; `cap(i)` says where
-/// capability `i` landed and what it is.
+/// Copies a received message out of the registers and `buffer` into `incoming`; `cap(i)`
+/// says where capability `i` landed and what it is.
 fn copy_in(
     received: &Received,
     buffer: &Buffer,
+    incoming: &mut Incoming,
     cap: impl Fn(usize) -> ReceivedCap,
-) -> Result<Incoming, Error> {
-    let mut incoming = Incoming::new(ipc::label(received), received.badge);
+) -> Result<(), Error> {
+    incoming.reset(ipc::label(received), received.badge);
     let length = usize::from(received.message.info.length());
     for index in 0..length {
         let word = ipc::word(received, index, Some(buffer)).ok_or(Error::InvalidArgument)?;
@@ -201,5 +271,5 @@ fn copy_in(
             .push_cap(cap(index))
             .map_err(|_| Error::InvalidArgument)?;
     }
-    Ok(incoming)
+    Ok(())
 }

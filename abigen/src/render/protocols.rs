@@ -250,7 +250,7 @@ fn encode(ty: &ProtoType, value: &str, role: Role, bitfields: &[Bitfield]) -> St
         ProtoType::Struct { name, .. } => {
             let reference = if role == Role::Arg { "" } else { "&" };
             format!(
-                "super::structs::encode_{}(&mut wire_out, {reference}{value});",
+                "super::structs::encode_{}(wire_out, {reference}{value});",
                 struct_fn(name)
             )
         }
@@ -526,7 +526,7 @@ fn render_client(
     );
     let _ = writeln!(
         out,
-        "impl {client} {{\n/// Connects through `endpoint` (this thread's IPC `buffer` carries the long messages): the version handshake. `{error}::Shared(abi::Error::{mismatch})` when the server speaks another major version (or the same version of another schema).\npub fn connect(endpoint: abi::CPtr, buffer: proto::Buffer) -> Result<{client}, {error}> {{\nlet mut wire_out = proto::Outgoing::new(label::HANDSHAKE);\nwire_out.word(u64::from(VERSION_MAJOR));\nwire_out.word(u64::from(VERSION_MINOR));\nwire_out.word(FINGERPRINT);\nlet wire_in = proto::call(endpoint, &buffer, &wire_out, None)?;\nif wire_in.label() != 0 {{\nreturn Err({error}::from_code(wire_in.label()));\n}}\nif !wire_in.caps().is_empty() {{\nreturn Err(proto::Malformed.into());\n}}\nlet mut wire_d = wire_in.decoder();\nlet major = wire_d.u16()?;\nlet minor = wire_d.u16()?;\nlet _fingerprint = wire_d.u64()?;\nwire_d.finish()?;\nif major != VERSION_MAJOR {{\nreturn Err({error}::Shared(abi::Error::{mismatch}));\n}}\nOk({client} {{ endpoint, buffer, server_minor: minor }})\n}}\n/// The server's version: the same major as this client's, and its own minor.\npub fn server_version(&self) -> (u16, u16) {{\n(VERSION_MAJOR, self.server_minor)\n}}\n/// The endpoint this client calls.\npub fn endpoint(&self) -> abi::CPtr {{\nself.endpoint\n}}",
+        "impl {client} {{\n/// Connects through `endpoint` (this thread's IPC `buffer` carries the long messages): the version handshake. `{error}::Shared(abi::Error::{mismatch})` when the server speaks another major version (or the same version of another schema).\npub fn connect(endpoint: abi::CPtr, buffer: proto::Buffer) -> Result<{client}, {error}> {{\nlet mut wire_out = proto::Outgoing::new(label::HANDSHAKE);\nwire_out.word(u64::from(VERSION_MAJOR));\nwire_out.word(u64::from(VERSION_MINOR));\nwire_out.word(FINGERPRINT);\nlet mut wire_in = proto::Incoming::new(0, 0);\nproto::call_into(endpoint, &buffer, &wire_out, None, &mut wire_in)?;\nif wire_in.label() != 0 {{\nreturn Err({error}::from_code(wire_in.label()));\n}}\nif !wire_in.caps().is_empty() {{\nreturn Err(proto::Malformed.into());\n}}\nlet mut wire_d = wire_in.decoder();\nlet major = wire_d.u16()?;\nlet minor = wire_d.u16()?;\nlet _fingerprint = wire_d.u64()?;\nwire_d.finish()?;\nif major != VERSION_MAJOR {{\nreturn Err({error}::Shared(abi::Error::{mismatch}));\n}}\nOk({client} {{ endpoint, buffer, server_minor: minor }})\n}}\n/// The server's version: the same major as this client's, and its own minor.\npub fn server_version(&self) -> (u16, u16) {{\n(VERSION_MAJOR, self.server_minor)\n}}\n/// The endpoint this client calls.\npub fn endpoint(&self) -> abi::CPtr {{\nself.endpoint\n}}",
         mismatch = rules.version_mismatch
     );
     for m in &p.messages {
@@ -554,9 +554,10 @@ fn render_client(
         let needs_mut = has_words(&m.args) || cap_count(&m.args) > 0;
         let _ = writeln!(
             out,
-            "let {}wire_out = proto::Outgoing::new(label::{});",
+            "let {}wire_message = proto::Outgoing::new(label::{});\nlet wire_out = &{}wire_message;",
             if needs_mut { "mut " } else { "" },
-            m.const_name()
+            m.const_name(),
+            if needs_mut { "mut " } else { "" }
         );
         for a in &m.args {
             out.push_str(&encode(&a.ty, &a.name, Role::Arg, bitfields));
@@ -564,12 +565,12 @@ fn render_client(
         }
         push_caps(out, &m.args);
         if m.oneway {
-            out.push_str("proto::send(self.endpoint, &self.buffer, &wire_out)?;\nOk(())\n}\n");
+            out.push_str("proto::send(self.endpoint, &self.buffer, wire_out)?;\nOk(())\n}\n");
             continue;
         }
         let _ = writeln!(
             out,
-            "let wire_in = proto::call(self.endpoint, &self.buffer, &wire_out, {})?;\nif wire_in.label() != 0 {{\nreturn Err({error}::from_code(wire_in.label()));\n}}",
+            "let mut wire_in = proto::Incoming::new(0, 0);\nproto::call_into(self.endpoint, &self.buffer, wire_out, {}, &mut wire_in)?;\nif wire_in.label() != 0 {{\nreturn Err({error}::from_code(wire_in.label()));\n}}",
             if result_caps > 0 {
                 "Some(receive)"
             } else {
@@ -688,20 +689,20 @@ fn render_server(
     // dispatch
     let _ = writeln!(
         out,
-        "/// Handles one received message of this protocol (the handshake included): `None` when its label lies outside the protocol's block (so that several protocols can share an endpoint), else the reply to send (`proto::Reply::None` for a oneway message).\npub fn dispatch<S: {server}>(server: &mut S, incoming: &proto::Incoming) -> Option<proto::Reply> {{\nlet wire_label = incoming.label();\nif !(LABEL_BASE..LABEL_BASE + LABEL_SIZE).contains(&wire_label) {{\nreturn None;\n}}\nlet wire_reply = match wire_label {{\nlabel::HANDSHAKE => handshake(incoming),"
+        "/// Handles one received message of this protocol (the handshake included): `None` when its label lies outside the protocol's block (so that several protocols can share an endpoint), else the reply to send (`proto::Reply::None` for a oneway message).\npub fn dispatch<S: {server}>(server: &mut S, incoming: &proto::Incoming) -> Option<proto::Reply> {{\nlet mut wire_out = proto::Outgoing::new(0);\nSome(match dispatch_into(server, incoming, &mut wire_out)? {{\nproto::Answer::Send => proto::Reply::Message(wire_out),\nproto::Answer::Silent => proto::Reply::None,\n}})\n}}\n/// [`dispatch`] writing the reply into `wire_out` in place (what the serve loops use: a message is a kilobyte, and returning one copies it): `None` outside the block, else whether to send it.\npub fn dispatch_into<S: {server}>(server: &mut S, incoming: &proto::Incoming, wire_out: &mut proto::Outgoing) -> Option<proto::Answer> {{\nlet wire_label = incoming.label();\nif !(LABEL_BASE..LABEL_BASE + LABEL_SIZE).contains(&wire_label) {{\nreturn None;\n}}\nwire_out.reset(0);\nlet wire_reply = match wire_label {{\nlabel::HANDSHAKE => handshake(incoming, wire_out),"
     );
     for m in &p.messages {
         if m.oneway {
             let _ = writeln!(
                 out,
-                "label::{} => {{\n// A oneway message has no reply, not even an error.\nlet _ = handle_{}(server, incoming);\nreturn Some(proto::Reply::None);\n}}",
+                "label::{} => {{\n// A oneway message has no reply, not even an error.\nlet _ = handle_{}(server, incoming);\nreturn Some(proto::Answer::Silent);\n}}",
                 m.const_name(),
                 m.name
             );
         } else {
             let _ = writeln!(
                 out,
-                "label::{} => handle_{}(server, incoming),",
+                "label::{} => handle_{}(server, incoming, wire_out),",
                 m.const_name(),
                 m.name
             );
@@ -709,19 +710,19 @@ fn render_server(
     }
     let _ = writeln!(
         out,
-        "_ => Err({error}::Shared(abi::Error::{})),\n}};\nSome(match wire_reply {{\nOk(wire_out) => proto::Reply::Message(wire_out),\nErr(error) => proto::Reply::error(error.code()),\n}})\n}}",
+        "_ => Err({error}::Shared(abi::Error::{})),\n}};\nif let Err(error) = wire_reply {{\nwire_out.reset(error.code());\n}}\nSome(proto::Answer::Send)\n}}",
         rules.unknown_label
     );
     // serve
     let _ = writeln!(
         out,
-        "/// Serves `config.endpoint` forever with `server` ([`proto::serve_loop`] over [`dispatch`]); labels of no message of this protocol are answered `{}`.\npub fn serve<S: {server}>(server: &mut S, config: &proto::ServeConfig) -> ! {{\nproto::serve_loop(config, |incoming| {{\ndispatch(server, incoming).unwrap_or_else(|| proto::Reply::error(abi::Error::{}.code()))\n}})\n}}",
+        "/// Serves `config.endpoint` forever with `server` ([`proto::serve_loop`] over [`dispatch`]); labels of no message of this protocol are answered `{}`.\npub fn serve<S: {server}>(server: &mut S, config: &proto::ServeConfig) -> ! {{\nproto::serve_loop_into(config, |incoming, wire_out| {{\ndispatch_into(server, incoming, wire_out).unwrap_or_else(|| {{\nwire_out.reset(abi::Error::{}.code());\nproto::Answer::Send\n}})\n}})\n}}",
         rules.unknown_label, rules.unknown_label
     );
     // handshake
     let _ = writeln!(
         out,
-        "/// Answers the handshake: refused when the client's major differs, or when its minor is this one and its fingerprint is not.\nfn handshake(incoming: &proto::Incoming) -> Result<proto::Outgoing, {error}> {{\nif !incoming.caps().is_empty() {{\nreturn Err(proto::Malformed.into());\n}}\nlet mut wire_d = incoming.decoder();\nlet major = wire_d.u64()?;\nlet minor = wire_d.u64()?;\nlet fingerprint = wire_d.u64()?;\nwire_d.finish()?;\nif major != u64::from(VERSION_MAJOR) || (minor == u64::from(VERSION_MINOR) && fingerprint != FINGERPRINT) {{\nreturn Err({error}::Shared(abi::Error::{}));\n}}\nlet mut wire_out = proto::Outgoing::new(0);\nwire_out.word(u64::from(VERSION_MAJOR));\nwire_out.word(u64::from(VERSION_MINOR));\nwire_out.word(FINGERPRINT);\nOk(wire_out)\n}}",
+        "/// Answers the handshake: refused when the client's major differs, or when its minor is this one and its fingerprint is not.\nfn handshake(incoming: &proto::Incoming, wire_out: &mut proto::Outgoing) -> Result<(), {error}> {{\nif !incoming.caps().is_empty() {{\nreturn Err(proto::Malformed.into());\n}}\nlet mut wire_d = incoming.decoder();\nlet major = wire_d.u64()?;\nlet minor = wire_d.u64()?;\nlet fingerprint = wire_d.u64()?;\nwire_d.finish()?;\nif major != u64::from(VERSION_MAJOR) || (minor == u64::from(VERSION_MINOR) && fingerprint != FINGERPRINT) {{\nreturn Err({error}::Shared(abi::Error::{}));\n}}\nwire_out.word(u64::from(VERSION_MAJOR));\nwire_out.word(u64::from(VERSION_MINOR));\nwire_out.word(FINGERPRINT);\nOk(())\n}}",
         rules.version_mismatch
     );
     for m in &p.messages {
@@ -739,14 +740,17 @@ fn render_handler(
     rules: &ProtocolRules,
     bitfields: &[Bitfield],
 ) {
-    let ret = if m.oneway {
-        "()".to_owned()
+    let out_param = if m.oneway {
+        ""
+    } else if m.results.is_empty() {
+        // Nothing to encode: the caller's emptied message is the reply.
+        ", _wire_out: &mut proto::Outgoing"
     } else {
-        "proto::Outgoing".to_owned()
+        ", wire_out: &mut proto::Outgoing"
     };
     let _ = writeln!(
         out,
-        "/// Decodes and checks `{}`, calls the server, encodes its result.\nfn handle_{}<S: {server}>(server: &mut S, incoming: &proto::Incoming) -> Result<{ret}, {error}> {{",
+        "/// Decodes and checks `{}`, calls the server, encodes its result (into `wire_out`, emptied by the caller).\nfn handle_{}<S: {server}>(server: &mut S, incoming: &proto::Incoming{out_param}) -> Result<(), {error}> {{",
         m.name, m.name
     );
     let caps = cap_count(&m.args);
@@ -831,7 +835,6 @@ fn render_handler(
         p.name,
         m.name
     );
-    let needs_mut = has_words(&m.results) || cap_count(&m.results) > 0;
     match m.results.as_slice() {
         [] => out.push_str("wire_result?;\n"),
         [one] => {
@@ -847,17 +850,12 @@ fn render_handler(
             );
         }
     }
-    let _ = writeln!(
-        out,
-        "let {}wire_out = proto::Outgoing::new(0);",
-        if needs_mut { "mut " } else { "" }
-    );
     for r in &m.results {
         out.push_str(&encode(&r.ty, &r.name, Role::Result, bitfields));
         out.push('\n');
     }
     push_caps(out, &m.results);
-    out.push_str("Ok(wire_out)\n}\n");
+    out.push_str("Ok(())\n}\n");
 }
 
 /// The word layout of a parameter list, as the C header and docs/protocols.md state it:

@@ -35,6 +35,25 @@ impl Reply {
     }
 }
 
+/// trona's in-place answer, variant for variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Send,
+    Silent,
+}
+
+/// trona's `call_into`: `call`, the reply written into `reply`.
+pub fn call_into(
+    endpoint: CPtr,
+    buffer: &Buffer,
+    message: &Outgoing,
+    receive: Option<CPtr>,
+    reply: &mut Incoming,
+) -> Result<(), Error> {
+    *reply = call(endpoint, buffer, message, receive)?;
+    Ok(())
+}
+
 /// The badge every request arrives with.
 pub const BADGE: u64 = 0xbad9e;
 
@@ -131,5 +150,12 @@ pub fn drift(protocol: &str, message: &str, error: &str) {
 }
 
 pub fn serve_loop(_config: &ServeConfig, _handler: impl FnMut(&Incoming) -> Reply) -> ! {
+    panic!("the host mock has no loop: install a handler and call");
+}
+
+pub fn serve_loop_into(
+    _config: &ServeConfig,
+    _handler: impl FnMut(&Incoming, &mut Outgoing) -> Answer,
+) -> ! {
     panic!("the host mock has no loop: install a handler and call");
 }

@@ -33,6 +33,25 @@ impl Reply {
     }
 }
 
+/// trona's in-place answer, variant for variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Send,
+    Silent,
+}
+
+/// trona's `call_into`: `call`, the reply written into `reply`.
+pub fn call_into(
+    endpoint: CPtr,
+    buffer: &Buffer,
+    message: &Outgoing,
+    receive: Option<CPtr>,
+    reply: &mut Incoming,
+) -> Result<(), Error> {
+    *reply = call(endpoint, buffer, message, receive)?;
+    Ok(())
+}
+
 pub fn call(
     _endpoint: CPtr,
     _buffer: &Buffer,
@@ -51,5 +70,15 @@ pub fn drift(_protocol: &str, _message: &str, _error: &str) {}
 pub fn serve_loop(_config: &ServeConfig, mut handler: impl FnMut(&Incoming) -> Reply) -> ! {
     loop {
         let _ = handler(&Incoming::new(0, 0));
+    }
+}
+
+pub fn serve_loop_into(
+    _config: &ServeConfig,
+    mut handler: impl FnMut(&Incoming, &mut Outgoing) -> Answer,
+) -> ! {
+    let mut out = Outgoing::new(0);
+    loop {
+        let _ = handler(&Incoming::new(0, 0), &mut out);
     }
 }

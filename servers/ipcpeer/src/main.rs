@@ -32,6 +32,9 @@ fn main(endpoint: u64) -> ! {
         receive_slot: RECEIVE_SLOT,
     };
     let mut server = Echo::default();
+    // The Echo messages in and out, reused for every one (a message is a kilobyte).
+    let mut message_in = proto::Incoming::new(0, 0);
+    let mut message_out = proto::Outgoing::new(0);
     let mut incoming = substrate::recv(endpoint);
     loop {
         let request = match incoming {
@@ -47,10 +50,18 @@ fn main(endpoint: u64) -> ! {
             continue;
         }
         if ![ECHO, SIGNAL_RECEIVED].contains(&ipc::label(&request)) {
-            let reply = proto::serve_one(&config, &request, |incoming| {
-                echo::dispatch(&mut server, incoming)
-                    .unwrap_or_else(|| proto::Reply::error(Error::InvalidLabel.code()))
-            });
+            let reply = proto::serve_one_into(
+                &config,
+                &request,
+                &mut message_in,
+                &mut message_out,
+                |incoming, out| {
+                    echo::dispatch_into(&mut server, incoming, out).unwrap_or_else(|| {
+                        out.reset(Error::InvalidLabel.code());
+                        proto::Answer::Send
+                    })
+                },
+            );
             incoming = match reply {
                 Some(reply) => substrate::reply_recv(endpoint, &reply),
                 None => substrate::recv(endpoint),

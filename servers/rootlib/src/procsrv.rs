@@ -22,7 +22,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use boot::BootInfo;
 use trona::ipc::Buffer;
-use trona::proto::{self, Incoming, Reply, Request, ServeConfig};
+use trona::proto::{self, Answer, Incoming, Outgoing, Request, ServeConfig};
 use trona::protocols::console::{self, ConsoleError, ConsoleServer};
 use trona::protocols::process::{self, ProcessError, ProcessServer};
 use trona::substrate;
@@ -198,7 +198,7 @@ extern "C" fn server_main(_: u64) -> ! {
     let Some((server, config)) = state.as_mut() else {
         panic!("invariant broken: the process server thread ran before its state was set");
     };
-    proto::serve_loop(config, |incoming| server.handle(incoming))
+    proto::serve_loop_into(config, |incoming, out| server.handle(incoming, out))
 }
 
 /// What a table entry holds.
@@ -240,13 +240,13 @@ struct Server {
 }
 
 impl Server {
-    /// Answers one message: a request of either protocol or a child's fault.
-    fn handle(&mut self, incoming: &Incoming) -> Reply {
-        if let Some(reply) = process::dispatch(self, incoming) {
-            return reply;
+    /// Answers one message, into `out`: a request of either protocol or a child's fault.
+    fn handle(&mut self, incoming: &Incoming, out: &mut Outgoing) -> Answer {
+        if let Some(answer) = process::dispatch_into(self, incoming, out) {
+            return answer;
         }
-        if let Some(reply) = console::dispatch(self, incoming) {
-            return reply;
+        if let Some(answer) = console::dispatch_into(self, incoming, out) {
+            return answer;
         }
         let label = incoming.label();
         let fault = [VmFault::LABEL, UserException::LABEL, UnknownSyscall::LABEL];
@@ -254,9 +254,10 @@ impl Server {
             // The faulting thread waits for a reply it will never get: ending the process
             // destroys it.
             self.end(incoming.badge() & !FAULT_BADGE, EXIT_STATUS_FAULTED | label);
-            return Reply::None;
+            return Answer::Silent;
         }
-        Reply::error(Error::InvalidLabel.code())
+        out.reset(Error::InvalidLabel.code());
+        Answer::Send
     }
 
     /// The running process with `pid`.

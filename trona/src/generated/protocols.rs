@@ -174,7 +174,8 @@ pub mod process {
             wire_out.word(u64::from(VERSION_MAJOR));
             wire_out.word(u64::from(VERSION_MINOR));
             wire_out.word(FINGERPRINT);
-            let wire_in = proto::call(endpoint, &buffer, &wire_out, None)?;
+            let mut wire_in = proto::Incoming::new(0, 0);
+            proto::call_into(endpoint, &buffer, &wire_out, None, &mut wire_in)?;
             if wire_in.label() != 0 {
                 return Err(ProcessError::from_code(wire_in.label()));
             }
@@ -211,11 +212,13 @@ pub mod process {
             cap0: Option<abi::CPtr>,
             cap1: Option<abi::CPtr>,
         ) -> Result<u64, ProcessError> {
-            let mut wire_out = proto::Outgoing::new(label::SPAWN);
+            let mut wire_message = proto::Outgoing::new(label::SPAWN);
+            let wire_out = &mut wire_message;
             wire_out.sized(program.as_bytes(), 32)?;
             wire_out.sized(args, 256)?;
             wire_out.optional_caps(&[cap0, cap1])?;
-            let wire_in = proto::call(self.endpoint, &self.buffer, &wire_out, None)?;
+            let mut wire_in = proto::Incoming::new(0, 0);
+            proto::call_into(self.endpoint, &self.buffer, wire_out, None, &mut wire_in)?;
             if wire_in.label() != 0 {
                 return Err(ProcessError::from_code(wire_in.label()));
             }
@@ -229,16 +232,19 @@ pub mod process {
         }
         /// End the calling process with a status.
         pub fn exit(&self, status: u32) -> Result<(), ProcessError> {
-            let mut wire_out = proto::Outgoing::new(label::EXIT);
+            let mut wire_message = proto::Outgoing::new(label::EXIT);
+            let wire_out = &mut wire_message;
             wire_out.word(u64::from(status));
-            proto::send(self.endpoint, &self.buffer, &wire_out)?;
+            proto::send(self.endpoint, &self.buffer, wire_out)?;
             Ok(())
         }
         /// Collect the exit status of a child; WouldBlock while it still runs (wait on the start convention's child-exit notification, then ask again).
         pub fn wait(&self, pid: u64) -> Result<u64, ProcessError> {
-            let mut wire_out = proto::Outgoing::new(label::WAIT);
+            let mut wire_message = proto::Outgoing::new(label::WAIT);
+            let wire_out = &mut wire_message;
             wire_out.word(pid);
-            let wire_in = proto::call(self.endpoint, &self.buffer, &wire_out, None)?;
+            let mut wire_in = proto::Incoming::new(0, 0);
+            proto::call_into(self.endpoint, &self.buffer, wire_out, None, &mut wire_in)?;
             if wire_in.label() != 0 {
                 return Err(ProcessError::from_code(wire_in.label()));
             }
@@ -252,8 +258,10 @@ pub mod process {
         }
         /// Report the caller's process id.
         pub fn pid(&self) -> Result<u64, ProcessError> {
-            let wire_out = proto::Outgoing::new(label::PID);
-            let wire_in = proto::call(self.endpoint, &self.buffer, &wire_out, None)?;
+            let wire_message = proto::Outgoing::new(label::PID);
+            let wire_out = &wire_message;
+            let mut wire_in = proto::Incoming::new(0, 0);
+            proto::call_into(self.endpoint, &self.buffer, wire_out, None, &mut wire_in)?;
             if wire_in.label() != 0 {
                 return Err(ProcessError::from_code(wire_in.label()));
             }
@@ -293,42 +301,59 @@ pub mod process {
         server: &mut S,
         incoming: &proto::Incoming,
     ) -> Option<proto::Reply> {
+        let mut wire_out = proto::Outgoing::new(0);
+        Some(
+            match dispatch_into(server, incoming, &mut wire_out)? {
+                proto::Answer::Send => proto::Reply::Message(wire_out),
+                proto::Answer::Silent => proto::Reply::None,
+            },
+        )
+    }
+    /// [`dispatch`] writing the reply into `wire_out` in place (what the serve loops use: a message is a kilobyte, and returning one copies it): `None` outside the block, else whether to send it.
+    pub fn dispatch_into<S: ProcessServer>(
+        server: &mut S,
+        incoming: &proto::Incoming,
+        wire_out: &mut proto::Outgoing,
+    ) -> Option<proto::Answer> {
         let wire_label = incoming.label();
         if !(LABEL_BASE..LABEL_BASE + LABEL_SIZE).contains(&wire_label) {
             return None;
         }
+        wire_out.reset(0);
         let wire_reply = match wire_label {
-            label::HANDSHAKE => handshake(incoming),
-            label::SPAWN => handle_spawn(server, incoming),
+            label::HANDSHAKE => handshake(incoming, wire_out),
+            label::SPAWN => handle_spawn(server, incoming, wire_out),
             label::EXIT => {
                 let _ = handle_exit(server, incoming);
-                return Some(proto::Reply::None);
+                return Some(proto::Answer::Silent);
             }
-            label::WAIT => handle_wait(server, incoming),
-            label::PID => handle_pid(server, incoming),
+            label::WAIT => handle_wait(server, incoming, wire_out),
+            label::PID => handle_pid(server, incoming, wire_out),
             _ => Err(ProcessError::Shared(abi::Error::InvalidLabel)),
         };
-        Some(
-            match wire_reply {
-                Ok(wire_out) => proto::Reply::Message(wire_out),
-                Err(error) => proto::Reply::error(error.code()),
-            },
-        )
+        if let Err(error) = wire_reply {
+            wire_out.reset(error.code());
+        }
+        Some(proto::Answer::Send)
     }
     /// Serves `config.endpoint` forever with `server` ([`proto::serve_loop`] over [`dispatch`]); labels of no message of this protocol are answered `InvalidLabel`.
     pub fn serve<S: ProcessServer>(server: &mut S, config: &proto::ServeConfig) -> ! {
-        proto::serve_loop(
+        proto::serve_loop_into(
             config,
-            |incoming| {
-                dispatch(server, incoming)
-                    .unwrap_or_else(|| proto::Reply::error(
-                        abi::Error::InvalidLabel.code(),
-                    ))
+            |incoming, wire_out| {
+                dispatch_into(server, incoming, wire_out)
+                    .unwrap_or_else(|| {
+                        wire_out.reset(abi::Error::InvalidLabel.code());
+                        proto::Answer::Send
+                    })
             },
         )
     }
     /// Answers the handshake: refused when the client's major differs, or when its minor is this one and its fingerprint is not.
-    fn handshake(incoming: &proto::Incoming) -> Result<proto::Outgoing, ProcessError> {
+    fn handshake(
+        incoming: &proto::Incoming,
+        wire_out: &mut proto::Outgoing,
+    ) -> Result<(), ProcessError> {
         if !incoming.caps().is_empty() {
             return Err(proto::Malformed.into());
         }
@@ -342,17 +367,17 @@ pub mod process {
         {
             return Err(ProcessError::Shared(abi::Error::ProtocolMismatch));
         }
-        let mut wire_out = proto::Outgoing::new(0);
         wire_out.word(u64::from(VERSION_MAJOR));
         wire_out.word(u64::from(VERSION_MINOR));
         wire_out.word(FINGERPRINT);
-        Ok(wire_out)
+        Ok(())
     }
-    /// Decodes and checks `spawn`, calls the server, encodes its result.
+    /// Decodes and checks `spawn`, calls the server, encodes its result (into `wire_out`, emptied by the caller).
     fn handle_spawn<S: ProcessServer>(
         server: &mut S,
         incoming: &proto::Incoming,
-    ) -> Result<proto::Outgoing, ProcessError> {
+        wire_out: &mut proto::Outgoing,
+    ) -> Result<(), ProcessError> {
         if incoming.caps().len() > 2 {
             return Err(proto::Malformed.into());
         }
@@ -378,11 +403,10 @@ pub mod process {
             proto::drift("Process", "spawn", error.name());
         }
         let pid = wire_result?;
-        let mut wire_out = proto::Outgoing::new(0);
         wire_out.word(pid);
-        Ok(wire_out)
+        Ok(())
     }
-    /// Decodes and checks `exit`, calls the server, encodes its result.
+    /// Decodes and checks `exit`, calls the server, encodes its result (into `wire_out`, emptied by the caller).
     fn handle_exit<S: ProcessServer>(
         server: &mut S,
         incoming: &proto::Incoming,
@@ -396,11 +420,12 @@ pub mod process {
         server.exit(&incoming.request(), status);
         Ok(())
     }
-    /// Decodes and checks `wait`, calls the server, encodes its result.
+    /// Decodes and checks `wait`, calls the server, encodes its result (into `wire_out`, emptied by the caller).
     fn handle_wait<S: ProcessServer>(
         server: &mut S,
         incoming: &proto::Incoming,
-    ) -> Result<proto::Outgoing, ProcessError> {
+        wire_out: &mut proto::Outgoing,
+    ) -> Result<(), ProcessError> {
         if !incoming.caps().is_empty() {
             return Err(proto::Malformed.into());
         }
@@ -420,15 +445,15 @@ pub mod process {
             proto::drift("Process", "wait", error.name());
         }
         let status = wire_result?;
-        let mut wire_out = proto::Outgoing::new(0);
         wire_out.word(status);
-        Ok(wire_out)
+        Ok(())
     }
-    /// Decodes and checks `pid`, calls the server, encodes its result.
+    /// Decodes and checks `pid`, calls the server, encodes its result (into `wire_out`, emptied by the caller).
     fn handle_pid<S: ProcessServer>(
         server: &mut S,
         incoming: &proto::Incoming,
-    ) -> Result<proto::Outgoing, ProcessError> {
+        wire_out: &mut proto::Outgoing,
+    ) -> Result<(), ProcessError> {
         if !incoming.caps().is_empty() {
             return Err(proto::Malformed.into());
         }
@@ -446,9 +471,8 @@ pub mod process {
             proto::drift("Process", "pid", error.name());
         }
         let pid = wire_result?;
-        let mut wire_out = proto::Outgoing::new(0);
         wire_out.word(pid);
-        Ok(wire_out)
+        Ok(())
     }
 }
 /// The console server: text output shared by every program.
@@ -542,7 +566,8 @@ pub mod console {
             wire_out.word(u64::from(VERSION_MAJOR));
             wire_out.word(u64::from(VERSION_MINOR));
             wire_out.word(FINGERPRINT);
-            let wire_in = proto::call(endpoint, &buffer, &wire_out, None)?;
+            let mut wire_in = proto::Incoming::new(0, 0);
+            proto::call_into(endpoint, &buffer, &wire_out, None, &mut wire_in)?;
             if wire_in.label() != 0 {
                 return Err(ConsoleError::from_code(wire_in.label()));
             }
@@ -573,9 +598,11 @@ pub mod console {
         }
         /// Print bytes on the console.
         pub fn write(&self, text: &[u8]) -> Result<u64, ConsoleError> {
-            let mut wire_out = proto::Outgoing::new(label::WRITE);
+            let mut wire_message = proto::Outgoing::new(label::WRITE);
+            let wire_out = &mut wire_message;
             wire_out.sized(text, 512)?;
-            let wire_in = proto::call(self.endpoint, &self.buffer, &wire_out, None)?;
+            let mut wire_in = proto::Incoming::new(0, 0);
+            proto::call_into(self.endpoint, &self.buffer, wire_out, None, &mut wire_in)?;
             if wire_in.label() != 0 {
                 return Err(ConsoleError::from_code(wire_in.label()));
             }
@@ -602,36 +629,53 @@ pub mod console {
         server: &mut S,
         incoming: &proto::Incoming,
     ) -> Option<proto::Reply> {
+        let mut wire_out = proto::Outgoing::new(0);
+        Some(
+            match dispatch_into(server, incoming, &mut wire_out)? {
+                proto::Answer::Send => proto::Reply::Message(wire_out),
+                proto::Answer::Silent => proto::Reply::None,
+            },
+        )
+    }
+    /// [`dispatch`] writing the reply into `wire_out` in place (what the serve loops use: a message is a kilobyte, and returning one copies it): `None` outside the block, else whether to send it.
+    pub fn dispatch_into<S: ConsoleServer>(
+        server: &mut S,
+        incoming: &proto::Incoming,
+        wire_out: &mut proto::Outgoing,
+    ) -> Option<proto::Answer> {
         let wire_label = incoming.label();
         if !(LABEL_BASE..LABEL_BASE + LABEL_SIZE).contains(&wire_label) {
             return None;
         }
+        wire_out.reset(0);
         let wire_reply = match wire_label {
-            label::HANDSHAKE => handshake(incoming),
-            label::WRITE => handle_write(server, incoming),
+            label::HANDSHAKE => handshake(incoming, wire_out),
+            label::WRITE => handle_write(server, incoming, wire_out),
             _ => Err(ConsoleError::Shared(abi::Error::InvalidLabel)),
         };
-        Some(
-            match wire_reply {
-                Ok(wire_out) => proto::Reply::Message(wire_out),
-                Err(error) => proto::Reply::error(error.code()),
-            },
-        )
+        if let Err(error) = wire_reply {
+            wire_out.reset(error.code());
+        }
+        Some(proto::Answer::Send)
     }
     /// Serves `config.endpoint` forever with `server` ([`proto::serve_loop`] over [`dispatch`]); labels of no message of this protocol are answered `InvalidLabel`.
     pub fn serve<S: ConsoleServer>(server: &mut S, config: &proto::ServeConfig) -> ! {
-        proto::serve_loop(
+        proto::serve_loop_into(
             config,
-            |incoming| {
-                dispatch(server, incoming)
-                    .unwrap_or_else(|| proto::Reply::error(
-                        abi::Error::InvalidLabel.code(),
-                    ))
+            |incoming, wire_out| {
+                dispatch_into(server, incoming, wire_out)
+                    .unwrap_or_else(|| {
+                        wire_out.reset(abi::Error::InvalidLabel.code());
+                        proto::Answer::Send
+                    })
             },
         )
     }
     /// Answers the handshake: refused when the client's major differs, or when its minor is this one and its fingerprint is not.
-    fn handshake(incoming: &proto::Incoming) -> Result<proto::Outgoing, ConsoleError> {
+    fn handshake(
+        incoming: &proto::Incoming,
+        wire_out: &mut proto::Outgoing,
+    ) -> Result<(), ConsoleError> {
         if !incoming.caps().is_empty() {
             return Err(proto::Malformed.into());
         }
@@ -645,17 +689,17 @@ pub mod console {
         {
             return Err(ConsoleError::Shared(abi::Error::ProtocolMismatch));
         }
-        let mut wire_out = proto::Outgoing::new(0);
         wire_out.word(u64::from(VERSION_MAJOR));
         wire_out.word(u64::from(VERSION_MINOR));
         wire_out.word(FINGERPRINT);
-        Ok(wire_out)
+        Ok(())
     }
-    /// Decodes and checks `write`, calls the server, encodes its result.
+    /// Decodes and checks `write`, calls the server, encodes its result (into `wire_out`, emptied by the caller).
     fn handle_write<S: ConsoleServer>(
         server: &mut S,
         incoming: &proto::Incoming,
-    ) -> Result<proto::Outgoing, ConsoleError> {
+        wire_out: &mut proto::Outgoing,
+    ) -> Result<(), ConsoleError> {
         if !incoming.caps().is_empty() {
             return Err(proto::Malformed.into());
         }
@@ -675,9 +719,8 @@ pub mod console {
             proto::drift("Console", "write", error.name());
         }
         let written = wire_result?;
-        let mut wire_out = proto::Outgoing::new(0);
         wire_out.word(written);
-        Ok(wire_out)
+        Ok(())
     }
 }
 /// The test protocol: one message per wire type, answered by the Echo server in the in-QEMU tests and the benches.
@@ -857,7 +900,8 @@ pub mod echo {
             wire_out.word(u64::from(VERSION_MAJOR));
             wire_out.word(u64::from(VERSION_MINOR));
             wire_out.word(FINGERPRINT);
-            let wire_in = proto::call(endpoint, &buffer, &wire_out, None)?;
+            let mut wire_in = proto::Incoming::new(0, 0);
+            proto::call_into(endpoint, &buffer, &wire_out, None, &mut wire_in)?;
             if wire_in.label() != 0 {
                 return Err(EchoError::from_code(wire_in.label()));
             }
@@ -888,8 +932,10 @@ pub mod echo {
         }
         /// An empty call: the round trip of the generated layer.
         pub fn ping(&self) -> Result<(), EchoError> {
-            let wire_out = proto::Outgoing::new(label::PING);
-            let wire_in = proto::call(self.endpoint, &self.buffer, &wire_out, None)?;
+            let wire_message = proto::Outgoing::new(label::PING);
+            let wire_out = &wire_message;
+            let mut wire_in = proto::Incoming::new(0, 0);
+            proto::call_into(self.endpoint, &self.buffer, wire_out, None, &mut wire_in)?;
             if wire_in.label() != 0 {
                 return Err(EchoError::from_code(wire_in.label()));
             }
@@ -912,7 +958,8 @@ pub mod echo {
             rights: abi::Rights,
             info: abi::MessageInfo,
         ) -> Result<EchoScalarsReply, EchoError> {
-            let mut wire_out = proto::Outgoing::new(label::SCALARS);
+            let mut wire_message = proto::Outgoing::new(label::SCALARS);
+            let wire_out = &mut wire_message;
             wire_out.word(u64::from(a));
             wire_out.word(u64::from(b));
             wire_out.word(u64::from(c));
@@ -921,7 +968,8 @@ pub mod echo {
             wire_out.word(kind.id());
             wire_out.word(rights.bits());
             wire_out.word(info.bits());
-            let wire_in = proto::call(self.endpoint, &self.buffer, &wire_out, None)?;
+            let mut wire_in = proto::Incoming::new(0, 0);
+            proto::call_into(self.endpoint, &self.buffer, wire_out, None, &mut wire_in)?;
             if wire_in.label() != 0 {
                 return Err(EchoError::from_code(wire_in.label()));
             }
@@ -952,9 +1000,11 @@ pub mod echo {
         }
         /// A structure, echoed.
         pub fn record(&self, times: &abi::CpuTimes) -> Result<abi::CpuTimes, EchoError> {
-            let mut wire_out = proto::Outgoing::new(label::RECORD);
-            super::structs::encode_cpu_times(&mut wire_out, times);
-            let wire_in = proto::call(self.endpoint, &self.buffer, &wire_out, None)?;
+            let mut wire_message = proto::Outgoing::new(label::RECORD);
+            let wire_out = &mut wire_message;
+            super::structs::encode_cpu_times(wire_out, times);
+            let mut wire_in = proto::Incoming::new(0, 0);
+            proto::call_into(self.endpoint, &self.buffer, wire_out, None, &mut wire_in)?;
             if wire_in.label() != 0 {
                 return Err(EchoError::from_code(wire_in.label()));
             }
@@ -968,9 +1018,11 @@ pub mod echo {
         }
         /// A fixed-size byte array, echoed.
         pub fn key(&self, key: &[u8; 16]) -> Result<[u8; 16], EchoError> {
-            let mut wire_out = proto::Outgoing::new(label::KEY);
+            let mut wire_message = proto::Outgoing::new(label::KEY);
+            let wire_out = &mut wire_message;
             wire_out.packed(key);
-            let wire_in = proto::call(self.endpoint, &self.buffer, &wire_out, None)?;
+            let mut wire_in = proto::Incoming::new(0, 0);
+            proto::call_into(self.endpoint, &self.buffer, wire_out, None, &mut wire_in)?;
             if wire_in.label() != 0 {
                 return Err(EchoError::from_code(wire_in.label()));
             }
@@ -984,9 +1036,11 @@ pub mod echo {
         }
         /// A byte string, echoed (the bench's 256-byte message).
         pub fn bytes(&self, data: &[u8]) -> Result<proto::Bytes<256>, EchoError> {
-            let mut wire_out = proto::Outgoing::new(label::BYTES);
+            let mut wire_message = proto::Outgoing::new(label::BYTES);
+            let wire_out = &mut wire_message;
             wire_out.sized(data, 256)?;
-            let wire_in = proto::call(self.endpoint, &self.buffer, &wire_out, None)?;
+            let mut wire_in = proto::Incoming::new(0, 0);
+            proto::call_into(self.endpoint, &self.buffer, wire_out, None, &mut wire_in)?;
             if wire_in.label() != 0 {
                 return Err(EchoError::from_code(wire_in.label()));
             }
@@ -1000,9 +1054,11 @@ pub mod echo {
         }
         /// A string; the server reports its length.
         pub fn text(&self, text: &str) -> Result<u64, EchoError> {
-            let mut wire_out = proto::Outgoing::new(label::TEXT);
+            let mut wire_message = proto::Outgoing::new(label::TEXT);
+            let wire_out = &mut wire_message;
             wire_out.sized(text.as_bytes(), 64)?;
-            let wire_in = proto::call(self.endpoint, &self.buffer, &wire_out, None)?;
+            let mut wire_in = proto::Incoming::new(0, 0);
+            proto::call_into(self.endpoint, &self.buffer, wire_out, None, &mut wire_in)?;
             if wire_in.label() != 0 {
                 return Err(EchoError::from_code(wire_in.label()));
             }
@@ -1016,9 +1072,11 @@ pub mod echo {
         }
         /// A capability argument: the server signals it.
         pub fn signal(&self, target: abi::CPtr) -> Result<(), EchoError> {
-            let mut wire_out = proto::Outgoing::new(label::SIGNAL);
+            let mut wire_message = proto::Outgoing::new(label::SIGNAL);
+            let wire_out = &mut wire_message;
             wire_out.cap(target);
-            let wire_in = proto::call(self.endpoint, &self.buffer, &wire_out, None)?;
+            let mut wire_in = proto::Incoming::new(0, 0);
+            proto::call_into(self.endpoint, &self.buffer, wire_out, None, &mut wire_in)?;
             if wire_in.label() != 0 {
                 return Err(EchoError::from_code(wire_in.label()));
             }
@@ -1033,12 +1091,15 @@ pub mod echo {
         ///
         /// Capabilities in the reply land in `receive` and the slots after it.
         pub fn give(&self, receive: abi::CPtr) -> Result<abi::CPtr, EchoError> {
-            let wire_out = proto::Outgoing::new(label::GIVE);
-            let wire_in = proto::call(
+            let wire_message = proto::Outgoing::new(label::GIVE);
+            let wire_out = &wire_message;
+            let mut wire_in = proto::Incoming::new(0, 0);
+            proto::call_into(
                 self.endpoint,
                 &self.buffer,
-                &wire_out,
+                wire_out,
                 Some(receive),
+                &mut wire_in,
             )?;
             if wire_in.label() != 0 {
                 return Err(EchoError::from_code(wire_in.label()));
@@ -1053,9 +1114,11 @@ pub mod echo {
         }
         /// An optional capability: the server reports whether it arrived.
         pub fn maybe(&self, target: Option<abi::CPtr>) -> Result<bool, EchoError> {
-            let mut wire_out = proto::Outgoing::new(label::MAYBE);
+            let mut wire_message = proto::Outgoing::new(label::MAYBE);
+            let wire_out = &mut wire_message;
             wire_out.optional_caps(&[target])?;
-            let wire_in = proto::call(self.endpoint, &self.buffer, &wire_out, None)?;
+            let mut wire_in = proto::Incoming::new(0, 0);
+            proto::call_into(self.endpoint, &self.buffer, wire_out, None, &mut wire_in)?;
             if wire_in.label() != 0 {
                 return Err(EchoError::from_code(wire_in.label()));
             }
@@ -1069,15 +1132,18 @@ pub mod echo {
         }
         /// A oneway message: the server remembers the value.
         pub fn note(&self, value: u64) -> Result<(), EchoError> {
-            let mut wire_out = proto::Outgoing::new(label::NOTE);
+            let mut wire_message = proto::Outgoing::new(label::NOTE);
+            let wire_out = &mut wire_message;
             wire_out.word(value);
-            proto::send(self.endpoint, &self.buffer, &wire_out)?;
+            proto::send(self.endpoint, &self.buffer, wire_out)?;
             Ok(())
         }
         /// Report the last value `note` sent.
         pub fn last_note(&self) -> Result<u64, EchoError> {
-            let wire_out = proto::Outgoing::new(label::LAST_NOTE);
-            let wire_in = proto::call(self.endpoint, &self.buffer, &wire_out, None)?;
+            let wire_message = proto::Outgoing::new(label::LAST_NOTE);
+            let wire_out = &wire_message;
+            let mut wire_in = proto::Incoming::new(0, 0);
+            proto::call_into(self.endpoint, &self.buffer, wire_out, None, &mut wire_in)?;
             if wire_in.label() != 0 {
                 return Err(EchoError::from_code(wire_in.label()));
             }
@@ -1091,9 +1157,11 @@ pub mod echo {
         }
         /// A protocol error: the server answers Refused.
         pub fn refuse(&self, code: u64) -> Result<(), EchoError> {
-            let mut wire_out = proto::Outgoing::new(label::REFUSE);
+            let mut wire_message = proto::Outgoing::new(label::REFUSE);
+            let wire_out = &mut wire_message;
             wire_out.word(code);
-            let wire_in = proto::call(self.endpoint, &self.buffer, &wire_out, None)?;
+            let mut wire_in = proto::Incoming::new(0, 0);
+            proto::call_into(self.endpoint, &self.buffer, wire_out, None, &mut wire_in)?;
             if wire_in.label() != 0 {
                 return Err(EchoError::from_code(wire_in.label()));
             }
@@ -1176,50 +1244,67 @@ pub mod echo {
         server: &mut S,
         incoming: &proto::Incoming,
     ) -> Option<proto::Reply> {
+        let mut wire_out = proto::Outgoing::new(0);
+        Some(
+            match dispatch_into(server, incoming, &mut wire_out)? {
+                proto::Answer::Send => proto::Reply::Message(wire_out),
+                proto::Answer::Silent => proto::Reply::None,
+            },
+        )
+    }
+    /// [`dispatch`] writing the reply into `wire_out` in place (what the serve loops use: a message is a kilobyte, and returning one copies it): `None` outside the block, else whether to send it.
+    pub fn dispatch_into<S: EchoServer>(
+        server: &mut S,
+        incoming: &proto::Incoming,
+        wire_out: &mut proto::Outgoing,
+    ) -> Option<proto::Answer> {
         let wire_label = incoming.label();
         if !(LABEL_BASE..LABEL_BASE + LABEL_SIZE).contains(&wire_label) {
             return None;
         }
+        wire_out.reset(0);
         let wire_reply = match wire_label {
-            label::HANDSHAKE => handshake(incoming),
-            label::PING => handle_ping(server, incoming),
-            label::SCALARS => handle_scalars(server, incoming),
-            label::RECORD => handle_record(server, incoming),
-            label::KEY => handle_key(server, incoming),
-            label::BYTES => handle_bytes(server, incoming),
-            label::TEXT => handle_text(server, incoming),
-            label::SIGNAL => handle_signal(server, incoming),
-            label::GIVE => handle_give(server, incoming),
-            label::MAYBE => handle_maybe(server, incoming),
+            label::HANDSHAKE => handshake(incoming, wire_out),
+            label::PING => handle_ping(server, incoming, wire_out),
+            label::SCALARS => handle_scalars(server, incoming, wire_out),
+            label::RECORD => handle_record(server, incoming, wire_out),
+            label::KEY => handle_key(server, incoming, wire_out),
+            label::BYTES => handle_bytes(server, incoming, wire_out),
+            label::TEXT => handle_text(server, incoming, wire_out),
+            label::SIGNAL => handle_signal(server, incoming, wire_out),
+            label::GIVE => handle_give(server, incoming, wire_out),
+            label::MAYBE => handle_maybe(server, incoming, wire_out),
             label::NOTE => {
                 let _ = handle_note(server, incoming);
-                return Some(proto::Reply::None);
+                return Some(proto::Answer::Silent);
             }
-            label::LAST_NOTE => handle_last_note(server, incoming),
-            label::REFUSE => handle_refuse(server, incoming),
+            label::LAST_NOTE => handle_last_note(server, incoming, wire_out),
+            label::REFUSE => handle_refuse(server, incoming, wire_out),
             _ => Err(EchoError::Shared(abi::Error::InvalidLabel)),
         };
-        Some(
-            match wire_reply {
-                Ok(wire_out) => proto::Reply::Message(wire_out),
-                Err(error) => proto::Reply::error(error.code()),
-            },
-        )
+        if let Err(error) = wire_reply {
+            wire_out.reset(error.code());
+        }
+        Some(proto::Answer::Send)
     }
     /// Serves `config.endpoint` forever with `server` ([`proto::serve_loop`] over [`dispatch`]); labels of no message of this protocol are answered `InvalidLabel`.
     pub fn serve<S: EchoServer>(server: &mut S, config: &proto::ServeConfig) -> ! {
-        proto::serve_loop(
+        proto::serve_loop_into(
             config,
-            |incoming| {
-                dispatch(server, incoming)
-                    .unwrap_or_else(|| proto::Reply::error(
-                        abi::Error::InvalidLabel.code(),
-                    ))
+            |incoming, wire_out| {
+                dispatch_into(server, incoming, wire_out)
+                    .unwrap_or_else(|| {
+                        wire_out.reset(abi::Error::InvalidLabel.code());
+                        proto::Answer::Send
+                    })
             },
         )
     }
     /// Answers the handshake: refused when the client's major differs, or when its minor is this one and its fingerprint is not.
-    fn handshake(incoming: &proto::Incoming) -> Result<proto::Outgoing, EchoError> {
+    fn handshake(
+        incoming: &proto::Incoming,
+        wire_out: &mut proto::Outgoing,
+    ) -> Result<(), EchoError> {
         if !incoming.caps().is_empty() {
             return Err(proto::Malformed.into());
         }
@@ -1233,17 +1318,17 @@ pub mod echo {
         {
             return Err(EchoError::Shared(abi::Error::ProtocolMismatch));
         }
-        let mut wire_out = proto::Outgoing::new(0);
         wire_out.word(u64::from(VERSION_MAJOR));
         wire_out.word(u64::from(VERSION_MINOR));
         wire_out.word(FINGERPRINT);
-        Ok(wire_out)
+        Ok(())
     }
-    /// Decodes and checks `ping`, calls the server, encodes its result.
+    /// Decodes and checks `ping`, calls the server, encodes its result (into `wire_out`, emptied by the caller).
     fn handle_ping<S: EchoServer>(
         server: &mut S,
         incoming: &proto::Incoming,
-    ) -> Result<proto::Outgoing, EchoError> {
+        _wire_out: &mut proto::Outgoing,
+    ) -> Result<(), EchoError> {
         if !incoming.caps().is_empty() {
             return Err(proto::Malformed.into());
         }
@@ -1261,14 +1346,14 @@ pub mod echo {
             proto::drift("Echo", "ping", error.name());
         }
         wire_result?;
-        let wire_out = proto::Outgoing::new(0);
-        Ok(wire_out)
+        Ok(())
     }
-    /// Decodes and checks `scalars`, calls the server, encodes its result.
+    /// Decodes and checks `scalars`, calls the server, encodes its result (into `wire_out`, emptied by the caller).
     fn handle_scalars<S: EchoServer>(
         server: &mut S,
         incoming: &proto::Incoming,
-    ) -> Result<proto::Outgoing, EchoError> {
+        wire_out: &mut proto::Outgoing,
+    ) -> Result<(), EchoError> {
         if !incoming.caps().is_empty() {
             return Err(proto::Malformed.into());
         }
@@ -1295,7 +1380,6 @@ pub mod echo {
             proto::drift("Echo", "scalars", error.name());
         }
         let EchoScalarsReply { a, b, c, d, flag, kind, rights, info } = wire_result?;
-        let mut wire_out = proto::Outgoing::new(0);
         wire_out.word(u64::from(a));
         wire_out.word(u64::from(b));
         wire_out.word(u64::from(c));
@@ -1304,13 +1388,14 @@ pub mod echo {
         wire_out.word(kind.id());
         wire_out.word(rights.bits());
         wire_out.word(info.bits());
-        Ok(wire_out)
+        Ok(())
     }
-    /// Decodes and checks `record`, calls the server, encodes its result.
+    /// Decodes and checks `record`, calls the server, encodes its result (into `wire_out`, emptied by the caller).
     fn handle_record<S: EchoServer>(
         server: &mut S,
         incoming: &proto::Incoming,
-    ) -> Result<proto::Outgoing, EchoError> {
+        wire_out: &mut proto::Outgoing,
+    ) -> Result<(), EchoError> {
         if !incoming.caps().is_empty() {
             return Err(proto::Malformed.into());
         }
@@ -1329,15 +1414,15 @@ pub mod echo {
             proto::drift("Echo", "record", error.name());
         }
         let times = wire_result?;
-        let mut wire_out = proto::Outgoing::new(0);
-        super::structs::encode_cpu_times(&mut wire_out, &times);
-        Ok(wire_out)
+        super::structs::encode_cpu_times(wire_out, &times);
+        Ok(())
     }
-    /// Decodes and checks `key`, calls the server, encodes its result.
+    /// Decodes and checks `key`, calls the server, encodes its result (into `wire_out`, emptied by the caller).
     fn handle_key<S: EchoServer>(
         server: &mut S,
         incoming: &proto::Incoming,
-    ) -> Result<proto::Outgoing, EchoError> {
+        wire_out: &mut proto::Outgoing,
+    ) -> Result<(), EchoError> {
         if !incoming.caps().is_empty() {
             return Err(proto::Malformed.into());
         }
@@ -1356,15 +1441,15 @@ pub mod echo {
             proto::drift("Echo", "key", error.name());
         }
         let key = wire_result?;
-        let mut wire_out = proto::Outgoing::new(0);
         wire_out.packed(&key);
-        Ok(wire_out)
+        Ok(())
     }
-    /// Decodes and checks `bytes`, calls the server, encodes its result.
+    /// Decodes and checks `bytes`, calls the server, encodes its result (into `wire_out`, emptied by the caller).
     fn handle_bytes<S: EchoServer>(
         server: &mut S,
         incoming: &proto::Incoming,
-    ) -> Result<proto::Outgoing, EchoError> {
+        wire_out: &mut proto::Outgoing,
+    ) -> Result<(), EchoError> {
         if !incoming.caps().is_empty() {
             return Err(proto::Malformed.into());
         }
@@ -1384,15 +1469,15 @@ pub mod echo {
             proto::drift("Echo", "bytes", error.name());
         }
         let data = wire_result?;
-        let mut wire_out = proto::Outgoing::new(0);
         wire_out.sized(data.as_slice(), 256)?;
-        Ok(wire_out)
+        Ok(())
     }
-    /// Decodes and checks `text`, calls the server, encodes its result.
+    /// Decodes and checks `text`, calls the server, encodes its result (into `wire_out`, emptied by the caller).
     fn handle_text<S: EchoServer>(
         server: &mut S,
         incoming: &proto::Incoming,
-    ) -> Result<proto::Outgoing, EchoError> {
+        wire_out: &mut proto::Outgoing,
+    ) -> Result<(), EchoError> {
         if !incoming.caps().is_empty() {
             return Err(proto::Malformed.into());
         }
@@ -1412,15 +1497,15 @@ pub mod echo {
             proto::drift("Echo", "text", error.name());
         }
         let length = wire_result?;
-        let mut wire_out = proto::Outgoing::new(0);
         wire_out.word(length);
-        Ok(wire_out)
+        Ok(())
     }
-    /// Decodes and checks `signal`, calls the server, encodes its result.
+    /// Decodes and checks `signal`, calls the server, encodes its result (into `wire_out`, emptied by the caller).
     fn handle_signal<S: EchoServer>(
         server: &mut S,
         incoming: &proto::Incoming,
-    ) -> Result<proto::Outgoing, EchoError> {
+        _wire_out: &mut proto::Outgoing,
+    ) -> Result<(), EchoError> {
         if incoming.caps().len() > 1 {
             return Err(proto::Malformed.into());
         }
@@ -1440,14 +1525,14 @@ pub mod echo {
             proto::drift("Echo", "signal", error.name());
         }
         wire_result?;
-        let wire_out = proto::Outgoing::new(0);
-        Ok(wire_out)
+        Ok(())
     }
-    /// Decodes and checks `give`, calls the server, encodes its result.
+    /// Decodes and checks `give`, calls the server, encodes its result (into `wire_out`, emptied by the caller).
     fn handle_give<S: EchoServer>(
         server: &mut S,
         incoming: &proto::Incoming,
-    ) -> Result<proto::Outgoing, EchoError> {
+        wire_out: &mut proto::Outgoing,
+    ) -> Result<(), EchoError> {
         if !incoming.caps().is_empty() {
             return Err(proto::Malformed.into());
         }
@@ -1465,15 +1550,15 @@ pub mod echo {
             proto::drift("Echo", "give", error.name());
         }
         let notification = wire_result?;
-        let mut wire_out = proto::Outgoing::new(0);
         wire_out.cap(notification);
-        Ok(wire_out)
+        Ok(())
     }
-    /// Decodes and checks `maybe`, calls the server, encodes its result.
+    /// Decodes and checks `maybe`, calls the server, encodes its result (into `wire_out`, emptied by the caller).
     fn handle_maybe<S: EchoServer>(
         server: &mut S,
         incoming: &proto::Incoming,
-    ) -> Result<proto::Outgoing, EchoError> {
+        wire_out: &mut proto::Outgoing,
+    ) -> Result<(), EchoError> {
         if incoming.caps().len() > 1 {
             return Err(proto::Malformed.into());
         }
@@ -1492,11 +1577,10 @@ pub mod echo {
             proto::drift("Echo", "maybe", error.name());
         }
         let present = wire_result?;
-        let mut wire_out = proto::Outgoing::new(0);
         wire_out.word(u64::from(present));
-        Ok(wire_out)
+        Ok(())
     }
-    /// Decodes and checks `note`, calls the server, encodes its result.
+    /// Decodes and checks `note`, calls the server, encodes its result (into `wire_out`, emptied by the caller).
     fn handle_note<S: EchoServer>(
         server: &mut S,
         incoming: &proto::Incoming,
@@ -1510,11 +1594,12 @@ pub mod echo {
         server.note(&incoming.request(), value);
         Ok(())
     }
-    /// Decodes and checks `last_note`, calls the server, encodes its result.
+    /// Decodes and checks `last_note`, calls the server, encodes its result (into `wire_out`, emptied by the caller).
     fn handle_last_note<S: EchoServer>(
         server: &mut S,
         incoming: &proto::Incoming,
-    ) -> Result<proto::Outgoing, EchoError> {
+        wire_out: &mut proto::Outgoing,
+    ) -> Result<(), EchoError> {
         if !incoming.caps().is_empty() {
             return Err(proto::Malformed.into());
         }
@@ -1532,15 +1617,15 @@ pub mod echo {
             proto::drift("Echo", "last_note", error.name());
         }
         let value = wire_result?;
-        let mut wire_out = proto::Outgoing::new(0);
         wire_out.word(value);
-        Ok(wire_out)
+        Ok(())
     }
-    /// Decodes and checks `refuse`, calls the server, encodes its result.
+    /// Decodes and checks `refuse`, calls the server, encodes its result (into `wire_out`, emptied by the caller).
     fn handle_refuse<S: EchoServer>(
         server: &mut S,
         incoming: &proto::Incoming,
-    ) -> Result<proto::Outgoing, EchoError> {
+        _wire_out: &mut proto::Outgoing,
+    ) -> Result<(), EchoError> {
         if !incoming.caps().is_empty() {
             return Err(proto::Malformed.into());
         }
@@ -1559,8 +1644,7 @@ pub mod echo {
             proto::drift("Echo", "refuse", error.name());
         }
         wire_result?;
-        let wire_out = proto::Outgoing::new(0);
-        Ok(wire_out)
+        Ok(())
     }
 }
 /// Every message of every protocol, in schema order.

@@ -43,6 +43,11 @@ struct Words {
 }
 
 impl Words {
+    /// Forgets every word (they stay as they were, unread).
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
     const fn new() -> Words {
         Words {
             words: [MaybeUninit::uninit(); MAX_WORDS],
@@ -96,6 +101,15 @@ impl Outgoing {
             cap_count: 0,
             overflow: false,
         }
+    }
+
+    /// Empties the message and gives it `label`, in place (a message is a kilobyte: a
+    /// loop reuses one instead of building a new one per reply).
+    pub fn reset(&mut self, label: u64) {
+        self.label = label;
+        self.words.clear();
+        self.cap_count = 0;
+        self.overflow = false;
     }
 
     /// The label.
@@ -210,6 +224,14 @@ impl Incoming {
             caps: [ReceivedCap::default(); MAX_CAPS],
             cap_count: 0,
         }
+    }
+
+    /// Empties the message and gives it `label` and `badge`, in place.
+    pub fn reset(&mut self, label: u64, badge: u64) {
+        self.label = label;
+        self.badge = badge;
+        self.words.clear();
+        self.cap_count = 0;
     }
 
     /// Appends a received word; `Malformed` past `MAX_WORDS`.
