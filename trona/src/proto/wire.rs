@@ -50,7 +50,9 @@ impl Words {
 
     const fn new() -> Words {
         Words {
-            words: [MaybeUninit::uninit(); MAX_WORDS],
+            // SAFETY: an array of `MaybeUninit` needs no initialization. Built this way
+            // rather than element by element, the compiler does not clear it.
+            words: unsafe { MaybeUninit::<[MaybeUninit<u64>; MAX_WORDS]>::uninit().assume_init() },
             len: 0,
         }
     }
@@ -142,9 +144,21 @@ impl Outgoing {
 
     /// Appends `bytes` packed: `ceil(len / 8)` words, little-endian, the tail zero.
     pub fn packed(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
             let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
+            // Eight bytes at a time without a copy call per word.
+            for (to, from) in word.iter_mut().zip(chunk) {
+                *to = *from;
+            }
+            self.word(u64::from_le_bytes(word));
+        }
+        let tail = chunks.remainder();
+        if !tail.is_empty() {
+            let mut word = [0u8; 8];
+            for (to, from) in word.iter_mut().zip(tail) {
+                *to = *from;
+            }
             self.word(u64::from_le_bytes(word));
         }
     }
@@ -425,12 +439,14 @@ impl<'a> Decoder<'a> {
     /// Fills `out` from packed words; the unused tail of the last word must be zero.
     fn unpack(&mut self, out: &mut [u8]) -> Result<(), Malformed> {
         for chunk in out.chunks_mut(8) {
-            let bytes = self.u64()?.to_le_bytes();
-            let (used, tail) = bytes.split_at(chunk.len());
-            if tail.iter().any(|&b| b != 0) {
+            let word = self.u64()?;
+            // The bytes past the chunk (a short last chunk) must be zero.
+            if chunk.len() < 8 && word >> (8 * chunk.len()) != 0 {
                 return Err(Malformed);
             }
-            chunk.copy_from_slice(used);
+            for (to, from) in chunk.iter_mut().zip(word.to_le_bytes()) {
+                *to = from;
+            }
         }
         Ok(())
     }
