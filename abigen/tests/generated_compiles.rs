@@ -109,10 +109,9 @@ fn check(files: &[(String, String)], behaviour_test: Option<&str>) {
             "check/src/lib.rs",
             &format!("{CHECK_LIB}\npub mod proto;\n"),
         );
-        write("check/src/proto.rs", include_str!("support/proto_stub.rs"));
-        let wire = std::fs::read_to_string(Path::new(ROOT).join("trona/src/proto/wire.rs"))
-            .expect("trona/src/proto/wire.rs");
-        write("check/src/proto/wire.rs", &wire);
+        for (path, contents) in scratch::proto_module(include_str!("support/proto_stub.rs")) {
+            write(&format!("check/src/{path}"), &contents);
+        }
     } else {
         write("check/src/lib.rs", CHECK_LIB);
     }

@@ -50,8 +50,6 @@ fn manifest(name: &str, dependencies: &str) -> String {
 /// client crate and a server crate written against the real schema use it.
 fn write_variant(root: &Path, variant: &str, model: &abigen::Model) {
     let check = format!("check_{variant}");
-    let wire = std::fs::read_to_string(Path::new(ROOT).join("trona/src/proto/wire.rs"))
-        .expect("trona/src/proto/wire.rs");
     write(
         root,
         &format!("{check}/Cargo.toml"),
@@ -62,12 +60,9 @@ fn write_variant(root: &Path, variant: &str, model: &abigen::Model) {
         &format!("{check}/src/lib.rs"),
         "//! The generated protocols over a host transport.\npub mod proto;\npub mod protocols;\n",
     );
-    write(
-        root,
-        &format!("{check}/src/proto.rs"),
-        include_str!("support/proto_mock.rs"),
-    );
-    write(root, &format!("{check}/src/proto/wire.rs"), &wire);
+    for (path, contents) in scratch::proto_module(include_str!("support/proto_mock.rs")) {
+        write(root, &format!("{check}/src/{path}"), &contents);
+    }
     write(
         root,
         &format!("{check}/src/protocols.rs"),

@@ -133,14 +133,9 @@ fn write_case(scratch: &Path, i: usize, case: &Case, abi_lib: &str) {
         .any(|(path, _)| path == "trona/src/generated/protocols.rs")
     {
         lib.push_str("pub mod proto;\n");
-        write(
-            scratch,
-            &format!("{check}/src/proto.rs"),
-            include_str!("proto_stub.rs"),
-        );
-        let wire = std::fs::read_to_string(Path::new(ROOT).join("trona/src/proto/wire.rs"))
-            .expect("trona/src/proto/wire.rs");
-        write(scratch, &format!("{check}/src/proto/wire.rs"), &wire);
+        for (path, contents) in crate::scratch::proto_module(include_str!("proto_stub.rs")) {
+            write(scratch, &format!("{check}/src/{path}"), &contents);
+        }
     }
     write(scratch, &format!("{check}/src/lib.rs"), &lib);
     for (relative, contents) in &files {

@@ -27,3 +27,20 @@ pub fn run_cargo(scratch: &Path, args: &[&str], what: &str) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// The files of a host `proto` module, as (path under the crate's `src/`, contents):
+/// `transport` (a stand-in `proto.rs` from this directory), the types the stand-ins
+/// share, and trona's real wire format.
+pub fn proto_module(transport: &str) -> [(&'static str, String); 3] {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let wire = std::fs::read_to_string(root.join("trona/src/proto/wire.rs"))
+        .expect("trona/src/proto/wire.rs");
+    [
+        ("proto.rs", transport.to_owned()),
+        (
+            "proto/common.rs",
+            include_str!("proto_common.rs").to_owned(),
+        ),
+        ("proto/wire.rs", wire),
+    ]
+}
