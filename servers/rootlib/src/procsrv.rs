@@ -47,6 +47,10 @@ pub const SLOTS_PER_PROCESS: u64 = 48;
 /// Most processes (running, or ended and not yet waited for) at once.
 pub const MAX_PROCESSES: usize = 6;
 
+// `spawn`'s arguments go to `StartInfo.args` whole: the message's bound (the dispatcher
+// checks it) is the start page's.
+const _: () = assert!(process::SPAWN_ARGS_MAX as u64 == START_ARGS_MAX);
+
 /// The pid of the root task, the parent of the processes it spawns.
 pub const ROOT_PID: u64 = 1;
 
@@ -418,7 +422,6 @@ impl ProcessServer for Server {
             .iter()
             .position(|entry| entry.state == State::Free)
             .ok_or(ProcessError::TooManyProcesses)?;
-        debug_assert!(args.len() as u64 <= START_ARGS_MAX);
         let mut caps = [CPtr(0); 2];
         let mut count = 0;
         for cap in [cap0, cap1].into_iter().flatten() {

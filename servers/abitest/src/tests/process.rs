@@ -247,16 +247,8 @@ pub fn refusals(ctx: &mut Ctx) -> Outcome {
             client.wait(2),
             ProcessError::UnknownCaller,
         )?;
-        let hand = |label: u64, words: &[u64]| -> Result<u64, crate::harness::Failure> {
-            let mut message = Outgoing::new(label);
-            for &word in words {
-                message.word(word);
-            }
-            let reply = ok(
-                "a hand-built call",
-                proto::call(root.process, &buffer, &message, None),
-            )?;
-            Ok(reply.label())
+        let hand = |label: u64, words: &[u64]| {
+            super::protocols::raw(root.process, &buffer, label, words, &[])
         };
         let invalid = Error::InvalidArgument.code();
         ensure!(

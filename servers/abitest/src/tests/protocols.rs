@@ -135,7 +135,7 @@ fn capability_messages(
 }
 
 /// Sends a message built by hand and returns the reply's label (0 or an error code).
-fn raw(
+pub(super) fn raw(
     endpoint: CPtr,
     buffer: &Buffer,
     label: u64,
